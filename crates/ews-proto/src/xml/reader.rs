@@ -1,0 +1,297 @@
+//! A pull cursor over quick-xml's namespace-aware reader.
+
+use std::borrow::Cow;
+
+use quick_xml::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+
+use crate::error::ProtoError;
+use crate::namespaces::Ns;
+
+/// Reads one XML document from a byte slice, element by element.
+///
+/// The contract: after [`child`](Self::child) returns an element, the caller consumes it with
+/// [`text`](Self::text), [`skip`](Self::skip), or by reading its children until `child`
+/// returns `None`, before asking for the parent's next child.
+// `pub` (in a private module) because the sealed `Body` trait names it; not reachable.
+#[allow(unreachable_pub)]
+pub struct XmlReader<'a> {
+    inner: NsReader<&'a [u8]>,
+}
+
+/// A start tag, with its resolved namespace.
+#[allow(unreachable_pub)]
+pub struct Element<'a> {
+    start: BytesStart<'a>,
+    ns: Ns,
+    empty: bool,
+}
+
+impl<'a> XmlReader<'a> {
+    /// A reader over `bytes`, which must be UTF-8 (a byte-order mark is skipped).
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, ProtoError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(bytes)
+            .map_err(|error| ProtoError::xml(error.valid_up_to() as u64, "not valid UTF-8"))?;
+        let mut inner = NsReader::from_str(text);
+        let config = inner.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        Ok(Self { inner })
+    }
+
+    /// Reads up to the root element and returns it.
+    pub(crate) fn root(&mut self) -> Result<Element<'a>, ProtoError> {
+        loop {
+            let (ns, event) = self.event()?;
+            match event {
+                Event::Start(start) => return Ok(Element::new(start, ns, false)),
+                Event::Empty(start) => return Ok(Element::new(start, ns, true)),
+                Event::Eof => {
+                    return Err(ProtoError::Missing {
+                        parent: "document",
+                        missing: "root element",
+                    });
+                }
+                Event::Text(text) if is_whitespace(&text) => {}
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    return Err(self.error("text before the root element"));
+                }
+                Event::End(_) => return Err(self.error("end tag before the root element")),
+                Event::DocType(_) => {
+                    return Err(self.error("document type declarations are refused"));
+                }
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            }
+        }
+    }
+
+    /// The next child element of `parent`, or `None` once `parent` has ended.
+    ///
+    /// Text between child elements is ignored: EWS elements hold either text or elements.
+    pub(crate) fn child(
+        &mut self,
+        parent: &Element<'_>,
+    ) -> Result<Option<Element<'a>>, ProtoError> {
+        if parent.empty {
+            return Ok(None);
+        }
+        loop {
+            let (ns, event) = self.event()?;
+            match event {
+                Event::Start(start) => return Ok(Some(Element::new(start, ns, false))),
+                Event::Empty(start) => return Ok(Some(Element::new(start, ns, true))),
+                Event::End(_) => return Ok(None),
+                Event::Eof => return Err(parent.eof()),
+                Event::DocType(_) => {
+                    return Err(self.error("document type declarations are refused"));
+                }
+                Event::Text(_)
+                | Event::CData(_)
+                | Event::GeneralRef(_)
+                | Event::Comment(_)
+                | Event::PI(_)
+                | Event::Decl(_) => {}
+            }
+        }
+    }
+
+    /// The text content of `element`, entities resolved; nested elements are skipped.
+    pub(crate) fn text(&mut self, element: &Element<'_>) -> Result<String, ProtoError> {
+        if element.empty {
+            return Ok(String::new());
+        }
+        let mut out = String::new();
+        let mut depth = 0usize;
+        loop {
+            let (_, event) = self.event()?;
+            match event {
+                Event::Text(text) if depth == 0 => push_cow(&mut out, text.xml10_content()),
+                Event::CData(data) if depth == 0 => push_cow(&mut out, data.xml10_content()),
+                Event::GeneralRef(reference) if depth == 0 => {
+                    let resolved = match reference.resolve_char_ref() {
+                        Ok(Some(ch)) => ch,
+                        Ok(None) => match predefined_entity(&reference) {
+                            Some(ch) => ch,
+                            None => return Err(self.error("unknown entity reference")),
+                        },
+                        Err(error) => {
+                            return Err(ProtoError::xml(self.inner.buffer_position(), error));
+                        }
+                    };
+                    out.push(resolved);
+                }
+                Event::Start(_) => depth += 1,
+                Event::End(_) if depth == 0 => return Ok(out),
+                Event::End(_) => depth -= 1,
+                Event::Eof => return Err(element.eof()),
+                Event::DocType(_) => {
+                    return Err(self.error("document type declarations are refused"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The text of `element`, trimmed of surrounding whitespace.
+    pub(crate) fn trimmed(&mut self, element: &Element<'_>) -> Result<String, ProtoError> {
+        let text = self.text(element)?;
+        let trimmed = text.trim();
+        Ok(if trimmed.len() == text.len() {
+            text
+        } else {
+            trimmed.to_owned()
+        })
+    }
+
+    /// Parses the trimmed text of `element` with `FromStr`.
+    pub(crate) fn parse<T: std::str::FromStr>(
+        &mut self,
+        element: &Element<'_>,
+        name: &'static str,
+        reason: &'static str,
+    ) -> Result<T, ProtoError> {
+        let text = self.trimmed(element)?;
+        text.parse()
+            .map_err(|_| ProtoError::invalid(name, &text, reason))
+    }
+
+    /// Reads an `xs:boolean` (also the `True` / `False` spelling of POX Autodiscover).
+    pub(crate) fn boolean(
+        &mut self,
+        element: &Element<'_>,
+        name: &'static str,
+    ) -> Result<bool, ProtoError> {
+        let text = self.trimmed(element)?;
+        parse_bool(&text).ok_or_else(|| ProtoError::invalid(name, &text, "expected true or false"))
+    }
+
+    /// Skips `element` and everything in it.
+    pub(crate) fn skip(&mut self, element: &Element<'_>) -> Result<(), ProtoError> {
+        if element.empty {
+            return Ok(());
+        }
+        let mut depth = 0usize;
+        loop {
+            let (_, event) = self.event()?;
+            match event {
+                Event::Start(_) => depth += 1,
+                Event::End(_) if depth == 0 => return Ok(()),
+                Event::End(_) => depth -= 1,
+                Event::Eof => return Err(element.eof()),
+                Event::DocType(_) => {
+                    return Err(self.error("document type declarations are refused"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Checks that nothing but whitespace, comments and processing instructions follows the root.
+    pub(crate) fn finish(&mut self) -> Result<(), ProtoError> {
+        loop {
+            let (_, event) = self.event()?;
+            match event {
+                Event::Eof => return Ok(()),
+                Event::Text(text) if is_whitespace(&text) => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                _ => return Err(self.error("content after the root element")),
+            }
+        }
+    }
+
+    fn event(&mut self) -> Result<(Ns, Event<'a>), ProtoError> {
+        match self.inner.read_resolved_event() {
+            Ok((ResolveResult::Bound(ns), event)) => Ok((Ns::classify(ns.as_ref()), event)),
+            Ok((_, event)) => Ok((Ns::Other, event)),
+            Err(error) => Err(ProtoError::xml(self.inner.error_position(), error)),
+        }
+    }
+
+    fn error(&self, message: &'static str) -> ProtoError {
+        ProtoError::xml(self.inner.buffer_position(), message)
+    }
+}
+
+impl<'a> Element<'a> {
+    fn new(start: BytesStart<'a>, ns: Ns, empty: bool) -> Self {
+        Self { start, ns, empty }
+    }
+
+    /// The local name (without prefix).
+    pub(crate) fn local(&self) -> &str {
+        let name = self.start.name().0;
+        name.rsplit_once(':').map_or(name, |(_, local)| local)
+    }
+
+    /// The resolved namespace.
+    pub(crate) fn ns(&self) -> Ns {
+        self.ns
+    }
+
+    /// The value of the attribute with this local name, entities resolved.
+    pub(crate) fn attr(&self, local: &str) -> Result<Option<String>, ProtoError> {
+        for attribute in self.start.attributes() {
+            let attribute = attribute.map_err(|error| ProtoError::xml(0, error))?;
+            let name = attribute.key.0;
+            let name = name.rsplit_once(':').map_or(name, |(_, local)| local);
+            if name == local {
+                let value = attribute
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|error| ProtoError::xml(0, error))?;
+                return Ok(Some(value.into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the element carries `xsi:nil="true"`.
+    pub(crate) fn is_nil(&self) -> Result<bool, ProtoError> {
+        Ok(self
+            .attr("nil")?
+            .as_deref()
+            .and_then(parse_bool)
+            .unwrap_or(false))
+    }
+
+    fn eof(&self) -> ProtoError {
+        ProtoError::UnexpectedEof {
+            element: self.local().to_owned(),
+        }
+    }
+}
+
+/// Parses `xs:boolean`, accepting any letter case.
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" => Some(true),
+        "0" => Some(false),
+        t if t.eq_ignore_ascii_case("true") => Some(true),
+        t if t.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn push_cow(out: &mut String, text: Cow<'_, str>) {
+    if out.is_empty() {
+        *out = text.into_owned();
+    } else {
+        out.push_str(&text);
+    }
+}
+
+fn is_whitespace(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_whitespace())
+}
+
+fn predefined_entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    }
+}
