@@ -219,8 +219,8 @@ impl PoxProtocol {
                     }
                 }
                 "Internal" | "External" => r.skip(&child)?,
-                name => {
-                    let name = name.to_owned();
+                _ => {
+                    let name = child.name()?;
                     let value = r.trimmed(&child)?;
                     out.settings.push((name, value));
                 }

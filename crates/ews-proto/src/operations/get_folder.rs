@@ -175,7 +175,7 @@ impl Folder {
 
     fn read_xml(r: &mut XmlReader<'_>, element: &Element<'_>) -> Result<Self, ProtoError> {
         let mut out = Self {
-            element: element.local().to_owned(),
+            element: element.name()?,
             ..Self::default()
         };
         while let Some(child) = r.child(element)? {

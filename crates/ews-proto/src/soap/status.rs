@@ -101,7 +101,7 @@ impl MessageXml {
     ) -> Result<Self, ProtoError> {
         let mut out = Self::default();
         while let Some(child) = r.child(element)? {
-            let element = child.local().to_owned();
+            let element = child.name()?;
             let name = child.attr("Name")?;
             let value = r.trimmed(&child)?;
             out.values.push(MessageXmlValue {

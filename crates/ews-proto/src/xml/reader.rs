@@ -123,7 +123,13 @@ impl<'a> XmlReader<'a> {
                     out.push(resolved);
                 }
                 Event::Start(_) => depth += 1,
-                Event::End(_) if depth == 0 => return Ok(out),
+                Event::End(_) if depth == 0 => {
+                    return if is_xml_text(&out) {
+                        Ok(out)
+                    } else {
+                        Err(self.error("character not allowed in XML"))
+                    };
+                }
                 Event::End(_) => depth -= 1,
                 Event::Eof => return Err(element.eof()),
                 Event::DocType(_) => {
@@ -225,6 +231,21 @@ impl<'a> Element<'a> {
         name.rsplit_once(':').map_or(name, |(_, local)| local)
     }
 
+    /// The local name, for values that keep it and write it back as an element name: it must
+    /// be a plain XML name (letters, digits, `-`, `_`, `.`, not starting with a digit).
+    pub(crate) fn name(&self) -> Result<String, ProtoError> {
+        let local = self.local();
+        let mut chars = local.chars();
+        let valid_start = chars
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_');
+        if valid_start && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            Ok(local.to_owned())
+        } else {
+            Err(ProtoError::invalid("element name", local, "not a plain XML name"))
+        }
+    }
+
     /// The resolved namespace.
     pub(crate) fn ns(&self) -> Ns {
         self.ns
@@ -240,6 +261,9 @@ impl<'a> Element<'a> {
                 let value = attribute
                     .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                     .map_err(|error| ProtoError::xml(0, error))?;
+                if !is_xml_text(&value) {
+                    return Err(ProtoError::xml(0, "character not allowed in XML"));
+                }
                 return Ok(Some(value.into_owned()));
             }
         }
@@ -271,6 +295,16 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
         t if t.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
+}
+
+/// Whether every character is one XML 1.0 allows (`Char` production): no C0 controls but tab,
+/// line feed and carriage return, and no U+FFFE / U+FFFF.
+fn is_xml_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let controls_ok = bytes
+        .iter()
+        .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
+    controls_ok && (!bytes.contains(&0xEF) || !text.contains(['\u{FFFE}', '\u{FFFF}']))
 }
 
 fn push_cow(out: &mut String, text: Cow<'_, str>) {

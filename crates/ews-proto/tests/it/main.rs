@@ -1,6 +1,7 @@
 //! Integration tests of the wire layer: every external vector, round trips, the splitter.
 
 mod autodiscover_vectors;
+mod malformed;
 mod ews_vectors;
 mod roundtrip;
 mod splitter;

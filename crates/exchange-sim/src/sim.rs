@@ -1,0 +1,388 @@
+//! Starting the simulator, and the handle tests and integrators drive it with.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::identity::Identity;
+use crate::net::{self, Mode};
+use crate::scenario::{HostBehaviour, Scenario};
+use crate::tls::{CertifiedKey, Pki};
+use crate::world::World;
+use crate::world::mailbox::FolderKind;
+use crate::{SimError, admin, autodiscover, ews};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) world: Arc<World>,
+    pub(crate) pki: Pki,
+    pub(crate) identity: Identity,
+    /// The HTTP client push callbacks are sent with.
+    pub(crate) push_client: reqwest::Client,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Configures and starts a simulator.
+#[derive(Debug)]
+pub struct SimBuilder {
+    scenario: Scenario,
+    https: SocketAddr,
+    http: SocketAddr,
+    push_trusted_ca: Vec<String>,
+}
+
+impl Default for SimBuilder {
+    fn default() -> Self {
+        Self {
+            scenario: Scenario::default(),
+            https: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            push_trusted_ca: Vec::new(),
+        }
+    }
+}
+
+impl SimBuilder {
+    /// The scenario to serve.
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenario = scenario;
+        self
+    }
+
+    /// The HTTPS listen address (default `127.0.0.1:0`, an ephemeral port).
+    pub fn https(mut self, address: SocketAddr) -> Self {
+        self.https = address;
+        self
+    }
+
+    /// The plain HTTP listen address (default `127.0.0.1:0`).
+    pub fn http(mut self, address: SocketAddr) -> Self {
+        self.http = address;
+        self
+    }
+
+    /// A CA (PEM) push callbacks trust, for subscribers that listen over TLS.
+    pub fn push_trusted_ca(mut self, pem: impl Into<String>) -> Self {
+        self.push_trusted_ca.push(pem.into());
+        self
+    }
+
+    /// Binds the listeners and starts serving.
+    pub async fn start(self) -> Result<Sim, SimError> {
+        self.scenario.validate()?;
+        let world = Arc::new(World::new(self.scenario));
+        let pki = Pki::new(&host_names(&world.scenario))?;
+        let identity = Identity::new(&world, &pki)?;
+        let mut push = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none());
+        for pem in &self.push_trusted_ca {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| SimError::Tls(e.to_string()))?;
+            push = push.add_root_certificate(cert);
+        }
+        let push_client = push.build().map_err(|e| SimError::Tls(e.to_string()))?;
+        let shutdown = CancellationToken::new();
+        let ctx = Arc::new(Ctx {
+            world: Arc::clone(&world),
+            pki,
+            identity,
+            push_client,
+            shutdown: shutdown.clone(),
+        });
+        let router = router(Arc::clone(&ctx));
+        let tls = TlsAcceptor::from(ctx.pki.server_config(&[b"http/1.1"])?);
+
+        let https = bind(self.https).await?;
+        let http = bind(self.http).await?;
+        let https_addr = local(&https)?;
+        let http_addr = local(&http)?;
+        world.https_port.store(https_addr.port(), Ordering::Relaxed);
+        world.http_port.store(http_addr.port(), Ordering::Relaxed);
+        tokio::spawn(net::serve(https, Some(tls.clone()), router.clone(), Mode::Serve, shutdown.clone()));
+        tokio::spawn(net::serve(http, None, router.clone(), Mode::Serve, shutdown.clone()));
+
+        // Hosts with their own loopback address: served, black-holed, or refused.
+        let mut extra = std::collections::BTreeSet::new();
+        for host in &world.scenario.hosts {
+            let Ok(ip) = host.address.parse::<Ipv4Addr>() else { continue };
+            if ip == Ipv4Addr::LOCALHOST || !extra.insert(ip) {
+                continue;
+            }
+            let mode = match host.behaviour {
+                HostBehaviour::Refuse => continue,
+                HostBehaviour::Blackhole => Mode::Blackhole,
+                _ => Mode::Serve,
+            };
+            let https = bind(SocketAddr::from((ip, https_addr.port()))).await?;
+            let http = bind(SocketAddr::from((ip, http_addr.port()))).await?;
+            tokio::spawn(net::serve(https, Some(tls.clone()), router.clone(), mode, shutdown.clone()));
+            tokio::spawn(net::serve(http, None, router.clone(), mode, shutdown.clone()));
+        }
+        tracing::info!(%https_addr, %http_addr, "exchange-sim listening");
+        Ok(Sim {
+            ctx,
+            https_addr,
+            http_addr,
+        })
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, SimError> {
+    TcpListener::bind(address).await.map_err(|source| SimError::Bind {
+        address: address.to_string(),
+        source,
+    })
+}
+
+fn local(listener: &TcpListener) -> Result<SocketAddr, SimError> {
+    listener.local_addr().map_err(|source| SimError::Bind {
+        address: "listener".into(),
+        source,
+    })
+}
+
+/// Every host name a client may reach the simulator by: the certificate covers them all.
+fn host_names(scenario: &Scenario) -> Vec<String> {
+    let mut names = vec![scenario.login_host.clone()];
+    for domain in &scenario.domains {
+        names.push(domain.name.clone());
+        names.push(format!("autodiscover.{}", domain.name));
+        names.push(domain.external_host());
+        names.push(domain.internal_host());
+    }
+    names.extend(scenario.hosts.iter().map(|h| h.name.clone()));
+    names.push("outlook.office365.com".into());
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .merge(ews::routes())
+        .merge(autodiscover::routes())
+        .merge(identity::routes())
+        .nest("/_sim", admin::routes())
+        .with_state(ctx)
+}
+
+use crate::identity;
+
+/// Counts for load reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Subscriptions held by all back ends.
+    pub subscriptions: usize,
+    /// Open streaming connections.
+    pub streaming_connections: usize,
+    /// Envelopes written to streaming connections.
+    pub streamed_envelopes: u64,
+    /// Events written to streaming connections.
+    pub streamed_events: u64,
+    /// Push notifications answered OK.
+    pub push_notifications: u64,
+}
+
+/// A running simulator. Dropping it stops every listener and connection.
+#[derive(Debug)]
+pub struct Sim {
+    pub(crate) ctx: Arc<Ctx>,
+    https_addr: SocketAddr,
+    http_addr: SocketAddr,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.ctx.shutdown.cancel();
+    }
+}
+
+impl Sim {
+    /// A builder with an empty scenario and ephemeral loopback ports.
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+
+    /// The HTTPS listener's address.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// The plain HTTP listener's address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The CA certificate (PEM) clients must trust.
+    pub fn ca_pem(&self) -> &str {
+        self.ctx.pki.ca_pem()
+    }
+
+    /// The scenario being served.
+    pub fn scenario(&self) -> &Scenario {
+        &self.ctx.world.scenario
+    }
+
+    /// `https://<host>:<port>` for a host name (resolve it to 127.0.0.1).
+    pub fn https_base(&self, host: &str) -> String {
+        format!("https://{host}:{}", self.https_addr.port())
+    }
+
+    /// The external EWS URL Autodiscover gives for a mailbox.
+    pub fn ews_url(&self, smtp: &str) -> Result<String, SimError> {
+        let user = self.user(smtp)?;
+        Ok(self.ctx.world.external_ews_url(user))
+    }
+
+    /// The internal EWS URL Autodiscover gives for a mailbox.
+    pub fn internal_ews_url(&self, smtp: &str) -> Result<String, SimError> {
+        let user = self.user(smtp)?;
+        Ok(self.ctx.world.internal_ews_url(user))
+    }
+
+    /// `GroupingInformation` of a mailbox (its server's).
+    pub fn grouping_information(&self, smtp: &str) -> Result<String, SimError> {
+        let user = self.user(smtp)?;
+        Ok(self.ctx.world.grouping_information(user))
+    }
+
+    fn user(&self, smtp: &str) -> Result<usize, SimError> {
+        self.ctx
+            .world
+            .directory
+            .user_by_smtp(smtp)
+            .ok_or_else(|| SimError::NotFound(format!("mailbox {smtp}")))
+    }
+
+    fn mailbox(&self, smtp: &str) -> Result<&Arc<crate::world::mailbox::Mailbox>, SimError> {
+        self.ctx
+            .world
+            .mailbox(smtp)
+            .ok_or_else(|| SimError::NotFound(format!("mailbox {smtp}")))
+    }
+
+    /// Delivers a new message to a mailbox's inbox; returns its EWS item id.
+    pub fn deliver_mail(&self, smtp: &str, subject: &str, from: &str) -> Result<String, SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let number = mailbox.deliver(self.ctx.world.clock.now(), subject, from);
+        Ok(mailbox.item_id(number, 0).id)
+    }
+
+    /// Marks a message read (or unread).
+    pub fn mark_read(&self, smtp: &str, item_id: &str, read: bool) -> Result<(), SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let number = mailbox
+            .parse_item_id(item_id)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))?;
+        mailbox
+            .set_read(self.ctx.world.clock.now(), number, read)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))
+    }
+
+    /// Moves a message to another folder; returns its new item id.
+    pub fn move_message(&self, smtp: &str, item_id: &str, to: FolderKind) -> Result<String, SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let number = mailbox
+            .parse_item_id(item_id)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))?;
+        let new = mailbox
+            .move_item(self.ctx.world.clock.now(), number, to)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))?;
+        Ok(mailbox.item_id(new, 0).id)
+    }
+
+    /// Deletes a message for good.
+    pub fn delete_message(&self, smtp: &str, item_id: &str) -> Result<(), SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let number = mailbox
+            .parse_item_id(item_id)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))?;
+        mailbox
+            .delete_item(self.ctx.world.clock.now(), number)
+            .ok_or_else(|| SimError::NotFound(format!("item {item_id}")))
+    }
+
+    /// Unread messages in a mailbox's inbox.
+    pub fn unread_count(&self, smtp: &str) -> Result<i32, SimError> {
+        Ok(self.mailbox(smtp)?.unread(FolderKind::Inbox))
+    }
+
+    /// Restarts every back end of a server: its subscriptions are lost, its connections cut.
+    pub fn restart_server(&self, server: &str) -> Result<usize, SimError> {
+        admin::restart_server(&self.ctx.world, server)
+    }
+
+    /// Moves a mailbox to another server: its subscriptions fail with
+    /// `ErrorInvalidSubscription` and Autodiscover gives the new `GroupingInformation`.
+    pub fn move_mailbox(&self, smtp: &str, server: &str) -> Result<(), SimError> {
+        admin::move_mailbox(&self.ctx.world, smtp, server)
+    }
+
+    /// The next `n` EWS requests get `ErrorServerBusy` with `BackOffMilliseconds`.
+    pub fn server_busy(&self, n: u64) {
+        self.ctx.world.faults.busy(n);
+    }
+
+    /// The next `n` EWS requests have their connection dropped without an answer.
+    pub fn drop_connections(&self, n: u64) {
+        self.ctx.world.faults.drop_connections(n);
+    }
+
+    /// The next `n` EWS answers are malformed XML.
+    pub fn malformed_answers(&self, n: u64) {
+        self.ctx.world.faults.malformed(n);
+    }
+
+    /// Every EWS answer waits `delay` first (zero to stop).
+    pub fn slow_answers(&self, delay: Duration) {
+        self.ctx.world.faults.slow(delay);
+    }
+
+    /// Cuts every open streaming connection now.
+    pub fn cut_streams(&self) {
+        self.ctx.world.faults.cut_streams();
+    }
+
+    /// Moves simulated time forward: events older than the retention window disappear and
+    /// watermarks pointing at them become invalid.
+    pub fn advance_clock(&self, by: Duration) {
+        self.ctx.world.clock.advance(by);
+    }
+
+    /// Changes the budgets in force.
+    pub fn set_budgets(&self, budgets: crate::scenario::Budgets) {
+        *self.ctx.world.throttle.limits.lock().unwrap_or_else(|p| p.into_inner()) = budgets;
+    }
+
+    /// A TLS client certificate for a service account (mapped to it by its common name).
+    pub fn client_certificate(&self, account: &str) -> Result<CertifiedKey, SimError> {
+        let exists = self
+            .ctx
+            .world
+            .directory
+            .accounts
+            .iter()
+            .any(|a| a.name == account && a.client_certificate);
+        if !exists {
+            return Err(SimError::NotFound(format!("service account {account} with client_certificate = true")));
+        }
+        self.ctx.pki.client_certificate(account)
+    }
+
+    /// The identity platform's handle: token endpoint URLs, app certificates, revocation.
+    pub fn identity(&self) -> identity::IdentityHandle<'_> {
+        identity::IdentityHandle::new(&self.ctx, self.https_addr.port())
+    }
+
+    /// Counts for load reports.
+    pub fn stats(&self) -> Stats {
+        ews::stats(&self.ctx.world)
+    }
+}

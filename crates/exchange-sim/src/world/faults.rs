@@ -1,0 +1,84 @@
+//! Fault injection: what the next requests suffer.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// Faults waiting to happen.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// The next N EWS requests get `ErrorServerBusy`.
+    busy: AtomicU64,
+    /// The next N EWS requests have their connection dropped without an answer.
+    drop: AtomicU64,
+    /// The next N EWS responses are malformed.
+    malformed: AtomicU64,
+    /// Delay before every EWS answer, in milliseconds.
+    slow_ms: AtomicU64,
+    /// Cancelled to cut every open streaming connection at once.
+    streams: Mutex<CancellationToken>,
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    Busy,
+    Drop,
+    Malformed,
+}
+
+impl Faults {
+    pub(crate) fn busy(&self, n: u64) {
+        self.busy.store(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn drop_connections(&self, n: u64) {
+        self.drop.store(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn malformed(&self, n: u64) {
+        self.malformed.store(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn slow(&self, delay: Duration) {
+        self.slow_ms
+            .store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    pub(crate) fn delay(&self) -> Duration {
+        Duration::from_millis(self.slow_ms.load(Ordering::SeqCst))
+    }
+
+    /// Cuts every open streaming connection.
+    pub(crate) fn cut_streams(&self) {
+        let mut token = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        token.cancel();
+        *token = CancellationToken::new();
+    }
+
+    pub(crate) fn streams(&self) -> CancellationToken {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The fault the next request suffers, if any (each counts down once).
+    pub(crate) fn next(&self) -> Option<Fault> {
+        for (counter, fault) in [
+            (&self.drop, Fault::Drop),
+            (&self.busy, Fault::Busy),
+            (&self.malformed, Fault::Malformed),
+        ] {
+            if take(counter) {
+                return Some(fault);
+            }
+        }
+        None
+    }
+}
+
+fn take(counter: &AtomicU64) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
