@@ -36,6 +36,8 @@ pub(crate) struct World {
     pub(crate) https_port: std::sync::atomic::AtomicU16,
     /// The plain HTTP port.
     pub(crate) http_port: std::sync::atomic::AtomicU16,
+    /// EWS activity counters.
+    pub(crate) ews_counters: crate::ews::Counters,
 }
 
 impl World {
@@ -76,6 +78,7 @@ impl World {
             faults: Faults::default(),
             https_port: 443.into(),
             http_port: 80.into(),
+            ews_counters: crate::ews::Counters::default(),
             scenario,
         }
     }

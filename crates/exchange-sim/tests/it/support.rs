@@ -136,3 +136,123 @@ pub(crate) fn hosts(sim: &Sim) -> Vec<String> {
     hosts.extend(scenario.hosts.iter().map(|h| h.name.clone()));
     hosts
 }
+
+/// The service account with impersonation rights, as `(user, password)`.
+pub(crate) const SVC: (&str, &str) = ("svc-bems@contoso.com", "Svc-Pa55w.rd");
+
+/// An EWS request as a test sends it.
+pub(crate) struct Ews<'a> {
+    pub(crate) client: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) basic: Option<(&'a str, &'a str)>,
+    pub(crate) headers: Vec<(&'static str, String)>,
+}
+
+/// What came back.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The value of `X-BackEndOverrideCookie` set by this answer.
+    pub(crate) fn affinity_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| ews_proto::affinity::back_end_override_cookie(v).map(str::to_owned))
+    }
+}
+
+impl<'a> Ews<'a> {
+    /// EWS of `mailbox`'s server as the service account.
+    pub(crate) fn new(sim: &Sim, mailbox: &str) -> Self {
+        Self {
+            client: client(sim),
+            url: sim.ews_url(mailbox).expect("mailbox exists"),
+            basic: Some(SVC),
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) async fn post(&self, body: impl Into<Vec<u8>>) -> Answer {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(body.into());
+        if let Some((user, password)) = self.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        for (name, value) in &self.headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("EWS answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("EWS body").to_vec();
+        Answer { status, headers, body }
+    }
+
+    /// Writes `body` with an impersonation header for `mailbox`, sends it, reads the answer.
+    pub(crate) async fn call<B>(&self, mailbox: &str, body: &B) -> (Answer, Result<ews_proto::soap::Envelope<B::Response>, ews_proto::ProtoError>)
+    where
+        B: ews_proto::operations::Operation,
+    {
+        let header = ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013)
+            .impersonating(ews_proto::soap::ConnectingSid::PrimarySmtpAddress(mailbox.to_owned()));
+        let answer = self.post(ews_proto::soap::write_envelope(&header, body)).await;
+        let parsed = ews_proto::soap::read_envelope::<B::Response>(&answer.body);
+        (answer, parsed)
+    }
+}
+
+/// The element paths of an XML document under its SOAP Body, by local name
+/// (`Body/SubscribeResponse/ResponseMessages/...`), to compare structure with a vector.
+pub(crate) fn body_paths(xml: &[u8]) -> std::collections::BTreeSet<String> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(xml).expect("UTF-8 XML");
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<String> = Vec::new();
+    let mut paths = std::collections::BTreeSet::new();
+    let mut record = |stack: &[String], paths: &mut std::collections::BTreeSet<String>| {
+        if let Some(i) = stack.iter().position(|n| n == "Body") {
+            paths.insert(stack[i..].join("/"));
+        }
+    };
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => {
+                stack.push(local(e.name().0));
+                record(&stack, &mut paths);
+            }
+            Event::Empty(e) => {
+                stack.push(local(e.name().0));
+                record(&stack, &mut paths);
+                stack.pop();
+            }
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    paths
+}
+
+fn local(name: &str) -> String {
+    name.rsplit_once(':').map_or(name, |(_, l)| l).to_owned()
+}

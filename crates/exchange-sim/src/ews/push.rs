@@ -1,0 +1,113 @@
+//! Push subscriptions: Exchange POSTs `SendNotification` to the subscriber.
+//!
+//! Events go out as they arrive (at most 50 per notification, `MoreEvents` set when more are
+//! waiting); with nothing to send, a `StatusEvent` goes out every `StatusFrequency`. An
+//! unanswered or failed callback is retried 30 s after the first attempt, then at 60, 120,
+//! 240 ... s, until the next retry would fall after `StatusFrequency`: then the subscription
+//! expires. `SubscriptionStatus` `Unsubscribe` ends it at once. All delays are divided by the
+//! scenario's `time_scale`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use ews_proto::operations::{SendNotification, SendNotificationResponseMessage, SendNotificationResult, SubscriptionStatus};
+use ews_proto::soap::{ExchangeVersion, SoapHeader, read_envelope, write_envelope};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::sim::Ctx;
+use crate::world::subscription::{Kind, Subscription};
+
+/// Starts the callback task of a push subscription.
+pub(crate) fn spawn(ctx: Arc<Ctx>, subscription: Arc<Subscription>, life: CancellationToken) {
+    tokio::spawn(async move {
+        let reason = run(&ctx, &subscription, &life).await;
+        tracing::debug!(subscription = %subscription.id, reason, "push subscription ended");
+        let (server, backend) = subscription.home;
+        if let Some(backend) = ctx.world.servers.get(server).and_then(|s| s.backends.get(backend)) {
+            backend.remove(subscription.id.as_str());
+        }
+        subscription.set_waker(None);
+    });
+}
+
+async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -> &'static str {
+    let Kind::Push { url, status_frequency } = &subscription.kind else {
+        return "not a push subscription";
+    };
+    let waker = Arc::new(Notify::new());
+    subscription.set_waker(Some(Arc::clone(&waker)));
+    let world = &ctx.world;
+    let mut last_sent = Instant::now();
+    loop {
+        if !subscription.has_pending() && subscription.failure().is_none() {
+            tokio::select! {
+                () = waker.notified() => continue,
+                () = tokio::time::sleep_until(last_sent + *status_frequency) => {}
+                () = life.cancelled() => return "back end restarted",
+                () = subscription.ended.cancelled() => return "unsubscribed",
+                () = ctx.shutdown.cancelled() => return "simulator stopped",
+            }
+        }
+        let batch = match subscription.batch(subscription.cursor(), world.retention_start(), true, true) {
+            Ok(batch) => batch,
+            Err(_) => return "subscription failed",
+        };
+        let events = batch.notification.events.len();
+        let header = SoapHeader::request(ExchangeVersion::Exchange2013);
+        let body = write_envelope(
+            &header,
+            &SendNotification::single(SendNotificationResponseMessage::success(batch.notification)),
+        );
+        let first_attempt = Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            match post(ctx, url, body.clone()).await {
+                Some(SubscriptionStatus::Ok) => {
+                    subscription.set_cursor(batch.next_cursor);
+                    world.ews_counters.push_notifications.fetch_add(1, Ordering::Relaxed);
+                    last_sent = Instant::now();
+                    tracing::trace!(subscription = %subscription.id, events, "push notification delivered");
+                    break;
+                }
+                Some(SubscriptionStatus::Unsubscribe) => return "subscriber answered Unsubscribe",
+                Some(_) | None => {
+                    attempt += 1;
+                    // Retry k goes out 30 s × 2^(k-1) after the first attempt.
+                    let at = world.clock.scaled(Duration::from_secs(30)) * 2u32.saturating_pow(attempt - 1);
+                    if at > *status_frequency {
+                        return "callbacks unanswered until StatusFrequency";
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep_until(first_attempt + at) => {}
+                        () = life.cancelled() => return "back end restarted",
+                        () = subscription.ended.cancelled() => return "unsubscribed",
+                        () = ctx.shutdown.cancelled() => return "simulator stopped",
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// POSTs one callback; the subscriber's answer, or `None` when it failed.
+async fn post(ctx: &Ctx, url: &str, body: Vec<u8>) -> Option<SubscriptionStatus> {
+    let response = ctx
+        .push_client
+        .post(url)
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("SOAPAction", "http://schemas.microsoft.com/exchange/services/2006/messages/SendNotification")
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let bytes = response.bytes().await.ok()?;
+    read_envelope::<SendNotificationResult>(&bytes)
+        .ok()
+        .map(|envelope| envelope.body.subscription_status)
+}

@@ -1,0 +1,81 @@
+//! Building EWS answers: envelopes, faults, and the broken answers fault injection sends.
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ews_proto::soap::{ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault};
+use ews_proto::{ProtoError, ResponseCode};
+
+use crate::scenario::Profile;
+use crate::world::World;
+
+/// The `ServerVersionInfo` of the profile's Exchange.
+pub(crate) fn server_version(world: &World) -> SoapHeader {
+    let (major, minor, build, revision, version) = match world.scenario.profile {
+        Profile::ExchangeOnline => (15, 20, 8769, 24, "V2018_01_08"),
+        Profile::Exchange2019 => (15, 2, 1544, 4, "V2017_07_11"),
+        Profile::Exchange2016 => (15, 1, 2507, 6, "V2017_07_11"),
+        Profile::Exchange2013 => (15, 0, 1497, 2, "V2_23"),
+    };
+    let mut info = ServerVersionInfo::new(major, minor, build, revision);
+    info.version = Some(version.to_owned());
+    SoapHeader::response(info)
+}
+
+/// `200 OK` with an envelope holding `body`.
+pub(crate) fn ok<B: SoapBody>(world: &World, body: &B) -> Response {
+    xml(StatusCode::OK, write_envelope(&server_version(world), body))
+}
+
+/// `500` with a SOAP fault.
+pub(crate) fn fault(fault: &SoapFault) -> Response {
+    xml(StatusCode::INTERNAL_SERVER_ERROR, write_fault(&SoapHeader::default(), fault))
+}
+
+/// `ErrorServerBusy` with the configured `BackOffMilliseconds`.
+pub(crate) fn server_busy(world: &World) -> Response {
+    let back_off = std::time::Duration::from_millis(world.throttle.limits().back_off_ms);
+    fault(&SoapFault::server_busy(back_off))
+}
+
+/// A request that could not be read: `ErrorSchemaValidation`, as Exchange answers.
+pub(crate) fn schema_error(error: &ProtoError) -> Response {
+    let fault_body = match error {
+        ProtoError::UnexpectedElement { found, .. } => SoapFault::ews(
+            ResponseCode::ErrorInvalidRequest,
+            &format!("The request is invalid: unsupported operation {found}."),
+        ),
+        other => SoapFault::ews(
+            ResponseCode::ErrorSchemaValidation,
+            &format!("The request failed schema validation: {other}"),
+        ),
+    };
+    fault(&fault_body)
+}
+
+/// An answer whose body fails at once, so the server resets the connection.
+pub(crate) fn dropped() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injection: connection dropped",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `200 OK` with a body that is not well-formed XML.
+pub(crate) fn malformed() -> Response {
+    xml(
+        StatusCode::OK,
+        b"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><m:Subscr".to_vec(),
+    )
+}
+
+fn xml(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}

@@ -1,0 +1,229 @@
+//! `GetStreamingEvents`: one hanging chunked response carrying a series of envelopes.
+//!
+//! The first envelope (`ConnectionStatus` `OK`) goes out at once; then one envelope per batch
+//! of events (at most 50 per notification, one notification per subscription) and a heartbeat
+//! (`ConnectionStatus` `OK`) after every quiet heartbeat interval (45 s by default, as
+//! Exchange); at `ConnectionTimeout` a last envelope with `ConnectionStatus` `Closed` ends the
+//! body. A back-end restart or an injected fault cuts the connection without a last envelope.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ews_proto::operations::{
+    ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse, GetStreamingEventsResponseMessage,
+};
+use ews_proto::soap::{ResponseStatus, SoapFault, write_envelope};
+use ews_proto::{ResponseCode, SubscriptionId};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::{Call, respond, subscribe};
+use crate::world::budget::Permit;
+use crate::world::subscription::{Kind, Subscription};
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+fn error(call: &Call, code: ResponseCode, text: &str, ids: Vec<SubscriptionId>) -> Response {
+    let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(code, text));
+    message.error_subscription_ids = ids;
+    message.connection_status = Some(ConnectionStatus::Closed);
+    respond::ok(&call.ctx.world, &GetStreamingEventsResponse::single(message))
+}
+
+/// Checks the request, then opens the stream.
+pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response {
+    let world = &call.ctx.world;
+    let limits = world.throttle.limits();
+    if request.subscription_ids.is_empty() || !(1..=30).contains(&request.connection_timeout_minutes) {
+        return respond::fault(&SoapFault::ews(
+            ResponseCode::ErrorSchemaValidation,
+            "The request failed schema validation: SubscriptionIds must not be empty and ConnectionTimeout must be between 1 and 30.",
+        ));
+    }
+    if request.subscription_ids.len() > limits.ids_per_request {
+        return error(
+            &call,
+            ResponseCode::ErrorInvalidRequest,
+            &format!("A GetStreamingEvents request can carry at most {} subscription ids.", limits.ids_per_request),
+            Vec::new(),
+        );
+    }
+    let Some(permit) = world
+        .throttle
+        .hanging
+        .try_acquire(&call.budget_key, limits.hanging_connections)
+    else {
+        return error(
+            &call,
+            ResponseCode::ErrorExceededConnectionCount,
+            "You have exceeded the available concurrent connections for your account. Try again once your other requests have completed.",
+            Vec::new(),
+        );
+    };
+    let backend = subscribe::backend(&call);
+    let mut subscriptions = Vec::with_capacity(request.subscription_ids.len());
+    let mut missing = Vec::new();
+    let mut denied = Vec::new();
+    for id in &request.subscription_ids {
+        match backend.get(id.as_str()) {
+            Some(s) if s.owner != call.principal.key() => denied.push(id.clone()),
+            Some(s) if matches!(s.kind, Kind::Streaming) && s.failure().is_none() => subscriptions.push(s),
+            _ => missing.push(id.clone()),
+        }
+    }
+    if !denied.is_empty() {
+        return error(
+            &call,
+            ResponseCode::ErrorSubscriptionAccessDenied,
+            "Access is denied. Only the subscription owner may access the subscription.",
+            denied,
+        );
+    }
+    if !missing.is_empty() {
+        return error(
+            &call,
+            ResponseCode::ErrorSubscriptionNotFound,
+            "The specified subscription was not found.",
+            missing,
+        );
+    }
+    let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let timeout = world
+        .clock
+        .scaled(Duration::from_secs(u64::from(request.connection_timeout_minutes) * 60));
+    let life = backend.life();
+    tokio::spawn(stream(Arc::clone(&call.ctx), subscriptions, tx, timeout, life, permit));
+    let body = Body::from_stream(tokio_stream_from(rx));
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/xml; charset=utf-8"));
+    response
+}
+
+fn tokio_stream_from(mut rx: mpsc::Receiver<Chunk>) -> impl futures_util::Stream<Item = Chunk> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Why a stream stopped.
+enum End {
+    /// `ConnectionTimeout` reached: send `Closed`.
+    Timeout,
+    /// A subscription failed: send its error, then close.
+    Failed(SubscriptionId, ResponseCode),
+    /// Cut (restart, fault): abort without a last envelope.
+    Cut,
+    /// The client went away.
+    Gone,
+}
+
+async fn stream(
+    ctx: Arc<crate::sim::Ctx>,
+    subscriptions: Vec<Arc<Subscription>>,
+    tx: mpsc::Sender<Chunk>,
+    timeout: Duration,
+    life: tokio_util::sync::CancellationToken,
+    permit: Permit,
+) {
+    let world = &ctx.world;
+    let counters = &world.ews_counters;
+    counters.streaming_connections.fetch_add(1, Ordering::Relaxed);
+    let waker = Arc::new(Notify::new());
+    for subscription in &subscriptions {
+        subscription.set_waker(Some(Arc::clone(&waker)));
+        subscription.touch();
+    }
+    let cut = world.faults.streams();
+    let deadline = Instant::now() + timeout;
+    let heartbeat = world.heartbeat();
+    let end = 'stream: {
+        if !send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok)).await {
+            break 'stream End::Gone;
+        }
+        let mut next_heartbeat = Instant::now() + heartbeat;
+        loop {
+            // Drain everything pending, 50 events per notification at most.
+            loop {
+                let mut notifications = Vec::new();
+                let mut commits = Vec::new();
+                for subscription in &subscriptions {
+                    match subscription.batch(subscription.cursor(), world.retention_start(), false, false) {
+                        Ok(batch) if batch.has_events => {
+                            commits.push((Arc::clone(subscription), batch.next_cursor));
+                            notifications.push(batch.notification);
+                        }
+                        Ok(batch) => subscription.set_cursor(batch.next_cursor),
+                        Err(code) => break 'stream End::Failed(subscription.id.clone(), code),
+                    }
+                }
+                if notifications.is_empty() {
+                    break;
+                }
+                let events: usize = notifications.iter().map(|n| n.events.len()).sum();
+                if !send(&tx, &ctx, GetStreamingEventsResponseMessage::notifications(notifications)).await {
+                    break 'stream End::Gone;
+                }
+                for (subscription, cursor) in commits {
+                    subscription.set_cursor(cursor);
+                }
+                counters.streamed_events.fetch_add(events as u64, Ordering::Relaxed);
+                next_heartbeat = Instant::now() + heartbeat;
+            }
+            tokio::select! {
+                () = waker.notified() => {}
+                () = tokio::time::sleep_until(next_heartbeat) => {
+                    if !send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok)).await {
+                        break 'stream End::Gone;
+                    }
+                    next_heartbeat = Instant::now() + heartbeat;
+                }
+                () = tokio::time::sleep_until(deadline) => break 'stream End::Timeout,
+                () = life.cancelled() => break 'stream End::Cut,
+                () = cut.cancelled() => break 'stream End::Cut,
+                () = ctx.shutdown.cancelled() => break 'stream End::Cut,
+                () = tx.closed() => break 'stream End::Gone,
+            }
+        }
+    };
+    match end {
+        End::Timeout => {
+            let _ = send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Closed)).await;
+        }
+        End::Failed(id, code) => {
+            let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(
+                code,
+                "The subscription is no longer valid and must be recreated.",
+            ));
+            message.error_subscription_ids = vec![id];
+            message.connection_status = Some(ConnectionStatus::Closed);
+            let _ = send(&tx, &ctx, message).await;
+        }
+        End::Cut => {
+            let _ = tx
+                .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection cut")))
+                .await;
+        }
+        End::Gone => {}
+    }
+    for subscription in &subscriptions {
+        subscription.set_waker(None);
+    }
+    counters.streaming_connections.fetch_sub(1, Ordering::Relaxed);
+    drop(permit);
+}
+
+async fn send(tx: &mpsc::Sender<Chunk>, ctx: &crate::sim::Ctx, message: GetStreamingEventsResponseMessage) -> bool {
+    let bytes = write_envelope(
+        &respond::server_version(&ctx.world),
+        &GetStreamingEventsResponse::single(message),
+    );
+    ctx.world
+        .ews_counters
+        .streamed_envelopes
+        .fetch_add(1, Ordering::Relaxed);
+    tx.send(Ok(Bytes::from(bytes))).await.is_ok()
+}
