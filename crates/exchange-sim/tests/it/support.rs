@@ -256,3 +256,110 @@ pub(crate) fn body_paths(xml: &[u8]) -> std::collections::BTreeSet<String> {
 fn local(name: &str) -> String {
     name.rsplit_once(':').map_or(name, |(_, l)| l).to_owned()
 }
+
+/// A push listener on loopback that records every callback and answers with a scripted
+/// `SendNotificationResult` (or an HTTP error).
+pub(crate) struct Listener {
+    pub(crate) url: String,
+    pub(crate) received: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<u8>)>>>,
+    /// What to answer: `Some(body)` with 200, or `None` for HTTP 500.
+    pub(crate) answer: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    pub(crate) async fn start(answer: Option<Vec<u8>>) -> Self {
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answer = std::sync::Arc::new(std::sync::Mutex::new(answer));
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/ews/notify", socket.local_addr().expect("addr"));
+        let (r, a) = (received.clone(), answer.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = socket.accept().await else { return };
+                let (r, a) = (r.clone(), a.clone());
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    loop {
+                        // A minimal HTTP/1.1 reader: headers, then Content-Length bytes.
+                        let mut head = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !head.ends_with(b"\r\n\r\n") {
+                            match stream.read(&mut byte).await {
+                                Ok(1) => head.push(byte[0]),
+                                _ => return,
+                            }
+                        }
+                        let head_text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                        let length = head_text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        let mut body = vec![0u8; length];
+                        if stream.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        r.lock().expect("lock").push((std::time::Instant::now(), body));
+                        let reply = a.lock().expect("lock").clone();
+                        let response = match reply {
+                            Some(body) => {
+                                let mut out = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                out.extend_from_slice(&body);
+                                out
+                            }
+                            None => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                        };
+                        if stream.write_all(&response).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            received,
+            answer,
+            _task: task,
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+
+    /// The callbacks received so far, parsed.
+    pub(crate) fn notifications(&self) -> Vec<ews_proto::operations::SendNotification> {
+        self.received
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(_, body)| {
+                ews_proto::soap::read_envelope::<ews_proto::operations::SendNotification>(body)
+                    .expect("callback parses")
+                    .body
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` callbacks arrived (bounded).
+    pub(crate) async fn wait_for(&self, n: usize) -> bool {
+        for _ in 0..500 {
+            if self.count() >= n {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
+
+/// Reads a checked-in vector.
+pub(crate) fn vector(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../vectors/{path}", env!("CARGO_MANIFEST_DIR"))).expect("vector file")
+}
