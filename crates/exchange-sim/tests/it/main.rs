@@ -2,5 +2,7 @@
 
 mod autodiscover;
 mod ews;
+mod ews_faults;
+mod ews_vectors;
 mod identity;
 mod support;
