@@ -24,9 +24,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
+use ews_proto::ResponseCode;
 use ews_proto::operations::Request;
 use ews_proto::soap::{ConnectingSid, Envelope, SoapFault, read_envelope};
-use ews_proto::ResponseCode;
 
 use crate::net::ConnInfo;
 use crate::sim::{Ctx, Stats};
@@ -87,7 +87,7 @@ async fn handle(
     let conn = conn.map(|axum::Extension(c)| c);
     let principal = match auth::authenticate(&ctx, &headers, conn.as_ref()) {
         Ok(principal) => principal,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match ctx.world.faults.next() {
         Some(Fault::Drop) => return respond::dropped(),
@@ -160,49 +160,49 @@ fn acting_mailbox(
     principal: &Principal,
     envelope: &Envelope<Request>,
     headers: &HeaderMap,
-) -> Result<(usize, bool), SoapFault> {
+) -> Result<(usize, bool), Box<SoapFault>> {
     let directory = &ctx.world.directory;
     let app_only = matches!(principal, Principal::App { .. });
     match &envelope.header.impersonation {
         Some(sid) => {
             let target = match sid {
-                ConnectingSid::PrimarySmtpAddress(a) | ConnectingSid::SmtpAddress(a) | ConnectingSid::PrincipalName(a) => {
-                    directory.user_by_smtp(a)
-                }
+                ConnectingSid::PrimarySmtpAddress(a)
+                | ConnectingSid::SmtpAddress(a)
+                | ConnectingSid::PrincipalName(a) => directory.user_by_smtp(a),
                 _ => None,
             }
             .ok_or_else(|| {
-                SoapFault::ews(
+                Box::new(SoapFault::ews(
                     ResponseCode::ErrorNonExistentMailbox,
                     "The SMTP address has no mailbox associated with it.",
-                )
+                ))
             })?;
             if !directory.may_impersonate(principal, target) {
-                return Err(SoapFault::ews(
+                return Err(Box::new(SoapFault::ews(
                     ResponseCode::ErrorImpersonateUserDenied,
                     "The account does not have permission to impersonate the requested user.",
-                ));
+                )));
             }
             if app_only && routing::header(headers, ews_proto::affinity::ANCHOR_MAILBOX).is_none() {
-                return Err(SoapFault::ews(
+                return Err(Box::new(SoapFault::ews(
                     ResponseCode::ErrorInvalidExchangeImpersonationHeaderData,
                     "The X-AnchorMailbox header must be present for app-only tokens.",
-                ));
+                )));
             }
             Ok((target, true))
         }
-        None if app_only => Err(SoapFault::ews(
+        None if app_only => Err(Box::new(SoapFault::ews(
             ResponseCode::ErrorInvalidExchangeImpersonationHeaderData,
             "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
-        )),
+        ))),
         None => directory
             .own_mailbox(principal)
             .map(|m| (m, false))
             .ok_or_else(|| {
-                SoapFault::ews(
+                Box::new(SoapFault::ews(
                     ResponseCode::ErrorNonExistentMailbox,
                     "The SMTP address has no mailbox associated with it.",
-                )
+                ))
             }),
     }
 }

@@ -35,7 +35,11 @@ impl Identity {
     }
 
     /// Validates an access token for EWS: signature, issuer, audience, expiry.
-    pub(crate) fn verify_access_token(&self, _token: &str, _audiences: &[String]) -> Result<TokenClaims, String> {
+    pub(crate) fn verify_access_token(
+        &self,
+        _token: &str,
+        _audiences: &[String],
+    ) -> Result<TokenClaims, String> {
         Err("bearer tokens are not supported yet".into())
     }
 }
@@ -60,7 +64,10 @@ impl<'a> IdentityHandle<'a> {
     /// The authority: `https://<login host>:<port>/<tenant>`.
     pub fn authority(&self) -> String {
         let scenario = &self.ctx.world.scenario;
-        format!("https://{}:{}/{}", scenario.login_host, self.port, scenario.tenant)
+        format!(
+            "https://{}:{}/{}",
+            scenario.login_host, self.port, scenario.tenant
+        )
     }
 
     /// The v2 token endpoint.

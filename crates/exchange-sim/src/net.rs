@@ -49,8 +49,12 @@ pub(crate) async fn serve(
             () = shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, peer)) = accepted else { continue };
-        let Ok(local) = stream.local_addr() else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let tls = tls.clone();
@@ -64,8 +68,11 @@ pub(crate) async fn serve(
             }
             match tls {
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await
+                    let Ok(Ok(stream)) = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await
                     else {
                         return;
                     };
@@ -123,7 +130,11 @@ fn normalize_path<B>(request: &mut http::Request<B>) {
         return;
     }
     let mut parts = request.uri().clone().into_parts();
-    let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     if let Ok(path_and_query) = format!("{lower}{query}").parse() {
         parts.path_and_query = Some(path_and_query);
         if let Ok(uri) = http::Uri::from_parts(parts) {

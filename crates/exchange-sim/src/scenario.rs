@@ -316,6 +316,8 @@ pub struct Scenario {
     pub apps: Vec<App>,
     /// Scripted hosts.
     pub hosts: Vec<Host>,
+    /// A token the admin endpoint (`/_sim/...`) requires, when set.
+    pub admin_token: Option<String>,
 }
 
 impl Default for Scenario {
@@ -334,6 +336,7 @@ impl Default for Scenario {
             service_accounts: Vec::new(),
             apps: Vec::new(),
             hosts: Vec::new(),
+            admin_token: None,
         }
     }
 }
@@ -355,14 +358,19 @@ impl Scenario {
 
     /// The budgets in force: the overrides, else the profile's.
     pub fn budgets(&self) -> Budgets {
-        self.budgets.clone().unwrap_or_else(|| Budgets::for_profile(self.profile))
+        self.budgets
+            .clone()
+            .unwrap_or_else(|| Budgets::for_profile(self.profile))
     }
 
     /// Checks references between sections; names the first problem.
     pub fn validate(&self) -> Result<(), SimError> {
         let bad = |what: String| Err(SimError::Scenario(what));
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
-            return bad(format!("time_scale must be positive, got {}", self.time_scale));
+            return bad(format!(
+                "time_scale must be positive, got {}",
+                self.time_scale
+            ));
         }
         if self.heartbeat_seconds == 0 {
             return bad("heartbeat_seconds must be at least 1".into());
@@ -380,11 +388,21 @@ impl Scenario {
             let Some((_, domain)) = user.smtp.rsplit_once('@') else {
                 return bad(format!("user {:?} has no @domain", user.smtp));
             };
-            if !self.domains.iter().any(|d| d.name.eq_ignore_ascii_case(domain)) {
-                return bad(format!("user {} is in domain {domain}, which is not in [[domains]]", user.smtp));
+            if !self
+                .domains
+                .iter()
+                .any(|d| d.name.eq_ignore_ascii_case(domain))
+            {
+                return bad(format!(
+                    "user {} is in domain {domain}, which is not in [[domains]]",
+                    user.smtp
+                ));
             }
             if !user.server.is_empty() && !self.servers.iter().any(|s| s.name == user.server) {
-                return bad(format!("user {} is on server {}, which is not in [[servers]]", user.smtp, user.server));
+                return bad(format!(
+                    "user {} is on server {}, which is not in [[servers]]",
+                    user.smtp, user.server
+                ));
             }
             if !seen.insert(user.smtp.to_ascii_lowercase()) {
                 return bad(format!("user {} appears twice", user.smtp));
@@ -400,7 +418,10 @@ impl Scenario {
         }
         for host in &self.hosts {
             if !host.address.is_empty() && host.address.parse::<std::net::Ipv4Addr>().is_err() {
-                return bad(format!("host {} has an invalid address {:?}", host.name, host.address));
+                return bad(format!(
+                    "host {} has an invalid address {:?}",
+                    host.name, host.address
+                ));
             }
         }
         Ok(())

@@ -84,7 +84,8 @@ impl SimBuilder {
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none());
         for pem in &self.push_trusted_ca {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| SimError::Tls(e.to_string()))?;
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| SimError::Tls(e.to_string()))?;
             push = push.add_root_certificate(cert);
         }
         let push_client = push.build().map_err(|e| SimError::Tls(e.to_string()))?;
@@ -105,13 +106,27 @@ impl SimBuilder {
         let http_addr = local(&http)?;
         world.https_port.store(https_addr.port(), Ordering::Relaxed);
         world.http_port.store(http_addr.port(), Ordering::Relaxed);
-        tokio::spawn(net::serve(https, Some(tls.clone()), router.clone(), Mode::Serve, shutdown.clone()));
-        tokio::spawn(net::serve(http, None, router.clone(), Mode::Serve, shutdown.clone()));
+        tokio::spawn(net::serve(
+            https,
+            Some(tls.clone()),
+            router.clone(),
+            Mode::Serve,
+            shutdown.clone(),
+        ));
+        tokio::spawn(net::serve(
+            http,
+            None,
+            router.clone(),
+            Mode::Serve,
+            shutdown.clone(),
+        ));
 
         // Hosts with their own loopback address: served, black-holed, or refused.
         let mut extra = std::collections::BTreeSet::new();
         for host in &world.scenario.hosts {
-            let Ok(ip) = host.address.parse::<Ipv4Addr>() else { continue };
+            let Ok(ip) = host.address.parse::<Ipv4Addr>() else {
+                continue;
+            };
             if ip == Ipv4Addr::LOCALHOST || !extra.insert(ip) {
                 continue;
             }
@@ -122,8 +137,20 @@ impl SimBuilder {
             };
             let https = bind(SocketAddr::from((ip, https_addr.port()))).await?;
             let http = bind(SocketAddr::from((ip, http_addr.port()))).await?;
-            tokio::spawn(net::serve(https, Some(tls.clone()), router.clone(), mode, shutdown.clone()));
-            tokio::spawn(net::serve(http, None, router.clone(), mode, shutdown.clone()));
+            tokio::spawn(net::serve(
+                https,
+                Some(tls.clone()),
+                router.clone(),
+                mode,
+                shutdown.clone(),
+            ));
+            tokio::spawn(net::serve(
+                http,
+                None,
+                router.clone(),
+                mode,
+                shutdown.clone(),
+            ));
         }
         tracing::info!(%https_addr, %http_addr, "exchange-sim listening");
         Ok(Sim {
@@ -135,10 +162,12 @@ impl SimBuilder {
 }
 
 async fn bind(address: SocketAddr) -> Result<TcpListener, SimError> {
-    TcpListener::bind(address).await.map_err(|source| SimError::Bind {
-        address: address.to_string(),
-        source,
-    })
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| SimError::Bind {
+            address: address.to_string(),
+            source,
+        })
 }
 
 fn local(listener: &TcpListener) -> Result<SocketAddr, SimError> {
@@ -287,7 +316,12 @@ impl Sim {
     }
 
     /// Moves a message to another folder; returns its new item id.
-    pub fn move_message(&self, smtp: &str, item_id: &str, to: FolderKind) -> Result<String, SimError> {
+    pub fn move_message(
+        &self,
+        smtp: &str,
+        item_id: &str,
+        to: FolderKind,
+    ) -> Result<String, SimError> {
         let mailbox = self.mailbox(smtp)?;
         let number = mailbox
             .parse_item_id(item_id)
@@ -358,7 +392,13 @@ impl Sim {
 
     /// Changes the budgets in force.
     pub fn set_budgets(&self, budgets: crate::scenario::Budgets) {
-        *self.ctx.world.throttle.limits.lock().unwrap_or_else(|p| p.into_inner()) = budgets;
+        *self
+            .ctx
+            .world
+            .throttle
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = budgets;
     }
 
     /// A TLS client certificate for a service account (mapped to it by its common name).
@@ -371,7 +411,9 @@ impl Sim {
             .iter()
             .any(|a| a.name == account && a.client_certificate);
         if !exists {
-            return Err(SimError::NotFound(format!("service account {account} with client_certificate = true")));
+            return Err(SimError::NotFound(format!(
+                "service account {account} with client_certificate = true"
+            )));
         }
         self.ctx.pki.client_certificate(account)
     }

@@ -42,7 +42,9 @@ pub(crate) struct Pki {
 
 impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pki").field("ca_pem", &self.ca_pem).finish_non_exhaustive()
+        f.debug_struct("Pki")
+            .field("ca_pem", &self.ca_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,11 @@ impl Pki {
         name.push(DnType::OrganizationName, "bems exchange-sim");
         params.distinguished_name = name;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let key = KeyPair::generate().map_err(rcgen_error)?;
         let ca = params.self_signed(&key).map_err(rcgen_error)?;
         let issuer = Issuer::new(params, key);
@@ -91,15 +97,29 @@ impl Pki {
         self.issue(&[], common_name, ExtendedKeyUsagePurpose::ClientAuth)
     }
 
-    fn issue(&self, names: &[String], common_name: &str, usage: ExtendedKeyUsagePurpose) -> Result<CertifiedKey, SimError> {
-        let dns: Vec<String> = names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect();
+    fn issue(
+        &self,
+        names: &[String],
+        common_name: &str,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Result<CertifiedKey, SimError> {
+        let dns: Vec<String> = names
+            .iter()
+            .filter(|n| n.parse::<std::net::IpAddr>().is_err())
+            .cloned()
+            .collect();
         let mut params = CertificateParams::new(dns).map_err(rcgen_error)?;
-        params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, common_name);
         params.distinguished_name = name;
         params.extended_key_usages = vec![usage];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         let key = KeyPair::generate().map_err(rcgen_error)?;
         let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error)?;
         Ok(CertifiedKey {
@@ -111,14 +131,20 @@ impl Pki {
 
     /// The rustls configuration of every HTTPS listener: the server certificate, TLS 1.2 and
     /// 1.3, and optional client certificates checked against the CA.
-    pub(crate) fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<rustls::ServerConfig>, SimError> {
+    pub(crate) fn server_config(
+        &self,
+        alpn: &[&[u8]],
+    ) -> Result<Arc<rustls::ServerConfig>, SimError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).map_err(|e| SimError::Tls(e.to_string()))?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .allow_unauthenticated()
-            .build()
+        roots
+            .add(self.ca_der.clone())
             .map_err(|e| SimError::Tls(e.to_string()))?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| SimError::Tls(e.to_string()))?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             rustls_pki_types::pem::PemObject::from_pem_slice(self.server.key_pem.as_bytes())
                 .map(|k: PrivatePkcs8KeyDer<'static>| k.secret_pkcs8_der().to_vec())

@@ -85,7 +85,9 @@ impl World {
 
     /// The mailbox with this SMTP address.
     pub(crate) fn mailbox(&self, smtp: &str) -> Option<&Arc<Mailbox>> {
-        self.directory.user_by_smtp(smtp).and_then(|i| self.mailboxes.get(i))
+        self.directory
+            .user_by_smtp(smtp)
+            .and_then(|i| self.mailboxes.get(i))
     }
 
     /// The oldest time an event can have and still be in a table.
@@ -109,13 +111,19 @@ impl World {
 
     /// The external EWS URL of a mailbox.
     pub(crate) fn external_ews_url(&self, mailbox: usize) -> String {
-        let host = self.domain_of(mailbox).map(|d| d.external_host()).unwrap_or_default();
+        let host = self
+            .domain_of(mailbox)
+            .map(|d| d.external_host())
+            .unwrap_or_default();
         format!("https://{}/EWS/Exchange.asmx", self.authority(&host))
     }
 
     /// The internal EWS URL of a mailbox.
     pub(crate) fn internal_ews_url(&self, mailbox: usize) -> String {
-        let host = self.domain_of(mailbox).map(|d| d.internal_host()).unwrap_or_default();
+        let host = self
+            .domain_of(mailbox)
+            .map(|d| d.internal_host())
+            .unwrap_or_default();
         format!("https://{}/EWS/Exchange.asmx", self.authority(&host))
     }
 

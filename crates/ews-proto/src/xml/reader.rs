@@ -236,13 +236,15 @@ impl<'a> Element<'a> {
     pub(crate) fn name(&self) -> Result<String, ProtoError> {
         let local = self.local();
         let mut chars = local.chars();
-        let valid_start = chars
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_');
+        let valid_start = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
         if valid_start && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
             Ok(local.to_owned())
         } else {
-            Err(ProtoError::invalid("element name", local, "not a plain XML name"))
+            Err(ProtoError::invalid(
+                "element name",
+                local,
+                "not a plain XML name",
+            ))
         }
     }
 

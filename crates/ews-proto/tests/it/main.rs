@@ -1,8 +1,8 @@
 //! Integration tests of the wire layer: every external vector, round trips, the splitter.
 
 mod autodiscover_vectors;
-mod malformed;
 mod ews_vectors;
+mod malformed;
 mod roundtrip;
 mod splitter;
 mod unknown;

@@ -1,9 +1,11 @@
 //! Bad input gets an error naming what was wrong, never a panic.
 
-use ews_proto::autodiscover::{GetUserSettingsResponse, PoxResponse};
-use ews_proto::operations::{GetEventsResponse, GetStreamingEventsResponse, Request, SubscribeResponse};
-use ews_proto::soap::read_envelope;
 use ews_proto::ProtoError;
+use ews_proto::autodiscover::{GetUserSettingsResponse, PoxResponse};
+use ews_proto::operations::{
+    GetEventsResponse, GetStreamingEventsResponse, Request, SubscribeResponse,
+};
+use ews_proto::soap::read_envelope;
 
 use crate::vector;
 
@@ -20,14 +22,28 @@ const VECTORS: &[&[u8]] = &[
 #[test]
 fn every_truncation_is_an_error() {
     for bytes in VECTORS {
-        let end = bytes.len() - bytes.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+        let end = bytes.len()
+            - bytes
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
         for cut in 0..end {
             let prefix = &bytes[..cut];
-            assert!(read_envelope::<GetEventsResponse>(prefix).is_err(), "cut {cut}");
-            assert!(read_envelope::<GetStreamingEventsResponse>(prefix).is_err(), "cut {cut}");
+            assert!(
+                read_envelope::<GetEventsResponse>(prefix).is_err(),
+                "cut {cut}"
+            );
+            assert!(
+                read_envelope::<GetStreamingEventsResponse>(prefix).is_err(),
+                "cut {cut}"
+            );
             assert!(read_envelope::<Request>(prefix).is_err(), "cut {cut}");
             assert!(PoxResponse::from_xml(prefix).is_err(), "cut {cut}");
-            assert!(GetUserSettingsResponse::from_xml(prefix).is_err(), "cut {cut}");
+            assert!(
+                GetUserSettingsResponse::from_xml(prefix).is_err(),
+                "cut {cut}"
+            );
         }
     }
 }
@@ -51,7 +67,9 @@ fn byte_flips_never_panic() {
 }
 
 fn error(bytes: &[u8]) -> String {
-    read_envelope::<SubscribeResponse>(bytes).unwrap_err().to_string()
+    read_envelope::<SubscribeResponse>(bytes)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -61,7 +79,8 @@ fn errors_name_what_was_wrong() {
     assert!(error(b"<html/>").contains("expected <Envelope>, found <html>"));
     let wrong_body = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetEventsResponse xmlns:m="m"/></s:Body></s:Envelope>"#;
     assert!(error(wrong_body).contains("expected <SubscribeResponse>, found <GetEventsResponse>"));
-    let no_body = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"></s:Envelope>"#;
+    let no_body =
+        br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"></s:Envelope>"#;
     assert!(error(no_body).contains("<Envelope> has no Body"));
     let open = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#;
     assert!(error(open).contains("ended inside"));
@@ -74,8 +93,13 @@ fn errors_name_what_was_wrong() {
       <Notification><t:SubscriptionId>s</t:SubscriptionId><t:ModifiedEvent><t:UnreadCount>many</t:UnreadCount>
       </t:ModifiedEvent></Notification></GetEventsResponseMessage></ResponseMessages></GetEventsResponse>
       </s:Body></s:Envelope>"#;
-    let message = read_envelope::<GetEventsResponse>(bad_count).unwrap_err().to_string();
-    assert!(message.contains("<UnreadCount> has an invalid value \"many\""), "{message}");
+    let message = read_envelope::<GetEventsResponse>(bad_count)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("<UnreadCount> has an invalid value \"many\""),
+        "{message}"
+    );
     let trailing = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><SubscribeResponse/></s:Body></s:Envelope><x/>"#;
     assert!(error(trailing).contains("after the root element"));
 }
@@ -83,7 +107,10 @@ fn errors_name_what_was_wrong() {
 #[test]
 fn undefined_entity_is_refused() {
     let body = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><SubscribeResponse><ResponseMessages><SubscribeResponseMessage ResponseClass="Error"><MessageText>&bogus;</MessageText></SubscribeResponseMessage></ResponseMessages></SubscribeResponse></s:Body></s:Envelope>"#;
-    assert!(matches!(read_envelope::<SubscribeResponse>(body), Err(ProtoError::Xml { .. })));
+    assert!(matches!(
+        read_envelope::<SubscribeResponse>(body),
+        Err(ProtoError::Xml { .. })
+    ));
 }
 
 #[test]
@@ -92,7 +119,10 @@ fn characters_xml_forbids_are_refused() {
         let body = format!(
             r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><SubscribeResponse><ResponseMessages><SubscribeResponseMessage ResponseClass="Success"><SubscriptionId>{bad}</SubscriptionId></SubscribeResponseMessage></ResponseMessages></SubscribeResponse></s:Body></s:Envelope>"#
         );
-        assert!(error(body.as_bytes()).contains("character not allowed"), "{bad:?}");
+        assert!(
+            error(body.as_bytes()).contains("character not allowed"),
+            "{bad:?}"
+        );
     }
     let reference = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><SubscribeResponse><ResponseMessages><SubscribeResponseMessage ResponseClass="Success"><SubscriptionId>a&#1;b</SubscriptionId></SubscribeResponseMessage></ResponseMessages></SubscribeResponse></s:Body></s:Envelope>"#;
     assert!(read_envelope::<SubscribeResponse>(reference).is_err());

@@ -25,8 +25,15 @@ pub(crate) fn audiences(ctx: &Ctx) -> Vec<String> {
 }
 
 /// Authenticates a request, or answers `401` with the schemes Exchange offers.
-pub(crate) fn authenticate(ctx: &Ctx, headers: &HeaderMap, conn: Option<&ConnInfo>) -> Result<Principal, Response> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+pub(crate) fn authenticate(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    conn: Option<&ConnInfo>,
+) -> Result<Principal, Box<Response>> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
         let credentials = credentials.trim();
         if scheme.eq_ignore_ascii_case("Basic") {
@@ -38,7 +45,8 @@ pub(crate) fn authenticate(ctx: &Ctx, headers: &HeaderMap, conn: Option<&ConnInf
         return Err(unauthorized(ctx, "unsupported authorization scheme"));
     }
     if let Some(cert) = conn.and_then(|c| c.client_cert.as_ref()) {
-        return certificate(ctx, cert).ok_or_else(|| unauthorized(ctx, "certificate not mapped to an account"));
+        return certificate(ctx, cert)
+            .ok_or_else(|| unauthorized(ctx, "certificate not mapped to an account"));
     }
     Err(unauthorized(ctx, "no credentials"))
 }
@@ -58,7 +66,11 @@ fn bearer(ctx: &Ctx, token: &str) -> Result<Principal, String> {
             roles: claims.roles,
         });
     }
-    if claims.scopes.iter().any(|s| s == "EWS.AccessAsUser.All" || s.ends_with("/EWS.AccessAsUser.All")) {
+    if claims
+        .scopes
+        .iter()
+        .any(|s| s == "EWS.AccessAsUser.All" || s.ends_with("/EWS.AccessAsUser.All"))
+    {
         let user = claims
             .upn
             .as_deref()
@@ -74,7 +86,13 @@ fn bearer(ctx: &Ctx, token: &str) -> Result<Principal, String> {
 
 fn certificate(ctx: &Ctx, der: &[u8]) -> Option<Principal> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let common_name = cert.subject().iter_common_name().next()?.as_str().ok()?.to_owned();
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_owned();
     let directory = &ctx.world.directory;
     directory
         .accounts
@@ -84,12 +102,15 @@ fn certificate(ctx: &Ctx, der: &[u8]) -> Option<Principal> {
 }
 
 /// `401` with `WWW-Authenticate` for every scheme the simulator accepts.
-fn unauthorized(ctx: &Ctx, reason: &str) -> Response {
+fn unauthorized(ctx: &Ctx, reason: &str) -> Box<Response> {
     tracing::debug!(reason, "EWS request not authenticated");
     let scenario = &ctx.world.scenario;
     let mut response = StatusCode::UNAUTHORIZED.into_response();
     let headers = response.headers_mut();
-    let realm = scenario.domains.first().map_or("exchange", |d| d.name.as_str());
+    let realm = scenario
+        .domains
+        .first()
+        .map_or("exchange", |d| d.name.as_str());
     for value in [
         format!("Basic realm=\"{realm}\""),
         format!(
@@ -101,5 +122,5 @@ fn unauthorized(ctx: &Ctx, reason: &str) -> Response {
             headers.append(header::WWW_AUTHENTICATE, value);
         }
     }
-    response
+    Box::new(response)
 }

@@ -35,7 +35,10 @@ pub(crate) fn resolve_names(call: &Call, request: ResolveNames) -> Response {
     let mut message = ResolveNamesResponseMessage::default();
     match matches.len() {
         0 => {
-            message.status = ResponseStatus::error(ResponseCode::ErrorNameResolutionNoResults, "No results were found.");
+            message.status = ResponseStatus::error(
+                ResponseCode::ErrorNameResolutionNoResults,
+                "No results were found.",
+            );
         }
         1 => {}
         _ => {
@@ -44,8 +47,10 @@ pub(crate) fn resolve_names(call: &Call, request: ResolveNames) -> Response {
             message.status.message_text = Some("Multiple results were found.".to_owned());
         }
     }
-    message.total_items_in_view = (!matches.is_empty()).then(|| u32::try_from(matches.len().min(MAX_RESOLUTIONS)).unwrap_or(u32::MAX));
-    message.includes_last_item_in_range = (!matches.is_empty()).then_some(matches.len() <= MAX_RESOLUTIONS);
+    message.total_items_in_view = (!matches.is_empty())
+        .then(|| u32::try_from(matches.len().min(MAX_RESOLUTIONS)).unwrap_or(u32::MAX));
+    message.includes_last_item_in_range =
+        (!matches.is_empty()).then_some(matches.len() <= MAX_RESOLUTIONS);
     message.resolutions = matches
         .into_iter()
         .take(MAX_RESOLUTIONS)
@@ -56,9 +61,15 @@ pub(crate) fn resolve_names(call: &Call, request: ResolveNames) -> Response {
 
 fn matches_user(user: &User, needle: &str) -> bool {
     let local = user.smtp.split('@').next().unwrap_or_default();
-    [user.display_name.as_str(), &user.first_name, &user.last_name, &user.smtp, local]
-        .iter()
-        .any(|field| field.to_lowercase().starts_with(needle))
+    [
+        user.display_name.as_str(),
+        &user.first_name,
+        &user.last_name,
+        &user.smtp,
+        local,
+    ]
+    .iter()
+    .any(|field| field.to_lowercase().starts_with(needle))
         || user
             .display_name
             .split_whitespace()
@@ -100,7 +111,10 @@ pub(crate) fn get_user_photo(call: &Call, request: GetUserPhoto) -> Response {
         Some(bytes) => GetUserPhotoResponse::photo(bytes),
         None => {
             let mut response = GetUserPhotoResponse::default();
-            response.status = ResponseStatus::error(ResponseCode::ErrorItemNotFound, "The photo could not be found.");
+            response.status = ResponseStatus::error(
+                ResponseCode::ErrorItemNotFound,
+                "The photo could not be found.",
+            );
             response
         }
     };
@@ -120,7 +134,9 @@ fn photo_of(user: &User) -> Option<Vec<u8>> {
 
 /// A 1×1 PNG whose colour depends on the address (valid image bytes for clients to cache).
 fn generated_photo(seed: &str) -> Vec<u8> {
-    let hash = seed.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = seed.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let [r, g, b, _] = hash.to_le_bytes();
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
@@ -148,7 +164,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

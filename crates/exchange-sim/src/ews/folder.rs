@@ -16,13 +16,20 @@ pub(crate) fn get_folder(call: &Call, request: GetFolder) -> Response {
         .iter()
         .map(|id| {
             let found = match id {
-                BaseFolderId::Distinguished { id, mailbox: owner, .. } => {
+                BaseFolderId::Distinguished {
+                    id, mailbox: owner, ..
+                } => {
                     let target = owner
                         .as_ref()
                         .and_then(|o| o.email_address.as_deref())
-                        .map_or(Some(call.mailbox), |smtp| world.directory.user_by_smtp(smtp));
+                        .map_or(Some(call.mailbox), |smtp| {
+                            world.directory.user_by_smtp(smtp)
+                        });
                     target
-                        .filter(|t| *t == call.mailbox || world.directory.may_impersonate(&call.principal, *t))
+                        .filter(|t| {
+                            *t == call.mailbox
+                                || world.directory.may_impersonate(&call.principal, *t)
+                        })
                         .zip(FolderKind::from_distinguished(id.as_str()))
                 }
                 BaseFolderId::Folder(folder) => {
@@ -35,7 +42,9 @@ pub(crate) fn get_folder(call: &Call, request: GetFolder) -> Response {
                 _ => None,
             };
             match found {
-                Some((mailbox, kind)) => GetFolderResponseMessage::success(folder(call, mailbox, kind)),
+                Some((mailbox, kind)) => {
+                    GetFolderResponseMessage::success(folder(call, mailbox, kind))
+                }
                 None => GetFolderResponseMessage::error(ResponseStatus::error(
                     ResponseCode::ErrorFolderNotFound,
                     "The specified folder could not be found in the store.",

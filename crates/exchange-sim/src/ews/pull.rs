@@ -12,7 +12,9 @@ use crate::world::subscription::Kind;
 fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
     respond::ok(
         &call.ctx.world,
-        &GetEventsResponse::single(GetEventsResponseMessage::error(ResponseStatus::error(code, text))),
+        &GetEventsResponse::single(GetEventsResponseMessage::error(ResponseStatus::error(
+            code, text,
+        ))),
     )
 }
 
@@ -22,7 +24,11 @@ pub(crate) fn get_events(call: &Call, request: GetEvents) -> Response {
     let world = &call.ctx.world;
     let backend = subscribe::backend(call);
     let Some(subscription) = backend.get(request.subscription_id.as_str()) else {
-        return error(call, ResponseCode::ErrorSubscriptionNotFound, "The specified subscription was not found.");
+        return error(
+            call,
+            ResponseCode::ErrorSubscriptionNotFound,
+            "The specified subscription was not found.",
+        );
     };
     let Kind::Pull { timeout } = subscription.kind else {
         return error(
@@ -40,7 +46,11 @@ pub(crate) fn get_events(call: &Call, request: GetEvents) -> Response {
     }
     if subscription.idle_for() > timeout {
         backend.remove(request.subscription_id.as_str());
-        return error(call, ResponseCode::ErrorSubscriptionNotFound, "The specified subscription was not found.");
+        return error(
+            call,
+            ResponseCode::ErrorSubscriptionNotFound,
+            "The specified subscription was not found.",
+        );
     }
     let from = match subscription
         .mailbox
@@ -48,7 +58,11 @@ pub(crate) fn get_events(call: &Call, request: GetEvents) -> Response {
     {
         Ok(seq) => seq,
         Err(WatermarkError::Expired | WatermarkError::Malformed) => {
-            return error(call, ResponseCode::ErrorInvalidWatermark, "The watermark is invalid.");
+            return error(
+                call,
+                ResponseCode::ErrorInvalidWatermark,
+                "The watermark is invalid.",
+            );
         }
     };
     subscription.touch();

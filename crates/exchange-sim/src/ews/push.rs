@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ews_proto::operations::{SendNotification, SendNotificationResponseMessage, SendNotificationResult, SubscriptionStatus};
+use ews_proto::operations::{
+    SendNotification, SendNotificationResponseMessage, SendNotificationResult, SubscriptionStatus,
+};
 use ews_proto::soap::{ExchangeVersion, SoapHeader, read_envelope, write_envelope};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -26,7 +28,12 @@ pub(crate) fn spawn(ctx: Arc<Ctx>, subscription: Arc<Subscription>, life: Cancel
         let reason = run(&ctx, &subscription, &life).await;
         tracing::debug!(subscription = %subscription.id, reason, "push subscription ended");
         let (server, backend) = subscription.home;
-        if let Some(backend) = ctx.world.servers.get(server).and_then(|s| s.backends.get(backend)) {
+        if let Some(backend) = ctx
+            .world
+            .servers
+            .get(server)
+            .and_then(|s| s.backends.get(backend))
+        {
             backend.remove(subscription.id.as_str());
         }
         subscription.set_waker(None);
@@ -34,7 +41,11 @@ pub(crate) fn spawn(ctx: Arc<Ctx>, subscription: Arc<Subscription>, life: Cancel
 }
 
 async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -> &'static str {
-    let Kind::Push { url, status_frequency } = &subscription.kind else {
+    let Kind::Push {
+        url,
+        status_frequency,
+    } = &subscription.kind
+    else {
         return "not a push subscription";
     };
     let waker = Arc::new(Notify::new());
@@ -51,9 +62,10 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
                 () = ctx.shutdown.cancelled() => return "simulator stopped",
             }
         }
-        let batch = match subscription.batch(subscription.cursor(), world.retention_start(), true, true) {
-            Ok(batch) => batch,
-            Err(_) => return "subscription failed",
+        let Ok(batch) =
+            subscription.batch(subscription.cursor(), world.retention_start(), true, true)
+        else {
+            return "subscription failed";
         };
         let events = batch.notification.events.len();
         let header = SoapHeader::request(ExchangeVersion::Exchange2013);
@@ -67,7 +79,10 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
             match post(ctx, url, body.clone()).await {
                 Some(SubscriptionStatus::Ok) => {
                     subscription.set_cursor(batch.next_cursor);
-                    world.ews_counters.push_notifications.fetch_add(1, Ordering::Relaxed);
+                    world
+                        .ews_counters
+                        .push_notifications
+                        .fetch_add(1, Ordering::Relaxed);
                     last_sent = Instant::now();
                     tracing::trace!(subscription = %subscription.id, events, "push notification delivered");
                     break;
@@ -76,7 +91,8 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
                 Some(_) | None => {
                     attempt += 1;
                     // Retry k goes out 30 s × 2^(k-1) after the first attempt.
-                    let at = world.clock.scaled(Duration::from_secs(30)) * 2u32.saturating_pow(attempt - 1);
+                    let at = world.clock.scaled(Duration::from_secs(30))
+                        * 2u32.saturating_pow(attempt - 1);
                     if at > *status_frequency {
                         return "callbacks unanswered until StatusFrequency";
                     }
@@ -98,7 +114,10 @@ async fn post(ctx: &Ctx, url: &str, body: Vec<u8>) -> Option<SubscriptionStatus>
         .push_client
         .post(url)
         .header("Content-Type", "text/xml; charset=utf-8")
-        .header("SOAPAction", "http://schemas.microsoft.com/exchange/services/2006/messages/SendNotification")
+        .header(
+            "SOAPAction",
+            "http://schemas.microsoft.com/exchange/services/2006/messages/SendNotification",
+        )
         .body(body)
         .send()
         .await

@@ -3,7 +3,9 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ews_proto::soap::{ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault};
+use ews_proto::soap::{
+    ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
+};
 use ews_proto::{ProtoError, ResponseCode};
 
 use crate::scenario::Profile;
@@ -29,7 +31,10 @@ pub(crate) fn ok<B: SoapBody>(world: &World, body: &B) -> Response {
 
 /// `500` with a SOAP fault.
 pub(crate) fn fault(fault: &SoapFault) -> Response {
-    xml(StatusCode::INTERNAL_SERVER_ERROR, write_fault(&SoapHeader::default(), fault))
+    xml(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        write_fault(&SoapHeader::default(), fault),
+    )
 }
 
 /// `ErrorServerBusy` with the configured `BackOffMilliseconds`.
@@ -77,5 +82,10 @@ pub(crate) fn malformed() -> Response {
 }
 
 fn xml(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }

@@ -22,12 +22,16 @@ pub(crate) struct Route {
 
 /// A header's value as text.
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// Routes a request acting as `mailbox`.
 pub(crate) fn route(world: &World, headers: &HeaderMap, mailbox: usize) -> Route {
-    let prefer = header(headers, affinity::PREFER_SERVER_AFFINITY).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let prefer = header(headers, affinity::PREFER_SERVER_AFFINITY)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if prefer {
         let cookie = headers
             .get_all(header::COOKIE)
@@ -51,9 +55,7 @@ pub(crate) fn route(world: &World, headers: &HeaderMap, mailbox: usize) -> Route
         .unwrap_or(mailbox);
     let server = world.mailboxes.get(anchor).map_or(0, |m| m.server());
     let backend = world.servers.get(server).map_or(0, |s| s.next_backend());
-    let set_cookie = prefer.then(|| {
-        world.servers[server].backends[backend].cookie.clone()
-    });
+    let set_cookie = prefer.then(|| world.servers[server].backends[backend].cookie.clone());
     Route {
         server,
         backend,
@@ -64,7 +66,10 @@ pub(crate) fn route(world: &World, headers: &HeaderMap, mailbox: usize) -> Route
 /// Adds `Set-Cookie: X-BackEndOverrideCookie=...` when the route asks for it.
 pub(crate) fn with_affinity_cookie(mut response: Response, route: &Route) -> Response {
     if let Some(cookie) = &route.set_cookie {
-        let value = format!("{}={cookie}; path=/; secure; HttpOnly", affinity::BACK_END_OVERRIDE_COOKIE);
+        let value = format!(
+            "{}={cookie}; path=/; secure; HttpOnly",
+            affinity::BACK_END_OVERRIDE_COOKIE
+        );
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

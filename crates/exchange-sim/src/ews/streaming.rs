@@ -14,7 +14,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ews_proto::operations::{
-    ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse, GetStreamingEventsResponseMessage,
+    ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse,
+    GetStreamingEventsResponseMessage,
 };
 use ews_proto::soap::{ResponseStatus, SoapFault, write_envelope};
 use ews_proto::{ResponseCode, SubscriptionId};
@@ -31,14 +32,19 @@ fn error(call: &Call, code: ResponseCode, text: &str, ids: Vec<SubscriptionId>) 
     let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(code, text));
     message.error_subscription_ids = ids;
     message.connection_status = Some(ConnectionStatus::Closed);
-    respond::ok(&call.ctx.world, &GetStreamingEventsResponse::single(message))
+    respond::ok(
+        &call.ctx.world,
+        &GetStreamingEventsResponse::single(message),
+    )
 }
 
 /// Checks the request, then opens the stream.
 pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response {
     let world = &call.ctx.world;
     let limits = world.throttle.limits();
-    if request.subscription_ids.is_empty() || !(1..=30).contains(&request.connection_timeout_minutes) {
+    if request.subscription_ids.is_empty()
+        || !(1..=30).contains(&request.connection_timeout_minutes)
+    {
         return respond::fault(&SoapFault::ews(
             ResponseCode::ErrorSchemaValidation,
             "The request failed schema validation: SubscriptionIds must not be empty and ConnectionTimeout must be between 1 and 30.",
@@ -48,7 +54,10 @@ pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response 
         return error(
             &call,
             ResponseCode::ErrorInvalidRequest,
-            &format!("A GetStreamingEvents request can carry at most {} subscription ids.", limits.ids_per_request),
+            &format!(
+                "A GetStreamingEvents request can carry at most {} subscription ids.",
+                limits.ids_per_request
+            ),
             Vec::new(),
         );
     }
@@ -71,7 +80,9 @@ pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response 
     for id in &request.subscription_ids {
         match backend.get(id.as_str()) {
             Some(s) if s.owner != call.principal.key() => denied.push(id.clone()),
-            Some(s) if matches!(s.kind, Kind::Streaming) && s.failure().is_none() => subscriptions.push(s),
+            Some(s) if matches!(s.kind, Kind::Streaming) && s.failure().is_none() => {
+                subscriptions.push(s)
+            }
             _ => missing.push(id.clone()),
         }
     }
@@ -92,16 +103,24 @@ pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response 
         );
     }
     let (tx, rx) = mpsc::channel::<Chunk>(16);
-    let timeout = world
-        .clock
-        .scaled(Duration::from_secs(u64::from(request.connection_timeout_minutes) * 60));
+    let timeout = world.clock.scaled(Duration::from_secs(
+        u64::from(request.connection_timeout_minutes) * 60,
+    ));
     let life = backend.life();
-    tokio::spawn(stream(Arc::clone(&call.ctx), subscriptions, tx, timeout, life, permit));
+    tokio::spawn(stream(
+        Arc::clone(&call.ctx),
+        subscriptions,
+        tx,
+        timeout,
+        life,
+        permit,
+    ));
     let body = Body::from_stream(tokio_stream_from(rx));
     let mut response = (StatusCode::OK, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/xml; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
     response
 }
 
@@ -131,7 +150,9 @@ async fn stream(
 ) {
     let world = &ctx.world;
     let counters = &world.ews_counters;
-    counters.streaming_connections.fetch_add(1, Ordering::Relaxed);
+    counters
+        .streaming_connections
+        .fetch_add(1, Ordering::Relaxed);
     let waker = Arc::new(Notify::new());
     for subscription in &subscriptions {
         subscription.set_waker(Some(Arc::clone(&waker)));
@@ -141,7 +162,13 @@ async fn stream(
     let deadline = Instant::now() + timeout;
     let heartbeat = world.heartbeat();
     let end = 'stream: {
-        if !send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok)).await {
+        if !send(
+            &tx,
+            &ctx,
+            GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok),
+        )
+        .await
+        {
             break 'stream End::Gone;
         }
         let mut next_heartbeat = Instant::now() + heartbeat;
@@ -151,7 +178,12 @@ async fn stream(
                 let mut notifications = Vec::new();
                 let mut commits = Vec::new();
                 for subscription in &subscriptions {
-                    match subscription.batch(subscription.cursor(), world.retention_start(), false, false) {
+                    match subscription.batch(
+                        subscription.cursor(),
+                        world.retention_start(),
+                        false,
+                        false,
+                    ) {
                         Ok(batch) if batch.has_events => {
                             commits.push((Arc::clone(subscription), batch.next_cursor));
                             notifications.push(batch.notification);
@@ -164,13 +196,21 @@ async fn stream(
                     break;
                 }
                 let events: usize = notifications.iter().map(|n| n.events.len()).sum();
-                if !send(&tx, &ctx, GetStreamingEventsResponseMessage::notifications(notifications)).await {
+                if !send(
+                    &tx,
+                    &ctx,
+                    GetStreamingEventsResponseMessage::notifications(notifications),
+                )
+                .await
+                {
                     break 'stream End::Gone;
                 }
                 for (subscription, cursor) in commits {
                     subscription.set_cursor(cursor);
                 }
-                counters.streamed_events.fetch_add(events as u64, Ordering::Relaxed);
+                counters
+                    .streamed_events
+                    .fetch_add(events as u64, Ordering::Relaxed);
                 next_heartbeat = Instant::now() + heartbeat;
             }
             tokio::select! {
@@ -191,7 +231,12 @@ async fn stream(
     };
     match end {
         End::Timeout => {
-            let _ = send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Closed)).await;
+            let _ = send(
+                &tx,
+                &ctx,
+                GetStreamingEventsResponseMessage::connection(ConnectionStatus::Closed),
+            )
+            .await;
         }
         End::Failed(id, code) => {
             let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(
@@ -204,7 +249,10 @@ async fn stream(
         }
         End::Cut => {
             let _ = tx
-                .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection cut")))
+                .send(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection cut",
+                )))
                 .await;
         }
         End::Gone => {}
@@ -212,11 +260,17 @@ async fn stream(
     for subscription in &subscriptions {
         subscription.set_waker(None);
     }
-    counters.streaming_connections.fetch_sub(1, Ordering::Relaxed);
+    counters
+        .streaming_connections
+        .fetch_sub(1, Ordering::Relaxed);
     drop(permit);
 }
 
-async fn send(tx: &mpsc::Sender<Chunk>, ctx: &crate::sim::Ctx, message: GetStreamingEventsResponseMessage) -> bool {
+async fn send(
+    tx: &mpsc::Sender<Chunk>,
+    ctx: &crate::sim::Ctx,
+    message: GetStreamingEventsResponseMessage,
+) -> bool {
     let bytes = write_envelope(
         &respond::server_version(&ctx.world),
         &GetStreamingEventsResponse::single(message),

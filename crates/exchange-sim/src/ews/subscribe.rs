@@ -21,7 +21,9 @@ use crate::world::subscription::{Kind, Subscription};
 fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
     respond::ok(
         &call.ctx.world,
-        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(code, text))),
+        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(
+            code, text,
+        ))),
     )
 }
 
@@ -37,7 +39,9 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
     {
         return respond::fault(&SoapFault::ews(
             ResponseCode::ErrorSchemaValidation,
-            &format!("The request failed schema validation: '{bad}' is not a valid NotificationEventTypeType."),
+            &format!(
+                "The request failed schema validation: '{bad}' is not a valid NotificationEventTypeType."
+            ),
         ));
     }
     if request.event_types.is_empty() {
@@ -46,7 +50,7 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
             "The request failed schema validation: EventTypes has no EventType.",
         ));
     }
-    if request.subscribe_to_all_folders == !request.folder_ids.is_empty() {
+    if request.subscribe_to_all_folders != request.folder_ids.is_empty() {
         return error(
             call,
             ResponseCode::ErrorInvalidSubscriptionRequest,
@@ -61,12 +65,16 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
         }
     }
     let kind = match &request.kind {
-        SubscriptionKind::Pull { timeout_minutes, .. } => {
+        SubscriptionKind::Pull {
+            timeout_minutes, ..
+        } => {
             if !(1..=1440).contains(timeout_minutes) {
                 return schema_range("Timeout");
             }
             Kind::Pull {
-                timeout: world.clock.scaled(Duration::from_secs(u64::from(*timeout_minutes) * 60)),
+                timeout: world
+                    .clock
+                    .scaled(Duration::from_secs(u64::from(*timeout_minutes) * 60)),
             }
         }
         SubscriptionKind::Push {
@@ -89,9 +97,9 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
             }
             Kind::Push {
                 url: url.clone(),
-                status_frequency: world
-                    .clock
-                    .scaled(Duration::from_secs(u64::from(*status_frequency_minutes) * 60)),
+                status_frequency: world.clock.scaled(Duration::from_secs(
+                    u64::from(*status_frequency_minutes) * 60,
+                )),
             }
         }
         SubscriptionKind::Streaming => Kind::Streaming,
@@ -116,7 +124,11 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
         Some(watermark) => match mailbox.resolve_watermark(watermark, world.retention_start()) {
             Ok(seq) => seq,
             Err(WatermarkError::Expired | WatermarkError::Malformed) => {
-                return error(call, ResponseCode::ErrorInvalidWatermark, "The watermark is invalid.");
+                return error(
+                    call,
+                    ResponseCode::ErrorInvalidWatermark,
+                    "The watermark is invalid.",
+                );
             }
         },
         None => mailbox.lock().next_seq(),
@@ -140,12 +152,19 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
         Kind::Streaming => None,
         Kind::Pull { .. } => Some(mailbox.watermark(cursor)),
         Kind::Push { .. } => {
-            push::spawn(Arc::clone(&call.ctx), Arc::clone(&subscription), backend.life());
+            push::spawn(
+                Arc::clone(&call.ctx),
+                Arc::clone(&subscription),
+                backend.life(),
+            );
             Some(mailbox.watermark(cursor))
         }
     };
     tracing::debug!(mailbox = %mailbox.address, subscription = %id, "subscribed");
-    respond::ok(world, &SubscribeResponse::single(SubscribeResponseMessage::success(id, watermark)))
+    respond::ok(
+        world,
+        &SubscribeResponse::single(SubscribeResponseMessage::success(id, watermark)),
+    )
 }
 
 fn schema_range(element: &str) -> Response {
@@ -156,26 +175,36 @@ fn schema_range(element: &str) -> Response {
 }
 
 /// The folder a `FolderIds` entry names in the mailbox acted as.
-fn resolve_folder(call: &Call, id: &BaseFolderId) -> Result<FolderKind, (ResponseCode, &'static str)> {
+fn resolve_folder(
+    call: &Call,
+    id: &BaseFolderId,
+) -> Result<FolderKind, (ResponseCode, &'static str)> {
     let world = &call.ctx.world;
     let mailbox = &world.mailboxes[call.mailbox];
     match id {
-        BaseFolderId::Distinguished { id, mailbox: owner, .. } => {
-            if let Some(owner) = owner.as_ref().and_then(|o| o.email_address.as_deref()) {
-                if world.directory.user_by_smtp(owner) != Some(call.mailbox) {
-                    return Err((
-                        ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
-                        "Subscriptions are not supported for delegate user access.",
-                    ));
-                }
+        BaseFolderId::Distinguished {
+            id, mailbox: owner, ..
+        } => {
+            if let Some(owner) = owner.as_ref().and_then(|o| o.email_address.as_deref())
+                && world.directory.user_by_smtp(owner) != Some(call.mailbox)
+            {
+                return Err((
+                    ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+                    "Subscriptions are not supported for delegate user access.",
+                ));
             }
-            FolderKind::from_distinguished(id.as_str())
-                .ok_or((ResponseCode::ErrorFolderNotFound, "The specified folder could not be found in the store."))
+            FolderKind::from_distinguished(id.as_str()).ok_or((
+                ResponseCode::ErrorFolderNotFound,
+                "The specified folder could not be found in the store.",
+            ))
         }
         BaseFolderId::Folder(folder) => FolderKind::ALL
             .into_iter()
             .find(|f| mailbox.folder_id(*f).id == folder.id)
-            .ok_or((ResponseCode::ErrorFolderNotFound, "The specified folder could not be found in the store.")),
+            .ok_or((
+                ResponseCode::ErrorFolderNotFound,
+                "The specified folder could not be found in the store.",
+            )),
         _ => Err((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed.")),
     }
 }
@@ -213,5 +242,8 @@ pub(crate) fn unsubscribe(call: &Call, request: Unsubscribe) -> Response {
             ResponseStatus::success()
         }
     };
-    respond::ok(world, &UnsubscribeResponse::single(UnsubscribeResponseMessage::new(status)))
+    respond::ok(
+        world,
+        &UnsubscribeResponse::single(UnsubscribeResponseMessage::new(status)),
+    )
 }

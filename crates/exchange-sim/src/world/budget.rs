@@ -32,21 +32,15 @@ impl Counters {
             key: key.to_owned(),
         })
     }
-
-    /// Slots taken under `key`.
-    pub(crate) fn taken(&self, key: &str) -> usize {
-        self.counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .copied()
-            .unwrap_or(0)
-    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut counts = self.counters.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self
+            .counters
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(count) = counts.get_mut(&self.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -74,6 +68,9 @@ impl Throttle {
     }
 
     pub(crate) fn limits(&self) -> Budgets {
-        self.limits.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

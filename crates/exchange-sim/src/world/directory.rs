@@ -64,7 +64,13 @@ impl Directory {
         let netbios = scenario
             .domains
             .first()
-            .map(|d| d.name.split('.').next().unwrap_or_default().to_ascii_uppercase())
+            .map(|d| {
+                d.name
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase()
+            })
             .unwrap_or_default();
         let mut account_logons = HashMap::new();
         for (i, account) in scenario.service_accounts.iter().enumerate() {
@@ -100,7 +106,9 @@ impl Directory {
 
     /// The service account with this logon name (`upn`, `DOMAIN\name` or `name`).
     pub(crate) fn account_by_logon(&self, logon: &str) -> Option<usize> {
-        self.account_logons.get(&logon.to_ascii_lowercase()).copied()
+        self.account_logons
+            .get(&logon.to_ascii_lowercase())
+            .copied()
     }
 
     /// The user a logon name names (`smtp`/UPN or `DOMAIN\local-part`).
@@ -128,8 +136,9 @@ impl Directory {
         }
         let i = self.user_by_logon(logon)?;
         let user = &self.users[i];
-        (!user.password.is_empty() && constant_time_eq(user.password.as_bytes(), password.as_bytes()))
-            .then_some(Principal::User(i))
+        (!user.password.is_empty()
+            && constant_time_eq(user.password.as_bytes(), password.as_bytes()))
+        .then_some(Principal::User(i))
     }
 
     /// The registered app with this client id.
@@ -140,7 +149,9 @@ impl Directory {
     /// Whether `principal` may act as mailbox `target` through `ExchangeImpersonation`.
     pub(crate) fn may_impersonate(&self, principal: &Principal, target: usize) -> bool {
         match principal {
-            Principal::Account(i) => self.accounts[*i].rights.contains(&Right::ApplicationImpersonation),
+            Principal::Account(i) => self.accounts[*i]
+                .rights
+                .contains(&Right::ApplicationImpersonation),
             Principal::App { roles, .. } => roles.iter().any(|r| r == "full_access_as_app"),
             Principal::User(i) | Principal::Delegated { user: i, .. } => *i == target,
         }

@@ -43,8 +43,10 @@ impl Faults {
     }
 
     pub(crate) fn slow(&self, delay: Duration) {
-        self.slow_ms
-            .store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.slow_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     pub(crate) fn delay(&self) -> Duration {
@@ -59,7 +61,10 @@ impl Faults {
     }
 
     pub(crate) fn streams(&self) -> CancellationToken {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The fault the next request suffers, if any (each counts down once).

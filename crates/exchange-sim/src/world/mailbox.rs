@@ -21,7 +21,9 @@ use super::subscription::Subscription;
 const MAX_LOG: usize = 10_000;
 
 /// The folders the simulator models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FolderKind {
     /// `msgfolderroot`, the parent of the mail folders.
@@ -38,7 +40,13 @@ pub enum FolderKind {
 
 impl FolderKind {
     /// Every folder.
-    pub const ALL: [Self; 5] = [Self::Root, Self::Inbox, Self::DeletedItems, Self::JunkEmail, Self::Archive];
+    pub const ALL: [Self; 5] = [
+        Self::Root,
+        Self::Inbox,
+        Self::DeletedItems,
+        Self::JunkEmail,
+        Self::Archive,
+    ];
 
     /// The `DistinguishedFolderId` name, when the folder has one.
     pub fn distinguished_name(self) -> Option<&'static str> {
@@ -64,7 +72,9 @@ impl FolderKind {
 
     /// The folder for a `DistinguishedFolderId` name.
     pub fn from_distinguished(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.distinguished_name() == Some(name))
+        Self::ALL
+            .into_iter()
+            .find(|f| f.distinguished_name() == Some(name))
     }
 
     fn code(self) -> u8 {
@@ -89,14 +99,59 @@ pub(crate) struct Item {
     pub(crate) version: u32,
 }
 
-/// One event in the table.
+/// What an event is about, compactly: ids are built when the event is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Object {
+    /// An item: its number and version (for the change key).
+    Item(u64, u32),
+    /// A folder.
+    Folder(FolderKind),
+}
+
+/// One event in the table, kept small (a mailbox may hold thousands).
 #[derive(Debug, Clone)]
 pub(crate) struct LogEntry {
     pub(crate) seq: u64,
     pub(crate) at: OffsetDateTime,
-    pub(crate) event: Event,
+    pub(crate) kind: Kind,
+    pub(crate) object: Object,
+    pub(crate) parent: FolderKind,
+    /// The old object and its parent, for moves and copies.
+    pub(crate) old: Option<(Object, FolderKind)>,
+    pub(crate) unread: Option<i32>,
+}
+
+/// The kinds of event the simulator produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Created,
+    NewMail,
+    Modified,
+    Moved,
+    Deleted,
+}
+
+impl Kind {
+    pub(crate) fn event_type(self) -> EventType {
+        match self {
+            Self::Created => EventType::Created,
+            Self::NewMail => EventType::NewMail,
+            Self::Modified => EventType::Modified,
+            Self::Moved => EventType::Moved,
+            Self::Deleted => EventType::Deleted,
+        }
+    }
+}
+
+impl LogEntry {
     /// The folders the event concerns, for subscription filters.
-    pub(crate) folders: [Option<FolderKind>; 3],
+    pub(crate) fn folders(&self) -> [Option<FolderKind>; 3] {
+        let own = match self.object {
+            Object::Folder(folder) => Some(folder),
+            Object::Item(..) => None,
+        };
+        [Some(self.parent), self.old.map(|(_, parent)| parent), own]
+    }
 }
 
 /// What changes and the table.
@@ -175,12 +230,6 @@ impl Mailbox {
         }
     }
 
-    /// The watermark for "after everything so far".
-    pub(crate) fn current_watermark(&self) -> Watermark {
-        let seq = self.lock().next_seq;
-        self.watermark(seq)
-    }
-
     /// The watermark for "next event is `seq`".
     pub(crate) fn watermark(&self, seq: u64) -> Watermark {
         let mut bytes = [0u8; 12];
@@ -256,11 +305,26 @@ impl Mailbox {
                     version: 0,
                 },
             );
-            let item = self.item_id(number, 0);
             let inbox = FolderKind::Inbox;
-            self.push(&mut state, now, item_event(EventType::Created, &item, self.folder_id(inbox)), [Some(inbox), None, None]);
-            self.push(&mut state, now, item_event(EventType::NewMail, &item, self.folder_id(inbox)), [Some(inbox), None, None]);
-            self.folder_modified(&mut state, now, inbox);
+            push(
+                &mut state,
+                now,
+                Kind::Created,
+                Object::Item(number, 0),
+                inbox,
+                None,
+                None,
+            );
+            push(
+                &mut state,
+                now,
+                Kind::NewMail,
+                Object::Item(number, 0),
+                inbox,
+                None,
+                None,
+            );
+            folder_modified(&mut state, now, inbox);
             number
         };
         self.wake();
@@ -278,9 +342,16 @@ impl Mailbox {
             item.read = read;
             item.version += 1;
             let (folder, version) = (item.folder, item.version);
-            let id = self.item_id(number, version);
-            self.push(&mut state, now, item_event(EventType::Modified, &id, self.folder_id(folder)), [Some(folder), None, None]);
-            self.folder_modified(&mut state, now, folder);
+            push(
+                &mut state,
+                now,
+                Kind::Modified,
+                Object::Item(number, version),
+                folder,
+                None,
+                None,
+            );
+            folder_modified(&mut state, now, folder);
         }
         self.wake();
         Some(())
@@ -288,7 +359,12 @@ impl Mailbox {
 
     /// Moves a message: `MovedEvent` (new id, old id, both parents) and both folders'
     /// `ModifiedEvent`.
-    pub(crate) fn move_item(&self, now: OffsetDateTime, number: u64, to: FolderKind) -> Option<u64> {
+    pub(crate) fn move_item(
+        &self,
+        now: OffsetDateTime,
+        number: u64,
+        to: FolderKind,
+    ) -> Option<u64> {
         let new_number = {
             let mut state = self.lock();
             let item = state.items.remove(&number)?;
@@ -297,17 +373,28 @@ impl Mailbox {
                 state.items.insert(number, item);
                 return Some(number);
             }
-            let old_id = self.item_id(number, item.version);
+            let old = Object::Item(number, item.version);
             let new_number = state.next_item;
             state.next_item += 1;
-            let new_id = self.item_id(new_number, 0);
-            state.items.insert(new_number, Item { folder: to, version: 0, ..item });
-            let mut event = item_event(EventType::Moved, &new_id, self.folder_id(to));
-            event.old_object = Some(ChangedObject::Item(old_id));
-            event.old_parent_folder_id = Some(self.folder_id(from));
-            self.push(&mut state, now, event, [Some(to), Some(from), None]);
-            self.folder_modified(&mut state, now, from);
-            self.folder_modified(&mut state, now, to);
+            state.items.insert(
+                new_number,
+                Item {
+                    folder: to,
+                    version: 0,
+                    ..item
+                },
+            );
+            push(
+                &mut state,
+                now,
+                Kind::Moved,
+                Object::Item(new_number, 0),
+                to,
+                Some((old, from)),
+                None,
+            );
+            folder_modified(&mut state, now, from);
+            folder_modified(&mut state, now, to);
             new_number
         };
         self.wake();
@@ -319,36 +406,79 @@ impl Mailbox {
         {
             let mut state = self.lock();
             let item = state.items.remove(&number)?;
-            let id = self.item_id(number, item.version);
-            self.push(&mut state, now, item_event(EventType::Deleted, &id, self.folder_id(item.folder)), [Some(item.folder), None, None]);
-            self.folder_modified(&mut state, now, item.folder);
+            push(
+                &mut state,
+                now,
+                Kind::Deleted,
+                Object::Item(number, item.version),
+                item.folder,
+                None,
+                None,
+            );
+            folder_modified(&mut state, now, item.folder);
         }
         self.wake();
         Some(())
     }
 
-    fn folder_modified(&self, state: &mut MailboxState, now: OffsetDateTime, folder: FolderKind) {
-        let mut event = Event::new(EventType::Modified);
-        event.object = Some(ChangedObject::Folder(self.folder_id(folder)));
-        event.parent_folder_id = Some(self.folder_id(FolderKind::Root));
-        event.unread_count = Some(count(state, folder, true));
-        self.push(state, now, event, [Some(folder), None, None]);
+    /// The EWS event for a table entry, with identifiers and time stamp.
+    pub(crate) fn event(&self, entry: &LogEntry) -> Event {
+        let mut event = Event::new(entry.kind.event_type());
+        event.timestamp = Some(xs_datetime(entry.at));
+        event.object = Some(self.changed(entry.object));
+        event.parent_folder_id = Some(self.folder_id(entry.parent));
+        if let Some((old, parent)) = entry.old {
+            event.old_object = Some(self.changed(old));
+            event.old_parent_folder_id = Some(self.folder_id(parent));
+        }
+        event.unread_count = entry.unread;
+        event
     }
 
-    fn push(&self, state: &mut MailboxState, now: OffsetDateTime, mut event: Event, folders: [Option<FolderKind>; 3]) {
-        event.timestamp = Some(xs_datetime(now));
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        state.log.push_back(LogEntry {
-            seq,
-            at: now,
-            event,
-            folders,
-        });
-        if state.log.len() > MAX_LOG {
-            state.log.pop_front();
-            state.first_seq = state.log.front().map_or(state.next_seq, |e| e.seq);
+    fn changed(&self, object: Object) -> ChangedObject {
+        match object {
+            Object::Item(number, version) => ChangedObject::Item(self.item_id(number, version)),
+            Object::Folder(folder) => ChangedObject::Folder(self.folder_id(folder)),
         }
+    }
+}
+
+fn folder_modified(state: &mut MailboxState, now: OffsetDateTime, folder: FolderKind) {
+    let unread = count(state, folder, true);
+    push(
+        state,
+        now,
+        Kind::Modified,
+        Object::Folder(folder),
+        FolderKind::Root,
+        None,
+        Some(unread),
+    );
+}
+
+fn push(
+    state: &mut MailboxState,
+    now: OffsetDateTime,
+    kind: Kind,
+    object: Object,
+    parent: FolderKind,
+    old: Option<(Object, FolderKind)>,
+    unread: Option<i32>,
+) {
+    let seq = state.next_seq;
+    state.next_seq += 1;
+    state.log.push_back(LogEntry {
+        seq,
+        at: now,
+        kind,
+        object,
+        parent,
+        old,
+        unread,
+    });
+    if state.log.len() > MAX_LOG {
+        state.log.pop_front();
+        state.first_seq = state.log.front().map_or(state.next_seq, |e| e.seq);
     }
 }
 
@@ -385,13 +515,6 @@ fn count(state: &MailboxState, folder: FolderKind, unread: bool) -> i32 {
         .filter(|i| i.folder == folder && (!unread || !i.read))
         .count();
     i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn item_event(kind: EventType, item: &ItemId, parent: FolderId) -> Event {
-    let mut event = Event::new(kind);
-    event.object = Some(ChangedObject::Item(item.clone()));
-    event.parent_folder_id = Some(parent);
-    event
 }
 
 /// Total messages in a folder.

@@ -28,7 +28,10 @@ pub(crate) struct Backend {
 
 impl Backend {
     fn new(fqdn: String, salt: u64) -> Self {
-        let cookie = format!("{fqdn}~{}", 1_941_996_295u64.wrapping_add(salt.wrapping_mul(7919)) % 4_294_967_296);
+        let cookie = format!(
+            "{fqdn}~{}",
+            1_941_996_295u64.wrapping_add(salt.wrapping_mul(7919)) % 4_294_967_296
+        );
         Self {
             fqdn,
             cookie,
@@ -46,7 +49,8 @@ impl Backend {
     }
 
     pub(crate) fn insert(&self, subscription: Arc<Subscription>) {
-        self.subscriptions().insert(subscription.id.as_str().to_owned(), subscription);
+        self.subscriptions()
+            .insert(subscription.id.as_str().to_owned(), subscription);
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<Subscription>> {
@@ -85,7 +89,13 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(index: usize, name: &str, grouping: &str, backends: usize, domain: &str) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        name: &str,
+        grouping: &str,
+        backends: usize,
+        domain: &str,
+    ) -> Self {
         let grouping_information = if grouping.is_empty() {
             name.to_ascii_uppercase()
         } else {

@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ews_proto::{Event, EventType, Notification, ResponseCode, SubscriptionId, Watermark};
+use ews_proto::{Event, EventType, Notification, ResponseCode, SubscriptionId};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::mailbox::{FolderKind, Mailbox};
+use super::mailbox::{FolderKind, LogEntry, Mailbox};
 
 /// Most events in one notification, as Exchange.
 pub(crate) const MAX_EVENTS: usize = 50;
@@ -17,8 +17,13 @@ pub(crate) const MAX_EVENTS: usize = 50;
 /// The kind of a subscription with its settings.
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    Pull { timeout: Duration },
-    Push { url: String, status_frequency: Duration },
+    Pull {
+        timeout: Duration,
+    },
+    Push {
+        url: String,
+        status_frequency: Duration,
+    },
     Streaming,
 }
 
@@ -87,7 +92,12 @@ impl Subscription {
 
     /// Wakes whoever waits for this subscription's events.
     pub(crate) fn wake(&self) {
-        if let Some(waker) = self.waker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(waker) = self
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             waker.notify_one();
         }
     }
@@ -102,7 +112,10 @@ impl Subscription {
     }
 
     pub(crate) fn idle_for(&self) -> Duration {
-        self.last_access.lock().unwrap_or_else(|p| p.into_inner()).elapsed()
+        self.last_access
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
     }
 
     pub(crate) fn fail(&self, code: ResponseCode) {
@@ -111,7 +124,10 @@ impl Subscription {
     }
 
     pub(crate) fn failure(&self) -> Option<ResponseCode> {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn cursor(&self) -> u64 {
@@ -122,9 +138,14 @@ impl Subscription {
         self.cursor.store(cursor, Ordering::Release);
     }
 
-    fn wants(&self, event: &Event, folders: &[Option<FolderKind>; 3]) -> bool {
-        let kind_ok = self.event_types.contains(&event.kind);
-        let folder_ok = self.all_folders || folders.iter().flatten().any(|f| self.folders.contains(f));
+    fn wants(&self, entry: &LogEntry) -> bool {
+        let kind_ok = self.event_types.contains(&entry.kind.event_type());
+        let folder_ok = self.all_folders
+            || entry
+                .folders()
+                .iter()
+                .flatten()
+                .any(|f| self.folders.contains(f));
         kind_ok && folder_ok
     }
 
@@ -158,8 +179,8 @@ impl Subscription {
                 break;
             }
             cursor = entry.seq + 1;
-            if self.wants(&entry.event, &entry.folders) {
-                let mut event = entry.event.clone();
+            if self.wants(entry) {
+                let mut event = self.mailbox.event(entry);
                 if with_watermarks {
                     event.watermark = Some(self.mailbox.watermark(cursor));
                 }
@@ -189,13 +210,6 @@ impl Subscription {
     pub(crate) fn has_pending(&self) -> bool {
         let from = self.cursor();
         let state = self.mailbox.lock();
-        state
-            .since(from)
-            .any(|entry| self.wants(&entry.event, &entry.folders))
-    }
-
-    /// The watermark of the current cursor.
-    pub(crate) fn watermark(&self) -> Watermark {
-        self.mailbox.watermark(self.cursor())
+        state.since(from).any(|entry| self.wants(entry))
     }
 }

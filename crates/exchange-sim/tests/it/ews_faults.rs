@@ -18,7 +18,10 @@ fn fault(answer: &support::Answer) -> SoapFault {
 
 async fn stream_error(response: reqwest::Response) -> GetStreamingEventsResponseMessage {
     let (messages, _) = read_until(response, |m| m.iter().any(|m| !m.status.is_success())).await;
-    messages.into_iter().find(|m| !m.status.is_success()).expect("an error envelope")
+    messages
+        .into_iter()
+        .find(|m| !m.status.is_success())
+        .expect("an error envelope")
 }
 
 #[tokio::test]
@@ -28,7 +31,9 @@ async fn without_affinity_the_stream_misses_the_subscription() {
     let ews = Ews::new(&sim, MARA).header("X-AnchorMailbox", MARA);
     let (id, cookie, _) = subscribe(&ews, MARA, &streaming()).await;
     assert_eq!(cookie, None, "no cookie without X-PreferServerAffinity");
-    let (_, parsed) = ews.call(MARA, &GetStreamingEvents::new(vec![id.clone()], 1)).await;
+    let (_, parsed) = ews
+        .call(MARA, &GetStreamingEvents::new(vec![id.clone()], 1))
+        .await;
     let message = parsed.expect("parses").body.into_first().expect("message");
     assert_eq!(message.status.code, ResponseCode::ErrorSubscriptionNotFound);
     assert_eq!(message.error_subscription_ids, vec![id]);
@@ -44,7 +49,10 @@ async fn restart_loses_subscriptions_and_cuts_streams() {
     let lost = sim.restart_server("mbx1").expect("server exists");
     assert_eq!(lost, 1);
     let (_, ended_cleanly) = read_until(response, |_| false).await;
-    assert!(!ended_cleanly, "the connection is cut, not closed with ConnectionStatus Closed");
+    assert!(
+        !ended_cleanly,
+        "the connection is cut, not closed with ConnectionStatus Closed"
+    );
     let again = open_stream(&ews, MARA, cookie.as_deref(), vec![id], 30).await;
     let message = stream_error(again).await;
     assert_eq!(message.status.code, ResponseCode::ErrorSubscriptionNotFound);
@@ -65,10 +73,19 @@ async fn mailbox_move_fails_the_subscription() {
     assert_eq!(message.connection_status, Some(ConnectionStatus::Closed));
     assert_eq!(sim.grouping_information(MARA).expect("user"), "CONTOSO-2");
     // With the old cookie, a new Subscribe reaches the old server: it must rediscover.
-    let stale = affine(&sim, MARA).header("Cookie", ews_proto::affinity::cookie_header(cookie.as_deref().expect("cookie")));
+    let stale = affine(&sim, MARA).header(
+        "Cookie",
+        ews_proto::affinity::cookie_header(cookie.as_deref().expect("cookie")),
+    );
     let (_, parsed) = stale.call(MARA, &streaming()).await;
     assert_eq!(
-        parsed.expect("parses").body.into_first().expect("m").status.code,
+        parsed
+            .expect("parses")
+            .body
+            .into_first()
+            .expect("m")
+            .status
+            .code,
         ResponseCode::ErrorProxyRequestNotAllowed
     );
     // Without it, the mailbox's new server takes the subscription.
@@ -91,7 +108,10 @@ async fn hanging_connection_budget() {
         open.push(response);
     }
     let fourth = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
-    assert_eq!(stream_error(fourth).await.status.code, ResponseCode::ErrorExceededConnectionCount);
+    assert_eq!(
+        stream_error(fourth).await.status.code,
+        ResponseCode::ErrorExceededConnectionCount
+    );
     // Closing one frees a slot.
     drop(open.pop());
     let mut reopened = false;
@@ -110,15 +130,24 @@ async fn hanging_connection_budget() {
 #[tokio::test]
 async fn concurrency_budget_answers_server_busy() {
     let sim = support::start().await;
-    let mut budgets = exchange_sim::scenario::Budgets::for_profile(exchange_sim::scenario::Profile::Exchange2019);
+    let mut budgets =
+        exchange_sim::scenario::Budgets::for_profile(exchange_sim::scenario::Profile::Exchange2019);
     budgets.max_concurrency = 1;
     budgets.back_off_ms = 750;
     sim.set_budgets(budgets);
     sim.slow_answers(Duration::from_millis(300));
     let ews = affine(&sim, MARA);
-    let request = Subscribe::pull(vec![BaseFolderId::inbox()], vec![EventType::NewMail], 10, None);
+    let request = Subscribe::pull(
+        vec![BaseFolderId::inbox()],
+        vec![EventType::NewMail],
+        10,
+        None,
+    );
     let (a, b) = tokio::join!(ews.call(MARA, &request), ews.call(MARA, &request));
-    let busy = [a, b].into_iter().filter(|(answer, _)| answer.status == 500).collect::<Vec<_>>();
+    let busy = [a, b]
+        .into_iter()
+        .filter(|(answer, _)| answer.status == 500)
+        .collect::<Vec<_>>();
     assert_eq!(busy.len(), 1, "one of two concurrent requests is throttled");
     let fault = fault(&busy[0].0);
     assert_eq!(fault.response_code(), Some(&ResponseCode::ErrorServerBusy));
@@ -131,7 +160,12 @@ async fn subscriptions_per_mailbox_budget() {
     scenario.profile = exchange_sim::scenario::Profile::ExchangeOnline; // 20 per mailbox
     let sim = support::start_with(scenario).await;
     let ews = affine(&sim, MARA);
-    let pull = Subscribe::pull(vec![BaseFolderId::inbox()], vec![EventType::NewMail], 10, None);
+    let pull = Subscribe::pull(
+        vec![BaseFolderId::inbox()],
+        vec![EventType::NewMail],
+        10,
+        None,
+    );
     let mut cookie: Option<String> = None;
     for _ in 0..20 {
         let ews = match &cookie {
@@ -143,7 +177,13 @@ async fn subscriptions_per_mailbox_budget() {
     }
     let (_, parsed) = ews.call(MARA, &pull).await;
     assert_eq!(
-        parsed.expect("parses").body.into_first().expect("m").status.code,
+        parsed
+            .expect("parses")
+            .body
+            .into_first()
+            .expect("m")
+            .status
+            .code,
         ResponseCode::ErrorExceededSubscriptionCount
     );
 }
@@ -152,7 +192,9 @@ async fn subscriptions_per_mailbox_budget() {
 async fn at_most_200_ids_per_stream() {
     let sim = support::start().await;
     let ews = affine(&sim, MARA);
-    let ids = (0..201).map(|i| SubscriptionId::new(format!("id-{i}"))).collect();
+    let ids = (0..201)
+        .map(|i| SubscriptionId::new(format!("id-{i}")))
+        .collect();
     let (_, parsed) = ews.call(MARA, &GetStreamingEvents::new(ids, 1)).await;
     let message = parsed.expect("parses").body.into_first().expect("m");
     assert_eq!(message.status.code, ResponseCode::ErrorInvalidRequest);
@@ -170,7 +212,10 @@ async fn server_busy_storm_then_recovery() {
         assert_eq!(fault.response_code(), Some(&ResponseCode::ErrorServerBusy));
         assert!(fault.back_off().is_some());
         // Same elements as the documented fault.
-        assert_eq!(support::body_paths(&answer.body), support::body_paths(&support::vector("ews/fault-server-busy.xml")));
+        assert_eq!(
+            support::body_paths(&answer.body),
+            support::body_paths(&support::vector("ews/fault-server-busy.xml"))
+        );
     }
     subscribe(&ews, MARA, &streaming()).await;
 }
@@ -192,7 +237,10 @@ async fn dropped_connection_and_malformed_answer() {
         Ok(response) => response.bytes().await.err(),
         Err(error) => Some(error),
     };
-    assert!(body.is_some(), "the connection is dropped without a complete answer");
+    assert!(
+        body.is_some(),
+        "the connection is dropped without a complete answer"
+    );
     sim.malformed_answers(1);
     let (answer, parsed) = ews.call(MARA, &streaming()).await;
     assert_eq!(answer.status, 200);
@@ -219,19 +267,40 @@ async fn authentication_and_impersonation_failures() {
     ews.basic = None;
     let (answer, _) = ews.call(MARA, &streaming()).await;
     assert_eq!(answer.status, 401);
-    let schemes: Vec<_> = answer.headers.get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
-    assert!(schemes.iter().any(|s| s.starts_with("Basic")), "{schemes:?}");
-    assert!(schemes.iter().any(|s| s.starts_with("Bearer")), "{schemes:?}");
+    let schemes: Vec<_> = answer
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        schemes.iter().any(|s| s.starts_with("Basic")),
+        "{schemes:?}"
+    );
+    assert!(
+        schemes.iter().any(|s| s.starts_with("Bearer")),
+        "{schemes:?}"
+    );
     ews.basic = Some((support::SVC.0, "wrong"));
     assert_eq!(ews.call(MARA, &streaming()).await.0.status, 401);
     ews.basic = Some(("CONTOSO\\svc-bems", support::SVC.1));
-    assert_eq!(ews.call(MARA, &streaming()).await.0.status, 200, "down-level logon name works");
+    assert_eq!(
+        ews.call(MARA, &streaming()).await.0.status,
+        200,
+        "down-level logon name works"
+    );
     ews.basic = Some(("svc-plain@contoso.com", "Plain-Pa55"));
     let (answer, _) = ews.call(MARA, &streaming()).await;
-    assert_eq!(fault(&answer).response_code(), Some(&ResponseCode::ErrorImpersonateUserDenied));
+    assert_eq!(
+        fault(&answer).response_code(),
+        Some(&ResponseCode::ErrorImpersonateUserDenied)
+    );
     ews.basic = Some(support::SVC);
     let (answer, _) = ews.call("nobody@contoso.com", &streaming()).await;
-    assert_eq!(fault(&answer).response_code(), Some(&ResponseCode::ErrorNonExistentMailbox));
+    assert_eq!(
+        fault(&answer).response_code(),
+        Some(&ResponseCode::ErrorNonExistentMailbox)
+    );
     // A user may not subscribe to another user's inbox through a Mailbox element.
     let mut delegate = Subscribe::pull(
         vec![BaseFolderId::Distinguished {
@@ -247,10 +316,20 @@ async fn authentication_and_impersonation_failures() {
     let mut as_mara = affine(&sim, MARA);
     as_mara.basic = Some((MARA, "Mara-Pa55"));
     let answer = as_mara
-        .post(ews_proto::soap::write_envelope(&ews_proto::soap::SoapHeader::default(), &delegate))
+        .post(ews_proto::soap::write_envelope(
+            &ews_proto::soap::SoapHeader::default(),
+            &delegate,
+        ))
         .await;
-    let message = read_envelope::<SubscribeResponse>(&answer.body).expect("parses").body.into_first().expect("m");
-    assert_eq!(message.status.code, ResponseCode::ErrorSubscriptionDelegateAccessNotSupported);
+    let message = read_envelope::<SubscribeResponse>(&answer.body)
+        .expect("parses")
+        .body
+        .into_first()
+        .expect("m");
+    assert_eq!(
+        message.status.code,
+        ResponseCode::ErrorSubscriptionDelegateAccessNotSupported
+    );
     assert_eq!(
         support::body_paths(&answer.body),
         support::body_paths(&support::vector("ews/subscribe-pull-response-error.xml"))
@@ -260,7 +339,9 @@ async fn authentication_and_impersonation_failures() {
 #[tokio::test]
 async fn client_certificate_authentication() {
     let sim = support::start().await;
-    let identity = sim.client_certificate("svc-bems").expect("account has a certificate");
+    let identity = sim
+        .client_certificate("svc-bems")
+        .expect("account has a certificate");
     let pem = format!("{}{}", identity.cert_pem, identity.key_pem);
     let client = support::client_builder(&sim)
         .identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"))
@@ -272,7 +353,10 @@ async fn client_certificate_authentication() {
     let (answer, parsed) = ews.call(MARA, &streaming()).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert!(parsed.expect("parses").body.messages[0].status.is_success());
-    assert!(sim.client_certificate("svc-plain").is_err(), "no certificate for accounts without one");
+    assert!(
+        sim.client_certificate("svc-plain").is_err(),
+        "no certificate for accounts without one"
+    );
 }
 
 #[tokio::test]
@@ -289,15 +373,30 @@ async fn bad_input_gets_exchange_answers() {
         assert_eq!(fault(&answer).response_code(), Some(&ResponseCode::ErrorSchemaValidation));
     }
     let unknown = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:FindItem xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"/></s:Body></s:Envelope>"#;
-    assert_eq!(fault(&ews.post(unknown.to_vec()).await).response_code(), Some(&ResponseCode::ErrorInvalidRequest));
+    assert_eq!(
+        fault(&ews.post(unknown.to_vec()).await).response_code(),
+        Some(&ResponseCode::ErrorInvalidRequest)
+    );
     let mut bad_kind = streaming();
     bad_kind.event_types = vec![EventType::Status];
     let (answer, _) = ews.call(MARA, &bad_kind).await;
-    assert_eq!(fault(&answer).response_code(), Some(&ResponseCode::ErrorSchemaValidation));
+    assert_eq!(
+        fault(&answer).response_code(),
+        Some(&ResponseCode::ErrorSchemaValidation)
+    );
     let mut both = streaming();
     both.subscribe_to_all_folders = true;
     let (_, parsed) = ews.call(MARA, &both).await;
-    assert_eq!(parsed.expect("parses").body.into_first().expect("m").status.code, ResponseCode::ErrorInvalidSubscriptionRequest);
+    assert_eq!(
+        parsed
+            .expect("parses")
+            .body
+            .into_first()
+            .expect("m")
+            .status
+            .code,
+        ResponseCode::ErrorInvalidSubscriptionRequest
+    );
     let too_big = vec![b'x'; 3 * 1024 * 1024];
     assert_eq!(ews.post(too_big).await.status, 413);
 }

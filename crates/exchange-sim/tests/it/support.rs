@@ -101,7 +101,11 @@ pub(crate) async fn start() -> Sim {
 
 /// Starts a simulator on `scenario`.
 pub(crate) async fn start_with(scenario: Scenario) -> Sim {
-    Sim::builder().scenario(scenario).start().await.expect("simulator starts")
+    Sim::builder()
+        .scenario(scenario)
+        .start()
+        .await
+        .expect("simulator starts")
 }
 
 /// A client that trusts the simulator's CA and resolves every scenario host to its listeners.
@@ -126,7 +130,10 @@ pub(crate) fn client_builder(sim: &Sim) -> reqwest::ClientBuilder {
 /// Every host name of the scenario.
 pub(crate) fn hosts(sim: &Sim) -> Vec<String> {
     let scenario = sim.scenario();
-    let mut hosts = vec![scenario.login_host.clone(), "outlook.office365.com".to_owned()];
+    let mut hosts = vec![
+        scenario.login_host.clone(),
+        "outlook.office365.com".to_owned(),
+    ];
     for domain in &scenario.domains {
         hosts.push(domain.name.clone());
         hosts.push(format!("autodiscover.{}", domain.name));
@@ -203,17 +210,33 @@ impl<'a> Ews<'a> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await.expect("EWS body").to_vec();
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Writes `body` with an impersonation header for `mailbox`, sends it, reads the answer.
-    pub(crate) async fn call<B>(&self, mailbox: &str, body: &B) -> (Answer, Result<ews_proto::soap::Envelope<B::Response>, ews_proto::ProtoError>)
+    pub(crate) async fn call<B>(
+        &self,
+        mailbox: &str,
+        body: &B,
+    ) -> (
+        Answer,
+        Result<ews_proto::soap::Envelope<B::Response>, ews_proto::ProtoError>,
+    )
     where
         B: ews_proto::operations::Operation,
     {
-        let header = ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013)
-            .impersonating(ews_proto::soap::ConnectingSid::PrimarySmtpAddress(mailbox.to_owned()));
-        let answer = self.post(ews_proto::soap::write_envelope(&header, body)).await;
+        let header =
+            ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013)
+                .impersonating(ews_proto::soap::ConnectingSid::PrimarySmtpAddress(
+                    mailbox.to_owned(),
+                ));
+        let answer = self
+            .post(ews_proto::soap::write_envelope(&header, body))
+            .await;
         let parsed = ews_proto::soap::read_envelope::<B::Response>(&answer.body);
         (answer, parsed)
     }
@@ -227,7 +250,7 @@ pub(crate) fn body_paths(xml: &[u8]) -> std::collections::BTreeSet<String> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<String> = Vec::new();
     let mut paths = std::collections::BTreeSet::new();
-    let mut record = |stack: &[String], paths: &mut std::collections::BTreeSet<String>| {
+    let record = |stack: &[String], paths: &mut std::collections::BTreeSet<String>| {
         if let Some(i) = stack.iter().position(|n| n == "Body") {
             paths.insert(stack[i..].join("/"));
         }
@@ -257,11 +280,14 @@ fn local(name: &str) -> String {
     name.rsplit_once(':').map_or(name, |(_, l)| l).to_owned()
 }
 
+/// One callback: when it arrived and its body.
+pub(crate) type Received = (std::time::Instant, Vec<u8>);
+
 /// A push listener on loopback that records every callback and answers with a scripted
 /// `SendNotificationResult` (or an HTTP error).
 pub(crate) struct Listener {
     pub(crate) url: String,
-    pub(crate) received: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<u8>)>>>,
+    pub(crate) received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
     /// What to answer: `Some(body)` with 200, or `None` for HTTP 500.
     pub(crate) answer: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
     _task: tokio::task::JoinHandle<()>,
@@ -271,12 +297,16 @@ impl Listener {
     pub(crate) async fn start(answer: Option<Vec<u8>>) -> Self {
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let answer = std::sync::Arc::new(std::sync::Mutex::new(answer));
-        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}/ews/notify", socket.local_addr().expect("addr"));
         let (r, a) = (received.clone(), answer.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = socket.accept().await else { return };
+                let Ok((mut stream, _)) = socket.accept().await else {
+                    return;
+                };
                 let (r, a) = (r.clone(), a.clone());
                 tokio::spawn(async move {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -300,7 +330,9 @@ impl Listener {
                         if stream.read_exact(&mut body).await.is_err() {
                             return;
                         }
-                        r.lock().expect("lock").push((std::time::Instant::now(), body));
+                        r.lock()
+                            .expect("lock")
+                            .push((std::time::Instant::now(), body));
                         let reply = a.lock().expect("lock").clone();
                         let response = match reply {
                             Some(body) => {
@@ -312,7 +344,10 @@ impl Listener {
                                 out.extend_from_slice(&body);
                                 out
                             }
-                            None => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                            None => {
+                                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+                                    .to_vec()
+                            }
                         };
                         if stream.write_all(&response).await.is_err() {
                             return;
@@ -361,5 +396,9 @@ impl Listener {
 
 /// Reads a checked-in vector.
 pub(crate) fn vector(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../../vectors/{path}", env!("CARGO_MANIFEST_DIR"))).expect("vector file")
+    std::fs::read(format!(
+        "{}/../../vectors/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("vector file")
 }
