@@ -45,8 +45,11 @@ pub(crate) async fn answer(ctx: &Ctx, incoming: Incoming, behaviour: &HostBehavi
     };
     let request = match GetUserSettingsRequest::from_xml(&body) {
         Ok(request) => request,
-        Err(ProtoError::Missing { .. }) => {
-            return invalid_request(ctx, "The request is missing a required element.");
+        // The envelope and the message read, but they name no user.
+        Err(ProtoError::Missing {
+            parent: "Users", ..
+        }) => {
+            return invalid_request(ctx, "The request names no user.");
         }
         Err(error) => return fault(&format!("The request could not be read: {error}")),
     };
