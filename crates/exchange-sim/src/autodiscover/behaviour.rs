@@ -53,7 +53,9 @@ pub(crate) fn script_for(ctx: &Ctx, incoming: &Incoming) -> Script {
 /// endpoint should answer.
 ///
 /// `Blackhole` reached here (a host without its own address, or set at run time) holds the
-/// request until the simulator stops.
+/// request until the simulator stops. `Refuse` works only at the listener (the host needs its
+/// own `address`); a `Refuse` host reached by name on the shared listener is served as
+/// `Settings`.
 pub(crate) async fn non_autodiscover_answer(
     ctx: &Ctx,
     behaviour: &HostBehaviour,

@@ -2,8 +2,8 @@
 //!
 //! - A mailbox's settings: `User`, then `Account` with `EXCH` (internal URLs), `EXPR`
 //!   (external URLs) and `WEB` (OWA) protocol blocks.
-//! - An unknown address: error `500`, "The e-mail address cannot be found." (MS-OXDSCLI
-//!   §2.2.4.1.1.3.2); a request that cannot be read, or a `GET`: error `600`,
+//! - An unknown address: error `500`, "The e-mail address cannot be found." (the
+//!   `ErrorCode` table of MS-OXDSCLI); a request that cannot be read, or a `GET`: error `600`,
 //!   "Invalid Request"; a response schema other than Outlook's: error `601`.
 //! - A host scripted `RedirectAddr` / `RedirectUrl` answers `redirectAddr` / `redirectUrl`.
 //! - Exchange Online (`profile = "exchange-online"`) answers a POST to the plain

@@ -6,7 +6,7 @@
 //! - A host scripted `RedirectAddr` / `RedirectUrl` answers every user with
 //!   `RedirectAddress` / `RedirectUrl` and the scripted `RedirectTarget`.
 //! - An envelope that reads but lacks users, asks for no setting, or names more than 100
-//!   users gets the response-level `InvalidRequest`; a body that is not a SOAP envelope
+//!   users (the simulator's limit) gets the response-level `InvalidRequest`; a body that is not a SOAP envelope
 //!   with `GetUserSettingsRequestMessage` gets a `soap:Client` fault with HTTP 500.
 //! - The header carries `ServerVersionInfo` of the profile's Exchange (15.x).
 //!
@@ -28,7 +28,7 @@ use super::settings::{Lookup, lookup};
 use crate::scenario::HostBehaviour;
 use crate::sim::Ctx;
 
-/// The most users one `GetUserSettings` request may name (Exchange's limit).
+/// The most users one `GetUserSettings` request may name here; more get `InvalidRequest`.
 const MAX_USERS: usize = 100;
 
 /// Answers a SOAP request that reached a host behaving as an Autodiscover server.
