@@ -54,6 +54,7 @@ mod sim;
 mod tls;
 mod world;
 
+pub use autodiscover::AutodiscoverRequest;
 pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};
 pub use tls::CertifiedKey;

@@ -27,6 +27,8 @@ pub(crate) struct Ctx {
     /// The HTTP client push callbacks are sent with.
     pub(crate) push_client: reqwest::Client,
     pub(crate) shutdown: CancellationToken,
+    /// Autodiscover's request log and run-time host behaviour.
+    pub(crate) autodiscover: autodiscover::State,
 }
 
 /// Configures and starts a simulator.
@@ -96,6 +98,7 @@ impl SimBuilder {
             identity,
             push_client,
             shutdown: shutdown.clone(),
+            autodiscover: autodiscover::State::default(),
         });
         let router = router(Arc::clone(&ctx));
         let tls = TlsAcceptor::from(ctx.pki.server_config(&[b"http/1.1"])?);
