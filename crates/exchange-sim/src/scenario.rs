@@ -40,10 +40,13 @@ pub enum Profile {
     ExchangeOnline,
     /// Exchange Server 2019: 10 hanging connections, 5000 subscriptions per mailbox.
     #[default]
+    #[serde(rename = "exchange-2019")]
     Exchange2019,
     /// Exchange Server 2016 (the same budgets as 2019).
+    #[serde(rename = "exchange-2016")]
     Exchange2016,
     /// Exchange Server 2013: 3 hanging connections.
+    #[serde(rename = "exchange-2013")]
     Exchange2013,
 }
 
