@@ -20,6 +20,7 @@ mod assertion;
 mod authorize;
 mod client;
 mod errors;
+mod grant;
 mod handle;
 mod jwt;
 mod keys;
@@ -41,8 +42,9 @@ use crate::tls::Pki;
 use crate::world::World;
 use crate::world::directory::Principal;
 use errors::AadError;
+use grant::Subject;
 use keys::RsaCredential;
-use store::{Store, Subject};
+use store::Store;
 
 pub(crate) use handle::IdentityHandle;
 

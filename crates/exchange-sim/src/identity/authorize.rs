@@ -20,7 +20,7 @@ use crate::sim::Ctx;
 
 use super::client::Form;
 use super::errors::{AadError, error_page, escape};
-use super::store::{Challenge, Code, Delegation};
+use super::grant::{Challenge, Code, Delegation};
 use super::{check_tenant, now, scope, sign_in};
 
 /// Parameters the login page carries through as hidden fields.
@@ -87,8 +87,13 @@ fn authorize(ctx: &Ctx, tenant: &str, form: &Form, from_page: bool) -> Response 
         }
     };
     let login = form.get("login_hint").or(form.get("username"));
-    let Some((login, password)) = login.zip(form.get("password")) else {
-        let error = from_page.then(|| AadError::missing("password"));
+    let (Some(login), Some(password)) = (login, form.get("password")) else {
+        let missing = if login.is_none() {
+            "login_hint"
+        } else {
+            "password"
+        };
+        let error = from_page.then(|| AadError::missing(missing));
         return login_page(form, error.as_ref());
     };
     match sign_in(ctx, tenant, login, password) {

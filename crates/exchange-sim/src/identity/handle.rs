@@ -6,8 +6,8 @@ use crate::SimError;
 use crate::sim::Ctx;
 use crate::tls::CertifiedKey;
 
+use super::grant::Subject;
 use super::jwt::{ClientAuth, Grant, mint};
-use super::store::Subject;
 use super::{TokenClaims, now, scope};
 
 /// Access to the identity platform from tests: endpoint URLs, app certificates, token

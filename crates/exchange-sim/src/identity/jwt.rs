@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::errors::AadError;
-use super::store::Subject;
+use super::grant::Subject;
 use super::{Identity, TokenClaims, derived_guid};
 
 /// How the client authenticated: `appidacr` / `azpacr`.

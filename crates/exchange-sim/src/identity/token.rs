@@ -15,8 +15,8 @@ use crate::sim::Ctx;
 
 use super::client::{Client, Form, authenticate};
 use super::errors::{AadError, no_store};
+use super::grant::Delegation;
 use super::jwt::{Grant, mint};
-use super::store::Delegation;
 use super::{check_tenant, now, scope, sign_in};
 
 /// A successful token response (v2: `expires_in` is a number).

@@ -239,7 +239,7 @@ async fn malformed_requests_get_entra_s_codes_and_are_all_counted() {
     assert_eq!(sim.identity().tokens_issued(), 1);
 }
 
-async fn ropc_with_scope(sim: &Sim, scope: &str) -> (StatusCode, serde_json::Value) {
+async fn ropc_with_scope(sim: &Sim, scope: &str) -> (StatusCode, Value) {
     post_token(
         sim,
         &[
