@@ -66,7 +66,8 @@ pub(crate) struct Client<'a> {
     pub(crate) auth: ClientAuth,
 }
 
-/// `Authorization: Basic` credentials: both parts form-urlencoded first (RFC 6749 2.3.1).
+/// `Authorization: Basic` credentials: the client id (form-urlencoded first, RFC 6749 2.3.1,
+/// so decoded here) and the secret as sent (see [`secret_matches`]).
 fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, AadError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -84,15 +85,30 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, AadError> {
         .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let unescape = |s: &str| {
-        url::form_urlencoded::parse(format!("v={s}").as_bytes())
-            .map(|(_, v)| v.into_owned())
-            .next()
-    };
-    Ok(Some((
-        unescape(id).unwrap_or_default(),
-        unescape(secret).unwrap_or_default(),
-    )))
+    Ok(Some((unescape(id), secret.to_owned())))
+}
+
+/// Form-urlencoding undone.
+fn unescape(text: &str) -> String {
+    url::form_urlencoded::parse(text.as_bytes())
+        .map(|(name, value)| {
+            if value.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{name}={value}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Whether a presented secret is the app's. A secret from HTTP Basic may come form-urlencoded
+/// (as RFC 6749 asks) or raw (as many clients send it): either form is accepted.
+fn secret_matches(expected: &str, presented: &str, from_basic: bool) -> bool {
+    let raw = constant_time_eq(expected.as_bytes(), presented.as_bytes());
+    let decoded =
+        from_basic && constant_time_eq(expected.as_bytes(), unescape(presented).as_bytes());
+    !expected.is_empty() && (raw || decoded)
 }
 
 /// Identifies and authenticates the client of a token request.
@@ -123,6 +139,7 @@ pub(crate) fn authenticate<'a>(
     let Some(app) = directory.app(&client_id) else {
         return Err(AadError::unknown_app(&client_id, tenant));
     };
+    let from_basic = form.get("client_secret").is_none();
     let secret = form
         .get("client_secret")
         .or(basic.as_ref().map(|(_, s)| s.as_str()));
@@ -137,8 +154,7 @@ pub(crate) fn authenticate<'a>(
             ));
         }
         (Some(secret), None) => {
-            if app.secret.is_empty() || !constant_time_eq(app.secret.as_bytes(), secret.as_bytes())
-            {
+            if !secret_matches(&app.secret, secret, from_basic) {
                 return Err(AadError::bad_secret(&app.client_id));
             }
             ClientAuth::Secret
@@ -186,4 +202,38 @@ fn token_endpoint_matches(ctx: &Ctx, path_tenant: &str, aud: &str) -> bool {
                     .iter()
                     .any(|endpoint| path.eq_ignore_ascii_case(&format!("/{tenant}/{endpoint}")))
             })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_secrets_match_raw_or_form_urlencoded() {
+        assert!(secret_matches("a+b~c/d", "a+b~c/d", true));
+        assert!(secret_matches("a+b~c/d", "a%2Bb%7Ec%2Fd", true));
+        assert!(
+            !secret_matches("a+b~c/d", "a%2Bb%7Ec%2Fd", false),
+            "form fields are already decoded"
+        );
+        assert!(
+            !secret_matches("", "", true),
+            "an app without a secret accepts none"
+        );
+        assert!(!secret_matches("secret", "Secret", true));
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_malformed_and_debug_hides_values() {
+        assert_eq!(
+            Form::parse(b"a=1&a=2").map(|_| ()).map_err(|e| e.code),
+            Err(9_002_313)
+        );
+        let form = Form::parse(b"client_secret=hunter2&grant_type=x").expect("form");
+        assert_eq!(
+            format!("{form:?}"),
+            r#"Form(["client_secret", "grant_type"])"#
+        );
+        assert_eq!(form.get("grant_type"), Some("x"));
+    }
 }
