@@ -400,3 +400,61 @@ async fn bad_input_gets_exchange_answers() {
     let too_big = vec![b'x'; 3 * 1024 * 1024];
     assert_eq!(ews.post(too_big).await.status, 413);
 }
+
+#[tokio::test]
+async fn bearer_tokens_app_only_and_delegated() {
+    const APP: &str = "11111111-1111-1111-1111-111111111111";
+    let sim = support::start().await;
+    let token = sim
+        .identity()
+        .issue_app_token(APP, "https://outlook.office365.com")
+        .expect("token");
+    let mut ews = affine(&sim, MARA).header("Authorization", format!("Bearer {token}"));
+    ews.basic = None;
+    // App-only with impersonation and X-AnchorMailbox: allowed (full_access_as_app).
+    let (answer, parsed) = ews.call(MARA, &streaming()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(parsed.expect("parses").body.messages[0].status.is_success());
+    // Without X-AnchorMailbox: refused.
+    let mut no_anchor = Ews::new(&sim, MARA).header("Authorization", format!("Bearer {token}"));
+    no_anchor.basic = None;
+    let (answer, _) = no_anchor.call(MARA, &streaming()).await;
+    assert_eq!(
+        fault(&answer).response_code(),
+        Some(&ResponseCode::ErrorInvalidExchangeImpersonationHeaderData)
+    );
+    // Without impersonation: refused, as Exchange Online refuses it.
+    let bare =
+        ews_proto::soap::write_envelope(&ews_proto::soap::SoapHeader::default(), &streaming());
+    assert_eq!(
+        fault(&ews.post(bare).await).response_code(),
+        Some(&ResponseCode::ErrorInvalidExchangeImpersonationHeaderData)
+    );
+    // A delegated token acts as its user only.
+    let user = sim
+        .identity()
+        .issue_user_token(APP, MARA, "https://outlook.office365.com")
+        .expect("token");
+    let mut delegated = affine(&sim, MARA).header("Authorization", format!("Bearer {user}"));
+    delegated.basic = None;
+    let own =
+        ews_proto::soap::write_envelope(&ews_proto::soap::SoapHeader::default(), &streaming());
+    assert_eq!(delegated.post(own).await.status, 200);
+    let (answer, _) = delegated.call(SADIE, &streaming()).await;
+    assert_eq!(
+        fault(&answer).response_code(),
+        Some(&ResponseCode::ErrorImpersonateUserDenied)
+    );
+    // An expired token, or a tampered one: 401.
+    let mut tampered = affine(&sim, MARA).header("Authorization", format!("Bearer {token}x"));
+    tampered.basic = None;
+    assert_eq!(tampered.call(MARA, &streaming()).await.0.status, 401);
+    sim.identity().set_token_lifetime(Duration::ZERO);
+    let expired = sim
+        .identity()
+        .issue_app_token(APP, "https://outlook.office365.com")
+        .expect("token");
+    let mut old = affine(&sim, MARA).header("Authorization", format!("Bearer {expired}"));
+    old.basic = None;
+    assert_eq!(old.call(MARA, &streaming()).await.0.status, 401);
+}
