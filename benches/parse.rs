@@ -83,6 +83,10 @@ fn parse_stream(body: &[u8], chunk: usize) -> usize {
 
 fn streaming(c: &mut Criterion) {
     let body = streaming_body();
+    if let Ok(path) = std::env::var("BEMS_DUMP_STREAM") {
+        // For comparisons with other parsers (see the README's benchmark section).
+        std::fs::write(path, &body).expect("dump written");
+    }
     let events = ENVELOPES * NOTIFICATIONS * EVENTS;
     assert_eq!(parse_stream(&body, 16 * 1024), events);
 

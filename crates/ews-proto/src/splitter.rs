@@ -224,13 +224,18 @@ impl EnvelopeSplitter {
                     b if b.is_ascii_whitespace() => {
                         return Err(ProtoError::Stream("malformed tag"));
                     }
-                    _ => {
-                        if self.depth == 0 {
-                            self.root_start = Some(self.markup_start);
-                            self.root_name.clear();
-                            self.root_name.push(byte);
-                        }
+                    _ if self.depth == 0 => {
+                        self.root_start = Some(self.markup_start);
+                        self.root_name.clear();
+                        self.root_name.push(byte);
                         self.state = State::StartName;
+                    }
+                    // Inside an envelope the name does not matter: scan the tag for its end.
+                    _ => {
+                        self.state = State::StartTag {
+                            quote: None,
+                            slash: false,
+                        };
                     }
                 },
                 State::Bang => match byte {
@@ -356,14 +361,52 @@ impl EnvelopeSplitter {
                         };
                     }
                     (None, b'<') => return Err(ProtoError::Stream("'<' inside a tag")),
-                    (None, b) => {
+                    (None, b) if b.is_ascii_whitespace() => {}
+                    (None, _) => {
+                        // Skip ahead to the next byte that matters in a tag.
+                        let rest = &self.buf[self.scan..];
+                        let next = memchr::memchr3(b'>', b'"', b'\'', rest).map(|i| {
+                            i.min(memchr::memchr2(b'/', b'<', rest).unwrap_or(usize::MAX))
+                        });
+                        match next {
+                            Some(offset) if offset > 0 => {
+                                self.scan += offset;
+                                self.state = State::StartTag {
+                                    quote: None,
+                                    slash: false,
+                                };
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.scan = self.buf.len();
+                                self.state = State::StartTag {
+                                    quote: None,
+                                    slash: false,
+                                };
+                                break;
+                            }
+                        }
                         self.state = State::StartTag {
                             quote: None,
-                            slash: slash && b.is_ascii_whitespace(),
+                            slash: false,
                         };
                     }
                 },
                 State::EndTag => {
+                    if byte != b'>' && byte != b'<' {
+                        let rest = &self.buf[self.scan..];
+                        match memchr::memchr2(b'>', b'<', rest) {
+                            Some(offset) => {
+                                self.scan += offset;
+                                continue;
+                            }
+                            None => {
+                                self.scan = self.buf.len();
+                                break;
+                            }
+                        }
+                    }
                     if byte == b'>' {
                         self.state = State::Text;
                         self.depth -= 1;

@@ -96,11 +96,11 @@ macro_rules! store_id {
             }
 
             pub(crate) fn read_xml(r: &mut XmlReader<'_>, element: &Element<'_>) -> Result<Self, ProtoError> {
-                let id = element.attr("Id")?.ok_or(ProtoError::Missing {
+                let [id, change_key] = element.attrs(["Id", "ChangeKey"])?;
+                let id = id.ok_or(ProtoError::Missing {
                     parent: stringify!($name),
                     missing: "Id attribute",
                 })?;
-                let change_key = element.attr("ChangeKey")?;
                 r.skip(element)?;
                 Ok(Self { id, change_key })
             }

@@ -1,10 +1,9 @@
-//! A pull cursor over quick-xml's namespace-aware reader.
+//! A pull cursor over quick-xml's reader, with the namespace bookkeeping it needs.
 
 use std::borrow::Cow;
 
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
 
 use crate::error::ProtoError;
 use crate::namespaces::Ns;
@@ -17,7 +16,11 @@ use crate::namespaces::Ns;
 // `pub` (in a private module) because the sealed `Body` trait names it; not reachable.
 #[allow(unreachable_pub)]
 pub struct XmlReader<'a> {
-    inner: NsReader<&'a [u8]>,
+    inner: Reader<&'a [u8]>,
+    /// Namespace declarations in scope: (depth of the declaring element, prefix, namespace).
+    /// Few documents declare more than a handful, so a stack searched from the top is enough.
+    scopes: Vec<(usize, Box<str>, Ns)>,
+    depth: usize,
 }
 
 /// A start tag, with its resolved namespace.
@@ -26,6 +29,8 @@ pub struct Element<'a> {
     start: BytesStart<'a>,
     ns: Ns,
     empty: bool,
+    /// Where the local name starts in the qualified name (after the prefix's colon).
+    local_start: usize,
 }
 
 impl<'a> XmlReader<'a> {
@@ -34,11 +39,15 @@ impl<'a> XmlReader<'a> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let text = std::str::from_utf8(bytes)
             .map_err(|error| ProtoError::xml(error.valid_up_to() as u64, "not valid UTF-8"))?;
-        let mut inner = NsReader::from_str(text);
+        let mut inner = Reader::from_str(text);
         let config = inner.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            scopes: Vec::new(),
+            depth: 0,
+        })
     }
 
     /// Reads up to the root element and returns it.
@@ -208,11 +217,75 @@ impl<'a> XmlReader<'a> {
     }
 
     fn event(&mut self) -> Result<(Ns, Event<'a>), ProtoError> {
-        match self.inner.read_resolved_event() {
-            Ok((ResolveResult::Bound(ns), event)) => Ok((Ns::classify(ns.as_ref()), event)),
-            Ok((_, event)) => Ok((Ns::Other, event)),
-            Err(error) => Err(ProtoError::xml(self.inner.error_position(), error)),
+        let event = self
+            .inner
+            .read_event()
+            .map_err(|error| ProtoError::xml(self.inner.error_position(), error))?;
+        let ns = match &event {
+            Event::Start(start) | Event::Empty(start) => {
+                self.depth += 1;
+                self.declare(start)?;
+                let ns = self.resolve(start.name().0);
+                if matches!(event, Event::Empty(_)) {
+                    self.leave();
+                }
+                ns
+            }
+            Event::End(_) => {
+                self.leave();
+                Ns::Other
+            }
+            _ => Ns::Other,
+        };
+        Ok((ns, event))
+    }
+
+    /// Records the `xmlns` / `xmlns:p` declarations of a start tag.
+    fn declare(&mut self, start: &BytesStart<'_>) -> Result<(), ProtoError> {
+        static XMLNS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"xmlns"));
+        if XMLNS.find(start.attributes_raw().as_bytes()).is_none() {
+            return Ok(());
         }
+        for attribute in start.attributes() {
+            let attribute =
+                attribute.map_err(|error| ProtoError::xml(self.inner.buffer_position(), error))?;
+            let key = attribute.key.0;
+            let prefix = match key.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(rest) => match rest.strip_prefix(':') {
+                    Some(prefix) => prefix,
+                    None => continue,
+                },
+                None => continue,
+            };
+            let uri = attribute_value(&attribute)?;
+            self.scopes
+                .push((self.depth, prefix.into(), Ns::classify(&uri)));
+        }
+        Ok(())
+    }
+
+    /// The namespace of a qualified name, from the declarations in scope.
+    fn resolve(&self, qname: &str) -> Ns {
+        let prefix = qname.rsplit_once(':').map_or("", |(prefix, _)| prefix);
+        self.scopes
+            .iter()
+            .rev()
+            .find(|(_, p, _)| &**p == prefix)
+            .map_or(Ns::Other, |(_, _, ns)| *ns)
+    }
+
+    /// Closes the current element: its declarations go out of scope.
+    fn leave(&mut self) {
+        while self
+            .scopes
+            .last()
+            .is_some_and(|(depth, _, _)| *depth >= self.depth)
+        {
+            self.scopes.pop();
+        }
+        self.depth = self.depth.saturating_sub(1);
     }
 
     fn error(&self, message: &'static str) -> ProtoError {
@@ -222,13 +295,22 @@ impl<'a> XmlReader<'a> {
 
 impl<'a> Element<'a> {
     fn new(start: BytesStart<'a>, ns: Ns, empty: bool) -> Self {
-        Self { start, ns, empty }
+        let local_start = start.name().0.find(':').map_or(0, |colon| colon + 1);
+        Self {
+            start,
+            ns,
+            empty,
+            local_start,
+        }
     }
 
     /// The local name (without prefix).
     pub(crate) fn local(&self) -> &str {
-        let name = self.start.name().0;
-        name.rsplit_once(':').map_or(name, |(_, local)| local)
+        self.start
+            .name()
+            .0
+            .get(self.local_start..)
+            .unwrap_or_default()
     }
 
     /// The local name, for values that keep it and write it back as an element name: it must
@@ -255,21 +337,25 @@ impl<'a> Element<'a> {
 
     /// The value of the attribute with this local name, entities resolved.
     pub(crate) fn attr(&self, local: &str) -> Result<Option<String>, ProtoError> {
+        let [value, _] = self.attrs([local, ""])?;
+        Ok(value)
+    }
+
+    /// The values of two attributes, in one pass over the tag.
+    pub(crate) fn attrs(&self, locals: [&str; 2]) -> Result<[Option<String>; 2], ProtoError> {
+        let mut found = [None, None];
+        if self.start.attributes_raw().is_empty() {
+            return Ok(found);
+        }
         for attribute in self.start.attributes() {
             let attribute = attribute.map_err(|error| ProtoError::xml(0, error))?;
             let name = attribute.key.0;
             let name = name.rsplit_once(':').map_or(name, |(_, local)| local);
-            if name == local {
-                let value = attribute
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|error| ProtoError::xml(0, error))?;
-                if !is_xml_text(&value) {
-                    return Err(ProtoError::xml(0, "character not allowed in XML"));
-                }
-                return Ok(Some(value.into_owned()));
+            if let Some(i) = locals.iter().position(|l| *l == name) {
+                found[i] = Some(attribute_value(&attribute)?);
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// Whether the element carries `xsi:nil="true"`.
@@ -288,6 +374,28 @@ impl<'a> Element<'a> {
     }
 }
 
+/// An attribute's value: as written when it holds no reference or white space to
+/// normalise (the common case, no copy of the work), else normalised per XML 1.0.
+fn attribute_value(
+    attribute: &quick_xml::events::attributes::Attribute<'_>,
+) -> Result<String, ProtoError> {
+    let raw: &str = &attribute.value;
+    let plain = !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'));
+    let value = if plain {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|error| ProtoError::xml(0, error))?
+    };
+    if !is_xml_text(&value) {
+        return Err(ProtoError::xml(0, "character not allowed in XML"));
+    }
+    Ok(value.into_owned())
+}
+
 /// Parses `xs:boolean`, accepting any letter case.
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {
     match text.trim() {
@@ -303,10 +411,15 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 /// line feed and carriage return, and no U+FFFE / U+FFFF.
 fn is_xml_text(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let controls_ok = bytes
-        .iter()
-        .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
-    controls_ok && (!bytes.contains(&0xEF) || !text.contains(['\u{FFFE}', '\u{FFFF}']))
+    // A branch-free scan for any control byte first (vectorised); the exact check only runs
+    // when there is one.
+    let any_control = bytes.iter().fold(false, |acc, &b| acc | (b < 0x20));
+    let controls_ok = !any_control
+        || bytes
+            .iter()
+            .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
+    controls_ok
+        && (memchr::memchr(0xEF, bytes).is_none() || !text.contains(['\u{FFFE}', '\u{FFFF}']))
 }
 
 fn push_cow(out: &mut String, text: Cow<'_, str>) {
