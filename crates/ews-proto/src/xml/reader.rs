@@ -384,7 +384,7 @@ fn attribute_value(
         .bytes()
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'));
     let value = if plain {
-        std::borrow::Cow::Borrowed(raw)
+        Cow::Borrowed(raw)
     } else {
         attribute
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
