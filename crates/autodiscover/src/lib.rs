@@ -1,5 +1,19 @@
-//! Locate a mailbox's Exchange Web Services endpoint.
+//! # autodiscover
 //!
-//! This crate will hold the Autodiscover client: Service Connection Point lookup in Active
-//! Directory, POX, SOAP and v2 JSON Autodiscover probed in parallel, the unauthenticated HTTP
-//! redirect and DNS SRV, with credential-safety rules and a per-domain cache.
+//! Find the Exchange Web Services endpoint of a mailbox the way Exchange documents it, safely
+//! and in parallel.
+//!
+//! STUB: the discovery engine lands next.
+
+mod dns;
+mod error;
+pub mod scp;
+mod settings;
+mod trace;
+
+pub use dns::SrvRecord;
+pub use error::Error;
+pub use settings::{
+    CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts,
+};
+pub use trace::{Method, Outcome, TraceEntry};

@@ -1,0 +1,1 @@
+//! Integration tests of Autodiscover over real loopback sockets.
