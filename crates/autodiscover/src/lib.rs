@@ -1,19 +1,196 @@
 //! # autodiscover
 //!
-//! Find the Exchange Web Services endpoint of a mailbox the way Exchange documents it, safely
-//! and in parallel.
+//! Find the Exchange Web Services endpoint of a mailbox the way Exchange documents it: every
+//! method, in parallel, and safer than the clients it learned from.
 //!
-//! STUB: the discovery engine lands next.
+//! Given an address and [`Settings`] (they mirror the email-notification page of BlackBerry's
+//! BEMS: override URL, "allow HTTP redirection and DNS SRV record", SCP lookup, internal EWS
+//! URL, the Connectivity Node proxy route, trusted CAs), [`Autodiscover::discover`] tries:
+//!
+//! 1. the **override URL** when set (and nothing else: SCP is not used);
+//! 2. else **SCP**: service connection points in Active Directory, own site first;
+//! 3. then, **in parallel**, POX and SOAP at `https://autodiscover.<domain>` and
+//!    `https://<domain>`, and unauthenticated v2 JSON: the first decisive answer wins and the
+//!    rest are cancelled, so a black-holed candidate costs nothing when another answers;
+//! 4. then, if allowed, the unauthenticated plain-HTTP redirect GET and DNS SRV
+//!    (`_autodiscover._tcp.<domain>`, RFC 2782 order).
+//!
+//! Redirects (`redirectAddr`, `redirectUrl`, `RedirectAddress`, `RedirectUrl`) restart
+//! discovery, at most 10 times, and a loop is reported. Credentials never go over plain HTTP,
+//! never to a host outside the mailbox domain's registrable domain (unless on the allow-list of
+//! Exchange Online hosts), and nothing goes to `autodiscover.<public suffix>`. Every candidate
+//! and its outcome is in the [`Discovery::trace`] (or in the [`Error`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), autodiscover::Error> {
+//! use std::sync::Arc;
+//! use autodiscover::{Autodiscover, Basic, Settings};
+//!
+//! let locator = Autodiscover::new(
+//!     Settings::default(),
+//!     Some(Arc::new(Basic::new("CONTOSO\\svc-bems", "secret"))),
+//! )?;
+//! let found = locator.discover("mara@contoso.com").await?;
+//! println!("EWS at {} (group {:?}) via {:?}", found.ews_url, found.grouping_information, found.method);
+//! # Ok(()) }
+//! ```
 
+mod cache;
+mod credentials;
 mod dns;
+mod email;
+mod engine;
 mod error;
+mod http;
+mod probe;
+mod safety;
 pub mod scp;
 mod settings;
 mod trace;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use url::Url;
+
+pub use credentials::{Basic, Credentials};
 pub use dns::SrvRecord;
 pub use error::Error;
-pub use settings::{
-    CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts,
-};
+pub use settings::{CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts};
 pub use trace::{Method, Outcome, TraceEntry};
+
+/// Where a mailbox's EWS endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Discovery {
+    /// The address asked about.
+    pub email: String,
+    /// The address the answer is for (different after a `redirectAddr`).
+    pub mailbox: String,
+    /// The URL to use: the internal one when "use internal EWS URL" is set and there is one,
+    /// else the external one.
+    pub ews_url: Url,
+    /// `ExternalEwsUrl` (or POX `EXPR`'s).
+    pub external_ews_url: Option<Url>,
+    /// `InternalEwsUrl` (or POX `EXCH`'s).
+    pub internal_ews_url: Option<Url>,
+    /// `GroupingInformation`: mailboxes with the same value (and EWS URL) share a streaming
+    /// connection.
+    pub grouping_information: Option<String>,
+    /// The server version, when given.
+    pub server_version: Option<String>,
+    /// How the answer was found.
+    pub method: Method,
+    /// The Autodiscover URL that answered.
+    pub source: Url,
+    /// Every candidate tried and its outcome.
+    pub trace: Vec<TraceEntry>,
+    /// Whether this answer came from the cache.
+    pub from_cache: bool,
+}
+
+/// Finds mailboxes' EWS endpoints; what `bems-service` holds as `Arc<dyn MailboxLocator>`.
+#[async_trait]
+pub trait MailboxLocator: Send + Sync {
+    /// Where `email`'s EWS endpoint is.
+    async fn locate(&self, email: &str) -> Result<Discovery, Error>;
+
+    /// Forgets what is known about `email` (call it when EWS later fails for the mailbox).
+    fn invalidate(&self, email: &str);
+}
+
+/// The Autodiscover client, with its cache.
+#[derive(Debug)]
+pub struct Autodiscover {
+    ctx: engine::Ctx,
+    cache: cache::Cache,
+}
+
+impl Autodiscover {
+    /// A client with these settings; `credentials` authenticate POX and SOAP requests.
+    pub fn new(settings: Settings, credentials: Option<Arc<dyn Credentials>>) -> Result<Self, Error> {
+        let dns = dns::Dns::new(settings.dns_server, settings.timeouts.dns)?;
+        let http = http::client(&settings, &dns)?;
+        Ok(Self {
+            ctx: engine::Ctx {
+                settings,
+                http,
+                dns,
+                credentials,
+            },
+            cache: cache::Cache::default(),
+        })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.ctx.settings
+    }
+
+    /// Finds `email`'s EWS endpoint: from the cache when a fresh answer is there, else by
+    /// discovery.
+    pub async fn discover(&self, email: &str) -> Result<Discovery, Error> {
+        let email = email::Email::parse(email)?;
+        let ttl = self.ctx.settings.cache;
+        if let Some(mut cached) = self.cache.mailbox(email.address(), ttl.success_ttl) {
+            cached.from_cache = true;
+            return Ok(cached);
+        }
+        if let Some(reason) = self.cache.failure(email.domain(), ttl.failure_ttl) {
+            return Err(Error::NotFound {
+                email: email.address().to_owned(),
+                trace: vec![TraceEntry::new(
+                    Method::Override,
+                    email.domain(),
+                    email.address(),
+                    Outcome::Failed {
+                        error: format!("cached failure for the domain: {reason}"),
+                    },
+                    std::time::Duration::ZERO,
+                )],
+            });
+        }
+        let result = self.discover_uncached(&email).await;
+        match &result {
+            Ok(discovery) => self.cache.store(email.domain(), discovery),
+            Err(error) if error.is_retryable() => self.cache.store_failure(email.domain(), error.to_string()),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn discover_uncached(&self, email: &email::Email) -> Result<Discovery, Error> {
+        // A domain whose endpoint answered recently is asked there first.
+        let ttl = self.ctx.settings.cache.success_ttl;
+        if let Some((method, url)) = self.cache.endpoint(email.domain(), ttl)
+            && let Ok(found) = self.ctx.discover_at(email.clone(), method, url).await
+        {
+            return Ok(found);
+        }
+        self.ctx.discover(email.clone()).await
+    }
+
+    /// Forgets `email` and its domain's endpoint.
+    pub fn invalidate(&self, email: &str) {
+        if let Ok(email) = email::Email::parse(email) {
+            self.cache.invalidate(email.address(), email.domain());
+        }
+    }
+
+    /// Forgets everything remembered.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+}
+
+#[async_trait]
+impl MailboxLocator for Autodiscover {
+    async fn locate(&self, email: &str) -> Result<Discovery, Error> {
+        self.discover(email).await
+    }
+
+    fn invalidate(&self, email: &str) {
+        Self::invalidate(self, email);
+    }
+}

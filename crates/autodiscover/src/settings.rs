@@ -76,7 +76,7 @@ impl Default for Settings {
 }
 
 /// SCP lookup in Active Directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ScpSettings {
@@ -93,19 +93,6 @@ pub struct ScpSettings {
     pub bind_password: Option<Secret>,
     /// The Active Directory site of this host: its SCPs rank first.
     pub site: Option<String>,
-}
-
-impl Default for ScpSettings {
-    fn default() -> Self {
-        Self {
-            domain_controllers: Vec::new(),
-            ldaps: false,
-            starttls: false,
-            bind_user: None,
-            bind_password: None,
-            site: None,
-        }
-    }
 }
 
 /// A secret string whose `Debug` is redacted.
