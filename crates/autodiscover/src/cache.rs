@@ -55,16 +55,20 @@ impl Cache {
         let mut inner = self.lock();
         let now = Instant::now();
         inner.failures.remove(domain);
-        inner
-            .endpoints
-            .insert(domain.to_owned(), (now, discovery.method, discovery.source.clone()));
-        inner
-            .mailboxes
-            .insert(discovery.email.to_ascii_lowercase(), (now, discovery.clone()));
+        inner.endpoints.insert(
+            domain.to_owned(),
+            (now, discovery.method, discovery.source.clone()),
+        );
+        inner.mailboxes.insert(
+            discovery.email.to_ascii_lowercase(),
+            (now, discovery.clone()),
+        );
     }
 
     pub(crate) fn store_failure(&self, domain: &str, error: String) {
-        self.lock().failures.insert(domain.to_owned(), (Instant::now(), error));
+        self.lock()
+            .failures
+            .insert(domain.to_owned(), (Instant::now(), error));
     }
 
     /// Forgets a mailbox and its domain's endpoint and failure.

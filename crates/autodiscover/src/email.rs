@@ -21,11 +21,15 @@ impl Email {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         };
         if local.is_empty()
             || local.len() > 64
-            || local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            || local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
             || domain.len() > 253
             || !domain.contains('.')
             || !domain.split('.').all(label_ok)
@@ -62,7 +66,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_address() {
-        for bad in ["", "mara", "@contoso.com", "mara@", "mara@localhost", "ma ra@contoso.com", "mara@conto_so.com", "mara@-x.com", "mara@x..com"] {
+        for bad in [
+            "",
+            "mara",
+            "@contoso.com",
+            "mara@",
+            "mara@localhost",
+            "ma ra@contoso.com",
+            "mara@conto_so.com",
+            "mara@-x.com",
+            "mara@x..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }

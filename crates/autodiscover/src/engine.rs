@@ -53,7 +53,10 @@ enum Round {
     Found(Found, Method, Url),
     /// Go on at another address or URL; `hop` says whether it counts against the limit (the
     /// plain-HTTP redirect only names where to ask, it does not redirect a mailbox).
-    Redirect { next: Next, hop: bool },
+    Redirect {
+        next: Next,
+        hop: bool,
+    },
     /// A redirect came back to an address or URL already asked.
     Loop(String),
     Nothing,
@@ -67,11 +70,20 @@ impl Ctx {
 
     /// Asks one known endpoint for `email` (the domain's last good answer), following its
     /// redirects as a full discovery would.
-    pub(crate) async fn discover_at(&self, email: Email, method: Method, url: Url) -> Result<Discovery, Error> {
+    pub(crate) async fn discover_at(
+        &self,
+        email: Email,
+        method: Method,
+        url: Url,
+    ) -> Result<Discovery, Error> {
         self.discover_from(email, Some((method, url))).await
     }
 
-    async fn discover_from(&self, email: Email, start: Option<(Method, Url)>) -> Result<Discovery, Error> {
+    async fn discover_from(
+        &self,
+        email: Email,
+        start: Option<(Method, Url)>,
+    ) -> Result<Discovery, Error> {
         let mut run = Run {
             ctx: self,
             requested: email.clone(),
@@ -112,7 +124,9 @@ impl Run<'_> {
                 Next::Address(email) | Next::Url(email, _, _) => email.clone(),
             };
             match round {
-                Round::Found(found, method, source) => return Ok(self.finish(&email, found, method, source).await),
+                Round::Found(found, method, source) => {
+                    return Ok(self.finish(&email, found, method, source).await);
+                }
                 Round::Loop(at) => {
                     return Err(Error::RedirectLoop {
                         at,
@@ -178,7 +192,12 @@ impl Run<'_> {
         let mut fallback = Vec::new();
         let domain = email.domain();
         if let Some(reason) = safety::forbidden_host(&format!("autodiscover.{domain}")) {
-            self.refuse(Method::HttpRedirect, &format!("http://autodiscover.{domain}"), email, reason);
+            self.refuse(
+                Method::HttpRedirect,
+                &format!("http://autodiscover.{domain}"),
+                email,
+                reason,
+            );
         } else if let Ok(url) = Url::parse(&format!(
             "http://autodiscover.{domain}:{}/autodiscover/autodiscover.xml",
             settings.http_port
@@ -202,7 +221,11 @@ impl Run<'_> {
             let base = self.https_base(&host);
             let protocols = settings.protocols;
             for (enabled, method, path) in [
-                (protocols.soap, Method::Soap, "/autodiscover/autodiscover.svc"),
+                (
+                    protocols.soap,
+                    Method::Soap,
+                    "/autodiscover/autodiscover.svc",
+                ),
                 (protocols.pox, Method::Pox, "/autodiscover/autodiscover.xml"),
                 (protocols.v2, Method::V2, "/autodiscover/autodiscover.json"),
             ] {
@@ -262,8 +285,13 @@ impl Run<'_> {
                 probes
             }
             Err(error) => {
-                self.trace
-                    .push(TraceEntry::new(Method::Srv, name, email.address(), Outcome::Failed { error }, started.elapsed()));
+                self.trace.push(TraceEntry::new(
+                    Method::Srv,
+                    name,
+                    email.address(),
+                    Outcome::Failed { error },
+                    started.elapsed(),
+                ));
                 Vec::new()
             }
         }
@@ -284,9 +312,13 @@ impl Run<'_> {
     async fn race(&mut self, email: &Email, probes: Vec<Probe>) -> Round {
         let ctx = self.ctx;
         let mut running = FuturesUnordered::new();
-        let mut pending: Vec<Option<Probe>> = Vec::new();
+        let mut pending: Vec<Option<(Probe, bool)>> = Vec::new();
         for probe in probes {
-            if !self.seen_urls.insert(probe.url.as_str().to_ascii_lowercase()) && probe.kind != probe::Kind::V2 {
+            if !self
+                .seen_urls
+                .insert(probe.url.as_str().to_ascii_lowercase())
+                && probe.kind != probe::Kind::V2
+            {
                 continue;
             }
             if let Some(reason) = probe.url.host_str().and_then(safety::forbidden_host) {
@@ -294,9 +326,11 @@ impl Run<'_> {
                 continue;
             }
             let authorization = if probe.authenticated() {
-                if let Some(reason) =
-                    safety::credential_refusal(&probe.url, email.domain(), &ctx.settings.credential_allow_list)
-                {
+                if let Some(reason) = safety::credential_refusal(
+                    &probe.url,
+                    email.domain(),
+                    &ctx.settings.credential_allow_list,
+                ) {
                     self.refuse(probe.method, probe.url.as_str(), email, reason);
                     continue;
                 }
@@ -322,7 +356,7 @@ impl Run<'_> {
                 None
             };
             let index = pending.len();
-            pending.push(Some(probe.clone()));
+            pending.push(Some((probe.clone(), authorization.is_some())));
             let email = email.clone();
             running.push(async move {
                 let (entry, answer) = probe::run(ctx, &probe, &email, authorization).await;
@@ -333,19 +367,27 @@ impl Run<'_> {
             pending[index] = None;
             self.trace.push(entry);
             let Some(answer) = answer else { continue };
-            let probe_url = self.trace.last().map(|e| e.target.clone()).unwrap_or_default();
+            let probe_url = self
+                .trace
+                .last()
+                .map(|e| e.target.clone())
+                .unwrap_or_default();
             let method = self.trace.last().map_or(Method::Pox, |e| e.method);
             let decided = self.decide(email, answer, method, &probe_url);
             if let Some(round) = decided {
                 drop(running);
-                for probe in pending.into_iter().flatten() {
-                    self.trace.push(TraceEntry::new(
-                        probe.method,
-                        probe.url.as_str(),
-                        email.address(),
-                        Outcome::Cancelled,
-                        std::time::Duration::ZERO,
-                    ));
+                for (probe, credentials) in pending.into_iter().flatten() {
+                    // A cancelled request may already have sent its credentials.
+                    self.trace.push(
+                        TraceEntry::new(
+                            probe.method,
+                            probe.url.as_str(),
+                            email.address(),
+                            Outcome::Cancelled,
+                            std::time::Duration::ZERO,
+                        )
+                        .with_credentials(credentials),
+                    );
                 }
                 return round;
             }
@@ -354,7 +396,13 @@ impl Run<'_> {
     }
 
     /// What an answer means; `None` when it is not usable (the race goes on).
-    fn decide(&mut self, email: &Email, answer: Answer, method: Method, from: &str) -> Option<Round> {
+    fn decide(
+        &mut self,
+        email: &Email,
+        answer: Answer,
+        method: Method,
+        from: &str,
+    ) -> Option<Round> {
         match answer {
             Answer::Settings(found) => {
                 let source = Url::parse(from).ok()?;
@@ -362,10 +410,18 @@ impl Run<'_> {
             }
             Answer::RedirectAddr(to) => {
                 let Ok(next) = Email::parse(&to) else {
-                    self.refuse(method, from, email, format!("redirect to an invalid address {to:?}"));
+                    self.refuse(
+                        method,
+                        from,
+                        email,
+                        format!("redirect to an invalid address {to:?}"),
+                    );
                     return None;
                 };
-                if !self.seen_addresses.insert(next.address().to_ascii_lowercase()) {
+                if !self
+                    .seen_addresses
+                    .insert(next.address().to_ascii_lowercase())
+                {
                     return Some(Round::Loop(to));
                 }
                 Some(Round::Redirect {
@@ -378,7 +434,11 @@ impl Run<'_> {
                 let check = if via_http {
                     safety::redirect_target_refusal(&url)
                 } else {
-                    safety::credential_refusal(&url, email.domain(), &self.ctx.settings.credential_allow_list)
+                    safety::credential_refusal(
+                        &url,
+                        email.domain(),
+                        &self.ctx.settings.credential_allow_list,
+                    )
                 };
                 if let Some(reason) = check {
                     self.refuse(method, url.as_str(), email, reason);
@@ -401,14 +461,21 @@ impl Run<'_> {
 
     /// Builds the answer; when the winner gave no `GroupingInformation` (POX and v2 do not),
     /// asks SOAP at the same host for it, if credentials may go there.
-    async fn finish(&mut self, email: &Email, mut found: Found, method: Method, source: Url) -> Discovery {
+    async fn finish(
+        &mut self,
+        email: &Email,
+        mut found: Found,
+        method: Method,
+        source: Url,
+    ) -> Discovery {
         let settings = &self.ctx.settings;
         if found.grouping.is_none()
             && settings.protocols.soap
             && self.ctx.credentials.is_some()
             && method != Method::Soap
             && let Ok(svc) = source.join("/autodiscover/autodiscover.svc")
-            && safety::credential_refusal(&svc, email.domain(), &settings.credential_allow_list).is_none()
+            && safety::credential_refusal(&svc, email.domain(), &settings.credential_allow_list)
+                .is_none()
         {
             let probe = Probe::new(Method::Soap, svc);
             let authorization = match &self.ctx.credentials {

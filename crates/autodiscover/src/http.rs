@@ -18,10 +18,11 @@ pub(crate) fn client(settings: &Settings, dns: &Dns) -> Result<reqwest::Client, 
         .pool_idle_timeout(Duration::from_secs(30));
     let mut roots = Vec::new();
     for pem in &settings.trusted_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| Error::Config {
-            setting: "trusted_ca_pem",
-            reason: e.to_string(),
-        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| Error::Config {
+                setting: "trusted_ca_pem",
+                reason: e.to_string(),
+            })?;
         roots.extend(certs);
     }
     builder = if settings.trusted_ca_only {

@@ -57,7 +57,9 @@ use url::Url;
 pub use credentials::{Basic, Credentials};
 pub use dns::SrvRecord;
 pub use error::Error;
-pub use settings::{CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts};
+pub use settings::{
+    CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts,
+};
 pub use trace::{Method, Outcome, TraceEntry};
 
 /// Where a mailbox's EWS endpoint is.
@@ -109,7 +111,10 @@ pub struct Autodiscover {
 
 impl Autodiscover {
     /// A client with these settings; `credentials` authenticate POX and SOAP requests.
-    pub fn new(settings: Settings, credentials: Option<Arc<dyn Credentials>>) -> Result<Self, Error> {
+    pub fn new(
+        settings: Settings,
+        credentials: Option<Arc<dyn Credentials>>,
+    ) -> Result<Self, Error> {
         let dns = dns::Dns::new(settings.dns_server, settings.timeouts.dns)?;
         let http = http::client(&settings, &dns)?;
         Ok(Self {
@@ -154,7 +159,9 @@ impl Autodiscover {
         let result = self.discover_uncached(&email).await;
         match &result {
             Ok(discovery) => self.cache.store(email.domain(), discovery),
-            Err(error) if error.is_retryable() => self.cache.store_failure(email.domain(), error.to_string()),
+            Err(error) if error.is_retryable() => {
+                self.cache.store_failure(email.domain(), error.to_string())
+            }
             Err(_) => {}
         }
         result

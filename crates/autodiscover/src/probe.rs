@@ -83,10 +83,20 @@ impl Probe {
 }
 
 /// The SOAP settings discovery asks for.
-const SETTINGS: &[&str] = &["ExternalEwsUrl", "InternalEwsUrl", "GroupingInformation", "CasVersion"];
+const SETTINGS: &[&str] = &[
+    "ExternalEwsUrl",
+    "InternalEwsUrl",
+    "GroupingInformation",
+    "CasVersion",
+];
 
 /// Asks one candidate; the trace entry says what happened.
-pub(crate) async fn run(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<String>) -> (TraceEntry, Option<Answer>) {
+pub(crate) async fn run(
+    ctx: &Ctx,
+    probe: &Probe,
+    email: &Email,
+    authorization: Option<String>,
+) -> (TraceEntry, Option<Answer>) {
     let started = Instant::now();
     let sent = authorization.is_some();
     let result = match probe.kind {
@@ -100,18 +110,31 @@ pub(crate) async fn run(ctx: &Ctx, probe: &Probe, email: &Email, authorization: 
             let outcome = match &answer {
                 Answer::Settings(_) => Outcome::Found,
                 Answer::RedirectAddr(to) => Outcome::Redirected { to: to.clone() },
-                Answer::RedirectUrl(to) | Answer::Location(to) => Outcome::Redirected { to: to.to_string() },
+                Answer::RedirectUrl(to) | Answer::Location(to) => {
+                    Outcome::Redirected { to: to.to_string() }
+                }
             };
             (outcome, Some(answer))
         }
         Err(error) => (Outcome::Failed { error }, None),
     };
-    let entry = TraceEntry::new(probe.method, probe.url.as_str(), email.address(), outcome, started.elapsed())
-        .with_credentials(sent);
+    let entry = TraceEntry::new(
+        probe.method,
+        probe.url.as_str(),
+        email.address(),
+        outcome,
+        started.elapsed(),
+    )
+    .with_credentials(sent);
     (entry, answer)
 }
 
-async fn post(ctx: &Ctx, url: &Url, body: Vec<u8>, authorization: Option<String>) -> Result<Vec<u8>, String> {
+async fn post(
+    ctx: &Ctx,
+    url: &Url,
+    body: Vec<u8>,
+    authorization: Option<String>,
+) -> Result<Vec<u8>, String> {
     let mut request = ctx
         .http
         .post(url.clone())
@@ -168,9 +191,21 @@ fn parse_url(text: &str) -> Result<Url, String> {
     Url::parse(text.trim()).map_err(|e| format!("invalid URL {text:?}: {e}"))
 }
 
-async fn pox(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<String>) -> Result<Answer, String> {
-    let body = post(ctx, &probe.url, PoxRequest::new(email.address()).to_xml(), authorization).await?;
-    let response = PoxResponse::from_xml(&body).map_err(|e| format!("not a POX Autodiscover answer: {e}"))?;
+async fn pox(
+    ctx: &Ctx,
+    probe: &Probe,
+    email: &Email,
+    authorization: Option<String>,
+) -> Result<Answer, String> {
+    let body = post(
+        ctx,
+        &probe.url,
+        PoxRequest::new(email.address()).to_xml(),
+        authorization,
+    )
+    .await?;
+    let response =
+        PoxResponse::from_xml(&body).map_err(|e| format!("not a POX Autodiscover answer: {e}"))?;
     if let Some(error) = &response.error {
         return Err(format!(
             "POX error {}: {}",
@@ -178,14 +213,23 @@ async fn pox(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<Stri
             error.message.as_deref().unwrap_or_default()
         ));
     }
-    let account = response.account.as_ref().ok_or("POX answer without Account")?;
+    let account = response
+        .account
+        .as_ref()
+        .ok_or("POX answer without Account")?;
     match &account.action {
         Some(PoxAction::RedirectAddr) => {
-            let to = account.redirect_addr.clone().ok_or("redirectAddr without RedirectAddr")?;
+            let to = account
+                .redirect_addr
+                .clone()
+                .ok_or("redirectAddr without RedirectAddr")?;
             Ok(Answer::RedirectAddr(to))
         }
         Some(PoxAction::RedirectUrl) => {
-            let to = account.redirect_url.as_deref().ok_or("redirectUrl without RedirectUrl")?;
+            let to = account
+                .redirect_url
+                .as_deref()
+                .ok_or("redirectUrl without RedirectUrl")?;
             Ok(Answer::RedirectUrl(parse_url(to)?))
         }
         _ => {
@@ -208,10 +252,16 @@ async fn pox(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<Stri
     }
 }
 
-async fn soap(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<String>) -> Result<Answer, String> {
+async fn soap(
+    ctx: &Ctx,
+    probe: &Probe,
+    email: &Email,
+    authorization: Option<String>,
+) -> Result<Answer, String> {
     let request = GetUserSettingsRequest::new(email.address(), SETTINGS, probe.url.as_str());
     let body = post(ctx, &probe.url, request.to_xml(), authorization).await?;
-    let response = GetUserSettingsResponse::from_xml(&body).map_err(|e| format!("not a SOAP Autodiscover answer: {e}"))?;
+    let response = GetUserSettingsResponse::from_xml(&body)
+        .map_err(|e| format!("not a SOAP Autodiscover answer: {e}"))?;
     if response.error_code != AutodiscoverErrorCode::NoError {
         return Err(format!(
             "SOAP error {}: {}",
@@ -219,7 +269,10 @@ async fn soap(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<Str
             response.error_message.as_deref().unwrap_or_default()
         ));
     }
-    let user = response.user_responses.first().ok_or("SOAP answer without UserResponse")?;
+    let user = response
+        .user_responses
+        .first()
+        .ok_or("SOAP answer without UserResponse")?;
     match &user.error_code {
         AutodiscoverErrorCode::NoError => {
             let external = user.external_ews_url().map(parse_url).transpose()?;
@@ -240,11 +293,17 @@ async fn soap(ctx: &Ctx, probe: &Probe, email: &Email, authorization: Option<Str
             }))
         }
         AutodiscoverErrorCode::RedirectAddress => {
-            let to = user.redirect_target.clone().ok_or("RedirectAddress without RedirectTarget")?;
+            let to = user
+                .redirect_target
+                .clone()
+                .ok_or("RedirectAddress without RedirectTarget")?;
             Ok(Answer::RedirectAddr(to))
         }
         AutodiscoverErrorCode::RedirectUrl => {
-            let to = user.redirect_target.as_deref().ok_or("RedirectUrl without RedirectTarget")?;
+            let to = user
+                .redirect_target
+                .as_deref()
+                .ok_or("RedirectUrl without RedirectTarget")?;
             Ok(Answer::RedirectUrl(parse_url(to)?))
         }
         other => Err(format!(
@@ -273,7 +332,12 @@ async fn v2(ctx: &Ctx, probe: &Probe, email: &Email) -> Result<Answer, String> {
 }
 
 async fn redirect_get(ctx: &Ctx, probe: &Probe) -> Result<Answer, String> {
-    let response = ctx.http.get(probe.url.clone()).send().await.map_err(describe)?;
+    let response = ctx
+        .http
+        .get(probe.url.clone())
+        .send()
+        .await
+        .map_err(describe)?;
     let status = response.status().as_u16();
     if !matches!(status, 301 | 302 | 303 | 307 | 308) {
         return Err(format!("HTTP {status}, not a redirect"));
@@ -283,6 +347,9 @@ async fn redirect_get(ctx: &Ctx, probe: &Probe) -> Result<Answer, String> {
         .get("Location")
         .and_then(|v| v.to_str().ok())
         .ok_or("redirect without Location")?;
-    let target = probe.url.join(location).map_err(|e| format!("invalid Location {location:?}: {e}"))?;
+    let target = probe
+        .url
+        .join(location)
+        .map_err(|e| format!("invalid Location {location:?}: {e}"))?;
     Ok(Answer::Location(target))
 }

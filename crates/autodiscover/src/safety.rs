@@ -27,7 +27,8 @@ pub(crate) fn is_public_suffix(host: &str) -> bool {
 pub(crate) fn forbidden_host(host: &str) -> Option<String> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let rest = host.strip_prefix("autodiscover.")?;
-    is_public_suffix(rest).then(|| format!("{host} is autodiscover.<public suffix>: never contacted"))
+    is_public_suffix(rest)
+        .then(|| format!("{host} is autodiscover.<public suffix>: never contacted"))
 }
 
 /// Why credentials may not be sent to `url` for a mailbox in `domain`, if so.
@@ -50,7 +51,8 @@ pub(crate) fn credential_refusal(url: &Url, domain: &str, allow_list: &[String])
         return None;
     }
     let (mine, theirs) = (registrable(domain), registrable(&host));
-    (mine != theirs).then(|| format!("{host} is outside {mine} and not on the credential allow-list"))
+    (mine != theirs)
+        .then(|| format!("{host} is outside {mine} and not on the credential allow-list"))
 }
 
 /// Whether a plain-HTTP redirect target is acceptable: `https` and an Autodiscover path
@@ -65,7 +67,9 @@ pub(crate) fn redirect_target_refusal(url: &Url) -> Option<String> {
     let ok = segments.len() >= 2
         && segments.first() == Some(&"autodiscover")
         && segments.last() == Some(&"autodiscover.xml")
-        && segments[1..segments.len() - 1].iter().all(|s| !s.is_empty());
+        && segments[1..segments.len() - 1]
+            .iter()
+            .all(|s| !s.is_empty());
     if !ok {
         return Some(format!("{url}: not an Autodiscover path"));
     }
@@ -103,22 +107,84 @@ mod tests {
     #[test]
     fn credentials_stay_home() {
         let allow = vec!["outlook.office365.com".to_owned()];
-        assert!(credential_refusal(&url("https://autodiscover.contoso.com/x"), "contoso.com", &allow).is_none());
-        assert!(credential_refusal(&url("https://mail.eu.contoso.com/x"), "contoso.com", &allow).is_none());
-        assert!(credential_refusal(&url("https://outlook.office365.com/x"), "contoso.com", &allow).is_none());
-        assert!(credential_refusal(&url("http://autodiscover.contoso.com/x"), "contoso.com", &allow).is_some());
-        assert!(credential_refusal(&url("https://contoso.com.evil.net/x"), "contoso.com", &allow).is_some());
-        assert!(credential_refusal(&url("https://evil-contoso.com/x"), "contoso.com", &allow).is_some());
-        assert!(credential_refusal(&url("https://autodiscover.com/x"), "contoso.com", &allow).is_some());
-        assert!(credential_refusal(&url("https://office365.com.evil.net/x"), "contoso.com", &allow).is_some());
+        assert!(
+            credential_refusal(
+                &url("https://autodiscover.contoso.com/x"),
+                "contoso.com",
+                &allow
+            )
+            .is_none()
+        );
+        assert!(
+            credential_refusal(&url("https://mail.eu.contoso.com/x"), "contoso.com", &allow)
+                .is_none()
+        );
+        assert!(
+            credential_refusal(
+                &url("https://outlook.office365.com/x"),
+                "contoso.com",
+                &allow
+            )
+            .is_none()
+        );
+        assert!(
+            credential_refusal(
+                &url("http://autodiscover.contoso.com/x"),
+                "contoso.com",
+                &allow
+            )
+            .is_some()
+        );
+        assert!(
+            credential_refusal(
+                &url("https://contoso.com.evil.net/x"),
+                "contoso.com",
+                &allow
+            )
+            .is_some()
+        );
+        assert!(
+            credential_refusal(&url("https://evil-contoso.com/x"), "contoso.com", &allow).is_some()
+        );
+        assert!(
+            credential_refusal(&url("https://autodiscover.com/x"), "contoso.com", &allow).is_some()
+        );
+        assert!(
+            credential_refusal(
+                &url("https://office365.com.evil.net/x"),
+                "contoso.com",
+                &allow
+            )
+            .is_some()
+        );
     }
 
     #[test]
     fn redirect_targets() {
-        assert!(redirect_target_refusal(&url("https://autodiscover.contoso.com/autodiscover/autodiscover.xml")).is_none());
-        assert!(redirect_target_refusal(&url("https://autodiscover-s.outlook.com/Autodiscover/mara@contoso.com/Autodiscover.xml")).is_none());
-        assert!(redirect_target_refusal(&url("http://autodiscover.contoso.com/autodiscover/autodiscover.xml")).is_some());
+        assert!(
+            redirect_target_refusal(&url(
+                "https://autodiscover.contoso.com/autodiscover/autodiscover.xml"
+            ))
+            .is_none()
+        );
+        assert!(
+            redirect_target_refusal(&url(
+                "https://autodiscover-s.outlook.com/Autodiscover/mara@contoso.com/Autodiscover.xml"
+            ))
+            .is_none()
+        );
+        assert!(
+            redirect_target_refusal(&url(
+                "http://autodiscover.contoso.com/autodiscover/autodiscover.xml"
+            ))
+            .is_some()
+        );
         assert!(redirect_target_refusal(&url("https://autodiscover.contoso.com/login")).is_some());
-        assert!(redirect_target_refusal(&url("https://autodiscover.com.br/autodiscover/autodiscover.xml")).is_some());
+        assert!(
+            redirect_target_refusal(&url(
+                "https://autodiscover.com.br/autodiscover/autodiscover.xml"
+            ))
+            .is_some()
+        );
     }
 }
