@@ -183,3 +183,16 @@ fn self_closing_envelope() {
         2
     );
 }
+
+#[test]
+fn self_closing_root_cut_before_its_end() {
+    // Found by fuzzing: a cut between `/` and `>` of a self-closing root, after attribute
+    // text with no quote in the first chunk.
+    let stream = b"\n<oap:Envelope 7*/><x:Envelope a */>\n";
+    let whole = split(&[stream]).unwrap();
+    assert_eq!(whole.len(), 2);
+    for cut in 0..=stream.len() {
+        let (a, b) = stream.split_at(cut);
+        assert_eq!(split(&[a, b]).unwrap(), whole, "cut at {cut}");
+    }
+}
