@@ -365,9 +365,12 @@ impl EnvelopeSplitter {
                     (None, _) => {
                         // Skip ahead to the next byte that matters in a tag.
                         let rest = &self.buf[self.scan..];
-                        let next = memchr::memchr3(b'>', b'"', b'\'', rest).map(|i| {
-                            i.min(memchr::memchr2(b'/', b'<', rest).unwrap_or(usize::MAX))
-                        });
+                        let quote_or_end = memchr::memchr3(b'>', b'"', b'\'', rest);
+                        let slash_or_lt = memchr::memchr2(b'/', b'<', rest);
+                        let next = match (quote_or_end, slash_or_lt) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
                         match next {
                             Some(offset) if offset > 0 => {
                                 self.scan += offset;
