@@ -26,6 +26,8 @@
 //! a resolver that uses it too, so every lookup of a discovery goes to the same place.
 
 mod http;
+#[cfg(test)]
+mod loopback_tests;
 mod order;
 
 use std::net::{IpAddr, SocketAddr};
@@ -40,7 +42,8 @@ use hickory_resolver::proto::rr::{Name, RData};
 
 pub(crate) use order::order_srv;
 
-/// One SRV record, as [`Dns::srv`] returns it.
+/// One SRV record of an `_autodiscover._tcp.<domain>` lookup. Discovery uses its `target`
+/// only, on the configured HTTPS port (see the settings), never its `port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SrvRecord {
@@ -271,6 +274,15 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn lookups_can_be_spawned() {
+        fn assert_send<T: Send + 'static>(_: T) {}
+        let dns = Dns::new("127.0.0.1:5353".parse().ok(), Duration::from_secs(1)).unwrap();
+        let (a, b) = (dns.clone(), dns);
+        assert_send(async move { a.srv("_autodiscover._tcp.contoso.test").await });
+        assert_send(async move { b.lookup_ip("contoso.test").await });
     }
 
     #[tokio::test]
