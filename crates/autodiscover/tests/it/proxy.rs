@@ -207,6 +207,7 @@ where
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
+            while connections.try_join_next().is_some() {}
             connections.spawn(handle(stream, shared.clone()));
         }
     });
