@@ -1,1 +1,5 @@
 //! Integration tests of Autodiscover over real loopback sockets.
+
+mod dns;
+mod dns_server;
+mod proxy;
