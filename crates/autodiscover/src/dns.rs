@@ -80,9 +80,6 @@ impl SrvRecord {
 }
 
 /// The resolver discovery uses. Cheap to clone.
-// The discovery engine (being written beside this module) is its caller; until it lands,
-// nothing in the crate constructs a `Dns`.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct Dns {
     resolver: Arc<TokioResolver>,
@@ -95,7 +92,6 @@ pub(crate) struct Dns {
 /// Entries kept in the resolver's cache; discovery asks for a handful of names.
 const CACHE_SIZE: u64 = 64;
 
-#[allow(dead_code)] // Called by the discovery engine; see `Dns`.
 impl Dns {
     /// A resolver asking `server` (UDP and TCP), or the system's servers when `None`.
     ///
