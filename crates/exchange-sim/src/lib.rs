@@ -46,6 +46,7 @@
 
 mod admin;
 mod autodiscover;
+pub mod dns;
 mod ews;
 mod identity;
 mod net;

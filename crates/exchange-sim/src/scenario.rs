@@ -284,6 +284,23 @@ pub struct Host {
     pub delay_ms: u64,
 }
 
+/// An SRV record the simulator's DNS server serves.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SrvEntry {
+    /// Owner name (`_autodiscover._tcp.contoso.com`).
+    pub name: String,
+    /// Priority.
+    pub priority: u16,
+    /// Weight.
+    pub weight: u16,
+    /// Port.
+    pub port: u16,
+    /// Target host.
+    pub target: String,
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -318,6 +335,8 @@ pub struct Scenario {
     pub hosts: Vec<Host>,
     /// A token the admin endpoint (`/_sim/...`) requires, when set.
     pub admin_token: Option<String>,
+    /// SRV records for the simulator's DNS server.
+    pub srv: Vec<SrvEntry>,
 }
 
 impl Default for Scenario {
@@ -337,6 +356,7 @@ impl Default for Scenario {
             apps: Vec::new(),
             hosts: Vec::new(),
             admin_token: None,
+            srv: Vec::new(),
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct SimBuilder {
     https: SocketAddr,
     http: SocketAddr,
     push_trusted_ca: Vec<String>,
+    dns: Option<Option<SocketAddr>>,
+    dns_records: Vec<crate::dns::DnsRecord>,
 }
 
 impl Default for SimBuilder {
@@ -47,6 +49,8 @@ impl Default for SimBuilder {
             https: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             push_trusted_ca: Vec::new(),
+            dns: None,
+            dns_records: Vec::new(),
         }
     }
 }
@@ -73,6 +77,25 @@ impl SimBuilder {
     /// A CA (PEM) push callbacks trust, for subscribers that listen over TLS.
     pub fn push_trusted_ca(mut self, pem: impl Into<String>) -> Self {
         self.push_trusted_ca.push(pem.into());
+        self
+    }
+
+    /// Also serve DNS (on a free loopback port): every host name of the scenario resolves to
+    /// the simulator (scripted hosts to their own address), plus the scenario's SRV records.
+    pub fn dns(mut self, enabled: bool) -> Self {
+        self.dns = enabled.then_some(None);
+        self
+    }
+
+    /// Serve DNS on this address (UDP and TCP).
+    pub fn dns_on(mut self, address: SocketAddr) -> Self {
+        self.dns = Some(Some(address));
+        self
+    }
+
+    /// An extra record for the simulator's DNS server (a host outside the scenario, ...).
+    pub fn dns_record(mut self, record: crate::dns::DnsRecord) -> Self {
+        self.dns_records.push(record);
         self
     }
 
@@ -155,11 +178,20 @@ impl SimBuilder {
                 shutdown.clone(),
             ));
         }
-        tracing::info!(%https_addr, %http_addr, "exchange-sim listening");
+        let dns = match self.dns {
+            Some(address) => {
+                let mut records = dns_records(&world.scenario);
+                records.extend(self.dns_records);
+                Some(crate::dns::DnsServer::start_on(address, records).await?)
+            }
+            None => None,
+        };
+        tracing::info!(%https_addr, %http_addr, dns = ?dns.as_ref().map(|d| d.addr), "exchange-sim listening");
         Ok(Sim {
             ctx,
             https_addr,
             http_addr,
+            dns,
         })
     }
 }
@@ -195,6 +227,33 @@ fn host_names(scenario: &Scenario) -> Vec<String> {
     names
 }
 
+/// A records for every host name (scripted hosts at their own address) and the SRV records.
+fn dns_records(scenario: &Scenario) -> Vec<crate::dns::DnsRecord> {
+    use crate::dns::DnsRecord;
+    let own: std::collections::BTreeMap<String, Ipv4Addr> = scenario
+        .hosts
+        .iter()
+        .filter_map(|h| Some((h.name.to_ascii_lowercase(), h.address.parse().ok()?)))
+        .collect();
+    let mut names: Vec<String> = host_names(scenario)
+        .into_iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut records: Vec<DnsRecord> = names
+        .iter()
+        .map(|name| DnsRecord::a(name, own.get(name).copied().unwrap_or(Ipv4Addr::LOCALHOST)))
+        .collect();
+    records.extend(
+        scenario
+            .srv
+            .iter()
+            .map(|s| DnsRecord::srv(&s.name, s.priority, s.weight, s.port, &s.target)),
+    );
+    records
+}
+
 fn router(ctx: Arc<Ctx>) -> Router {
     Router::new()
         .merge(ews::routes())
@@ -228,6 +287,7 @@ pub struct Sim {
     pub(crate) ctx: Arc<Ctx>,
     https_addr: SocketAddr,
     http_addr: SocketAddr,
+    dns: Option<crate::dns::DnsServer>,
 }
 
 impl Drop for Sim {
@@ -250,6 +310,17 @@ impl Sim {
     /// The plain HTTP listener's address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The DNS server's address, when [`SimBuilder::dns`] started one.
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.dns.as_ref().map(|d| d.addr)
+    }
+
+    /// The DNS server, when [`SimBuilder::dns`] started one (its query log shows every name
+    /// clients looked up).
+    pub fn dns(&self) -> Option<&crate::dns::DnsServer> {
+        self.dns.as_ref()
     }
 
     /// The CA certificate (PEM) clients must trust.

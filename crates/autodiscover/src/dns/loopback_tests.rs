@@ -9,11 +9,9 @@ use tokio::net::TcpListener;
 
 use super::{Dns, SrvRecord};
 
-#[allow(dead_code)] // The fixture's whole API serves the integration tests; part of it is used here.
-#[path = "../../tests/it/dns_server.rs"]
-mod dns_server;
-
-use dns_server::{DnsRecord, DnsServer, RecordType, SilentDnsServer};
+#[allow(dead_code)]
+// The fixture's whole API serves the integration tests; part of it is used here.
+use exchange_sim::dns::{DnsRecord, DnsServer, RecordType, SilentDnsServer};
 
 /// Generous: a loopback answer takes milliseconds; this only bounds a broken test.
 const BOUND: Duration = Duration::from_secs(10);
@@ -29,7 +27,8 @@ async fn a_and_aaaa_come_from_the_configured_server() {
         DnsRecord::a("mail.contoso.test", [127, 0, 0, 2]),
         DnsRecord::aaaa("mail.contoso.test", v6),
     ])
-    .await;
+    .await
+    .expect("DNS server");
     let mut ips = dns_for(server.addr)
         .lookup_ip("mail.contoso.test")
         .await
@@ -50,7 +49,8 @@ async fn a_cname_is_followed() {
         DnsRecord::cname("autodiscover.contoso.test", "mail.contoso.test"),
         DnsRecord::a("mail.contoso.test", [127, 0, 0, 3]),
     ])
-    .await;
+    .await
+    .expect("DNS server");
     let ips = dns_for(server.addr)
         .lookup_ip("autodiscover.contoso.test")
         .await
@@ -67,7 +67,8 @@ async fn srv_comes_back_in_priority_order_without_trailing_dots() {
         DnsRecord::srv(name, 30, 0, 8443, "last.fabrikam.test"),
         DnsRecord::srv(name, 10, 9, 443, "mail2.contoso.test"),
     ])
-    .await;
+    .await
+    .expect("DNS server");
     let dns = dns_for(server.addr);
     for _ in 0..20 {
         let records = dns.srv(name).await.unwrap();
@@ -96,7 +97,9 @@ async fn srv_comes_back_in_priority_order_without_trailing_dots() {
 #[tokio::test]
 async fn a_lone_dot_target_means_no_service() {
     let name = "_autodiscover._tcp.contoso.test";
-    let server = DnsServer::start([DnsRecord::srv(name, 0, 0, 0, ".")]).await;
+    let server = DnsServer::start([DnsRecord::srv(name, 0, 0, 0, ".")])
+        .await
+        .expect("DNS server");
     assert_eq!(dns_for(server.addr).srv(name).await.unwrap(), vec![]);
     // The answer did come from the server (not from an error path).
     assert!(server.was_queried(name));
@@ -104,7 +107,9 @@ async fn a_lone_dot_target_means_no_service() {
 
 #[tokio::test]
 async fn unknown_names_and_missing_types_are_empty_not_errors() {
-    let server = DnsServer::start([DnsRecord::a("mail.contoso.test", [127, 0, 0, 2])]).await;
+    let server = DnsServer::start([DnsRecord::a("mail.contoso.test", [127, 0, 0, 2])])
+        .await
+        .expect("DNS server");
     let dns = dns_for(server.addr);
     // NXDOMAIN.
     assert_eq!(dns.srv("_autodiscover._tcp.nowhere.test").await, Ok(vec![]));
@@ -117,7 +122,7 @@ async fn unknown_names_and_missing_types_are_empty_not_errors() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_is_an_error_within_the_timeout() {
-    let silent = SilentDnsServer::start().await;
+    let silent = SilentDnsServer::start().await.expect("silent DNS server");
     let dns = Dns::new(Some(silent.addr), Duration::from_millis(300)).unwrap();
     let srv = tokio::time::timeout(BOUND, dns.srv("_autodiscover._tcp.contoso.test"))
         .await
@@ -153,7 +158,9 @@ async fn reqwest_resolves_through_the_configured_server() {
         String::from_utf8_lossy(&request).into_owned()
     });
 
-    let server = DnsServer::start([DnsRecord::a("only-here.contoso.test", [127, 0, 0, 1])]).await;
+    let server = DnsServer::start([DnsRecord::a("only-here.contoso.test", [127, 0, 0, 1])])
+        .await
+        .expect("DNS server");
     let dns = dns_for(server.addr);
     let client = reqwest::Client::builder()
         .no_proxy()

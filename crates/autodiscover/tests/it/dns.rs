@@ -12,8 +12,8 @@ use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 
-use crate::dns_server::{DnsQuery, DnsRecord, DnsServer, RecordType, SilentDnsServer};
 use crate::proxy::{HttpProxy, ProxiedRequest, Socks5Proxy};
+use exchange_sim::dns::{DnsQuery, DnsRecord, DnsServer, RecordType, SilentDnsServer};
 
 /// Bounds each network step of a test; loopback answers take milliseconds.
 const BOUND: Duration = Duration::from_secs(10);
@@ -57,7 +57,9 @@ async fn sim() -> Sim {
 /// exchange-sim, and a DNS server that sends `autodiscover.contoso.test` to it.
 async fn sim_behind_dns() -> (Sim, DnsServer) {
     let sim = sim().await;
-    let dns = DnsServer::start([DnsRecord::a("autodiscover.contoso.test", [127, 0, 0, 1])]).await;
+    let dns = DnsServer::start([DnsRecord::a("autodiscover.contoso.test", [127, 0, 0, 1])])
+        .await
+        .expect("DNS server");
     (sim, dns)
 }
 
@@ -94,7 +96,8 @@ async fn the_dns_fixture_answers_what_it_was_given_and_nxdomain_otherwise() {
         DnsRecord::cname("autodiscover.contoso.test", "mail.contoso.test."),
         DnsRecord::srv(srv, 5, 10, 443, "mail.contoso.test"),
     ])
-    .await;
+    .await
+    .expect("DNS server");
     for tcp in [false, true] {
         let resolver = resolver(dns.addr, tcp, Duration::from_secs(2));
         let a = resolver
@@ -128,7 +131,7 @@ async fn the_dns_fixture_answers_what_it_was_given_and_nxdomain_otherwise() {
 
 #[tokio::test]
 async fn the_silent_server_never_answers() {
-    let silent = SilentDnsServer::start().await;
+    let silent = SilentDnsServer::start().await.expect("silent DNS server");
     let lookup = tokio::time::timeout(
         BOUND,
         resolver(silent.addr, false, Duration::from_millis(200)).ipv4_lookup("a.test."),

@@ -1,5 +1,4 @@
 //! Integration tests of Autodiscover over real loopback sockets.
 
 mod dns;
-mod dns_server;
 mod proxy;

@@ -3,7 +3,7 @@
 //! forwarded one per connection) and a SOCKS5 proxy ([`Socks5Proxy`], in [`socks`]).
 //!
 //! Like the "Connectivity Node" route of the settings, the proxy resolves target names
-//! itself: through [`ProxyBuilder::dns_server`] (the [`DnsServer`](crate::dns_server)
+//! itself: through [`ProxyBuilder::dns_server`] (the [`DnsServer`](exchange_sim::dns)
 //! fixture) or else the system's resolver.
 //!
 //! ```ignore
