@@ -75,6 +75,14 @@ async fn dispatch(AxumState(ctx): AxumState<Arc<Ctx>>, request: Request) -> Resp
     if !incoming.tls {
         return redirect::answer(&ctx, &incoming, &script.behaviour, &endpoint);
     }
+    if matches!(
+        script.behaviour,
+        crate::scenario::HostBehaviour::HttpRedirect(_)
+    ) {
+        // A host set up only to redirect (an IIS site with the HTTP redirect) serves no
+        // Autodiscover over HTTPS.
+        return StatusCode::NOT_FOUND.into_response();
+    }
     match endpoint {
         Endpoint::Pox { direct } => pox::answer(&ctx, incoming, &script.behaviour, direct).await,
         Endpoint::Soap => soap::answer(&ctx, incoming, &script.behaviour).await,

@@ -260,7 +260,7 @@ pub enum HostBehaviour {
     Malformed,
     /// Answer `200` with a body of this many bytes.
     Oversized(usize),
-    /// Plain HTTP only: redirect (302) to this URL.
+    /// A host that only redirects: plain HTTP answers 302 to this URL, HTTPS answers 404.
     HttpRedirect(String),
     /// Accept connections and never answer.
     Blackhole,

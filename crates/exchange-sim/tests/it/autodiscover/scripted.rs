@@ -125,12 +125,16 @@ async fn a_scripted_http_redirect_goes_where_it_is_told() {
         .expect("answered");
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()["location"], target);
-    // Over TLS the same host serves Autodiscover.
-    let response = pox_as_svc(&sim, "autodiscover.fabrikam.com", "elvin@fabrikam.com").await;
-    assert_eq!(
-        response.account.expect("Account").action,
-        Some(PoxAction::Settings)
-    );
+    // Over TLS the redirect-only host serves no Autodiscover.
+    let https = format!("{}{POX}", sim.https_base("autodiscover.fabrikam.com"));
+    let response = support::client(&sim)
+        .post(https)
+        .basic_auth(support::SVC.0, Some(support::SVC.1))
+        .body(PoxRequest::new("elvin@fabrikam.com").to_xml())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
