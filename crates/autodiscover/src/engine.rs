@@ -158,6 +158,11 @@ impl Run<'_> {
     /// HTTP redirect and SRV.
     async fn address_round(&mut self, email: &Email, first_pass: bool) -> Round {
         let settings = &self.ctx.settings;
+        if safety::is_public_suffix(email.domain()) {
+            let reason = format!("{} is a public suffix, not a mail domain", email.domain());
+            self.refuse(Method::Pox, email.domain(), email, reason);
+            return Round::Nothing;
+        }
         if let Some(url) = settings.override_url.clone() {
             let probes = self.probes_for_url(Method::Override, &url);
             return self.race(email, probes).await;
