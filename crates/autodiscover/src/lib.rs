@@ -5,6 +5,8 @@
 //!
 //! STUB: the discovery engine lands next.
 
+// The DNS module is being replaced; nothing calls it yet. Remove with the discovery engine.
+#[allow(dead_code)]
 mod dns;
 mod error;
 pub mod scp;

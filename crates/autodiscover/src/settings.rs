@@ -95,6 +95,8 @@ pub struct ScpSettings {
     pub site: Option<String>,
 }
 
+// Written out like the other settings; `#[derive(Default)]` would do as well.
+#[allow(clippy::derivable_impls)]
 impl Default for ScpSettings {
     fn default() -> Self {
         Self {
