@@ -1,1 +1,3 @@
 //! Integration tests of Autodiscover over real loopback sockets.
+
+mod scp;
