@@ -218,6 +218,15 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_lookup_can_be_spawned() {
+        fn spawnable<T: Send + 'static>(_: impl FnOnce() -> T) {}
+        spawnable(|| async {
+            let settings = settings();
+            lookup(&settings, &[], false, "u@corp.test", Duration::ZERO).await
+        });
+    }
+
     #[tokio::test]
     async fn bad_addresses_are_trace_entries() {
         let settings = ScpSettings {

@@ -156,7 +156,11 @@ async fn the_hosts_site_decides_the_order_and_no_site_still_finds_urls() {
     branch.site = Some("branch-site".to_owned());
     let found = find(&samba, &branch, USER).await;
     // In Branch-Site, EXCH05's spelling of EXCH01's URL ranks first and is the one kept.
-    assert_eq!(urls(&found), [OTHER_SITE_URL, BRANCH_SPELLING, NO_SITE_URL]);
+    // Within one rank the directory's order holds, which differs from one provision to another.
+    let mut branch_site = urls(&found)[..2].to_vec();
+    branch_site.sort_unstable();
+    assert_eq!(branch_site, [BRANCH_SPELLING, OTHER_SITE_URL], "{found:#?}");
+    assert_eq!(urls(&found)[2..], [NO_SITE_URL]);
     let mut unknown = settings(&[DC]);
     unknown.site = None;
     let found = find(&samba, &unknown, USER).await;
