@@ -49,15 +49,17 @@ pub struct ScpLookup {
     /// Only `https` URLs; no two equal but for case.
     pub urls: Vec<Url>,
     /// What was asked of which domain controller: one entry per search (target
-    /// `ldaps://dc1.corp.example.test:636`, with `/<base DN>` after a pointer), and one
-    /// `Refused` entry per URL or pointer not used.
+    /// `ldaps://dc1.corp.example.test:636`, with `/<base DN>` after a pointer), and a
+    /// `Refused` entry for each URL not used (plain `http`, not a URL) and each pointer not
+    /// followed (a bad path, a loop, past 10 hops).
     pub trace: Vec<TraceEntry>,
 }
 
 /// Looks up Autodiscover SCPs for `email`'s domain; failures go into the trace, never an error.
 ///
 /// `timeout` bounds connecting to a domain controller (TLS included) and, separately,
-/// everything after it (bind, RootDSE, search) for each search.
+/// everything after it (bind, RootDSE, search) for each search. Runs on the current Tokio
+/// runtime, one task per search.
 pub async fn lookup(
     settings: &ScpSettings,
     trusted_ca_pem: &[String],
