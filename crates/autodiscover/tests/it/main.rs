@@ -4,4 +4,5 @@ mod discovery;
 mod dns;
 mod hostile;
 mod proxy;
+mod scp;
 mod support;
