@@ -15,15 +15,30 @@ async fn finds_the_ews_url_and_grouping() {
     let sim = support::start(support::scenario(&[])).await;
     let found = locator(settings(&sim)).discover(MARA).await.expect("found");
     assert_eq!(found.ews_url.as_str(), sim.ews_url(MARA).unwrap());
-    assert_eq!(found.external_ews_url.as_ref().map(|u| u.as_str().to_owned()), Some(sim.ews_url(MARA).unwrap()));
-    assert_eq!(found.internal_ews_url.as_ref().map(|u| u.as_str().to_owned()), Some(sim.internal_ews_url(MARA).unwrap()));
+    assert_eq!(
+        found
+            .external_ews_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
+        Some(sim.ews_url(MARA).unwrap())
+    );
+    assert_eq!(
+        found
+            .internal_ews_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
+        Some(sim.internal_ews_url(MARA).unwrap())
+    );
     assert_eq!(found.grouping_information.as_deref(), Some("CONTOSO-1"));
     assert_eq!(found.mailbox, MARA);
     assert!(!found.from_cache);
     assert!(found.trace.iter().any(|e| e.outcome == Outcome::Found));
     // Credentials went only to the mailbox's own domain.
     for host in hosts_with_credentials(&sim) {
-        assert!(host == "contoso.com" || host.ends_with(".contoso.com"), "credentials sent to {host}");
+        assert!(
+            host == "contoso.com" || host.ends_with(".contoso.com"),
+            "credentials sent to {host}"
+        );
     }
 }
 
@@ -39,7 +54,11 @@ async fn internal_url_when_asked() {
 #[tokio::test]
 async fn each_protocol_alone() {
     let sim = support::start(support::scenario(&[])).await;
-    for (pox, soap, v2, method) in [(true, false, false, Method::Pox), (false, true, false, Method::Soap), (false, false, true, Method::V2)] {
+    for (pox, soap, v2, method) in [
+        (true, false, false, Method::Pox),
+        (false, true, false, Method::Soap),
+        (false, false, true, Method::V2),
+    ] {
         let mut settings = settings(&sim);
         settings.protocols.pox = pox;
         settings.protocols.soap = soap;
@@ -58,19 +77,35 @@ async fn override_url_is_the_only_candidate() {
     let sim = support::start(support::scenario(&[])).await;
     let mut settings = settings(&sim);
     settings.override_url = Some(
-        format!("{}/autodiscover/autodiscover.svc", sim.https_base("autodiscover.contoso.com")).parse().unwrap(),
+        format!(
+            "{}/autodiscover/autodiscover.svc",
+            sim.https_base("autodiscover.contoso.com")
+        )
+        .parse()
+        .unwrap(),
     );
     let found = locator(settings).discover(MARA).await.expect("found");
     assert_eq!(found.method, Method::Override);
     assert_eq!(found.grouping_information.as_deref(), Some("CONTOSO-1"));
-    assert_eq!(support::hosts_asked(&sim).into_iter().collect::<Vec<_>>(), vec!["autodiscover.contoso.com"]);
+    assert_eq!(
+        support::hosts_asked(&sim).into_iter().collect::<Vec<_>>(),
+        vec!["autodiscover.contoso.com"]
+    );
 }
 
 #[tokio::test]
 async fn redirect_address_restarts_discovery() {
     let sim = support::start(support::scenario(&[
-        ("autodiscover.contoso.com", "", HostBehaviour::RedirectAddr("elvin@fabrikam.com".into())),
-        ("contoso.com", "", HostBehaviour::RedirectAddr("elvin@fabrikam.com".into())),
+        (
+            "autodiscover.contoso.com",
+            "",
+            HostBehaviour::RedirectAddr("elvin@fabrikam.com".into()),
+        ),
+        (
+            "contoso.com",
+            "",
+            HostBehaviour::RedirectAddr("elvin@fabrikam.com".into()),
+        ),
     ]))
     .await;
     let mut settings = settings(&sim);
@@ -81,15 +116,26 @@ async fn redirect_address_restarts_discovery() {
     let found = locator(settings).discover(MARA).await.expect("found");
     assert_eq!(found.email, MARA);
     assert_eq!(found.mailbox, "elvin@fabrikam.com");
-    assert_eq!(found.ews_url.as_str(), sim.ews_url("elvin@fabrikam.com").unwrap());
-    assert!(found.trace.iter().any(|e| matches!(&e.outcome, Outcome::Redirected { to } if to == "elvin@fabrikam.com")));
+    assert_eq!(
+        found.ews_url.as_str(),
+        sim.ews_url("elvin@fabrikam.com").unwrap()
+    );
+    assert!(
+        found.trace.iter().any(
+            |e| matches!(&e.outcome, Outcome::Redirected { to } if to == "elvin@fabrikam.com")
+        )
+    );
 }
 
 #[tokio::test]
 async fn srv_record_when_the_usual_hosts_fail() {
     let mut scenario = support::scenario(&[
         ("contoso.com", "127.0.0.2", HostBehaviour::Refuse),
-        ("autodiscover.contoso.com", "127.0.0.3", HostBehaviour::Refuse),
+        (
+            "autodiscover.contoso.com",
+            "127.0.0.3",
+            HostBehaviour::Refuse,
+        ),
     ]);
     let mut srv = SrvEntry::default();
     srv.name = "_autodiscover._tcp.contoso.com".into();
@@ -104,9 +150,17 @@ async fn srv_record_when_the_usual_hosts_fail() {
     // Not allowed: nothing found.
     let mut settings = settings(&sim);
     settings.allow_redirect_and_srv = false;
-    let error = locator(settings).discover(MARA).await.expect_err("not found");
+    let error = locator(settings)
+        .discover(MARA)
+        .await
+        .expect_err("not found");
     assert!(matches!(error, Error::NotFound { .. }));
-    assert!(error.trace().iter().all(|e| e.method != Method::Srv && e.method != Method::HttpRedirect));
+    assert!(
+        error
+            .trace()
+            .iter()
+            .all(|e| e.method != Method::Srv && e.method != Method::HttpRedirect)
+    );
 }
 
 #[tokio::test]
@@ -116,13 +170,22 @@ async fn plain_http_redirect_then_https() {
         (
             "autodiscover.contoso.com",
             "",
-            HostBehaviour::HttpRedirect("https://mail.contoso.com:PORT/autodiscover/autodiscover.xml".into()),
+            HostBehaviour::HttpRedirect(
+                "https://mail.contoso.com:PORT/autodiscover/autodiscover.xml".into(),
+            ),
         ),
     ]))
     .await;
-    let target = format!("https://mail.contoso.com:{}/autodiscover/autodiscover.xml", sim.https_addr().port());
-    sim.set_host_behaviour("autodiscover.contoso.com", HostBehaviour::HttpRedirect(target), Duration::ZERO)
-        .expect("script");
+    let target = format!(
+        "https://mail.contoso.com:{}/autodiscover/autodiscover.xml",
+        sim.https_addr().port()
+    );
+    sim.set_host_behaviour(
+        "autodiscover.contoso.com",
+        HostBehaviour::HttpRedirect(target),
+        Duration::ZERO,
+    )
+    .expect("script");
     let found = locator(settings(&sim)).discover(MARA).await.expect("found");
     assert_eq!(found.method, Method::HttpRedirect);
     assert_eq!(found.source.host_str(), Some("mail.contoso.com"));
@@ -141,7 +204,11 @@ async fn cache_and_invalidate() {
     let second = locator.discover(MARA).await.expect("cached");
     assert!(second.from_cache);
     assert_eq!(second.ews_url, first.ews_url);
-    assert_eq!(sim.autodiscover_log().len(), asked, "a cached answer asks nobody");
+    assert_eq!(
+        sim.autodiscover_log().len(),
+        asked,
+        "a cached answer asks nobody"
+    );
     MailboxLocator::invalidate(&locator, MARA);
     let third = locator.locate(MARA).await.expect("found again");
     assert!(!third.from_cache);
@@ -155,27 +222,60 @@ async fn mailbox_moves_show_after_invalidate() {
     settings.protocols.v2 = false;
     settings.protocols.pox = false;
     let locator = locator(settings);
-    assert_eq!(locator.discover(MARA).await.expect("found").grouping_information.as_deref(), Some("CONTOSO-1"));
+    assert_eq!(
+        locator
+            .discover(MARA)
+            .await
+            .expect("found")
+            .grouping_information
+            .as_deref(),
+        Some("CONTOSO-1")
+    );
     sim.move_mailbox(MARA, "mbx2").expect("moved");
-    assert_eq!(locator.discover(MARA).await.expect("cached").grouping_information.as_deref(), Some("CONTOSO-1"));
+    assert_eq!(
+        locator
+            .discover(MARA)
+            .await
+            .expect("cached")
+            .grouping_information
+            .as_deref(),
+        Some("CONTOSO-1")
+    );
     locator.invalidate(MARA);
-    assert_eq!(locator.discover(MARA).await.expect("found").grouping_information.as_deref(), Some("FABRIKAM-2"));
+    assert_eq!(
+        locator
+            .discover(MARA)
+            .await
+            .expect("found")
+            .grouping_information
+            .as_deref(),
+        Some("FABRIKAM-2")
+    );
 }
 
 #[tokio::test]
 async fn failures_are_cached_per_domain() {
     let sim = support::start(support::scenario(&[
         ("contoso.com", "127.0.0.2", HostBehaviour::Refuse),
-        ("autodiscover.contoso.com", "127.0.0.3", HostBehaviour::Refuse),
+        (
+            "autodiscover.contoso.com",
+            "127.0.0.3",
+            HostBehaviour::Refuse,
+        ),
     ]))
     .await;
     let locator = locator(settings(&sim));
     let error = locator.discover(MARA).await.expect_err("nothing answers");
     assert!(error.is_retryable());
     assert!(error.trace().len() >= 4, "{:?}", error.trace());
-    let again = locator.discover("other@contoso.com").await.expect_err("cached failure");
+    let again = locator
+        .discover("other@contoso.com")
+        .await
+        .expect_err("cached failure");
     assert_eq!(again.trace().len(), 1);
-    assert!(matches!(&again.trace()[0].outcome, Outcome::Failed { error } if error.contains("cached failure")));
+    assert!(
+        matches!(&again.trace()[0].outcome, Outcome::Failed { error } if error.contains("cached failure"))
+    );
 }
 
 #[tokio::test]
@@ -183,7 +283,10 @@ async fn invalid_addresses_are_refused_before_anything_is_sent() {
     let sim = support::start(support::scenario(&[])).await;
     let locator = locator(settings(&sim));
     for bad in ["", "mara", "mara@", "@contoso.com", "mara@localhost"] {
-        assert!(matches!(locator.discover(bad).await, Err(Error::InvalidEmail(_))), "{bad:?}");
+        assert!(
+            matches!(locator.discover(bad).await, Err(Error::InvalidEmail(_))),
+            "{bad:?}"
+        );
     }
     assert!(sim.autodiscover_log().is_empty());
 }

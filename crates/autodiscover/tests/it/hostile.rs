@@ -13,7 +13,10 @@ const MARA: &str = "mara@contoso.com";
 /// Credentials went only to contoso.com hosts.
 fn only_contoso(sim: &exchange_sim::Sim) {
     for host in hosts_with_credentials(sim) {
-        assert!(host == "contoso.com" || host.ends_with(".contoso.com"), "credentials sent to {host}");
+        assert!(
+            host == "contoso.com" || host.ends_with(".contoso.com"),
+            "credentials sent to {host}"
+        );
     }
 }
 
@@ -41,7 +44,11 @@ async fn redirect_url_to_another_registrable_domain() {
     settings.protocols.v2 = false;
     settings.allow_redirect_and_srv = false;
     let error = locator(settings).discover(MARA).await.expect_err("refused");
-    assert!(refused(&error, "outside contoso.com"), "{:#?}", error.trace());
+    assert!(
+        refused(&error, "outside contoso.com"),
+        "{:#?}",
+        error.trace()
+    );
     assert!(!support::hosts_asked(&sim).contains("autodiscover.evil.test"));
     only_contoso(&sim);
 }
@@ -57,20 +64,30 @@ async fn redirect_url_to_plain_http() {
     settings.allow_redirect_and_srv = false;
     let error = locator(settings).discover(MARA).await.expect_err("refused");
     assert!(refused(&error, "plain HTTP"), "{:#?}", error.trace());
-    assert!(sim.autodiscover_log().iter().all(|r| r.tls), "nothing went over plain HTTP");
+    assert!(
+        sim.autodiscover_log().iter().all(|r| r.tls),
+        "nothing went over plain HTTP"
+    );
 }
 
 #[tokio::test]
 async fn redirect_address_loop() {
     let mut hosts = both(HostBehaviour::RedirectAddr("elvin@fabrikam.com".into()));
-    hosts.push(("autodiscover.fabrikam.com", "", HostBehaviour::RedirectAddr(MARA.into())));
+    hosts.push((
+        "autodiscover.fabrikam.com",
+        "",
+        HostBehaviour::RedirectAddr(MARA.into()),
+    ));
     hosts.push(("fabrikam.com", "", HostBehaviour::RedirectAddr(MARA.into())));
     let sim = support::start(support::scenario(&hosts)).await;
     let mut settings = settings(&sim);
     settings.protocols.v2 = false;
     settings.credential_allow_list.push("fabrikam.com".into());
     let error = locator(settings).discover(MARA).await.expect_err("loop");
-    assert!(matches!(&error, Error::RedirectLoop { at, .. } if at == MARA), "{error}");
+    assert!(
+        matches!(&error, Error::RedirectLoop { at, .. } if at == MARA),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -96,22 +113,35 @@ async fn eleven_hops_are_too_many() {
     settings.protocols.v2 = false;
     settings.allow_redirect_and_srv = false;
     settings.credential_allow_list.push("test".into());
-    let error = locator(settings).discover("u@d0.test").await.expect_err("too many");
-    assert!(matches!(error, Error::TooManyRedirects { limit: 10, .. }), "{error}");
+    let error = locator(settings)
+        .discover("u@d0.test")
+        .await
+        .expect_err("too many");
+    assert!(
+        matches!(error, Error::TooManyRedirects { limit: 10, .. }),
+        "{error}"
+    );
     let redirects = error
         .trace()
         .iter()
         .filter(|e| matches!(e.outcome, Outcome::Redirected { .. }))
         .count();
     assert!(redirects >= 11, "{redirects}");
-    assert!(!support::hosts_asked(&sim).contains("autodiscover.d12.test"), "the 11th redirect is not followed");
+    assert!(
+        !support::hosts_asked(&sim).contains("autodiscover.d12.test"),
+        "the 11th redirect is not followed"
+    );
 }
 
 #[tokio::test]
 async fn srv_target_outside_the_domain() {
     let mut scenario = support::scenario(&[
         ("contoso.com", "127.0.0.2", HostBehaviour::Refuse),
-        ("autodiscover.contoso.com", "127.0.0.3", HostBehaviour::Refuse),
+        (
+            "autodiscover.contoso.com",
+            "127.0.0.3",
+            HostBehaviour::Refuse,
+        ),
     ]);
     let mut srv = SrvEntry::default();
     srv.name = "_autodiscover._tcp.contoso.com".into();
@@ -119,20 +149,35 @@ async fn srv_target_outside_the_domain() {
     srv.target = "autodiscover.evil.test".into();
     scenario.srv.push(srv);
     let sim = support::start(scenario).await;
-    let error = locator(settings(&sim)).discover(MARA).await.expect_err("refused");
-    assert!(refused(&error, "autodiscover.evil.test is outside contoso.com"), "{:#?}", error.trace());
+    let error = locator(settings(&sim))
+        .discover(MARA)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused(&error, "autodiscover.evil.test is outside contoso.com"),
+        "{:#?}",
+        error.trace()
+    );
     assert!(!support::hosts_asked(&sim).contains("autodiscover.evil.test"));
     assert!(error.trace().iter().any(|e| e.method == Method::Srv));
 }
 
 #[tokio::test]
 async fn a_black_hole_does_not_delay_the_answer() {
-    let sim = support::start(support::scenario(&[("contoso.com", "127.0.0.2", HostBehaviour::Blackhole)])).await;
+    let sim = support::start(support::scenario(&[(
+        "contoso.com",
+        "127.0.0.2",
+        HostBehaviour::Blackhole,
+    )]))
+    .await;
     let mut settings = settings(&sim);
     // Waiting for the black hole would take the candidate timeout, past the overall one.
     settings.timeouts.candidate = Duration::from_secs(120);
     settings.timeouts.overall = Duration::from_secs(15);
-    let found = locator(settings).discover(MARA).await.expect("the good candidate answers");
+    let found = locator(settings)
+        .discover(MARA)
+        .await
+        .expect("the good candidate answers");
     assert_eq!(found.ews_url.as_str(), sim.ews_url(MARA).unwrap());
     assert!(
         found
@@ -147,13 +192,20 @@ async fn a_black_hole_does_not_delay_the_answer() {
 #[tokio::test]
 async fn oversized_and_malformed_answers() {
     let sim = support::start(support::scenario(&[
-        ("autodiscover.contoso.com", "", HostBehaviour::Oversized(2 * 1024 * 1024)),
+        (
+            "autodiscover.contoso.com",
+            "",
+            HostBehaviour::Oversized(2 * 1024 * 1024),
+        ),
         ("contoso.com", "", HostBehaviour::Malformed),
     ]))
     .await;
     let mut settings = settings(&sim);
     settings.allow_redirect_and_srv = false;
-    let error = locator(settings).discover(MARA).await.expect_err("nothing usable");
+    let error = locator(settings)
+        .discover(MARA)
+        .await
+        .expect_err("nothing usable");
     let errors: Vec<String> = error
         .trace()
         .iter()
@@ -162,7 +214,10 @@ async fn oversized_and_malformed_answers() {
             _ => None,
         })
         .collect();
-    assert!(errors.iter().any(|e| e.contains("larger than")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("larger than")),
+        "{errors:?}"
+    );
     assert!(errors.iter().any(|e| e.contains("not a")), "{errors:?}");
 }
 
@@ -170,7 +225,10 @@ async fn oversized_and_malformed_answers() {
 async fn nothing_goes_to_autodiscover_of_a_public_suffix() {
     let sim = support::start(support::scenario(&[])).await;
     let locator = locator(settings(&sim));
-    let error = locator.discover("someone@co.uk").await.expect_err("refused");
+    let error = locator
+        .discover("someone@co.uk")
+        .await
+        .expect_err("refused");
     assert!(refused(&error, "public suffix"), "{:#?}", error.trace());
     let dns = sim.dns().expect("DNS server");
     assert!(!dns.was_queried("autodiscover.co.uk"));
@@ -187,6 +245,10 @@ async fn redirect_to_autodiscover_of_a_public_suffix() {
     settings.protocols.v2 = false;
     settings.allow_redirect_and_srv = false;
     let error = locator(settings).discover(MARA).await.expect_err("refused");
-    assert!(refused(&error, "autodiscover.<public suffix>"), "{:#?}", error.trace());
+    assert!(
+        refused(&error, "autodiscover.<public suffix>"),
+        "{:#?}",
+        error.trace()
+    );
     assert!(!sim.dns().expect("DNS").was_queried("autodiscover.com.br"));
 }

@@ -68,7 +68,12 @@ pub(crate) fn scenario(hosts: &[(&str, &str, HostBehaviour)]) -> Scenario {
 
 /// Starts the simulator with DNS.
 pub(crate) async fn start(scenario: Scenario) -> Sim {
-    Sim::builder().scenario(scenario).dns(true).start().await.expect("simulator starts")
+    Sim::builder()
+        .scenario(scenario)
+        .dns(true)
+        .start()
+        .await
+        .expect("simulator starts")
 }
 
 /// Settings that reach the simulator: its DNS server, its ports, only its CA.
