@@ -35,7 +35,12 @@ fn start(runtime: &tokio::runtime::Runtime) -> (Sim, Autodiscover) {
         hole.address = "127.0.0.2".into();
         hole.behaviour = HostBehaviour::Blackhole;
         scenario.hosts.push(hole);
-        let sim = Sim::builder().scenario(scenario).dns(true).start().await.expect("sim");
+        let sim = Sim::builder()
+            .scenario(scenario)
+            .dns(true)
+            .start()
+            .await
+            .expect("sim");
         let mut settings = Settings::default();
         settings.dns_server = sim.dns_addr();
         settings.https_port = sim.https_addr().port();
@@ -51,14 +56,20 @@ fn start(runtime: &tokio::runtime::Runtime) -> (Sim, Autodiscover) {
 }
 
 fn autodiscover(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (_sim, locator) = start(&runtime);
-    runtime.block_on(locator.discover("mara@contoso.com")).expect("warm");
+    runtime
+        .block_on(locator.discover("mara@contoso.com"))
+        .expect("warm");
 
     let mut group = c.benchmark_group("autodiscover");
     group.bench_function("cached lookup", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { black_box(locator.discover("mara@contoso.com").await.expect("cached")) })
+        b.to_async(&runtime).iter(|| async {
+            black_box(locator.discover("mara@contoso.com").await.expect("cached"))
+        })
     });
     group.sample_size(20);
     group.bench_function("cold discovery, one candidate black-holed", |b| {

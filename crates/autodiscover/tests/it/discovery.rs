@@ -290,3 +290,32 @@ async fn invalid_addresses_are_refused_before_anything_is_sent() {
     }
     assert!(sim.autodiscover_log().is_empty());
 }
+
+#[tokio::test]
+async fn every_connection_goes_through_the_connectivity_node_proxy() {
+    let sim = support::start(support::scenario(&[])).await;
+    let proxy = crate::proxy::HttpProxy::builder()
+        .dns_server(sim.dns_addr().expect("DNS"))
+        .start()
+        .await;
+    let mut settings = settings(&sim);
+    settings.proxy = Some(proxy.url().parse().unwrap());
+    // The proxy resolves names; discovery's own DNS server is not used for HTTP then.
+    settings.dns_server = None;
+    settings.allow_redirect_and_srv = false;
+    let found = locator(settings)
+        .discover(MARA)
+        .await
+        .expect("found through the proxy");
+    assert_eq!(found.ews_url.as_str(), sim.ews_url(MARA).unwrap());
+    let targets = proxy.connect_targets();
+    let port = sim.https_addr().port();
+    assert!(
+        targets.contains(&format!("autodiscover.contoso.com:{port}")),
+        "{targets:?}"
+    );
+    assert!(
+        targets.iter().all(|t| t.ends_with(&format!(".com:{port}"))),
+        "only the simulator's hosts were tunnelled to: {targets:?}"
+    );
+}
