@@ -1,0 +1,9 @@
+//! Integration tests of every authentication method against exchange-sim's identity platform
+//! and EWS, over TLS on loopback.
+
+mod basic_and_certificates;
+mod concurrency;
+mod modern;
+mod passive;
+mod secrets;
+mod support;
