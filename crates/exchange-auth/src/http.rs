@@ -202,6 +202,10 @@ pub(crate) fn client(
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
         .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        // HTTP/1.1: every hanging GetStreamingEvents gets its own connection (over HTTP/2
+        // they would share one and queue behind its concurrent-stream limit), and IIS
+        // serves Windows authentication over HTTP/1.1 only.
+        .http1_only()
         .user_agent(concat!("bems/", env!("CARGO_PKG_VERSION")));
     match tls {
         Some(tls) => builder = builder.tls_backend_preconfigured(tls.config),

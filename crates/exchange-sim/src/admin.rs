@@ -11,7 +11,7 @@
 //! | `GET /_sim/mailboxes/{smtp}` | | unread count, EWS URLs, grouping |
 //! | `POST /_sim/mailboxes/{smtp}/move` | `{"server":"mbx2"}` | move the mailbox to another server |
 //! | `POST /_sim/servers/{name}/restart` | | restart a server: its subscriptions are lost |
-//! | `POST /_sim/faults` | `{"server_busy":3,"drop_connections":1,"malformed":1,"slow_ms":200,"cut_streams":true}` | inject faults |
+//! | `POST /_sim/faults` | `{"server_busy":3,"drop_connections":1,"malformed":1,"slow_ms":200,"ignore_affinity":1,"cut_streams":true}` | inject faults |
 //! | `POST /_sim/clock/advance` | `{"seconds":2678400}` | move simulated time forward |
 //! | `GET /_sim/stats` | | subscriptions, streams, events |
 //! | `POST /_sim/load/deliver` | `{"count":100000,"per_second":10000}` | deliver mails round-robin over every mailbox, in the background (load tests) |
@@ -283,6 +283,7 @@ struct FaultRequest {
     drop_connections: Option<u64>,
     malformed: Option<u64>,
     slow_ms: Option<u64>,
+    ignore_affinity: Option<u64>,
     cut_streams: bool,
 }
 
@@ -306,6 +307,9 @@ async fn faults(
     }
     if let Some(ms) = request.slow_ms {
         faults.slow(Duration::from_millis(ms));
+    }
+    if let Some(n) = request.ignore_affinity {
+        faults.ignore_affinity(n);
     }
     if request.cut_streams {
         faults.cut_streams();

@@ -448,6 +448,13 @@ impl Sim {
         self.ctx.world.faults.malformed(n);
     }
 
+    /// The next `n` EWS requests that replay an `X-BackEndOverrideCookie` lose it on the way
+    /// and land on another back end of the cookie's server, which does not hold the group's
+    /// subscriptions (`ErrorSubscriptionNotFound`).
+    pub fn ignore_affinity(&self, n: u64) {
+        self.ctx.world.faults.ignore_affinity(n);
+    }
+
     /// Every EWS answer waits `delay` first (zero to stop).
     pub fn slow_answers(&self, delay: Duration) {
         self.ctx.world.faults.slow(delay);

@@ -41,6 +41,13 @@ pub(crate) fn route(world: &World, headers: &HeaderMap, mailbox: usize) -> Route
         if let Some(cookie) = cookie {
             for (s, server) in world.servers.iter().enumerate() {
                 if let Some(b) = server.backends.iter().position(|b| b.cookie == cookie) {
+                    // Injected fault: the cookie is lost on the way (a load balancer drops
+                    // it) and the request lands on the server's next back end instead.
+                    let b = if world.faults.take_ignore_affinity() {
+                        (b + 1) % server.backends.len()
+                    } else {
+                        b
+                    };
                     return Route {
                         server: s,
                         backend: b,

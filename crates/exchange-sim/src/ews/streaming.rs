@@ -5,6 +5,9 @@
 //! (`ConnectionStatus` `OK`) after every quiet heartbeat interval (45 s by default, as
 //! Exchange); at `ConnectionTimeout` a last envelope with `ConnectionStatus` `Closed` ends the
 //! body. A back-end restart or an injected fault cuts the connection without a last envelope.
+//! A subscription streams on one connection at a time: when a newer connection takes it, the
+//! older one stops serving it and, once it holds none, ends with
+//! `ErrorNewEventStreamConnectionOpened` (and `Closed`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -134,10 +137,24 @@ enum End {
     Timeout,
     /// A subscription failed: send its error, then close.
     Failed(SubscriptionId, ResponseCode),
+    /// Every subscription moved to a newer connection: say so, then close.
+    Moved(Vec<SubscriptionId>),
     /// Cut (restart, fault): abort without a last envelope.
     Cut,
     /// The client went away.
     Gone,
+}
+
+impl End {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Failed(..) => "failed",
+            Self::Moved(..) => "moved to a newer connection",
+            Self::Cut => "cut",
+            Self::Gone => "client gone",
+        }
+    }
 }
 
 async fn stream(
@@ -153,9 +170,11 @@ async fn stream(
     counters
         .streaming_connections
         .fetch_add(1, Ordering::Relaxed);
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     let waker = Arc::new(Notify::new());
     for subscription in &subscriptions {
-        subscription.set_waker(Some(Arc::clone(&waker)));
+        subscription.attach(serial, Arc::clone(&waker));
         subscription.touch();
     }
     let cut = world.faults.streams();
@@ -177,7 +196,12 @@ async fn stream(
             loop {
                 let mut notifications = Vec::new();
                 let mut commits = Vec::new();
+                let mut held = 0;
                 for subscription in &subscriptions {
+                    if !subscription.held_by(serial) {
+                        continue; // a newer connection streams it
+                    }
+                    held += 1;
                     match subscription.batch(
                         subscription.cursor(),
                         world.retention_start(),
@@ -191,6 +215,9 @@ async fn stream(
                         Ok(batch) => subscription.set_cursor(batch.next_cursor),
                         Err(code) => break 'stream End::Failed(subscription.id.clone(), code),
                     }
+                }
+                if held == 0 {
+                    break 'stream End::Moved(subscriptions.iter().map(|s| s.id.clone()).collect());
                 }
                 if notifications.is_empty() {
                     break;
@@ -206,6 +233,7 @@ async fn stream(
                     break 'stream End::Gone;
                 }
                 for (subscription, cursor) in commits {
+                    tracing::trace!(subscription = %subscription.id, cursor, "streamed");
                     subscription.set_cursor(cursor);
                 }
                 counters
@@ -229,6 +257,11 @@ async fn stream(
             }
         }
     };
+    tracing::trace!(
+        subscriptions = subscriptions.len(),
+        reason = end.name(),
+        "stream ended"
+    );
     match end {
         End::Timeout => {
             let _ = send(
@@ -247,6 +280,15 @@ async fn stream(
             message.connection_status = Some(ConnectionStatus::Closed);
             let _ = send(&tx, &ctx, message).await;
         }
+        End::Moved(ids) => {
+            let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(
+                ResponseCode::ErrorNewEventStreamConnectionOpened,
+                "A new event stream connection was opened for these subscriptions; this one is closed.",
+            ));
+            message.error_subscription_ids = ids;
+            message.connection_status = Some(ConnectionStatus::Closed);
+            let _ = send(&tx, &ctx, message).await;
+        }
         End::Cut => {
             let _ = tx
                 .send(Err(std::io::Error::new(
@@ -258,7 +300,7 @@ async fn stream(
         End::Gone => {}
     }
     for subscription in &subscriptions {
-        subscription.set_waker(None);
+        subscription.detach(serial);
     }
     counters
         .streaming_connections

@@ -17,6 +17,8 @@ pub(crate) struct Faults {
     malformed: AtomicU64,
     /// Delay before every EWS answer, in milliseconds.
     slow_ms: AtomicU64,
+    /// The next N requests that carry an affinity cookie are routed as if they did not.
+    ignore_affinity: AtomicU64,
     /// Cancelled to cut every open streaming connection at once.
     streams: Mutex<CancellationToken>,
 }
@@ -40,6 +42,15 @@ impl Faults {
 
     pub(crate) fn malformed(&self, n: u64) {
         self.malformed.store(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn ignore_affinity(&self, n: u64) {
+        self.ignore_affinity.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this request's affinity cookie is to be ignored (counts down once).
+    pub(crate) fn take_ignore_affinity(&self) -> bool {
+        take(&self.ignore_affinity)
     }
 
     pub(crate) fn slow(&self, delay: Duration) {

@@ -44,6 +44,9 @@ pub(crate) struct Subscription {
     cursor: AtomicU64,
     last_access: Mutex<Instant>,
     waker: Mutex<Option<Arc<Notify>>>,
+    /// The streaming connection that holds the subscription (0: none). A subscription
+    /// streams on one connection at a time: the newest.
+    stream: AtomicU64,
     /// Set when the subscription can no longer deliver (mailbox moved, events lost).
     failure: Mutex<Option<ResponseCode>>,
     /// Cancelled when the subscription ends (push tasks stop).
@@ -85,6 +88,7 @@ impl Subscription {
             cursor: AtomicU64::new(cursor),
             last_access: Mutex::new(Instant::now()),
             waker: Mutex::new(None),
+            stream: AtomicU64::new(0),
             failure: Mutex::new(None),
             ended: CancellationToken::new(),
         }
@@ -105,6 +109,34 @@ impl Subscription {
     /// Who to wake when events arrive.
     pub(crate) fn set_waker(&self, waker: Option<Arc<Notify>>) {
         *self.waker.lock().unwrap_or_else(|p| p.into_inner()) = waker;
+    }
+
+    /// Moves the subscription to streaming connection `serial`, waking the connection that
+    /// held it so that it lets go.
+    pub(crate) fn attach(&self, serial: u64, waker: Arc<Notify>) {
+        let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(previous) = slot.replace(waker) {
+            previous.notify_one();
+        }
+        self.stream.store(serial, Ordering::SeqCst);
+    }
+
+    /// Whether streaming connection `serial` holds the subscription.
+    pub(crate) fn held_by(&self, serial: u64) -> bool {
+        self.stream.load(Ordering::SeqCst) == serial
+    }
+
+    /// Streaming connection `serial` ends: the subscription is no longer streamed, unless a
+    /// newer connection holds it.
+    pub(crate) fn detach(&self, serial: u64) {
+        let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+        if self
+            .stream
+            .compare_exchange(serial, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            *slot = None;
+        }
     }
 
     pub(crate) fn touch(&self) {

@@ -98,16 +98,25 @@ async fn hanging_connection_budget() {
     scenario.profile = exchange_sim::scenario::Profile::Exchange2013; // 3 hanging connections
     let sim = support::start_with(scenario).await;
     let ews = affine(&sim, MARA);
-    let (id, cookie, _) = subscribe(&ews, MARA, &streaming()).await;
+    let (first, cookie, _) = subscribe(&ews, MARA, &streaming()).await;
+    let ews = ews.header(
+        "Cookie",
+        ews_proto::affinity::cookie_header(cookie.as_deref().expect("cookie")),
+    );
+    // One subscription per connection: a subscription streams on one connection at a time.
+    let mut ids = vec![first];
+    for _ in 0..4 {
+        ids.push(subscribe(&ews, MARA, &streaming()).await.0);
+    }
     // The permit is taken before the answer's headers go out, so holding the responses
     // holds the connections.
     let mut open = Vec::new();
-    for _ in 0..3 {
+    for id in &ids[..3] {
         let response = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
         assert_eq!(response.status(), 200);
         open.push(response);
     }
-    let fourth = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
+    let fourth = open_stream(&ews, MARA, cookie.as_deref(), vec![ids[3].clone()], 30).await;
     assert_eq!(
         stream_error(fourth).await.status.code,
         ResponseCode::ErrorExceededConnectionCount
@@ -116,7 +125,7 @@ async fn hanging_connection_budget() {
     drop(open.pop());
     let mut reopened = false;
     for _ in 0..100 {
-        let response = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
+        let response = open_stream(&ews, MARA, cookie.as_deref(), vec![ids[4].clone()], 30).await;
         let (first, _) = read_until(response, |m| !m.is_empty()).await;
         if first[0].status.is_success() {
             reopened = true;
@@ -125,6 +134,46 @@ async fn hanging_connection_budget() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(reopened);
+}
+
+#[tokio::test]
+async fn a_newer_connection_takes_the_subscription_from_the_older() {
+    let sim = support::start().await;
+    let ews = affine(&sim, MARA);
+    let (id, cookie, _) = subscribe(&ews, MARA, &streaming()).await;
+    let mut old = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
+    // The first envelope goes out once the connection holds the subscription.
+    let first = old.chunk().await.expect("reads").expect("first envelope");
+    assert!(String::from_utf8_lossy(&first).contains(">OK<"));
+    let new = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
+    let message = stream_error(old).await;
+    assert_eq!(
+        message.status.code,
+        ResponseCode::ErrorNewEventStreamConnectionOpened
+    );
+    assert_eq!(message.error_subscription_ids, vec![id]);
+    assert_eq!(message.connection_status, Some(ConnectionStatus::Closed));
+    // The new connection gets the mail.
+    sim.deliver_mail(MARA, "after the hand-over", "x@fabrikam.com")
+        .expect("delivered");
+    let (messages, _) = read_until(new, |m| m.iter().any(|m| !m.notifications.is_empty())).await;
+    assert!(messages.iter().any(|m| !m.notifications.is_empty()));
+}
+
+#[tokio::test]
+async fn a_lost_affinity_cookie_lands_on_another_back_end() {
+    let sim = support::start().await;
+    let ews = affine(&sim, MARA);
+    let (id, cookie, _) = subscribe(&ews, MARA, &streaming()).await;
+    sim.ignore_affinity(1);
+    let lost = open_stream(&ews, MARA, cookie.as_deref(), vec![id.clone()], 30).await;
+    let message = stream_error(lost).await;
+    assert_eq!(message.status.code, ResponseCode::ErrorSubscriptionNotFound);
+    assert_eq!(message.error_subscription_ids, vec![id.clone()]);
+    // The fault was used up: the next request with the cookie finds the subscription.
+    let found = open_stream(&ews, MARA, cookie.as_deref(), vec![id], 30).await;
+    let (first, _) = read_until(found, |m| !m.is_empty()).await;
+    assert!(first[0].status.is_success(), "{:?}", first[0].status);
 }
 
 #[tokio::test]

@@ -1,0 +1,330 @@
+//! One EWS request: the envelope, the affinity headers and cookie, the authenticator, the
+//! answer read back into types, and every failure turned into a [`CallError`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ews_proto::operations::Operation;
+use ews_proto::soap::{ConnectingSid, ExchangeVersion, ResponseStatus, SoapHeader};
+use ews_proto::{ProtoError, ResponseCode, affinity};
+use exchange_auth::{AuthError, Authenticator, HttpRequest, HttpResponse};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::pace::RateLimiter;
+use crate::recovery::{Recovery, recovery};
+use crate::settings::WatchSettings;
+
+/// The largest non-streaming answer read (a GetEvents answer of 50 events is ~30 KB).
+const MAX_ANSWER: usize = 16 << 20;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CallError {
+    /// Exchange answered with an error code (in a response message or a SOAP fault).
+    Ews {
+        code: ResponseCode,
+        text: String,
+        back_off: Option<Duration>,
+    },
+    /// An HTTP status without a readable SOAP answer.
+    Http {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The connection failed, timed out or was cut.
+    Network(String),
+    /// The answer could not be read.
+    Protocol(String),
+    /// The credentials were refused or could not be used.
+    Auth(AuthFailure),
+}
+
+/// An authentication failure, sorted by whether waiting can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuthFailure {
+    pub(crate) text: String,
+    pub(crate) transient: bool,
+}
+
+impl CallError {
+    /// An error from a response message's status.
+    pub(crate) fn from_status(status: &ResponseStatus) -> Self {
+        Self::Ews {
+            code: status.code.clone(),
+            text: status.message_text.clone().unwrap_or_default(),
+            back_off: status.back_off(),
+        }
+    }
+
+    /// What to do about it.
+    pub(crate) fn recovery(&self) -> Recovery {
+        match self {
+            Self::Ews { code, back_off, .. } => recovery(code, *back_off),
+            Self::Http {
+                status: 429 | 503,
+                retry_after,
+            } => retry_after.map_or(Recovery::Throttled, Recovery::BackOff),
+            Self::Http {
+                status: 401 | 403, ..
+            } => Recovery::Fatal,
+            Self::Auth(failure) if !failure.transient => Recovery::Fatal,
+            Self::Http { .. } | Self::Network(_) | Self::Protocol(_) | Self::Auth(_) => {
+                Recovery::Retry
+            }
+        }
+    }
+
+    /// The response code, when Exchange gave one.
+    pub(crate) fn code(&self) -> Option<&ResponseCode> {
+        match self {
+            Self::Ews { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ews { code, text, .. } if text.is_empty() => write!(f, "{}", code.as_str()),
+            Self::Ews { code, text, .. } => write!(f, "{}: {text}", code.as_str()),
+            Self::Http { status, .. } => write!(f, "HTTP {status}"),
+            Self::Network(text) => write!(f, "network: {text}"),
+            Self::Protocol(text) => write!(f, "unreadable answer: {text}"),
+            Self::Auth(failure) => write!(f, "authentication: {}", failure.text),
+        }
+    }
+}
+
+impl From<AuthError> for CallError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Network(text) => Self::Network(text),
+            AuthError::Unauthorized => Self::Http {
+                status: 401,
+                retry_after: None,
+            },
+            AuthError::Throttled(wait) => Self::Http {
+                status: 429,
+                retry_after: Some(wait),
+            },
+            other => {
+                let transient = matches!(other, AuthError::Protocol(_));
+                Self::Auth(AuthFailure {
+                    text: other.to_string(),
+                    transient,
+                })
+            }
+        }
+    }
+}
+
+impl From<ProtoError> for CallError {
+    fn from(error: ProtoError) -> Self {
+        match error {
+            ProtoError::Fault(fault) => Self::Ews {
+                code: fault
+                    .response_code()
+                    .cloned()
+                    .unwrap_or(ResponseCode::ErrorInternalServerError),
+                back_off: fault.back_off(),
+                text: fault
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| fault.string.clone()),
+            },
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
+/// Where a request goes and as whom.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The EWS URL.
+    pub(crate) url: &'a Url,
+    /// The mailbox acted as.
+    pub(crate) act_as: &'a str,
+    /// The group's anchor (`X-AnchorMailbox`).
+    pub(crate) anchor: &'a str,
+    /// The group's `X-BackEndOverrideCookie`, once known.
+    pub(crate) cookie: Option<&'a str>,
+}
+
+/// An answer and the affinity cookie it set.
+#[derive(Debug)]
+pub(crate) struct Answer<R> {
+    pub(crate) body: R,
+    pub(crate) cookie: Option<String>,
+}
+
+/// Sends EWS requests as the service account, within the watcher's budgets.
+#[derive(Debug)]
+pub(crate) struct Ews {
+    auth: Arc<dyn Authenticator>,
+    version: ExchangeVersion,
+    impersonation: bool,
+    request_timeout: Duration,
+    in_flight: Semaphore,
+    subscribes: RateLimiter,
+}
+
+impl Ews {
+    pub(crate) fn new(auth: Arc<dyn Authenticator>, settings: &WatchSettings) -> Self {
+        Self {
+            auth,
+            version: settings.version.clone(),
+            impersonation: settings.impersonation,
+            request_timeout: settings.limits.request_timeout,
+            in_flight: Semaphore::new(settings.limits.concurrent_requests),
+            subscribes: RateLimiter::new(settings.limits.subscribes_per_second),
+        }
+    }
+
+    /// Waits for a `Subscribe` slot of the rate limit.
+    pub(crate) async fn subscribe_slot(&self) {
+        self.subscribes.acquire().await;
+    }
+
+    /// Sends `operation` and reads its answer.
+    pub(crate) async fn call<O: Operation>(
+        &self,
+        target: Target<'_>,
+        operation: &O,
+    ) -> Result<Answer<O::Response>, CallError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| CallError::Network("the watcher is stopping".into()))?;
+        let request = self
+            .request::<O>(target, operation)
+            .timeout(Some(self.request_timeout));
+        let response = self.auth.send(request).await?;
+        let cookie = set_cookie(&response);
+        let status = response.status;
+        let retry_after = retry_after(&response);
+        let body = response.bytes(MAX_ANSWER).await?;
+        let body = read_answer::<O::Response>(status, retry_after, &body)?;
+        Ok(Answer { body, cookie })
+    }
+
+    /// Opens a hanging request (`GetStreamingEvents`): the answer's head, its body unread.
+    pub(crate) async fn open<O: Operation>(
+        &self,
+        target: Target<'_>,
+        operation: &O,
+        timeout: Duration,
+    ) -> Result<(HttpResponse, Option<String>), CallError> {
+        let request = self.request::<O>(target, operation).timeout(Some(timeout));
+        let response = self.auth.send(request).await?;
+        let cookie = set_cookie(&response);
+        if response.status == 200 {
+            return Ok((response, cookie));
+        }
+        let status = response.status;
+        let retry_after = retry_after(&response);
+        let body = response.bytes(MAX_ANSWER).await?;
+        match read_answer::<O::Response>(status, retry_after, &body) {
+            Ok(_) => Err(CallError::Http {
+                status,
+                retry_after,
+            }),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn request<O: Operation>(&self, target: Target<'_>, operation: &O) -> HttpRequest {
+        let mut header = SoapHeader::request(self.version.clone());
+        if self.impersonation {
+            header =
+                header.impersonating(ConnectingSid::PrimarySmtpAddress(target.act_as.to_owned()));
+        }
+        let body = ews_proto::soap::write_envelope(&header, operation);
+        let mut request = HttpRequest::post(target.url.clone(), body)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("Accept", "text/xml")
+            .header("SOAPAction", O::soap_action())
+            .header(affinity::ANCHOR_MAILBOX, target.anchor)
+            .header(affinity::PREFER_SERVER_AFFINITY, "true");
+        if let Some(cookie) = target.cookie {
+            request = request.header("Cookie", affinity::cookie_header(cookie));
+        }
+        request
+    }
+}
+
+/// Reads an EWS answer: the typed body on 200, the fault's code on 500, the status otherwise.
+fn read_answer<R: ews_proto::soap::SoapBody>(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<R, CallError> {
+    match status {
+        200 => Ok(ews_proto::soap::read_envelope::<R>(body)?.body),
+        // A SOAP fault (ErrorServerBusy and friends) comes with 500.
+        500 => match ews_proto::soap::read_envelope::<R>(body) {
+            Err(error @ ProtoError::Fault(_)) => Err(error.into()),
+            _ => Err(CallError::Http {
+                status,
+                retry_after,
+            }),
+        },
+        _ => Err(CallError::Http {
+            status,
+            retry_after,
+        }),
+    }
+}
+
+fn set_cookie(response: &HttpResponse) -> Option<String> {
+    response
+        .header_all("set-cookie")
+        .find_map(affinity::back_end_override_cookie)
+        .map(str::to_owned)
+}
+
+fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    response
+        .header("retry-after")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use ews_proto::operations::SubscribeResponse;
+    use ews_proto::soap::{SoapFault, write_fault};
+
+    use super::*;
+
+    #[test]
+    fn a_busy_fault_carries_its_back_off() {
+        let fault = write_fault(
+            &SoapHeader::default(),
+            &SoapFault::server_busy(Duration::from_millis(1234)),
+        );
+        let error = read_answer::<SubscribeResponse>(500, None, &fault).unwrap_err();
+        assert_eq!(error.code(), Some(&ResponseCode::ErrorServerBusy));
+        assert_eq!(
+            error.recovery(),
+            Recovery::BackOff(Duration::from_millis(1234))
+        );
+    }
+
+    #[test]
+    fn statuses_without_soap_are_sorted() {
+        let busy =
+            read_answer::<SubscribeResponse>(503, Some(Duration::from_secs(7)), b"").unwrap_err();
+        assert_eq!(busy.recovery(), Recovery::BackOff(Duration::from_secs(7)));
+        let refused = read_answer::<SubscribeResponse>(401, None, b"").unwrap_err();
+        assert_eq!(refused.recovery(), Recovery::Fatal);
+        let broken = read_answer::<SubscribeResponse>(500, None, b"<html>").unwrap_err();
+        assert_eq!(broken.recovery(), Recovery::Retry);
+        let garbage = read_answer::<SubscribeResponse>(200, None, b"<x").unwrap_err();
+        assert!(matches!(garbage, CallError::Protocol(_)), "{garbage:?}");
+    }
+}

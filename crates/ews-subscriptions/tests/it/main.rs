@@ -1,0 +1,8 @@
+//! Integration tests against `exchange-sim` over loopback TLS: every mode, every fault.
+
+mod faults;
+mod listener;
+mod pull;
+mod push;
+mod streaming;
+mod support;
