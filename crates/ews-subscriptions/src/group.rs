@@ -351,8 +351,14 @@ impl Group {
             state.was_subscribed = true;
             state.last_heard = Instant::now();
             if watermark.is_some() {
-                state.watermark = watermark;
+                state.watermark.clone_from(&watermark);
             }
+        }
+        // Where the subscription starts is where a restarted watcher resumes.
+        if let Some(watermark) = &watermark
+            && let Err(error) = core.store.save(&member.smtp, watermark).await
+        {
+            tracing::warn!(mailbox = %member.smtp, %error, "watermark not saved");
         }
         if matches!(core.settings.mode, Mode::Push(_)) {
             core.register_push(member, &id);
