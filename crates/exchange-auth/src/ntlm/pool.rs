@@ -3,7 +3,10 @@
 //!
 //! A connection is in the pool only while it is idle: one carrying a response (a hanging
 //! `GetStreamingEvents`) is held by that response's body, so a concurrent request takes
-//! another connection, or opens and authenticates a new one.
+//! another connection, or opens and authenticates a new one. A body dropped before its end
+//! is read on in the background, at most [`DRAIN_LIMIT`] bytes for [`DRAIN_TIME`], and its
+//! connection pooled if that reaches the end (a caller that only looked at the status does
+//! not cost a handshake); otherwise the connection is closed.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -21,6 +24,11 @@ use crate::error::AuthError;
 /// Idle connections older than this are closed rather than reused: IIS drops idle
 /// connections after 120 s (`connectionTimeout`), and a request racing that close is lost.
 const MAX_IDLE_TIME: Duration = Duration::from_secs(100);
+
+/// How much of a dropped body is read to save its connection.
+pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
+/// How long a dropped body is read to save its connection.
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 struct Idle {
     conn: Conn,
@@ -82,9 +90,9 @@ pub(crate) struct Lease {
 }
 
 /// A response body read from a pooled connection. At its end the connection goes back to
-/// the pool; on an error, a timeout, or when dropped unread, it is closed.
+/// the pool; on an error or a timeout it is closed.
 pub(crate) struct ResponseBody {
-    incoming: Incoming,
+    incoming: Option<Incoming>,
     lease: Option<Lease>,
     deadline: Option<Pin<Box<Sleep>>>,
     done: bool,
@@ -93,7 +101,7 @@ pub(crate) struct ResponseBody {
 impl ResponseBody {
     pub(crate) fn new(incoming: Incoming, lease: Option<Lease>, deadline: Option<Instant>) -> Self {
         Self {
-            incoming,
+            incoming: Some(incoming),
             lease,
             deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
             done: false,
@@ -125,8 +133,11 @@ impl Stream for ResponseBody {
             this.finish(false);
             return Poll::Ready(Some(Err(AuthError::Network("timed out".into()))));
         }
+        let Some(incoming) = this.incoming.as_mut() else {
+            return Poll::Ready(None);
+        };
         loop {
-            match Pin::new(&mut this.incoming).poll_frame(cx) {
+            match Pin::new(&mut *incoming).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data()
                         && !data.is_empty()
@@ -145,5 +156,28 @@ impl Stream for ResponseBody {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        let (Some(lease), Some(incoming)) = (self.lease.take(), self.incoming.take()) else {
+            return;
+        };
+        if self.done {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let rest = http_body_util::Limited::new(incoming, DRAIN_LIMIT);
+            let drained = tokio::time::timeout(DRAIN_TIME, http_body_util::BodyExt::collect(rest));
+            if let Ok(Ok(_)) = drained.await
+                && let Some(pool) = lease.pool.upgrade()
+            {
+                pool.put(lease.origin, lease.conn);
+            }
+        });
     }
 }
