@@ -93,6 +93,8 @@ use pool::{Lease, Pool, ResponseBody};
 /// How long the first leg of a handshake (the 401 with the challenge) may take when the
 /// request itself has no timeout.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a pooled connection may take to be ready before another is tried.
+const READY_WAIT: Duration = Duration::from_secs(1);
 /// The most a challenge answer's body may hold.
 const CHALLENGE_BODY_LIMIT: usize = 64 * 1024;
 
@@ -252,6 +254,9 @@ impl Authenticator for NtlmAuth {
         let deadline = request.timeout.map(|t| Instant::now() + t);
         let body = Bytes::from(request.body.clone());
         while let Some(mut conn) = self.pool.take(&origin) {
+            if !conn.ready(READY_WAIT).await {
+                continue;
+            }
             let http = conn::build(&request, &origin, body.clone(), None)?;
             match conn.send(http, deadline).await {
                 Ok(response) if response.status() == http::StatusCode::UNAUTHORIZED => {

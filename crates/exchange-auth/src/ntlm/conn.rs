@@ -59,6 +59,14 @@ pub(crate) enum SendError {
 }
 
 impl Conn {
+    /// Whether the connection is open and ready for a request within `wait`.
+    pub(crate) async fn ready(&mut self, wait: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(wait, self.sender.ready()).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// Sends `request` and waits for the answer's head until `deadline`.
     pub(crate) async fn send(
         &mut self,

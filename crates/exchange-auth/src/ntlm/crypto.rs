@@ -31,8 +31,22 @@ pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
 pub(crate) fn ntowfv2(password: &str, user: &str, domain: &str) -> Key {
     let password = Zeroizing::new(utf16(password));
     let nt_hash: Key = Zeroizing::new(Md4::digest(password.as_slice()).into());
-    let identity = utf16(&format!("{}{domain}", user.to_uppercase()));
+    let identity = utf16(&format!("{}{domain}", upcase(user)));
     Zeroizing::new(hmac_md5(nt_hash.as_slice(), &[&identity]))
+}
+
+/// Upper case as Windows maps it, one character to one (`ß` stays `ß`, where Unicode's full
+/// mapping would make it `SS`).
+fn upcase(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// What the client computes for one AUTHENTICATE message.
@@ -141,6 +155,13 @@ mod tests {
         // The user is upper-cased, the domain is not.
         assert_eq!(ntowfv2("Password", "user", "Domain").to_vec(), key.to_vec());
         assert_ne!(ntowfv2("Password", "User", "DOMAIN").to_vec(), key.to_vec());
+    }
+
+    #[test]
+    fn upper_case_is_one_to_one() {
+        assert_eq!(upcase("svc-bems@contoso.com"), "SVC-BEMS@CONTOSO.COM");
+        assert_eq!(upcase("straße"), "STRAßE");
+        assert_eq!(upcase("émile"), "ÉMILE");
     }
 
     #[test]

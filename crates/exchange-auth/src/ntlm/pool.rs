@@ -50,15 +50,13 @@ impl Pool {
         })
     }
 
-    /// An idle connection to `origin` that is still open.
+    /// An idle connection to `origin` that is still open (the caller waits for it to be
+    /// ready: hyper may not have marked it so the instant its last answer was read).
     pub(crate) fn take(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.get_mut(origin)?;
         while let Some(entry) = list.pop() {
-            if entry.since.elapsed() < MAX_IDLE_TIME
-                && !entry.conn.sender.is_closed()
-                && entry.conn.sender.is_ready()
-            {
+            if entry.since.elapsed() < MAX_IDLE_TIME && !entry.conn.sender.is_closed() {
                 return Some(entry.conn);
             }
         }

@@ -36,7 +36,15 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
 /// `NTOWFv2`: `HMAC_MD5(MD4(UTF-16LE(password)), UTF-16LE(UPPER(user) + domain))`.
 pub(crate) fn ntowfv2(password: &str, user: &str, domain: &str) -> [u8; 16] {
     let nt_hash: [u8; 16] = Md4::digest(wire::utf16le(password)).into();
-    let mut identity = wire::utf16le(&user.to_uppercase());
+    // Windows upper-cases one character to one (RtlUpcaseUnicodeString): `ß` stays.
+    let upper: String = user
+        .chars()
+        .flat_map(|c| {
+            let mapped: Vec<char> = c.to_uppercase().collect();
+            if mapped.len() == 1 { mapped } else { vec![c] }
+        })
+        .collect();
+    let mut identity = wire::utf16le(&upper);
     identity.extend(wire::utf16le(domain));
     hmac_md5(&nt_hash, &[&identity])
 }
