@@ -13,8 +13,9 @@
 //! | "use credentials if modern authentication fails" | [`BearerAuth::with_fallback`] |
 //!
 //! An [`Authenticator`] *sends* the request: request-level schemes add a header, connection
-//! schemes shape the connection (a client certificate), and a bearer authenticator refreshes
-//! its token once when the server answers 401. Tokens are cached with their absolute expiry,
+//! schemes shape the connection (a client certificate) or authenticate it once and keep it
+//! ([`NtlmAuth`]), and a bearer authenticator refreshes its token once when the server
+//! answers 401. Tokens are cached with their absolute expiry,
 //! refreshed five minutes early, one refresh at a time however many callers wait.
 //! Secrets live in zeroizing types whose `Debug` is redacted, and are never logged. TLS 1.2 or
 //! newer everywhere.
