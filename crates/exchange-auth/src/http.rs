@@ -129,6 +129,20 @@ impl HttpResponse {
         }
     }
 
+    /// An answer whose body is read from `body` (a connection the caller drives itself).
+    #[cfg_attr(not(feature = "ntlm"), allow(dead_code))]
+    pub(crate) fn from_stream(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: impl Stream<Item = Result<Vec<u8>, AuthError>> + Send + 'static,
+    ) -> Self {
+        Self {
+            status,
+            headers,
+            body: Box::pin(body),
+        }
+    }
+
     /// The first value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -5,7 +5,7 @@
 //!
 //! | seed setting | here |
 //! |---|---|
-//! | Credential, on-premises | [`BasicAuth`] (`DOMAIN\user` or UPN) |
+//! | Credential, on-premises | [`BasicAuth`] (`DOMAIN\user` or UPN), or [`NtlmAuth`] (NTLMv2 with channel binding; feature `ntlm`, on by default) |
 //! | Credential, Microsoft 365 (modern authentication) | [`BearerAuth`] over [`OAuthTokens`] with [`Grant::Password`] |
 //! | Client Certificate | [`CertificateAuth`] (TLS), or app-only [`Grant::ClientCertificate`] (PS256 / RS256 assertion) |
 //! | app registration with a secret | [`Grant::ClientSecret`] |
@@ -13,8 +13,9 @@
 //! | "use credentials if modern authentication fails" | [`BearerAuth::with_fallback`] |
 //!
 //! An [`Authenticator`] *sends* the request: request-level schemes add a header, connection
-//! schemes shape the connection (a client certificate), and a bearer authenticator refreshes
-//! its token once when the server answers 401. Tokens are cached with their absolute expiry,
+//! schemes shape the connection (a client certificate) or authenticate it once and keep it
+//! ([`NtlmAuth`]), and a bearer authenticator refreshes its token once when the server
+//! answers 401. Tokens are cached with their absolute expiry,
 //! refreshed five minutes early, one refresh at a time however many callers wait.
 //! Secrets live in zeroizing types whose `Debug` is redacted, and are never logged. TLS 1.2 or
 //! newer everywhere.
@@ -45,6 +46,8 @@ mod certificate;
 mod client_cert;
 mod error;
 mod http;
+#[cfg(feature = "ntlm")]
+pub mod ntlm;
 mod oauth;
 mod secret;
 mod tls;
@@ -62,6 +65,8 @@ pub use certificate::ClientCertificate;
 pub use client_cert::CertificateAuth;
 pub use error::AuthError;
 pub use http::{HttpRequest, HttpResponse, Method, TransportSettings};
+#[cfg(feature = "ntlm")]
+pub use ntlm::NtlmAuth;
 pub use oauth::passive::{MemoryStore, PassiveAuth, RefreshTokenStore, SignIn};
 pub use oauth::{AssertionAlgorithm, Grant, ModernAuth, OAuthTokens};
 pub use secret::{Secret, SecretBytes};
@@ -86,6 +91,8 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
 pub enum AuthMethod {
     /// HTTP Basic.
     Basic,
+    /// NTLM (NTLMv2 on connections authenticated once and reused).
+    Ntlm,
     /// A TLS client certificate.
     ClientCertificate,
     /// OAuth password grant (Credential with modern authentication).

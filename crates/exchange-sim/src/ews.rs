@@ -8,6 +8,7 @@
 mod auth;
 mod directory_ops;
 mod folder;
+mod ntlm;
 mod pull;
 mod push;
 mod respond;
@@ -33,6 +34,7 @@ use crate::sim::{Ctx, Stats};
 use crate::world::World;
 use crate::world::directory::Principal;
 use crate::world::faults::Fault;
+pub(crate) use ntlm::ConnNtlm;
 use routing::Route;
 
 /// Counters for load reports.
@@ -42,6 +44,8 @@ pub(crate) struct Counters {
     pub(crate) streamed_envelopes: AtomicU64,
     pub(crate) streamed_events: AtomicU64,
     pub(crate) push_notifications: AtomicU64,
+    /// NTLM handshakes that authenticated a connection.
+    pub(crate) ntlm_handshakes: AtomicU64,
 }
 
 /// The EWS routes.

@@ -14,7 +14,8 @@
 //!   admin HTTP endpoint (`/_sim/...`).
 //! - **Servers and affinity**: subscriptions live in one back end's memory; requests without
 //!   `X-PreferServerAffinity` and the `X-BackEndOverrideCookie` may miss them.
-//! - **Authentication** as Exchange checks it (Basic, Bearer tokens, TLS client certificates),
+//! - **Authentication** as Exchange checks it (Basic, NTLMv2 per connection with Extended
+//!   Protection's channel binding, Bearer tokens, TLS client certificates),
 //!   **impersonation** rights, **budgets** with Exchange's numbers, and **fault injection**.
 //! - A mock **Microsoft identity platform** (v2 token and authorize endpoints, JWKS).
 //!

@@ -25,6 +25,8 @@ pub(crate) struct ConnInfo {
     pub(crate) tls: bool,
     /// The client certificate (DER), when one was presented and verified.
     pub(crate) client_cert: Option<Arc<Vec<u8>>>,
+    /// NTLM authenticates the connection: its state, shared by the connection's requests.
+    pub(crate) ntlm: Arc<crate::ews::ConnNtlm>,
 }
 
 /// How a listener treats connections.
@@ -87,6 +89,7 @@ pub(crate) async fn serve(
                         local,
                         tls: true,
                         client_cert,
+                        ntlm: Arc::default(),
                     };
                     serve_connection(TokioIo::new(stream), router, info, shutdown).await;
                 }
@@ -96,6 +99,7 @@ pub(crate) async fn serve(
                         local,
                         tls: false,
                         client_cert: None,
+                        ntlm: Arc::default(),
                     };
                     serve_connection(TokioIo::new(stream), router, info, shutdown).await;
                 }

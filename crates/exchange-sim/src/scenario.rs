@@ -301,6 +301,21 @@ pub struct SrvEntry {
     pub target: String,
 }
 
+/// Extended Protection for Authentication on EWS (on by default from Exchange 2019 CU14):
+/// whether NTLM must carry the TLS channel binding of the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ExtendedProtection {
+    /// Channel bindings are ignored.
+    None,
+    /// A binding, when sent, must match; none at all is accepted.
+    #[default]
+    Allow,
+    /// A matching binding is required.
+    Require,
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -337,6 +352,8 @@ pub struct Scenario {
     pub admin_token: Option<String>,
     /// SRV records for the simulator's DNS server.
     pub srv: Vec<SrvEntry>,
+    /// Extended Protection for NTLM on EWS (`none`, `allow`, `require`).
+    pub extended_protection: ExtendedProtection,
 }
 
 impl Default for Scenario {
@@ -357,6 +374,7 @@ impl Default for Scenario {
             hosts: Vec::new(),
             admin_token: None,
             srv: Vec::new(),
+            extended_protection: ExtendedProtection::default(),
         }
     }
 }

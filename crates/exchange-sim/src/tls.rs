@@ -92,6 +92,11 @@ impl Pki {
         &self.ca_pem
     }
 
+    /// The server certificate (DER), which NTLM channel bindings name.
+    pub(crate) fn server_cert_der(&self) -> &[u8] {
+        &self.server.cert_der
+    }
+
     /// A client certificate for `common_name`, signed by the CA.
     pub(crate) fn client_certificate(&self, common_name: &str) -> Result<CertifiedKey, SimError> {
         self.issue(&[], common_name, ExtendedKeyUsagePurpose::ClientAuth)

@@ -4,6 +4,7 @@
 mod basic_and_certificates;
 mod concurrency;
 mod modern;
+mod ntlm;
 mod passive;
 mod secrets;
 mod support;

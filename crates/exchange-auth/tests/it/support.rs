@@ -14,7 +14,7 @@ pub(crate) const SVC: &str = "svc-bems@contoso.com";
 pub(crate) const SVC_PASSWORD: &str = "Svc-Pa55w.rd";
 pub(crate) const REDIRECT: &str = "https://bems.contoso.com/callback";
 
-const SCENARIO: &str = r#"
+pub(crate) const SCENARIO: &str = r#"
 tenant = "contoso"
 login_host = "login.microsoftonline.test"
 

@@ -1,5 +1,6 @@
-//! Who is calling: HTTP Basic, a bearer token from the identity platform, or a TLS client
-//! certificate mapped to a service account by its common name.
+//! Who is calling: HTTP Basic, NTLM (which authenticates the connection), a bearer token
+//! from the identity platform, or a TLS client certificate mapped to a service account by
+//! its common name.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +43,13 @@ pub(crate) fn authenticate(
         if scheme.eq_ignore_ascii_case("Bearer") {
             return bearer(ctx, credentials).map_err(|reason| unauthorized(ctx, &reason));
         }
+        if let Some(scheme) = super::ntlm::scheme(scheme) {
+            return super::ntlm::authenticate(ctx, conn, scheme, credentials);
+        }
         return Err(unauthorized(ctx, "unsupported authorization scheme"));
+    }
+    if let Some(principal) = conn.and_then(|c| c.ntlm.principal()) {
+        return Ok(principal);
     }
     if let Some(cert) = conn.and_then(|c| c.client_cert.as_ref()) {
         return certificate(ctx, cert)
@@ -102,7 +109,7 @@ fn certificate(ctx: &Ctx, der: &[u8]) -> Option<Principal> {
 }
 
 /// `401` with `WWW-Authenticate` for every scheme the simulator accepts.
-fn unauthorized(ctx: &Ctx, reason: &str) -> Box<Response> {
+pub(super) fn unauthorized(ctx: &Ctx, reason: &str) -> Box<Response> {
     tracing::debug!(reason, "EWS request not authenticated");
     let scenario = &ctx.world.scenario;
     let mut response = StatusCode::UNAUTHORIZED.into_response();
@@ -112,6 +119,8 @@ fn unauthorized(ctx: &Ctx, reason: &str) -> Box<Response> {
         .first()
         .map_or("exchange", |d| d.name.as_str());
     for value in [
+        "Negotiate".to_owned(),
+        "NTLM".to_owned(),
         format!("Basic realm=\"{realm}\""),
         format!(
             "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", trusted_issuers=\"https://{}/{}\", authorization_uri=\"https://{}/common/oauth2/authorize\"",
