@@ -137,6 +137,9 @@ pub(crate) struct Core {
     /// Push subscription id → member.
     pub(crate) push_ids: Mutex<HashMap<String, Arc<Member>>>,
     pub(crate) counters: Counters,
+    /// `Subscribe` requests awaiting their answer: Exchange may call back a new push
+    /// subscription before we know its id.
+    pub(crate) subscribing: std::sync::atomic::AtomicUsize,
     pub(crate) shutdown: CancellationToken,
 }
 

@@ -275,6 +275,7 @@ impl Group {
                 target.cookie = cookie.as_deref();
             }
             Counters::add(&core.counters.subscribes, 1);
+            let _subscribing = Subscribing::new(core);
             let error = match core.ews.call(target, &request).await {
                 Ok(answer) => {
                     if answer.cookie.is_some() {
@@ -641,5 +642,24 @@ impl Group {
             return;
         }
         let _ = self.wait(next_deadline).await;
+    }
+}
+
+/// Counts a `Subscribe` in flight until its subscription is registered (or it failed).
+struct Subscribing<'a>(&'a Core);
+
+impl<'a> Subscribing<'a> {
+    fn new(core: &'a Core) -> Self {
+        core.subscribing
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(core)
+    }
+}
+
+impl Drop for Subscribing<'_> {
+    fn drop(&mut self) {
+        self.0
+            .subscribing
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }

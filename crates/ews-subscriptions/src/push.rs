@@ -122,7 +122,17 @@ async fn handle(State(core): State<Arc<Core>>, method: Method, body: Bytes) -> R
                 .into_response();
         }
     };
-    let status = core.on_push(notification).await;
+    let status = match core.on_push(notification).await {
+        Answer::Status(status) => status,
+        Answer::Later => {
+            // Exchange calls back again in 30 s, doubling, until StatusFrequency.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready for this subscription yet\n",
+            )
+                .into_response();
+        }
+    };
     let answer = write_envelope(&SoapHeader::default(), &SendNotificationResult::new(status));
     (
         StatusCode::OK,
@@ -132,9 +142,18 @@ async fn handle(State(core): State<Arc<Core>>, method: Method, body: Bytes) -> R
         .into_response()
 }
 
+/// What a callback gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// `SendNotificationResult` with this status.
+    Status(SubscriptionStatus),
+    /// An HTTP error, so that Exchange calls back again.
+    Later,
+}
+
 impl Core {
-    /// Handles one callback; the status to answer.
-    pub(crate) async fn on_push(&self, request: SendNotification) -> SubscriptionStatus {
+    /// Handles one callback.
+    pub(crate) async fn on_push(&self, request: SendNotification) -> Answer {
         let mut answer = SubscriptionStatus::Ok;
         for message in request.messages {
             let Some(notification) = message.notification else {
@@ -142,6 +161,12 @@ impl Core {
             };
             let id = notification.subscription_id.clone();
             let Some(member) = self.push_member(&id) else {
+                if self.subscribing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                    // Perhaps the subscription whose answer is on its way: ask again later
+                    // rather than end it.
+                    tracing::debug!(subscription = %id.as_str(), "push notification before its Subscribe answer: asking for a retry");
+                    return Answer::Later;
+                }
                 Counters::add(&self.counters.unknown_push, 1);
                 tracing::warn!(subscription = %id.as_str(), "push notification for a subscription this watcher does not hold: answering Unsubscribe");
                 answer = SubscriptionStatus::Unsubscribe;
@@ -158,6 +183,6 @@ impl Core {
                 answer = SubscriptionStatus::Unsubscribe;
             }
         }
-        answer
+        Answer::Status(answer)
     }
 }

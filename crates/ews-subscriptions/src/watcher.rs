@@ -144,6 +144,7 @@ impl WatcherBuilder {
             registry: std::sync::Mutex::new(Registry::default()),
             push_ids: std::sync::Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            subscribing: std::sync::atomic::AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
         });
         let stop = Arc::new(StopOnDrop(core.shutdown.clone()));

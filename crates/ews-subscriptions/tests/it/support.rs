@@ -242,6 +242,17 @@ impl Watch {
         .await;
     }
 
+    /// Waits until `n` streaming connections are open (at most 20 s).
+    pub(crate) async fn streams_open(&self, n: u64) {
+        for _ in 0..400 {
+            if self.watcher.status().streams_open == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} streams never opened: {:#?}", self.watcher.status());
+    }
+
     /// Waits until new mail with each of `items` has arrived.
     pub(crate) async fn mail(&mut self, items: &[String]) {
         let wanted: BTreeSet<String> = items.iter().cloned().collect();

@@ -194,6 +194,11 @@ async fn stream(
         loop {
             // Drain everything pending, 50 events per notification at most.
             loop {
+                // A cut or restart is final: nothing goes out after it, even if this task
+                // is woken for mail before it notices.
+                if cut.is_cancelled() || life.is_cancelled() || ctx.shutdown.is_cancelled() {
+                    break 'stream End::Cut;
+                }
                 let mut notifications = Vec::new();
                 let mut commits = Vec::new();
                 let mut held = 0;
