@@ -1,5 +1,11 @@
-//! The bems service.
+//! # bems-service
 //!
-//! This crate will compose the other crates into the service: settings, the store, the HTTP
-//! API for devices and administrators, orchestration from mailbox events to pushes, and the
-//! `bems` binary.
+//! The thin composition of the bems crates into the service: [`settings`] (TOML and
+//! environment, validated by the rules of BlackBerry's email-notification page), the
+//! [`store`] (SQLite by default: tenants, devices, mailboxes and watermarks, encrypted tokens,
+//! trusted certificates, the push outbox), the HTTP API for devices and administrators, the
+//! orchestration from mailbox events to pushes, and the `bems` binary.
+
+pub mod model;
+pub mod settings;
+pub mod store;

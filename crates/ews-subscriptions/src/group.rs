@@ -579,9 +579,7 @@ impl Group {
                 .await;
             let error = match result.map(|a| a.body.into_first()) {
                 Ok(Some(message)) if message.status.is_success() => {
-                    let Some(notification) = message.notification else {
-                        return None;
-                    };
+                    let notification = message.notification?;
                     let more = notification.more_events == Some(true);
                     if !self.deliver(member, notification).await {
                         return None;

@@ -1,0 +1,6 @@
+//! The `bems` binary.
+
+fn main() {
+    eprintln!("bems: not yet composed");
+    std::process::exit(2);
+}

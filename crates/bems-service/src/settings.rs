@@ -1,0 +1,1 @@
+//! Settings: the tenant configuration of the seed page, from TOML and the environment, validated.
