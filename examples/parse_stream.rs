@@ -60,7 +60,9 @@ fn run(mut input: Box<dyn Read>) -> Result<Counts, String> {
     let mut chunk = vec![0; 64 << 10];
     let mut offset = 0u64;
     loop {
-        let n = input.read(&mut chunk).map_err(|e| format!("read failed: {e}"))?;
+        let n = input
+            .read(&mut chunk)
+            .map_err(|e| format!("read failed: {e}"))?;
         if n == 0 {
             break;
         }
@@ -71,7 +73,12 @@ fn run(mut input: Box<dyn Read>) -> Result<Counts, String> {
         {
             counts.envelopes += 1;
             let body = read_envelope::<GetStreamingEventsResponse>(&envelope)
-                .map_err(|e| format!("envelope {} is not a GetStreamingEvents answer: {e}", counts.envelopes))?
+                .map_err(|e| {
+                    format!(
+                        "envelope {} is not a GetStreamingEvents answer: {e}",
+                        counts.envelopes
+                    )
+                })?
                 .body;
             for message in body.messages {
                 if !message.status.is_success() {

@@ -96,7 +96,12 @@ async fn run(mut args: Args) -> Result<(), String> {
         args.user = Some("svc-bems@contoso.com".into());
         args.password = Some("Svc-Pa55w.rd".into());
         if args.mailboxes.is_empty() {
-            args.mailboxes = sim.scenario().users.iter().map(|u| u.smtp.clone()).collect();
+            args.mailboxes = sim
+                .scenario()
+                .users
+                .iter()
+                .map(|u| u.smtp.clone())
+                .collect();
         }
         sim_handle = Some(sim);
     }
@@ -139,7 +144,9 @@ async fn run(mut args: Args) -> Result<(), String> {
                 Some(url) => url.clone(),
                 None => {
                     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-                    format!("http://{addr}/ews/notify").parse().map_err(|e| format!("{e}"))?
+                    format!("http://{addr}/ews/notify")
+                        .parse()
+                        .map_err(|e| format!("{e}"))?
                 }
             };
             let mut push = PushSettings::new(url);
@@ -181,7 +188,8 @@ async fn run(mut args: Args) -> Result<(), String> {
             }
         });
     }
-    let deadline = (args.seconds > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(args.seconds));
+    let deadline =
+        (args.seconds > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(args.seconds));
     loop {
         let event = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -194,9 +202,15 @@ async fn run(mut args: Args) -> Result<(), String> {
             },
         };
         let Some(event) = event else { break };
-        println!("{}", serde_json::to_string(&event).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(&event).map_err(|e| e.to_string())?
+        );
     }
-    eprintln!("{}", serde_json::to_string(&watcher.status()).map_err(|e| e.to_string())?);
+    eprintln!(
+        "{}",
+        serde_json::to_string(&watcher.status()).map_err(|e| e.to_string())?
+    );
     watcher.shutdown();
     Ok(())
 }
@@ -227,6 +241,9 @@ async fn start_sim(
     autodiscover.dns_server = sim.dns_addr();
     autodiscover.https_port = sim.https_addr().port();
     autodiscover.http_port = sim.http_addr().port();
-    eprintln!("exchange-sim on {} (delivering a mail every second)", sim.https_addr());
+    eprintln!(
+        "exchange-sim on {} (delivering a mail every second)",
+        sim.https_addr()
+    );
     Ok(sim)
 }

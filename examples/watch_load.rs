@@ -122,7 +122,10 @@ async fn start_sim(mailboxes: usize, separate: bool) -> SimEnd {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     out.read_line(&mut line).expect("ports");
-    let ports: Vec<u16> = line.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let ports: Vec<u16> = line
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     let mut ca = String::new();
     out.read_line(&mut ca).expect("ca");
     let _ = std::fs::remove_file(&path);
@@ -139,15 +142,23 @@ async fn drive(mailboxes: usize, mails: u64, rate: u64, separate: bool) {
     let started = Instant::now();
     let sim = start_sim(mailboxes, separate).await;
     let sim_pid = sim.child.as_ref().map(|c| c.0.id());
-    eprintln!("simulator up with {mailboxes} mailboxes in {:.1?}", started.elapsed());
+    eprintln!(
+        "simulator up with {mailboxes} mailboxes in {:.1?}",
+        started.elapsed()
+    );
 
     let mut transport = TransportSettings::default();
     transport.trusted_ca_pem = vec![sim.ca.clone()];
     transport.trusted_ca_only = true;
     transport.resolve = vec![(HOST.to_owned(), ([127, 0, 0, 1], sim.https).into())];
     let auth: Arc<dyn Authenticator> = Arc::new(
-        BasicAuth::new("svc@load.test", Secret::new("load"), Target::OnPremises, &transport)
-            .expect("auth"),
+        BasicAuth::new(
+            "svc@load.test",
+            Secret::new("load"),
+            Target::OnPremises,
+            &transport,
+        )
+        .expect("auth"),
     );
     let mut settings = WatchSettings::new(Mode::Streaming(StreamingSettings::default()));
     settings.event_types = vec![EventType::NewMail];

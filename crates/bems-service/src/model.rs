@@ -18,7 +18,11 @@ impl TenantId {
             && id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if valid { Ok(Self(id)) } else { Err(InvalidId(id)) }
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(InvalidId(id))
+        }
     }
 
     /// The id.

@@ -202,9 +202,26 @@ impl Core {
         }
         if let Some(watermark) = last_watermark {
             member.state().watermark = Some(watermark.clone());
-            if let Err(error) = self.store.save(&member.smtp, &watermark).await {
-                tracing::warn!(mailbox = %member.smtp, %error, "watermark not saved");
+            if self.checkpoint(member, watermark).await == Delivered::Stopped {
+                return Delivered::Stopped;
             }
+        }
+        Delivered::Ok
+    }
+
+    /// Makes `watermark` the mailbox's resume point: saved in the store, or, when the consumer
+    /// saves watermarks, handed to it after the events before it.
+    pub(crate) async fn checkpoint(&self, member: &Member, watermark: Watermark) -> Delivered {
+        if self.settings.consumer_saves_watermarks {
+            let checkpoint = WatchEvent::Checkpoint {
+                mailbox: Arc::clone(&member.smtp),
+                watermark,
+            };
+            if self.events.send(checkpoint).await.is_err() {
+                return Delivered::Stopped;
+            }
+        } else if let Err(error) = self.store.save(&member.smtp, &watermark).await {
+            tracing::warn!(mailbox = %member.smtp, %error, "watermark not saved");
         }
         Delivered::Ok
     }

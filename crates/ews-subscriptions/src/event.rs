@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_proto::{Event, EventType, ResponseCode};
+use ews_proto::{Event, EventType, ResponseCode, Watermark};
 use serde::{Serialize, Serializer};
 
 /// One event of the watcher's stream.
@@ -62,6 +62,16 @@ pub enum WatchEvent {
         /// The EWS URL now in use.
         ews_url: String,
     },
+    /// With [`WatchSettings::consumer_saves_watermarks`](crate::WatchSettings): the events
+    /// of this mailbox before this one are all delivered, and a restarted watcher should
+    /// resume from `watermark`. Save it together with what those events produced.
+    Checkpoint {
+        /// The mailbox.
+        #[serde(serialize_with = "arc_str")]
+        mailbox: Arc<str>,
+        /// Where to resume.
+        watermark: Watermark,
+    },
     /// The mailbox cannot be watched with these credentials or settings; the watcher tries
     /// again after the longest backoff.
     Failed {
@@ -83,6 +93,7 @@ impl WatchEvent {
             | Self::Resync { mailbox, .. }
             | Self::Throttled { mailbox, .. }
             | Self::Moved { mailbox, .. }
+            | Self::Checkpoint { mailbox, .. }
             | Self::Failed { mailbox, .. } => mailbox,
         }
     }

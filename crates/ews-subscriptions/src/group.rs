@@ -356,10 +356,8 @@ impl Group {
             }
         }
         // Where the subscription starts is where a restarted watcher resumes.
-        if let Some(watermark) = &watermark
-            && let Err(error) = core.store.save(&member.smtp, watermark).await
-        {
-            tracing::warn!(mailbox = %member.smtp, %error, "watermark not saved");
+        if let Some(watermark) = watermark {
+            core.checkpoint(member, watermark).await;
         }
         if matches!(core.settings.mode, Mode::Push(_)) {
             core.register_push(member, &id);

@@ -155,6 +155,11 @@ pub struct WatchSettings {
     pub channel_capacity: usize,
     /// Recent events remembered per mailbox to drop duplicates after a replay.
     pub dedupe_window: usize,
+    /// Hand watermarks to the consumer as [`WatchEvent::Checkpoint`](crate::WatchEvent)
+    /// events instead of saving them: a consumer that turns events into durable work saves
+    /// each checkpoint in the same transaction, so a crash can never skip an event whose work
+    /// was not yet written. The store is still read at subscription.
+    pub consumer_saves_watermarks: bool,
 }
 
 impl WatchSettings {
@@ -177,6 +182,7 @@ impl WatchSettings {
             limits: Limits::default(),
             channel_capacity: 4096,
             dedupe_window: 32,
+            consumer_saves_watermarks: false,
         }
     }
 

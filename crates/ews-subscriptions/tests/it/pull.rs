@@ -97,3 +97,47 @@ async fn a_watermark_too_old_resubscribes_without_it_and_asks_for_a_resync() {
     let fresh = deliver(&sim, &[MARA], "today");
     second.mail(&fresh).await;
 }
+
+#[tokio::test]
+async fn a_consumer_that_saves_watermarks_gets_each_after_its_events() {
+    let sim = sim(None).await;
+    let locator = locator(&sim);
+    let store = Arc::new(MemoryWatermarks::new());
+    let mut settings = pull();
+    settings.consumer_saves_watermarks = true;
+    let mut watch = Watch::start(&sim, settings, store.clone(), Arc::clone(&locator));
+    watch.watcher.watch(target(&locator, MARA).await).unwrap();
+    watch.subscribed(&[MARA], 1).await;
+    let items = deliver(&sim, &[MARA, MARA], "checkpointed");
+    watch.mail(&items).await;
+    watch
+        .until("the checkpoint after the mail", |seen| {
+            let last_mail = seen.iter().rposition(|e| matches!(e, WatchEvent::Mail(_)));
+            last_mail.is_some_and(|at| {
+                seen[at..]
+                    .iter()
+                    .any(|e| matches!(e, WatchEvent::Checkpoint { .. }))
+            })
+        })
+        .await;
+    assert!(store.is_empty(), "the watcher left saving to the consumer");
+    // The consumer saves the last checkpoint; a new watcher resumes from it.
+    let Some(WatchEvent::Checkpoint { watermark, .. }) = watch
+        .seen
+        .iter()
+        .rev()
+        .find(|e| matches!(e, WatchEvent::Checkpoint { .. }))
+    else {
+        unreachable!("waited for it above");
+    };
+    store.save(MARA, watermark).await.unwrap();
+    watch.watcher.shutdown();
+    let missed = deliver(&sim, &[MARA], "after the checkpoint");
+    let mut again = Watch::start(&sim, pull(), store.clone(), Arc::clone(&locator));
+    again.watcher.watch(target(&locator, MARA).await).unwrap();
+    again.mail(&missed).await;
+    assert!(
+        !new_mail(&again.seen).iter().any(|i| items.contains(i)),
+        "nothing before the checkpoint again"
+    );
+}
