@@ -9,3 +9,4 @@
 pub mod model;
 pub mod settings;
 pub mod store;
+pub mod verify;
