@@ -6,6 +6,7 @@
 //! trusted certificates, the push outbox), the HTTP API for devices and administrators, the
 //! orchestration from mailbox events to pushes, and the `bems` binary.
 
+pub mod metrics;
 pub mod model;
 pub mod settings;
 pub mod store;
