@@ -306,6 +306,11 @@ impl Events {
     pub async fn recv(&mut self) -> Option<WatchEvent> {
         self.rx.recv().await
     }
+
+    /// The next event if one is waiting, without waiting (to take events in batches).
+    pub fn try_recv(&mut self) -> Option<WatchEvent> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl futures_util::Stream for Events {
