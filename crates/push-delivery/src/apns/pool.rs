@@ -52,6 +52,7 @@ pub(crate) struct Conn {
     send: h2::client::SendRequest<Bytes>,
     streams: Arc<Semaphore>,
     proven: AtomicBool,
+    settings_seen: AtomicBool,
     dead: Arc<AtomicBool>,
     last_used: AtomicU64,
     epoch: Instant,
@@ -95,10 +96,19 @@ impl Conn {
         self.send.clone()
     }
 
-    /// A push succeeded: the connection may carry its full number of streams.
+    /// A push succeeded: the connection may carry its full number of streams, and the
+    /// server's SETTINGS have arrived.
     pub(crate) fn proven(&self) {
         if !self.proven.swap(true, Ordering::Relaxed) {
             self.streams.add_permits(self.max_streams.saturating_sub(1));
+        }
+        if !self.settings_seen.swap(true, Ordering::Relaxed) {
+            let server_max = self.send.current_max_send_streams();
+            if server_max != usize::MAX {
+                self.stats
+                    .server_max_streams
+                    .fetch_max(server_max, Ordering::Relaxed);
+            }
         }
     }
 
@@ -201,10 +211,6 @@ impl Pool {
             .await
             .map_err(|_| format!("connect to {}:{} timed out", c.host, c.port))??;
         drop(_enter);
-        let server_max = send.current_max_send_streams();
-        self.stats
-            .server_max_streams
-            .fetch_max(server_max, Ordering::Relaxed);
         let mut connection = connection;
         let ping_pong = connection.ping_pong();
         let dead = Arc::new(AtomicBool::new(false));
@@ -222,6 +228,7 @@ impl Pool {
             send,
             streams: Arc::new(Semaphore::new(first)),
             proven: AtomicBool::new(!c.prove_first),
+            settings_seen: AtomicBool::new(false),
             dead,
             last_used: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -244,7 +251,6 @@ impl Pool {
         tracing::debug!(
             host = %c.host,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            server_max_streams = server_max,
             "APNs connection open"
         );
         Ok(conn)
