@@ -249,7 +249,11 @@ impl Push {
         Self {
             token,
             notification,
-            id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            // From the thread's RNG: `Uuid::new_v4` asks the kernel for every id.
+            id: uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .hyphenated()
+                .to_string(),
         }
     }
 
