@@ -186,6 +186,14 @@ impl Pool {
     }
 
     async fn conn(&self) -> Result<Arc<Conn>, String> {
+        // Each runtime thread prefers its own connection while it has free streams: h2 locks a
+        // connection's state on every operation, and threads sharing one contend for it.
+        let preferred = &self.slots[THREAD_SLOT.with(|slot| *slot) % self.slots.len()];
+        if let Some(conn) = live(preferred)
+            && conn.streams.available_permits() > 0
+        {
+            return Ok(conn);
+        }
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let slot = &self.slots[index];
         if let Some(conn) = live(slot) {
@@ -255,6 +263,12 @@ impl Pool {
         );
         Ok(conn)
     }
+}
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD_SLOT: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
 }
 
 fn live(slot: &Slot) -> Option<Arc<Conn>> {

@@ -9,7 +9,7 @@ use a2::request::notification::{
     PushType,
 };
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 
 use crate::{Notification, Outcome, Push, PushKind};
@@ -136,7 +136,6 @@ pub(crate) fn head(
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     let headers = request.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(APNS_TOPIC.clone(), topic_header.clone());
     if let Some(value) = authorization {
         headers.insert(AUTHORIZATION, value);
