@@ -27,6 +27,10 @@ struct Args {
     /// Requests kept in memory (0 for load tests).
     #[arg(long, default_value_t = 0)]
     record_limit: usize,
+    /// Seconds before a new provider token is accepted after the previous one (Apple: 1200;
+    /// 0 lets load runs from several processes, each with its own token, follow each other).
+    #[arg(long, default_value_t = 1200)]
+    min_token_refresh: u64,
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -48,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         config.max_concurrent_streams = args.max_streams;
         config.record_limit = args.record_limit;
+        config.min_token_refresh = std::time::Duration::from_secs(args.min_token_refresh);
         config.address = ([127, 0, 0, 1], args.port).into();
         let mock = MockApns::start(config).await?;
         std::fs::create_dir_all(&args.out)?;
