@@ -75,7 +75,7 @@ pub struct ApnsStats {
 impl ApnsSender {
     /// Checks the settings and loads the credentials; connects on the first push.
     ///
-    /// Must be called inside a Tokio runtime only when sending, not when building.
+    /// Building needs no runtime; sending needs a Tokio runtime.
     pub fn new(config: ApnsConfig) -> Result<Self, Error> {
         let (host, port, authority) = pool::parse_origin(config.endpoint.url())?;
         let authority: http::uri::Authority = authority

@@ -21,28 +21,45 @@
 //! Payloads over 4096 bytes are refused before anything is sent. Keys, passwords and access
 //! tokens are [`Secret`]s: they never appear in `Debug` output or logs.
 //!
-//! ```no_run
+//! Against exchange-sim's mock APNs (the same code works with Apple's servers: leave the
+//! endpoint and the CA at their defaults):
+//!
+//! ```
 //! use std::sync::Arc;
+//! use exchange_sim::push::{keys, MockApns, MockApnsConfig, Reply};
 //! use push_delivery::{
-//!     ApnsAuth, ApnsConfig, ApnsSender, DeviceToken, Dispatcher, DispatcherConfig,
+//!     ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, DeviceToken, Dispatcher, DispatcherConfig,
 //!     Notification, Outcome, Push,
 //! };
 //!
-//! # async fn demo() -> Result<(), push_delivery::Error> {
-//! let p8 = std::fs::read_to_string("AuthKey_KEY1234567.p8").expect("key file");
-//! let config = ApnsConfig::new(ApnsAuth::token("TEAM123456", "KEY1234567", p8), "com.example.mail");
-//! let sender = Arc::new(ApnsSender::new(config)?);
-//! let dispatcher = Dispatcher::new(sender, DispatcherConfig::default());
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = keys::p8_key_pair()?; // an AuthKey_*.p8 and its public half
+//! let apns = MockApns::start(MockApnsConfig::new(
+//!     "TEAM123456", "KEY1234567", key.public_pem.clone(), "com.example.mail",
+//! )).await?;
 //!
-//! let token = DeviceToken::apns("a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90")?;
-//! let push = Push::new(token, Notification::alert("New mail", "From: Mara").badge(1));
-//! let receipt = dispatcher.submit(push).await?;
-//! match receipt.outcome().await {
-//!     Outcome::Delivered { .. } => {}
-//!     Outcome::TokenInvalid { .. } => { /* delete the device */ }
-//!     other => eprintln!("not delivered: {other:?}"),
+//! let mut config = ApnsConfig::new(
+//!     ApnsAuth::token("TEAM123456", "KEY1234567", key.private_pem.clone()),
+//!     "com.example.mail",
+//! );
+//! config.endpoint = ApnsEndpoint::Url(apns.url());
+//! config.extra_ca_pem = vec![apns.ca_pem().to_owned()];
+//! let dispatcher = Dispatcher::new(Arc::new(ApnsSender::new(config)?), DispatcherConfig::default());
+//!
+//! let live = DeviceToken::apns(&"a1".repeat(32))?;
+//! let gone = DeviceToken::apns(&"b2".repeat(32))?;
+//! apns.script(gone.as_str(), [Reply::apns("Unregistered").timestamp(1_700_000_000_000)]);
+//!
+//! let new_mail = Notification::alert("New mail", "From: Mara").badge(1);
+//! let first = dispatcher.submit(Push::new(live, new_mail.clone())).await?;
+//! let second = dispatcher.submit(Push::new(gone, new_mail)).await?;
+//! assert!(first.outcome().await.is_delivered());
+//! match second.outcome().await {
+//!     Outcome::TokenInvalid { since, .. } => assert!(since.is_some()), // delete the device
+//!     other => panic!("{other:?}"),
 //! }
-//! dispatcher.shutdown(std::time::Duration::from_secs(10)).await;
+//! let report = dispatcher.shutdown(std::time::Duration::from_secs(5)).await;
+//! assert!(report.abandoned.is_empty());
 //! # Ok(()) }
 //! ```
 
