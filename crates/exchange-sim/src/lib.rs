@@ -51,6 +51,7 @@ pub mod dns;
 mod ews;
 mod identity;
 mod net;
+pub mod push;
 pub mod scenario;
 mod sim;
 mod tls;

@@ -1,0 +1,273 @@
+//! The APNs sender: a2's payload model and reasons over our own HTTP/2 transport, so that the
+//! endpoint and the trusted CAs are configurable (a2's client reaches only Apple's two hosts
+//! with the public roots).
+//!
+//! <https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns>
+
+mod config;
+mod jwt;
+mod pool;
+mod request;
+mod response;
+mod tls;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::HeaderValue;
+use rustls_pki_types::ServerName;
+use tracing::Instrument as _;
+
+pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint};
+pub(crate) use response::retry_after;
+
+use crate::{Error, Outcome, Platform, Push, PushSender};
+use jwt::TokenSigner;
+use pool::{Connector, Pool};
+use response::Answer;
+
+/// The largest error body read from APNs.
+const MAX_ERROR_BODY: usize = 4096;
+
+/// Sends pushes to APNs over a few long-lived HTTP/2 connections.
+///
+/// Cheap to share: hold it as `Arc<ApnsSender>` or `Arc<dyn PushSender>`. Connections open on
+/// the first push and stay open (with PINGs when idle) until the sender is dropped.
+pub struct ApnsSender {
+    pool: Pool,
+    signer: Option<TokenSigner>,
+    authority: http::uri::Authority,
+    topic: String,
+    topic_header: HeaderValue,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for ApnsSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApnsSender")
+            .field("authority", &self.authority)
+            .field("topic", &self.topic)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an [`ApnsSender`]'s connections are doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApnsStats {
+    /// Connections open now.
+    pub connections_open: usize,
+    /// Connections opened since the start (reconnects included).
+    pub connections_opened: u64,
+    /// Streams in flight now, all connections together.
+    pub streams_in_flight: usize,
+    /// The most streams ever in flight at once, all connections together.
+    pub max_streams_in_flight: usize,
+    /// The largest `SETTINGS_MAX_CONCURRENT_STREAMS` a server announced.
+    pub server_max_streams: usize,
+    /// PINGs sent to idle connections.
+    pub pings: u64,
+}
+
+impl ApnsSender {
+    /// Checks the settings and loads the credentials; connects on the first push.
+    ///
+    /// Building needs no runtime; sending needs a Tokio runtime.
+    pub fn new(config: ApnsConfig) -> Result<Self, Error> {
+        let (host, port, authority) = pool::parse_origin(config.endpoint.url())?;
+        let authority: http::uri::Authority = authority
+            .parse()
+            .map_err(|e| Error::config("endpoint", format!("bad authority: {e}")))?;
+        if config.topic.is_empty() {
+            return Err(Error::config("topic", "the app's bundle id is required"));
+        }
+        let topic_header = HeaderValue::from_str(&config.topic)
+            .map_err(|_| Error::config("topic", "not a valid header value"))?;
+        if config.connections == 0 || config.connections > 64 {
+            return Err(Error::config("connections", "between 1 and 64"));
+        }
+        if config.max_streams_per_connection == 0 {
+            return Err(Error::config("max_streams_per_connection", "at least 1"));
+        }
+        let (signer, identity) = match &config.auth {
+            ApnsAuth::Token {
+                team_id,
+                key_id,
+                p8_pem,
+            } => (
+                Some(TokenSigner::new(
+                    team_id,
+                    key_id,
+                    p8_pem.expose(),
+                    config.token_refresh,
+                )?),
+                None,
+            ),
+            ApnsAuth::Certificate { p12, password } => {
+                (None, Some(tls::identity_from_p12(p12.expose(), password)?))
+            }
+        };
+        let tls = tls::client_config(&config.extra_ca_pem, config.trust_system_roots, identity)?;
+        let server_name = ServerName::try_from(host.clone())
+            .map_err(|e| Error::config("endpoint", format!("bad host name: {e}")))?;
+        let connector = Connector {
+            host,
+            port,
+            server_name,
+            tls: tokio_rustls::TlsConnector::from(tls),
+            connect_timeout: config.connect_timeout,
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_streams: config.max_streams_per_connection,
+            prove_first: signer.is_some(),
+        };
+        Ok(Self {
+            pool: Pool::new(connector, config.connections),
+            signer,
+            authority,
+            topic: config.topic,
+            topic_header,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// Counters of the connections and streams.
+    pub fn stats(&self) -> ApnsStats {
+        let s = &self.pool.stats;
+        ApnsStats {
+            connections_open: self.pool.live(),
+            connections_opened: s.opened.load(Ordering::Relaxed),
+            streams_in_flight: s.in_flight.load(Ordering::Relaxed),
+            max_streams_in_flight: s.max_in_flight.load(Ordering::Relaxed),
+            server_max_streams: s.server_max_streams.load(Ordering::Relaxed),
+            pings: s.pings.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn attempt(&self, push: &Push, body: &Bytes, auth: Option<HeaderValue>) -> Answer {
+        let head = match request::head(push, &self.authority, &self.topic, &self.topic_header, auth)
+        {
+            Ok(head) => head,
+            Err(outcome) => return Answer::Outcome(outcome),
+        };
+        match tokio::time::timeout(self.request_timeout, self.exchange(head, body.clone())).await {
+            Ok(answer) => answer,
+            Err(_) => Answer::Outcome(Outcome::retry(
+                None,
+                "Timeout",
+                format!("no answer within {:?}", self.request_timeout),
+            )),
+        }
+    }
+
+    async fn exchange(&self, head: http::Request<()>, body: Bytes) -> Answer {
+        let stream = match self.pool.stream().await {
+            Ok(stream) => stream,
+            Err(detail) => return Answer::Outcome(Outcome::retry(None, "Connection", detail)),
+        };
+        let conn = &stream.conn;
+        let fail = |error: h2::Error| {
+            if error.is_go_away() || error.is_io() || error.reason().is_none() {
+                conn.kill();
+            }
+            Answer::Outcome(Outcome::retry(None, "Connection", error.to_string()))
+        };
+        let mut sender = match conn.sender().ready().await {
+            Ok(sender) => sender,
+            Err(error) => return fail(error),
+        };
+        let (response, mut send) = match sender.send_request(head, false) {
+            Ok(pair) => pair,
+            Err(error) => return fail(error),
+        };
+        if let Err(error) = send.send_data(body, true) {
+            return fail(error);
+        }
+        let response = match response.await {
+            Ok(response) => response,
+            Err(error) => return fail(error),
+        };
+        let status = response.status().as_u16();
+        if status == 200 {
+            conn.proven();
+            let id = response
+                .headers()
+                .get("apns-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Answer::Outcome(Outcome::Delivered { id });
+        }
+        let after = retry_after(response.headers().get(http::header::RETRY_AFTER));
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let Ok(chunk) = chunk else { break };
+            let _ = body.flow_control().release_capacity(chunk.len());
+            if bytes.len() + chunk.len() > MAX_ERROR_BODY {
+                break;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        response::classify(status, &bytes, after)
+    }
+}
+
+#[async_trait]
+impl PushSender for ApnsSender {
+    async fn send(&self, push: &Push) -> Outcome {
+        let span =
+            tracing::debug_span!("apns_send", push = %push.id(), status = tracing::field::Empty);
+        async {
+            if push.token.platform() != Platform::Apns {
+                return Outcome::rejected(None, "WrongPlatform", "not an APNs device token");
+            }
+            let body = match request::payload(push) {
+                Ok(body) => body,
+                Err(outcome) => return outcome,
+            };
+            let (auth, iat) = match &self.signer {
+                Some(signer) => {
+                    let (value, iat) = signer.header();
+                    (Some(value), Some(iat))
+                }
+                None => (None, None),
+            };
+            let outcome = match self.attempt(push, &body, auth).await {
+                Answer::Outcome(outcome) => outcome,
+                Answer::ExpiredToken(reason) => match (&self.signer, iat) {
+                    (Some(signer), Some(iat)) => {
+                        let (fresh, _) = signer.expired(iat);
+                        match self.attempt(push, &body, Some(fresh)).await {
+                            Answer::Outcome(outcome) => outcome,
+                            Answer::ExpiredToken(reason) => Outcome::Retry {
+                                reason,
+                                after: None,
+                            },
+                        }
+                    }
+                    _ => Outcome::Rejected { reason },
+                },
+            };
+            let span = tracing::Span::current();
+            match outcome.reason() {
+                Some(reason) => {
+                    span.record("status", reason.status.unwrap_or(0));
+                    tracing::debug!(outcome = outcome.kind(), %reason, "APNs push not delivered");
+                }
+                None => {
+                    span.record("status", 200);
+                }
+            }
+            outcome
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Apns
+    }
+}

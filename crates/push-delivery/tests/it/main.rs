@@ -1,0 +1,7 @@
+//! push-delivery against the mock APNs and FCM of exchange-sim, over TLS on loopback.
+
+mod apns;
+mod apns_connections;
+mod dispatch;
+mod fcm;
+mod support;
