@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod settings;
 pub mod store;
 pub mod verify;
