@@ -73,17 +73,48 @@
 //!
 //! # Validation
 //!
-//! Rules come next; for now settings are parsed only.
+//! [`ServiceSettings::validate`] lists every broken rule, each naming its field
+//! (`tenants[contoso].scp_ssl`) and the rule. [`ServiceSettings::load`] reads the file,
+//! applies the environment, reads the referenced files and validates, and reports every
+//! problem of the three steps at once.
+//!
+//! ```
+//! use bems_service::settings::ServiceSettings;
+//!
+//! let mut settings = ServiceSettings::from_toml_str(r#"
+//!     [push.fcm]
+//!     service_account_file = "/etc/bems/fcm.json"
+//!
+//!     [[tenants]]
+//!     id = "contoso"
+//!     exchange = "microsoft365"
+//!     service_account_username = "svc-bems@contoso.com"
+//!     service_account_password_env = "CONTOSO_SVC_PASSWORD"
+//! "#)?;
+//! settings.apply_env([
+//!     ("BEMS_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef"),
+//!     ("CONTOSO_SVC_PASSWORD", "Passw0rd!"),
+//! ])?;
+//! let error = settings.validate().unwrap_err();
+//! assert_eq!(error.problems()[0].field, "tenants[contoso].modern_authentication.enabled");
+//! # Ok::<(), bems_service::settings::SettingsError>(())
+//! ```
 
+mod convert;
+mod env;
 mod error;
 mod list;
+mod secrets;
 mod service;
 mod tenant;
+mod validate;
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+pub use self::env::ENV_PREFIX;
+use self::error::Problems;
 pub use self::error::{Problem, SettingsError};
 pub use self::list::CommaList;
 pub use self::service::{
@@ -95,6 +126,7 @@ pub use self::tenant::{
     EntitlementSettings, ExchangeTarget, ModernAuthSettings, OFFICE365_SERVER, PassiveSettings,
     SubscriptionMode, SubscriptionSettings, TenantSettings, TrustedCertificate,
 };
+pub use self::validate::MIN_ADMIN_TOKEN_LEN;
 use crate::model::TenantId;
 
 /// Everything the service is configured with: the `[server]`, `[store]`, `[admin]` and
@@ -131,6 +163,26 @@ impl ServiceSettings {
         parse(&text, Some(path))
     }
 
+    /// The settings the service runs with: the file at `path`, then the process's
+    /// environment ([`apply_env`](Self::apply_env)), then the files secrets and certificates
+    /// name ([`read_files`](Self::read_files)), then [`validate`](Self::validate). Every
+    /// problem of the last three steps is reported at once.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let mut settings = Self::from_file(path)?;
+        let mut problems = Problems::default();
+        let vars = process_env(&mut problems);
+        for step in [
+            settings.apply_env(vars),
+            settings.read_files(),
+            settings.validate(),
+        ] {
+            if let Err(error) = step {
+                problems.0.extend(error.problems().iter().cloned());
+            }
+        }
+        problems.finish().map(|()| settings)
+    }
+
     /// The tenant with this id.
     pub fn tenant(&self, id: &TenantId) -> Option<&TenantSettings> {
         self.tenants.iter().find(|tenant| &tenant.id == id)
@@ -163,3 +215,24 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     (line, before[line_start..].chars().count() + 1)
 }
+
+/// The process's environment; a `BEMS_` variable that is not Unicode is a problem, others are
+/// skipped.
+fn process_env(problems: &mut Problems) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => vars.push((name, value)),
+            (Ok(name), Err(_))
+                if name
+                    .get(..ENV_PREFIX.len())
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ENV_PREFIX)) =>
+            {
+                problems.push(name, "the value is not valid Unicode");
+            }
+            _ => {}
+        }
+    }
+    vars
+}
+
