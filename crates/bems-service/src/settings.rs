@@ -236,3 +236,5 @@ fn process_env(problems: &mut Problems) -> Vec<(String, String)> {
     vars
 }
 
+#[cfg(test)]
+mod tests;

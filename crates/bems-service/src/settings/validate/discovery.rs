@@ -7,6 +7,7 @@ use super::checks::{check_host_port, check_https, check_plain, count_pem_certifi
 use super::tenant::Field;
 use crate::settings::tenant::{AuthenticationType, CertificatePurpose, TenantSettings};
 
+/// The override URL, the Connectivity Node route and the internal EWS URL.
 pub(super) fn discovery(tenant: &TenantSettings, at: &mut Field<'_>) {
     if let Some(url) = &tenant.autodiscover_url_override
         && let Err(rule) = check_https(url)
@@ -46,6 +47,7 @@ pub(super) fn discovery(tenant: &TenantSettings, at: &mut Field<'_>) {
     }
 }
 
+/// SCP lookup, SSL for SCP and the domain controllers.
 pub(super) fn scp(tenant: &TenantSettings, at: &mut Field<'_>) {
     if tenant.scp_lookup {
         if tenant.authentication != AuthenticationType::Credential {
@@ -102,6 +104,7 @@ pub(super) fn scp(tenant: &TenantSettings, at: &mut Field<'_>) {
     }
 }
 
+/// Trusted certificates: a unique name, one PEM source, PEM text that holds certificates.
 pub(super) fn certificates(tenant: &TenantSettings, at: &mut Field<'_>) {
     let mut names = BTreeSet::new();
     for (index, certificate) in tenant.trusted_certificates.iter().enumerate() {
