@@ -1,0 +1,117 @@
+//! What the other crates are given: Autodiscover settings, the transport, the username rules,
+//! the OAuth configuration and the passive-authentication redirect URI.
+
+use exchange_auth::{ModernAuth, Target, TransportSettings};
+use url::Url;
+
+use super::tenant::{AuthenticationType, CertificatePurpose, ExchangeTarget, TenantSettings};
+
+impl TenantSettings {
+    /// The `autodiscover` crate's settings: the override URL, "allow HTTP redirection and DNS
+    /// SRV record", "use internal EWS URL", the Connectivity Node route as the proxy, every
+    /// trusted certificate (Exchange's CA for HTTPS, Active Directory's for LDAPS), and, with
+    /// SCP lookup, the domain controllers, LDAPS for "SSL for SCP", and the service account
+    /// as the LDAP bind user.
+    ///
+    /// Secrets read from files or variables must have been loaded
+    /// ([`ServiceSettings::load`](super::ServiceSettings::load) does it).
+    pub fn autodiscover_settings(&self) -> autodiscover::Settings {
+        let mut settings = autodiscover::Settings::default();
+        settings.override_url = self.autodiscover_url_override.clone();
+        settings.allow_redirect_and_srv = self.allow_http_redirection_and_dns_srv;
+        settings.use_internal_ews_url = self.use_internal_ews_url;
+        settings.proxy = self.connectivity_node_route.clone();
+        settings.trusted_ca_pem = self.trusted_pems(|_| true);
+        if self.scp_lookup {
+            let mut scp = autodiscover::ScpSettings::default();
+            scp.domain_controllers = self.scp_domain_controllers.as_slice().to_vec();
+            scp.ldaps = self.scp_ssl;
+            scp.bind_user = self.service_account_username.clone();
+            scp.bind_password = self
+                .service_account_password
+                .as_ref()
+                .map(|password| autodiscover::Secret::new(password.expose()));
+            settings.scp = Some(scp);
+        }
+        settings
+    }
+
+    /// The `exchange-auth` transport: the Exchange CAs to trust (besides the system's) and
+    /// the Connectivity Node route as the proxy of every connection (EWS and the identity
+    /// provider).
+    pub fn transport(&self) -> TransportSettings {
+        let mut transport = TransportSettings::default();
+        transport.trusted_ca_pem = self.trusted_pems(|p| p == CertificatePurpose::Exchange);
+        transport.proxy = self.connectivity_node_route.clone();
+        transport
+    }
+
+    /// Which username rules apply: [`Target::Microsoft365`] wants a UPN; on-premises and
+    /// hybrid take `DOMAIN\user` or a UPN.
+    pub fn username_target(&self) -> Target {
+        match self.exchange {
+            ExchangeTarget::OnPremises => Target::OnPremises,
+            ExchangeTarget::Microsoft365 => Target::Microsoft365,
+            ExchangeTarget::Hybrid => Target::Hybrid,
+        }
+    }
+
+    /// The OAuth configuration the tenant's authentication uses: the `[tenants.passive]`
+    /// table with Passive authentication, else `[tenants.modern_authentication]` when it is
+    /// enabled; `None` otherwise, or when its authority or client application id is missing
+    /// (which validation refuses).
+    pub fn modern_auth(&self) -> Option<ModernAuth> {
+        let (authority, client_id, server) = match self.authentication {
+            AuthenticationType::Passive => (
+                &self.passive.authority,
+                &self.passive.client_application_id,
+                &self.passive.server_name,
+            ),
+            AuthenticationType::Credential | AuthenticationType::ClientCertificate
+                if self.modern_authentication.enabled =>
+            {
+                let modern = &self.modern_authentication;
+                (
+                    &modern.authority,
+                    &modern.client_application_id,
+                    &modern.server_name,
+                )
+            }
+            AuthenticationType::Credential | AuthenticationType::ClientCertificate => {
+                return None;
+            }
+        };
+        Some(ModernAuth::new(
+            authority.clone()?,
+            client_id.clone()?,
+            server.as_str().trim_end_matches('/'),
+        ))
+    }
+
+    /// Passive authentication's "Redirect URI", which the console shows and no one edits:
+    /// `<public_url>/oauth/<tenant id>/callback` (a path under `public_url` is kept). Register
+    /// it with the Entra app. `None` when `public_url` cannot carry a path.
+    pub fn redirect_uri(&self, public_url: &Url) -> Option<Url> {
+        let mut uri = public_url.clone();
+        uri.set_query(None);
+        uri.set_fragment(None);
+        uri.path_segments_mut().ok()?.pop_if_empty().extend([
+            "oauth",
+            self.id.as_str(),
+            "callback",
+        ]);
+        Some(uri)
+    }
+
+    /// The PEM text of the trusted certificates whose purpose `wanted` accepts.
+    fn trusted_pems(&self, wanted: impl Fn(CertificatePurpose) -> bool) -> Vec<String> {
+        self.trusted_certificates
+            .iter()
+            .filter(|c| wanted(c.purpose))
+            .filter_map(|c| c.pem.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

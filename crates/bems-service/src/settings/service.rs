@@ -1,0 +1,246 @@
+//! The service-wide sections: `[server]`, `[store]`, `[admin]`, `[push.apns]`, `[push.fcm]`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use exchange_auth::Secret;
+use serde::Deserialize;
+use url::Url;
+use zeroize::Zeroizing;
+
+/// `[server]`: where the HTTP API listens and how the outside reaches it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// The address the API listens on (`127.0.0.1:8443` by default).
+    pub listen: SocketAddr,
+    /// The URL Exchange and browsers reach this service at (through a reverse proxy,
+    /// perhaps): push-subscription callbacks and the passive-authentication redirect URI
+    /// are made from it. `https`, except on a loopback host.
+    pub public_url: Option<Url>,
+    /// The TLS certificate chain (PEM) the API serves; without it the API speaks plain HTTP
+    /// (behind a TLS-terminating proxy).
+    pub tls_cert_file: Option<PathBuf>,
+    /// The TLS private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)),
+            public_url: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+        }
+    }
+}
+
+/// `[store]`: the SQLite file and the key that encrypts the secrets kept in it.
+///
+/// The key is never written in the settings file: it comes from `key_file`, from the
+/// variable named by `key_env`, or from `BEMS_STORE_KEY`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// The SQLite file (`bems.db` by default, relative to the working directory).
+    pub path: PathBuf,
+    /// A file holding the AES-256-GCM key: 64 hexadecimal digits, or 32 bytes in base64.
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the key (besides `BEMS_STORE_KEY`, always read).
+    pub key_env: Option<String>,
+    /// The key, once read from `key_file` or the environment.
+    #[serde(skip)]
+    pub key: Option<Secret>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("bems.db"),
+            key_file: None,
+            key_env: None,
+            key: None,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The 32 key bytes, if a key was given; the error says what is wrong with its format.
+    pub fn key_bytes(&self) -> Result<Option<Zeroizing<[u8; 32]>>, &'static str> {
+        self.key
+            .as_ref()
+            .map(|key| decode_key(key.expose()))
+            .transpose()
+    }
+}
+
+/// Decodes a store key: 64 hexadecimal digits, or base64 (standard alphabet) of 32 bytes.
+pub(crate) fn decode_key(text: &str) -> Result<Zeroizing<[u8; 32]>, &'static str> {
+    const RULE: &str = "the store key must be 64 hexadecimal digits or 32 bytes in base64";
+    let text = text.trim();
+    let mut key = Zeroizing::new([0u8; 32]);
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
+            *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
+        }
+        return Ok(key);
+    }
+    let decoded = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| RULE)?,
+    );
+    if decoded.len() != 32 {
+        return Err(RULE);
+    }
+    key.copy_from_slice(&decoded);
+    Ok(key)
+}
+
+fn hex_value(digit: u8) -> u8 {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|value| u8::try_from(value).ok())
+        .unwrap_or(0)
+}
+
+/// `[admin]`: the bearer token of the administration API.
+///
+/// The token is never written in the settings file: it comes from `token_file`, from the
+/// variable named by `token_env`, or from `BEMS_ADMIN_TOKEN`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// A file holding the token (at least 32 characters).
+    pub token_file: Option<PathBuf>,
+    /// An environment variable holding the token (besides `BEMS_ADMIN_TOKEN`, always read).
+    pub token_env: Option<String>,
+    /// The token, once read from `token_file` or the environment.
+    #[serde(skip)]
+    pub token: Option<Secret>,
+}
+
+/// `[push]`: the providers pushes go through; at least one.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Apple Push Notification service, for iOS devices.
+    pub apns: Option<ApnsSettings>,
+    /// Firebase Cloud Messaging, for Android devices.
+    pub fcm: Option<FcmSettings>,
+}
+
+/// `[push.apns]`: token-based APNs ([Apple's documentation](https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns)).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApnsSettings {
+    /// The APNs origin: `https://api.push.apple.com` (production, the default),
+    /// `https://api.sandbox.push.apple.com` (development builds), or a mock.
+    pub endpoint: Url,
+    /// The 10-character team id.
+    pub team_id: String,
+    /// The 10-character id of the signing key.
+    pub key_id: String,
+    /// The signing key's `.p8` file.
+    pub key_file: Option<PathBuf>,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    /// An extra CA certificate (PEM) to trust for the endpoint: a mock's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// APNs' production origin.
+pub const APNS_PRODUCTION: &str = "https://api.push.apple.com";
+/// APNs' development origin.
+pub const APNS_SANDBOX: &str = "https://api.sandbox.push.apple.com";
+/// FCM's origin.
+pub const FCM_BASE_URL: &str = "https://fcm.googleapis.com";
+
+impl Default for ApnsSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: fixed_url(APNS_PRODUCTION),
+            team_id: String::new(),
+            key_id: String::new(),
+            key_file: None,
+            topic: String::new(),
+            ca_file: None,
+        }
+    }
+}
+
+/// `[push.fcm]`: FCM HTTP v1 ([Google's documentation](https://firebase.google.com/docs/cloud-messaging/send/v1-api)).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FcmSettings {
+    /// The service account's JSON key file.
+    pub service_account_file: Option<PathBuf>,
+    /// The FCM origin (`https://fcm.googleapis.com`; settable for a mock).
+    pub base_url: Url,
+    /// Where to exchange the signed assertion for an access token, instead of the key
+    /// file's `token_uri` (a mock).
+    pub token_url: Option<Url>,
+    /// An extra CA certificate (PEM) to trust for FCM and the token URL: a mock's.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for FcmSettings {
+    fn default() -> Self {
+        Self {
+            service_account_file: None,
+            base_url: fixed_url(FCM_BASE_URL),
+            token_url: None,
+            ca_file: None,
+        }
+    }
+}
+
+/// A URL written in this file.
+pub(crate) fn fixed_url(text: &'static str) -> Url {
+    #[allow(clippy::expect_used)]
+    Url::parse(text).expect("URL constants in this module parse")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_keys_are_hex_or_base64_of_32_bytes() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let key = decode_key(hex).map(|k| *k);
+        assert_eq!(
+            key.map(|k| (k[0], k[1], k[15], k[31])),
+            Ok((0x00, 0x11, 0xff, 0xff))
+        );
+        let base64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_key(&base64).map(|k| *k), Ok([7u8; 32]));
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+        for bad in [
+            "",
+            "secret",
+            &hex[..62],
+            &short,
+            &format!("{}zz", &hex[..62]),
+        ] {
+            assert!(decode_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let server = ServerSettings::default();
+        assert_eq!(server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(StoreSettings::default().path, PathBuf::from("bems.db"));
+        assert_eq!(
+            ApnsSettings::default().endpoint.as_str(),
+            "https://api.push.apple.com/"
+        );
+        assert_eq!(
+            FcmSettings::default().base_url.as_str(),
+            "https://fcm.googleapis.com/"
+        );
+    }
+}
