@@ -1,9 +1,9 @@
 //! [`SqliteStore`]: the store in one SQLite file, worked by one thread of its own.
 //!
-//! rusqlite is synchronous, so the connection lives on a dedicated thread (`bems-store`) that
-//! runs the operations one after another, each its own transaction; async callers send it work
-//! through a bounded queue (they wait when it is full) and await the answer. The Tokio runtime's
-//! threads never block on the database, and there is exactly one writer, as SQLite wants.
+//! rusqlite is synchronous, so the connection lives on a dedicated thread (`bems-store`); async
+//! callers send it work through a bounded queue (they wait when it is full) and await the answer.
+//! The Tokio runtime's threads never block on the database, and there is exactly one writer, as
+//! SQLite wants. Operations that queue up together are committed together (see `worker`).
 
 mod api;
 mod devices;
@@ -13,9 +13,9 @@ mod secrets;
 mod tenants;
 #[cfg(test)]
 mod testing;
+mod worker;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use rusqlite::types::Type;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use self::worker::{Deliver, Job};
 use super::schema::{self, MigrateError};
 use super::{StoreError, StoreKey};
 
@@ -31,9 +32,6 @@ use super::{StoreError, StoreKey};
 const QUEUE: usize = 1024;
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Work for the store's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// The store in an SQLite file: WAL journal, `synchronous=NORMAL`, foreign keys on, a busy
 /// timeout, and its schema brought up to date by numbered migrations when opened.
@@ -69,13 +67,13 @@ impl SqliteStore {
         key: StoreKey,
         connect: impl FnOnce() -> rusqlite::Result<Connection> + Send + 'static,
     ) -> Result<Self, StoreError> {
-        let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
+        let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let (ready, opened) = oneshot::channel();
         let file = path.clone();
         std::thread::Builder::new()
             .name("bems-store".into())
             .spawn(move || {
-                let mut conn = match prepare(connect, &file) {
+                let conn = match prepare(connect, &file) {
                     Ok(conn) => conn,
                     Err(error) => {
                         let _ = ready.send(Err(error));
@@ -83,12 +81,7 @@ impl SqliteStore {
                     }
                 };
                 let _ = ready.send(Ok(()));
-                while let Some(job) = queue.blocking_recv() {
-                    // A transaction a panicking job left open rolls back as it unwinds.
-                    if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
-                        tracing::error!("a store operation panicked; the store goes on");
-                    }
-                }
+                worker::run(conn, queue);
             })
             .map_err(|error| StoreError::Open {
                 path: path.clone(),
@@ -109,7 +102,15 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let _ = answer.send(work(conn));
+            let result = work(conn);
+            let deliver: Deliver = Box::new(move |batch_failed| {
+                let result = match (result, batch_failed) {
+                    (Ok(_), Some(error)) => Err(worker::not_committed(error)),
+                    (result, _) => result,
+                };
+                let _ = answer.send(result);
+            });
+            deliver
         });
         self.jobs
             .send(job)

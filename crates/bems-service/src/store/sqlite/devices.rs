@@ -17,7 +17,7 @@ pub(super) fn register(
     device: &NewDevice,
     now_ms: i64,
 ) -> rusqlite::Result<Device> {
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let before: Option<(i64, String, String)> = tx
         .prepare_cached(
             "SELECT id, tenant, mailbox FROM devices WHERE platform = ?1 AND token = ?2",

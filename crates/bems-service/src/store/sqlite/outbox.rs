@@ -16,7 +16,7 @@ pub(super) fn enqueue(
     watermark: Option<&Mark>,
     now_ms: i64,
 ) -> rusqlite::Result<Vec<i64>> {
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let mut ids = Vec::with_capacity(pushes.len());
     {
         let mut insert = tx.prepare_cached(

@@ -35,7 +35,7 @@ pub(super) fn list(conn: &Connection) -> rusqlite::Result<Vec<TenantId>> {
 
 /// Deletes the tenant's settings and every row of it in the other tables, in one transaction.
 pub(super) fn delete(conn: &mut Connection, tenant: &str) -> rusqlite::Result<bool> {
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     // Pushes about the tenant's mailboxes, then (with theirs) the tenant's devices.
     for table in ["outbox", "devices", "mailboxes", "secrets", "certificates"] {
         tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
