@@ -1,1 +1,203 @@
-//! The store: tenants, devices, mailboxes and watermarks, encrypted tokens, trusted certificates, the push outbox.
+//! The store: tenants, devices, mailboxes and watermarks, encrypted tokens, trusted certificates,
+//! the push outbox.
+//!
+//! The service holds an `Arc<dyn` [`Store`]`>`; [`SqliteStore`] is the implementation (one file,
+//! WAL, numbered migrations), and a PostgreSQL one for clusters can follow behind the same trait.
+//! [`TenantWatermarks`] and [`TenantRefreshTokens`] adapt the store to the traits of
+//! `ews-subscriptions` and `exchange-auth`.
+//!
+//! Nothing is lost between "event seen" and "push accepted": [`Store::enqueue`] writes the pushes
+//! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
+//! a push leaves the outbox only through [`Store::complete`] (or with its device).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::sync::Arc;
+//!
+//! use bems_service::model::{NewDevice, PendingPush, Platform, TenantId};
+//! use bems_service::store::{SqliteStore, Store, StoreKey};
+//!
+//! let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(StoreKey::generate()?).await?);
+//! let contoso = TenantId::new("contoso").expect("a valid id");
+//! let device = store
+//!     .register_device(&NewDevice {
+//!         tenant: contoso.clone(),
+//!         mailbox: "alice@contoso.com".into(),
+//!         platform: Platform::Apns,
+//!         token: "a1b2c3d4".into(),
+//!         app_id: "com.example.mail".into(),
+//!         locale: "en".into(),
+//!     })
+//!     .await?;
+//! let push = PendingPush {
+//!     device_id: device.id,
+//!     tenant: contoso.clone(),
+//!     mailbox: "alice@contoso.com".into(),
+//!     payload: r#"{"badge":1}"#.into(),
+//!     seen_at_ms: 1_000,
+//! };
+//! // The push and the watermark after its event are written together.
+//! let ids = store
+//!     .enqueue(&[push], Some((&contoso, "alice@contoso.com", "AQAAAA==")))
+//!     .await?;
+//! let due = store.due(1_000, 100).await?;
+//! assert_eq!(due[0].id, ids[0]);
+//! store.complete(ids[0]).await?;
+//! assert_eq!(store.outbox_len().await?, 0);
+//! # Ok::<(), bems_service::store::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+mod adapters;
+mod check;
+mod crypto;
+mod error;
+mod key;
+mod schema;
+mod sqlite;
+
+use async_trait::async_trait;
+use exchange_auth::SecretBytes;
+
+use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
+
+pub use adapters::{TenantRefreshTokens, TenantWatermarks};
+pub use error::StoreError;
+pub use key::StoreKey;
+pub use sqlite::SqliteStore;
+
+/// Where the service keeps what must outlive the process.
+///
+/// Mailbox addresses are compared without regard to ASCII case and kept lower-cased. Every write
+/// is one transaction: a failed operation leaves what was stored before. Ids are the store's.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Saves `tenant`'s settings (JSON), replacing any before.
+    async fn put_tenant(&self, tenant: &TenantId, settings_json: &str) -> Result<(), StoreError>;
+
+    /// `tenant`'s settings, if saved.
+    async fn tenant(&self, tenant: &TenantId) -> Result<Option<String>, StoreError>;
+
+    /// The tenants with saved settings, in order.
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
+
+    /// Deletes `tenant` and everything stored for it (devices and their pushes, mailboxes,
+    /// secrets, certificates); false if it had no settings saved.
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError>;
+
+    /// Registers a device. A (platform, token) already registered is the same device: it moves to
+    /// the new tenant and mailbox, keeps its id, and its `registered_at` is refreshed; pushes
+    /// still pending for the mailbox it leaves are dropped.
+    async fn register_device(&self, device: &NewDevice) -> Result<Device, StoreError>;
+
+    /// Removes the device with `token` registered for `mailbox`; false if there was none.
+    async fn unregister_device(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        token: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes a device (its token is dead) and its pending pushes; false if it was gone.
+    async fn remove_device(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// The devices registered for `mailbox`, oldest first.
+    async fn devices_for(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Vec<Device>, StoreError>;
+
+    /// All of `tenant`'s devices, by mailbox, then oldest first.
+    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
+
+    /// How many devices are registered, in all tenants.
+    async fn device_count(&self) -> Result<u64, StoreError>;
+
+    /// Saves a watched mailbox; a record without a watermark keeps the one saved before.
+    async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError>;
+
+    /// Every watched mailbox, of all tenants (to resume watching at start-up).
+    async fn mailboxes(&self) -> Result<Vec<MailboxRecord>, StoreError>;
+
+    /// One watched mailbox.
+    async fn mailbox(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<MailboxRecord>, StoreError>;
+
+    /// Forgets a watched mailbox and its watermark (pending pushes stay); false if unknown.
+    async fn remove_mailbox(&self, tenant: &TenantId, mailbox: &str) -> Result<bool, StoreError>;
+
+    /// Saves `mailbox`'s watermark, adding the mailbox if it is not yet saved.
+    async fn save_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        watermark: &str,
+    ) -> Result<(), StoreError>;
+
+    /// `mailbox`'s saved watermark.
+    async fn load_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Saves a secret (a refresh token, a client secret, a `.pfx`), encrypted, replacing any
+    /// before under that name.
+    async fn put_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretBytes,
+    ) -> Result<(), StoreError>;
+
+    /// A secret, decrypted; [`StoreError::Decrypt`] if the store key is not the one it was
+    /// sealed with.
+    async fn secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<SecretBytes>, StoreError>;
+
+    /// Deletes a secret; false if there was none.
+    async fn delete_secret(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Saves a trusted certificate (PEM), replacing any before under that name.
+    async fn put_certificate(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        pem: &str,
+    ) -> Result<(), StoreError>;
+
+    /// `tenant`'s trusted certificates as (name, PEM), by name.
+    async fn certificates(&self, tenant: &TenantId) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes a trusted certificate; false if there was none.
+    async fn delete_certificate(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Adds pushes to the outbox, due at once (at their `seen_at_ms`), and saves the watermark
+    /// `(tenant, mailbox, watermark)` that follows the events they came from, in one
+    /// transaction: either both are written or neither. Returns the pushes' ids, in order.
+    async fn enqueue(
+        &self,
+        pushes: &[PendingPush],
+        watermark: Option<(&TenantId, &str, &str)>,
+    ) -> Result<Vec<i64>, StoreError>;
+
+    /// At most `limit` pushes due at `now_ms` (`not_before_ms <= now_ms`), oldest first. They stay
+    /// in the outbox until completed: one dispatcher reads them.
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Removes a push the provider accepted (or gave up on); false if it was gone.
+    async fn complete(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Counts a failed attempt and makes the push due again at `not_before_ms`; false if gone.
+    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError>;
+
+    /// How many pushes are waiting.
+    async fn outbox_len(&self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,227 @@
+//! The store seen through the traits of `ews-subscriptions` and `exchange-auth`, for one tenant.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ews_proto::Watermark;
+use ews_subscriptions::{WatchError, WatermarkStore};
+use exchange_auth::{AuthError, RefreshTokenStore, Secret, SecretBytes};
+
+use super::{Store, StoreError};
+use crate::model::TenantId;
+
+/// One tenant's watermarks in the store, for its `ews_subscriptions::Watcher`.
+///
+/// `remove` (the watcher no longer watches a mailbox) forgets the mailbox's record with its
+/// watermark.
+#[derive(Clone)]
+pub struct TenantWatermarks {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+}
+
+impl TenantWatermarks {
+    /// `tenant`'s watermarks in `store`.
+    pub fn new(store: Arc<dyn Store>, tenant: TenantId) -> Self {
+        Self { store, tenant }
+    }
+}
+
+impl fmt::Debug for TenantWatermarks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantWatermarks")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+fn watch_error(error: StoreError) -> WatchError {
+    WatchError::Store(error.to_string())
+}
+
+#[async_trait]
+impl WatermarkStore for TenantWatermarks {
+    async fn load(&self, mailbox: &str) -> Result<Option<Watermark>, WatchError> {
+        let watermark = self.store.load_watermark(&self.tenant, mailbox).await;
+        Ok(watermark.map_err(watch_error)?.map(Watermark::new))
+    }
+
+    async fn save(&self, mailbox: &str, watermark: &Watermark) -> Result<(), WatchError> {
+        self.store
+            .save_watermark(&self.tenant, mailbox, watermark.as_str())
+            .await
+            .map_err(watch_error)
+    }
+
+    async fn remove(&self, mailbox: &str) -> Result<(), WatchError> {
+        self.store
+            .remove_mailbox(&self.tenant, mailbox)
+            .await
+            .map(drop)
+            .map_err(watch_error)
+    }
+}
+
+/// One tenant's OAuth refresh token (passive authentication), kept as an encrypted secret.
+#[derive(Clone)]
+pub struct TenantRefreshTokens {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    name: String,
+}
+
+impl TenantRefreshTokens {
+    /// The secret's name unless told otherwise.
+    pub const DEFAULT_NAME: &'static str = "oauth-refresh-token";
+
+    /// `tenant`'s refresh token in `store`, under [`TenantRefreshTokens::DEFAULT_NAME`].
+    pub fn new(store: Arc<dyn Store>, tenant: TenantId) -> Self {
+        Self {
+            store,
+            tenant,
+            name: Self::DEFAULT_NAME.to_owned(),
+        }
+    }
+
+    /// The same under another secret name (a tenant with more than one sign-in).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
+impl fmt::Debug for TenantRefreshTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantRefreshTokens")
+            .field("tenant", &self.tenant)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A wrong store key is a setting to fix; anything else may pass (a busy or failing disk).
+fn auth_error(error: StoreError) -> AuthError {
+    if error.is_key_problem() {
+        AuthError::Config {
+            setting: "store key",
+            reason: error.to_string(),
+        }
+    } else {
+        AuthError::Network(format!("refresh-token store: {error}"))
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for TenantRefreshTokens {
+    async fn load(&self) -> Result<Option<Secret>, AuthError> {
+        let Some(bytes) = self
+            .store
+            .secret(&self.tenant, &self.name)
+            .await
+            .map_err(auth_error)?
+        else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes.expose()).map_err(|_| AuthError::Config {
+            setting: "store",
+            reason: format!(
+                "secret {:?} of tenant {} is not text",
+                self.name, self.tenant
+            ),
+        })?;
+        Ok(Some(Secret::new(text)))
+    }
+
+    async fn save(&self, token: &Secret) -> Result<(), AuthError> {
+        let bytes = SecretBytes::new(token.expose().as_bytes().to_vec());
+        self.store
+            .put_secret(&self.tenant, &self.name, &bytes)
+            .await
+            .map_err(auth_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, StoreKey};
+
+    async fn store() -> Arc<dyn Store> {
+        Arc::new(
+            SqliteStore::in_memory(StoreKey::generate().unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+
+    fn tenant(id: &str) -> TenantId {
+        TenantId::new(id).unwrap()
+    }
+
+    #[tokio::test]
+    async fn watermarks_are_kept_per_tenant() {
+        let store = store().await;
+        let contoso = TenantWatermarks::new(Arc::clone(&store), tenant("contoso"));
+        let fabrikam = TenantWatermarks::new(Arc::clone(&store), tenant("fabrikam"));
+        contoso
+            .save("Alice@contoso.com", &Watermark::new("w1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            contoso.load("alice@contoso.com").await.unwrap(),
+            Some(Watermark::new("w1"))
+        );
+        assert_eq!(fabrikam.load("alice@contoso.com").await.unwrap(), None);
+        contoso.remove("alice@contoso.com").await.unwrap();
+        assert_eq!(contoso.load("alice@contoso.com").await.unwrap(), None);
+        assert!(store.mailboxes().await.unwrap().is_empty());
+        let error = contoso
+            .save("no address", &Watermark::new("w"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, WatchError::Store(ref text) if text.contains("no address")));
+    }
+
+    #[tokio::test]
+    async fn refresh_tokens_round_trip_encrypted_and_per_tenant() {
+        let store = store().await;
+        let tokens = TenantRefreshTokens::new(Arc::clone(&store), tenant("contoso"));
+        assert!(tokens.load().await.unwrap().is_none());
+        tokens.save(&Secret::new("0.ARoA-refresh")).await.unwrap();
+        tokens.save(&Secret::new("0.ARoA-rotated")).await.unwrap();
+        assert_eq!(
+            tokens.load().await.unwrap().unwrap().expose(),
+            "0.ARoA-rotated"
+        );
+        let other = TenantRefreshTokens::new(Arc::clone(&store), tenant("fabrikam"));
+        assert!(other.load().await.unwrap().is_none());
+        let named = tokens.clone().with_name("second-sign-in");
+        assert!(named.load().await.unwrap().is_none());
+        let stored = store
+            .secret(&tenant("contoso"), TenantRefreshTokens::DEFAULT_NAME)
+            .await;
+        assert_eq!(stored.unwrap().unwrap().expose(), b"0.ARoA-rotated");
+        assert!(!format!("{tokens:?}").contains("ARoA"));
+    }
+
+    #[test]
+    fn a_wrong_key_asks_for_the_setting_and_a_busy_store_for_a_retry() {
+        let wrong = auth_error(StoreError::Decrypt {
+            tenant: "contoso".into(),
+            name: "oauth".into(),
+        });
+        assert!(matches!(
+            wrong,
+            AuthError::Config {
+                setting: "store key",
+                ..
+            }
+        ));
+        let busy = auth_error(StoreError::Busy {
+            op: "read secret",
+            record: String::new(),
+        });
+        assert!(busy.is_retryable());
+    }
+}

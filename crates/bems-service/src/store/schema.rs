@@ -1,0 +1,204 @@
+//! The SQLite schema, created and upgraded by numbered migrations.
+//!
+//! Each migration runs once, in order; the versions applied are rows of `schema_version`. All
+//! pending migrations run in one `IMMEDIATE` transaction, so two processes opening the same new
+//! file do not both apply them, and a failed migration leaves the file as it was.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// `PRAGMA application_id` of a bems store: "bems" in ASCII.
+pub(crate) const APPLICATION_ID: i32 = 0x6265_6d73;
+
+/// The migrations, in order: (version, what it does, SQL).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "tenants, devices, mailboxes, secrets, certificates, outbox",
+    V1,
+)];
+
+/// The newest schema version this build knows.
+pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+const V1: &str = "
+CREATE TABLE tenants (
+    id            TEXT PRIMARY KEY NOT NULL,
+    settings      TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE devices (
+    id               INTEGER PRIMARY KEY,
+    tenant           TEXT NOT NULL,
+    mailbox          TEXT NOT NULL,
+    platform         TEXT NOT NULL CHECK (platform IN ('apns', 'fcm')),
+    token            TEXT NOT NULL,
+    app_id           TEXT NOT NULL,
+    locale           TEXT NOT NULL,
+    registered_at_ms INTEGER NOT NULL,
+    UNIQUE (platform, token)
+) STRICT;
+CREATE INDEX devices_by_mailbox ON devices (tenant, mailbox);
+
+CREATE TABLE mailboxes (
+    tenant        TEXT NOT NULL,
+    mailbox       TEXT NOT NULL,
+    ews_url       TEXT,
+    grouping      TEXT,
+    watermark     TEXT,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, mailbox)
+) STRICT;
+
+CREATE TABLE secrets (
+    tenant        TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    key_id        INTEGER NOT NULL,
+    nonce         BLOB NOT NULL,
+    ciphertext    BLOB NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+) STRICT;
+
+CREATE TABLE certificates (
+    tenant        TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    pem           TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+) STRICT;
+
+CREATE TABLE outbox (
+    id            INTEGER PRIMARY KEY,
+    device_id     INTEGER NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    tenant        TEXT NOT NULL,
+    mailbox       TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    seen_at_ms    INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX outbox_due ON outbox (not_before_ms, id);
+CREATE INDEX outbox_by_device ON outbox (device_id);
+";
+
+/// Why the schema could not be brought up to date.
+#[derive(Debug)]
+pub(crate) enum MigrateError {
+    /// The database failed.
+    Database(rusqlite::Error),
+    /// The file is newer than this build.
+    TooNew(i64),
+    /// The file is another application's database.
+    NotBems,
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// Applies the pending migrations; returns how many ran.
+pub(crate) fn migrate(conn: &mut Connection, now_ms: i64) -> Result<usize, MigrateError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let application_id: i32 = tx.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let tracked = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    let foreign_tables: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |row| row.get(0),
+    )?;
+    let ours = application_id == APPLICATION_ID
+        || (application_id == 0 && (tracked || foreign_tables == 0));
+    if !ours {
+        return Err(MigrateError::NotBems);
+    }
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version       INTEGER PRIMARY KEY,
+             description   TEXT NOT NULL,
+             applied_at_ms INTEGER NOT NULL
+         ) STRICT;",
+    )?;
+    let current: i64 = tx.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )?;
+    if current > LATEST {
+        return Err(MigrateError::TooNew(current));
+    }
+    let mut applied = 0;
+    for (version, description, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v > current) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, description, applied_at_ms) VALUES (?1, ?2, ?3)",
+            params![version, description, now_ms],
+        )?;
+        applied += 1;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("SELECT max(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn migrations_run_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn, 1).unwrap(), MIGRATIONS.len());
+        assert_eq!(version(&conn), LATEST);
+        assert_eq!(migrate(&mut conn, 2).unwrap(), 0);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn versions_are_numbered_upwards() {
+        assert!(MIGRATIONS.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        assert_eq!(MIGRATIONS[0].0, 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 1).unwrap();
+        conn.execute(
+            "INSERT INTO schema_version VALUES (?1, 'from the future', 0)",
+            [LATEST + 1],
+        )
+        .unwrap();
+        assert!(matches!(migrate(&mut conn, 2), Err(MigrateError::TooNew(v)) if v == LATEST + 1));
+    }
+
+    #[test]
+    fn another_applications_database_is_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        assert!(matches!(migrate(&mut conn, 1), Err(MigrateError::NotBems)));
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(tables, 1, "nothing was created");
+    }
+}

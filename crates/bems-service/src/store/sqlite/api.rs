@@ -1,0 +1,357 @@
+//! [`Store`] for [`SqliteStore`]: input is checked (and mailboxes lower-cased) here, secrets are
+//! sealed and opened here, and the SQL runs on the store's thread.
+
+use async_trait::async_trait;
+use exchange_auth::SecretBytes;
+
+use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
+use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
+use crate::store::{Store, StoreError, check, crypto};
+
+fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
+    format!("mailbox {mailbox} of tenant {tenant}")
+}
+
+fn named(kind: &str, tenant: &TenantId, name: &str) -> String {
+    format!("{kind} {name:?} of tenant {tenant}")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_tenant(&self, tenant: &TenantId, settings_json: &str) -> Result<(), StoreError> {
+        const OP: &str = "put tenant";
+        check::settings(OP, tenant, settings_json)?;
+        let (id, settings, now) = (tenant.to_string(), settings_json.to_owned(), now_ms());
+        self.call(
+            OP,
+            || format!("tenant {tenant}"),
+            move |c| tenants::put(c, &id, &settings, now),
+        )
+        .await
+    }
+
+    async fn tenant(&self, tenant: &TenantId) -> Result<Option<String>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "read tenant",
+            || format!("tenant {tenant}"),
+            move |c| tenants::get(c, &id),
+        )
+        .await
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.call("list tenants", String::new, |c| tenants::list(c))
+            .await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "delete tenant",
+            || format!("tenant {tenant}"),
+            move |c| tenants::delete(c, &id),
+        )
+        .await
+    }
+
+    async fn register_device(&self, device: &NewDevice) -> Result<Device, StoreError> {
+        const OP: &str = "register device";
+        let device = check::device(OP, device)?;
+        let record = check::device_record(&device.tenant, &device.mailbox, &device.token);
+        let now = now_ms();
+        self.call(OP, || record, move |c| devices::register(c, &device, now))
+            .await
+    }
+
+    async fn unregister_device(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        token: &str,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "unregister device";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = check::device_record(tenant, &mailbox, token);
+        let (id, token) = (tenant.to_string(), token.to_owned());
+        self.call(
+            OP,
+            || record,
+            move |c| devices::unregister(c, &id, &mailbox, &token),
+        )
+        .await
+    }
+
+    async fn remove_device(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(
+            "remove device",
+            || format!("device {id}"),
+            move |c| devices::remove(c, id),
+        )
+        .await
+    }
+
+    async fn devices_for(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Vec<Device>, StoreError> {
+        const OP: &str = "list devices";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(
+            OP,
+            || record,
+            move |c| devices::for_mailbox(c, &id, &mailbox),
+        )
+        .await
+    }
+
+    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list devices",
+            || format!("of tenant {tenant}"),
+            move |c| devices::for_tenant(c, &id),
+        )
+        .await
+    }
+
+    async fn device_count(&self) -> Result<u64, StoreError> {
+        self.call("count devices", String::new, |c| devices::count(c))
+            .await
+    }
+
+    async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError> {
+        const OP: &str = "save mailbox";
+        let mailbox = check::mailbox(OP, &record.mailbox)?;
+        let shown = in_mailbox(&record.tenant, &mailbox);
+        let record = MailboxRecord {
+            mailbox,
+            ..record.clone()
+        };
+        let now = now_ms();
+        self.call(OP, || shown, move |c| mailboxes::upsert(c, &record, now))
+            .await
+    }
+
+    async fn mailboxes(&self) -> Result<Vec<MailboxRecord>, StoreError> {
+        self.call("list mailboxes", String::new, |c| mailboxes::list(c))
+            .await
+    }
+
+    async fn mailbox(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<MailboxRecord>, StoreError> {
+        const OP: &str = "read mailbox";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(OP, || record, move |c| mailboxes::get(c, &id, &mailbox))
+            .await
+    }
+
+    async fn remove_mailbox(&self, tenant: &TenantId, mailbox: &str) -> Result<bool, StoreError> {
+        const OP: &str = "remove mailbox";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(OP, || record, move |c| mailboxes::remove(c, &id, &mailbox))
+            .await
+    }
+
+    async fn save_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        watermark: &str,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save watermark";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let (id, watermark, now) = (tenant.to_string(), watermark.to_owned(), now_ms());
+        self.call(
+            OP,
+            || record,
+            move |c| mailboxes::save_watermark(c, &id, &mailbox, &watermark, now),
+        )
+        .await
+    }
+
+    async fn load_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<String>, StoreError> {
+        const OP: &str = "load watermark";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(
+            OP,
+            || record,
+            move |c| mailboxes::load_watermark(c, &id, &mailbox),
+        )
+        .await
+    }
+
+    async fn put_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretBytes,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "put secret";
+        check::name(OP, tenant, name)?;
+        check::size(OP, &named("secret", tenant, name), value.expose().len())?;
+        let sealed = crypto::seal(&self.key, tenant, name, value)?;
+        let (id, owned, now) = (tenant.to_string(), name.to_owned(), now_ms());
+        self.call(
+            OP,
+            || named("secret", tenant, name),
+            move |c| secrets::put_secret(c, &id, &owned, &sealed, now),
+        )
+        .await
+    }
+
+    async fn secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<SecretBytes>, StoreError> {
+        let (id, owned) = (tenant.to_string(), name.to_owned());
+        let sealed = self
+            .call(
+                "read secret",
+                || named("secret", tenant, name),
+                move |c| secrets::secret(c, &id, &owned),
+            )
+            .await?;
+        sealed
+            .map(|sealed| crypto::open(&self.key, tenant, name, sealed))
+            .transpose()
+    }
+
+    async fn delete_secret(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError> {
+        let (id, owned) = (tenant.to_string(), name.to_owned());
+        self.call(
+            "delete secret",
+            || named("secret", tenant, name),
+            move |c| secrets::delete_secret(c, &id, &owned),
+        )
+        .await
+    }
+
+    async fn put_certificate(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        pem: &str,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "put certificate";
+        check::name(OP, tenant, name)?;
+        check::pem(OP, tenant, name, pem)?;
+        let (id, owned, pem, now) = (
+            tenant.to_string(),
+            name.to_owned(),
+            pem.to_owned(),
+            now_ms(),
+        );
+        self.call(
+            OP,
+            || named("certificate", tenant, name),
+            move |c| secrets::put_certificate(c, &id, &owned, &pem, now),
+        )
+        .await
+    }
+
+    async fn certificates(&self, tenant: &TenantId) -> Result<Vec<(String, String)>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list certificates",
+            || format!("of tenant {tenant}"),
+            move |c| secrets::certificates(c, &id),
+        )
+        .await
+    }
+
+    async fn delete_certificate(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError> {
+        let (id, owned) = (tenant.to_string(), name.to_owned());
+        self.call(
+            "delete certificate",
+            || named("certificate", tenant, name),
+            move |c| secrets::delete_certificate(c, &id, &owned),
+        )
+        .await
+    }
+
+    async fn enqueue(
+        &self,
+        pushes: &[PendingPush],
+        watermark: Option<(&TenantId, &str, &str)>,
+    ) -> Result<Vec<i64>, StoreError> {
+        const OP: &str = "enqueue";
+        let pushes = check::pushes(OP, pushes)?;
+        let mark = match watermark {
+            Some((tenant, mailbox, watermark)) => {
+                let mailbox = check::mailbox(OP, mailbox)?;
+                Some((tenant.to_string(), mailbox, watermark.to_owned()))
+            }
+            None => None,
+        };
+        let record = match (&mark, pushes.first()) {
+            (Some((tenant, mailbox, _)), _) => format!(
+                "{} pushes for mailbox {mailbox} of tenant {tenant}",
+                pushes.len()
+            ),
+            (None, Some(first)) => format!(
+                "{} pushes, the first for mailbox {}",
+                pushes.len(),
+                first.mailbox
+            ),
+            (None, None) => "nothing".to_owned(),
+        };
+        let now = now_ms();
+        self.call(
+            OP,
+            || record,
+            move |c| outbox::enqueue(c, &pushes, mark.as_ref(), now),
+        )
+        .await
+    }
+
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.call(
+            "read due pushes",
+            || format!("at {now_ms}"),
+            move |c| outbox::due(c, now_ms, limit),
+        )
+        .await
+    }
+
+    async fn complete(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(
+            "complete push",
+            || format!("push {id}"),
+            move |c| outbox::complete(c, id),
+        )
+        .await
+    }
+
+    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError> {
+        self.call(
+            "retry push",
+            || format!("push {id}"),
+            move |c| outbox::retry_later(c, id, not_before_ms),
+        )
+        .await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.call("count pushes", String::new, |c| outbox::len(c))
+            .await
+    }
+}

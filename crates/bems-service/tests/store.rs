@@ -1,0 +1,363 @@
+//! The SQLite store over a real file: reopening, migrations, keys, what the file holds, many
+//! callers at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bems_service::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
+use bems_service::store::{SqliteStore, Store, StoreError, StoreKey};
+use exchange_auth::SecretBytes;
+
+const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
+const SETTINGS: &str = r#"{"marker":"settings-in-the-clear-5b2e"}"#;
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----\n";
+
+fn contoso() -> TenantId {
+    TenantId::new("contoso").unwrap()
+}
+
+fn key() -> StoreKey {
+    StoreKey::from_bytes([7; 32])
+}
+
+fn device(mailbox: &str, token: &str) -> NewDevice {
+    NewDevice {
+        tenant: contoso(),
+        mailbox: mailbox.into(),
+        platform: Platform::Apns,
+        token: token.into(),
+        app_id: "com.example.mail".into(),
+        locale: "en".into(),
+    }
+}
+
+fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
+    PendingPush {
+        device_id,
+        tenant: contoso(),
+        mailbox: "alice@contoso.com".into(),
+        payload: r#"{"aps":{"badge":1}}"#.into(),
+        seen_at_ms,
+    }
+}
+
+/// Everything stored: one of each record.
+async fn fill(store: &dyn Store) -> i64 {
+    store.put_tenant(&contoso(), SETTINGS).await.unwrap();
+    let alice = store
+        .register_device(&device("alice@contoso.com", "a1b2"))
+        .await
+        .unwrap();
+    store
+        .upsert_mailbox(&MailboxRecord {
+            tenant: contoso(),
+            mailbox: "alice@contoso.com".into(),
+            ews_url: Some("https://mail.contoso.com/EWS/Exchange.asmx".into()),
+            grouping: Some("PRDEX01".into()),
+            watermark: None,
+        })
+        .await
+        .unwrap();
+    let mark = Some((&contoso(), "alice@contoso.com", "AQAAAA=="));
+    store.enqueue(&[push(alice.id, 5)], mark).await.unwrap();
+    store
+        .put_secret(&contoso(), "oauth", &SecretBytes::new(SECRET.to_vec()))
+        .await
+        .unwrap();
+    store
+        .put_certificate(&contoso(), "root", PEM)
+        .await
+        .unwrap();
+    alice.id
+}
+
+/// The bytes of the database and its WAL and shared-memory files.
+fn file_bytes(path: &Path) -> Vec<u8> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| std::fs::read(format!("{}{suffix}", path.display())).ok())
+        .flatten()
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn db(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("bems.db")
+}
+
+#[tokio::test]
+async fn a_reopened_file_holds_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let device_id = fill(&SqliteStore::open(db(&dir), key()).await.unwrap()).await;
+
+    let store = SqliteStore::open(db(&dir), key()).await.unwrap();
+    assert_eq!(
+        store.tenant(&contoso()).await.unwrap().as_deref(),
+        Some(SETTINGS)
+    );
+    assert_eq!(
+        store
+            .devices_for(&contoso(), "alice@contoso.com")
+            .await
+            .unwrap()[0]
+            .id,
+        device_id
+    );
+    let mailbox = store
+        .mailbox(&contoso(), "alice@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mailbox.grouping.as_deref(), Some("PRDEX01"));
+    assert_eq!(mailbox.watermark.as_deref(), Some("AQAAAA=="));
+    assert_eq!(store.due(5, 10).await.unwrap()[0].push, push(device_id, 5));
+    assert_eq!(
+        store
+            .secret(&contoso(), "oauth")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        SECRET
+    );
+    assert_eq!(
+        store.certificates(&contoso()).await.unwrap(),
+        [("root".to_owned(), PEM.to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn the_file_never_holds_a_secret_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(db(&dir), key()).await.unwrap();
+    fill(&store).await;
+    // While open (the WAL holds the writes) and after closing and reopening.
+    let open = file_bytes(&db(&dir));
+    assert!(
+        contains(&open, SETTINGS.as_bytes()),
+        "the scan sees what is stored"
+    );
+    assert!(!contains(&open, SECRET));
+    drop(store);
+    let reopened = SqliteStore::open(db(&dir), key()).await.unwrap();
+    reopened.device_count().await.unwrap();
+    let closed = file_bytes(&db(&dir));
+    assert!(contains(&closed, SETTINGS.as_bytes()));
+    assert!(!contains(&closed, SECRET));
+}
+
+#[tokio::test]
+async fn a_wrong_key_fails_the_secrets_clearly_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(&SqliteStore::open(db(&dir), key()).await.unwrap()).await;
+
+    let store = SqliteStore::open(db(&dir), StoreKey::from_bytes([8; 32]))
+        .await
+        .unwrap();
+    let error = store.secret(&contoso(), "oauth").await.unwrap_err();
+    assert!(error.is_key_problem(), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("\"oauth\"") && text.contains("contoso"),
+        "{text}"
+    );
+    assert!(!contains(text.as_bytes(), SECRET), "{text}");
+    assert_eq!(store.device_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn migrations_run_once_however_often_the_file_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let store = SqliteStore::open(db(&dir), key()).await.unwrap();
+        store
+            .register_device(&device("alice@contoso.com", "a1b2"))
+            .await
+            .unwrap();
+        drop(store);
+    }
+    let conn = rusqlite::Connection::open(db(&dir)).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_version ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1]);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let devices: i64 = conn
+        .query_row("SELECT count(*) FROM devices", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(devices, 1);
+}
+
+#[tokio::test]
+async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(db(&dir), key()).await.unwrap());
+    let conn = rusqlite::Connection::open(db(&dir)).unwrap();
+    conn.execute(
+        "INSERT INTO schema_version VALUES (99, 'the future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let error = SqliteStore::open(db(&dir), key()).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::TooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("upgrade bems"), "{error}");
+
+    let other = dir.path().join("photos.db");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    drop(conn);
+    let error = SqliteStore::open(&other, key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::NotBems { .. }), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_register_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db(&dir), key()).await.unwrap());
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                // Every fourth task registers a token another task registers too.
+                let token = format!("token-{}", if n % 4 == 0 { 0 } else { n });
+                let mailbox = format!("user{}@contoso.com", n % 10);
+                store
+                    .register_device(&device(&mailbox, &token))
+                    .await
+                    .unwrap()
+                    .id
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    // 150 distinct tokens, plus the one that 50 tasks shared.
+    assert_eq!(ids.len(), 151);
+    assert_eq!(store.device_count().await.unwrap(), 151);
+}
+
+/// Times 10,000 pushes through the outbox; run with
+/// `cargo test -p bems-service --release --test store -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn outbox_throughput() {
+    const PUSHES: i64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db(&dir), key()).await.unwrap());
+    let device = store
+        .register_device(&device("alice@contoso.com", "a1b2"))
+        .await
+        .unwrap();
+
+    // One event at a time: each push enqueued with its watermark, then completed.
+    let started = Instant::now();
+    for n in 0..PUSHES {
+        let mark = format!("wm-{n}");
+        let mark = Some((&device.device.tenant, "alice@contoso.com", mark.as_str()));
+        store.enqueue(&[push(device.id, n)], mark).await.unwrap();
+    }
+    let enqueued = started.elapsed();
+    for entry in store.due(i64::MAX, PUSHES as usize).await.unwrap() {
+        store.complete(entry.id).await.unwrap();
+    }
+    let one_by_one = started.elapsed();
+    report(
+        "one push per enqueue, one complete each",
+        Some(enqueued),
+        one_by_one,
+        PUSHES,
+    );
+
+    // Bursts: 100 pushes per enqueue (one transaction).
+    let started = Instant::now();
+    for batch in 0..PUSHES / 100 {
+        let pushes: Vec<_> = (0..100).map(|n| push(device.id, batch * 100 + n)).collect();
+        let mark = format!("wm-{batch}");
+        store
+            .enqueue(
+                &pushes,
+                Some((&device.device.tenant, "alice@contoso.com", mark.as_str())),
+            )
+            .await
+            .unwrap();
+    }
+    let enqueued = started.elapsed();
+    for entry in store.due(i64::MAX, PUSHES as usize).await.unwrap() {
+        store.complete(entry.id).await.unwrap();
+    }
+    report(
+        "100 pushes per enqueue, one complete each",
+        Some(enqueued),
+        started.elapsed(),
+        PUSHES,
+    );
+
+    // Many tasks at once, each one push per enqueue then complete: the worker commits what
+    // queued up together in one transaction.
+    for tasks in [8, 64] {
+        let started = Instant::now();
+        let running: Vec<_> = (0..tasks)
+            .map(|task| {
+                let store = Arc::clone(&store);
+                let tenant = device.device.tenant.clone();
+                tokio::spawn(async move {
+                    for n in 0..PUSHES / tasks {
+                        let mark = format!("wm-{task}-{n}");
+                        let mark = Some((&tenant, "alice@contoso.com", mark.as_str()));
+                        let ids = store.enqueue(&[push(device.id, n)], mark).await.unwrap();
+                        store.complete(ids[0]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in running {
+            task.await.unwrap();
+        }
+        let total = started.elapsed();
+        report(
+            &format!("{tasks} tasks at once, enqueue then complete"),
+            None,
+            total,
+            (PUSHES / tasks) * tasks,
+        );
+    }
+    assert_eq!(store.outbox_len().await.unwrap(), 0);
+}
+
+fn report(what: &str, enqueued: Option<Duration>, total: Duration, pushes: i64) {
+    let enqueued = enqueued.map_or(String::new(), |e| {
+        format!("enqueue {:.3} s, ", e.as_secs_f64())
+    });
+    println!(
+        "{what}: {pushes} pushes, {enqueued}enqueue+complete {:.3} s ({:.0} pushes/s)",
+        total.as_secs_f64(),
+        pushes as f64 / total.as_secs_f64()
+    );
+}
