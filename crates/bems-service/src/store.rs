@@ -66,7 +66,8 @@ pub use error::StoreError;
 pub use key::StoreKey;
 pub use sqlite::SqliteStore;
 
-/// Where the service keeps what must outlive the process.
+/// Where the service keeps what must outlive the process; object-safe, held as
+/// `Arc<dyn Store>`.
 ///
 /// Mailbox addresses are compared without regard to ASCII case and kept lower-cased. Every write
 /// is one transaction: a failed operation leaves what was stored before. Ids are the store's.
@@ -101,14 +102,14 @@ pub trait Store: Send + Sync {
     /// Removes a device (its token is dead) and its pending pushes; false if it was gone.
     async fn remove_device(&self, id: i64) -> Result<bool, StoreError>;
 
-    /// The devices registered for `mailbox`, oldest first.
+    /// The devices registered for `mailbox`, in the order they were first registered.
     async fn devices_for(
         &self,
         tenant: &TenantId,
         mailbox: &str,
     ) -> Result<Vec<Device>, StoreError>;
 
-    /// All of `tenant`'s devices, by mailbox, then oldest first.
+    /// All of `tenant`'s devices, by mailbox, then in the order they were first registered.
     async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
 
     /// How many devices are registered, in all tenants.

@@ -102,7 +102,8 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
-    /// The store's worker thread has stopped; nothing more can be read or written.
+    /// The store's worker thread has stopped (nothing more can be read or written), or the
+    /// operation panicked there (a bug, logged; the store goes on).
     #[error("{op}: the store has stopped")]
     Stopped {
         /// The operation.

@@ -61,8 +61,11 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
     } else {
         conn.execute_batch("COMMIT")
     };
-    if outcome.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
+    if let Err(error) = &outcome {
+        tracing::warn!(%error, operations = answers.len(), "store batch not committed");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
     }
     for deliver in answers {
         deliver(outcome.as_ref().err());
