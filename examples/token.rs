@@ -89,8 +89,17 @@ async fn run(mut args: Args) -> Result<(), String> {
         transport
             .resolve
             .push((sim.scenario().login_host.clone(), sim.https_addr()));
-        args.authority = Some(sim.identity().authority().parse().map_err(|e| format!("{e}"))?);
-        let app = sim.scenario().apps.first().ok_or("the scenario has no app")?;
+        args.authority = Some(
+            sim.identity()
+                .authority()
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+        );
+        let app = sim
+            .scenario()
+            .apps
+            .first()
+            .ok_or("the scenario has no app")?;
         args.client_id = Some(app.client_id.clone());
         args.secret = Some(app.secret.clone());
         Some(sim)
@@ -117,9 +126,11 @@ async fn run(mut args: Args) -> Result<(), String> {
 
 fn grant(args: &Args) -> Result<Grant, String> {
     if let Some(path) = &args.pfx {
-        let pfx = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let pfx =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let password = Secret::new(args.pfx_password.as_deref().unwrap_or_default());
-        let certificate = ClientCertificate::from_pfx(&pfx, &password).map_err(|e| e.to_string())?;
+        let certificate =
+            ClientCertificate::from_pfx(&pfx, &password).map_err(|e| e.to_string())?;
         let algorithm = if args.rs256 {
             AssertionAlgorithm::Rs256
         } else {

@@ -6,9 +6,16 @@
 //! trusted certificates, the push outbox), the HTTP API for devices and administrators, the
 //! orchestration from mailbox events to pushes, and the `bems` binary.
 
+pub mod api;
+pub mod check;
+pub mod compose;
+pub mod courier;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod pipeline;
+pub mod service;
 pub mod settings;
 pub mod store;
+pub mod unread;
 pub mod verify;

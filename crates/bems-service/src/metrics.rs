@@ -136,15 +136,18 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
-        let lock = |m: &Mutex<BTreeMap<String, u64>>| {
-            m.lock().unwrap_or_else(|p| p.into_inner()).clone()
-        };
+        let lock =
+            |m: &Mutex<BTreeMap<String, u64>>| m.lock().unwrap_or_else(|p| p.into_inner()).clone();
         out.push_str("# HELP bems_events_total Mailbox events received, by kind.\n# TYPE bems_events_total counter\n");
         for (kind, n) in lock(&self.events) {
             let _ = writeln!(out, "bems_events_total{{kind=\"{}\"}} {n}", escape(&kind));
         }
         out.push_str("# HELP bems_pushes_total Pushes by platform and outcome.\n# TYPE bems_pushes_total counter\n");
-        let pushes = self.pushes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let pushes = self
+            .pushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for ((platform, outcome), n) in pushes {
             let _ = writeln!(
                 out,
@@ -155,7 +158,11 @@ impl Metrics {
         }
         out.push_str("# HELP bems_registrations_total Device registrations, by result.\n# TYPE bems_registrations_total counter\n");
         for (result, n) in lock(&self.registrations) {
-            let _ = writeln!(out, "bems_registrations_total{{result=\"{}\"}} {n}", escape(&result));
+            let _ = writeln!(
+                out,
+                "bems_registrations_total{{result=\"{}\"}} {n}",
+                escape(&result)
+            );
         }
         out.push_str("# HELP bems_subscriptions Watched mailboxes, by tenant and subscription state.\n# TYPE bems_subscriptions gauge\n");
         for (tenant, state, n) in &gauges.subscriptions {
@@ -167,7 +174,11 @@ impl Metrics {
         }
         out.push_str("# HELP bems_streaming_connections Open GetStreamingEvents connections.\n# TYPE bems_streaming_connections gauge\n");
         for (tenant, n) in &gauges.streams_open {
-            let _ = writeln!(out, "bems_streaming_connections{{tenant=\"{}\"}} {n}", escape(tenant));
+            let _ = writeln!(
+                out,
+                "bems_streaming_connections{{tenant=\"{}\"}} {n}",
+                escape(tenant)
+            );
         }
         let _ = writeln!(
             out,
@@ -183,7 +194,8 @@ impl Metrics {
         self.event_to_push
             .render(&mut out, "bems_event_to_push_seconds", "");
         out.push_str("# HELP bems_push_send_seconds One request to APNs or FCM.\n# TYPE bems_push_send_seconds histogram\n");
-        self.push_send.render(&mut out, "bems_push_send_seconds", "");
+        self.push_send
+            .render(&mut out, "bems_push_send_seconds", "");
         out
     }
 }

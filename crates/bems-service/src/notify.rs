@@ -44,16 +44,52 @@ pub fn text(locale: &str, new_messages: u32) -> (String, String) {
         .to_ascii_lowercase();
     let n = new_messages.max(1);
     let (title, one, many): (&str, &str, &str) = match language.as_str() {
-        "de" => ("Neue E-Mail", "Sie haben eine neue Nachricht", "Sie haben {n} neue Nachrichten"),
-        "fr" => ("Nouveau message", "Vous avez un nouveau message", "Vous avez {n} nouveaux messages"),
-        "es" => ("Correo nuevo", "Tiene un mensaje nuevo", "Tiene {n} mensajes nuevos"),
-        "it" => ("Nuova email", "Hai un nuovo messaggio", "Hai {n} nuovi messaggi"),
-        "nl" => ("Nieuwe e-mail", "U hebt een nieuw bericht", "U hebt {n} nieuwe berichten"),
-        "pt" => ("Novo e-mail", "Você tem uma nova mensagem", "Você tem {n} novas mensagens"),
-        "ja" => ("新着メール", "新しいメッセージが1件あります", "新しいメッセージが{n}件あります"),
-        _ => ("New mail", "You have a new message", "You have {n} new messages"),
+        "de" => (
+            "Neue E-Mail",
+            "Sie haben eine neue Nachricht",
+            "Sie haben {n} neue Nachrichten",
+        ),
+        "fr" => (
+            "Nouveau message",
+            "Vous avez un nouveau message",
+            "Vous avez {n} nouveaux messages",
+        ),
+        "es" => (
+            "Correo nuevo",
+            "Tiene un mensaje nuevo",
+            "Tiene {n} mensajes nuevos",
+        ),
+        "it" => (
+            "Nuova email",
+            "Hai un nuovo messaggio",
+            "Hai {n} nuovi messaggi",
+        ),
+        "nl" => (
+            "Nieuwe e-mail",
+            "U hebt een nieuw bericht",
+            "U hebt {n} nieuwe berichten",
+        ),
+        "pt" => (
+            "Novo e-mail",
+            "Você tem uma nova mensagem",
+            "Você tem {n} novas mensagens",
+        ),
+        "ja" => (
+            "新着メール",
+            "新しいメッセージが1件あります",
+            "新しいメッセージが{n}件あります",
+        ),
+        _ => (
+            "New mail",
+            "You have a new message",
+            "You have {n} new messages",
+        ),
     };
-    let body = if n == 1 { one.to_owned() } else { many.replace("{n}", &n.to_string()) };
+    let body = if n == 1 {
+        one.to_owned()
+    } else {
+        many.replace("{n}", &n.to_string())
+    };
     (title.to_owned(), body)
 }
 
@@ -104,7 +140,10 @@ mod tests {
         let a = collapse_id(&contoso, "Mara@contoso.com");
         assert_eq!(a, collapse_id(&contoso, "mara@contoso.com"));
         assert_ne!(a, collapse_id(&contoso, "sadie@contoso.com"));
-        assert_ne!(a, collapse_id(&TenantId::new("fabrikam").unwrap(), "mara@contoso.com"));
+        assert_ne!(
+            a,
+            collapse_id(&TenantId::new("fabrikam").unwrap(), "mara@contoso.com")
+        );
         assert!(a.len() <= 64 && !a.contains("mara"));
     }
 
@@ -112,7 +151,10 @@ mod tests {
     fn text_is_localized_and_counts() {
         assert_eq!(text("de-CH", 1).0, "Neue E-Mail");
         assert_eq!(text("fr", 3).1, "Vous avez 3 nouveaux messages");
-        assert_eq!(text("xx", 2), ("New mail".into(), "You have 2 new messages".into()));
+        assert_eq!(
+            text("xx", 2),
+            ("New mail".into(), "You have 2 new messages".into())
+        );
         assert_eq!(text("en_GB", 0).1, "You have a new message");
     }
 }

@@ -156,9 +156,9 @@ impl RegistrationVerifier for JwtVerifier {
             .kid
             .ok_or_else(|| VerifyError::Rejected("the token names no key (kid)".into()))?;
         let set = self.key_set(&kid).await?;
-        let jwk = set
-            .find(&kid)
-            .ok_or_else(|| VerifyError::Rejected(format!("key {kid:?} is not the identity provider's")))?;
+        let jwk = set.find(&kid).ok_or_else(|| {
+            VerifyError::Rejected(format!("key {kid:?} is not the identity provider's"))
+        })?;
         let key = DecodingKey::from_jwk(jwk).map_err(|e| VerifyError::Rejected(e.to_string()))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.settings.issuer]);
@@ -222,13 +222,19 @@ mod tests {
     async fn forged_foreign_and_app_tokens_are_refused() {
         let (sim, verifier) = setup().await;
         // Not a JWT.
-        assert!(matches!(verifier.verify("hello").await, Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            verifier.verify("hello").await,
+            Err(VerifyError::Malformed(_))
+        ));
         // Another audience.
         let other = sim
             .identity()
             .issue_user_token(APP, "mara@contoso.com", &sim.https_base("mail.contoso.com"))
             .expect("token");
-        assert!(matches!(verifier.verify(&other).await, Err(VerifyError::Rejected(_))));
+        assert!(matches!(
+            verifier.verify(&other).await,
+            Err(VerifyError::Rejected(_))
+        ));
         // A tampered payload: the signature no longer matches.
         let token = sim
             .identity()
@@ -237,9 +243,15 @@ mod tests {
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         parts[1] = parts[1].replacen('e', "f", 1);
         let tampered = parts.join(".");
-        assert!(matches!(verifier.verify(&tampered).await, Err(VerifyError::Rejected(_))));
+        assert!(matches!(
+            verifier.verify(&tampered).await,
+            Err(VerifyError::Rejected(_))
+        ));
         // An app-only token names no user.
-        let app = sim.identity().issue_app_token(APP, AUDIENCE).expect("token");
+        let app = sim
+            .identity()
+            .issue_app_token(APP, AUDIENCE)
+            .expect("token");
         let refused = verifier.verify(&app).await.unwrap_err();
         assert!(refused.to_string().contains("names no user"), "{refused}");
     }

@@ -85,6 +85,24 @@ pub struct TenantSettings {
     /// How Exchange tells the service about new mail.
     #[serde(default)]
     pub subscription: SubscriptionSettings,
+    /// How devices prove which user they register for.
+    #[serde(default)]
+    pub registration: RegistrationSettings,
+}
+
+/// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's
+/// identity provider; its signature is checked against the provider's published keys, its
+/// issuer and audience against these, and its `email` / `upn` claim must be the mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationSettings {
+    /// The `iss` of the provider's tokens (`https://login.microsoftonline.com/<tenant id>/v2.0`).
+    pub issuer: Option<String>,
+    /// The `aud` the tokens are issued for: this service's id at the provider.
+    pub audience: Option<String>,
+    /// The provider's JWKS document
+    /// (`https://login.microsoftonline.com/<tenant id>/discovery/v2.0/keys`).
+    pub jwks_uri: Option<Url>,
 }
 
 fn on() -> bool {

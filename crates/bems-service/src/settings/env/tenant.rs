@@ -6,7 +6,7 @@ use super::{
 };
 use crate::settings::tenant::{
     ClientCertificateSettings, EntitlementSettings, ModernAuthSettings, PassiveSettings,
-    SubscriptionSettings, TenantSettings,
+    RegistrationSettings, SubscriptionSettings, TenantSettings,
 };
 
 /// Sets `rest` (`<id>__<field>`, lower case) of the tenant whose id it starts with.
@@ -41,6 +41,7 @@ pub(super) fn set(tenants: &mut [TenantSettings], rest: &str, value: &str) -> Re
         }
         ["entitlement", field] => set_entitlement(&mut tenant.entitlement, field, value),
         ["subscription", field] => set_subscription(&mut tenant.subscription, field, value),
+        ["registration", field] => set_registration(&mut tenant.registration, field, value),
         _ => Err(SetError::Unknown),
     }
 }
@@ -163,6 +164,20 @@ fn set_subscription(
         "status_frequency_minutes" => subscription.status_frequency_minutes = number(value)?,
         "connection_timeout_minutes" => subscription.connection_timeout_minutes = number(value)?,
         "pull_interval_seconds" => subscription.pull_interval_seconds = number(value)?,
+        _ => return Err(SetError::Unknown),
+    }
+    Ok(())
+}
+
+fn set_registration(
+    registration: &mut RegistrationSettings,
+    field: &str,
+    value: &str,
+) -> Result<(), SetError> {
+    match field {
+        "issuer" => registration.issuer = (!value.is_empty()).then(|| value.to_owned()),
+        "audience" => registration.audience = (!value.is_empty()).then(|| value.to_owned()),
+        "jwks_uri" => registration.jwks_uri = optional(value, url)?,
         _ => return Err(SetError::Unknown),
     }
     Ok(())

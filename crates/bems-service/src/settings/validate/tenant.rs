@@ -30,6 +30,44 @@ pub(super) fn check(tenant: &TenantSettings, public_url: Option<&Url>, problems:
     }
     entitlement(tenant, &mut at);
     subscription(tenant, public_url, &mut at);
+    registration(tenant, &mut at);
+}
+
+/// Devices register with tokens checked against the tenant's identity provider: without
+/// `[tenants.registration]` the tenant refuses registrations (and `bems check-config` says
+/// so); given, it must be complete.
+fn registration(tenant: &TenantSettings, at: &mut Field<'_>) {
+    let registration = &tenant.registration;
+    let given = [
+        registration.issuer.is_some(),
+        registration.audience.is_some(),
+        registration.jwks_uri.is_some(),
+    ];
+    if !given.contains(&true) {
+        return;
+    }
+    let why = "issuer, audience and jwks_uri check a registering device's token together";
+    if registration
+        .issuer
+        .as_deref()
+        .is_none_or(|i| i.trim().is_empty())
+    {
+        at.push("registration.issuer", format!("is required: {why}"));
+    }
+    if registration
+        .audience
+        .as_deref()
+        .is_none_or(|a| a.trim().is_empty())
+    {
+        at.push("registration.audience", format!("is required: {why}"));
+    }
+    match &registration.jwks_uri {
+        None => at.push("registration.jwks_uri", format!("is required: {why}")),
+        Some(uri) if uri.scheme() != "https" => {
+            at.push("registration.jwks_uri", "must be an https URL");
+        }
+        Some(_) => {}
+    }
 }
 
 /// Problems under one tenant's path (`tenants[contoso]`).

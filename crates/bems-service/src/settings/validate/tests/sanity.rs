@@ -315,3 +315,23 @@ fn falling_back_to_credentials_needs_modern_authentication() {
         )],
     );
 }
+
+#[test]
+fn registration_is_complete_and_fetched_over_https() {
+    assert_problems(&tenant(""), &[]);
+    let partial = tenant("[tenants.registration]\nissuer = \"https://login.contoso.com\"\n");
+    assert_problems(
+        &partial,
+        &[
+            ("tenants[contoso].registration.audience", "is required"),
+            ("tenants[contoso].registration.jwks_uri", "is required"),
+        ],
+    );
+    let plain = tenant(
+        "[tenants.registration]\nissuer = \"i\"\naudience = \"a\"\njwks_uri = \"http://login.contoso.com/keys\"\n",
+    );
+    assert_problems(
+        &plain,
+        &[("tenants[contoso].registration.jwks_uri", "https")],
+    );
+}

@@ -1,0 +1,356 @@
+//! The HTTP API: device registration, administration, health, metrics, and Exchange's push
+//! callbacks.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /v1/tenants/{tenant}/devices` | the device's user (bearer token of the tenant's identity provider) | register a device for the caller's own mailbox |
+//! | `DELETE /v1/tenants/{tenant}/devices/{token}?mailbox=` | the device's user | unregister it |
+//! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
+//! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
+//! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
+//! | `GET /admin/tenants/{tenant}/sign-in` | administrator | passive authentication: the sign-in URL |
+//! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone | liveness, readiness (the store answers), Prometheus |
+//! | `POST /ews/{tenant}` | Exchange | push notifications of the tenant's subscriptions |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::model::{NewDevice, Platform, TenantId};
+use crate::service::{RegisterError, Service};
+
+/// What the API needs.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The service.
+    pub service: Arc<Service>,
+    /// The administrator's bearer token; `None` turns the admin API off.
+    pub admin_token: Option<Arc<exchange_auth::Secret>>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("admin", &self.admin_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The router, with each tenant's push listener under `/ews/<tenant>`.
+pub fn router(state: ApiState) -> Router {
+    let mut router = Router::new()
+        .route("/v1/tenants/{tenant}/devices", post(register))
+        .route("/v1/tenants/{tenant}/devices/{token}", delete(unregister))
+        .route("/admin/status", get(status))
+        .route("/admin/tenants/{tenant}/devices", get(devices))
+        .route(
+            "/admin/tenants/{tenant}/test-connection",
+            post(test_connection),
+        )
+        .route("/admin/tenants/{tenant}/sign-in", get(sign_in))
+        .route("/oauth/{tenant}/callback", get(callback))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    for tenant in state.service.tenants() {
+        router = router.nest_service(
+            &format!("/ews/{}", tenant.id),
+            tenant.watcher.push_listener().router(),
+        );
+    }
+    router
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn tenant_id(raw: &str) -> Result<TenantId, Response> {
+    TenantId::new(raw).map_err(|e| problem(StatusCode::NOT_FOUND, e.to_string()))
+}
+
+fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(expected) = &state.admin_token else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "the admin API is not configured",
+        ));
+    };
+    let given = bearer(headers).unwrap_or_default();
+    let matches = given.len() == expected.expose().len()
+        && given
+            .bytes()
+            .zip(expected.expose().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if matches {
+        Ok(())
+    } else {
+        Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "the admin token is missing or wrong",
+        ))
+    }
+}
+
+/// A registration's body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    mailbox: String,
+    platform: String,
+    token: String,
+    app_id: String,
+    #[serde(default = "english")]
+    locale: String,
+}
+
+fn english() -> String {
+    "en".to_owned()
+}
+
+async fn register(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let tenant = match tenant_id(&tenant) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(token) = bearer(&headers) else {
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token from the tenant's identity provider is required",
+        );
+    };
+    let registration: Registration = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a registration: {e}"),
+            );
+        }
+    };
+    let Some(platform) = Platform::parse(&registration.platform) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "platform: must be apns (ios) or fcm (android)",
+        );
+    };
+    let device = NewDevice {
+        tenant: tenant.clone(),
+        mailbox: registration.mailbox,
+        platform,
+        token: registration.token,
+        app_id: registration.app_id,
+        locale: registration.locale,
+    };
+    match state.service.register(&tenant, token, device).await {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(error) => register_problem(&error),
+    }
+}
+
+fn register_problem(error: &RegisterError) -> Response {
+    let status = match error {
+        RegisterError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+        RegisterError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        RegisterError::Forbidden { .. } | RegisterError::Unentitled(_) => StatusCode::FORBIDDEN,
+        RegisterError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    problem(status, error.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+struct MailboxQuery {
+    mailbox: String,
+}
+
+async fn unregister(
+    State(state): State<ApiState>,
+    Path((tenant, token)): Path<(String, String)>,
+    Query(query): Query<MailboxQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match tenant_id(&tenant) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(bearer) = bearer(&headers) else {
+        return problem(StatusCode::UNAUTHORIZED, "a bearer token is required");
+    };
+    match state
+        .service
+        .unregister(&tenant, bearer, &query.mailbox, &token)
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, "no such device for this mailbox"),
+        Err(error) => register_problem(&error),
+    }
+}
+
+async fn status(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return denied;
+    }
+    let outbox = state.service.store.outbox_len().await.unwrap_or(0);
+    Json(json!({
+        "tenants": state.service.status().await,
+        "outbox": outbox,
+        "push_apps": state.service.courier.routes().apps(),
+    }))
+    .into_response()
+}
+
+async fn devices(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return denied;
+    }
+    let tenant = match tenant_id(&tenant) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.service.store.devices(&tenant).await {
+        Ok(devices) => Json(devices).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TestConnection {
+    email: String,
+}
+
+async fn test_connection(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Json(request): Json<TestConnection>,
+) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return denied;
+    }
+    let Some(tenant) = TenantId::new(tenant)
+        .ok()
+        .and_then(|t| state.service.tenant(&t).cloned())
+    else {
+        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    };
+    let report = crate::check::test_connection(&tenant, &request.email).await;
+    Json(report).into_response()
+}
+
+async fn sign_in(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return denied;
+    }
+    let Some(tenant) = TenantId::new(tenant)
+        .ok()
+        .and_then(|t| state.service.tenant(&t).cloned())
+    else {
+        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    };
+    let Some(passive) = &tenant.passive else {
+        return problem(
+            StatusCode::CONFLICT,
+            "the tenant does not use passive authentication",
+        );
+    };
+    match passive.sign_in_url() {
+        Ok(sign_in) => Json(json!({"url": sign_in.url.as_str()})).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    Query(query): Query<Callback>,
+) -> Response {
+    let Some(tenant) = TenantId::new(tenant)
+        .ok()
+        .and_then(|t| state.service.tenant(&t).cloned())
+    else {
+        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    };
+    let Some(passive) = &tenant.passive else {
+        return problem(
+            StatusCode::CONFLICT,
+            "the tenant does not use passive authentication",
+        );
+    };
+    if let Some(error) = query.error {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "sign-in failed: {error}: {}",
+                query.error_description.unwrap_or_default()
+            ),
+        );
+    }
+    let (Some(code), Some(oauth_state)) = (query.code, query.state) else {
+        return problem(StatusCode::BAD_REQUEST, "code and state are required");
+    };
+    match passive.complete(&code, &oauth_state).await {
+        Ok(token) => Json(json!({
+            "signed_in": true,
+            "expires_at": token.expires_at().to_string(),
+        }))
+        .into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn ready(State(state): State<ApiState>) -> Response {
+    match state.service.store.device_count().await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+    }
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let gauges = state.service.gauges().await;
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.service.metrics.render(&gauges),
+    )
+        .into_response()
+}

@@ -1,0 +1,232 @@
+//! Sends what the outbox holds, and settles each push by its outcome: delivered pushes leave
+//! the outbox, dead tokens take their device with them, the rest wait for a later try.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use push_delivery::{Dispatcher, Outcome};
+
+use crate::metrics::Metrics;
+use crate::model::{OutboxEntry, PendingPush, Platform};
+use crate::notify::StoredPush;
+use crate::store::Store;
+
+/// How long a push that could not be sent waits in the outbox before the next try.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Where pushes go: one dispatcher per platform and app (APNs topic, FCM app).
+#[derive(Default)]
+pub struct PushRoutes {
+    routes: HashMap<(Platform, String), Arc<Dispatcher>>,
+}
+
+impl std::fmt::Debug for PushRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<String> = self
+            .routes
+            .keys()
+            .map(|(p, a)| format!("{}:{a}", p.as_str()))
+            .collect();
+        f.debug_struct("PushRoutes").field("routes", &keys).finish()
+    }
+}
+
+impl PushRoutes {
+    /// Sends `platform` pushes of `app_id` through `dispatcher`.
+    pub fn add(
+        &mut self,
+        platform: Platform,
+        app_id: impl Into<String>,
+        dispatcher: Arc<Dispatcher>,
+    ) {
+        self.routes.insert((platform, app_id.into()), dispatcher);
+    }
+
+    /// The dispatcher of an app, if it is configured.
+    pub fn get(&self, platform: Platform, app_id: &str) -> Option<&Arc<Dispatcher>> {
+        self.routes.get(&(platform, app_id.to_owned()))
+    }
+
+    /// The configured apps, as `platform:app`.
+    pub fn apps(&self) -> Vec<String> {
+        let mut apps: Vec<String> = self
+            .routes
+            .keys()
+            .map(|(p, a)| format!("{}:{a}", p.as_str()))
+            .collect();
+        apps.sort();
+        apps
+    }
+
+    /// Drains every dispatcher, waiting at most `deadline` for each.
+    pub async fn shutdown(&self, deadline: Duration) {
+        for dispatcher in self.routes.values() {
+            dispatcher.shutdown(deadline).await;
+        }
+    }
+}
+
+/// Sends outbox entries and settles them.
+pub struct Courier {
+    store: Arc<dyn Store>,
+    routes: Arc<PushRoutes>,
+    metrics: Arc<Metrics>,
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+impl std::fmt::Debug for Courier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Courier")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Courier {
+    /// A courier over `store` sending through `routes`.
+    pub fn new(store: Arc<dyn Store>, routes: Arc<PushRoutes>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            routes,
+            metrics,
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The routes.
+    pub fn routes(&self) -> &PushRoutes {
+        &self.routes
+    }
+
+    /// Sends outbox entry `id` in the background (unless it is already on its way).
+    pub fn send(self: &Arc<Self>, id: i64, push: PendingPush) {
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+        {
+            return;
+        }
+        let courier = Arc::clone(self);
+        tokio::spawn(async move {
+            courier.deliver(id, &push).await;
+            courier
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        });
+    }
+
+    /// Sends every entry that is due; returns how many were started.
+    pub async fn send_due(self: &Arc<Self>, limit: usize) -> usize {
+        let due: Vec<OutboxEntry> = match self.store.due(now_ms(), limit).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "outbox not readable");
+                return 0;
+            }
+        };
+        let n = due.len();
+        for entry in due {
+            self.send(entry.id, entry.push);
+        }
+        n
+    }
+
+    async fn deliver(&self, id: i64, pending: &PendingPush) {
+        let stored: StoredPush = match serde_json::from_str(&pending.payload) {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::error!(id, %error, "outbox entry unreadable: dropped");
+                self.settle(id, "unreadable").await;
+                return;
+            }
+        };
+        let platform = stored.platform.as_str();
+        let Some(dispatcher) = self.routes.get(stored.platform, &stored.app_id) else {
+            tracing::warn!(id, platform, app = %stored.app_id, "no sender for this app: push dropped");
+            self.metrics.push(platform, "no_sender");
+            self.settle(id, "no sender").await;
+            return;
+        };
+        let push = match stored.to_push() {
+            Ok(push) => push,
+            Err(error) => {
+                tracing::warn!(id, %error, "push cannot be built: its device is removed");
+                self.metrics.push(platform, "token_invalid");
+                self.remove_device(pending.device_id).await;
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let receipt = match dispatcher.submit(push).await {
+            Ok(receipt) => receipt,
+            Err(error) => {
+                tracing::warn!(id, %error, "push not queued: retried later");
+                self.retry_later(id, RETRY_AFTER).await;
+                return;
+            }
+        };
+        let outcome = receipt.outcome().await;
+        self.metrics.push_send.observe(started.elapsed());
+        self.metrics.push(platform, outcome.kind());
+        match outcome {
+            Outcome::Delivered { .. } => {
+                let waited = u64::try_from(now_ms() - pending.seen_at_ms).unwrap_or(0);
+                self.metrics
+                    .event_to_push
+                    .observe(Duration::from_millis(waited));
+                self.settle(id, "delivered").await;
+            }
+            Outcome::TokenInvalid { reason, .. } => {
+                tracing::info!(id, device = pending.device_id, code = %reason.code, "token dead: device removed");
+                self.remove_device(pending.device_id).await;
+            }
+            Outcome::Retry { reason, after } => {
+                tracing::info!(id, code = %reason.code, "push not delivered yet: retried later");
+                self.retry_later(id, after.unwrap_or(RETRY_AFTER)).await;
+            }
+            Outcome::Rejected { reason } => {
+                tracing::warn!(id, code = %reason.code, detail = reason.detail.as_deref().unwrap_or(""), "push rejected");
+                self.settle(id, "rejected").await;
+            }
+            other => {
+                tracing::warn!(
+                    id,
+                    kind = other.kind(),
+                    "push outcome not understood: retried later"
+                );
+                self.retry_later(id, RETRY_AFTER).await;
+            }
+        }
+    }
+
+    async fn settle(&self, id: i64, why: &str) {
+        if let Err(error) = self.store.complete(id).await {
+            tracing::warn!(id, why, %error, "outbox entry not removed");
+        }
+    }
+
+    async fn retry_later(&self, id: i64, after: Duration) {
+        let at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+        if let Err(error) = self.store.retry_later(id, at).await {
+            tracing::warn!(id, %error, "outbox entry not rescheduled");
+        }
+    }
+
+    async fn remove_device(&self, device: i64) {
+        if let Err(error) = self.store.remove_device(device).await {
+            tracing::warn!(device, %error, "dead device not removed");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! From a tenant's mailbox events to pushes in the outbox.
+//!
+//! Events are taken in batches (whatever is waiting, after the first): per mailbox, the new
+//! mail of a batch becomes one push per device, so a burst is coalesced without delaying the
+//! first alert. The badge is the inbox's unread count: from the folder's `ModifiedEvent` when
+//! the batch has one, else the last count plus the new mail, else asked of Exchange. The
+//! pushes and the mailbox's checkpoint (its watermark after these events) are written in one
+//! transaction, then sent: a crash at any point loses no notification.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ews_proto::{ChangedObject, EventType, Watermark};
+use ews_subscriptions::{Events, WatchEvent};
+
+use crate::courier::{Courier, now_ms};
+use crate::metrics::Metrics;
+use crate::model::{PendingPush, TenantId};
+use crate::notify::mail_push;
+use crate::store::Store;
+
+/// Events taken in one batch at most.
+const BATCH: usize = 1024;
+
+/// Asks Exchange for a mailbox's unread count when the events did not say it.
+#[async_trait]
+pub trait UnreadCounts: Send + Sync {
+    /// The inbox's unread count, if Exchange answered.
+    async fn unread(&self, mailbox: &str) -> Option<u32>;
+}
+
+/// What one batch says about one mailbox.
+#[derive(Debug, Default)]
+struct Change {
+    new_mail: u32,
+    first_seen_ms: i64,
+    unread: Option<u32>,
+    checkpoint: Option<Watermark>,
+    resync: bool,
+}
+
+/// One tenant's event loop.
+pub struct Pipeline {
+    tenant: TenantId,
+    store: Arc<dyn Store>,
+    courier: Arc<Courier>,
+    metrics: Arc<Metrics>,
+    counts: Arc<dyn UnreadCounts>,
+    unread: HashMap<String, u32>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline for `tenant`.
+    pub fn new(
+        tenant: TenantId,
+        store: Arc<dyn Store>,
+        courier: Arc<Courier>,
+        metrics: Arc<Metrics>,
+        counts: Arc<dyn UnreadCounts>,
+    ) -> Self {
+        Self {
+            tenant,
+            store,
+            courier,
+            metrics,
+            counts,
+            unread: HashMap::new(),
+        }
+    }
+
+    /// Runs until the watcher stops.
+    pub async fn run(mut self, mut events: Events) {
+        while let Some(first) = events.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match events.try_recv() {
+                    Some(event) => batch.push(event),
+                    None => break,
+                }
+            }
+            self.batch(batch).await;
+        }
+        tracing::debug!(tenant = %self.tenant, "pipeline stopped");
+    }
+
+    async fn batch(&mut self, batch: Vec<WatchEvent>) {
+        let now = now_ms();
+        let mut changes: BTreeMap<String, Change> = BTreeMap::new();
+        for event in batch {
+            match event {
+                WatchEvent::Mail(mail) => {
+                    self.metrics.event(mail.event.kind.as_str());
+                    let change = changes
+                        .entry(mail.mailbox.to_ascii_lowercase())
+                        .or_default();
+                    match mail.event.kind {
+                        EventType::NewMail => {
+                            if change.new_mail == 0 {
+                                change.first_seen_ms = now;
+                            }
+                            change.new_mail += 1;
+                        }
+                        EventType::Modified => {
+                            let folder =
+                                matches!(mail.event.object, Some(ChangedObject::Folder(_)));
+                            if let (true, Some(count)) = (folder, mail.event.unread_count) {
+                                change.unread = u32::try_from(count).ok();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                WatchEvent::Checkpoint { mailbox, watermark } => {
+                    changes
+                        .entry(mailbox.to_ascii_lowercase())
+                        .or_default()
+                        .checkpoint = Some(watermark);
+                }
+                WatchEvent::Resync { mailbox, reason } => {
+                    tracing::info!(tenant = %self.tenant, %mailbox, %reason, "resync");
+                    changes
+                        .entry(mailbox.to_ascii_lowercase())
+                        .or_default()
+                        .resync = true;
+                }
+                WatchEvent::Lost { mailbox, reason } => {
+                    tracing::info!(tenant = %self.tenant, %mailbox, %reason, "subscription lost");
+                }
+                WatchEvent::Failed { mailbox, reason } => {
+                    tracing::warn!(tenant = %self.tenant, %mailbox, %reason, "mailbox cannot be watched");
+                }
+                WatchEvent::Throttled {
+                    mailbox,
+                    wait,
+                    code,
+                } => {
+                    tracing::info!(tenant = %self.tenant, %mailbox, ?wait, code = code.as_str(), "throttled");
+                }
+                other => tracing::debug!(tenant = %self.tenant, event = ?other, "watcher event"),
+            }
+        }
+        for (mailbox, change) in changes {
+            self.mailbox(&mailbox, change).await;
+        }
+    }
+
+    async fn mailbox(&mut self, mailbox: &str, mut change: Change) {
+        if change.resync {
+            // Events may be missing: compare the unread count with the last one known.
+            if let Some(now) = self.counts.unread(mailbox).await {
+                let before = self.unread.get(mailbox).copied();
+                if before.is_some_and(|b| now > b) && change.new_mail == 0 {
+                    change.new_mail = now - before.unwrap_or(0);
+                    change.first_seen_ms = now_ms();
+                }
+                change.unread = change.unread.or(Some(now));
+            }
+        }
+        let mut unread = change
+            .unread
+            .or_else(|| self.unread.get(mailbox).map(|u| u + change.new_mail));
+        if unread.is_none() && change.new_mail > 0 {
+            unread = self.counts.unread(mailbox).await;
+        }
+        if let Some(count) = unread {
+            self.unread.insert(mailbox.to_owned(), count);
+        }
+        let mut pushes = Vec::new();
+        if change.new_mail > 0 {
+            let devices = self
+                .retry("devices", || self.store.devices_for(&self.tenant, mailbox))
+                .await;
+            for device in devices {
+                let payload =
+                    match serde_json::to_string(&mail_push(&device, change.new_mail, unread)) {
+                        Ok(payload) => payload,
+                        Err(error) => {
+                            tracing::error!(%error, "push not encodable");
+                            continue;
+                        }
+                    };
+                pushes.push(PendingPush {
+                    device_id: device.id,
+                    tenant: self.tenant.clone(),
+                    mailbox: mailbox.to_owned(),
+                    payload,
+                    seen_at_ms: change.first_seen_ms,
+                });
+            }
+        }
+        if pushes.is_empty() && change.checkpoint.is_none() {
+            return;
+        }
+        let checkpoint = change.checkpoint.as_ref().map(Watermark::as_str);
+        let ids = self
+            .retry("outbox", || {
+                self.store
+                    .enqueue(&pushes, checkpoint.map(|w| (&self.tenant, mailbox, w)))
+            })
+            .await;
+        for (id, push) in ids.into_iter().zip(pushes) {
+            self.courier.send(id, push);
+        }
+    }
+
+    /// Runs a store operation until it succeeds: the pipeline stalls (and the watcher with
+    /// it) rather than skip an event whose pushes are not written.
+    async fn retry<T, F, Fut>(&self, what: &str, operation: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, crate::store::StoreError>>,
+    {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match operation().await {
+                Ok(value) => return value,
+                Err(error) => {
+                    tracing::error!(tenant = %self.tenant, what, %error, ?wait, "store failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}

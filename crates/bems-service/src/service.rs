@@ -1,0 +1,565 @@
+//! The running service: its tenants (each with its locator, authenticator, watcher and
+//! pipeline), device registration, and start-up from what the store holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use autodiscover::{Autodiscover, MailboxLocator};
+use ews_subscriptions::{
+    Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings,
+    WatchTarget, Watcher, WatcherStatus,
+};
+use exchange_auth::{AuthStatus, Authenticator, PassiveAuth};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::compose::authenticator;
+use crate::courier::Courier;
+use crate::metrics::{Gauges, Metrics};
+use crate::model::{MailboxRecord, NewDevice, Platform, TenantId};
+use crate::pipeline::{Pipeline, UnreadCounts};
+use crate::settings::{SubscriptionMode, TenantSettings};
+use crate::store::{Store, TenantRefreshTokens, TenantWatermarks};
+use crate::unread::EwsUnread;
+use crate::verify::{RegistrationVerifier, VerifyError};
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The tenant is not configured here.
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+    /// The caller's token was refused.
+    #[error(transparent)]
+    Unauthenticated(#[from] VerifyError),
+    /// The token is someone else's.
+    #[error(
+        "the token is {caller}'s, not {mailbox}'s: a device registers only for its own user's mailbox"
+    )]
+    Forbidden {
+        /// Who the token names.
+        caller: String,
+        /// The mailbox asked for.
+        mailbox: String,
+    },
+    /// The user is not entitled to notifications.
+    #[error(
+        "{0} is not entitled to email notifications (the tenant's entitlement list does not name the mailbox or its domain)"
+    )]
+    Unentitled(String),
+    /// The request is malformed.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// One tenant at run time.
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Its settings.
+    pub settings: TenantSettings,
+    /// Finds its mailboxes.
+    pub locator: Arc<Autodiscover>,
+    /// Authenticates to its Exchange.
+    pub auth: Arc<dyn Authenticator>,
+    /// Passive authentication's sign-in, when that is the authentication type.
+    pub passive: Option<Arc<PassiveAuth>>,
+    /// Watches its mailboxes.
+    pub watcher: Watcher,
+    /// Checks registrations.
+    pub verifier: Arc<dyn RegistrationVerifier>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a tenant looks like to the administrator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// The authenticator: method, principal, token expiry, fallback note.
+    pub authentication: AuthStatus,
+    /// The watcher's counts.
+    pub subscriptions: WatcherStatus,
+    /// Devices registered.
+    pub devices: usize,
+}
+
+/// Test hooks and deployment overrides that the settings file does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// DNS server for Autodiscover.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Port of Autodiscover's HTTPS candidates.
+    pub https_port: Option<u16>,
+    /// Port of Autodiscover's plain-HTTP redirect probe.
+    pub http_port: Option<u16>,
+    /// Host names resolved to fixed addresses, for EWS.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+    /// Extra trusted CAs for Exchange and Autodiscover.
+    pub trusted_ca_pem: Vec<String>,
+    /// A shorter push `StatusFrequency` clock (simulators running faster).
+    pub watch: Option<fn(&mut WatchSettings)>,
+}
+
+/// The service's shared state.
+pub struct Service {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Sends the outbox.
+    pub courier: Arc<Courier>,
+    tenants: HashMap<TenantId, Arc<Tenant>>,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("tenants", &self.tenants.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a tenant's watcher is set up from its settings.
+fn watch_settings(
+    settings: &TenantSettings,
+    public_url: Option<&Url>,
+    overrides: &Overrides,
+) -> Result<WatchSettings, String> {
+    let subscription = &settings.subscription;
+    let mode = match subscription.mode {
+        SubscriptionMode::Streaming => {
+            let mut streaming = StreamingSettings::default();
+            streaming.connection_timeout_minutes = subscription.connection_timeout_minutes;
+            Mode::Streaming(streaming)
+        }
+        SubscriptionMode::Pull => {
+            let mut pull = PullSettings::default();
+            pull.interval = Duration::from_secs(u64::from(subscription.pull_interval_seconds));
+            Mode::Pull(pull)
+        }
+        SubscriptionMode::Push => {
+            let base = public_url.ok_or("push subscriptions need server.public_url")?;
+            let url = callback_url(base, &settings.id)?;
+            let mut push = EwsPushSettings::new(url);
+            push.status_frequency_minutes = subscription.status_frequency_minutes;
+            push.status_frequency =
+                Duration::from_secs(u64::from(subscription.status_frequency_minutes) * 60);
+            Mode::Push(push)
+        }
+    };
+    let mut watch = WatchSettings::new(mode);
+    // The pipeline writes each checkpoint with the pushes its events produced.
+    watch.consumer_saves_watermarks = true;
+    if let Some(adjust) = overrides.watch {
+        adjust(&mut watch);
+    }
+    Ok(watch)
+}
+
+/// Where Exchange calls back a tenant's push subscriptions: `<public_url>/ews/<tenant>`.
+pub fn callback_url(public_url: &Url, tenant: &TenantId) -> Result<Url, String> {
+    let mut url = public_url.clone();
+    url.path_segments_mut()
+        .map_err(|()| "server.public_url cannot carry a path".to_owned())?
+        .pop_if_empty()
+        .extend(["ews", tenant.as_str()]);
+    Ok(url)
+}
+
+impl Service {
+    /// Starts every tenant of `tenants`: its watcher, its pipeline, and the mailboxes the
+    /// store says it watches (resumed from their watermarks).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        courier: Arc<Courier>,
+        metrics: Arc<Metrics>,
+        tenants: Vec<(TenantSettings, Arc<dyn RegistrationVerifier>)>,
+        public_url: Option<&Url>,
+        overrides: &Overrides,
+    ) -> Result<Arc<Self>, String> {
+        let mut running = HashMap::new();
+        for (settings, verifier) in tenants {
+            let tenant = start_tenant(
+                &store, &courier, &metrics, settings, verifier, public_url, overrides,
+            )?;
+            running.insert(tenant.id.clone(), tenant);
+        }
+        let service = Arc::new(Self {
+            store,
+            metrics,
+            courier,
+            tenants: running,
+            shutdown: CancellationToken::new(),
+        });
+        service
+            .resume()
+            .await
+            .map_err(|e| format!("resuming mailboxes: {e}"))?;
+        service.spawn_outbox_loop();
+        Ok(service)
+    }
+
+    /// A running tenant.
+    pub fn tenant(&self, id: &TenantId) -> Option<&Arc<Tenant>> {
+        self.tenants.get(id)
+    }
+
+    /// Every running tenant.
+    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.tenants.values()
+    }
+
+    /// Watches every stored mailbox that has devices again.
+    async fn resume(&self) -> Result<(), crate::store::StoreError> {
+        for record in self.store.mailboxes().await? {
+            let Some(tenant) = self.tenants.get(&record.tenant) else {
+                continue;
+            };
+            if self
+                .store
+                .devices_for(&record.tenant, &record.mailbox)
+                .await?
+                .is_empty()
+            {
+                continue;
+            }
+            match (&record.ews_url, record.ews_url.as_deref().map(Url::parse)) {
+                (Some(_), Some(Ok(url))) => {
+                    let mut target = WatchTarget::new(&record.mailbox, url);
+                    target.grouping_information = record.grouping.clone();
+                    if let Err(error) = tenant.watcher.watch(target) {
+                        tracing::warn!(mailbox = %record.mailbox, %error, "not resumed");
+                    }
+                }
+                _ => self.locate_and_watch(tenant, record.mailbox.clone()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what the outbox holds that is due, every second, until shut down.
+    fn spawn_outbox_loop(self: &Arc<Self>) {
+        let courier = Arc::clone(&self.courier);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                courier.send_due(1000).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    /// Finds a mailbox through Autodiscover, records where it is, and watches it.
+    fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
+        let tenant = Arc::clone(tenant);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let found = match tenant.locator.locate(&mailbox).await {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(tenant = %tenant.id, %mailbox, %error, "Autodiscover failed; the mailbox is not watched");
+                    return;
+                }
+            };
+            let record = MailboxRecord {
+                tenant: tenant.id.clone(),
+                mailbox: mailbox.clone(),
+                ews_url: Some(found.ews_url.to_string()),
+                grouping: found.grouping_information.clone(),
+                watermark: None,
+            };
+            if let Err(error) = store.upsert_mailbox(&record).await {
+                tracing::warn!(%mailbox, %error, "mailbox not recorded");
+            }
+            let mut target = WatchTarget::from(&found);
+            target.mailbox = mailbox;
+            if let Err(error) = tenant.watcher.watch(target) {
+                tracing::warn!(%error, "mailbox not watched");
+            }
+        });
+    }
+
+    /// Registers a device for the caller's own mailbox and starts watching it.
+    pub async fn register(
+        &self,
+        tenant: &TenantId,
+        bearer: &str,
+        mut device: NewDevice,
+    ) -> Result<i64, RegisterError> {
+        let running = self
+            .tenants
+            .get(tenant)
+            .ok_or_else(|| RegisterError::UnknownTenant(tenant.to_string()))?;
+        device.mailbox = device.mailbox.trim().to_ascii_lowercase();
+        device.tenant = tenant.clone();
+        let caller = running.verifier.verify(bearer).await.inspect_err(|_| {
+            self.metrics.registration("unauthenticated");
+        })?;
+        if caller.address != device.mailbox {
+            self.metrics.registration("forbidden");
+            return Err(RegisterError::Forbidden {
+                caller: caller.address,
+                mailbox: device.mailbox,
+            });
+        }
+        if !running.settings.entitlement.allows(&device.mailbox) {
+            self.metrics.registration("unentitled");
+            return Err(RegisterError::Unentitled(device.mailbox));
+        }
+        check_device(&device, self.courier.routes())?;
+        let registered = self
+            .store
+            .register_device(&device)
+            .await
+            .map_err(|e| RegisterError::Store(e.to_string()))?;
+        let known = self
+            .store
+            .mailbox(tenant, &device.mailbox)
+            .await
+            .map_err(|e| RegisterError::Store(e.to_string()))?;
+        if known.is_none() {
+            let record = MailboxRecord {
+                tenant: tenant.clone(),
+                mailbox: device.mailbox.clone(),
+                ews_url: None,
+                grouping: None,
+                watermark: None,
+            };
+            self.store
+                .upsert_mailbox(&record)
+                .await
+                .map_err(|e| RegisterError::Store(e.to_string()))?;
+            self.locate_and_watch(running, device.mailbox.clone());
+        }
+        self.metrics.registration("accepted");
+        Ok(registered.id)
+    }
+
+    /// Unregisters the caller's device; the mailbox is no longer watched once it has none.
+    pub async fn unregister(
+        &self,
+        tenant: &TenantId,
+        bearer: &str,
+        mailbox: &str,
+        token: &str,
+    ) -> Result<bool, RegisterError> {
+        let running = self
+            .tenants
+            .get(tenant)
+            .ok_or_else(|| RegisterError::UnknownTenant(tenant.to_string()))?;
+        let mailbox = mailbox.trim().to_ascii_lowercase();
+        let caller = running.verifier.verify(bearer).await?;
+        if caller.address != mailbox {
+            return Err(RegisterError::Forbidden {
+                caller: caller.address,
+                mailbox,
+            });
+        }
+        let store = |e: crate::store::StoreError| RegisterError::Store(e.to_string());
+        let removed = self
+            .store
+            .unregister_device(tenant, &mailbox, token)
+            .await
+            .map_err(store)?;
+        if self
+            .store
+            .devices_for(tenant, &mailbox)
+            .await
+            .map_err(store)?
+            .is_empty()
+        {
+            let _ = running.watcher.unwatch(&mailbox).await;
+            self.store
+                .remove_mailbox(tenant, &mailbox)
+                .await
+                .map_err(store)?;
+        }
+        Ok(removed)
+    }
+
+    /// Where each tenant stands.
+    pub async fn status(&self) -> Vec<TenantStatus> {
+        let mut out = Vec::new();
+        for tenant in self.tenants.values() {
+            let devices = self
+                .store
+                .devices(&tenant.id)
+                .await
+                .map(|d| d.len())
+                .unwrap_or(0);
+            out.push(TenantStatus {
+                tenant: tenant.id.to_string(),
+                authentication: tenant.auth.status(),
+                subscriptions: tenant.watcher.status(),
+                devices,
+            });
+        }
+        out.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        out
+    }
+
+    /// The gauges of `/metrics`.
+    pub async fn gauges(&self) -> Gauges {
+        let mut gauges = Gauges::default();
+        for tenant in self.tenants.values() {
+            let s = tenant.watcher.status();
+            let name = tenant.id.to_string();
+            for (state, n) in [
+                ("subscribed", s.subscribed),
+                ("pending", s.pending),
+                ("lost", s.lost),
+                ("failed", s.failed),
+            ] {
+                gauges.subscriptions.push((name.clone(), state, n as u64));
+            }
+            gauges.streams_open.push((name, s.streams_open));
+        }
+        gauges.devices = self.store.device_count().await.unwrap_or(0);
+        gauges.outbox = self.store.outbox_len().await.unwrap_or(0);
+        gauges
+    }
+
+    /// Stops watching and sending.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        for tenant in self.tenants.values() {
+            tenant.watcher.shutdown();
+        }
+        self.courier.routes().shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+/// Refuses a device the service could not push to.
+fn check_device(
+    device: &NewDevice,
+    routes: &crate::courier::PushRoutes,
+) -> Result<(), RegisterError> {
+    if !device.mailbox.contains('@') {
+        return Err(RegisterError::Invalid {
+            field: "mailbox",
+            reason: "is not an address".into(),
+        });
+    }
+    let platform = match device.platform {
+        Platform::Apns => push_delivery::Platform::Apns,
+        Platform::Fcm => push_delivery::Platform::Fcm,
+    };
+    push_delivery::DeviceToken::new(platform, &device.token).map_err(|e| {
+        RegisterError::Invalid {
+            field: "token",
+            reason: e.to_string(),
+        }
+    })?;
+    if routes.get(device.platform, &device.app_id).is_none() {
+        return Err(RegisterError::Invalid {
+            field: "app_id",
+            reason: format!(
+                "no {} sender is configured for {:?} (configured: {})",
+                device.platform.as_str(),
+                device.app_id,
+                routes.apps().join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn start_tenant(
+    store: &Arc<dyn Store>,
+    courier: &Arc<Courier>,
+    metrics: &Arc<Metrics>,
+    settings: TenantSettings,
+    verifier: Arc<dyn RegistrationVerifier>,
+    public_url: Option<&Url>,
+    overrides: &Overrides,
+) -> Result<Arc<Tenant>, String> {
+    let id = settings.id.clone();
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("tenant {id}: {what}: {e}");
+    let mut transport = settings.transport();
+    transport
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    transport.resolve.extend(overrides.resolve.iter().cloned());
+    let mut discovery = settings.autodiscover_settings();
+    discovery
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    if overrides.dns_server.is_some() {
+        discovery.dns_server = overrides.dns_server;
+    }
+    if let Some(port) = overrides.https_port {
+        discovery.https_port = port;
+    }
+    if let Some(port) = overrides.http_port {
+        discovery.http_port = port;
+    }
+    let credentials = settings.service_account_username.clone().zip(
+        settings
+            .service_account_password
+            .as_ref()
+            .map(|p| p.expose().to_owned()),
+    );
+    let credentials = credentials.map(|(user, password)| {
+        Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
+    });
+    let locator =
+        Arc::new(Autodiscover::new(discovery, credentials).map_err(|e| fail("autodiscover", &e))?);
+    let redirect = public_url.and_then(|u| settings.redirect_uri(u));
+    let refresh = Arc::new(TenantRefreshTokens::new(Arc::clone(store), id.clone()));
+    let auth = authenticator(&settings, &transport, redirect, refresh)
+        .map_err(|e| fail("authentication", &e))?;
+    let watch =
+        watch_settings(&settings, public_url, overrides).map_err(|e| fail("subscription", &e))?;
+    let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
+        .store(Arc::new(TenantWatermarks::new(
+            Arc::clone(store),
+            id.clone(),
+        )))
+        .locator(Arc::clone(&locator) as Arc<dyn MailboxLocator>)
+        .start()
+        .map_err(|e| fail("watcher", &e))?;
+    let counts: Arc<dyn UnreadCounts> = Arc::new(EwsUnread::new(
+        Arc::clone(&auth.authenticator),
+        Arc::clone(store),
+        id.clone(),
+    ));
+    let pipeline = Pipeline::new(
+        id.clone(),
+        Arc::clone(store),
+        Arc::clone(courier),
+        Arc::clone(metrics),
+        counts,
+    );
+    tokio::spawn(pipeline.run(events));
+    Ok(Arc::new(Tenant {
+        id,
+        settings,
+        locator,
+        auth: auth.authenticator,
+        passive: auth.passive,
+        watcher,
+        verifier,
+    }))
+}
