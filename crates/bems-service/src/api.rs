@@ -82,16 +82,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn tenant_id(raw: &str) -> Result<TenantId, Response> {
-    TenantId::new(raw).map_err(|e| problem(StatusCode::NOT_FOUND, e.to_string()))
+fn tenant_id(raw: &str) -> Result<TenantId, Box<Response>> {
+    TenantId::new(raw).map_err(|e| Box::new(problem(StatusCode::NOT_FOUND, e.to_string())))
 }
 
-fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Response> {
+fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(expected) = &state.admin_token else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::NOT_FOUND,
             "the admin API is not configured",
-        ));
+        )));
     };
     let given = bearer(headers).unwrap_or_default();
     let matches = given.len() == expected.expose().len()
@@ -103,10 +103,10 @@ fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Response> {
     if matches {
         Ok(())
     } else {
-        Err(problem(
+        Err(Box::new(problem(
             StatusCode::UNAUTHORIZED,
             "the admin token is missing or wrong",
-        ))
+        )))
     }
 }
 
@@ -134,7 +134,7 @@ async fn register(
 ) -> Response {
     let tenant = match tenant_id(&tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(token) = bearer(&headers) else {
         return problem(
@@ -195,7 +195,7 @@ async fn unregister(
 ) -> Response {
     let tenant = match tenant_id(&tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(bearer) = bearer(&headers) else {
         return problem(StatusCode::UNAUTHORIZED, "a bearer token is required");
@@ -213,7 +213,7 @@ async fn unregister(
 
 async fn status(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Err(denied) = admin(&state, &headers) {
-        return denied;
+        return *denied;
     }
     let outbox = state.service.store.outbox_len().await.unwrap_or(0);
     Json(json!({
@@ -230,11 +230,11 @@ async fn devices(
     headers: HeaderMap,
 ) -> Response {
     if let Err(denied) = admin(&state, &headers) {
-        return denied;
+        return *denied;
     }
     let tenant = match tenant_id(&tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.service.store.devices(&tenant).await {
         Ok(devices) => Json(devices).into_response(),
@@ -254,7 +254,7 @@ async fn test_connection(
     Json(request): Json<TestConnection>,
 ) -> Response {
     if let Err(denied) = admin(&state, &headers) {
-        return denied;
+        return *denied;
     }
     let Some(tenant) = TenantId::new(tenant)
         .ok()
@@ -262,7 +262,8 @@ async fn test_connection(
     else {
         return problem(StatusCode::NOT_FOUND, "unknown tenant");
     };
-    let report = crate::check::test_connection(&tenant, &request.email).await;
+    let report =
+        crate::check::test_connection(&tenant.locator, tenant.auth.as_ref(), &request.email).await;
     Json(report).into_response()
 }
 
@@ -272,7 +273,7 @@ async fn sign_in(
     headers: HeaderMap,
 ) -> Response {
     if let Err(denied) = admin(&state, &headers) {
-        return denied;
+        return *denied;
     }
     let Some(tenant) = TenantId::new(tenant)
         .ok()

@@ -8,7 +8,6 @@ use ews_proto::{BaseFolderId, EventType, affinity};
 use exchange_auth::{Authenticator, HttpRequest};
 use serde::Serialize;
 
-use crate::service::Tenant;
 use crate::unread::inbox_unread;
 
 /// One step of the test.
@@ -73,7 +72,11 @@ fn step(name: &'static str, started: Instant, result: Result<String, String>) ->
 
 /// Tests `email` as the service would use it: Autodiscover, authentication with an EWS call,
 /// and a subscription (made, then removed).
-pub async fn test_connection(tenant: &Tenant, email: &str) -> Report {
+pub async fn test_connection(
+    locator: &autodiscover::Autodiscover,
+    auth: &dyn Authenticator,
+    email: &str,
+) -> Report {
     let mut steps = Vec::new();
     let report = |steps: Vec<Step>| Report {
         email: email.to_owned(),
@@ -82,8 +85,8 @@ pub async fn test_connection(tenant: &Tenant, email: &str) -> Report {
     };
     // 1. Autodiscover, without the cache.
     let started = Instant::now();
-    tenant.locator.invalidate(email);
-    let found = tenant.locator.discover(email).await;
+    locator.invalidate(email);
+    let found = locator.discover(email).await;
     let (result, trace) = match &found {
         Ok(found) => (
             Ok(format!(
@@ -107,8 +110,8 @@ pub async fn test_connection(tenant: &Tenant, email: &str) -> Report {
     };
     // 2. Authentication and an EWS call.
     let started = Instant::now();
-    let status = tenant.auth.status();
-    let result = inbox_unread(tenant.auth.as_ref(), found.ews_url.clone(), email)
+    let status = auth.status();
+    let result = inbox_unread(auth, found.ews_url.clone(), email)
         .await
         .map(|unread| {
             format!(
@@ -123,7 +126,7 @@ pub async fn test_connection(tenant: &Tenant, email: &str) -> Report {
     }
     // 3. A subscription, removed again.
     let started = Instant::now();
-    let result = subscribe_and_remove(tenant.auth.as_ref(), found.ews_url.clone(), email).await;
+    let result = subscribe_and_remove(auth, found.ews_url.clone(), email).await;
     steps.push(step("subscription", started, result));
     report(steps)
 }

@@ -50,9 +50,12 @@ impl PushRoutes {
         self.routes.insert((platform, app_id.into()), dispatcher);
     }
 
-    /// The dispatcher of an app, if it is configured.
+    /// The dispatcher of an app, if it is configured (an app `*` takes every app of its
+    /// platform: an FCM project serves all its Android packages).
     pub fn get(&self, platform: Platform, app_id: &str) -> Option<&Arc<Dispatcher>> {
-        self.routes.get(&(platform, app_id.to_owned()))
+        self.routes
+            .get(&(platform, app_id.to_owned()))
+            .or_else(|| self.routes.get(&(platform, "*".to_owned())))
     }
 
     /// The configured apps, as `platform:app`.

@@ -497,39 +497,8 @@ fn start_tenant(
 ) -> Result<Arc<Tenant>, String> {
     let id = settings.id.clone();
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("tenant {id}: {what}: {e}");
-    let mut transport = settings.transport();
-    transport
-        .trusted_ca_pem
-        .extend(overrides.trusted_ca_pem.iter().cloned());
-    transport.resolve.extend(overrides.resolve.iter().cloned());
-    let mut discovery = settings.autodiscover_settings();
-    discovery
-        .trusted_ca_pem
-        .extend(overrides.trusted_ca_pem.iter().cloned());
-    if overrides.dns_server.is_some() {
-        discovery.dns_server = overrides.dns_server;
-    }
-    if let Some(port) = overrides.https_port {
-        discovery.https_port = port;
-    }
-    if let Some(port) = overrides.http_port {
-        discovery.http_port = port;
-    }
-    let credentials = settings.service_account_username.clone().zip(
-        settings
-            .service_account_password
-            .as_ref()
-            .map(|p| p.expose().to_owned()),
-    );
-    let credentials = credentials.map(|(user, password)| {
-        Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
-    });
-    let locator =
-        Arc::new(Autodiscover::new(discovery, credentials).map_err(|e| fail("autodiscover", &e))?);
-    let redirect = public_url.and_then(|u| settings.redirect_uri(u));
-    let refresh = Arc::new(TenantRefreshTokens::new(Arc::clone(store), id.clone()));
-    let auth = authenticator(&settings, &transport, redirect, refresh)
-        .map_err(|e| fail("authentication", &e))?;
+    let (locator, auth) =
+        connect(&settings, store, public_url, overrides).map_err(|e| fail("connection", &e))?;
     let watch =
         watch_settings(&settings, public_url, overrides).map_err(|e| fail("subscription", &e))?;
     let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
@@ -562,4 +531,51 @@ fn start_tenant(
         watcher,
         verifier,
     }))
+}
+
+/// A tenant's Autodiscover client and authenticator, from its settings and the overrides.
+pub fn connect(
+    settings: &TenantSettings,
+    store: &Arc<dyn Store>,
+    public_url: Option<&Url>,
+    overrides: &Overrides,
+) -> Result<(Arc<Autodiscover>, crate::compose::TenantAuth), String> {
+    let mut transport = settings.transport();
+    transport
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    transport.resolve.extend(overrides.resolve.iter().cloned());
+    let mut discovery = settings.autodiscover_settings();
+    discovery
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    if overrides.dns_server.is_some() {
+        discovery.dns_server = overrides.dns_server;
+    }
+    if let Some(port) = overrides.https_port {
+        discovery.https_port = port;
+    }
+    if let Some(port) = overrides.http_port {
+        discovery.http_port = port;
+    }
+    let credentials = settings.service_account_username.clone().zip(
+        settings
+            .service_account_password
+            .as_ref()
+            .map(|p| p.expose().to_owned()),
+    );
+    let credentials = credentials.map(|(user, password)| {
+        Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
+    });
+    let locator = Arc::new(
+        Autodiscover::new(discovery, credentials).map_err(|e| format!("autodiscover: {e}"))?,
+    );
+    let redirect = public_url.and_then(|u| settings.redirect_uri(u));
+    let refresh = Arc::new(TenantRefreshTokens::new(
+        Arc::clone(store),
+        settings.id.clone(),
+    ));
+    let auth = authenticator(settings, &transport, redirect, refresh)
+        .map_err(|e| format!("authentication: {e}"))?;
+    Ok((locator, auth))
 }

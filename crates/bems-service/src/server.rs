@@ -1,0 +1,309 @@
+//! From validated settings to a running service: the store, the push senders, each tenant's
+//! registration verifier, the service, and the HTTP API on its listener.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use push_delivery::{
+    ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, Dispatcher, DispatcherConfig, FcmConfig,
+    FcmSender,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiState, router};
+use crate::courier::{Courier, PushRoutes};
+use crate::metrics::Metrics;
+use crate::model::Platform;
+use crate::service::{Overrides, Service};
+use crate::settings::{ServiceSettings, TenantSettings};
+use crate::store::{SqliteStore, Store, StoreKey};
+use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
+
+/// A running service.
+pub struct Running {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The service.
+    pub service: Arc<Service>,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Stops the API, the watchers and the senders (draining what they hold).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.server.await;
+        self.service.shutdown().await;
+    }
+
+    /// Waits until the API server ends (it ends on [`stop`](Self::stop) or a fatal error).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+/// A tenant without `[tenants.registration]`: every registration is refused, saying why.
+struct NotConfigured;
+
+#[async_trait]
+impl RegistrationVerifier for NotConfigured {
+    async fn verify(&self, _bearer: &str) -> Result<Caller, VerifyError> {
+        Err(VerifyError::Unavailable(
+            "registration is not configured for this tenant ([tenants.registration])".into(),
+        ))
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("{what}: cannot read {}: {e}", path.display()))
+}
+
+/// The push senders the settings describe.
+pub fn push_routes(settings: &ServiceSettings) -> Result<PushRoutes, String> {
+    let mut routes = PushRoutes::default();
+    if let Some(apns) = &settings.push.apns {
+        let key_file = apns
+            .key_file
+            .as_ref()
+            .ok_or("push.apns.key_file is required")?;
+        let p8 = read(key_file, "push.apns.key_file")?;
+        let mut config = ApnsConfig::new(
+            ApnsAuth::token(apns.team_id.clone(), apns.key_id.clone(), p8),
+            apns.topic.clone(),
+        );
+        let origin = apns.endpoint.as_str().trim_end_matches('/');
+        config.endpoint = match origin {
+            crate::settings::APNS_PRODUCTION => ApnsEndpoint::Production,
+            crate::settings::APNS_SANDBOX => ApnsEndpoint::Sandbox,
+            other => ApnsEndpoint::Url(other.to_owned()),
+        };
+        if let Some(ca) = &apns.ca_file {
+            config.extra_ca_pem.push(read(ca, "push.apns.ca_file")?);
+        }
+        let sender = ApnsSender::new(config).map_err(|e| format!("push.apns: {e}"))?;
+        let dispatcher = Dispatcher::new(Arc::new(sender), DispatcherConfig::default());
+        routes.add(Platform::Apns, apns.topic.clone(), Arc::new(dispatcher));
+    }
+    if let Some(fcm) = &settings.push.fcm {
+        let file = fcm
+            .service_account_file
+            .as_ref()
+            .ok_or("push.fcm.service_account_file is required")?;
+        let mut config = FcmConfig::new(read(file, "push.fcm.service_account_file")?);
+        config.base_url = fcm.base_url.as_str().trim_end_matches('/').to_owned();
+        config.token_url = fcm.token_url.as_ref().map(ToString::to_string);
+        if let Some(ca) = &fcm.ca_file {
+            config.extra_ca_pem.push(read(ca, "push.fcm.ca_file")?);
+        }
+        let sender = FcmSender::new(config).map_err(|e| format!("push.fcm: {e}"))?;
+        let dispatcher = Dispatcher::new(Arc::new(sender), DispatcherConfig::default());
+        // One Firebase project serves every Android package of the organisation.
+        routes.add(Platform::Fcm, "*", Arc::new(dispatcher));
+    }
+    Ok(routes)
+}
+
+fn verifier(
+    tenant: &TenantSettings,
+    overrides: &Overrides,
+) -> Result<Arc<dyn RegistrationVerifier>, String> {
+    let registration = &tenant.registration;
+    let (Some(issuer), Some(audience), Some(jwks_uri)) = (
+        &registration.issuer,
+        &registration.audience,
+        &registration.jwks_uri,
+    ) else {
+        tracing::warn!(tenant = %tenant.id, "no [tenants.registration]: device registrations are refused");
+        return Ok(Arc::new(NotConfigured));
+    };
+    let mut trusted = tenant.transport().trusted_ca_pem;
+    trusted.extend(overrides.trusted_ca_pem.iter().cloned());
+    let verifier = JwtVerifier::new(JwtSettings {
+        issuer: issuer.clone(),
+        audience: audience.clone(),
+        jwks_uri: jwks_uri.clone(),
+        trusted_ca_pem: trusted,
+        resolve: overrides.resolve.clone(),
+    })
+    .map_err(|e| format!("tenants[{}].registration: {e}", tenant.id))?;
+    Ok(Arc::new(verifier))
+}
+
+/// The store the settings name, with their key (or a key of this run only, when no tenant
+/// keeps secrets).
+pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, String> {
+    let key = match settings.store.key_bytes() {
+        Ok(Some(bytes)) => StoreKey::from_bytes(*bytes),
+        Ok(None) => StoreKey::generate().map_err(|e| format!("store key: {e}"))?,
+        Err(rule) => return Err(format!("store.key: {rule}")),
+    };
+    let store = SqliteStore::open(&settings.store.path, key)
+        .await
+        .map_err(|e| format!("store {}: {e}", settings.store.path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Starts everything the settings describe; `overrides` carries what a test or a split-horizon
+/// deployment adds.
+pub async fn start(settings: &ServiceSettings, overrides: &Overrides) -> Result<Running, String> {
+    let store = open_store(settings).await?;
+    start_with_store(settings, overrides, store).await
+}
+
+/// [`start`] on an open store.
+pub async fn start_with_store(
+    settings: &ServiceSettings,
+    overrides: &Overrides,
+    store: Arc<dyn Store>,
+) -> Result<Running, String> {
+    let metrics = Arc::new(Metrics::default());
+    let routes = Arc::new(push_routes(settings)?);
+    let courier = Arc::new(Courier::new(
+        Arc::clone(&store),
+        routes,
+        Arc::clone(&metrics),
+    ));
+    let mut tenants = Vec::new();
+    for tenant in &settings.tenants {
+        tenants.push((tenant.clone(), verifier(tenant, overrides)?));
+    }
+    let listener = TcpListener::bind(settings.server.listen)
+        .await
+        .map_err(|e| format!("server.listen {}: {e}", settings.server.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = settings.server.public_url.clone();
+    let service = Service::start(
+        store,
+        courier,
+        metrics,
+        tenants,
+        public_url.as_ref(),
+        overrides,
+    )
+    .await?;
+    let admin_token = settings.admin.token.clone().map(Arc::new);
+    let app = router(ApiState {
+        service: Arc::clone(&service),
+        admin_token,
+    });
+    let tls = match (
+        &settings.server.tls_cert_file,
+        &settings.server.tls_key_file,
+    ) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(listener, app, tls, stop.clone()));
+    tracing::info!(%addr, "bems listening");
+    Ok(Running {
+        addr,
+        service,
+        stop,
+        server,
+    })
+}
+
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| format!("server.tls_cert_file {}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("server.tls_key_file {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("server TLS: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: CancellationToken,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let acceptor = acceptor.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let service = TowerToHyperService::new(app);
+            match acceptor {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        tokio::select! { _ = connection => {}, () = stop.cancelled() => {} }
+                    }
+                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                },
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! { _ = connection => {}, () = stop.cancelled() => {} }
+                }
+            }
+        });
+    }
+}
+
+/// `bems test-connection`: the step-by-step test for `email` with `tenant`'s settings (the
+/// first tenant when `None`).
+pub async fn test_connection(
+    settings: &ServiceSettings,
+    tenant: Option<&str>,
+    email: &str,
+) -> Result<crate::check::Report, String> {
+    let chosen = match tenant {
+        Some(id) => settings
+            .tenants
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .ok_or_else(|| format!("no tenant {id} in the settings"))?,
+        None => settings
+            .tenants
+            .first()
+            .ok_or("the settings have no tenant")?,
+    };
+    let store = open_store(settings).await?;
+    let (locator, auth) = crate::service::connect(
+        chosen,
+        &store,
+        settings.server.public_url.as_ref(),
+        &Overrides::default(),
+    )?;
+    Ok(crate::check::test_connection(&locator, auth.authenticator.as_ref(), email).await)
+}
