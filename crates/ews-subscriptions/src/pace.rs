@@ -59,8 +59,12 @@ pub(crate) fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duratio
 
 /// The most recent events of one mailbox, to drop what a replay delivers twice.
 ///
-/// An event is the same event when its mailbox, kind, object and time stamp are; events
-/// without a time stamp (heartbeats) are never duplicates.
+/// An event with a watermark is the same event when its watermark is (a watermark is one
+/// position in the mailbox's event table). Without one (streaming), it is the same event when
+/// its kind, object (with its change key), parent folder, time stamp and unread count are:
+/// time stamps have one-second precision, so two changes of one folder in the same second
+/// differ by their unread count. Events without a time stamp (heartbeats) are never
+/// duplicates.
 #[derive(Debug, Default)]
 pub(crate) struct Dedupe {
     keys: VecDeque<u64>,
@@ -73,13 +77,23 @@ impl Dedupe {
             return false;
         };
         let mut hasher = std::hash::DefaultHasher::new();
-        event.kind.as_str().hash(&mut hasher);
-        match &event.object {
-            Some(ChangedObject::Item(id)) => id.id.hash(&mut hasher),
-            Some(ChangedObject::Folder(id)) => id.id.hash(&mut hasher),
-            _ => {}
+        if let Some(watermark) = &event.watermark {
+            watermark.as_str().hash(&mut hasher);
+        } else {
+            event.kind.as_str().hash(&mut hasher);
+            match &event.object {
+                Some(ChangedObject::Item(id)) => (&id.id, &id.change_key).hash(&mut hasher),
+                Some(ChangedObject::Folder(id)) => (&id.id, &id.change_key).hash(&mut hasher),
+                _ => {}
+            }
+            event
+                .parent_folder_id
+                .as_ref()
+                .map(|f| &f.id)
+                .hash(&mut hasher);
+            timestamp.hash(&mut hasher);
+            event.unread_count.hash(&mut hasher);
         }
-        timestamp.hash(&mut hasher);
         let key = hasher.finish();
         if self.keys.contains(&key) {
             return true;
@@ -97,7 +111,7 @@ impl Dedupe {
 
 #[cfg(test)]
 mod tests {
-    use ews_proto::{EventType, ItemId};
+    use ews_proto::{EventType, FolderId, ItemId, Watermark};
 
     use super::*;
 
@@ -122,6 +136,36 @@ mod tests {
         // Heartbeats are never duplicates.
         assert!(!seen.is_duplicate(&Event::status(None), 4));
         assert!(!seen.is_duplicate(&Event::status(None), 4));
+    }
+
+    #[test]
+    fn folder_changes_in_the_same_second_differ_by_their_unread_count() {
+        let mut seen = Dedupe::default();
+        let modified = |unread| {
+            let mut event = Event::new(EventType::Modified);
+            event.object = Some(ChangedObject::Folder(FolderId::new("inbox")));
+            event.timestamp = Some("2026-11-29T10:00:00Z".into());
+            event.unread_count = Some(unread);
+            event
+        };
+        assert!(!seen.is_duplicate(&modified(1), 8));
+        assert!(!seen.is_duplicate(&modified(2), 8));
+        assert!(seen.is_duplicate(&modified(2), 8));
+    }
+
+    #[test]
+    fn a_watermark_names_an_event() {
+        let mut seen = Dedupe::default();
+        let mut first = mail("A", "t");
+        first.watermark = Some(Watermark::new("w1"));
+        let mut second = mail("A", "t");
+        second.watermark = Some(Watermark::new("w2"));
+        assert!(!seen.is_duplicate(&first, 8));
+        assert!(
+            !seen.is_duplicate(&second, 8),
+            "same fields, another position"
+        );
+        assert!(seen.is_duplicate(&first.clone(), 8), "replayed");
     }
 
     #[test]

@@ -1,0 +1,376 @@
+//! The whole service end to end over loopback: `exchange-sim` as Exchange, mock APNs and
+//! FCM, the service's real store, API and pipeline.
+
+use std::time::{Duration, Instant};
+
+use bems::service::demo::{self, TENANT, TOPIC, World};
+use bems::service::model::TenantId;
+use bems::service::server::{self, Running};
+use bems::service::settings::SubscriptionMode;
+use exchange_sim::push::{ApnsRequest, Reply};
+
+const MARA: &str = "mara@contoso.com";
+const SADIE: &str = "sadie@contoso.com";
+
+fn tenant() -> TenantId {
+    TenantId::new(TENANT).expect("tenant id")
+}
+
+async fn start(mode: SubscriptionMode) -> (World, Running, String) {
+    let world = World::start(mode, None, true).await.expect("world starts");
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    let base = format!("http://{}", running.addr);
+    (world, running, base)
+}
+
+async fn register(world: &World, base: &str, mailbox: &str, token: &str) -> (u16, String) {
+    let bearer = world.user_token(mailbox).expect("user token");
+    demo::register(
+        &reqwest::Client::new(),
+        base,
+        &bearer,
+        mailbox,
+        "apns",
+        token,
+        TOPIC,
+    )
+    .await
+    .expect("API answers")
+}
+
+/// Waits until `n` mailboxes are subscribed (at most 20 s).
+async fn subscribed(running: &Running, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = running.service.status().await;
+        if status
+            .iter()
+            .map(|t| t.subscriptions.subscribed)
+            .sum::<usize>()
+            >= n
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not subscribed: {status:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until mock APNs has received at least `n` pushes for `token` (at most 20 s).
+async fn pushes_for(world: &World, token: &str, n: usize) -> Vec<ApnsRequest> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<ApnsRequest> = world
+            .apns
+            .received()
+            .into_iter()
+            .filter(|r| r.token == token && r.status == 200)
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} pushes for {token}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The new mail announced to `token` so far (a push for a burst says how many), and the
+/// highest badge.
+fn announced(world: &World, token: &str) -> (u64, u64) {
+    let pushes: Vec<ApnsRequest> = world
+        .apns
+        .received()
+        .into_iter()
+        .filter(|r| r.token == token && r.status == 200)
+        .collect();
+    let mails = pushes
+        .iter()
+        .map(|r| {
+            let body = r.payload["aps"]["alert"]["body"]
+                .as_str()
+                .unwrap_or_default();
+            body.split_whitespace()
+                .find_map(|w| w.parse::<u64>().ok())
+                .unwrap_or(1)
+        })
+        .sum();
+    let badge = pushes
+        .iter()
+        .filter_map(|r| r.payload["aps"]["badge"].as_u64())
+        .max()
+        .unwrap_or(0);
+    (mails, badge)
+}
+
+/// Waits until `n` mails were announced to `token` with the badge at `n` (at most 30 s).
+async fn announced_all(world: &World, token: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (mails, badge) = announced(world, token);
+        if mails >= n && badge == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{mails} of {n} mails announced, badge {badge}: {:#?}",
+            world
+                .apns
+                .received()
+                .iter()
+                .map(|r| (r.status, r.payload["aps"].to_string()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn new_mail_reaches_the_phone_with_its_badge_and_collapse_id() {
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    let token = demo::apns_token(1);
+    assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
+    subscribed(&running, 1).await;
+    world
+        .sim
+        .deliver_mail(MARA, "first", "boss@contoso.com")
+        .unwrap();
+    let first = pushes_for(&world, &token, 1).await;
+    world
+        .sim
+        .deliver_mail(MARA, "second", "boss@contoso.com")
+        .unwrap();
+    let both = pushes_for(&world, &token, 2).await;
+    let collapse = first[0].header("apns-collapse-id").expect("collapse id");
+    assert_eq!(
+        collapse,
+        bems::service::notify::collapse_id(&tenant(), MARA)
+    );
+    assert_eq!(both[1].header("apns-collapse-id"), Some(collapse));
+    // The badge is the inbox's unread count.
+    assert_eq!(both[0].payload["aps"]["badge"], 1);
+    assert_eq!(both[1].payload["aps"]["badge"], 2);
+    assert_eq!(world.sim.unread_count(MARA).unwrap(), 2);
+    assert_eq!(both[1].payload["aps"]["alert"]["title"], "New mail");
+    assert_eq!(both[1].payload["mailbox"], MARA);
+    // Nothing is left in the outbox once APNs accepted the pushes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running.service.store.outbox_len().await.unwrap() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the outbox kept delivered pushes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_unregistered_device_gets_nothing_more() {
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    let token = demo::apns_token(2);
+    assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
+    subscribed(&running, 1).await;
+    world
+        .sim
+        .deliver_mail(MARA, "before", "boss@contoso.com")
+        .unwrap();
+    pushes_for(&world, &token, 1).await;
+    let bearer = world.user_token(MARA).unwrap();
+    let answer = reqwest::Client::new()
+        .delete(format!(
+            "{base}/v1/tenants/{TENANT}/devices/{token}?mailbox={MARA}"
+        ))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    assert!(
+        running
+            .service
+            .store
+            .devices_for(&tenant(), MARA)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The mailbox had no other device: it is no longer watched either.
+    assert_eq!(running.service.status().await[0].subscriptions.mailboxes, 0);
+    world
+        .sim
+        .deliver_mail(MARA, "after", "boss@contoso.com")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_token = world
+        .apns
+        .received()
+        .iter()
+        .filter(|r| r.token == token)
+        .count();
+    assert_eq!(to_token, 1, "only the mail before unregistering was pushed");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_dead_token_removes_its_device() {
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    let token = demo::apns_token(3);
+    assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
+    subscribed(&running, 1).await;
+    world.apns.script_always(
+        &token,
+        Reply::apns("Unregistered").timestamp(1_700_000_000_000),
+    );
+    world
+        .sim
+        .deliver_mail(MARA, "to a dead phone", "boss@contoso.com")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !running
+        .service
+        .store
+        .devices_for(&tenant(), MARA)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the dead device was kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        world
+            .apns
+            .received()
+            .iter()
+            .any(|r| r.token == token && r.status == 410)
+    );
+    assert_eq!(running.service.store.outbox_len().await.unwrap(), 0);
+    assert_eq!(running.service.metrics.pushes_with("token_invalid"), 1);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_registration_for_another_users_mailbox_is_refused_and_nothing_is_stored() {
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    let mara = world.user_token(MARA).unwrap();
+    let (status, body) = demo::register(
+        &reqwest::Client::new(),
+        &base,
+        &mara,
+        SADIE,
+        "apns",
+        &demo::apns_token(4),
+        TOPIC,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("mara@contoso.com") && body.contains(SADIE),
+        "{body}"
+    );
+    // No token at all, a forged one, an unknown app: refused, each saying why.
+    let client = reqwest::Client::new();
+    let anonymous = client
+        .post(format!("{base}/v1/tenants/{TENANT}/devices"))
+        .json(&serde_json::json!({"mailbox": MARA, "platform": "apns", "token": demo::apns_token(5), "app_id": TOPIC}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let (status, _) = demo::register(
+        &client,
+        &base,
+        "not.a.jwt",
+        MARA,
+        "apns",
+        &demo::apns_token(5),
+        TOPIC,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
+    let (status, body) = demo::register(
+        &client,
+        &base,
+        &mara,
+        MARA,
+        "apns",
+        &demo::apns_token(5),
+        "com.other.app",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("app_id"), "{body}");
+    let store = &running.service.store;
+    assert_eq!(store.device_count().await.unwrap(), 0);
+    assert!(store.mailboxes().await.unwrap().is_empty());
+    assert_eq!(running.service.status().await[0].subscriptions.mailboxes, 0);
+    running.stop().await;
+}
+
+#[test]
+fn a_killed_service_restarts_and_pushes_every_mail_delivered_meanwhile() {
+    // Exchange and the mocks live in one runtime; the service in another, so that killing
+    // it (dropping its runtime mid-flight, nothing drained) leaves the world running.
+    let world_rt = tokio::runtime::Runtime::new().unwrap();
+    let world = world_rt
+        .block_on(World::start(SubscriptionMode::Push, None, true))
+        .expect("world");
+    let token = demo::apns_token(6);
+    let service_rt = tokio::runtime::Runtime::new().unwrap();
+    let base = service_rt.block_on(async {
+        let running = server::start(&world.settings, &world.overrides)
+            .await
+            .expect("start");
+        let base = format!("http://{}", running.addr);
+        assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
+        subscribed(&running, 1).await;
+        base
+    });
+    let _ = base;
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(
+            world
+                .sim
+                .deliver_mail(MARA, &format!("before {n}"), "x@contoso.com")
+                .unwrap(),
+        );
+    }
+    world_rt.block_on(announced_all(&world, &token, 3));
+    // Mail keeps arriving as the service dies.
+    for n in 0..3 {
+        sent.push(
+            world
+                .sim
+                .deliver_mail(MARA, &format!("dying {n}"), "x@contoso.com")
+                .unwrap(),
+        );
+    }
+    service_rt.shutdown_background();
+    for n in 0..3 {
+        sent.push(
+            world
+                .sim
+                .deliver_mail(MARA, &format!("while down {n}"), "x@contoso.com")
+                .unwrap(),
+        );
+    }
+    // The new process: same settings, same store file.
+    let service_rt = tokio::runtime::Runtime::new().unwrap();
+    service_rt.block_on(async {
+        let running = server::start(&world.settings, &world.overrides)
+            .await
+            .expect("restart");
+        announced_all(&world, &token, sent.len() as u64).await;
+        running.stop().await;
+    });
+}
