@@ -48,14 +48,10 @@ impl std::fmt::Debug for World {
     }
 }
 
-/// The sample scenario, made quicker for a demo: heartbeats and push retries run `scale`
-/// times faster.
-fn scenario(scale: f64) -> Result<Scenario, String> {
-    let mut scenario =
-        Scenario::from_toml(include_str!("../../exchange-sim/scenarios/contoso.toml"))
-            .map_err(|e| e.to_string())?;
-    scenario.time_scale = scale;
-    Ok(scenario)
+/// The sample scenario.
+pub fn scenario() -> Result<Scenario, String> {
+    Scenario::from_toml(include_str!("../../exchange-sim/scenarios/contoso.toml"))
+        .map_err(|e| e.to_string())
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> Result<String, String> {
@@ -83,8 +79,24 @@ impl World {
         store: Option<&std::path::Path>,
         fast: bool,
     ) -> Result<Self, String> {
+        let mut scenario = scenario()?;
+        if fast {
+            scenario.time_scale = FAST;
+        }
+        Self::with_scenario(scenario, mode, store, fast).await
+    }
+
+    /// [`start`](Self::start) with another scenario: it must have the domain `contoso.com`, the
+    /// service account `svc-bems@contoso.com` (password `Svc-Pa55w.rd`, with impersonation)
+    /// and the app [`APP`], as the sample scenario does.
+    pub async fn with_scenario(
+        scenario: Scenario,
+        mode: SubscriptionMode,
+        store: Option<&std::path::Path>,
+        fast: bool,
+    ) -> Result<Self, String> {
         let sim = Sim::builder()
-            .scenario(scenario(if fast { FAST } else { 1.0 })?)
+            .scenario(scenario)
             .dns(true)
             .start()
             .await
