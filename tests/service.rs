@@ -374,3 +374,146 @@ fn a_killed_service_restarts_and_pushes_every_mail_delivered_meanwhile() {
         running.stop().await;
     });
 }
+
+#[tokio::test]
+async fn the_admin_api_reports_tests_connections_and_validates_settings() {
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    assert_eq!(
+        register(&world, &base, MARA, &demo::apns_token(7)).await.0,
+        201
+    );
+    subscribed(&running, 1).await;
+    let http = reqwest::Client::new();
+    let admin = |request: reqwest::RequestBuilder| request.bearer_auth(demo::ADMIN_TOKEN);
+
+    let denied = http
+        .get(format!("{base}/admin/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let status: serde_json::Value = admin(http.get(format!("{base}/admin/status")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant = &status["tenants"][0];
+    assert_eq!(tenant["tenant"], TENANT);
+    assert_eq!(tenant["subscriptions"]["subscribed"], 1);
+    assert_eq!(tenant["devices"], 1);
+    assert_eq!(tenant["authentication"]["method"], "basic");
+
+    let report: serde_json::Value =
+        admin(http.post(format!("{base}/admin/tenants/{TENANT}/test-connection")))
+            .json(&serde_json::json!({"email": SADIE}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["autodiscover", "authentication", "subscription"]);
+    assert!(!report["steps"][0]["trace"].as_array().unwrap().is_empty());
+
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("bems_subscriptions{tenant=\"contoso\",state=\"subscribed\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("bems_devices 1"), "{metrics}");
+    assert!(
+        metrics.contains("bems_registrations_total{result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    for path in ["healthz", "readyz"] {
+        assert_eq!(
+            http.get(format!("{base}/{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+
+    let put = |body: &'static str| {
+        admin(http.put(format!("{base}/admin/tenants/{TENANT}/settings")))
+            .body(body)
+            .send()
+    };
+    let invalid: serde_json::Value = put(
+        "id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password_env = \"HOME\"\nscp_ssl = true\n",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let fields: Vec<&str> = invalid["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"tenants[contoso].scp_ssl"), "{invalid:#}");
+    let inline = put("id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password = \"x\"\n")
+        .await
+        .unwrap();
+    assert_eq!(inline.status(), 422);
+    assert!(
+        inline
+            .text()
+            .await
+            .unwrap()
+            .contains("tenants[contoso].service_account_password")
+    );
+    assert!(
+        running
+            .service
+            .store
+            .tenant(&tenant())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing stored"
+    );
+    let valid = put("id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password_env = \"HOME\"\n")
+        .await
+        .unwrap();
+    assert_eq!(valid.status(), 200);
+    let read: serde_json::Value =
+        admin(http.get(format!("{base}/admin/tenants/{TENANT}/settings")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        read["stored"]
+            .as_str()
+            .unwrap()
+            .contains("service_account_password_env")
+    );
+    assert!(
+        !read["in_force"].as_str().unwrap().contains("Svc-Pa55w.rd"),
+        "secrets are redacted"
+    );
+    running.stop().await;
+}

@@ -7,6 +7,8 @@
 //! | `DELETE /v1/tenants/{tenant}/devices/{token}?mailbox=` | the device's user | unregister it |
 //! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
+//! | `GET /admin/tenants/{tenant}/settings` | administrator | the settings in force (secrets redacted) and those stored through the API |
+//! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start |
 //! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
 //! | `GET /admin/tenants/{tenant}/sign-in` | administrator | passive authentication: the sign-in URL |
 //! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
@@ -33,6 +35,8 @@ pub struct ApiState {
     pub service: Arc<Service>,
     /// The administrator's bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<exchange_auth::Secret>>,
+    /// The settings in force.
+    pub settings: Arc<crate::settings::ServiceSettings>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -50,6 +54,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tenants/{tenant}/devices/{token}", delete(unregister))
         .route("/admin/status", get(status))
         .route("/admin/tenants/{tenant}/devices", get(devices))
+        .route(
+            "/admin/tenants/{tenant}/settings",
+            get(read_settings).put(write_settings),
+        )
         .route(
             "/admin/tenants/{tenant}/test-connection",
             post(test_connection),
@@ -354,4 +362,74 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         state.service.metrics.render(&gauges),
     )
         .into_response()
+}
+
+async fn read_settings(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return *denied;
+    }
+    let tenant = match tenant_id(&tenant) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let in_force = state.settings.tenant(&tenant).map(|t| format!("{t:#?}"));
+    let stored = match state.service.store.tenant(&tenant).await {
+        Ok(stored) => stored
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+            .and_then(|v| v["toml"].as_str().map(str::to_owned)),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    if in_force.is_none() && stored.is_none() {
+        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    }
+    Json(json!({"in_force": in_force, "stored": stored})).into_response()
+}
+
+async fn write_settings(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return *denied;
+    }
+    let tenant = match tenant_id(&tenant) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let refused = |error: crate::settings::SettingsError| {
+        let problems: Vec<_> = error
+            .problems()
+            .iter()
+            .map(|p| json!({"field": p.field, "rule": p.rule}))
+            .collect();
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": error.to_string(), "problems": problems})),
+        )
+            .into_response()
+    };
+    let parsed = match crate::settings::tenant_from_admin(&tenant, &body) {
+        Ok(parsed) => parsed,
+        Err(error) => return refused(error),
+    };
+    let mut candidate = (*state.settings).clone();
+    crate::server::replace_tenant(&mut candidate, parsed);
+    if let Err(error) = candidate.read_files().and_then(|()| candidate.validate()) {
+        return refused(error);
+    }
+    let stored = json!({"toml": body}).to_string();
+    match state.service.store.put_tenant(&tenant, &stored).await {
+        Ok(()) => Json(json!({
+            "stored": true,
+            "applies": "at the next start of the service",
+        }))
+        .into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }

@@ -166,12 +166,45 @@ pub async fn start(settings: &ServiceSettings, overrides: &Overrides) -> Result<
     start_with_store(settings, overrides, store).await
 }
 
+/// The settings in force: the file's, with each tenant the admin API stored in its place.
+pub async fn effective_settings(
+    settings: &ServiceSettings,
+    store: &dyn Store,
+) -> Result<ServiceSettings, String> {
+    let mut effective = settings.clone();
+    for id in store.tenants().await.map_err(|e| e.to_string())? {
+        let Some(json) = store.tenant(&id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let stored: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| format!("stored settings of {id}: {e}"))?;
+        let Some(toml) = stored["toml"].as_str() else {
+            continue;
+        };
+        let tenant = crate::settings::tenant_from_admin(&id, toml)
+            .map_err(|e| format!("stored settings of {id}: {e}"))?;
+        replace_tenant(&mut effective, tenant);
+    }
+    effective.read_files().map_err(|e| e.to_string())?;
+    effective.validate().map_err(|e| e.to_string())?;
+    Ok(effective)
+}
+
+/// Puts `tenant` in place of the tenant with its id (or adds it).
+pub fn replace_tenant(settings: &mut ServiceSettings, tenant: TenantSettings) {
+    match settings.tenants.iter_mut().find(|t| t.id == tenant.id) {
+        Some(slot) => *slot = tenant,
+        None => settings.tenants.push(tenant),
+    }
+}
+
 /// [`start`] on an open store.
 pub async fn start_with_store(
     settings: &ServiceSettings,
     overrides: &Overrides,
     store: Arc<dyn Store>,
 ) -> Result<Running, String> {
+    let settings = &effective_settings(settings, store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
     let routes = Arc::new(push_routes(settings)?);
     let courier = Arc::new(Courier::new(
@@ -201,6 +234,7 @@ pub async fn start_with_store(
     let app = router(ApiState {
         service: Arc::clone(&service),
         admin_token,
+        settings: Arc::new(settings.clone()),
     });
     let tls = match (
         &settings.server.tls_cert_file,

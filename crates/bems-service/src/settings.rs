@@ -238,3 +238,49 @@ fn process_env(problems: &mut Problems) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests;
+
+/// A tenant's settings as the admin API takes them: the body of one `[[tenants]]` table in
+/// TOML (its keys, then `[tenants.<section>]` tables), for tenant `id`. Secrets must be given
+/// by reference (`*_env`, `*_file`), so that nothing secret is kept in the store in the clear.
+pub fn tenant_from_admin(id: &TenantId, body: &str) -> Result<TenantSettings, SettingsError> {
+    let mut problems = Problems::default();
+    let mut document = ServiceSettings::from_toml_str(&format!("[[tenants]]\n{body}"))?;
+    if document.tenants.len() != 1 {
+        let mut wrong = Problems::default();
+        wrong.push(
+            format!("tenants[{id}]"),
+            "the body holds exactly one tenant's table",
+        );
+        wrong.finish()?;
+    }
+    let parsed = document.tenants.remove(0);
+    let at = |field: &str| format!("tenants[{id}].{field}");
+    if parsed.id != *id {
+        problems.push(
+            at("id"),
+            format!("is {:?}; the URL names {id:?}", parsed.id.as_str()),
+        );
+    }
+    for (field, given) in [
+        (
+            "service_account_password",
+            parsed.service_account_password.is_some(),
+        ),
+        (
+            "client_certificate.password",
+            parsed.client_certificate.password.is_some(),
+        ),
+        (
+            "passive.client_secret",
+            parsed.passive.client_secret.is_some(),
+        ),
+    ] {
+        if given {
+            problems.push(
+                at(field),
+                "give it as a reference (_env or _file) through the admin API: inline secrets would be stored in the clear",
+            );
+        }
+    }
+    problems.finish().map(|()| parsed)
+}
