@@ -399,11 +399,11 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
         .json()
         .await
         .unwrap();
-    let tenant = &status["tenants"][0];
-    assert_eq!(tenant["tenant"], TENANT);
-    assert_eq!(tenant["subscriptions"]["subscribed"], 1);
-    assert_eq!(tenant["devices"], 1);
-    assert_eq!(tenant["authentication"]["method"], "basic");
+    let first = &status["tenants"][0];
+    assert_eq!(first["tenant"], TENANT);
+    assert_eq!(first["subscriptions"]["subscribed"], 1);
+    assert_eq!(first["devices"], 1);
+    assert_eq!(first["authentication"]["method"], "basic");
 
     let report: serde_json::Value =
         admin(http.post(format!("{base}/admin/tenants/{TENANT}/test-connection")))

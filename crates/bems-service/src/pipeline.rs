@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ews_proto::{ChangedObject, EventType, Watermark};
 use ews_subscriptions::{Events, WatchEvent};
+use futures_util::StreamExt as _;
 
 use crate::courier::{Courier, now_ms};
 use crate::metrics::Metrics;
@@ -23,6 +24,9 @@ use crate::store::Store;
 
 /// Events taken in one batch at most.
 const BATCH: usize = 1024;
+
+/// Mailboxes of one batch written at once.
+const CONCURRENT_MAILBOXES: usize = 64;
 
 /// Asks Exchange for a mailbox's unread count when the events did not say it.
 #[async_trait]
@@ -149,12 +153,26 @@ impl Pipeline {
                 other => tracing::debug!(tenant = %self.tenant, event = ?other, "watcher event"),
             }
         }
-        for (mailbox, change) in changes {
-            self.mailbox(&mailbox, change).await;
+        // Badges first, in order (they read and update the last known counts); then each
+        // mailbox's pushes are written and sent, many at once: the store commits them together.
+        let mut work = Vec::with_capacity(changes.len());
+        for (mailbox, mut change) in changes {
+            let unread = self.badge(&mailbox, &mut change).await;
+            work.push((mailbox, change, unread));
         }
+        let this = &*self;
+        futures_util::stream::iter(work)
+            .for_each_concurrent(
+                CONCURRENT_MAILBOXES,
+                |(mailbox, change, unread)| async move {
+                    this.write(&mailbox, change, unread).await;
+                },
+            )
+            .await;
     }
 
-    async fn mailbox(&mut self, mailbox: &str, mut change: Change) {
+    /// The badge of a mailbox's pushes; settles what a resync found.
+    async fn badge(&mut self, mailbox: &str, change: &mut Change) -> Option<u32> {
         if change.resync {
             // Events may be missing: compare the unread count with the last one known.
             if let Some(now) = self.counts.unread(mailbox).await {
@@ -175,6 +193,11 @@ impl Pipeline {
         if let Some(count) = unread {
             self.unread.insert(mailbox.to_owned(), count);
         }
+        unread
+    }
+
+    /// Writes a mailbox's pushes with its checkpoint, then sends them.
+    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) {
         let mut pushes = Vec::new();
         if change.new_mail > 0 {
             let devices = self
