@@ -199,6 +199,15 @@ async fn run(mailboxes: usize, mails: usize, rate: u64) {
                 "p99": metrics.event_to_push.quantile(0.99).map(|d| d.as_secs_f64() * 1e3),
             },
             "peak_rss": rss,
+            "wait_after_driving_seconds": (driving.elapsed() - drive_time).as_secs_f64(),
+            "outbox_left": running.service.store.outbox_len().await.unwrap_or(0),
+            "provider_answers": {
+                "delivered": metrics.pushes_with("delivered"),
+                "retry": metrics.pushes_with("retry"),
+                "rejected": metrics.pushes_with("rejected"),
+                "token_invalid": metrics.pushes_with("token_invalid"),
+            },
+            "non_200_at_mock": world.apns.received().iter().skip(before).filter(|p| p.status != 200).count(),
         })
     );
     running.stop().await;
