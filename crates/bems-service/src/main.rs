@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Run the service.
     Serve {
-        /// The settings file (TOML; BEMS_<SECTION>__<FIELD> variables override it).
+        /// The settings file (TOML; `BEMS_<SECTION>__<FIELD>` variables override it).
         #[arg(long)]
         config: PathBuf,
     },
