@@ -118,6 +118,24 @@ fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     }
 }
 
+/// The admin check, then the tenant named in the path.
+fn admin_tenant(
+    state: &ApiState,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<TenantId, Box<Response>> {
+    admin(state, headers)?;
+    tenant_id(raw)
+}
+
+/// The running tenant named in the path.
+fn running(state: &ApiState, raw: &str) -> Result<Arc<crate::service::Tenant>, Box<Response>> {
+    TenantId::new(raw)
+        .ok()
+        .and_then(|t| state.service.tenant(&t).cloned())
+        .ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unknown tenant")))
+}
+
 /// A registration's body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -237,12 +255,9 @@ async fn devices(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = admin(&state, &headers) {
-        return *denied;
-    }
-    let tenant = match tenant_id(&tenant) {
-        Ok(t) => t,
-        Err(r) => return *r,
+    let tenant = match admin_tenant(&state, &headers, &tenant) {
+        Ok(tenant) => tenant,
+        Err(denied) => return *denied,
     };
     match state.service.store.devices(&tenant).await {
         Ok(devices) => Json(devices).into_response(),
@@ -264,11 +279,9 @@ async fn test_connection(
     if let Err(denied) = admin(&state, &headers) {
         return *denied;
     }
-    let Some(tenant) = TenantId::new(tenant)
-        .ok()
-        .and_then(|t| state.service.tenant(&t).cloned())
-    else {
-        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    let tenant = match running(&state, &tenant) {
+        Ok(tenant) => tenant,
+        Err(unknown) => return *unknown,
     };
     let report =
         crate::check::test_connection(&tenant.locator, tenant.auth.as_ref(), &request.email).await;
@@ -283,11 +296,9 @@ async fn sign_in(
     if let Err(denied) = admin(&state, &headers) {
         return *denied;
     }
-    let Some(tenant) = TenantId::new(tenant)
-        .ok()
-        .and_then(|t| state.service.tenant(&t).cloned())
-    else {
-        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    let tenant = match running(&state, &tenant) {
+        Ok(tenant) => tenant,
+        Err(unknown) => return *unknown,
     };
     let Some(passive) = &tenant.passive else {
         return problem(
@@ -314,11 +325,9 @@ async fn callback(
     Path(tenant): Path<String>,
     Query(query): Query<Callback>,
 ) -> Response {
-    let Some(tenant) = TenantId::new(tenant)
-        .ok()
-        .and_then(|t| state.service.tenant(&t).cloned())
-    else {
-        return problem(StatusCode::NOT_FOUND, "unknown tenant");
+    let tenant = match running(&state, &tenant) {
+        Ok(tenant) => tenant,
+        Err(unknown) => return *unknown,
     };
     let Some(passive) = &tenant.passive else {
         return problem(
@@ -369,12 +378,9 @@ async fn read_settings(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = admin(&state, &headers) {
-        return *denied;
-    }
-    let tenant = match tenant_id(&tenant) {
-        Ok(t) => t,
-        Err(r) => return *r,
+    let tenant = match admin_tenant(&state, &headers, &tenant) {
+        Ok(tenant) => tenant,
+        Err(denied) => return *denied,
     };
     let in_force = state.settings.tenant(&tenant).map(|t| format!("{t:#?}"));
     let stored = match state.service.store.tenant(&tenant).await {
@@ -395,12 +401,9 @@ async fn write_settings(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(denied) = admin(&state, &headers) {
-        return *denied;
-    }
-    let tenant = match tenant_id(&tenant) {
-        Ok(t) => t,
-        Err(r) => return *r,
+    let tenant = match admin_tenant(&state, &headers, &tenant) {
+        Ok(tenant) => tenant,
+        Err(denied) => return *denied,
     };
     let refused = |error: crate::settings::SettingsError| {
         let problems: Vec<_> = error

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ews_proto::ResponseCode;
-use ews_subscriptions::{MemoryWatermarks, WatchEvent, WatchSettings};
+use ews_subscriptions::{MemoryWatermarks, WatchEvent};
 use exchange_sim::Sim;
 use exchange_sim::scenario::{Budgets, Profile};
 
@@ -28,20 +28,7 @@ fn losses(seen: &[WatchEvent], mailbox: &str) -> Vec<String> {
 }
 
 async fn streaming_watch(sim: &Sim, mailboxes: &[&str]) -> Watch {
-    let locator = locator(sim);
-    let mut watch = Watch::start(
-        sim,
-        streaming(),
-        Arc::new(MemoryWatermarks::new()),
-        Arc::clone(&locator),
-    );
-    for mailbox in mailboxes {
-        watch
-            .watcher
-            .watch(target(&locator, mailbox).await)
-            .unwrap();
-    }
-    watch.subscribed(mailboxes, 1).await;
+    let watch = watching(sim, streaming(), mailboxes).await;
     watch.streams_open(1).await;
     watch
 }
@@ -216,24 +203,6 @@ async fn nothing_lost(sim: &Sim, watch: &mut Watch, mailboxes: &[&str], streamin
     );
 }
 
-async fn watch_all(sim: &Sim, settings: WatchSettings, mailboxes: &[&str]) -> Watch {
-    let locator = locator(sim);
-    let mut watch = Watch::start(
-        sim,
-        settings,
-        Arc::new(MemoryWatermarks::new()),
-        Arc::clone(&locator),
-    );
-    for mailbox in mailboxes {
-        watch
-            .watcher
-            .watch(target(&locator, mailbox).await)
-            .unwrap();
-    }
-    watch.subscribed(mailboxes, 1).await;
-    watch
-}
-
 #[tokio::test]
 async fn nothing_lost_in_push_mode_across_restart_move_busy_storm_and_drops() {
     let (sim, locator, mut watch) = push_watch().await;
@@ -254,7 +223,7 @@ async fn nothing_lost_in_push_mode_across_restart_move_busy_storm_and_drops() {
 #[tokio::test]
 async fn nothing_lost_in_pull_mode_across_restart_move_busy_storm_and_drops() {
     let sim = sim(None).await;
-    let mut watch = watch_all(&sim, pull(), &[MARA, SADIE, ALFRED]).await;
+    let mut watch = watching(&sim, pull(), &[MARA, SADIE, ALFRED]).await;
     nothing_lost(&sim, &mut watch, &[MARA, SADIE, ALFRED], false).await;
     assert!(
         !losses(&watch.seen, MARA).is_empty(),
@@ -265,7 +234,7 @@ async fn nothing_lost_in_pull_mode_across_restart_move_busy_storm_and_drops() {
 #[tokio::test]
 async fn nothing_lost_in_streaming_mode_across_cuts_busy_storm_and_drops() {
     let sim = sim(None).await;
-    let mut watch = watch_all(&sim, streaming(), &[MARA, SADIE, ALFRED]).await;
+    let mut watch = watching(&sim, streaming(), &[MARA, SADIE, ALFRED]).await;
     watch.streams_open(2).await;
     nothing_lost(&sim, &mut watch, &[MARA, SADIE, ALFRED], true).await;
     assert!(watch.watcher.status().reconnects >= 1);

@@ -10,20 +10,7 @@ use crate::support::*;
 #[tokio::test]
 async fn one_connection_per_group_delivers_each_mailboxs_new_mail() {
     let sim = sim(None).await;
-    let locator = locator(&sim);
-    let mut watch = Watch::start(
-        &sim,
-        streaming(),
-        Arc::new(MemoryWatermarks::new()),
-        Arc::clone(&locator),
-    );
-    for mailbox in [MARA, SADIE, ALFRED] {
-        watch
-            .watcher
-            .watch(target(&locator, mailbox).await)
-            .unwrap();
-    }
-    watch.subscribed(&[MARA, SADIE, ALFRED], 1).await;
+    let mut watch = watching(&sim, streaming(), &[MARA, SADIE, ALFRED]).await;
     let items = deliver(&sim, &[MARA, SADIE, ALFRED], "hello");
     watch.mail(&items).await;
     // Each event names the mailbox its item was delivered to.
@@ -48,22 +35,9 @@ async fn one_connection_per_group_delivers_each_mailboxs_new_mail() {
 #[tokio::test]
 async fn a_full_group_splits_and_each_part_streams() {
     let sim = sim(None).await;
-    let locator = locator(&sim);
     let mut settings = streaming();
     settings.group_size = 2;
-    let mut watch = Watch::start(
-        &sim,
-        settings,
-        Arc::new(MemoryWatermarks::new()),
-        Arc::clone(&locator),
-    );
-    for mailbox in [MARA, SADIE, TOM] {
-        watch
-            .watcher
-            .watch(target(&locator, mailbox).await)
-            .unwrap();
-    }
-    watch.subscribed(&[MARA, SADIE, TOM], 1).await;
+    let mut watch = watching(&sim, settings, &[MARA, SADIE, TOM]).await;
     let items = deliver(&sim, &[MARA, SADIE, TOM], "split");
     watch.mail(&items).await;
     let status = watch.watcher.status();
@@ -134,20 +108,7 @@ async fn adding_a_mailbox_reopens_its_group() {
 #[tokio::test]
 async fn unwatching_stops_its_events() {
     let sim = sim(None).await;
-    let locator = locator(&sim);
-    let mut watch = Watch::start(
-        &sim,
-        streaming(),
-        Arc::new(MemoryWatermarks::new()),
-        Arc::clone(&locator),
-    );
-    for mailbox in [MARA, SADIE] {
-        watch
-            .watcher
-            .watch(target(&locator, mailbox).await)
-            .unwrap();
-    }
-    watch.subscribed(&[MARA, SADIE], 1).await;
+    let mut watch = watching(&sim, streaming(), &[MARA, SADIE]).await;
     assert!(watch.watcher.unwatch(SADIE).await.unwrap());
     assert!(!watch.watcher.unwatch(SADIE).await.unwrap());
     let ignored = deliver(&sim, &[SADIE], "not watched");

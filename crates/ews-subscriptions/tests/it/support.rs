@@ -309,3 +309,23 @@ pub(crate) async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
     let addr = listener.local_addr().expect("address");
     (listener, addr)
 }
+
+/// A watcher with `settings` (memory watermarks, rediscovery through the real Autodiscover)
+/// watching `mailboxes`, each subscribed once.
+pub(crate) async fn watching(sim: &Sim, settings: WatchSettings, mailboxes: &[&str]) -> Watch {
+    let locator = locator(sim);
+    let mut watch = Watch::start(
+        sim,
+        settings,
+        Arc::new(ews_subscriptions::MemoryWatermarks::new()),
+        Arc::clone(&locator),
+    );
+    for mailbox in mailboxes {
+        watch
+            .watcher
+            .watch(target(&locator, mailbox).await)
+            .unwrap();
+    }
+    watch.subscribed(mailboxes, 1).await;
+    watch
+}
