@@ -2,16 +2,16 @@
 //!
 //! ```text
 //! # To the mock APNs of exchange-sim, started in-process (no credentials needed):
-//! cargo run -p push-delivery --example push -- --mock --platform apns --title "New mail" --body "From: Mara"
+//! cargo run --example push -- --mock --platform apns --title "New mail" --body "From: Mara"
 //! # To the mock FCM:
-//! cargo run -p push-delivery --example push -- --mock --platform fcm --title "New mail" --body "From: Mara"
+//! cargo run --example push -- --mock --platform fcm --title "New mail" --body "From: Mara"
 //! # To Apple's sandbox with a .p8 key:
-//! cargo run -p push-delivery --example push -- --platform apns --endpoint sandbox \
+//! cargo run --example push -- --platform apns --endpoint sandbox \
 //!     --team-id TEAM123456 --key-id KEY1234567 --p8 AuthKey_KEY1234567.p8 \
 //!     --topic com.example.mail --token <64 hex digits> --title Hi --body there
 //! # With a .p12 certificate instead: --p12 cert.p12 --p12-password secret
 //! # To FCM with a service account:
-//! cargo run -p push-delivery --example push -- --platform fcm \
+//! cargo run --example push -- --platform fcm \
 //!     --service-account service-account.json --token <registration token> --title Hi --body there
 //! ```
 //!
@@ -20,11 +20,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use push_delivery::{
+use bems::push_delivery::{
     ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, DeviceToken, Dispatcher, DispatcherConfig,
     FcmConfig, FcmSender, Notification, Outcome, Platform, Priority, Push, PushSender,
 };
+use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Which {
