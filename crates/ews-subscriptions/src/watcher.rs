@@ -100,6 +100,31 @@ pub struct WatcherStatus {
     pub unknown_push: u64,
 }
 
+impl WatcherStatus {
+    /// A status with every count at zero, for a watcher in `mode` (another
+    /// [`MailboxWatcher`] implementation fills in what it counts).
+    pub fn new(mode: &'static str) -> Self {
+        Self {
+            mode,
+            mailboxes: 0,
+            subscribed: 0,
+            pending: 0,
+            lost: 0,
+            failed: 0,
+            groups: 0,
+            streams_open: 0,
+            events: 0,
+            duplicates: 0,
+            subscribe_requests: 0,
+            losses: 0,
+            resyncs: 0,
+            throttled: 0,
+            reconnects: 0,
+            unknown_push: 0,
+        }
+    }
+}
+
 /// Starts a [`Watcher`].
 pub struct WatcherBuilder {
     settings: WatchSettings,
@@ -302,6 +327,12 @@ pub struct Events {
 }
 
 impl Events {
+    /// Events read from `rx`: for another [`MailboxWatcher`] implementation (the Microsoft
+    /// Graph backend) or a consumer that merges several watchers into one stream.
+    pub fn from_receiver(rx: mpsc::Receiver<WatchEvent>) -> Self {
+        Self { rx }
+    }
+
     /// The next event; `None` once the watcher has stopped and every event was read.
     pub async fn recv(&mut self) -> Option<WatchEvent> {
         self.rx.recv().await

@@ -18,6 +18,10 @@ pub enum Method {
     Get,
     /// `POST`.
     Post,
+    /// `PATCH` (Microsoft Graph: renew a subscription).
+    Patch,
+    /// `DELETE` (Microsoft Graph: delete a subscription).
+    Delete,
 }
 
 /// A request to send with authentication.
@@ -71,6 +75,22 @@ impl HttpRequest {
             headers: Vec::new(),
             body: Vec::new(),
             timeout: Some(Duration::from_secs(100)),
+        }
+    }
+
+    /// A `PATCH` of `body`.
+    pub fn patch(url: Url, body: Vec<u8>) -> Self {
+        Self {
+            method: Method::Patch,
+            ..Self::post(url, body)
+        }
+    }
+
+    /// A `DELETE`.
+    pub fn delete(url: Url) -> Self {
+        Self {
+            method: Method::Delete,
+            ..Self::get(url)
         }
     }
 
@@ -267,6 +287,8 @@ pub(crate) async fn send(
     let method = match request.method {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
     };
     let mut builder = client.request(method, request.url.clone());
     for (name, value) in &request.headers {
@@ -278,7 +300,7 @@ pub(crate) async fn send(
     if let Some(timeout) = request.timeout {
         builder = builder.timeout(timeout);
     }
-    if !request.body.is_empty() || request.method == Method::Post {
+    if !request.body.is_empty() || matches!(request.method, Method::Post | Method::Patch) {
         builder = builder.body(request.body.clone());
     }
     let response = builder

@@ -15,6 +15,7 @@
 //! | `POST /_sim/clock/advance` | `{"seconds":2678400}` | move simulated time forward |
 //! | `GET /_sim/stats` | | subscriptions, streams, events |
 //! | `POST /_sim/load/deliver` | `{"count":100000,"per_second":10000}` | deliver mails round-robin over every mailbox, in the background (load tests) |
+//! | `/_sim/graph/...` | | Microsoft Graph: subscriptions, lifecycle notifications, dropped notifications, throttling (see the `graph` module) |
 //!
 //! When the scenario sets `admin_token`, every call needs `Authorization: Bearer <token>`.
 
@@ -48,9 +49,10 @@ pub(crate) fn routes() -> Router<Arc<Ctx>> {
         .route("/clock/advance", post(advance))
         .route("/stats", get(stats))
         .route("/load/deliver", post(load_deliver))
+        .nest("/graph", crate::graph::admin_routes())
 }
 
-fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Box<Response>> {
+pub(crate) fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(token) = ctx.world.scenario.admin_token.as_deref() else {
         return Ok(());
     };
@@ -74,7 +76,7 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Box<Response>> {
     }
 }
 
-fn outcome(result: Result<serde_json::Value, SimError>) -> Response {
+pub(crate) fn outcome(result: Result<serde_json::Value, SimError>) -> Response {
     match result {
         Ok(value) => Json(value).into_response(),
         Err(SimError::NotFound(what)) => (

@@ -25,7 +25,7 @@ mod handle;
 mod jwt;
 mod keys;
 mod metadata;
-mod scope;
+pub(crate) mod scope;
 mod store;
 mod token;
 
@@ -108,6 +108,11 @@ impl Identity {
         })
     }
 
+    /// `tid`: the tenant's GUID (Graph's notifications carry it as `tenantId`).
+    pub(crate) fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
     /// Validates an access token for EWS: signature, issuer, audience (one of `audiences`),
     /// `nbf` and `exp`. The error says why, for `x-ms-diagnostics`.
     pub(crate) fn verify_access_token(
@@ -125,7 +130,7 @@ fn now() -> i64 {
 }
 
 /// A stable GUID derived from `seed` (object ids, the tenant id).
-fn derived_guid(seed: &str) -> String {
+pub(crate) fn derived_guid(seed: &str) -> String {
     let digest = Sha256::digest(seed.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);

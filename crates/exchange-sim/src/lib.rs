@@ -18,6 +18,10 @@
 //!   Protection's channel binding, Bearer tokens, TLS client certificates),
 //!   **impersonation** rights, **budgets** with Exchange's numbers, and **fault injection**.
 //! - A mock **Microsoft identity platform** (v2 token and authorize endpoints, JWKS).
+//! - **Microsoft Graph** change notifications for Exchange Online under the host name
+//!   `graph.microsoft.com`: the subscriptions API with its expiry rules, the validation
+//!   handshake, webhook delivery with retries, lifecycle notifications on demand, delta
+//!   queries, the inbox's `unreadItemCount`, and throttling (see [`GraphHandle`]).
 //!
 //! Everything runs over real TCP and TLS on loopback, with certificates made at start.
 //!
@@ -49,6 +53,7 @@ mod admin;
 mod autodiscover;
 pub mod dns;
 mod ews;
+mod graph;
 mod identity;
 mod net;
 pub mod push;
@@ -58,6 +63,7 @@ mod tls;
 mod world;
 
 pub use autodiscover::AutodiscoverRequest;
+pub use graph::{GRAPH_HOST, GraphHandle, GraphStats, GraphSubscriptionInfo, LifecycleEvent};
 pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};
 pub use tls::CertifiedKey;

@@ -301,6 +301,34 @@ pub struct SrvEntry {
     pub target: String,
 }
 
+/// Microsoft Graph's behaviour (`[graph]`): subscription lifetimes and throttling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Graph {
+    /// The longest lifetime of a subscription to Outlook messages, in minutes. Microsoft's
+    /// pages say 10,080 (under 7 days) now and 4,230 before: a request for more is refused.
+    pub max_lifetime_minutes: u32,
+    /// Requests one app may have in flight per mailbox; more are answered 429
+    /// (`MailboxConcurrency`).
+    pub mailbox_concurrency: usize,
+    /// `Retry-After` (seconds) of a 429 for too many concurrent requests.
+    pub retry_after_seconds: u32,
+    /// Most change notifications in one POST to a webhook.
+    pub batch_size: usize,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Self {
+            max_lifetime_minutes: 10_080,
+            mailbox_concurrency: 4,
+            retry_after_seconds: 1,
+            batch_size: 100,
+        }
+    }
+}
+
 /// Extended Protection for Authentication on EWS (on by default from Exchange 2019 CU14):
 /// whether NTLM must carry the TLS channel binding of the server's certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -354,6 +382,8 @@ pub struct Scenario {
     pub srv: Vec<SrvEntry>,
     /// Extended Protection for NTLM on EWS (`none`, `allow`, `require`).
     pub extended_protection: ExtendedProtection,
+    /// Microsoft Graph's subscription lifetimes and throttling.
+    pub graph: Graph,
 }
 
 impl Default for Scenario {
@@ -375,6 +405,7 @@ impl Default for Scenario {
             admin_token: None,
             srv: Vec::new(),
             extended_protection: ExtendedProtection::default(),
+            graph: Graph::default(),
         }
     }
 }
@@ -453,6 +484,15 @@ impl Scenario {
             if app.client_id.is_empty() {
                 return bad("an [[apps]] entry has no client_id".into());
             }
+        }
+        if self.graph.max_lifetime_minutes < 45 {
+            return bad(format!(
+                "graph.max_lifetime_minutes must be at least 45 (the shortest lifetime), got {}",
+                self.graph.max_lifetime_minutes
+            ));
+        }
+        if self.graph.mailbox_concurrency == 0 || self.graph.batch_size == 0 {
+            return bad("graph.mailbox_concurrency and graph.batch_size must be at least 1".into());
         }
         for host in &self.hosts {
             if !host.address.is_empty() && host.address.parse::<std::net::Ipv4Addr>().is_err() {

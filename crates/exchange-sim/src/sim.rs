@@ -16,7 +16,7 @@ use crate::scenario::{HostBehaviour, Scenario};
 use crate::tls::{CertifiedKey, Pki};
 use crate::world::World;
 use crate::world::mailbox::FolderKind;
-use crate::{SimError, admin, autodiscover, ews};
+use crate::{SimError, admin, autodiscover, ews, graph};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub(crate) shutdown: CancellationToken,
     /// Autodiscover's request log and run-time host behaviour.
     pub(crate) autodiscover: autodiscover::State,
+    /// Microsoft Graph: subscriptions, throttling, the webhook client.
+    pub(crate) graph: graph::GraphState,
 }
 
 /// Configures and starts a simulator.
@@ -114,6 +116,7 @@ impl SimBuilder {
             push = push.add_root_certificate(cert);
         }
         let push_client = push.build().map_err(|e| SimError::Tls(e.to_string()))?;
+        let graph_client = graph_client(&pki, &self.push_trusted_ca)?;
         let shutdown = CancellationToken::new();
         let ctx = Arc::new(Ctx {
             world: Arc::clone(&world),
@@ -122,6 +125,7 @@ impl SimBuilder {
             push_client,
             shutdown: shutdown.clone(),
             autodiscover: autodiscover::State::default(),
+            graph: graph::GraphState::new(graph_client, &world),
         });
         let router = router(Arc::clone(&ctx));
         let tls = TlsAcceptor::from(ctx.pki.server_config(&[b"http/1.1"])?);
@@ -196,6 +200,20 @@ impl SimBuilder {
     }
 }
 
+/// The client Graph posts validation requests and notifications with: it trusts the
+/// simulator's CA (webhooks with [`Sim::issue_server_certificate`]) and `push_trusted_ca`.
+fn graph_client(pki: &Pki, trusted: &[String]) -> Result<reqwest::Client, SimError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10));
+    for pem in std::iter::once(pki.ca_pem()).chain(trusted.iter().map(String::as_str)) {
+        let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| SimError::Tls(e.to_string()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| SimError::Tls(e.to_string()))
+}
+
 async fn bind(address: SocketAddr) -> Result<TcpListener, SimError> {
     TcpListener::bind(address)
         .await
@@ -223,6 +241,7 @@ fn host_names(scenario: &Scenario) -> Vec<String> {
     }
     names.extend(scenario.hosts.iter().map(|h| h.name.clone()));
     names.push("outlook.office365.com".into());
+    names.push(graph::GRAPH_HOST.into());
     names.retain(|n| !n.is_empty());
     names
 }
@@ -259,6 +278,7 @@ fn router(ctx: Arc<Ctx>) -> Router {
         .merge(ews::routes())
         .merge(autodiscover::routes())
         .merge(identity::routes())
+        .merge(graph::routes())
         .nest("/_sim", admin::routes())
         .with_state(ctx)
 }
@@ -502,6 +522,24 @@ impl Sim {
     /// The identity platform's handle: token endpoint URLs, app certificates, revocation.
     pub fn identity(&self) -> identity::IdentityHandle<'_> {
         identity::IdentityHandle::new(&self.ctx, self.https_addr.port())
+    }
+
+    /// Microsoft Graph's handle: subscriptions, lifecycle notifications, throttling, counts.
+    pub fn graph(&self) -> graph::GraphHandle<'_> {
+        graph::GraphHandle::new(&self.ctx, self.https_addr.port())
+    }
+
+    /// The simulator's clock now: wall time plus every [`advance_clock`](Self::advance_clock)
+    /// (subscription expiries follow it).
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.ctx.world.clock.now()
+    }
+
+    /// A server certificate for `names` (and 127.0.0.1) signed by the simulator's CA, which
+    /// Graph's webhook client trusts: for a webhook listener over TLS.
+    pub fn issue_server_certificate(&self, names: &[&str]) -> Result<CertifiedKey, SimError> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        self.ctx.pki.server_certificate(&names)
     }
 
     /// Counts for load reports.

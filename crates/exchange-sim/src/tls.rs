@@ -97,6 +97,12 @@ impl Pki {
         &self.server.cert_der
     }
 
+    /// A server certificate for `names` (and 127.0.0.1), signed by the CA.
+    pub(crate) fn server_certificate(&self, names: &[String]) -> Result<CertifiedKey, SimError> {
+        let common_name = names.first().map_or("localhost", String::as_str);
+        self.issue(names, common_name, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
     /// A client certificate for `common_name`, signed by the CA.
     pub(crate) fn client_certificate(&self, common_name: &str) -> Result<CertifiedKey, SimError> {
         self.issue(&[], common_name, ExtendedKeyUsagePurpose::ClientAuth)

@@ -180,6 +180,8 @@ pub(crate) fn build(
     let method = match request.method {
         Method::Get => http::Method::GET,
         Method::Post => http::Method::POST,
+        Method::Patch => http::Method::PATCH,
+        Method::Delete => http::Method::DELETE,
     };
     let url = &request.url;
     let target = match url.query() {
@@ -205,7 +207,7 @@ pub(crate) fn build(
     if let Some(value) = authorization {
         builder = builder.header(http::header::AUTHORIZATION, value);
     }
-    if request.method == Method::Post {
+    if matches!(request.method, Method::Post | Method::Patch) || !body.is_empty() {
         builder = builder.header(http::header::CONTENT_LENGTH, body.len());
     }
     builder

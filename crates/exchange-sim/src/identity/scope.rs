@@ -4,8 +4,9 @@
 //! (<https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope>);
 //! delegated requests name permissions as `<resource>/<permission>` plus OpenID Connect scopes.
 //! Resources the simulator knows: Exchange Online (`https://outlook.office365.com`,
-//! `https://outlook.office.com`, or its app id `00000002-0000-0ff1-ce00-000000000000`) and every
-//! EWS host of the scenario (hybrid modern authentication registers them as SPNs).
+//! `https://outlook.office.com`, or its app id `00000002-0000-0ff1-ce00-000000000000`), Microsoft
+//! Graph (`https://graph.microsoft.com` or `00000003-0000-0000-c000-000000000000`) and every EWS
+//! host of the scenario (hybrid modern authentication registers them as SPNs).
 
 use crate::scenario::App;
 use crate::world::World;
@@ -14,6 +15,9 @@ use super::errors::AadError;
 
 /// Exchange Online's application id.
 pub(crate) const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+
+/// Microsoft Graph's application id.
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
@@ -34,12 +38,20 @@ pub(crate) fn resource(world: &World, raw: &str) -> Option<String> {
     if raw.eq_ignore_ascii_case(EXCHANGE_APP_ID) {
         return Some(EXCHANGE_APP_ID.to_owned());
     }
+    if raw.eq_ignore_ascii_case(GRAPH_APP_ID) {
+        return Some(GRAPH_APP_ID.to_owned());
+    }
     let url = url::Url::parse(raw).ok()?;
     if url.scheme() != "https" || !matches!(url.path(), "" | "/") || url.query().is_some() {
         return None;
     }
     let host = url.host_str()?.to_ascii_lowercase();
-    let known = ["outlook.office365.com", "outlook.office.com"].contains(&host.as_str())
+    let known = [
+        "outlook.office365.com",
+        "outlook.office.com",
+        crate::graph::GRAPH_HOST,
+    ]
+    .contains(&host.as_str())
         || world.scenario.domains.iter().any(|d| {
             d.external_host().eq_ignore_ascii_case(&host)
                 || d.internal_host().eq_ignore_ascii_case(&host)

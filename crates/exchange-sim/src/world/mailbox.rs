@@ -97,6 +97,8 @@ pub(crate) struct Item {
     pub(crate) from: String,
     /// Bumped on every change, for the `ChangeKey`.
     pub(crate) version: u32,
+    /// When it was delivered (Microsoft Graph's `receivedDateTime`).
+    pub(crate) received: OffsetDateTime,
 }
 
 /// What an event is about, compactly: ids are built when the event is read.
@@ -176,6 +178,8 @@ pub(crate) struct Mailbox {
     server: AtomicUsize,
     state: Mutex<MailboxState>,
     subscriptions: Mutex<Vec<Weak<Subscription>>>,
+    /// Others woken on every change (Microsoft Graph's change notifications).
+    observers: Mutex<Vec<Weak<tokio::sync::Notify>>>,
 }
 
 /// Why a watermark cannot be used.
@@ -195,6 +199,7 @@ impl Mailbox {
             server: AtomicUsize::new(server),
             state: Mutex::new(MailboxState::default()),
             subscriptions: Mutex::new(Vec::new()),
+            observers: Mutex::new(Vec::new()),
         }
     }
 
@@ -224,9 +229,20 @@ impl Mailbox {
         subs.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// Wakes `observer` on every change of the mailbox, while it lives.
+    pub(crate) fn observe(&self, observer: &Arc<tokio::sync::Notify>) {
+        let mut observers = self.observers.lock().unwrap_or_else(|p| p.into_inner());
+        observers.retain(|o| o.strong_count() > 0);
+        observers.push(Arc::downgrade(observer));
+    }
+
     fn wake(&self) {
         for subscription in self.subscriptions() {
             subscription.wake();
+        }
+        let observers = self.observers.lock().unwrap_or_else(|p| p.into_inner());
+        for observer in observers.iter().filter_map(Weak::upgrade) {
+            observer.notify_one();
         }
     }
 
@@ -303,6 +319,7 @@ impl Mailbox {
                     subject: subject.to_owned(),
                     from: from.to_owned(),
                     version: 0,
+                    received: now,
                 },
             );
             let inbox = FolderKind::Inbox;

@@ -4,5 +4,6 @@ mod autodiscover;
 mod ews;
 mod ews_faults;
 mod ews_vectors;
+mod graph;
 mod identity;
 mod support;
