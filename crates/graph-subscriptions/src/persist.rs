@@ -1,0 +1,184 @@
+//! What the watcher saves per mailbox, through the `WatermarkStore` (or the consumer's
+//! checkpoints): the subscription (id, the digest of its `clientState`, expiry), the delta
+//! link, the last spool record delivered, the digests of the last messages reported, and
+//! what was still to do. Text `graph1:{json}`; anything else (an EWS watermark, from before
+//! the mailbox moved to Graph) reads as nothing saved.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::secret::StateDigest;
+use crate::wire::{format_datetime, parse_datetime};
+
+const PREFIX: &str = "graph1:";
+
+/// Most message digests saved.
+pub(crate) const SAVED_SEEN: usize = 128;
+
+/// A subscription as saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedSubscription {
+    pub(crate) id: String,
+    pub(crate) digest: StateDigest,
+    pub(crate) expires: OffsetDateTime,
+    /// When it is due for renewal.
+    pub(crate) renew_at: OffsetDateTime,
+}
+
+/// Work that was due when the state was saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Todo {
+    pub(crate) create: bool,
+    pub(crate) reauthorize: bool,
+    pub(crate) resync: bool,
+}
+
+/// A mailbox's saved state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Saved {
+    pub(crate) subscription: Option<SavedSubscription>,
+    pub(crate) delta_link: Option<String>,
+    /// The last spool record whose events were delivered.
+    pub(crate) spool_seq: u64,
+    /// Digests of the messages last reported, oldest first.
+    pub(crate) seen: Vec<u64>,
+    pub(crate) todo: Todo,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireSub {
+    id: String,
+    cs: String,
+    exp: String,
+    ren: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Wire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<WireSub>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delta: Option<String>,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    seen: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    todo: Vec<String>,
+}
+
+impl Saved {
+    /// The text saved.
+    pub(crate) fn encode(&self) -> String {
+        let mut todo = Vec::new();
+        for (due, name) in [
+            (self.todo.create, "create"),
+            (self.todo.reauthorize, "reauthorize"),
+            (self.todo.resync, "resync"),
+        ] {
+            if due {
+                todo.push(name.to_owned());
+            }
+        }
+        let wire = Wire {
+            sub: self.subscription.as_ref().map(|s| WireSub {
+                id: s.id.clone(),
+                cs: s.digest.to_hex(),
+                exp: format_datetime(s.expires),
+                ren: format_datetime(s.renew_at),
+            }),
+            delta: self.delta_link.clone(),
+            seq: self.spool_seq,
+            seen: self
+                .seen
+                .iter()
+                .rev()
+                .take(SAVED_SEEN)
+                .rev()
+                .map(|d| format!("{d:016x}"))
+                .collect(),
+            todo,
+        };
+        format!(
+            "{PREFIX}{}",
+            serde_json::to_string(&wire).unwrap_or_default()
+        )
+    }
+
+    /// Reads saved text; `None` when it is not the watcher's (or is damaged).
+    pub(crate) fn decode(text: &str) -> Option<Self> {
+        let wire: Wire = serde_json::from_str(text.strip_prefix(PREFIX)?).ok()?;
+        let subscription = match wire.sub {
+            Some(sub) => Some(SavedSubscription {
+                digest: StateDigest::from_hex(&sub.cs)?,
+                expires: parse_datetime(&sub.exp)?,
+                renew_at: parse_datetime(&sub.ren)?,
+                id: sub.id,
+            }),
+            None => None,
+        };
+        Some(Self {
+            subscription,
+            delta_link: wire.delta,
+            spool_seq: wire.seq,
+            seen: wire
+                .seen
+                .iter()
+                .filter_map(|d| u64::from_str_radix(d, 16).ok())
+                .collect(),
+            todo: Todo {
+                create: wire.todo.iter().any(|t| t == "create"),
+                reauthorize: wire.todo.iter().any(|t| t == "reauthorize"),
+                resync: wire.todo.iter().any(|t| t == "resync"),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_state_round_trips_without_the_client_state() {
+        let at = parse_datetime("2030-01-02T03:04:05Z").expect("date");
+        let saved = Saved {
+            subscription: Some(SavedSubscription {
+                id: "sub-1".into(),
+                digest: StateDigest::of("the-secret"),
+                expires: at,
+                renew_at: at,
+            }),
+            delta_link: Some("https://graph.microsoft.com/v1.0/x?$deltatoken=abc".into()),
+            spool_seq: 42,
+            seen: (0..200).collect(),
+            todo: Todo {
+                resync: true,
+                ..Todo::default()
+            },
+        };
+        let text = saved.encode();
+        assert!(text.starts_with("graph1:"));
+        assert!(!text.contains("the-secret"));
+        let back = Saved::decode(&text).expect("decodes");
+        assert_eq!(back.seen.len(), SAVED_SEEN);
+        assert_eq!(back.seen.last(), Some(&199));
+        assert_eq!(back.spool_seq, 42);
+        assert!(back.todo.resync && !back.todo.create);
+        assert_eq!(back.subscription, saved.subscription);
+    }
+
+    #[test]
+    fn other_text_is_nothing_saved() {
+        for text in [
+            "AQAAAA==",
+            "graph1:",
+            "graph1:{\"sub\":{\"id\":1}}",
+            "graph1:{\"seq\":\"x\"}",
+            "",
+        ] {
+            assert_eq!(Saved::decode(text), None, "{text}");
+        }
+        assert_eq!(Saved::decode("graph1:{}"), Some(Saved::default()));
+    }
+}

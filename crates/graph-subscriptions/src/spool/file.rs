@@ -1,0 +1,211 @@
+//! A spool in a file: one JSON record per line, synced before `append` returns; compaction
+//! writes the kept records to a new file, syncs it and renames it over the old one.
+//!
+//! A line that cannot be read (the end of a write cut short by a crash) is skipped and
+//! logged, never fatal.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{Spool, SpoolRecord};
+use crate::error::GraphError;
+
+/// A spool kept in `<dir>/spool.jsonl`.
+#[derive(Debug, Clone)]
+pub struct FileSpool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    /// The file, open for appending (one writer at a time).
+    file: Mutex<File>,
+}
+
+fn io(what: &str, path: &Path, error: &std::io::Error) -> GraphError {
+    GraphError::Spool(format!("{what} {}: {error}", path.display()))
+}
+
+fn open_append(path: &Path) -> Result<File, GraphError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io("cannot open", path, &e))
+}
+
+impl FileSpool {
+    /// Opens (or creates) the spool in `dir`, creating the directory if needed.
+    pub fn open(dir: &Path) -> Result<Self, GraphError> {
+        std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, &e))?;
+        let path = dir.join("spool.jsonl");
+        let file = open_append(&path)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                file: Mutex::new(file),
+            }),
+        })
+    }
+
+    /// The spool's file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, GraphError> + Send + 'static,
+    ) -> Result<T, GraphError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| GraphError::Spool(format!("spool task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, File> {
+        self.file.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> Result<Vec<SpoolRecord>, GraphError> {
+        let file = File::open(&self.path).map_err(|e| io("cannot read", &self.path, &e))?;
+        let mut out = Vec::new();
+        for (number, line) in BufReader::new(file).lines().enumerate() {
+            let Ok(line) = line else {
+                tracing::warn!(path = %self.path.display(), line = number + 1, "spool: unreadable line skipped");
+                continue;
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<SpoolRecord>(&line) {
+                Ok(record) => out.push(record),
+                Err(error) => {
+                    tracing::warn!(path = %self.path.display(), line = number + 1, %error, "spool: record skipped");
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Spool for FileSpool {
+    async fn append(&self, records: &[SpoolRecord]) -> Result<(), GraphError> {
+        let mut text = Vec::new();
+        for record in records {
+            serde_json::to_writer(&mut text, record)
+                .map_err(|e| GraphError::Spool(e.to_string()))?;
+            text.push(b'\n');
+        }
+        self.blocking(move |inner| {
+            let mut file = inner.lock();
+            file.write_all(&text)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| io("cannot write", &inner.path, &e))
+        })
+        .await
+    }
+
+    async fn records(&self) -> Result<Vec<SpoolRecord>, GraphError> {
+        self.blocking(|inner| {
+            let _writer = inner.lock();
+            inner.read()
+        })
+        .await
+    }
+
+    async fn retain(
+        &self,
+        keep: &(dyn for<'r> Fn(&'r SpoolRecord) -> bool + Send + Sync),
+    ) -> Result<(), GraphError> {
+        let gone: HashSet<u64> = self
+            .records()
+            .await?
+            .iter()
+            .filter(|r| !keep(r))
+            .map(|r| r.seq)
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |inner| {
+            let mut file = inner.lock();
+            // Read again under the lock: what was appended meanwhile stays.
+            let current = inner.read()?;
+            let tmp = inner.path.with_extension("jsonl.tmp");
+            let mut out = File::create(&tmp).map_err(|e| io("cannot create", &tmp, &e))?;
+            for record in current.iter().filter(|r| !gone.contains(&r.seq)) {
+                let mut line =
+                    serde_json::to_vec(record).map_err(|e| GraphError::Spool(e.to_string()))?;
+                line.push(b'\n');
+                out.write_all(&line)
+                    .map_err(|e| io("cannot write", &tmp, &e))?;
+            }
+            out.sync_all().map_err(|e| io("cannot sync", &tmp, &e))?;
+            std::fs::rename(&tmp, &inner.path)
+                .map_err(|e| io("cannot replace", &inner.path, &e))?;
+            if let Some(dir) = inner.path.parent()
+                && let Ok(dir) = File::open(dir)
+            {
+                let _ = dir.sync_all();
+            }
+            *file = open_append(&inner.path)?;
+            tracing::debug!(dropped = gone.len(), "spool compacted");
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::record;
+    use super::*;
+
+    #[tokio::test]
+    async fn records_survive_reopening_and_compaction_keeps_late_appends() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spool = FileSpool::open(dir.path()).expect("opens");
+        spool
+            .append(&[record(1, "a"), record(2, "b")])
+            .await
+            .expect("append");
+        drop(spool);
+        let spool = FileSpool::open(dir.path()).expect("reopens");
+        assert_eq!(spool.records().await.expect("records").len(), 2);
+        spool.append(&[record(3, "b")]).await.expect("append");
+        spool.retain(&|r| r.mailbox == "a").await.expect("retain");
+        spool
+            .append(&[record(4, "c")])
+            .await
+            .expect("append after compaction");
+        let seqs: Vec<u64> = spool
+            .records()
+            .await
+            .expect("records")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, [1, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spool = FileSpool::open(dir.path()).expect("opens");
+        spool.append(&[record(1, "a")]).await.expect("append");
+        let mut file = open_append(spool.path()).expect("file");
+        file.write_all(b"{\"seq\":2,\"mail").expect("write");
+        let records = spool.records().await.expect("records");
+        assert_eq!(records.len(), 1);
+    }
+}

@@ -1,0 +1,383 @@
+//! The public handle: start a watcher, add and remove mailboxes, its webhook, its status.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ews_subscriptions::{
+    Events, MailboxWatcher, MemoryWatermarks, WatchError, WatchTarget, WatcherStatus,
+    WatermarkStore,
+};
+use exchange_auth::Authenticator;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{GraphClient, Verb};
+use crate::core::{Core, Counters, Registry, lock};
+use crate::error::GraphError;
+use crate::member::{Member, Phase};
+use crate::persist::Saved;
+use crate::settings::GraphSettings;
+use crate::spool::{MemorySpool, Spool, SpoolRecord};
+use crate::webhook::Webhook;
+use crate::{manage, process};
+
+/// Records of mailboxes not watched are kept this long (they may be watched again soon,
+/// after a restart).
+const KEEP_UNWATCHED: Duration = Duration::from_secs(3600);
+
+/// Counts of what the Graph watcher did, beyond [`WatcherStatus`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct GraphCounts {
+    /// Notifications accepted (spooled) by the webhook.
+    pub accepted: u64,
+    /// Requests refused for a `clientState` that does not match.
+    pub refused: u64,
+    /// Notifications for subscriptions of no watched mailbox.
+    pub unknown: u64,
+    /// Requests answered 503 (starting, queue full, spool failed).
+    pub busy: u64,
+    /// Validation handshakes answered.
+    pub validations: u64,
+    /// Subscriptions renewed.
+    pub renewals: u64,
+    /// Subscriptions reauthorized.
+    pub reauthorizations: u64,
+    /// Delta rounds completed.
+    pub delta_rounds: u64,
+}
+
+/// Starts a [`GraphWatcher`].
+pub struct GraphWatcherBuilder {
+    settings: GraphSettings,
+    auth: Arc<dyn Authenticator>,
+    store: Arc<dyn WatermarkStore>,
+    spool: Arc<dyn Spool>,
+}
+
+impl std::fmt::Debug for GraphWatcherBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphWatcherBuilder")
+            .field("settings", &self.settings)
+            .field("spool", &self.spool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphWatcherBuilder {
+    /// Keeps each mailbox's state in `store` (in memory by default).
+    pub fn store(mut self, store: Arc<dyn WatermarkStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Keeps accepted notifications in `spool` ([`FileSpool`](crate::FileSpool) to survive a
+    /// crash; in memory by default).
+    pub fn spool(mut self, spool: Arc<dyn Spool>) -> Self {
+        self.spool = spool;
+        self
+    }
+
+    /// Validates the settings, reads the spool, and starts; call inside a Tokio runtime.
+    pub async fn start(self) -> Result<(GraphWatcher, Events), WatchError> {
+        self.settings.validate()?;
+        let kept = self
+            .spool
+            .records()
+            .await
+            .map_err(|e| WatchError::Store(e.to_string()))?;
+        let now_us = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000)
+            .unwrap_or(0);
+        // Sequence numbers grow across restarts (the saved states compare against them).
+        let next_seq = kept
+            .iter()
+            .map(|r| r.seq + 1)
+            .max()
+            .unwrap_or(1)
+            .max(now_us);
+        let mut replay: HashMap<String, Vec<SpoolRecord>> = HashMap::new();
+        for record in kept {
+            replay
+                .entry(record.mailbox.clone())
+                .or_default()
+                .push(record);
+        }
+        let (tx, rx) = mpsc::channel(self.settings.channel_capacity);
+        let (queue, queue_rx) = mpsc::channel(self.settings.queue_capacity);
+        let core = Arc::new(Core {
+            client: GraphClient::new(self.auth, &self.settings),
+            subscribing: Semaphore::new(self.settings.subscribe_concurrency),
+            settings: self.settings,
+            store: self.store,
+            spool: self.spool,
+            events: tx,
+            queue,
+            registry: std::sync::Mutex::new(Registry::default()),
+            replay: std::sync::Mutex::new(replay),
+            next_seq: AtomicU64::new(next_seq),
+            counters: Counters::default(),
+            loading: AtomicUsize::new(0),
+            started: Instant::now(),
+            orphans: std::sync::Mutex::new(HashSet::new()),
+            shutdown: CancellationToken::new(),
+        });
+        tokio::spawn(process::run(Arc::clone(&core), queue_rx));
+        tokio::spawn(tick(Arc::clone(&core)));
+        let stop = Arc::new(StopOnDrop(core.shutdown.clone()));
+        Ok((
+            GraphWatcher { core, _stop: stop },
+            Events::from_receiver(rx),
+        ))
+    }
+}
+
+/// Renewals and catch-up rounds every `tick`; spool compaction every tenth.
+async fn tick(core: Arc<Core>) {
+    let mut ticks = 0u64;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(core.settings.tick) => {}
+            () = core.shutdown.cancelled() => return,
+        }
+        manage::sweep(&core, core.settings.clock.now());
+        ticks += 1;
+        if ticks.is_multiple_of(10)
+            && let Err(error) = compact(&core).await
+        {
+            tracing::warn!(%error, "Graph spool not compacted");
+        }
+    }
+}
+
+/// Drops spool records whose events the mailbox's saved state says were delivered.
+pub(crate) async fn compact(core: &Core) -> Result<(), GraphError> {
+    let records = core.spool.records().await?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut delivered: HashMap<String, Option<u64>> = HashMap::new();
+    for record in &records {
+        if delivered.contains_key(&record.mailbox) {
+            continue;
+        }
+        let seq = match core.member(&record.mailbox) {
+            None => None,
+            Some(member) if core.settings.consumer_saves_state => {
+                match core.store.load(&member.mailbox).await {
+                    Ok(Some(text)) => {
+                        Some(Saved::decode(text.as_str()).unwrap_or_default().spool_seq)
+                    }
+                    Ok(None) => Some(0),
+                    Err(error) => return Err(GraphError::Spool(error.to_string())),
+                }
+            }
+            Some(member) => Some(member.state().spool_seq),
+        };
+        delivered.insert(record.mailbox.clone(), seq);
+    }
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX);
+    let keep_ms = i64::try_from(KEEP_UNWATCHED.as_millis()).unwrap_or(i64::MAX);
+    let keep = move |r: &SpoolRecord| match delivered.get(&r.mailbox) {
+        Some(Some(seq)) => r.seq > *seq,
+        _ => now_ms - r.at_ms < keep_ms,
+    };
+    core.spool.retain(&keep).await
+}
+
+/// Keeps Exchange Online mailboxes subscribed through Microsoft Graph and sends their events
+/// to [`Events`].
+///
+/// Clones share one watcher; it stops when [`shutdown`](Self::shutdown) is called or the last
+/// clone is dropped.
+#[derive(Debug, Clone)]
+pub struct GraphWatcher {
+    core: Arc<Core>,
+    _stop: Arc<StopOnDrop>,
+}
+
+#[derive(Debug)]
+struct StopOnDrop(CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl GraphWatcher {
+    /// A builder: `settings`, and `auth` (app-only tokens for `https://graph.microsoft.com`)
+    /// to send every request with.
+    pub fn builder(settings: GraphSettings, auth: Arc<dyn Authenticator>) -> GraphWatcherBuilder {
+        GraphWatcherBuilder {
+            settings,
+            auth,
+            store: Arc::new(MemoryWatermarks::new()),
+            spool: Arc::new(MemorySpool::new()),
+        }
+    }
+
+    /// The webhook Graph calls.
+    pub fn webhook(&self) -> Webhook {
+        Webhook::new(Arc::clone(&self.core))
+    }
+
+    /// Starts watching a mailbox; its target's EWS URL and grouping are not used (Graph
+    /// names the mailbox by address).
+    pub fn watch(&self, target: WatchTarget) -> Result<(), WatchError> {
+        if self.core.shutdown.is_cancelled() {
+            return Err(WatchError::Stopped);
+        }
+        let mailbox = target.mailbox.trim();
+        let valid = matches!(mailbox.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.'))
+            && !mailbox.contains(['/', '?', '#', '\'', ' ']);
+        if !valid {
+            return Err(WatchError::InvalidMailbox(mailbox.to_owned()));
+        }
+        let member = Arc::new(Member::new(mailbox, self.core.settings.mailbox_concurrency));
+        {
+            let mut registry = lock(&self.core.registry);
+            if registry.members.contains_key(&member.key) {
+                return Ok(());
+            }
+            registry
+                .members
+                .insert(member.key.clone(), Arc::clone(&member));
+        }
+        tokio::spawn(manage::run(Arc::clone(&self.core), member));
+        Ok(())
+    }
+
+    /// Stops watching a mailbox, deletes its subscription and forgets its state; false if it
+    /// was not watched.
+    pub async fn unwatch(&self, mailbox: &str) -> Result<bool, WatchError> {
+        let key = mailbox.trim().to_ascii_lowercase();
+        let Some(member) = lock(&self.core.registry).members.remove(&key) else {
+            return Ok(false);
+        };
+        let subscription = {
+            let mut state = member.state();
+            state.removed = true;
+            state.subscription.take()
+        };
+        member.kick.notify_one();
+        if let Some(subscription) = subscription {
+            lock(&self.core.registry)
+                .subscriptions
+                .remove(&subscription.id);
+            let url = self
+                .core
+                .client
+                .url(&format!("subscriptions/{}", subscription.id))
+                .map_err(|e| WatchError::Config {
+                    field: "api",
+                    rule: e.to_string(),
+                })?;
+            if let Err(error) = self.core.call(&member, Verb::Delete, url).await
+                && !error.is_not_found()
+            {
+                tracing::warn!(%mailbox, %error, "Graph subscription not deleted; it expires by itself");
+            }
+        }
+        self.core.store.remove(&member.mailbox).await?;
+        Ok(true)
+    }
+
+    /// Whether `mailbox` is subscribed now.
+    pub fn is_subscribed(&self, mailbox: &str) -> bool {
+        self.core
+            .member(&mailbox.trim().to_ascii_lowercase())
+            .is_some_and(|m| m.state().phase == Phase::Subscribed)
+    }
+
+    /// The unread count of `mailbox`'s inbox (`unreadItemCount`).
+    pub async fn unread_count(&self, mailbox: &str) -> Result<u32, GraphError> {
+        let key = mailbox.trim().to_ascii_lowercase();
+        let member = self.core.member(&key).unwrap_or_else(|| {
+            Arc::new(Member::new(
+                mailbox.trim(),
+                self.core.settings.mailbox_concurrency,
+            ))
+        });
+        let url = self.core.client.url(&format!(
+            "users/{}/mailFolders/inbox?$select=unreadItemCount",
+            member.mailbox
+        ))?;
+        let answer = self.core.call(&member, Verb::Get, url).await?;
+        let folder = crate::wire::folder::MailFolder::parse(&answer.body)
+            .map_err(|e| GraphError::Protocol(e.to_string()))?;
+        folder
+            .unread_item_count
+            .ok_or_else(|| GraphError::Protocol("the inbox has no unreadItemCount".into()))
+    }
+
+    /// Where every mailbox stands, and the counters.
+    pub fn status(&self) -> WatcherStatus {
+        let core = &self.core;
+        let mut status = WatcherStatus::new("graph");
+        for member in lock(&core.registry).members.values() {
+            status.mailboxes += 1;
+            match member.state().phase {
+                Phase::Subscribed => status.subscribed += 1,
+                Phase::Loading | Phase::Pending => status.pending += 1,
+                Phase::Lost => status.lost += 1,
+                Phase::Failed => status.failed += 1,
+            }
+        }
+        let c = &core.counters;
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        status.events = load(&c.events);
+        status.duplicates = load(&c.duplicates);
+        status.subscribe_requests = load(&c.subscribe_requests);
+        status.losses = load(&c.losses);
+        status.resyncs = load(&c.resyncs);
+        status.throttled = load(&c.throttled);
+        status.unknown_push = load(&c.unknown);
+        status
+    }
+
+    /// What the webhook and the mailboxes' tasks did.
+    pub fn counts(&self) -> GraphCounts {
+        let c = &self.core.counters;
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        GraphCounts {
+            accepted: load(&c.accepted),
+            refused: load(&c.refused),
+            unknown: load(&c.unknown),
+            busy: load(&c.busy),
+            validations: load(&c.validations),
+            renewals: load(&c.renewals),
+            reauthorizations: load(&c.reauthorizations),
+            delta_rounds: load(&c.delta_rounds),
+        }
+    }
+
+    /// Drops spool records already delivered now (it also happens every tenth tick).
+    pub async fn compact_spool(&self) -> Result<(), GraphError> {
+        compact(&self.core).await
+    }
+
+    /// Stops every task (subscriptions are kept, so that a restarted watcher takes them
+    /// over with its saved state).
+    pub fn shutdown(&self) {
+        self.core.shutdown.cancel();
+    }
+}
+
+#[async_trait]
+impl MailboxWatcher for GraphWatcher {
+    async fn watch(&self, target: WatchTarget) -> Result<(), WatchError> {
+        Self::watch(self, target)
+    }
+
+    async fn unwatch(&self, mailbox: &str) -> Result<bool, WatchError> {
+        Self::unwatch(self, mailbox).await
+    }
+
+    fn status(&self) -> WatcherStatus {
+        Self::status(self)
+    }
+}

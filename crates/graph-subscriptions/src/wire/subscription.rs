@@ -1,0 +1,157 @@
+//! The subscription resource (<https://learn.microsoft.com/graph/api/resources/subscription>):
+//! what the watcher asks for, and what Graph answers.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::parse_datetime;
+
+/// `POST /subscriptions`'s body.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRequest<'a> {
+    /// `created` (new messages), or a comma-separated list.
+    pub change_type: &'a str,
+    /// Where change notifications go.
+    pub notification_url: &'a str,
+    /// Where lifecycle notifications go (it can only be set at creation).
+    pub lifecycle_notification_url: &'a str,
+    /// `/users/{id}/mailFolders('inbox')/messages`.
+    pub resource: &'a str,
+    /// The expiry asked for.
+    pub expiration_date_time: String,
+    /// The secret echoed in every notification (at most 128 characters).
+    pub client_state: &'a str,
+    /// The newest TLS version the webhook supports.
+    pub latest_supported_tls_version: &'a str,
+}
+
+impl std::fmt::Debug for SubscriptionRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionRequest")
+            .field("change_type", &self.change_type)
+            .field("notification_url", &self.notification_url)
+            .field(
+                "lifecycle_notification_url",
+                &self.lifecycle_notification_url,
+            )
+            .field("resource", &self.resource)
+            .field("expiration_date_time", &self.expiration_date_time)
+            .field("client_state", &"[redacted]")
+            .finish()
+    }
+}
+
+impl SubscriptionRequest<'_> {
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The resource `/users/{mailbox}/mailFolders('inbox')/messages`.
+pub fn inbox_messages(mailbox: &str) -> String {
+    format!("/users/{mailbox}/mailFolders('inbox')/messages")
+}
+
+/// A renewal's body (`PATCH /subscriptions/{id}`).
+pub fn renewal(expiration: OffsetDateTime) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "expirationDateTime": super::format_datetime(expiration),
+    }))
+    .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    id: String,
+    expiration_date_time: String,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    notification_url: Option<String>,
+}
+
+/// What the watcher keeps of Graph's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Subscription {
+    /// The subscription's id.
+    pub id: String,
+    /// When Graph will delete it unless renewed (the server decides; honour it).
+    pub expires: OffsetDateTime,
+    /// `resource`, as Graph echoes it.
+    pub resource: Option<String>,
+    /// `notificationUrl`, as Graph echoes it.
+    pub notification_url: Option<String>,
+}
+
+impl Subscription {
+    /// Parses a subscription resource (the answer to create, get and renew).
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let raw: Raw = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        if raw.id.trim().is_empty() {
+            return Err("the subscription has an empty id".into());
+        }
+        let expires = parse_datetime(&raw.expiration_date_time).ok_or_else(|| {
+            format!(
+                "expirationDateTime {:?} is not a date",
+                raw.expiration_date_time
+            )
+        })?;
+        Ok(Self {
+            id: raw.id,
+            expires,
+            resource: raw.resource,
+            notification_url: raw.notification_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_keeps_its_client_state_out_of_debug() {
+        let request = SubscriptionRequest {
+            change_type: "created",
+            notification_url: "https://bems.contoso.com/graph/contoso/notifications",
+            lifecycle_notification_url: "https://bems.contoso.com/graph/contoso/lifecycle",
+            resource: &inbox_messages("mara@contoso.com"),
+            expiration_date_time: "2030-01-01T00:00:00Z".into(),
+            client_state: "s3cr3t-state",
+            latest_supported_tls_version: "v1_2",
+        };
+        assert!(!format!("{request:?}").contains("s3cr3t"));
+        let json: serde_json::Value = serde_json::from_slice(&request.to_json()).expect("JSON");
+        assert_eq!(json["clientState"], "s3cr3t-state");
+        assert_eq!(
+            json["resource"],
+            "/users/mara@contoso.com/mailFolders('inbox')/messages"
+        );
+        assert_eq!(
+            json["lifecycleNotificationUrl"],
+            "https://bems.contoso.com/graph/contoso/lifecycle"
+        );
+    }
+
+    #[test]
+    fn answers_parse_or_say_why_not() {
+        let ok = Subscription::parse(
+            br#"{"id":"7f105c7d","resource":"r","expirationDateTime":"2016-11-20T18:23:45.9356913Z","clientState":null}"#,
+        )
+        .expect("parses");
+        assert_eq!(ok.id, "7f105c7d");
+        for bad in [
+            &b"{}"[..],
+            br#"{"id":"","expirationDateTime":"2016-11-20T18:23:45Z"}"#,
+            br#"{"id":"x","expirationDateTime":"never"}"#,
+            b"[1,2]",
+            b"\xff",
+        ] {
+            assert!(Subscription::parse(bad).is_err());
+        }
+    }
+}

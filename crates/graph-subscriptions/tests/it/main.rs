@@ -1,0 +1,8 @@
+//! The Graph watcher against `exchange-sim` in Graph mode, over TLS on loopback.
+
+mod delivery;
+mod handshake;
+mod lifecycle;
+mod renewal;
+mod support;
+mod throttling;
