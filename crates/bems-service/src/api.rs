@@ -14,6 +14,7 @@
 //! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone | liveness, readiness (the store answers), Prometheus |
 //! | `POST /ews/{tenant}` | Exchange | push notifications of the tenant's subscriptions |
+//! | `POST /graph/{tenant}/notifications`, `POST /graph/{tenant}/lifecycle` | Microsoft Graph | change and lifecycle notifications of a tenant on Graph (and their validation handshake) |
 
 use std::sync::Arc;
 
@@ -73,6 +74,12 @@ pub fn router(state: ApiState) -> Router {
             &format!("/ews/{}", tenant.id),
             tenant.watcher.push_listener().router(),
         );
+        if let Some(graph) = &tenant.graph {
+            router = router.nest_service(
+                &format!("/graph/{}", tenant.id),
+                graph.watcher.webhook().router(),
+            );
+        }
     }
     router
 }

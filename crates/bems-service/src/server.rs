@@ -214,7 +214,11 @@ pub async fn start_with_store(
     ));
     let mut tenants = Vec::new();
     for tenant in &settings.tenants {
-        tenants.push((tenant.clone(), verifier(tenant, overrides)?));
+        let mut tenant = tenant.clone();
+        // Graph's spool lives next to the store unless told otherwise.
+        tenant.graph.spool_dir = Some(tenant.graph.spool_dir(&settings.store.path, &tenant.id));
+        let verifier = verifier(&tenant, overrides)?;
+        tenants.push((tenant, verifier));
     }
     let listener = TcpListener::bind(settings.server.listen)
         .await

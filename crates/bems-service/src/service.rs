@@ -78,6 +78,8 @@ pub struct Tenant {
     pub watcher: Watcher,
     /// Checks registrations.
     pub verifier: Arc<dyn RegistrationVerifier>,
+    /// With "use Microsoft Graph": the Graph watcher and the move from EWS.
+    pub graph: Option<crate::graph::GraphTenant>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -97,6 +99,9 @@ pub struct TenantStatus {
     pub authentication: AuthStatus,
     /// The watcher's counts.
     pub subscriptions: WatcherStatus,
+    /// The Graph watcher's counts, when the tenant uses Microsoft Graph.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph: Option<WatcherStatus>,
     /// Devices registered.
     pub devices: usize,
 }
@@ -116,6 +121,8 @@ pub struct Overrides {
     pub trusted_ca_pem: Vec<String>,
     /// A shorter push `StatusFrequency` clock (simulators running faster).
     pub watch: Option<fn(&mut WatchSettings)>,
+    /// Graph watcher timings (simulators running faster).
+    pub graph: Option<fn(&mut graph_subscriptions::GraphSettings)>,
 }
 
 /// The service's shared state.
@@ -200,7 +207,8 @@ impl Service {
         for (settings, verifier) in tenants {
             let tenant = start_tenant(
                 &store, &courier, &metrics, settings, verifier, public_url, overrides,
-            )?;
+            )
+            .await?;
             running.insert(tenant.id.clone(), tenant);
         }
         let service = Arc::new(Self {
@@ -240,6 +248,14 @@ impl Service {
                 .await?
                 .is_empty()
             {
+                continue;
+            }
+            if let Some(graph) = &tenant.graph
+                && graph.is_on_graph(&record)
+            {
+                if let Err(error) = graph.watch(&record.mailbox) {
+                    tracing::warn!(mailbox = %record.mailbox, %error, "not resumed on Graph");
+                }
                 continue;
             }
             match (&record.ews_url, record.ews_url.as_deref().map(Url::parse)) {
@@ -340,18 +356,32 @@ impl Service {
             .await
             .map_err(|e| RegisterError::Store(e.to_string()))?;
         if known.is_none() {
-            let record = MailboxRecord {
-                tenant: tenant.clone(),
-                mailbox: device.mailbox.clone(),
-                ews_url: None,
-                grouping: None,
-                watermark: None,
+            // A tenant on Graph watches new mailboxes there, without Autodiscover.
+            let record = match &running.graph {
+                Some(graph) => graph.record(tenant, &device.mailbox),
+                None => MailboxRecord {
+                    tenant: tenant.clone(),
+                    mailbox: device.mailbox.clone(),
+                    ews_url: None,
+                    grouping: None,
+                    watermark: None,
+                },
             };
             self.store
                 .upsert_mailbox(&record)
                 .await
                 .map_err(|e| RegisterError::Store(e.to_string()))?;
-            self.locate_and_watch(running, device.mailbox.clone());
+            match &running.graph {
+                Some(graph) => {
+                    graph
+                        .watch(&device.mailbox)
+                        .map_err(|e| RegisterError::Invalid {
+                            field: "mailbox",
+                            reason: e.to_string(),
+                        })?
+                }
+                None => self.locate_and_watch(running, device.mailbox.clone()),
+            }
         }
         self.metrics.registration("accepted");
         Ok(registered.id)
@@ -391,6 +421,9 @@ impl Service {
             .is_empty()
         {
             let _ = running.watcher.unwatch(&mailbox).await;
+            if let Some(graph) = &running.graph {
+                let _ = graph.watcher.unwatch(&mailbox).await;
+            }
             self.store
                 .remove_mailbox(tenant, &mailbox)
                 .await
@@ -413,6 +446,7 @@ impl Service {
                 tenant: tenant.id.to_string(),
                 authentication: tenant.auth.status(),
                 subscriptions: tenant.watcher.status(),
+                graph: tenant.graph.as_ref().map(crate::graph::GraphTenant::status),
                 devices,
             });
         }
@@ -425,12 +459,14 @@ impl Service {
         let mut gauges = Gauges::default();
         for tenant in self.tenants.values() {
             let s = tenant.watcher.status();
+            let g = tenant.graph.as_ref().map(crate::graph::GraphTenant::status);
+            let g = g.as_ref();
             let name = tenant.id.to_string();
             for (state, n) in [
-                ("subscribed", s.subscribed),
-                ("pending", s.pending),
-                ("lost", s.lost),
-                ("failed", s.failed),
+                ("subscribed", s.subscribed + g.map_or(0, |g| g.subscribed)),
+                ("pending", s.pending + g.map_or(0, |g| g.pending)),
+                ("lost", s.lost + g.map_or(0, |g| g.lost)),
+                ("failed", s.failed + g.map_or(0, |g| g.failed)),
             ] {
                 gauges.subscriptions.push((name.clone(), state, n as u64));
             }
@@ -446,6 +482,9 @@ impl Service {
         self.shutdown.cancel();
         for tenant in self.tenants.values() {
             tenant.watcher.shutdown();
+            if let Some(graph) = &tenant.graph {
+                graph.shutdown();
+            }
         }
         self.courier.routes().shutdown(Duration::from_secs(5)).await;
     }
@@ -486,7 +525,7 @@ fn check_device(
     Ok(())
 }
 
-fn start_tenant(
+async fn start_tenant(
     store: &Arc<dyn Store>,
     courier: &Arc<Courier>,
     metrics: &Arc<Metrics>,
@@ -501,19 +540,45 @@ fn start_tenant(
         connect(&settings, store, public_url, overrides).map_err(|e| fail("connection", &e))?;
     let watch =
         watch_settings(&settings, public_url, overrides).map_err(|e| fail("subscription", &e))?;
+    let watermarks = TenantWatermarks::new(Arc::clone(store), id.clone());
+    let watermarks: Arc<dyn ews_subscriptions::WatermarkStore> = if settings.graph.enabled {
+        // Mailboxes moving to Graph keep their records when EWS lets go of them.
+        Arc::new(crate::graph::KeepRecords(watermarks))
+    } else {
+        Arc::new(watermarks)
+    };
     let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
-        .store(Arc::new(TenantWatermarks::new(
-            Arc::clone(store),
-            id.clone(),
-        )))
+        .store(watermarks)
         .locator(Arc::clone(&locator) as Arc<dyn MailboxLocator>)
         .start()
         .map_err(|e| fail("watcher", &e))?;
-    let counts: Arc<dyn UnreadCounts> = Arc::new(EwsUnread::new(
+    let ews_counts = EwsUnread::new(
         Arc::clone(&auth.authenticator),
         Arc::clone(store),
         id.clone(),
-    ));
+    );
+    let (graph, events, counts): (_, _, Arc<dyn UnreadCounts>) = if settings.graph.enabled {
+        let (graph, events) = crate::graph::GraphTenant::start(crate::graph::Start {
+            settings: &settings,
+            store,
+            public_url,
+            overrides,
+            ews: watcher.clone(),
+            ews_events: events,
+        })
+        .await
+        .map_err(|e| fail("Microsoft Graph", &e))?;
+        let counts = crate::graph::unread::TenantUnread::new(
+            ews_counts,
+            graph.watcher.clone(),
+            Arc::clone(store),
+            id.clone(),
+            graph.prefix().to_owned(),
+        );
+        (Some(graph), events, Arc::new(counts))
+    } else {
+        (None, events, Arc::new(ews_counts))
+    };
     let pipeline = Pipeline::new(
         id.clone(),
         Arc::clone(store),
@@ -530,6 +595,7 @@ fn start_tenant(
         passive: auth.passive,
         watcher,
         verifier,
+        graph,
     }))
 }
 

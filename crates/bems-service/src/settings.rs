@@ -103,6 +103,7 @@
 mod convert;
 mod env;
 mod error;
+mod graph;
 mod list;
 mod secrets;
 mod service;
@@ -116,6 +117,7 @@ use serde::Deserialize;
 pub use self::env::ENV_PREFIX;
 use self::error::Problems;
 pub use self::error::{Problem, SettingsError};
+pub use self::graph::{GRAPH_ENDPOINT, GraphTenantSettings};
 pub use self::list::CommaList;
 pub use self::service::{
     APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, FCM_BASE_URL, FcmSettings,
@@ -274,6 +276,7 @@ pub fn tenant_from_admin(id: &TenantId, body: &str) -> Result<TenantSettings, Se
             "passive.client_secret",
             parsed.passive.client_secret.is_some(),
         ),
+        ("graph.client_secret", parsed.graph.client_secret.is_some()),
     ] {
         if given {
             problems.push(

@@ -78,6 +78,13 @@ impl ServiceSettings {
                 file: &mut passive.client_secret_file,
                 env: &mut passive.client_secret_env,
             });
+            let graph = &mut tenant.graph;
+            slots.push(Slot {
+                field: format!("{at}.graph.client_secret"),
+                value: &mut graph.client_secret,
+                file: &mut graph.client_secret_file,
+                env: &mut graph.client_secret_env,
+            });
         }
         slots
     }

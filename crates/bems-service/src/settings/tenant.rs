@@ -88,6 +88,9 @@ pub struct TenantSettings {
     /// How devices prove which user they register for.
     #[serde(default)]
     pub registration: RegistrationSettings,
+    /// "Use Microsoft Graph" (Exchange Online through Graph change notifications).
+    #[serde(default)]
+    pub graph: super::graph::GraphTenantSettings,
 }
 
 /// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's

@@ -2,6 +2,7 @@
 
 mod checks;
 mod discovery;
+mod graph;
 mod tenant;
 
 use std::collections::BTreeSet;

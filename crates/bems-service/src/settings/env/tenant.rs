@@ -42,6 +42,7 @@ pub(super) fn set(tenants: &mut [TenantSettings], rest: &str, value: &str) -> Re
         ["entitlement", field] => set_entitlement(&mut tenant.entitlement, field, value),
         ["subscription", field] => set_subscription(&mut tenant.subscription, field, value),
         ["registration", field] => set_registration(&mut tenant.registration, field, value),
+        ["graph", field] => super::graph::set_graph(&mut tenant.graph, field, value),
         _ => Err(SetError::Unknown),
     }
 }

@@ -1,0 +1,194 @@
+//! A tenant on Microsoft Graph ("Use Microsoft Graph"): its Graph watcher, with app-only
+//! authentication, its webhook (mounted at `/graph/<tenant>` by the API), a spool next to the
+//! store, and the move of its mailboxes still on EWS ([`switch`]).
+//!
+//! A mailbox's record says where it is watched: on Graph, its URL is
+//! `<graph endpoint>/v1.0/users/<mailbox>`; otherwise it is its EWS URL.
+
+pub mod auth;
+pub mod switch;
+pub mod unread;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ews_proto::Watermark;
+use ews_subscriptions::{Events, WatchError, WatchTarget, Watcher, WatcherStatus, WatermarkStore};
+use exchange_auth::Authenticator;
+use graph_subscriptions::{FileSpool, GraphSettings, GraphWatcher, MemorySpool, Spool};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::model::{MailboxRecord, TenantId};
+use crate::service::Overrides;
+use crate::settings::TenantSettings;
+use crate::store::{Store, TenantWatermarks};
+use switch::{Mover, Switch};
+
+/// A tenant's Graph side.
+pub struct GraphTenant {
+    /// Watches the tenant's mailboxes on Graph.
+    pub watcher: GraphWatcher,
+    /// Sends Graph requests (app-only).
+    pub auth: Arc<dyn Authenticator>,
+    /// The EWS to Graph handover.
+    pub switch: Arc<Switch>,
+    prefix: String,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for GraphTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphTenant")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The tenant's watermarks, except that a watcher forgetting a mailbox does not remove its
+/// record: the service does that itself when the last device goes, and a mailbox moving from
+/// EWS to Graph keeps its record.
+#[derive(Debug, Clone)]
+pub struct KeepRecords(pub TenantWatermarks);
+
+#[async_trait]
+impl WatermarkStore for KeepRecords {
+    async fn load(&self, mailbox: &str) -> Result<Option<Watermark>, WatchError> {
+        self.0.load(mailbox).await
+    }
+
+    async fn save(&self, mailbox: &str, watermark: &Watermark) -> Result<(), WatchError> {
+        self.0.save(mailbox, watermark).await
+    }
+
+    async fn remove(&self, _mailbox: &str) -> Result<(), WatchError> {
+        Ok(())
+    }
+}
+
+/// What starting a Graph tenant needs from the service.
+pub(crate) struct Start<'a> {
+    pub(crate) settings: &'a TenantSettings,
+    pub(crate) store: &'a Arc<dyn Store>,
+    pub(crate) public_url: Option<&'a Url>,
+    pub(crate) overrides: &'a Overrides,
+    pub(crate) ews: Watcher,
+    pub(crate) ews_events: Events,
+}
+
+impl GraphTenant {
+    /// Starts the Graph watcher, its handover with EWS, and the move of the mailboxes left on
+    /// EWS; the events of both watchers, merged.
+    pub(crate) async fn start(start: Start<'_>) -> Result<(Self, Events), String> {
+        let tenant = start.settings;
+        let graph = &tenant.graph;
+        let base = graph
+            .webhook_base(start.public_url, &tenant.id)
+            .ok_or("graph.notification_url is required without server.public_url")?;
+        let mut settings = GraphSettings::new(&base).map_err(|e| e.to_string())?;
+        let endpoint = graph.endpoint.as_str().trim_end_matches('/');
+        settings.api = format!("{endpoint}/v1.0/")
+            .parse()
+            .map_err(|e| format!("graph.endpoint: {e}"))?;
+        // The pipeline saves each mailbox's state with the pushes its events produced.
+        settings.consumer_saves_state = true;
+        if let Some(adjust) = start.overrides.graph {
+            adjust(&mut settings);
+        }
+        let mut transport = tenant.transport();
+        transport
+            .trusted_ca_pem
+            .extend(start.overrides.trusted_ca_pem.iter().cloned());
+        transport
+            .resolve
+            .extend(start.overrides.resolve.iter().cloned());
+        let auth = auth::graph_authenticator(tenant, &transport)
+            .map_err(|e| format!("Graph authentication: {e}"))?;
+        let spool: Arc<dyn Spool> = match &graph.spool_dir {
+            Some(dir) => Arc::new(FileSpool::open(dir).map_err(|e| e.to_string())?),
+            None => {
+                tracing::warn!(tenant = %tenant.id, "no Graph spool directory: accepted notifications are kept in memory");
+                Arc::new(MemorySpool::new())
+            }
+        };
+        let store = KeepRecords(TenantWatermarks::new(
+            Arc::clone(start.store),
+            tenant.id.clone(),
+        ));
+        let (watcher, graph_events) = GraphWatcher::builder(settings, Arc::clone(&auth))
+            .store(Arc::new(store))
+            .spool(spool)
+            .start()
+            .await
+            .map_err(|e| format!("Graph watcher: {e}"))?;
+        let switch = Arc::new(Switch::default());
+        let events = switch::merge(Arc::clone(&switch), start.ews_events, graph_events, 4096);
+        let prefix = format!("{endpoint}/v1.0/users/");
+        let stop = CancellationToken::new();
+        let mover = Mover {
+            tenant: tenant.id.clone(),
+            store: Arc::clone(start.store),
+            ews: start.ews,
+            graph: watcher.clone(),
+            switch: Arc::clone(&switch),
+            prefix: prefix.clone(),
+            batch: usize::try_from(graph.migration_batch).unwrap_or(50),
+            interval: Duration::from_secs(u64::from(graph.migration_interval_seconds)),
+        };
+        tokio::spawn(mover.run(stop.clone()));
+        Ok((
+            Self {
+                watcher,
+                auth,
+                switch,
+                prefix,
+                stop,
+            },
+            events,
+        ))
+    }
+
+    /// The start of the record URL of every mailbox on Graph.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether a mailbox's record says Graph watches it.
+    pub fn is_on_graph(&self, record: &MailboxRecord) -> bool {
+        record
+            .ews_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with(&self.prefix))
+    }
+
+    /// The record of `mailbox` on Graph.
+    pub fn record(&self, tenant: &TenantId, mailbox: &str) -> MailboxRecord {
+        MailboxRecord {
+            tenant: tenant.clone(),
+            mailbox: mailbox.to_owned(),
+            ews_url: Some(format!("{}{mailbox}", self.prefix)),
+            grouping: None,
+            watermark: None,
+        }
+    }
+
+    /// Watches `mailbox` on Graph.
+    pub fn watch(&self, mailbox: &str) -> Result<(), WatchError> {
+        let url = format!("{}{mailbox}", self.prefix)
+            .parse()
+            .map_err(|_| WatchError::InvalidMailbox(mailbox.to_owned()))?;
+        self.watcher.watch(WatchTarget::new(mailbox, url))
+    }
+
+    /// The Graph watcher's counts.
+    pub fn status(&self) -> WatcherStatus {
+        self.watcher.status()
+    }
+
+    /// Stops watching and moving.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+        self.watcher.shutdown();
+    }
+}

@@ -1,0 +1,108 @@
+//! A Graph tenant's authenticator: app-only tokens of the tenant's Entra app for
+//! `https://graph.microsoft.com` (scope `.../.default`), signed with the client certificate
+//! under Client Certificate authentication, else with `graph.client_secret`.
+
+use std::sync::Arc;
+
+use exchange_auth::{
+    AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BearerAuth, ClientCertificate, Grant,
+    ModernAuth, OAuthTokens, Secret, TransportSettings,
+};
+use url::Url;
+
+use crate::settings::{AuthenticationType, TenantSettings};
+
+fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {
+    AuthError::Config {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Graph's resource: the endpoint's scheme and host (`https://graph.microsoft.com`), without
+/// a port, whatever port the endpoint is reached on.
+pub fn graph_resource(endpoint: &Url) -> String {
+    format!(
+        "{}://{}",
+        endpoint.scheme(),
+        endpoint.host_str().unwrap_or_default()
+    )
+}
+
+/// The authenticator Graph requests are sent with.
+pub fn graph_authenticator(
+    tenant: &TenantSettings,
+    transport: &TransportSettings,
+) -> Result<Arc<dyn Authenticator>, AuthError> {
+    let modern = &tenant.modern_authentication;
+    let authority = modern
+        .authority
+        .clone()
+        .ok_or_else(|| config("modern_authentication.authority", "is required for Graph"))?;
+    let client_id = modern.client_application_id.clone().ok_or_else(|| {
+        config(
+            "modern_authentication.client_application_id",
+            "is required for Graph",
+        )
+    })?;
+    let auth = ModernAuth::new(
+        authority,
+        client_id.clone(),
+        graph_resource(&tenant.graph.endpoint),
+    );
+    let (grant, method) = match tenant.authentication {
+        AuthenticationType::ClientCertificate => {
+            let settings = &tenant.client_certificate;
+            let path = settings
+                .pfx_file
+                .as_ref()
+                .ok_or_else(|| config("client_certificate.pfx_file", "is required"))?;
+            let pfx = std::fs::read(path).map_err(|e| {
+                config(
+                    "client_certificate.pfx_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
+            let certificate = ClientCertificate::from_pfx(&pfx, &password)?;
+            let grant = Grant::ClientCertificate {
+                certificate,
+                algorithm: AssertionAlgorithm::Ps256,
+            };
+            (grant, AuthMethod::ModernClientCertificate)
+        }
+        _ => {
+            let secret = tenant
+                .graph
+                .client_secret
+                .clone()
+                .ok_or_else(|| config("graph.client_secret", "is required for Graph"))?;
+            (Grant::ClientSecret(secret), AuthMethod::ModernClientSecret)
+        }
+    };
+    let tokens = OAuthTokens::new(auth, grant, transport)?;
+    Ok(Arc::new(BearerAuth::new(
+        Arc::new(tokens),
+        method,
+        client_id,
+        transport,
+    )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resource_has_no_port() {
+        let url = |s: &str| Url::parse(s).expect("url");
+        assert_eq!(
+            graph_resource(&url("https://graph.microsoft.com:8443")),
+            "https://graph.microsoft.com"
+        );
+        assert_eq!(
+            graph_resource(&url("https://graph.microsoft.us/")),
+            "https://graph.microsoft.us"
+        );
+    }
+}
