@@ -2,8 +2,9 @@
 //!
 //! Email notifications for Microsoft Exchange mailboxes, as BlackBerry's Enterprise Mobility
 //! Server does them: find each mailbox (Autodiscover), authenticate the service account,
-//! subscribe to mailbox changes through Exchange Web Services, and push new-mail alerts to
-//! devices through APNs and FCM.
+//! subscribe to mailbox changes through Exchange Web Services (or Microsoft Graph change
+//! notifications for Exchange Online), and push new-mail alerts to devices through APNs and
+//! FCM.
 //!
 //! This package is a facade: it re-exports the workspace's crates under one name so that an
 //! application can depend on `bems` alone. Each crate can also be used on its own.
@@ -14,6 +15,7 @@
 //! | [`autodiscover`] | `autodiscover` | find a mailbox's EWS endpoint |
 //! | [`exchange_auth`] | `exchange-auth` | authenticate the service account |
 //! | [`ews_subscriptions`] | `ews-subscriptions` | keep mailboxes subscribed, yield events |
+//! | [`graph_subscriptions`] | `graph-subscriptions` | the same through Microsoft Graph change notifications (Exchange Online) |
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
 //! | [`service`] | `bems-service` | the composition and the `bems` binary |
 //! | [`exchange_sim`] | `exchange-sim` | a faithful Exchange simulator |
@@ -30,5 +32,7 @@ pub use ews_subscriptions;
 pub use exchange_auth;
 #[doc(inline)]
 pub use exchange_sim;
+#[doc(inline)]
+pub use graph_subscriptions;
 #[doc(inline)]
 pub use push_delivery;

@@ -1,0 +1,221 @@
+//! Microsoft 365 tenants on Microsoft Graph, end to end over loopback: `exchange-sim` as
+//! Exchange Online and Graph, the service over TLS with its webhook, mock APNs.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bems::service::demo::{self, TOPIC, World};
+use bems::service::server::{self, Running};
+use bems::service::settings::SubscriptionMode;
+use exchange_sim::push::ApnsRequest;
+
+const MARA: &str = "mara@contoso.com";
+const SADIE: &str = "sadie@contoso.com";
+const ALFRED: &str = "alfred@contoso.com";
+
+/// The demo world as a Microsoft 365 tenant, Graph on or off, its clock 100 times faster.
+async fn world(graph: bool) -> World {
+    let mut world = World::start(SubscriptionMode::Streaming, None, true)
+        .await
+        .expect("world starts");
+    world.use_graph(graph).expect("Microsoft 365 settings");
+    world
+}
+
+async fn register(world: &World, running: &Running, mailbox: &str, token: &str) -> (u16, String) {
+    let bearer = world.user_token(mailbox).expect("user token");
+    let base = format!("https://localhost:{}", running.addr.port());
+    let client = world.https_client().expect("client");
+    demo::register(&client, &base, &bearer, mailbox, "apns", token, TOPIC)
+        .await
+        .expect("API answers")
+}
+
+/// Waits (at most 20 s) until `check` holds for the service's status.
+async fn until(running: &Running, what: &str, check: impl Fn(&[bems::service::service::TenantStatus]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = running.service.status().await;
+        if check(&status) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {status:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn pushes(world: &World, token: &str) -> Vec<ApnsRequest> {
+    world
+        .apns
+        .received()
+        .into_iter()
+        .filter(|r| r.token == token && r.status == 200)
+        .collect()
+}
+
+/// The mails announced to `token` (a push for a burst says how many) and the last badge.
+fn announced(world: &World, token: &str) -> (u64, u64) {
+    let pushes = pushes(world, token);
+    let mails = pushes
+        .iter()
+        .map(|r| {
+            let body = r.payload["aps"]["alert"]["body"].as_str().unwrap_or_default();
+            body.split_whitespace()
+                .find_map(|w| w.parse::<u64>().ok())
+                .unwrap_or(1)
+        })
+        .sum();
+    let badge = pushes
+        .last()
+        .and_then(|r| r.payload["aps"]["badge"].as_u64())
+        .unwrap_or(0);
+    (mails, badge)
+}
+
+#[tokio::test]
+async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
+    let world = world(true).await;
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    let token = demo::apns_token(1);
+    let (status, body) = register(&world, &running, MARA, &token).await;
+    assert_eq!(status, 201, "{body}");
+    until(&running, "subscribed on Graph", |s| {
+        s[0].graph.as_ref().is_some_and(|g| g.subscribed == 1)
+    })
+    .await;
+    let graph = world.sim.graph();
+    let subscription = &graph.subscriptions(Some(MARA))[0];
+    assert_eq!(
+        subscription.notification_url,
+        format!("https://localhost:{}/graph/contoso/notifications", running.addr.port())
+    );
+    world
+        .sim
+        .deliver_mail(MARA, "Quarterly numbers", "boss@contoso.com")
+        .expect("mail");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let push = loop {
+        if let Some(push) = pushes(&world, &token).pop() {
+            break push;
+        }
+        assert!(Instant::now() < deadline, "no push: {:#?}", running.service.status().await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(push.payload["aps"]["alert"]["title"], "New mail");
+    assert_eq!(push.payload["aps"]["badge"], 1, "the inbox's unreadItemCount");
+    assert_eq!(push.payload["mailbox"], MARA);
+    assert_eq!(
+        push.header("apns-collapse-id").map(str::to_owned),
+        Some(bems::service::notify::collapse_id(
+            &bems::service::model::TenantId::new(demo::TENANT).expect("id"),
+            MARA
+        ))
+    );
+    // Graph told the service: no EWS subscription, a Graph notification delivered.
+    assert_eq!(world.sim.stats().subscriptions, 0);
+    assert!(graph.stats().notifications >= 1);
+    let record = running
+        .service
+        .store
+        .mailbox(&bems::service::model::TenantId::new(demo::TENANT).expect("id"), MARA)
+        .await
+        .expect("store")
+        .expect("record");
+    assert!(record.ews_url.is_some_and(|u| u.ends_with("/v1.0/users/mara@contoso.com")));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_move() {
+    let mut world = world(false).await;
+    let mailboxes = [MARA, SADIE, ALFRED];
+    let tokens: BTreeMap<&str, String> = mailboxes
+        .iter()
+        .zip(1u8..)
+        .map(|(m, n)| (*m, demo::apns_token(n)))
+        .collect();
+    let mut sent: BTreeMap<&str, u64> = BTreeMap::new();
+
+    // On EWS: every mailbox registered, subscribed, notified.
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    for mailbox in mailboxes {
+        assert_eq!(register(&world, &running, mailbox, &tokens[mailbox]).await.0, 201);
+    }
+    until(&running, "subscribed on EWS", |s| s[0].subscriptions.subscribed == 3).await;
+    for mailbox in mailboxes {
+        world.sim.deliver_mail(mailbox, "on EWS", "boss@contoso.com").expect("mail");
+        *sent.entry(mailbox).or_default() += 1;
+    }
+    for mailbox in mailboxes {
+        wait_announced(&world, &tokens[mailbox], sent[mailbox]).await;
+    }
+    running.stop().await;
+
+    // "Use Microsoft Graph": one mailbox a second moves while mail keeps arriving.
+    let tenant = &mut world.settings.tenants[0];
+    tenant.graph.enabled = true;
+    tenant.graph.migration_batch = 1;
+    tenant.graph.migration_interval_seconds = 1;
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service restarts");
+    let moved = |s: &[bems::service::service::TenantStatus]| {
+        s[0].graph.as_ref().is_some_and(|g| g.subscribed == 3)
+    };
+    let started = Instant::now();
+    let mut round = 0;
+    loop {
+        for mailbox in mailboxes {
+            world
+                .sim
+                .deliver_mail(mailbox, &format!("during the move {round}"), "boss@contoso.com")
+                .expect("mail");
+            *sent.entry(mailbox).or_default() += 1;
+        }
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        if moved(&running.service.status().await) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "not moved: {:#?}", running.service.status().await);
+    }
+    // And after it.
+    for mailbox in mailboxes {
+        world.sim.deliver_mail(mailbox, "on Graph", "boss@contoso.com").expect("mail");
+        *sent.entry(mailbox).or_default() += 1;
+    }
+    for mailbox in mailboxes {
+        wait_announced(&world, &tokens[mailbox], sent[mailbox]).await;
+    }
+    // Nothing more comes: every mail was pushed once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for mailbox in mailboxes {
+        let (mails, badge) = announced(&world, &tokens[mailbox]);
+        assert_eq!(mails, sent[mailbox], "{mailbox}: announced once each");
+        assert_eq!(badge, sent[mailbox], "{mailbox}: the badge is the unread count");
+    }
+    let status = running.service.status().await;
+    assert_eq!(status[0].subscriptions.mailboxes, 0, "EWS watches none: {status:#?}");
+    let store = &running.service.store;
+    for record in store.mailboxes().await.expect("store") {
+        assert!(record.ews_url.is_some_and(|u| u.contains("/v1.0/users/")), "{}", record.mailbox);
+    }
+    running.stop().await;
+}
+
+/// Waits (at most 30 s) until `n` mails were announced to `token`.
+async fn wait_announced(world: &World, token: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (mails, _) = announced(world, token);
+        if mails >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{mails} of {n} mails announced to {token}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
