@@ -101,6 +101,7 @@
 //! ```
 
 mod convert;
+mod directory;
 mod env;
 mod error;
 mod list;
@@ -113,6 +114,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use self::directory::{
+    DEFAULT_QUERY_TEMPLATE, DirectoryBackendKind, DirectorySettings, FollowMeSettings,
+    GRAPH_BASE_URL, GraphDirectorySettings, LdapDirectorySettings, QUERY_KEY, UserIdProperty,
+};
 pub use self::env::ENV_PREFIX;
 use self::error::Problems;
 pub use self::error::{Problem, SettingsError};
@@ -273,6 +278,10 @@ pub fn tenant_from_admin(id: &TenantId, body: &str) -> Result<TenantSettings, Se
         (
             "passive.client_secret",
             parsed.passive.client_secret.is_some(),
+        ),
+        (
+            "directory.ldap.bind_password",
+            parsed.directory.ldap.bind_password.is_some(),
         ),
     ] {
         if given {

@@ -78,6 +78,13 @@ impl ServiceSettings {
                 file: &mut passive.client_secret_file,
                 env: &mut passive.client_secret_env,
             });
+            let ldap = &mut tenant.directory.ldap;
+            slots.push(Slot {
+                field: format!("{at}.directory.ldap.bind_password"),
+                value: &mut ldap.bind_password,
+                file: &mut ldap.bind_password_file,
+                env: &mut ldap.bind_password_env,
+            });
         }
         slots
     }

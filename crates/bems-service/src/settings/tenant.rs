@@ -88,6 +88,12 @@ pub struct TenantSettings {
     /// How devices prove which user they register for.
     #[serde(default)]
     pub registration: RegistrationSettings,
+    /// BlackBerry Directory Lookup: backends, LDAP, bounds.
+    #[serde(default)]
+    pub directory: super::DirectorySettings,
+    /// BlackBerry Follow-Me: per-user documents.
+    #[serde(default)]
+    pub follow_me: super::FollowMeSettings,
 }
 
 /// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's

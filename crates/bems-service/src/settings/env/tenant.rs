@@ -42,6 +42,12 @@ pub(super) fn set(tenants: &mut [TenantSettings], rest: &str, value: &str) -> Re
         ["entitlement", field] => set_entitlement(&mut tenant.entitlement, field, value),
         ["subscription", field] => set_subscription(&mut tenant.subscription, field, value),
         ["registration", field] => set_registration(&mut tenant.registration, field, value),
+        ["directory", rest @ ..] => {
+            super::directory::set_directory(&mut tenant.directory, rest, value)
+        }
+        ["follow_me", field] => {
+            super::directory::set_follow_me(&mut tenant.follow_me, field, value)
+        }
         _ => Err(SetError::Unknown),
     }
 }

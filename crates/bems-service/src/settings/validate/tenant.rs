@@ -31,6 +31,7 @@ pub(super) fn check(tenant: &TenantSettings, public_url: Option<&Url>, problems:
     entitlement(tenant, &mut at);
     subscription(tenant, public_url, &mut at);
     registration(tenant, &mut at);
+    super::directory::check(tenant, &mut at);
 }
 
 /// Devices register with tokens checked against the tenant's identity provider: without
@@ -79,7 +80,7 @@ impl Field<'_> {
     }
 
     /// Checks a secret's sources under this tenant.
-    fn secret(
+    pub(super) fn secret(
         &mut self,
         field: &str,
         sources: (&Option<Secret>, &Option<PathBuf>, &Option<String>),
