@@ -11,6 +11,7 @@ pub mod check;
 pub mod compose;
 pub mod courier;
 pub mod demo;
+pub mod directory;
 pub mod metrics;
 pub mod model;
 pub mod notify;

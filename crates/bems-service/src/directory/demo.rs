@@ -1,0 +1,1 @@
+//! The demo's Directory Lookup and Follow-Me steps.
