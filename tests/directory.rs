@@ -256,3 +256,6 @@ async fn a_failing_backend_is_named_and_the_others_still_answer() {
 
 #[path = "directory/ldap.rs"]
 mod ldap;
+
+#[path = "directory/follow_me.rs"]
+mod follow_me;
