@@ -471,6 +471,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
         report.pushes += 1;
         say(out, line);
     }
+    crate::directory::demo::run(&world, &base, out).await?;
     running.stop().await;
     let mut sorted = report.latencies.clone();
     sorted.sort();
@@ -479,7 +480,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
     say(
         out,
         format!(
-            "7. done in {:.1} s: {} mails, {} pushes delivered; mail to push {:.1} ms median, {:.1} ms max",
+            "8. done in {:.1} s: {} mails, {} pushes delivered; mail to push {:.1} ms median, {:.1} ms max",
             started.elapsed().as_secs_f64(),
             report.mails,
             report.pushes,
