@@ -108,7 +108,8 @@ pub async fn run(world: &World, base: &str, out: &mut dyn std::io::Write) -> Res
     say(
         out,
         format!(
-            "   phone  PUT launcher               -> {} ETag {first}",
+            "   {:<32} -> {} ETag {first}",
+            "phone  PUT launcher",
             phone.status()
         ),
     );
