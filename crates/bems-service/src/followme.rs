@@ -74,23 +74,23 @@ async fn owner(
     tenant: &str,
     user: &str,
     headers: &HeaderMap,
-) -> Result<(Arc<Tenant>, String), Response> {
+) -> Result<(Arc<Tenant>, String), Box<Response>> {
     let (tenant, caller) = device_user(service, tenant, headers).await?;
     if !tenant.settings.follow_me.enabled {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::NOT_FOUND,
             "Follow-Me is not enabled for this tenant",
-        ));
+        )));
     }
     let user = user.trim().to_ascii_lowercase();
     if caller.address != user {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::FORBIDDEN,
             format!(
                 "the token is {}'s: a user reads and writes only their own Follow-Me documents",
                 caller.address
             ),
-        ));
+        )));
     }
     Ok((tenant, user))
 }
@@ -111,7 +111,7 @@ async fn list(
 ) -> Response {
     let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match service.store.follow_me_keys(&tenant.id, &user).await {
         Ok(documents) => {
@@ -132,7 +132,7 @@ async fn read(
 ) -> Response {
     let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let document = match service.store.follow_me(&tenant.id, &user, &key).await {
         Ok(Some(document)) => document,
@@ -164,30 +164,30 @@ enum Precondition {
     None,
 }
 
-fn precondition(headers: &HeaderMap) -> Result<Precondition, Response> {
+fn precondition(headers: &HeaderMap) -> Result<Precondition, Box<Response>> {
     let text = |name| {
         headers
             .get(name)
             .map(|v| v.to_str().unwrap_or_default().trim())
     };
     match (text(header::IF_MATCH), text(header::IF_NONE_MATCH)) {
-        (Some(_), Some(_)) => Err(problem(
+        (Some(_), Some(_)) => Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "send If-Match or If-None-Match, not both",
-        )),
+        ))),
         (Some(tag), None) => match version_of(tag) {
             Some(version) => Ok(Precondition::Version(version)),
             // `*` or a tag we never gave: it cannot match a version; say which one to send.
-            None => Err(problem(
+            None => Err(Box::new(problem(
                 StatusCode::PRECONDITION_FAILED,
                 "If-Match must name the version read (its ETag, \"<n>\")",
-            )),
+            ))),
         },
         (None, Some("*")) => Ok(Precondition::Absent),
-        (None, Some(_)) => Err(problem(
+        (None, Some(_)) => Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "a write takes If-None-Match: * only (create if absent)",
-        )),
+        ))),
         (None, None) => Ok(Precondition::None),
     }
 }
@@ -200,7 +200,7 @@ async fn write(
 ) -> Response {
     let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let limits = &tenant.settings.follow_me;
     if body.len() > usize::try_from(limits.max_document_bytes).unwrap_or(usize::MAX) {
@@ -220,7 +220,7 @@ async fn write(
     }
     let condition = match precondition(&headers) {
         Ok(condition) => condition,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let expect = match condition {
         Precondition::Version(version) => FollowMeExpect::Version(version),
@@ -271,7 +271,7 @@ async fn remove(
 ) -> Response {
     let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let version = match precondition(&headers) {
         Ok(Precondition::Version(version)) => version,
@@ -281,7 +281,7 @@ async fn remove(
                 "send If-Match with the version read",
             );
         }
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match service
         .store

@@ -133,28 +133,32 @@ pub(crate) async fn device_user(
     service: &Service,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<(Arc<Tenant>, Caller), Response> {
+) -> Result<(Arc<Tenant>, Caller), Box<Response>> {
     let tenant = TenantId::new(tenant)
         .ok()
         .and_then(|id| service.tenant(&id).cloned())
-        .ok_or_else(|| problem(StatusCode::NOT_FOUND, "unknown tenant"))?;
+        .ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unknown tenant")))?;
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| {
-            problem(
+            Box::new(problem(
                 StatusCode::UNAUTHORIZED,
                 "a bearer token from the tenant's identity provider is required",
-            )
+            ))
         })?;
     match tenant.verifier.verify(bearer).await {
         Ok(caller) => Ok((tenant, caller)),
-        Err(error @ VerifyError::Unavailable(_)) => {
-            Err(problem(StatusCode::SERVICE_UNAVAILABLE, error.to_string()))
-        }
-        Err(error) => Err(problem(StatusCode::UNAUTHORIZED, error.to_string())),
+        Err(error @ VerifyError::Unavailable(_)) => Err(Box::new(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        ))),
+        Err(error) => Err(Box::new(problem(
+            StatusCode::UNAUTHORIZED,
+            error.to_string(),
+        ))),
     }
 }
 
@@ -189,7 +193,7 @@ async fn search(
 ) -> Response {
     let (tenant, caller) = match device_user(&api.service, &tenant, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(directory) = api.directories.get(&tenant.id) else {
         return problem(
@@ -234,7 +238,7 @@ async fn photo(
 ) -> Response {
     let (tenant, caller) = match device_user(&api.service, &tenant, &headers).await {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(directory) = api.directories.get(&tenant.id) else {
         return problem(
