@@ -245,12 +245,8 @@ async fn a_failing_backend_is_named_and_the_others_still_answer() {
     let (status, answer) = service.search(MARA, "Sadie").await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(people(&answer).len(), 1);
-    let failed = answer["failed"][0].as_str().expect("LDAP failed");
-    assert!(failed.starts_with("ldap: "), "{failed}");
-    assert!(
-        !failed.contains("Svc-Pa55w.rd"),
-        "no password in errors: {failed}"
-    );
+    // Devices learn which backend failed; why is for the log.
+    assert_eq!(answer["failed"], serde_json::json!(["ldap"]), "{answer}");
     service.running.stop().await;
 }
 

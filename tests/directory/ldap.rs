@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bems::exchange_auth::Secret;
+use bems::service::directory::{DirectoryBackend, LdapDirectory, SearchQuery};
 use bems::service::settings::{CertificatePurpose, TrustedCertificate};
 
 use super::*;
@@ -271,11 +272,25 @@ async fn a_wrong_bind_password_is_reported_without_the_password() {
     .await;
     let (status, answer) = service.search(MARA, "Sadie").await;
     assert_eq!(status, 200, "EWS still answers: {answer}");
-    let failed = answer["failed"][0].as_str().expect("LDAP failed");
+    assert_eq!(answer["failed"], serde_json::json!(["ldap"]), "{answer}");
+    // What the log gets: the bind that failed, never the password.
+    let backend =
+        LdapDirectory::from_settings(&service.world.settings.tenants[0]).expect("backend");
+    let query = SearchQuery::parse("Sadie", 2).expect("query");
+    let error = backend
+        .search(MARA, &query, 5)
+        .await
+        .expect_err("the bind fails");
+    let text = format!("{error} {error:?}");
     assert!(
-        failed.contains("bind as bems-scp@corp.example.test"),
-        "{failed}"
+        text.contains("bind as bems-scp@corp.example.test"),
+        "{text}"
     );
-    assert!(!failed.contains("Not-The-Passw0rd"), "{failed}");
+    assert!(
+        text.contains("invalidCredentials") || text.contains("rc=49"),
+        "{text}"
+    );
+    assert!(!text.contains("Not-The-Passw0rd"), "{text}");
+    assert!(!format!("{backend:?}").contains("Not-The-Passw0rd"));
     service.running.stop().await;
 }

@@ -176,15 +176,15 @@ pub trait DirectoryBackend: Send + Sync {
 }
 
 /// What a search found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SearchAnswer {
     /// The people, by display name.
     pub people: Vec<Person>,
     /// Whether more people matched than were returned.
     pub truncated: bool,
-    /// The backends that did not answer, and why.
-    pub failed: Vec<String>,
+    /// The backends that did not answer, and why (for logs: devices are told only which).
+    pub failed: Vec<DirectoryError>,
 }
 
 /// A photo, ready to serve.
@@ -327,7 +327,7 @@ impl Directory {
         let answer = SearchAnswer {
             people: hits.into_iter().map(|hit| hit.person).collect(),
             truncated,
-            failed: failed.iter().map(ToString::to_string).collect(),
+            failed,
         };
         if answer.failed.is_empty() {
             self.searches

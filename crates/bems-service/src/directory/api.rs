@@ -223,7 +223,8 @@ async fn search(
                 "query": query.as_str(),
                 "people": people,
                 "truncated": answer.truncated,
-                "failed": answer.failed,
+                // Which backends did not answer; why is in the log, not for devices.
+                "failed": answer.failed.iter().map(DirectoryError::backend).collect::<Vec<_>>(),
             }))
             .into_response()
         }
