@@ -232,3 +232,45 @@ async fn oversized_non_json_and_too_many_documents_are_refused() {
     assert_eq!(put("a:b").await.status(), 400, "keys are names");
     service.running.stop().await;
 }
+
+#[tokio::test]
+async fn of_many_devices_writing_the_same_version_at_once_exactly_one_wins() {
+    let service = start(|_| {}).await;
+    service.put(MARA, &[], r#"{"v":0}"#).await;
+    let writes = (0..8).map(|device| {
+        let body = format!(r#"{{"v":{device}}}"#);
+        let service = &service;
+        async move {
+            let response = service
+                .follow_me(
+                    Method::PUT,
+                    MARA,
+                    MARA,
+                    Some(KEY),
+                    &[("If-Match", "\"1\"")],
+                    Some(body.clone()),
+                )
+                .await;
+            (response.status().as_u16(), body)
+        }
+    });
+    let outcomes = futures_util::future::join_all(writes).await;
+    let won: Vec<&String> = outcomes
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|(s, _)| *s == 200 || *s == 412),
+        "{outcomes:?}"
+    );
+    let read = service.read(MARA).await;
+    assert_eq!(etag(&read), "\"2\"");
+    assert_eq!(
+        &read.text().await.expect("body"),
+        won[0],
+        "the winner's document is kept"
+    );
+    service.running.stop().await;
+}

@@ -294,3 +294,58 @@ async fn a_wrong_bind_password_is_reported_without_the_password() {
     assert!(!format!("{backend:?}").contains("Not-The-Passw0rd"));
     service.running.stop().await;
 }
+
+/// A TCP relay to the DC whose connections can be cut, as a DC restart or a firewall would.
+struct Relay {
+    port: u16,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let connections = std::sync::Arc::<std::sync::Mutex<Vec<_>>>::default();
+        let kept = std::sync::Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut dc) = tokio::net::TcpStream::connect("127.0.0.1:389").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut dc).await;
+                    }
+                });
+                kept.lock().unwrap_or_else(|p| p.into_inner()).push(relay);
+            }
+        });
+        Self { port, connections }
+    }
+
+    fn cut(&self) -> usize {
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let open = connections.iter().filter(|c| !c.is_finished()).count();
+        connections.drain(..).for_each(|c| c.abort());
+        open
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_ldap_connection_is_replaced_without_failing_a_search() {
+    let Some(samba) = samba("a_dropped_ldap_connection_is_replaced_without_failing_a_search")
+    else {
+        return;
+    };
+    let relay = Relay::start().await;
+    let server = format!("127.0.0.1:{}", relay.port);
+    let service = start(|tenant| {
+        ldap(&samba, false, vec![DirectoryBackendKind::Ldap])(tenant);
+        tenant.directory.ldap.servers = CommaList::parse(&server).expect("list");
+    })
+    .await;
+    assert_eq!(service.found("Lindqvist").await, ["marek@contoso.com"]);
+    assert_eq!(relay.cut(), 1, "one connection was kept and shared");
+    // The kept connection is dead: the next search connects again instead of failing.
+    assert_eq!(service.found("Natarajan").await, ["priya@contoso.com"]);
+    service.running.stop().await;
+}

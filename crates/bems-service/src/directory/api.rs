@@ -123,6 +123,15 @@ impl DirectoryBackend for NotSetUp {
     }
 }
 
+/// No backend answered: the device learns which failed, the log (written by [`Directory`])
+/// why.
+fn unanswered(error: &DirectoryError) -> Response {
+    problem(
+        StatusCode::BAD_GATEWAY,
+        format!("the directory did not answer ({})", error.backend()),
+    )
+}
+
 pub(crate) fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
@@ -228,7 +237,7 @@ async fn search(
             }))
             .into_response()
         }
-        Err(error) => problem(StatusCode::BAD_GATEWAY, error.to_string()),
+        Err(error) => unanswered(&error),
     }
 }
 
@@ -253,7 +262,7 @@ async fn photo(
     let photo = match directory.photo(&caller.address, &address).await {
         Ok(Some(photo)) => photo,
         Ok(None) => return problem(StatusCode::NOT_FOUND, "no photo"),
-        Err(error) => return problem(StatusCode::BAD_GATEWAY, error.to_string()),
+        Err(error) => return unanswered(&error),
     };
     let cache = format!(
         "private, max-age={}",

@@ -66,37 +66,41 @@ impl Client {
     }
 
     /// At most `limit` entries matching `filter` (already escaped) under the base DN, each
-    /// with `attrs`.
+    /// with `attrs`. A kept connection that fails (the server restarted) is replaced once.
     pub(crate) async fn search(
         &self,
         filter: String,
         attrs: &'static [&'static str],
         limit: usize,
     ) -> Result<Vec<Entry>, String> {
-        let open = self.connection().await?;
-        let job = search(
-            open.ldap.clone(),
-            open.base.clone(),
-            filter,
-            attrs,
-            limit,
-            self.timeout,
-        );
-        match AbortOnDrop(tokio::spawn(job)).join().await {
-            Ok(Ok(entries)) => Ok(entries),
-            Ok(Err(error)) => {
+        loop {
+            let (open, fresh) = self.connection().await?;
+            let job = search(
+                open.ldap.clone(),
+                open.base.clone(),
+                filter.clone(),
+                attrs,
+                limit,
+                self.timeout,
+            );
+            let ran = tokio::time::timeout(self.timeout, AbortOnDrop(tokio::spawn(job)).join());
+            let error = match ran.await {
+                Ok(Ok(Ok(entries))) => return Ok(entries),
                 // The server answered: the connection serves other searches.
-                if !matches!(error, LdapError::LdapResult { .. }) {
-                    self.forget(open.generation).await;
+                Ok(Ok(Err(error @ LdapError::LdapResult { .. }))) => {
+                    return Err(self.redact(format!("search: {error}")));
                 }
-                Err(self.redact(format!("search: {error}")))
+                Ok(Ok(Err(error))) => format!("search: {error}"),
+                Ok(Err(panicked)) => {
+                    format!("the LDAP client stopped on a malformed answer ({panicked})")
+                }
+                Err(_) => format!("search: no answer within {:?}", self.timeout),
+            };
+            self.forget(open.generation).await;
+            if fresh {
+                return Err(self.redact(error));
             }
-            Err(panicked) => {
-                self.forget(open.generation).await;
-                Err(format!(
-                    "the LDAP client stopped on a malformed answer ({panicked})"
-                ))
-            }
+            tracing::debug!(error = %self.redact(error), "kept LDAP connection failed; connecting again");
         }
     }
 
@@ -107,11 +111,11 @@ impl Client {
         }
     }
 
-    /// The open connection, or a new one to the first server that binds.
-    async fn connection(&self) -> Result<Open, String> {
+    /// The open connection (`false`), or a new one to the first server that binds (`true`).
+    async fn connection(&self) -> Result<(Open, bool), String> {
         let mut open = self.open.lock().await;
         if let Some(connection) = &open.0 {
-            return Ok(connection.clone());
+            return Ok((connection.clone(), false));
         }
         let mut errors = Vec::new();
         for url in &self.urls {
@@ -135,7 +139,7 @@ impl Client {
                         generation: open.1,
                     };
                     open.0 = Some(connection.clone());
-                    return Ok(connection);
+                    return Ok((connection, true));
                 }
                 Err(error) => {
                     tracing::info!(%url, error = %self.redact(error.clone()), "LDAP server not used");
