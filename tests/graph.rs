@@ -13,9 +13,11 @@ const MARA: &str = "mara@contoso.com";
 const SADIE: &str = "sadie@contoso.com";
 const ALFRED: &str = "alfred@contoso.com";
 
-/// The demo world as a Microsoft 365 tenant, Graph on or off, its clock 100 times faster.
+/// The demo world as a Microsoft 365 tenant, Graph on or off, its clock 100 times faster;
+/// before Graph, EWS push subscriptions (as BEMS), which resume from their watermarks after
+/// the restart that switches the tenant.
 async fn world(graph: bool) -> World {
-    let mut world = World::start(SubscriptionMode::Streaming, None, true)
+    let mut world = World::start(SubscriptionMode::Push, None, true)
         .await
         .expect("world starts");
     world.use_graph(graph).expect("Microsoft 365 settings");
@@ -32,7 +34,11 @@ async fn register(world: &World, running: &Running, mailbox: &str, token: &str) 
 }
 
 /// Waits (at most 20 s) until `check` holds for the service's status.
-async fn until(running: &Running, what: &str, check: impl Fn(&[bems::service::service::TenantStatus]) -> bool) {
+async fn until(
+    running: &Running,
+    what: &str,
+    check: impl Fn(&[bems::service::service::TenantStatus]) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = running.service.status().await;
@@ -59,7 +65,9 @@ fn announced(world: &World, token: &str) -> (u64, u64) {
     let mails = pushes
         .iter()
         .map(|r| {
-            let body = r.payload["aps"]["alert"]["body"].as_str().unwrap_or_default();
+            let body = r.payload["aps"]["alert"]["body"]
+                .as_str()
+                .unwrap_or_default();
             body.split_whitespace()
                 .find_map(|w| w.parse::<u64>().ok())
                 .unwrap_or(1)
@@ -89,7 +97,10 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
     let subscription = &graph.subscriptions(Some(MARA))[0];
     assert_eq!(
         subscription.notification_url,
-        format!("https://localhost:{}/graph/contoso/notifications", running.addr.port())
+        format!(
+            "https://localhost:{}/graph/contoso/notifications",
+            running.addr.port()
+        )
     );
     world
         .sim
@@ -100,11 +111,18 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
         if let Some(push) = pushes(&world, &token).pop() {
             break push;
         }
-        assert!(Instant::now() < deadline, "no push: {:#?}", running.service.status().await);
+        assert!(
+            Instant::now() < deadline,
+            "no push: {:#?}",
+            running.service.status().await
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert_eq!(push.payload["aps"]["alert"]["title"], "New mail");
-    assert_eq!(push.payload["aps"]["badge"], 1, "the inbox's unreadItemCount");
+    assert_eq!(
+        push.payload["aps"]["badge"], 1,
+        "the inbox's unreadItemCount"
+    );
     assert_eq!(push.payload["mailbox"], MARA);
     assert_eq!(
         push.header("apns-collapse-id").map(str::to_owned),
@@ -119,11 +137,18 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
     let record = running
         .service
         .store
-        .mailbox(&bems::service::model::TenantId::new(demo::TENANT).expect("id"), MARA)
+        .mailbox(
+            &bems::service::model::TenantId::new(demo::TENANT).expect("id"),
+            MARA,
+        )
         .await
         .expect("store")
         .expect("record");
-    assert!(record.ews_url.is_some_and(|u| u.ends_with("/v1.0/users/mara@contoso.com")));
+    assert!(
+        record
+            .ews_url
+            .is_some_and(|u| u.ends_with("/v1.0/users/mara@contoso.com"))
+    );
     running.stop().await;
 }
 
@@ -143,11 +168,22 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
         .await
         .expect("service starts");
     for mailbox in mailboxes {
-        assert_eq!(register(&world, &running, mailbox, &tokens[mailbox]).await.0, 201);
+        assert_eq!(
+            register(&world, &running, mailbox, &tokens[mailbox])
+                .await
+                .0,
+            201
+        );
     }
-    until(&running, "subscribed on EWS", |s| s[0].subscriptions.subscribed == 3).await;
+    until(&running, "subscribed on EWS", |s| {
+        s[0].subscriptions.subscribed == 3
+    })
+    .await;
     for mailbox in mailboxes {
-        world.sim.deliver_mail(mailbox, "on EWS", "boss@contoso.com").expect("mail");
+        world
+            .sim
+            .deliver_mail(mailbox, "on EWS", "boss@contoso.com")
+            .expect("mail");
         *sent.entry(mailbox).or_default() += 1;
     }
     for mailbox in mailboxes {
@@ -172,7 +208,11 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
         for mailbox in mailboxes {
             world
                 .sim
-                .deliver_mail(mailbox, &format!("during the move {round}"), "boss@contoso.com")
+                .deliver_mail(
+                    mailbox,
+                    &format!("during the move {round}"),
+                    "boss@contoso.com",
+                )
                 .expect("mail");
             *sent.entry(mailbox).or_default() += 1;
         }
@@ -181,11 +221,18 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
         if moved(&running.service.status().await) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "not moved: {:#?}", running.service.status().await);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not moved: {:#?}",
+            running.service.status().await
+        );
     }
     // And after it.
     for mailbox in mailboxes {
-        world.sim.deliver_mail(mailbox, "on Graph", "boss@contoso.com").expect("mail");
+        world
+            .sim
+            .deliver_mail(mailbox, "on Graph", "boss@contoso.com")
+            .expect("mail");
         *sent.entry(mailbox).or_default() += 1;
     }
     for mailbox in mailboxes {
@@ -196,13 +243,23 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
     for mailbox in mailboxes {
         let (mails, badge) = announced(&world, &tokens[mailbox]);
         assert_eq!(mails, sent[mailbox], "{mailbox}: announced once each");
-        assert_eq!(badge, sent[mailbox], "{mailbox}: the badge is the unread count");
+        assert_eq!(
+            badge, sent[mailbox],
+            "{mailbox}: the badge is the unread count"
+        );
     }
     let status = running.service.status().await;
-    assert_eq!(status[0].subscriptions.mailboxes, 0, "EWS watches none: {status:#?}");
+    assert_eq!(
+        status[0].subscriptions.mailboxes, 0,
+        "EWS watches none: {status:#?}"
+    );
     let store = &running.service.store;
     for record in store.mailboxes().await.expect("store") {
-        assert!(record.ews_url.is_some_and(|u| u.contains("/v1.0/users/")), "{}", record.mailbox);
+        assert!(
+            record.ews_url.is_some_and(|u| u.contains("/v1.0/users/")),
+            "{}",
+            record.mailbox
+        );
     }
     running.stop().await;
 }
@@ -215,7 +272,10 @@ async fn wait_announced(world: &World, token: &str, n: u64) {
         if mails >= n {
             return;
         }
-        assert!(Instant::now() < deadline, "{mails} of {n} mails announced to {token}");
+        assert!(
+            Instant::now() < deadline,
+            "{mails} of {n} mails announced to {token}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -371,6 +371,24 @@ fn a_killed_service_restarts_and_pushes_every_mail_delivered_meanwhile() {
             .await
             .expect("restart");
         announced_all(&world, &token, sent.len() as u64).await;
+        // The restarted service presented the provider token it was using: Apple (and the
+        // mock) refuse a new one within 20 minutes.
+        let received = world.apns.received();
+        assert!(
+            received.iter().all(|r| r.status == 200),
+            "{:?}",
+            received
+                .iter()
+                .map(|r| (r.status, r.reason.clone()))
+                .collect::<Vec<_>>()
+        );
+        let iats: std::collections::BTreeSet<_> =
+            received.iter().filter_map(|r| r.jwt_iat).collect();
+        assert_eq!(
+            iats.len(),
+            1,
+            "one provider token across the restart: {iats:?}"
+        );
         running.stop().await;
     });
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Start a throwaway Samba AD DC on loopback for the SCP lookup tests of crates/autodiscover.
+# Start a throwaway Samba AD DC on loopback for the SCP lookup tests of crates/autodiscover and
+# the LDAP Directory Lookup tests of tests/directory.rs.
 #
 #   eval "$(scripts/samba-ad/start.sh)"     # exports BEMS_SAMBA_AD=<state dir>
 #   BEMS_REQUIRE_SERVICES=1 cargo test -p autodiscover --test it scp
+#   BEMS_REQUIRE_SERVICES=1 cargo test --test directory
 #   scripts/samba-ad/stop.sh
 #
 # Installs the Debian packages when missing, provisions the domain CORP.EXAMPLE.TEST (DC
 # dc1.corp.example.test) into $SAMBA_DIR, makes a test CA and a DC certificate with SANs
 # (localhost, 127.0.0.1, ::1), starts `samba` in the background on 127.0.0.1 and ::1, waits until
-# LDAP answers, seeds scp.ldif, a reader account and two DNS records, and checks LDAPS.
+# LDAP answers, seeds scp.ldif, a reader account, two DNS records and the people of
+# directory.ldif (seed-directory.sh), and checks LDAPS.
 # stdout carries only shell lines (an export and comments); progress goes to stderr.
 #
 # Idempotent: when our Samba is already up, seeded from this very start.sh and scp.ldif, it
@@ -74,7 +77,8 @@ done
 chmod 755 "$base"
 
 # 3. Already running and seeded from these very files? Then there is nothing to do.
-fingerprint=$(cat "$HERE/start.sh" "$HERE/scp.ldif" | sha256sum | cut -c1-16)
+fingerprint=$(cat "$HERE/start.sh" "$HERE/scp.ldif" "$HERE/seed-directory.sh" "$HERE/directory.ldif" |
+  sha256sum | cut -c1-16)
 pid=$(cat "$SAMBA_DIR/samba.pid" 2>/dev/null || true)
 if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = samba ] &&
   [ "$(cat "$SAMBA_DIR/ready" 2>/dev/null)" = "$fingerprint" ] && ldap_up; then
@@ -151,7 +155,7 @@ until ldap_up; do
 done
 T4=$(now_ms)
 
-# 9. Seed: SCP objects over LDAP, the SRV and A records over DCE/RPC.
+# 9. Seed: SCP objects over LDAP, the SRV and A records over DCE/RPC, the people.
 ldapadd -x -H ldap://127.0.0.1 -D 'Administrator@corp.example.test' -w "$ADMIN_PASS" \
   -f "$HERE/scp.ldif" >"$SAMBA_DIR/seed.log" 2>&1 ||
   { cat "$SAMBA_DIR/seed.log" >&2; die "seeding scp.ldif failed"; }
@@ -163,6 +167,9 @@ for rec in "_autodiscover._tcp SRV mail.corp.example.test 443 0 0" "mail A 127.0
     -U Administrator --password="$ADMIN_PASS" >>"$SAMBA_DIR/seed.log" 2>&1 ||
     { cat "$SAMBA_DIR/seed.log" >&2; die "adding the DNS record $name $type failed"; }
 done
+
+# People for Directory Lookup (OU=People), checked as the reader.
+SAMBA_DIR=$SAMBA_DIR "$HERE/seed-directory.sh"
 
 # 10. Check what the tests rely on: LDAPS with the test CA, the reader account, the SCPs.
 filter='(&(objectClass=serviceConnectionPoint)(|(keywords=67661d7F-8FC4-4fa7-BFAC-E1D7794C1F68)(keywords=77378F46-2C66-4aa9-A6A6-3E7A48B19596)))'

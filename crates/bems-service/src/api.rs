@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | `POST /v1/tenants/{tenant}/devices` | the device's user (bearer token of the tenant's identity provider) | register a device for the caller's own mailbox |
 //! | `DELETE /v1/tenants/{tenant}/devices/{token}?mailbox=` | the device's user | unregister it |
+//! | `GET /v1/tenants/{tenant}/directory/search?q=`, `GET .../directory/photos/{address}` | a device user | Directory Lookup ([`crate::directory::api`]) |
+//! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
 //! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
 //! | `GET /admin/tenants/{tenant}/settings` | administrator | the settings in force (secrets redacted) and those stored through the API |
@@ -68,7 +70,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(crate::directory::api::routes(&state.service))
+        .merge(crate::followme::routes(&state.service));
     for tenant in state.service.tenants() {
         router = router.nest_service(
             &format!("/ews/{}", tenant.id),

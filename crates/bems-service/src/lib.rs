@@ -4,13 +4,16 @@
 //! environment, validated by the rules of BlackBerry's email-notification page), the
 //! [`store`] (SQLite by default: tenants, devices, mailboxes and watermarks, encrypted tokens,
 //! trusted certificates, the push outbox), the HTTP API for devices and administrators, the
-//! orchestration from mailbox events to pushes, and the `bems` binary.
+//! orchestration from mailbox events to pushes, the services a tenant gets automatically
+//! ([`directory`] lookup and [`followme`]), and the `bems` binary.
 
 pub mod api;
 pub mod check;
 pub mod compose;
 pub mod courier;
 pub mod demo;
+pub mod directory;
+pub mod followme;
 pub mod graph;
 pub mod metrics;
 pub mod model;

@@ -11,7 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use push_delivery::{
     ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, Dispatcher, DispatcherConfig, FcmConfig,
-    FcmSender,
+    FcmSender, ProviderTokenCache,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -74,8 +74,53 @@ fn read(path: &Path, what: &str) -> Result<String, String> {
         .map_err(|e| format!("{what}: cannot read {}: {e}", path.display()))
 }
 
+/// Where the service keeps what is not a tenant's (the APNs provider token).
+fn service_scope() -> crate::model::TenantId {
+    crate::model::TenantId::new("_service").unwrap_or_else(|_| unreachable!("a valid id"))
+}
+
+/// The APNs provider token of the previous run, and a hook that keeps each new one: a
+/// restarted service presents the token it was using, as Apple refuses a new one within 20
+/// minutes (`TooManyProviderTokenUpdates`).
+async fn provider_token_cache(store: &Arc<dyn Store>, key_id: &str) -> ProviderTokenCache {
+    let name = format!("apns-provider-token:{key_id}");
+    let last = match store.secret(&service_scope(), &name).await {
+        Ok(Some(kept)) => std::str::from_utf8(kept.expose()).ok().and_then(|text| {
+            let (iat, jwt) = text.split_once('\n')?;
+            Some((
+                push_delivery::Secret::new(jwt.to_owned()),
+                iat.parse().ok()?,
+            ))
+        }),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "kept APNs provider token not readable");
+            None
+        }
+    };
+    let keeper = Arc::clone(store);
+    let mut cache = ProviderTokenCache::default();
+    cache.last = last;
+    cache.on_signed = Some(Arc::new(move |jwt: &str, iat: u64| {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, name) = (Arc::clone(&keeper), name.clone());
+        let value = exchange_auth::SecretBytes::new(format!("{iat}\n{jwt}").into_bytes());
+        runtime.spawn(async move {
+            if let Err(error) = store.put_secret(&service_scope(), &name, &value).await {
+                tracing::warn!(%error, "APNs provider token not kept");
+            }
+        });
+    }));
+    cache
+}
+
 /// The push senders the settings describe.
-pub fn push_routes(settings: &ServiceSettings) -> Result<PushRoutes, String> {
+pub async fn push_routes(
+    settings: &ServiceSettings,
+    store: &Arc<dyn Store>,
+) -> Result<PushRoutes, String> {
     let mut routes = PushRoutes::default();
     if let Some(apns) = &settings.push.apns {
         let key_file = apns
@@ -96,6 +141,7 @@ pub fn push_routes(settings: &ServiceSettings) -> Result<PushRoutes, String> {
         if let Some(ca) = &apns.ca_file {
             config.extra_ca_pem.push(read(ca, "push.apns.ca_file")?);
         }
+        config.provider_token = provider_token_cache(store, &apns.key_id).await;
         let sender = ApnsSender::new(config).map_err(|e| format!("push.apns: {e}"))?;
         let dispatcher = Dispatcher::new(Arc::new(sender), DispatcherConfig::default());
         routes.add(Platform::Apns, apns.topic.clone(), Arc::new(dispatcher));
@@ -206,7 +252,7 @@ pub async fn start_with_store(
 ) -> Result<Running, String> {
     let settings = &effective_settings(settings, store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let routes = Arc::new(push_routes(settings)?);
+    let routes = Arc::new(push_routes(settings, &store).await?);
     let courier = Arc::new(Courier::new(
         Arc::clone(&store),
         routes,

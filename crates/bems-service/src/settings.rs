@@ -101,6 +101,7 @@
 //! ```
 
 mod convert;
+mod directory;
 mod env;
 mod error;
 mod graph;
@@ -114,6 +115,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use self::directory::{
+    DEFAULT_QUERY_TEMPLATE, DirectoryBackendKind, DirectorySettings, FollowMeSettings,
+    GRAPH_BASE_URL, GraphDirectorySettings, LdapDirectorySettings, QUERY_KEY, UserIdProperty,
+};
 pub use self::env::ENV_PREFIX;
 use self::error::Problems;
 pub use self::error::{Problem, SettingsError};
@@ -277,6 +282,10 @@ pub fn tenant_from_admin(id: &TenantId, body: &str) -> Result<TenantSettings, Se
             parsed.passive.client_secret.is_some(),
         ),
         ("graph.client_secret", parsed.graph.client_secret.is_some()),
+        (
+            "directory.ldap.bind_password",
+            parsed.directory.ldap.bind_password.is_some(),
+        ),
     ] {
         if given {
             problems.push(

@@ -52,6 +52,7 @@ mod adapters;
 mod check;
 mod crypto;
 mod error;
+mod followme;
 mod key;
 mod schema;
 mod sqlite;
@@ -63,6 +64,7 @@ use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, T
 
 pub use adapters::{TenantRefreshTokens, TenantWatermarks};
 pub use error::StoreError;
+pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
 pub use key::StoreKey;
 pub use sqlite::SqliteStore;
 
@@ -201,4 +203,40 @@ pub trait Store: Send + Sync {
 
     /// How many pushes are waiting.
     async fn outbox_len(&self) -> Result<u64, StoreError>;
+
+    /// `user`'s Follow-Me document `key`.
+    async fn follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+    ) -> Result<Option<FollowMeDocument>, StoreError>;
+
+    /// `user`'s Follow-Me documents, by key, without their bodies.
+    async fn follow_me_keys(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+    ) -> Result<Vec<FollowMeDocument>, StoreError>;
+
+    /// Writes `user`'s document `key` (JSON) if it is as `expect` says, and, when it is new,
+    /// the user keeps fewer than `max_documents`; a refused write changes nothing.
+    async fn put_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        body: &str,
+        expect: FollowMeExpect,
+        max_documents: usize,
+    ) -> Result<FollowMeWrite, StoreError>;
+
+    /// Deletes `user`'s document `key` if it is at `version`.
+    async fn delete_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        version: i64,
+    ) -> Result<FollowMeWrite, StoreError>;
 }

@@ -76,7 +76,8 @@ impl SimBuilder {
         self
     }
 
-    /// A CA (PEM) push callbacks trust, for subscribers that listen over TLS.
+    /// A CA (PEM) push callbacks and Graph webhooks trust, for subscribers that listen over
+    /// TLS with a certificate of another CA (the simulator's own CA is always trusted).
     pub fn push_trusted_ca(mut self, pem: impl Into<String>) -> Self {
         self.push_trusted_ca.push(pem.into());
         self
@@ -107,16 +108,16 @@ impl SimBuilder {
         let world = Arc::new(World::new(self.scenario));
         let pki = Pki::new(&host_names(&world.scenario))?;
         let identity = Identity::new(&world, &pki)?;
-        let mut push = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none());
-        for pem in &self.push_trusted_ca {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| SimError::Tls(e.to_string()))?;
-            push = push.add_root_certificate(cert);
-        }
-        let push_client = push.build().map_err(|e| SimError::Tls(e.to_string()))?;
-        let graph_client = graph_client(&pki, &self.push_trusted_ca)?;
+        let push_client = outbound_client(
+            reqwest::Client::builder().timeout(Duration::from_secs(30)),
+            &pki,
+            &self.push_trusted_ca,
+        )?;
+        let graph_client = outbound_client(
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)),
+            &pki,
+            &self.push_trusted_ca,
+        )?;
         let shutdown = CancellationToken::new();
         let ctx = Arc::new(Ctx {
             world: Arc::clone(&world),
@@ -200,12 +201,15 @@ impl SimBuilder {
     }
 }
 
-/// The client Graph posts validation requests and notifications with: it trusts the
-/// simulator's CA (webhooks with [`Sim::issue_server_certificate`]) and `push_trusted_ca`.
-fn graph_client(pki: &Pki, trusted: &[String]) -> Result<reqwest::Client, SimError> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10));
+/// A client for the simulator's own calls out (EWS push notifications, Graph's validation
+/// requests and notifications): it follows no redirect and trusts the simulator's CA
+/// (listeners with [`Sim::issue_server_certificate`]) and `push_trusted_ca`.
+fn outbound_client(
+    builder: reqwest::ClientBuilder,
+    pki: &Pki,
+    trusted: &[String],
+) -> Result<reqwest::Client, SimError> {
+    let mut builder = builder.redirect(reqwest::redirect::Policy::none());
     for pem in std::iter::once(pki.ca_pem()).chain(trusted.iter().map(String::as_str)) {
         let cert = reqwest::Certificate::from_pem(pem.as_bytes())
             .map_err(|e| SimError::Tls(e.to_string()))?;

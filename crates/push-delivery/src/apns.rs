@@ -20,7 +20,7 @@ use http::HeaderValue;
 use rustls_pki_types::ServerName;
 use tracing::Instrument as _;
 
-pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint};
+pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint, OnSigned, ProviderTokenCache};
 pub(crate) use response::retry_after;
 
 use crate::{Error, Outcome, Platform, Push, PushSender};
@@ -103,6 +103,7 @@ impl ApnsSender {
                     key_id,
                     p8_pem.expose(),
                     config.token_refresh,
+                    config.provider_token.clone(),
                 )?),
                 None,
             ),

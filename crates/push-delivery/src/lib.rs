@@ -72,7 +72,9 @@ mod push;
 mod secret;
 mod sender;
 
-pub use apns::{ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, ApnsStats};
+pub use apns::{
+    ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, ApnsStats, OnSigned, ProviderTokenCache,
+};
 pub use dispatch::{
     BreakerConfig, DispatchStats, Dispatcher, DispatcherConfig, Receipt, RetryPolicy,
     ShutdownReport,

@@ -1,6 +1,7 @@
 //! Environment overrides: `BEMS_<SECTION>__<FIELD>`; the scheme is described in the
 //! [module documentation](super#environment-overrides).
 
+mod directory;
 mod graph;
 mod tenant;
 

@@ -85,6 +85,13 @@ impl ServiceSettings {
                 file: &mut graph.client_secret_file,
                 env: &mut graph.client_secret_env,
             });
+            let ldap = &mut tenant.directory.ldap;
+            slots.push(Slot {
+                field: format!("{at}.directory.ldap.bind_password"),
+                value: &mut ldap.bind_password,
+                file: &mut ldap.bind_password_file,
+                env: &mut ldap.bind_password_env,
+            });
         }
         slots
     }

@@ -91,6 +91,12 @@ pub struct TenantSettings {
     /// "Use Microsoft Graph" (Exchange Online through Graph change notifications).
     #[serde(default)]
     pub graph: super::graph::GraphTenantSettings,
+    /// BlackBerry Directory Lookup: backends, LDAP, bounds.
+    #[serde(default)]
+    pub directory: super::DirectorySettings,
+    /// BlackBerry Follow-Me: per-user documents.
+    #[serde(default)]
+    pub follow_me: super::FollowMeSettings,
 }
 
 /// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's

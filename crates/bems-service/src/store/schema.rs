@@ -10,11 +10,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub(crate) const APPLICATION_ID: i32 = 0x6265_6d73;
 
 /// The migrations, in order: (version, what it does, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tenants, devices, mailboxes, secrets, certificates, outbox",
-    V1,
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tenants, devices, mailboxes, secrets, certificates, outbox",
+        V1,
+    ),
+    (2, "follow-me documents", V2_FOLLOW_ME),
+];
 
 /// The newest schema version this build knows.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -79,6 +82,19 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (not_before_ms, id);
 CREATE INDEX outbox_by_device ON outbox (device_id);
+";
+
+/// BlackBerry Follow-Me: one opaque JSON document per (tenant, user, key), versioned.
+const V2_FOLLOW_ME: &str = "
+CREATE TABLE follow_me (
+    tenant        TEXT NOT NULL,
+    user          TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    version       INTEGER NOT NULL CHECK (version > 0),
+    body          TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, user, key)
+) STRICT;
 ";
 
 /// Why the schema could not be brought up to date.

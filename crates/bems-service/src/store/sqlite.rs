@@ -7,6 +7,7 @@
 
 mod api;
 mod devices;
+mod followme;
 mod mailboxes;
 mod outbox;
 mod secrets;

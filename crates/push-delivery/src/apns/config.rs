@@ -1,5 +1,6 @@
 //! APNs settings: where, who, and how many connections.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Secret;
@@ -73,6 +74,34 @@ impl ApnsAuth {
     }
 }
 
+/// Told each newly signed provider token (the JWT without `bearer`) and its `iat`.
+pub type OnSigned = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
+/// The provider token across restarts: a token signed by an earlier run, and where newly
+/// signed tokens are reported so the next run can reuse them.
+///
+/// Apple answers 429 `TooManyProviderTokenUpdates` to a new token sooner than 20 minutes
+/// after the previous one, so a service restarted more often than that must present the token
+/// it was using.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ProviderTokenCache {
+    /// The last token (the JWT, without `bearer`) and its `iat`; used when it names this key
+    /// and team and is younger than the re-signing period.
+    pub last: Option<(Secret<String>, u64)>,
+    /// Called with each newly signed token and its `iat`.
+    pub on_signed: Option<OnSigned>,
+}
+
+impl std::fmt::Debug for ProviderTokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderTokenCache")
+            .field("last_iat", &self.last.as_ref().map(|(_, iat)| iat))
+            .field("on_signed", &self.on_signed.is_some())
+            .finish()
+    }
+}
+
 /// Everything an [`ApnsSender`](crate::ApnsSender) needs.
 ///
 /// ```
@@ -115,6 +144,8 @@ pub struct ApnsConfig {
     pub ping_timeout: Duration,
     /// How often the provider token is re-signed (default 50 min; 20 to 60 min allowed).
     pub token_refresh: Duration,
+    /// The token of an earlier run, and where new tokens are reported.
+    pub provider_token: ProviderTokenCache,
 }
 
 impl ApnsConfig {
@@ -133,6 +164,7 @@ impl ApnsConfig {
             ping_interval: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(10),
             token_refresh: Duration::from_secs(50 * 60),
+            provider_token: ProviderTokenCache::default(),
         }
     }
 }

@@ -38,6 +38,7 @@ pub(crate) struct TokenSigner {
     team_id: String,
     refresh: Duration,
     current: RwLock<Current>,
+    on_signed: Option<crate::apns::OnSigned>,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -51,12 +52,14 @@ impl std::fmt::Debug for TokenSigner {
 }
 
 impl TokenSigner {
-    /// A signer for the .p8 key `p8_pem`; signs the first token now, so a bad key fails here.
+    /// A signer for the .p8 key `p8_pem`; signs the first token now, so a bad key fails here,
+    /// unless `cache` holds a token of this key and team younger than `refresh`.
     pub(crate) fn new(
         team_id: &str,
         key_id: &str,
         p8_pem: &str,
         refresh: Duration,
+        cache: crate::apns::ProviderTokenCache,
     ) -> Result<Self, Error> {
         if !(MIN_REFRESH..=MAX_REFRESH).contains(&refresh) {
             return Err(Error::config(
@@ -75,13 +78,34 @@ impl TokenSigner {
         }
         let key = EncodingKey::from_ec_pem(p8_pem.as_bytes())
             .map_err(|e| Error::config("p8_pem", format!("not a PKCS#8 P-256 private key: {e}")))?;
-        let current = sign(&key, key_id, team_id)?;
+        let fresh = sign(&key, key_id, team_id)?;
+        let kept = cache
+            .last
+            .as_ref()
+            .and_then(|(jwt, iat)| reuse(jwt.expose(), *iat, key_id, team_id, refresh));
+        let current = match kept {
+            Some(kept) => {
+                tracing::debug!(
+                    key_id,
+                    iat = kept.iat,
+                    "APNs provider token of an earlier run reused"
+                );
+                kept
+            }
+            None => {
+                if let Some(report) = &cache.on_signed {
+                    report(jwt_of(&fresh.header), fresh.iat);
+                }
+                fresh
+            }
+        };
         Ok(Self {
             key,
             key_id: key_id.to_owned(),
             team_id: team_id.to_owned(),
             refresh,
             current: RwLock::new(current),
+            on_signed: cache.on_signed,
         })
     }
 
@@ -108,6 +132,9 @@ impl TokenSigner {
             match sign(&self.key, &self.key_id, &self.team_id) {
                 Ok(fresh) => {
                     tracing::debug!(key_id = %self.key_id, iat = fresh.iat, "APNs provider token re-signed");
+                    if let Some(report) = &self.on_signed {
+                        report(jwt_of(&fresh.header), fresh.iat);
+                    }
                     *current = fresh;
                 }
                 // The key signed before, so this does not happen; keep the old token and
@@ -117,6 +144,43 @@ impl TokenSigner {
         }
         (current.header.clone(), current.iat)
     }
+}
+
+/// The JWT in a `bearer <jwt>` header value.
+fn jwt_of(header: &HeaderValue) -> &str {
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("bearer "))
+        .unwrap_or_default()
+}
+
+/// A kept token, if it is this key's and team's and younger than `refresh` by a minute.
+fn reuse(jwt: &str, iat: u64, key_id: &str, team_id: &str, refresh: Duration) -> Option<Current> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = jwt.split('.');
+    let header: serde_json::Value =
+        serde_json::from_slice(&engine.decode(parts.next()?).ok()?).ok()?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(parts.next()?).ok()?).ok()?;
+    parts.next()?;
+    let matches = header["alg"] == "ES256"
+        && header["kid"] == key_id
+        && claims["iss"] == team_id
+        && claims["iat"] == iat;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    let age = Duration::from_secs(now.checked_sub(iat)?);
+    if !matches || age + Duration::from_secs(60) >= refresh {
+        return None;
+    }
+    let mut value = HeaderValue::try_from(format!("bearer {jwt}")).ok()?;
+    value.set_sensitive(true);
+    Some(Current {
+        header: value,
+        iat,
+        signed_at: Instant::now().checked_sub(age)?,
+    })
 }
 
 fn sign(key: &EncodingKey, key_id: &str, team_id: &str) -> Result<Current, Error> {
@@ -161,7 +225,14 @@ mod tests {
 
     #[test]
     fn signs_es256_with_kid_and_iss() {
-        let signer = TokenSigner::new("TEAM123456", "KEY1234567", &p8(), MIN_REFRESH).unwrap();
+        let signer = TokenSigner::new(
+            "TEAM123456",
+            "KEY1234567",
+            &p8(),
+            MIN_REFRESH,
+            Default::default(),
+        )
+        .unwrap();
         let (value, iat) = signer.header();
         assert!(value.is_sensitive());
         let (header, claims) = decode(&value);
@@ -176,18 +247,79 @@ mod tests {
     #[test]
     fn refuses_bad_settings() {
         let short = Duration::from_secs(60);
-        let err = TokenSigner::new("TEAM123456", "KEY1234567", &p8(), short).unwrap_err();
+        let err = TokenSigner::new("TEAM123456", "KEY1234567", &p8(), short, Default::default())
+            .unwrap_err();
         assert!(err.to_string().contains("token_refresh"), "{err}");
-        let err = TokenSigner::new("TEAM", "KEY1234567", &p8(), MIN_REFRESH).unwrap_err();
+        let err = TokenSigner::new("TEAM", "KEY1234567", &p8(), MIN_REFRESH, Default::default())
+            .unwrap_err();
         assert!(err.to_string().contains("team_id"), "{err}");
-        let err = TokenSigner::new("TEAM123456", "KEY1234567", "nope", MIN_REFRESH).unwrap_err();
+        let err = TokenSigner::new(
+            "TEAM123456",
+            "KEY1234567",
+            "nope",
+            MIN_REFRESH,
+            Default::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("p8_pem"), "{err}");
         assert!(!err.to_string().contains("BEGIN"));
     }
 
     #[test]
+    fn a_token_of_an_earlier_run_is_reused_while_young_and_new_ones_are_reported() {
+        use std::sync::{Arc, Mutex};
+        let key = p8();
+        let reported: Arc<Mutex<Vec<u64>>> = Arc::default();
+        let sink = Arc::clone(&reported);
+        let cache = |last: Option<(String, u64)>| crate::apns::ProviderTokenCache {
+            last: last.map(|(jwt, iat)| (crate::Secret::new(jwt), iat)),
+            on_signed: Some(Arc::new({
+                let sink = Arc::clone(&sink);
+                move |_: &str, iat: u64| sink.lock().unwrap().push(iat)
+            })),
+        };
+        let first =
+            TokenSigner::new("TEAM123456", "KEY1234567", &key, MIN_REFRESH, cache(None)).unwrap();
+        let (value, iat) = first.header();
+        assert_eq!(
+            *reported.lock().unwrap(),
+            vec![iat],
+            "the first token is reported"
+        );
+        let jwt = jwt_of(&value).to_owned();
+        // The next run presents the same token, and reports nothing new.
+        let second = TokenSigner::new(
+            "TEAM123456",
+            "KEY1234567",
+            &key,
+            MIN_REFRESH,
+            cache(Some((jwt.clone(), iat))),
+        )
+        .unwrap();
+        assert_eq!(second.header(), (value.clone(), iat));
+        assert_eq!(reported.lock().unwrap().len(), 1);
+        // Another key id, a wrong iat, or garbage: a new token.
+        for (kid, last) in [
+            ("KEY7654321", (jwt.clone(), iat)),
+            ("KEY1234567", (jwt.clone(), iat + 1)),
+            ("KEY1234567", ("a.b.c".to_owned(), iat)),
+        ] {
+            let signer =
+                TokenSigner::new("TEAM123456", kid, &key, MIN_REFRESH, cache(Some(last))).unwrap();
+            assert_ne!(signer.header().0, value);
+        }
+    }
+
+    #[test]
     fn expired_resigns_once_per_rejected_token() {
-        let signer = TokenSigner::new("TEAM123456", "KEY1234567", &p8(), MIN_REFRESH).unwrap();
+        let signer = TokenSigner::new(
+            "TEAM123456",
+            "KEY1234567",
+            &p8(),
+            MIN_REFRESH,
+            Default::default(),
+        )
+        .unwrap();
         let (_, iat) = signer.header();
         // A token from another iat is not the one rejected: nothing changes.
         let (same, same_iat) = signer.expired(iat + 1);

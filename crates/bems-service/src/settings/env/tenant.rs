@@ -43,6 +43,12 @@ pub(super) fn set(tenants: &mut [TenantSettings], rest: &str, value: &str) -> Re
         ["subscription", field] => set_subscription(&mut tenant.subscription, field, value),
         ["registration", field] => set_registration(&mut tenant.registration, field, value),
         ["graph", field] => super::graph::set_graph(&mut tenant.graph, field, value),
+        ["directory", rest @ ..] => {
+            super::directory::set_directory(&mut tenant.directory, rest, value)
+        }
+        ["follow_me", field] => {
+            super::directory::set_follow_me(&mut tenant.follow_me, field, value)
+        }
         _ => Err(SetError::Unknown),
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn check(tenant: &TenantSettings, public_url: Option<&Url>, problems:
     subscription(tenant, public_url, &mut at);
     registration(tenant, &mut at);
     super::graph::graph(tenant, public_url, &mut at);
+    super::directory::check(tenant, &mut at);
 }
 
 /// Devices register with tokens checked against the tenant's identity provider: without

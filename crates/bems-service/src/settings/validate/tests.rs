@@ -1,6 +1,7 @@
 //! One test per rule, each asserting the field the problem names; the seed page's rules in
 //! `seed`, the service's own in `sanity`.
 
+mod directory;
 mod graph;
 mod sanity;
 mod seed;

@@ -6,7 +6,9 @@ use exchange_auth::SecretBytes;
 
 use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
-use crate::store::{Store, StoreError, check, crypto};
+use crate::store::{
+    FollowMeDocument, FollowMeExpect, FollowMeWrite, Store, StoreError, check, crypto,
+};
 
 fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
     format!("mailbox {mailbox} of tenant {tenant}")
@@ -353,5 +355,45 @@ impl Store for SqliteStore {
     async fn outbox_len(&self) -> Result<u64, StoreError> {
         self.call("count pushes", String::new, |c| outbox::len(c))
             .await
+    }
+
+    async fn follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+    ) -> Result<Option<FollowMeDocument>, StoreError> {
+        self.read_follow_me(tenant, user, key).await
+    }
+
+    async fn follow_me_keys(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+    ) -> Result<Vec<FollowMeDocument>, StoreError> {
+        self.list_follow_me(tenant, user).await
+    }
+
+    async fn put_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        body: &str,
+        expect: FollowMeExpect,
+        max_documents: usize,
+    ) -> Result<FollowMeWrite, StoreError> {
+        self.write_follow_me(tenant, user, key, body, expect, max_documents)
+            .await
+    }
+
+    async fn delete_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        version: i64,
+    ) -> Result<FollowMeWrite, StoreError> {
+        self.remove_follow_me(tenant, user, key, version).await
     }
 }

@@ -37,7 +37,14 @@ pub(super) fn list(conn: &Connection) -> rusqlite::Result<Vec<TenantId>> {
 pub(super) fn delete(conn: &mut Connection, tenant: &str) -> rusqlite::Result<bool> {
     let tx = conn.savepoint()?;
     // Pushes about the tenant's mailboxes, then (with theirs) the tenant's devices.
-    for table in ["outbox", "devices", "mailboxes", "secrets", "certificates"] {
+    for table in [
+        "outbox",
+        "devices",
+        "mailboxes",
+        "secrets",
+        "certificates",
+        "follow_me",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
     }
     let existed = tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant])? > 0;

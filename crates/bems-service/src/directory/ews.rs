@@ -1,0 +1,197 @@
+//! The EWS backend ("GAL lookup"): `ResolveNames` in the directory with full contact data,
+//! and `GetUserPhoto`, both as the caller (impersonation, `X-AnchorMailbox`) at the caller's
+//! EWS URL: the one the store recorded for their mailbox, else Autodiscover's.
+//!
+//! The user's text goes into the SOAP body as XML text (the writer escapes it); it is never
+//! part of the markup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use autodiscover::MailboxLocator;
+use ews_proto::operations::{
+    GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames, ResolveNamesResponse,
+    UserPhotoSize,
+};
+use ews_proto::soap::{
+    ConnectingSid, ExchangeVersion, SoapBody, SoapHeader, read_envelope, write_envelope,
+};
+use ews_proto::{ResponseCode, affinity};
+use exchange_auth::{Authenticator, HttpRequest};
+use url::Url;
+
+use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
+use crate::model::TenantId;
+use crate::settings::DirectoryBackendKind;
+use crate::store::Store;
+
+const KIND: DirectoryBackendKind = DirectoryBackendKind::Ews;
+/// The largest `ResolveNames` answer read.
+const MAX_ANSWER: usize = 4 << 20;
+
+/// Exchange's address book, through the tenant's service account.
+pub struct EwsDirectory {
+    auth: Arc<dyn Authenticator>,
+    locator: Arc<dyn MailboxLocator>,
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for EwsDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EwsDirectory")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+fn failed(reason: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::unavailable(KIND, reason.to_string())
+}
+
+impl EwsDirectory {
+    /// Asks through `auth` at the EWS URL `store` holds for the caller's mailbox, or the one
+    /// `locator` finds; each request within `timeout`.
+    pub fn new(
+        auth: Arc<dyn Authenticator>,
+        locator: Arc<dyn MailboxLocator>,
+        store: Arc<dyn Store>,
+        tenant: TenantId,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            auth,
+            locator,
+            store,
+            tenant,
+            timeout,
+        }
+    }
+
+    /// The caller's EWS URL.
+    async fn ews_url(&self, caller: &str) -> Result<Url, DirectoryError> {
+        if let Ok(Some(record)) = self.store.mailbox(&self.tenant, caller).await
+            && let Some(Ok(url)) = record.ews_url.as_deref().map(Url::parse)
+        {
+            return Ok(url);
+        }
+        let found = self
+            .locator
+            .locate(caller)
+            .await
+            .map_err(|e| failed(format_args!("Autodiscover for {caller}: {e}")))?;
+        Ok(found.ews_url)
+    }
+
+    /// Sends `body` as `caller` and reads the answer of at most `limit` bytes.
+    async fn call<B: SoapBody, R: SoapBody>(
+        &self,
+        caller: &str,
+        body: &B,
+        limit: usize,
+    ) -> Result<R, DirectoryError> {
+        let url = self.ews_url(caller).await?;
+        let header = SoapHeader::request(ExchangeVersion::Exchange2013)
+            .impersonating(ConnectingSid::PrimarySmtpAddress(caller.to_owned()));
+        let request = HttpRequest::post(url, write_envelope(&header, body))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header(affinity::ANCHOR_MAILBOX, caller)
+            .timeout(Some(self.timeout));
+        let response = self.auth.send(request).await.map_err(failed)?;
+        let status = response.status;
+        let bytes = response.bytes(limit).await.map_err(failed)?;
+        if status != 200 {
+            return Err(failed(format_args!("HTTP {status}")));
+        }
+        read_envelope::<R>(&bytes)
+            .map(|envelope| envelope.body)
+            .map_err(failed)
+    }
+}
+
+fn some(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A resolution as a hit; `None` without an SMTP address.
+fn hit(resolution: Resolution) -> Option<Hit> {
+    let email = some(resolution.mailbox.email_address)?;
+    let mut person = Person::new(email);
+    person.display_name = some(resolution.mailbox.name);
+    if let Some(contact) = resolution.contact {
+        person.display_name = some(contact.display_name).or(person.display_name);
+        person.given_name = some(contact.given_name);
+        person.surname = some(contact.surname);
+        person.job_title = some(contact.job_title);
+        person.department = some(contact.department);
+        person.has_photo = contact.has_picture;
+    }
+    person.sources = vec![KIND.as_str()];
+    Some(Hit::new(person))
+}
+
+#[async_trait]
+impl DirectoryBackend for EwsDirectory {
+    fn kind(&self) -> DirectoryBackendKind {
+        KIND
+    }
+
+    async fn search(
+        &self,
+        caller: &str,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<Hit>, DirectoryError> {
+        let request = ResolveNames::directory(query.as_str());
+        let answer: ResolveNamesResponse = self.call(caller, &request, MAX_ANSWER).await?;
+        let Some(message) = answer.into_first() else {
+            return Err(failed("an answer without a response message"));
+        };
+        let code = &message.status.code;
+        if *code == ResponseCode::ErrorNameResolutionNoResults {
+            return Ok(Vec::new());
+        }
+        // Several matches come as a warning, ErrorNameResolutionMultipleResults.
+        if !(message.status.is_success()
+            || *code == ResponseCode::ErrorNameResolutionMultipleResults)
+        {
+            return Err(failed(format_args!("ResolveNames: {}", code.as_str())));
+        }
+        Ok(message
+            .resolutions
+            .into_iter()
+            .filter_map(hit)
+            .take(limit)
+            .collect())
+    }
+
+    async fn photo(
+        &self,
+        caller: &str,
+        address: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, DirectoryError> {
+        let request = GetUserPhoto::new(address, UserPhotoSize::HR96x96);
+        // Base64 takes a third more, and the envelope a little.
+        let limit = max_bytes.saturating_mul(2).saturating_add(64 * 1024);
+        let answer: GetUserPhotoResponse = match self.call(caller, &request, limit).await {
+            Ok(answer) => answer,
+            Err(DirectoryError::Unavailable { reason, .. }) if reason.contains("larger than") => {
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        if answer.status.code == ResponseCode::ErrorItemNotFound {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(failed(format_args!(
+                "GetUserPhoto: {}",
+                answer.status.code.as_str()
+            )));
+        }
+        Ok(answer.picture_data.filter(|bytes| bytes.len() <= max_bytes))
+    }
+}

@@ -1,0 +1,193 @@
+//! The LDAP backend ("Enable LDAP Lookup"), as BEMS offers it: a server on port 389, or 636
+//! with SSL and the trusted CA; the "LDAP User Name Query Template" with the user's text,
+//! escaped (RFC 4515), for every `{key}`; the base DN from the RootDSE when empty; photos from
+//! `thumbnailPhoto`.
+
+mod client;
+mod entry;
+mod filter;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use exchange_auth::Secret;
+
+use self::client::{Client, tls_config};
+use self::entry::PERSON_ATTRIBUTES;
+use self::filter::render;
+use super::{DirectoryBackend, DirectoryError, Hit, SearchQuery};
+use crate::settings::{CertificatePurpose, DirectoryBackendKind, TenantSettings};
+
+const KIND: DirectoryBackendKind = DirectoryBackendKind::Ldap;
+const PHOTO_ATTRIBUTES: &[&str] = &["mail", "thumbnailPhoto"];
+
+/// An LDAP directory (Active Directory).
+pub struct LdapDirectory {
+    client: Client,
+    query_template: String,
+    photo_query_template: String,
+    max_photo: usize,
+}
+
+impl std::fmt::Debug for LdapDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapDirectory")
+            .field("query_template", &self.query_template)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `ldap://host:port` or `ldaps://host:port` for `server` (`host`, `host:port`, `[v6]:port`,
+/// an IPv6 address).
+fn server_url(server: &str, ssl: bool, default_port: u16) -> Result<String, String> {
+    let scheme = if ssl { "ldaps" } else { "ldap" };
+    let server = server.trim();
+    if server.contains("://") || server.is_empty() || server.contains('/') {
+        return Err(format!("{server:?} is not host or host:port"));
+    }
+    let (host, port) = if let Some(rest) = server.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{server:?} lacks the closing ']'"))?;
+        (format!("[{v6}]"), after.strip_prefix(':'))
+    } else if server.matches(':').count() > 1 {
+        (format!("[{server}]"), None)
+    } else {
+        match server.split_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (server.to_owned(), None),
+        }
+    };
+    let port = match port {
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{port:?} is not a port"))?,
+        None => default_port,
+    };
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+impl LdapDirectory {
+    /// The backend `tenant`'s `[tenants.directory.ldap]` describes; binds as `bind_user`, or
+    /// as the service account when none is set (anonymously without either).
+    pub fn from_settings(tenant: &TenantSettings) -> Result<Self, String> {
+        let directory = &tenant.directory;
+        let ldap = &directory.ldap;
+        let urls = ldap
+            .servers
+            .iter()
+            .map(|s| server_url(s, ldap.ssl, ldap.default_port()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if urls.is_empty() {
+            return Err("no LDAP server is configured (directory.ldap.servers)".into());
+        }
+        let tls = if ldap.ssl {
+            let cas: Vec<String> = tenant
+                .trusted_certificates
+                .iter()
+                .filter(|c| c.purpose == CertificatePurpose::ActiveDirectory)
+                .filter_map(|c| c.pem.clone())
+                .collect();
+            Some(tls_config(&cas)?)
+        } else {
+            None
+        };
+        let bind = match (&ldap.bind_user, &ldap.bind_password) {
+            (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+            (Some(_), None) => return Err("bind_user is set without its password".into()),
+            (None, _) => tenant
+                .service_account_username
+                .clone()
+                .zip(tenant.service_account_password.clone()),
+        };
+        let bind = bind.filter(|(_, password): &(String, Secret)| !password.is_empty());
+        let timeout = Duration::from_secs(u64::from(directory.timeout_seconds));
+        let base = Some(ldap.base_dn.trim().to_owned());
+        Ok(Self {
+            client: Client::new(urls, tls, bind, base, timeout),
+            query_template: ldap.query_template.clone(),
+            photo_query_template: ldap.photo_query_template.clone(),
+            max_photo: usize::try_from(directory.max_photo_bytes).unwrap_or(usize::MAX),
+        })
+    }
+
+    /// The filter a search for `query` sends.
+    pub fn filter(&self, query: &SearchQuery) -> String {
+        render(&self.query_template, query.as_str())
+    }
+}
+
+#[async_trait]
+impl DirectoryBackend for LdapDirectory {
+    fn kind(&self) -> DirectoryBackendKind {
+        KIND
+    }
+
+    async fn search(
+        &self,
+        _caller: &str,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<Hit>, DirectoryError> {
+        let entries = self
+            .client
+            .search(self.filter(query), &PERSON_ATTRIBUTES, limit)
+            .await
+            .map_err(|e| DirectoryError::unavailable(KIND, e))?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| entry.hit(self.max_photo))
+            .collect())
+    }
+
+    async fn photo(
+        &self,
+        _caller: &str,
+        address: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, DirectoryError> {
+        let filter = render(&self.photo_query_template, address);
+        let entries = self
+            .client
+            .search(filter, PHOTO_ATTRIBUTES, 1)
+            .await
+            .map_err(|e| DirectoryError::unavailable(KIND, e))?;
+        Ok(entries
+            .first()
+            .and_then(|entry| entry.bytes("thumbnailPhoto"))
+            .filter(|photo| !photo.is_empty() && photo.len() <= max_bytes)
+            .map(<[u8]>::to_vec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_become_urls_with_the_default_port() {
+        let url = |s, ssl, port| server_url(s, ssl, port);
+        assert_eq!(
+            url("dc1.corp.test", false, 389).as_deref(),
+            Ok("ldap://dc1.corp.test:389")
+        );
+        assert_eq!(
+            url("dc1.corp.test", true, 636).as_deref(),
+            Ok("ldaps://dc1.corp.test:636")
+        );
+        assert_eq!(
+            url("127.0.0.1:3268", false, 389).as_deref(),
+            Ok("ldap://127.0.0.1:3268")
+        );
+        assert_eq!(
+            url("[::1]:636", true, 636).as_deref(),
+            Ok("ldaps://[::1]:636")
+        );
+        assert_eq!(url("::1", false, 389).as_deref(), Ok("ldap://[::1]:389"));
+        for bad in ["ldap://dc1", "dc1:0", "dc1:x", "", "dc1/x"] {
+            assert!(url(bad, false, 389).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! BlackBerry Follow-Me: the launcher's settings follow a user from device to device.
+//!
+//! Each user keeps documents of opaque JSON under keys of their choosing; only they read and
+//! write them (the bearer token's user must be the one in the path: another user's document
+//! is `403`). Every document has a version, sent as its strong `ETag` (`"3"`); a write names
+//! the version it replaces, so two devices cannot overwrite each other silently:
+//!
+//! | route | preconditions | answers |
+//! |---|---|---|
+//! | `GET /v1/tenants/{tenant}/users/{user}/follow-me` | | the keys and versions |
+//! | `GET .../follow-me/{key}` | `If-None-Match` | `200` with `ETag`, `304`, `404` |
+//! | `PUT .../follow-me/{key}` (JSON) | `If-Match: "<version>"` to replace, `If-None-Match: *` or none to create | `201` / `200` with the new `ETag`; `412` when the version is not the stored one (or the document exists and `If-None-Match: *` was sent); `428` when a document exists and no version is named; `413` over `max_document_bytes`; `409` at `max_documents` |
+//! | `DELETE .../follow-me/{key}` | `If-Match: "<version>"` (required) | `204`, `412`, `428`, `404` |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::directory::api::{device_user, problem};
+use crate::service::{Service, Tenant};
+use crate::store::{FollowMeExpect, FollowMeWrite};
+
+/// The largest body read at all; `max_document_bytes` (at most 1 MiB) is checked after.
+const BODY_LIMIT: usize = 1024 * 1024 + 1;
+
+/// Follow-Me's routes.
+pub fn routes(service: &Arc<Service>) -> Router {
+    Router::new()
+        .route("/v1/tenants/{tenant}/users/{user}/follow-me", get(list))
+        .route(
+            "/v1/tenants/{tenant}/users/{user}/follow-me/{key}",
+            get(read).put(write).delete(remove),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Arc::clone(service))
+}
+
+/// The version an entity tag names (`"3"`), if it is one of ours.
+fn version_of(tag: &str) -> Option<i64> {
+    tag.trim()
+        .strip_prefix('"')?
+        .strip_suffix('"')?
+        .parse()
+        .ok()
+        .filter(|v| *v > 0)
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn with_etag(status: StatusCode, version: i64, body: Response) -> Response {
+    let mut response = body;
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
+}
+
+/// The tenant and user of the path, when the caller is that user and Follow-Me is on.
+async fn owner(
+    service: &Service,
+    tenant: &str,
+    user: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Tenant>, String), Box<Response>> {
+    let (tenant, caller) = device_user(service, tenant, headers).await?;
+    if !tenant.settings.follow_me.enabled {
+        return Err(Box::new(problem(
+            StatusCode::NOT_FOUND,
+            "Follow-Me is not enabled for this tenant",
+        )));
+    }
+    let user = user.trim().to_ascii_lowercase();
+    if caller.address != user {
+        return Err(Box::new(problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token is {}'s: a user reads and writes only their own Follow-Me documents",
+                caller.address
+            ),
+        )));
+    }
+    Ok((tenant, user))
+}
+
+fn store_failed(error: &crate::store::StoreError) -> Response {
+    match error {
+        crate::store::StoreError::Invalid { rule, .. } => {
+            problem(StatusCode::BAD_REQUEST, rule.clone())
+        }
+        other => problem(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn list(
+    State(service): State<Arc<Service>>,
+    Path((tenant, user)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    match service.store.follow_me_keys(&tenant.id, &user).await {
+        Ok(documents) => {
+            let documents: Vec<_> = documents
+                .iter()
+                .map(|d| json!({"key": d.key, "version": d.version, "etag": etag(d.version)}))
+                .collect();
+            Json(json!({"user": user, "documents": documents})).into_response()
+        }
+        Err(error) => store_failed(&error),
+    }
+}
+
+async fn read(
+    State(service): State<Arc<Service>>,
+    Path((tenant, user, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let document = match service.store.follow_me(&tenant.id, &user, &key).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return problem(StatusCode::NOT_FOUND, "no such document"),
+        Err(error) => return store_failed(&error),
+    };
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| version_of(t) == Some(document.version))
+        });
+    if unchanged {
+        return with_etag(
+            StatusCode::NOT_MODIFIED,
+            document.version,
+            ().into_response(),
+        );
+    }
+    let body = ([(header::CONTENT_TYPE, "application/json")], document.body).into_response();
+    with_etag(StatusCode::OK, document.version, body)
+}
+
+/// The precondition of a write: the version `If-Match` names, `If-None-Match: *`, or none.
+enum Precondition {
+    Version(i64),
+    Absent,
+    None,
+}
+
+fn precondition(headers: &HeaderMap) -> Result<Precondition, Box<Response>> {
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or_default().trim())
+    };
+    match (text(header::IF_MATCH), text(header::IF_NONE_MATCH)) {
+        (Some(_), Some(_)) => Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "send If-Match or If-None-Match, not both",
+        ))),
+        (Some(tag), None) => match version_of(tag) {
+            Some(version) => Ok(Precondition::Version(version)),
+            // `*` or a tag we never gave: it cannot match a version; say which one to send.
+            None => Err(Box::new(problem(
+                StatusCode::PRECONDITION_FAILED,
+                "If-Match must name the version read (its ETag, \"<n>\")",
+            ))),
+        },
+        (None, Some("*")) => Ok(Precondition::Absent),
+        (None, Some(_)) => Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "a write takes If-None-Match: * only (create if absent)",
+        ))),
+        (None, None) => Ok(Precondition::None),
+    }
+}
+
+async fn write(
+    State(service): State<Arc<Service>>,
+    Path((tenant, user, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let limits = &tenant.settings.follow_me;
+    if body.len() > usize::try_from(limits.max_document_bytes).unwrap_or(usize::MAX) {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a document has at most {} bytes", limits.max_document_bytes),
+        );
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return problem(StatusCode::BAD_REQUEST, "the document is not UTF-8 JSON");
+    };
+    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!("the document is not JSON: {error}"),
+        );
+    }
+    let condition = match precondition(&headers) {
+        Ok(condition) => condition,
+        Err(refused) => return *refused,
+    };
+    let expect = match condition {
+        Precondition::Version(version) => FollowMeExpect::Version(version),
+        Precondition::Absent | Precondition::None => FollowMeExpect::Absent,
+    };
+    let max = usize::try_from(limits.max_documents).unwrap_or(usize::MAX);
+    let written = service
+        .store
+        .put_follow_me(&tenant.id, &user, &key, text, expect, max)
+        .await;
+    match (written, condition) {
+        (Ok(FollowMeWrite::Written { version }), _) => {
+            let status = if version == 1 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let body = Json(json!({"key": key, "version": version})).into_response();
+            with_etag(status, version, body)
+        }
+        (Ok(FollowMeWrite::Conflict { current: Some(_) }), Precondition::None) => problem(
+            StatusCode::PRECONDITION_REQUIRED,
+            "the document exists: send If-Match with the version read, so that no other \
+             device's change is overwritten",
+        ),
+        (Ok(FollowMeWrite::Conflict { current }), _) => {
+            let message = match current {
+                Some(version) => format!(
+                    "the document is at version {version}: another device changed it; read it \
+                     again"
+                ),
+                None => "there is no such document to replace".to_owned(),
+            };
+            problem(StatusCode::PRECONDITION_FAILED, message)
+        }
+        (Ok(FollowMeWrite::Full), _) => problem(
+            StatusCode::CONFLICT,
+            format!("a user keeps at most {} documents", limits.max_documents),
+        ),
+        (Err(error), _) => store_failed(&error),
+    }
+}
+
+async fn remove(
+    State(service): State<Arc<Service>>,
+    Path((tenant, user, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let version = match precondition(&headers) {
+        Ok(Precondition::Version(version)) => version,
+        Ok(_) => {
+            return problem(
+                StatusCode::PRECONDITION_REQUIRED,
+                "send If-Match with the version read",
+            );
+        }
+        Err(refused) => return *refused,
+    };
+    match service
+        .store
+        .delete_follow_me(&tenant.id, &user, &key, version)
+        .await
+    {
+        Ok(FollowMeWrite::Written { .. }) => StatusCode::NO_CONTENT.into_response(),
+        Ok(FollowMeWrite::Conflict { current: None }) => {
+            problem(StatusCode::NOT_FOUND, "no such document")
+        }
+        Ok(_) => problem(
+            StatusCode::PRECONDITION_FAILED,
+            "another device changed the document; read it again",
+        ),
+        Err(error) => store_failed(&error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_strong_tags_name_a_version() {
+        assert_eq!(version_of("\"3\""), Some(3));
+        assert_eq!(version_of(" \"12\" "), Some(12));
+        for other in ["3", "W/\"3\"", "*", "\"0\"", "\"-1\"", "\"x\"", ""] {
+            assert_eq!(version_of(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn writes_name_one_precondition() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(matches!(
+            precondition(&headers(&[("if-match", "\"2\"")])),
+            Ok(Precondition::Version(2))
+        ));
+        assert!(matches!(
+            precondition(&headers(&[("if-none-match", "*")])),
+            Ok(Precondition::Absent)
+        ));
+        assert!(matches!(
+            precondition(&headers(&[])),
+            Ok(Precondition::None)
+        ));
+        let status = |h| precondition(&h).err().map(|r| r.status());
+        assert_eq!(
+            status(headers(&[("if-match", "*")])),
+            Some(StatusCode::PRECONDITION_FAILED)
+        );
+        assert_eq!(
+            status(headers(&[("if-match", "\"1\""), ("if-none-match", "*")])),
+            Some(StatusCode::BAD_REQUEST)
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! Follow-Me documents: read, listed, and written or deleted by compare-and-set in one
+//! savepoint, so two writers that read the same version cannot both write.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{SqliteStore, now_ms};
+use crate::model::TenantId;
+use crate::store::followme::{check_body, check_key};
+use crate::store::{FollowMeDocument, FollowMeExpect, FollowMeWrite, StoreError, check};
+
+fn record(tenant: &TenantId, user: &str, key: &str) -> String {
+    format!("follow-me document {key:?} of {user} in tenant {tenant}")
+}
+
+/// The [`Store`](crate::store::Store) methods of Follow-Me: input checked (the user
+/// lower-cased) here, the SQL on the store's thread.
+impl SqliteStore {
+    pub(super) async fn read_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+    ) -> Result<Option<FollowMeDocument>, StoreError> {
+        const OP: &str = "read follow-me document";
+        let user = check::mailbox(OP, user)?;
+        check_key(OP, key)?;
+        let shown = record(tenant, &user, key);
+        let (id, key) = (tenant.to_string(), key.to_owned());
+        self.call(OP, || shown, move |c| get(c, &id, &user, &key))
+            .await
+    }
+
+    pub(super) async fn list_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+    ) -> Result<Vec<FollowMeDocument>, StoreError> {
+        const OP: &str = "list follow-me documents";
+        let user = check::mailbox(OP, user)?;
+        let shown = format!("of {user} in tenant {tenant}");
+        let id = tenant.to_string();
+        self.call(OP, || shown, move |c| list(c, &id, &user)).await
+    }
+
+    pub(super) async fn write_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        body: &str,
+        expect: FollowMeExpect,
+        max_documents: usize,
+    ) -> Result<FollowMeWrite, StoreError> {
+        const OP: &str = "write follow-me document";
+        let user = check::mailbox(OP, user)?;
+        check_key(OP, key)?;
+        check_body(OP, key, body)?;
+        let shown = record(tenant, &user, key);
+        let (id, key, body, now) = (
+            tenant.to_string(),
+            key.to_owned(),
+            body.to_owned(),
+            now_ms(),
+        );
+        self.call(
+            OP,
+            || shown,
+            move |c| put(c, &id, &user, &key, &body, expect, max_documents, now),
+        )
+        .await
+    }
+
+    pub(super) async fn remove_follow_me(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        key: &str,
+        version: i64,
+    ) -> Result<FollowMeWrite, StoreError> {
+        const OP: &str = "delete follow-me document";
+        let user = check::mailbox(OP, user)?;
+        check_key(OP, key)?;
+        let shown = record(tenant, &user, key);
+        let (id, key) = (tenant.to_string(), key.to_owned());
+        self.call(OP, || shown, move |c| delete(c, &id, &user, &key, version))
+            .await
+    }
+}
+
+pub(super) fn get(
+    conn: &Connection,
+    tenant: &str,
+    user: &str,
+    key: &str,
+) -> rusqlite::Result<Option<FollowMeDocument>> {
+    conn.prepare_cached(
+        "SELECT key, version, body, updated_at_ms FROM follow_me
+         WHERE tenant = ?1 AND user = ?2 AND key = ?3",
+    )?
+    .query_row(params![tenant, user, key], |row| {
+        Ok(FollowMeDocument {
+            key: row.get(0)?,
+            version: row.get(1)?,
+            body: row.get(2)?,
+            updated_at_ms: row.get(3)?,
+        })
+    })
+    .optional()
+}
+
+/// The user's documents without their bodies, by key.
+pub(super) fn list(
+    conn: &Connection,
+    tenant: &str,
+    user: &str,
+) -> rusqlite::Result<Vec<FollowMeDocument>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT key, version, updated_at_ms FROM follow_me
+         WHERE tenant = ?1 AND user = ?2 ORDER BY key",
+    )?;
+    let rows = statement.query_map(params![tenant, user], |row| {
+        Ok(FollowMeDocument {
+            key: row.get(0)?,
+            version: row.get(1)?,
+            body: String::new(),
+            updated_at_ms: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn version(
+    conn: &Connection,
+    tenant: &str,
+    user: &str,
+    key: &str,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT version FROM follow_me WHERE tenant = ?1 AND user = ?2 AND key = ?3",
+    )?
+    .query_row(params![tenant, user, key], |row| row.get(0))
+    .optional()
+}
+
+/// Writes `body` if the document is as `expect` says, and the user keeps fewer than
+/// `max_documents` when it is new.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn put(
+    conn: &mut Connection,
+    tenant: &str,
+    user: &str,
+    key: &str,
+    body: &str,
+    expect: FollowMeExpect,
+    max_documents: usize,
+    now_ms: i64,
+) -> rusqlite::Result<FollowMeWrite> {
+    let tx = conn.savepoint()?;
+    let current = version(&tx, tenant, user, key)?;
+    let written = match (expect, current) {
+        (FollowMeExpect::Absent, None) => {
+            let kept: i64 = tx
+                .prepare_cached("SELECT count(*) FROM follow_me WHERE tenant = ?1 AND user = ?2")?
+                .query_row(params![tenant, user], |row| row.get(0))?;
+            if usize::try_from(kept).unwrap_or(usize::MAX) >= max_documents {
+                return Ok(FollowMeWrite::Full);
+            }
+            tx.prepare_cached(
+                "INSERT INTO follow_me (tenant, user, key, version, body, updated_at_ms)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5)",
+            )?
+            .execute(params![tenant, user, key, body, now_ms])?;
+            1
+        }
+        (FollowMeExpect::Version(expected), Some(stored)) if expected == stored => {
+            tx.prepare_cached(
+                "UPDATE follow_me SET version = version + 1, body = ?4, updated_at_ms = ?5
+                 WHERE tenant = ?1 AND user = ?2 AND key = ?3",
+            )?
+            .execute(params![tenant, user, key, body, now_ms])?;
+            stored + 1
+        }
+        (_, current) => return Ok(FollowMeWrite::Conflict { current }),
+    };
+    tx.commit()?;
+    Ok(FollowMeWrite::Written { version: written })
+}
+
+/// Deletes the document if it is at `expected`.
+pub(super) fn delete(
+    conn: &mut Connection,
+    tenant: &str,
+    user: &str,
+    key: &str,
+    expected: i64,
+) -> rusqlite::Result<FollowMeWrite> {
+    let tx = conn.savepoint()?;
+    let current = version(&tx, tenant, user, key)?;
+    if current != Some(expected) {
+        return Ok(FollowMeWrite::Conflict { current });
+    }
+    tx.prepare_cached("DELETE FROM follow_me WHERE tenant = ?1 AND user = ?2 AND key = ?3")?
+        .execute(params![tenant, user, key])?;
+    tx.commit()?;
+    Ok(FollowMeWrite::Written { version: expected })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::sqlite::testing::{contoso, store};
+    use crate::store::{FollowMeExpect, FollowMeWrite, Store, StoreError};
+
+    const MARA: &str = "Mara@contoso.com";
+
+    #[tokio::test]
+    async fn documents_are_created_then_updated_only_at_the_version_read() {
+        let store = store().await;
+        let t = contoso();
+        let put = |body: &'static str, expect| {
+            let (store, t) = (&store, &t);
+            async move {
+                store
+                    .put_follow_me(t, MARA, "launcher", body, expect, 10)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            put("{\"a\":1}", FollowMeExpect::Absent).await,
+            FollowMeWrite::Written { version: 1 }
+        );
+        assert_eq!(
+            put("{\"a\":2}", FollowMeExpect::Absent).await,
+            FollowMeWrite::Conflict { current: Some(1) }
+        );
+        assert_eq!(
+            put("{\"a\":2}", FollowMeExpect::Version(1)).await,
+            FollowMeWrite::Written { version: 2 }
+        );
+        // A second device that read version 1 is refused.
+        assert_eq!(
+            put("{\"a\":3}", FollowMeExpect::Version(1)).await,
+            FollowMeWrite::Conflict { current: Some(2) }
+        );
+        let document = store
+            .follow_me(&t, "mara@CONTOSO.com", "launcher")
+            .await
+            .unwrap();
+        let document = document.expect("stored");
+        assert_eq!((document.version, document.body.as_str()), (2, "{\"a\":2}"));
+        let listed = store.follow_me_keys(&t, MARA).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].key.as_str(), listed[0].version), ("launcher", 2));
+    }
+
+    #[tokio::test]
+    async fn deletes_need_the_current_version_and_users_and_tenants_are_apart() {
+        let store = store().await;
+        let t = contoso();
+        store
+            .put_follow_me(&t, MARA, "k", "[]", FollowMeExpect::Absent, 10)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .follow_me(&t, "sadie@contoso.com", "k")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let wrong = store.delete_follow_me(&t, MARA, "k", 7).await.unwrap();
+        assert_eq!(wrong, FollowMeWrite::Conflict { current: Some(1) });
+        let done = store.delete_follow_me(&t, MARA, "k", 1).await.unwrap();
+        assert_eq!(done, FollowMeWrite::Written { version: 1 });
+        assert!(store.follow_me(&t, MARA, "k").await.unwrap().is_none());
+        store
+            .put_follow_me(&t, MARA, "k", "[]", FollowMeExpect::Absent, 10)
+            .await
+            .unwrap();
+        assert!(store.delete_tenant(&t).await.is_ok());
+        assert!(
+            store.follow_me(&t, MARA, "k").await.unwrap().is_none(),
+            "gone with the tenant"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_document_count_bad_keys_and_bad_bodies_are_refused() {
+        let store = store().await;
+        let t = contoso();
+        for key in ["a", "b"] {
+            let written = store
+                .put_follow_me(&t, MARA, key, "{}", FollowMeExpect::Absent, 2)
+                .await
+                .unwrap();
+            assert!(matches!(written, FollowMeWrite::Written { .. }));
+        }
+        let full = store
+            .put_follow_me(&t, MARA, "c", "{}", FollowMeExpect::Absent, 2)
+            .await;
+        assert_eq!(full.unwrap(), FollowMeWrite::Full);
+        for (key, body) in [("../x", "{}"), ("", "{}"), ("ok", "not json")] {
+            let refused = store
+                .put_follow_me(&t, MARA, key, body, FollowMeExpect::Absent, 10)
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Invalid { .. })),
+                "{key:?} {body:?}"
+            );
+        }
+    }
+}
