@@ -48,6 +48,10 @@ fn the_example_microsoft365_tenant_validates_once_uncommented() {
     let fabrikam = &settings.tenants[1];
     assert_eq!(fabrikam.exchange, ExchangeTarget::Microsoft365);
     assert!(fabrikam.modern_authentication.enabled);
+    assert!(
+        fabrikam.graph.enabled,
+        "the example shows \"use Microsoft Graph\""
+    );
 }
 
 #[test]
