@@ -316,6 +316,49 @@ async fn a_registration_for_another_users_mailbox_is_refused_and_nothing_is_stor
     running.stop().await;
 }
 
+#[tokio::test]
+async fn a_restarted_streaming_service_announces_the_mail_that_arrived_while_it_was_down() {
+    // Streaming subscriptions cannot resume: the restarted service compares the inbox's
+    // unread count with the one it saved.
+    let (world, running, base) = start(SubscriptionMode::Streaming).await;
+    let token = demo::apns_token(7);
+    assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
+    subscribed(&running, 1).await;
+    for n in 0..2 {
+        world
+            .sim
+            .deliver_mail(MARA, &format!("before {n}"), "x@contoso.com")
+            .unwrap();
+    }
+    announced_all(&world, &token, 2).await;
+    running.stop().await;
+    for n in 0..3 {
+        world
+            .sim
+            .deliver_mail(MARA, &format!("while down {n}"), "x@contoso.com")
+            .unwrap();
+    }
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("restart");
+    announced_all(&world, &token, 5).await;
+    let last = pushes_for(&world, &token, 1).await.pop().unwrap();
+    assert_eq!(
+        last.payload["aps"]["alert"]["body"], "You have 3 new messages",
+        "the mail of the downtime, coalesced"
+    );
+    // And the stream goes on from there, without announcing anything twice.
+    subscribed(&running, 1).await;
+    world
+        .sim
+        .deliver_mail(MARA, "after", "x@contoso.com")
+        .unwrap();
+    announced_all(&world, &token, 6).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(announced(&world, &token), (6, 6));
+    running.stop().await;
+}
+
 #[test]
 fn a_killed_service_restarts_and_pushes_every_mail_delivered_meanwhile() {
     // Exchange and the mocks live in one runtime; the service in another, so that killing

@@ -6,8 +6,16 @@
 //! the batch has one, else the last count plus the new mail, else asked of Exchange. The
 //! pushes and the mailbox's checkpoint (its watermark after these events) are written in one
 //! transaction, then sent: a crash at any point loses no notification.
+//!
+//! Each mailbox's last unread count is saved too. A restarted service that subscribes a
+//! mailbox afresh (a streaming subscription, which cannot resume) compares the inbox's unread
+//! count with the saved one, and announces the difference: mail that arrived while it was down
+//! is not lost, only coalesced. (A count cannot tell a new mail from an old one marked
+//! unread, nor see new mail hidden by mail read meanwhile; push and pull subscriptions resume
+//! from their watermarks and replay exactly.)
 
 use std::collections::{BTreeMap, HashMap};
+use std::mem;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +51,8 @@ struct Change {
     unread: Option<u32>,
     checkpoint: Option<Watermark>,
     resync: bool,
+    /// The unread count saved before a restart, when this batch resubscribed the mailbox.
+    saved_unread: Option<u32>,
 }
 
 /// One tenant's event loop.
@@ -52,7 +62,12 @@ pub struct Pipeline {
     courier: Arc<Courier>,
     metrics: Arc<Metrics>,
     counts: Arc<dyn UnreadCounts>,
+    /// The last unread count per mailbox, as pushed.
     unread: HashMap<String, u32>,
+    /// Counts saved by the service before it started, until the mailbox is subscribed.
+    saved: HashMap<String, u32>,
+    /// Counts changed since they were last saved.
+    unsaved: BTreeMap<String, u32>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -79,11 +94,18 @@ impl Pipeline {
             metrics,
             counts,
             unread: HashMap::new(),
+            saved: HashMap::new(),
+            unsaved: BTreeMap::new(),
         }
     }
 
     /// Runs until the watcher stops.
     pub async fn run(mut self, mut events: Events) {
+        self.saved = self
+            .retry("unread counts", || self.store.unread_counts(&self.tenant))
+            .await
+            .into_iter()
+            .collect();
         while let Some(first) = events.recv().await {
             let mut batch = vec![first];
             while batch.len() < BATCH {
@@ -137,6 +159,18 @@ impl Pipeline {
                         .or_default()
                         .resync = true;
                 }
+                WatchEvent::Subscribed { mailbox, resumed } => {
+                    let mailbox = mailbox.to_ascii_lowercase();
+                    // The first subscription since the service started: one that could not
+                    // resume missed what arrived while the service was down.
+                    if let Some(saved) = self.saved.remove(&mailbox)
+                        && !resumed
+                    {
+                        let change = changes.entry(mailbox).or_default();
+                        change.resync = true;
+                        change.saved_unread = Some(saved);
+                    }
+                }
                 WatchEvent::Lost { mailbox, reason } => {
                     tracing::info!(tenant = %self.tenant, %mailbox, %reason, "subscription lost");
                 }
@@ -169,6 +203,13 @@ impl Pipeline {
                 },
             )
             .await;
+        if !self.unsaved.is_empty() {
+            let counts: Vec<(String, u32)> = mem::take(&mut self.unsaved).into_iter().collect();
+            // Only a restart's baseline: a failure is logged, not retried.
+            if let Err(error) = self.store.save_unread_counts(&self.tenant, &counts).await {
+                tracing::warn!(tenant = %self.tenant, %error, "unread counts not saved");
+            }
+        }
     }
 
     /// The badge of a mailbox's pushes; settles what a resync found.
@@ -176,7 +217,7 @@ impl Pipeline {
         if change.resync {
             // Events may be missing: compare the unread count with the last one known.
             if let Some(now) = self.counts.unread(mailbox).await {
-                let before = self.unread.get(mailbox).copied();
+                let before = self.unread.get(mailbox).copied().or(change.saved_unread);
                 if before.is_some_and(|b| now > b) && change.new_mail == 0 {
                     change.new_mail = now - before.unwrap_or(0);
                     change.first_seen_ms = now_ms();
@@ -190,8 +231,10 @@ impl Pipeline {
         if unread.is_none() && change.new_mail > 0 {
             unread = self.counts.unread(mailbox).await;
         }
-        if let Some(count) = unread {
-            self.unread.insert(mailbox.to_owned(), count);
+        if let Some(count) = unread
+            && self.unread.insert(mailbox.to_owned(), count) != Some(count)
+        {
+            self.unsaved.insert(mailbox.to_owned(), count);
         }
         unread
     }

@@ -148,6 +148,17 @@ pub trait Store: Send + Sync {
         mailbox: &str,
     ) -> Result<Option<String>, StoreError>;
 
+    /// The last unread count saved for each of `tenant`'s mailboxes (those with one).
+    async fn unread_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// Saves mailboxes' last known unread counts (the badge a restarted service starts
+    /// from); a mailbox not saved is skipped.
+    async fn save_unread_counts(
+        &self,
+        tenant: &TenantId,
+        counts: &[(String, u32)],
+    ) -> Result<(), StoreError>;
+
     /// Saves a secret (a refresh token, a client secret, a `.pfx`), encrypted, replacing any
     /// before under that name.
     async fn put_secret(

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         V1,
     ),
     (2, "follow-me documents", V2_FOLLOW_ME),
+    (3, "each mailbox's last known unread count", V3_UNREAD),
 ];
 
 /// The newest schema version this build knows.
@@ -95,6 +96,12 @@ CREATE TABLE follow_me (
     updated_at_ms INTEGER NOT NULL,
     PRIMARY KEY (tenant, user, key)
 ) STRICT;
+";
+
+/// The badge a restarted service starts from: mail that arrived while it was down is found
+/// by comparing the inbox's unread count with it.
+const V3_UNREAD: &str = "
+ALTER TABLE mailboxes ADD COLUMN unread INTEGER CHECK (unread >= 0);
 ";
 
 /// Why the schema could not be brought up to date.

@@ -183,6 +183,35 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn unread_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u32)>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list unread counts",
+            || format!("of tenant {tenant}"),
+            move |c| mailboxes::unread_counts(c, &id),
+        )
+        .await
+    }
+
+    async fn save_unread_counts(
+        &self,
+        tenant: &TenantId,
+        counts: &[(String, u32)],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save unread counts";
+        let counts = counts
+            .iter()
+            .map(|(mailbox, unread)| Ok((check::mailbox(OP, mailbox)?, *unread)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (id, n) = (tenant.to_string(), counts.len());
+        self.call(
+            OP,
+            || format!("{n} mailboxes of tenant {tenant}"),
+            move |c| mailboxes::save_unread_counts(c, &id, &counts),
+        )
+        .await
+    }
+
     async fn load_watermark(
         &self,
         tenant: &TenantId,

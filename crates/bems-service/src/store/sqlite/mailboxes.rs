@@ -86,6 +86,31 @@ pub(super) fn load_watermark(
     Ok(watermark.flatten())
 }
 
+pub(super) fn unread_counts(
+    conn: &Connection,
+    tenant: &str,
+) -> rusqlite::Result<Vec<(String, u32)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT mailbox, unread FROM mailboxes
+         WHERE tenant = ?1 AND unread IS NOT NULL ORDER BY mailbox",
+    )?;
+    let rows = statement.query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+pub(super) fn save_unread_counts(
+    conn: &Connection,
+    tenant: &str,
+    counts: &[(String, u32)],
+) -> rusqlite::Result<()> {
+    let mut statement =
+        conn.prepare_cached("UPDATE mailboxes SET unread = ?3 WHERE tenant = ?1 AND mailbox = ?2")?;
+    for (mailbox, unread) in counts {
+        statement.execute(params![tenant, mailbox, unread])?;
+    }
+    Ok(())
+}
+
 fn mailbox_record(row: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
     Ok(MailboxRecord {
         tenant: tenant_id(row, 0)?,
@@ -142,6 +167,56 @@ mod tests {
                 .as_deref(),
             Some("w2")
         );
+    }
+
+    #[tokio::test]
+    async fn unread_counts_are_kept_per_tenant_for_saved_mailboxes_only() {
+        let store = store().await;
+        let fabrikam = TenantId::new("fabrikam").unwrap();
+        store
+            .upsert_mailbox(&record("alice@contoso.com", None))
+            .await
+            .unwrap();
+        let mut carol = record("carol@fabrikam.com", None);
+        carol.tenant = fabrikam.clone();
+        store.upsert_mailbox(&carol).await.unwrap();
+        assert!(store.unread_counts(&contoso()).await.unwrap().is_empty());
+        store
+            .save_unread_counts(
+                &contoso(),
+                &[
+                    ("Alice@Contoso.com".into(), 3),
+                    ("ghost@contoso.com".into(), 9),
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .save_unread_counts(&fabrikam, &[("carol@fabrikam.com".into(), 1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.unread_counts(&contoso()).await.unwrap(),
+            [("alice@contoso.com".to_owned(), 3)],
+            "lower-cased, and a mailbox not saved is not added"
+        );
+        store
+            .save_unread_counts(&contoso(), &[("alice@contoso.com".into(), 0)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.unread_counts(&contoso()).await.unwrap(),
+            [("alice@contoso.com".to_owned(), 0)]
+        );
+        assert_eq!(
+            store.unread_counts(&fabrikam).await.unwrap(),
+            [("carol@fabrikam.com".to_owned(), 1)]
+        );
+        let error = store
+            .save_unread_counts(&contoso(), &[("not an address".into(), 1)])
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("not an address"), "{error}");
     }
 
     #[tokio::test]
