@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use bems::service::demo::{self, TOPIC, World};
 use bems::service::server::{self, Running};
 use bems::service::settings::SubscriptionMode;
-use exchange_sim::push::ApnsRequest;
+
+mod support;
 
 const MARA: &str = "mara@contoso.com";
 const SADIE: &str = "sadie@contoso.com";
@@ -50,29 +51,10 @@ async fn until(
     }
 }
 
-fn pushes(world: &World, token: &str) -> Vec<ApnsRequest> {
-    world
-        .apns
-        .received()
-        .into_iter()
-        .filter(|r| r.token == token && r.status == 200)
-        .collect()
-}
-
 /// The mails announced to `token` (a push for a burst says how many) and the last badge.
 fn announced(world: &World, token: &str) -> (u64, u64) {
-    let pushes = pushes(world, token);
-    let mails = pushes
-        .iter()
-        .map(|r| {
-            let body = r.payload["aps"]["alert"]["body"]
-                .as_str()
-                .unwrap_or_default();
-            body.split_whitespace()
-                .find_map(|w| w.parse::<u64>().ok())
-                .unwrap_or(1)
-        })
-        .sum();
+    let pushes = support::delivered(world, token);
+    let mails = support::mails(&pushes);
     let badge = pushes
         .last()
         .and_then(|r| r.payload["aps"]["badge"].as_u64())
@@ -108,7 +90,7 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
         .expect("mail");
     let deadline = Instant::now() + Duration::from_secs(20);
     let push = loop {
-        if let Some(push) = pushes(&world, &token).pop() {
+        if let Some(push) = support::delivered(&world, &token).pop() {
             break push;
         }
         assert!(

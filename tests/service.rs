@@ -9,6 +9,8 @@ use bems::service::server::{self, Running};
 use bems::service::settings::SubscriptionMode;
 use exchange_sim::push::{ApnsRequest, Reply};
 
+mod support;
+
 const MARA: &str = "mara@contoso.com";
 const SADIE: &str = "sadie@contoso.com";
 
@@ -62,12 +64,7 @@ async fn subscribed(running: &Running, n: usize) {
 async fn pushes_for(world: &World, token: &str, n: usize) -> Vec<ApnsRequest> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Vec<ApnsRequest> = world
-            .apns
-            .received()
-            .into_iter()
-            .filter(|r| r.token == token && r.status == 200)
-            .collect();
+        let got = support::delivered(world, token);
         if got.len() >= n {
             return got;
         }
@@ -83,23 +80,8 @@ async fn pushes_for(world: &World, token: &str, n: usize) -> Vec<ApnsRequest> {
 /// The new mail announced to `token` so far (a push for a burst says how many), and the
 /// highest badge.
 fn announced(world: &World, token: &str) -> (u64, u64) {
-    let pushes: Vec<ApnsRequest> = world
-        .apns
-        .received()
-        .into_iter()
-        .filter(|r| r.token == token && r.status == 200)
-        .collect();
-    let mails = pushes
-        .iter()
-        .map(|r| {
-            let body = r.payload["aps"]["alert"]["body"]
-                .as_str()
-                .unwrap_or_default();
-            body.split_whitespace()
-                .find_map(|w| w.parse::<u64>().ok())
-                .unwrap_or(1)
-        })
-        .sum();
+    let pushes = support::delivered(world, token);
+    let mails = support::mails(&pushes);
     let badge = pushes
         .iter()
         .filter_map(|r| r.payload["aps"]["badge"].as_u64())

@@ -95,19 +95,7 @@ pub fn authenticator(
             Ok(only(Arc::new(bearer)))
         }
         AuthenticationType::ClientCertificate => {
-            let settings = &tenant.client_certificate;
-            let path = settings
-                .pfx_file
-                .as_ref()
-                .ok_or_else(|| config("client_certificate.pfx_file", "is required"))?;
-            let pfx = std::fs::read(path).map_err(|e| {
-                config(
-                    "client_certificate.pfx_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
-            let certificate = ClientCertificate::from_pfx(&pfx, &password)?;
+            let certificate = client_certificate(tenant)?;
             match tenant.modern_auth() {
                 Some(modern) => {
                     let subject = certificate.subject().to_owned();
@@ -162,6 +150,23 @@ pub fn authenticator(
             })
         }
     }
+}
+
+/// The tenant's client certificate: its `.pfx` read and opened with its password.
+pub(crate) fn client_certificate(tenant: &TenantSettings) -> Result<ClientCertificate, AuthError> {
+    let settings = &tenant.client_certificate;
+    let path = settings
+        .pfx_file
+        .as_ref()
+        .ok_or_else(|| config("client_certificate.pfx_file", "is required"))?;
+    let pfx = std::fs::read(path).map_err(|e| {
+        config(
+            "client_certificate.pfx_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
+    ClientCertificate::from_pfx(&pfx, &password)
 }
 
 fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {

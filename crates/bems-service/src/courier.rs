@@ -1,7 +1,12 @@
 //! Sends what the outbox holds, and settles each push by its outcome: delivered pushes leave
 //! the outbox, dead tokens take their device with them, the rest wait for a later try.
+//!
+//! A device's pushes go one after the other, each once the one before is settled: pushes to
+//! different devices go at once, but a phone never gets an older badge after a newer one
+//! (its alerts share a collapse id, so the last to arrive is the one it shows).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -82,7 +87,18 @@ pub struct Courier {
     store: Arc<dyn Store>,
     routes: Arc<PushRoutes>,
     metrics: Arc<Metrics>,
+    /// Outbox entries taken (sent or waiting in their device's lane).
     in_flight: Mutex<HashSet<i64>>,
+    /// Entries settled since the outbox sweep began reading: its list may still hold them.
+    settled: Mutex<HashSet<i64>>,
+    /// One sweep at a time (each clears `settled` as it begins).
+    sweep: tokio::sync::Mutex<()>,
+    /// Per device with a push on its way, the pushes waiting behind it.
+    lanes: Mutex<HashMap<i64, VecDeque<(i64, PendingPush)>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for Courier {
@@ -101,6 +117,9 @@ impl Courier {
             routes,
             metrics,
             in_flight: Mutex::new(HashSet::new()),
+            settled: Mutex::new(HashSet::new()),
+            sweep: tokio::sync::Mutex::new(()),
+            lanes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -109,35 +128,55 @@ impl Courier {
         &self.routes
     }
 
-    /// Sends outbox entry `id` in the background (unless it is already on its way).
+    /// Sends outbox entry `id` in the background (unless it is already on its way), after
+    /// the pushes to its device sent before it.
     pub fn send(self: &Arc<Self>, id: i64, push: PendingPush) {
-        if !self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id)
-        {
+        if !lock(&self.in_flight).insert(id) {
             return;
+        }
+        let device = push.device_id;
+        match lock(&self.lanes).entry(device) {
+            Entry::Occupied(mut lane) => {
+                lane.get_mut().push_back((id, push));
+                return;
+            }
+            Entry::Vacant(lane) => {
+                lane.insert(VecDeque::new());
+            }
         }
         let courier = Arc::clone(self);
         tokio::spawn(async move {
-            courier.deliver(id, &push).await;
-            courier
-                .in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+            let mut next = Some((id, push));
+            while let Some((id, push)) = next {
+                courier.deliver(id, &push).await;
+                lock(&courier.settled).insert(id);
+                lock(&courier.in_flight).remove(&id);
+                let mut lanes = lock(&courier.lanes);
+                next = lanes.get_mut(&device).and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    lanes.remove(&device);
+                }
+            }
         });
     }
 
-    /// Sends every entry that is due; returns how many were started.
+    /// Sends every entry that is due and not already on its way; returns how many were
+    /// started. (An entry settled while the list was read is not sent again.)
     pub async fn send_due(self: &Arc<Self>, limit: usize) -> usize {
+        let _one_sweep = self.sweep.lock().await;
+        lock(&self.settled).clear();
         let due: Vec<OutboxEntry> = match self.store.due(now_ms(), limit).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "outbox not readable");
                 return 0;
             }
+        };
+        let due: Vec<OutboxEntry> = {
+            let settled = lock(&self.settled);
+            due.into_iter()
+                .filter(|e| !settled.contains(&e.id))
+                .collect()
         };
         let n = due.len();
         for entry in due {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use exchange_auth::{
-    AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BearerAuth, ClientCertificate, Grant,
-    ModernAuth, OAuthTokens, Secret, TransportSettings,
+    AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth,
+    OAuthTokens, TransportSettings,
 };
 use url::Url;
 
@@ -52,19 +52,7 @@ pub fn graph_authenticator(
     );
     let (grant, method) = match tenant.authentication {
         AuthenticationType::ClientCertificate => {
-            let settings = &tenant.client_certificate;
-            let path = settings
-                .pfx_file
-                .as_ref()
-                .ok_or_else(|| config("client_certificate.pfx_file", "is required"))?;
-            let pfx = std::fs::read(path).map_err(|e| {
-                config(
-                    "client_certificate.pfx_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
-            let certificate = ClientCertificate::from_pfx(&pfx, &password)?;
+            let certificate = crate::compose::client_certificate(tenant)?;
             let grant = Grant::ClientCertificate {
                 certificate,
                 algorithm: AssertionAlgorithm::Ps256,

@@ -7,8 +7,9 @@
 //! stays on EWS and is tried at the next batch); (3) its record says Graph, so a restart
 //! watches it there; (4) EWS stops watching it. Mail that arrives while both watch it is
 //! reported by both: in the window, a new-mail event whose message was already reported by
-//! the other is dropped (events of both carry the message's EWS id). EWS checkpoints of a
-//! moving or moved mailbox are dropped too, so that they never replace Graph's saved state.
+//! the other is dropped (events of both carry the message's EWS id). EWS checkpoints and
+//! unread counts of a moving or moved mailbox are dropped too, so that they never replace
+//! Graph's saved state, nor a late EWS notification's count the badge Graph just gave.
 //! The window closes a grace period after EWS stops.
 
 use std::collections::{HashMap, HashSet};
@@ -92,6 +93,9 @@ impl Switch {
         let mailbox = event.mailbox().to_ascii_lowercase();
         match event {
             WatchEvent::Checkpoint { .. } if from == From::Ews => {
+                !lock(&self.moved).contains(&mailbox)
+            }
+            WatchEvent::Mail(mail) if from == From::Ews && mail.event.unread_count.is_some() => {
                 !lock(&self.moved).contains(&mailbox)
             }
             WatchEvent::Mail(mail) if mail.event.kind == EventType::NewMail => {
@@ -278,6 +282,27 @@ mod tests {
         let mut event = Event::new(EventType::NewMail);
         event.object = Some(ChangedObject::Item(ItemId::new(id)));
         WatchEvent::Mail(MailboxEvent::new(Arc::from("Mara@contoso.com"), event))
+    }
+
+    fn unread(count: i32) -> WatchEvent {
+        let mut event = Event::new(EventType::Modified);
+        event.object = Some(ChangedObject::Folder(ews_proto::FolderId::new("inbox")));
+        event.unread_count = Some(count);
+        WatchEvent::Mail(MailboxEvent::new(Arc::from("mara@contoso.com"), event))
+    }
+
+    #[test]
+    fn a_moving_mailbox_takes_its_unread_count_from_graph_only() {
+        let switch = Switch::default();
+        assert!(switch.pass(&unread(3), From::Ews));
+        switch.open("mara@contoso.com");
+        assert!(!switch.pass(&unread(3), From::Ews), "a late EWS count");
+        assert!(switch.pass(&unread(5), From::Graph));
+        switch.abort("mara@contoso.com");
+        assert!(
+            switch.pass(&unread(6), From::Ews),
+            "the move failed: EWS again"
+        );
     }
 
     fn checkpoint() -> WatchEvent {

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "follow-me documents", V2_FOLLOW_ME),
     (3, "each mailbox's last known unread count", V3_UNREAD),
+    (4, "outbox ids never reused", V4_OUTBOX_IDS),
 ];
 
 /// The newest schema version this build knows.
@@ -102,6 +103,28 @@ CREATE TABLE follow_me (
 /// by comparing the inbox's unread count with it.
 const V3_UNREAD: &str = "
 ALTER TABLE mailboxes ADD COLUMN unread INTEGER CHECK (unread >= 0);
+";
+
+/// An outbox id names one push for good: SQLite's plain `INTEGER PRIMARY KEY` hands a deleted
+/// row's id to the next row once the table is empty, and a push still being settled (or
+/// read by the outbox sweep) under that id could then stand for another.
+const V4_OUTBOX_IDS: &str = "
+CREATE TABLE outbox_v4 (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id     INTEGER NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    tenant        TEXT NOT NULL,
+    mailbox       TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    seen_at_ms    INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL
+) STRICT;
+INSERT INTO outbox_v4 (id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms)
+    SELECT id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox (not_before_ms, id);
+CREATE INDEX outbox_by_device ON outbox (device_id);
 ";
 
 /// Why the schema could not be brought up to date.

@@ -157,6 +157,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_id_names_one_push_for_good() {
+        // The courier keeps ids of pushes on their way: an emptied outbox must not hand the
+        // last id to the next push.
+        let (store, device) = with_device().await;
+        let first = store.enqueue(&[push(device, 1)], None).await.unwrap()[0];
+        assert!(store.complete(first).await.unwrap());
+        assert_eq!(store.outbox_len().await.unwrap(), 0);
+        let next = store.enqueue(&[push(device, 2)], None).await.unwrap()[0];
+        assert!(next > first, "{next} after {first}");
+        assert!(
+            !store.complete(first).await.unwrap(),
+            "the old id settles nothing"
+        );
+        assert_eq!(store.outbox_len().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
     async fn a_retried_push_counts_its_attempts_and_waits() {
         let (store, device) = with_device().await;
         let ids = store

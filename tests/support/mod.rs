@@ -1,0 +1,30 @@
+//! What the end-to-end tests read from mock APNs.
+
+use bems::service::demo::World;
+use exchange_sim::push::ApnsRequest;
+
+/// The pushes mock APNs accepted for `token`, in order.
+pub(crate) fn delivered(world: &World, token: &str) -> Vec<ApnsRequest> {
+    world
+        .apns
+        .received()
+        .into_iter()
+        .filter(|r| r.token == token && r.status == 200)
+        .collect()
+}
+
+/// How many mails `pushes` announce: a push for a burst says how many ("You have 3 new
+/// messages"), one for a single mail says none.
+pub(crate) fn mails(pushes: &[ApnsRequest]) -> u64 {
+    pushes
+        .iter()
+        .map(|r| {
+            let body = r.payload["aps"]["alert"]["body"]
+                .as_str()
+                .unwrap_or_default();
+            body.split_whitespace()
+                .find_map(|w| w.parse::<u64>().ok())
+                .unwrap_or(1)
+        })
+        .sum()
+}
