@@ -94,9 +94,9 @@ impl Property {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Filter {
     /// Both hold.
-    And(Box<Filter>, Box<Filter>),
+    And(Box<Self>, Box<Self>),
     /// Either holds.
-    Or(Box<Filter>, Box<Filter>),
+    Or(Box<Self>, Box<Self>),
     /// The property starts with the text.
     StartsWith(Property, String),
     /// The property equals the text; `None`: the property has no value.

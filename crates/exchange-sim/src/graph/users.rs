@@ -351,12 +351,13 @@ mod tests {
     use super::*;
 
     fn mara() -> User {
-        let mut user = User::default();
-        user.smtp = "mara@contoso.com".into();
-        user.display_name = "Mara Whitley".into();
-        user.first_name = "Mara".into();
-        user.last_name = "Whitley".into();
-        user
+        User {
+            smtp: "mara@contoso.com".into(),
+            display_name: "Mara Whitley".into(),
+            first_name: "Mara".into(),
+            last_name: "Whitley".into(),
+            ..User::default()
+        }
     }
 
     #[test]
