@@ -1,5 +1,5 @@
-//! Directory Lookup end to end, through the service's API on loopback: EWS against
-//! `exchange-sim`, LDAP and LDAPS against the Samba AD DC of `scripts/samba-ad/start.sh`
+//! Directory Lookup end to end, through the service's API on loopback: EWS and Microsoft
+//! Graph against `exchange-sim`, LDAP and LDAPS against the Samba AD DC of `scripts/samba-ad/start.sh`
 //! (seeded with `scripts/samba-ad/directory.ldif`).
 //!
 //! The Samba tests run when `BEMS_SAMBA_AD` is set (to start.sh's state directory, or `1` for
@@ -28,26 +28,40 @@ const MARA_LDAP_PHOTO: &str =
 struct Service {
     world: World,
     running: Running,
+    /// `http://<addr>`, or `https://localhost:<port>` when the service has a certificate.
+    origin: String,
     base: String,
     http: reqwest::Client,
 }
 
 /// The demo world and a service whose tenant `configure` adjusts.
 async fn start(configure: impl FnOnce(&mut TenantSettings)) -> Service {
-    let mut world = World::start(SubscriptionMode::Streaming, None, true)
+    let world = World::start(SubscriptionMode::Streaming, None, true)
         .await
         .expect("world starts");
+    serve(world, configure).await
+}
+
+/// A service on `world`, its tenant adjusted by `configure`.
+async fn serve(mut world: World, configure: impl FnOnce(&mut TenantSettings)) -> Service {
     configure(&mut world.settings.tenants[0]);
     world.settings.validate().expect("valid settings");
     let running = server::start(&world.settings, &world.overrides)
         .await
         .expect("service starts");
-    let base = format!("http://{}/v1/tenants/{TENANT}", running.addr);
+    let (origin, http) = if world.settings.server.tls_cert_file.is_some() {
+        let client = world.https_client().expect("HTTPS client");
+        (format!("https://localhost:{}", running.addr.port()), client)
+    } else {
+        (format!("http://{}", running.addr), reqwest::Client::new())
+    };
+    let base = format!("{origin}/v1/tenants/{TENANT}");
     Service {
         world,
         running,
+        origin,
         base,
-        http: reqwest::Client::new(),
+        http,
     }
 }
 
@@ -82,7 +96,7 @@ impl Service {
 
     async fn get(&self, path: &str, caller: &str) -> reqwest::Response {
         let token = self.world.user_token(caller).expect("token");
-        let url = format!("http://{}{path}", self.running.addr);
+        let url = format!("{}{path}", self.origin);
         let request = self.http.get(url).bearer_auth(token);
         request.send().await.expect("the API answers")
     }
@@ -249,6 +263,9 @@ async fn a_failing_backend_is_named_and_the_others_still_answer() {
     assert_eq!(answer["failed"], serde_json::json!(["ldap"]), "{answer}");
     service.running.stop().await;
 }
+
+#[path = "directory/graph.rs"]
+mod graph;
 
 #[path = "directory/ldap.rs"]
 mod ldap;

@@ -10,7 +10,7 @@ use ews_subscriptions::{
     Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings,
     WatchTarget, Watcher, WatcherStatus,
 };
-use exchange_auth::{AuthStatus, Authenticator, PassiveAuth};
+use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -80,6 +80,9 @@ pub struct Tenant {
     pub verifier: Arc<dyn RegistrationVerifier>,
     /// With "use Microsoft Graph": the Graph watcher and the move from EWS.
     pub graph: Option<crate::graph::GraphTenant>,
+    /// How it reaches Exchange and Graph: its settings' trusted certificates and proxy, with
+    /// the overrides' trusted CAs and fixed addresses ([`transport`]).
+    pub transport: TransportSettings,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -588,6 +591,7 @@ async fn start_tenant(
     );
     tokio::spawn(pipeline.run(events));
     Ok(Arc::new(Tenant {
+        transport: transport(&settings, overrides),
         id,
         settings,
         locator,
@@ -599,6 +603,16 @@ async fn start_tenant(
     }))
 }
 
+/// A tenant's transport: its settings', with the overrides' trusted CAs and fixed addresses.
+pub fn transport(settings: &TenantSettings, overrides: &Overrides) -> TransportSettings {
+    let mut transport = settings.transport();
+    transport
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    transport.resolve.extend(overrides.resolve.iter().cloned());
+    transport
+}
+
 /// A tenant's Autodiscover client and authenticator, from its settings and the overrides.
 pub fn connect(
     settings: &TenantSettings,
@@ -606,11 +620,7 @@ pub fn connect(
     public_url: Option<&Url>,
     overrides: &Overrides,
 ) -> Result<(Arc<Autodiscover>, crate::compose::TenantAuth), String> {
-    let mut transport = settings.transport();
-    transport
-        .trusted_ca_pem
-        .extend(overrides.trusted_ca_pem.iter().cloned());
-    transport.resolve.extend(overrides.resolve.iter().cloned());
+    let transport = transport(settings, overrides);
     let mut discovery = settings.autodiscover_settings();
     discovery
         .trusted_ca_pem

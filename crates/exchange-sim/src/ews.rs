@@ -6,7 +6,7 @@
 //! class `Error` and HTTP 200.
 
 mod auth;
-mod directory_ops;
+pub(crate) mod directory_ops;
 mod folder;
 mod ntlm;
 mod pull;

@@ -7,9 +7,13 @@
 //! | `GET`/`PATCH`/`DELETE /v1.0/subscriptions/{id}`, `POST /v1.0/subscriptions/{id}/reauthorize` | [`subscriptions`]: read, renew, delete, reauthorize |
 //! | `GET /v1.0/users/{id}/mailFolders('inbox')` (or `/mailFolders/inbox`) | [`messages`]: the folder with `unreadItemCount` |
 //! | `GET /v1.0/users/{id}/mailFolders('inbox')/messages/delta` | [`delta`]: delta rounds with `@odata.nextLink` and `@odata.deltaLink` |
+//! | `GET /v1.0/users?$filter=&$select=&$top=`, `GET /v1.0/users/{id}` | [`users`]: the scenario's users, `$filter` by [`filter`] |
+//! | `GET /v1.0/users/{id}/photo/$value` | [`users`]: a user's photo, 404 `ImageNotFound` without one |
 //!
-//! - Requests need an app-only bearer token of the simulator's identity platform for
-//!   `https://graph.microsoft.com` with the `Mail.Read` (or `Mail.ReadWrite`) role ([`auth`]).
+//! - Requests need a bearer token of the simulator's identity platform for
+//!   `https://graph.microsoft.com`: app-only with the `Mail.Read` (or `Mail.ReadWrite`) role
+//!   for mail, with `User.Read.All` (or another directory permission, app-only or
+//!   delegated) for users and photos ([`auth`]).
 //! - Subscriptions to a user's messages last at most the scenario's
 //!   `graph.max_lifetime_minutes` (10,080 by default; a longer request is refused) and at least
 //!   45 minutes (a shorter one is raised to 45), by the simulator's clock (`Sim::advance_clock`
@@ -27,12 +31,14 @@ mod auth;
 mod delivery;
 mod delta;
 mod errors;
+mod filter;
 mod handle;
 mod messages;
 mod routing;
 mod store;
 mod subscriptions;
 mod throttle;
+mod users;
 mod validation;
 
 use std::sync::Arc;
@@ -141,7 +147,9 @@ async fn handle(
         Ok(endpoint) => endpoint,
         Err(error) => return error.into_response(),
     };
-    let app = match auth::authorize(&ctx, &headers) {
+    let app = match auth::authenticate(&ctx, &headers)
+        .and_then(|claims| auth::permit(&claims, &endpoint).map(|()| claims.app_id))
+    {
         Ok(app) => app,
         Err(error) => return error.into_response(),
     };
@@ -172,6 +180,9 @@ async fn handle(
         (&Method::PATCH, Endpoint::Subscription(id)) => subscriptions::renew(&request, &id),
         (&Method::DELETE, Endpoint::Subscription(id)) => subscriptions::delete(&request, &id),
         (&Method::POST, Endpoint::Reauthorize(id)) => subscriptions::reauthorize(&request, &id),
+        (&Method::GET, Endpoint::Users) => users::list(&request),
+        (&Method::GET, Endpoint::User(user)) => users::get(&request, &user),
+        (&Method::GET, Endpoint::Photo(user)) => users::photo(&request, &user),
         (&Method::GET, Endpoint::Folder { user, folder }) => {
             messages::folder(&request, &user, &folder)
         }

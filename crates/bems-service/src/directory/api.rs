@@ -19,6 +19,7 @@ use axum::routing::get;
 use exchange_auth::Authenticator;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use url::Url;
 
 use super::graph::percent_encode;
 use super::{
@@ -76,7 +77,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
                 )) as Arc<dyn DirectoryBackend>),
                 DirectoryBackendKind::Ldap => LdapDirectory::from_settings(settings)
                     .map(|ldap| Arc::new(ldap) as Arc<dyn DirectoryBackend>),
-                DirectoryBackendKind::Graph => graph_auth(settings).map(|auth| {
+                DirectoryBackendKind::Graph => graph_auth(settings, &tenant.transport).map(|auth| {
                     let base = &settings.directory.graph.base_url;
                     Arc::new(GraphDirectory::new(auth, base, timeout)) as Arc<dyn DirectoryBackend>
                 }),
@@ -90,14 +91,18 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
     Directory::new(settings.directory.clone(), backends)
 }
 
-/// An authenticator whose tokens are for Graph: the tenant's modern authentication, with
-/// Graph's origin as the resource.
-fn graph_auth(settings: &TenantSettings) -> Result<Arc<dyn Authenticator>, String> {
+/// An authenticator whose tokens are for Graph: the tenant's modern authentication, with Graph's resource (its origin without a port), sent through the
+/// tenant's `transport` (which carries the overrides' trusted CAs and fixed addresses).
+fn graph_auth(
+    settings: &TenantSettings,
+    transport: &exchange_auth::TransportSettings,
+) -> Result<Arc<dyn Authenticator>, String> {
+    let resource = crate::graph::auth::graph_resource(&settings.directory.graph.base_url);
+    let resource = Url::parse(&resource).map_err(|e| format!("Graph's resource: {e}"))?;
     let mut graph = settings.clone();
-    graph.modern_authentication.server_name = settings.directory.graph.base_url.clone();
-    let transport = graph.transport();
+    graph.modern_authentication.server_name = resource;
     let refresh = Arc::new(exchange_auth::MemoryStore::default());
-    crate::compose::authenticator(&graph, &transport, None, refresh)
+    crate::compose::authenticator(&graph, transport, None, refresh)
         .map(|auth| auth.authenticator)
         .map_err(|e| format!("Graph authentication: {e}"))
 }

@@ -121,7 +121,8 @@ pub(crate) fn get_user_photo(call: &Call, request: GetUserPhoto) -> Response {
     respond::ok(world, &response)
 }
 
-fn photo_of(user: &User) -> Option<Vec<u8>> {
+/// A user's photo: their photo file, or a generated one.
+pub(crate) fn photo_of(user: &User) -> Option<Vec<u8>> {
     if !user.photo_path.is_empty() {
         let metadata = std::fs::metadata(&user.photo_path).ok()?;
         if metadata.len() > MAX_PHOTO {

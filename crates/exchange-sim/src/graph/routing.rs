@@ -14,6 +14,12 @@ use crate::world::World;
 /// An endpoint of the simulator's Graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Endpoint {
+    /// `/users`.
+    Users,
+    /// `/users/{user}`.
+    User(String),
+    /// `/users/{user}/photo/$value`.
+    Photo(String),
     /// `/subscriptions`.
     Subscriptions,
     /// `/subscriptions/{id}`.
@@ -83,6 +89,9 @@ pub(crate) fn parse(path: &str) -> Result<Endpoint, GraphError> {
         ["subscriptions"] => Ok(Endpoint::Subscriptions),
         ["subscriptions", _] => Ok(Endpoint::Subscription(value(1))),
         ["subscriptions", _, "reauthorize"] => Ok(Endpoint::Reauthorize(value(1))),
+        ["users"] => Ok(Endpoint::Users),
+        ["users", _] => Ok(Endpoint::User(value(1))),
+        ["users", _, "photo", "$value"] => Ok(Endpoint::Photo(value(1))),
         ["users", _, "mailfolders", _] => Ok(Endpoint::Folder {
             user: value(1),
             folder: value(3),
@@ -158,7 +167,8 @@ pub(crate) fn user_id(smtp: &str) -> String {
 }
 
 impl Endpoint {
-    /// The mailbox (its address, lower case) the request acts on, for throttling.
+    /// The mailbox (its address, lower case) the request acts on, for throttling (`None`
+    /// for the directory's users and photos, which are not throttled per mailbox).
     pub(crate) fn mailbox(&self, ctx: &Ctx, body: &[u8]) -> Result<Option<String>, GraphError> {
         let world = &ctx.world;
         let by_user = |user: &str| -> Result<Option<String>, GraphError> {
@@ -173,6 +183,7 @@ impl Endpoint {
                 .map(|m| m.address.to_ascii_lowercase()))
         };
         match self {
+            Self::Users | Self::User(_) | Self::Photo(_) => Ok(None),
             Self::Folder { user, .. } | Self::Delta { user, .. } => by_user(user),
             Self::Subscription(id) | Self::Reauthorize(id) => Ok(ctx
                 .graph
@@ -225,7 +236,16 @@ mod tests {
             Ok(Endpoint::Folder { .. })
         ));
         assert!(parse("/v1.0/me/messages").is_err());
-        assert!(parse("/v1.0/users").is_err());
+        assert_eq!(parse("/v1.0/users"), Ok(Endpoint::Users));
+        assert_eq!(
+            parse("/v1.0/Users/mara%40contoso.com"),
+            Ok(Endpoint::User("mara@contoso.com".into()))
+        );
+        assert_eq!(
+            parse("/v1.0/users('mara@contoso.com')/photo/$value"),
+            Ok(Endpoint::Photo("mara@contoso.com".into()))
+        );
+        assert!(parse("/v1.0/users/x/photo").is_err());
         assert!(parse("/beta/subscriptions").is_err());
     }
 

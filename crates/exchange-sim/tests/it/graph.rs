@@ -3,6 +3,7 @@
 //! count, and throttling — over TLS, with the simulator's own tokens.
 
 mod delta;
+mod users;
 mod webhook;
 
 use std::time::Duration;
@@ -16,8 +17,10 @@ use webhook::{Validation, Webhook};
 const MARA: &str = "mara@contoso.com";
 /// An app with `Mail.Read`.
 const GRAPH_APP: &str = "33333333-3333-3333-3333-333333333333";
-/// An app without a mail role.
+/// An app without a mail role, with `User.Read.All`.
 const DIRECTORY_APP: &str = "44444444-4444-4444-4444-444444444444";
+/// An app users sign in to, with the delegated `User.ReadBasic.All`.
+const PEOPLE_APP: &str = "55555555-5555-5555-5555-555555555555";
 
 fn scenario(max_lifetime_minutes: u32) -> Scenario {
     Scenario::from_toml(&format!(
@@ -34,6 +37,11 @@ roles = [\"Mail.Read\"]
 client_id = \"{DIRECTORY_APP}\"
 secret = \"directory-secret\"
 roles = [\"User.Read.All\"]
+
+[[apps]]
+client_id = \"{PEOPLE_APP}\"
+public_client = true
+scopes = [\"User.ReadBasic.All\"]
 "
     ))
     .expect("scenario")
