@@ -1,9 +1,11 @@
 //! Sends what the outbox holds, and settles each push by its outcome: delivered pushes leave
 //! the outbox, dead tokens take their device with them, the rest wait for a later try.
 //!
-//! A device's pushes go one after the other, each once the one before is settled: pushes to
-//! different devices go at once, but a phone never gets an older badge after a newer one
-//! (its alerts share a collapse id, so the last to arrive is the one it shows).
+//! A device's pushes go one after the other, each once the provider answered the one before
+//! (its outbox entry is settled meanwhile): pushes to different devices go at once, but a
+//! phone never gets an older badge after a newer one (its alerts share a collapse id, so the
+//! last to arrive is the one it shows). A push the provider asks to retry later is the
+//! exception: the next ones do not wait for it.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -82,6 +84,17 @@ impl PushRoutes {
     }
 }
 
+/// What a push's outcome leaves to do in the store.
+#[derive(Debug)]
+enum Settlement {
+    /// Delivered, or never to be: the entry leaves the outbox (why, for the log).
+    Complete(&'static str),
+    /// The entry waits this long for its next try.
+    RetryLater(Duration),
+    /// The token is dead: the device goes, and its pending pushes with it.
+    RemoveDevice,
+}
+
 /// Sends outbox entries and settles them.
 pub struct Courier {
     store: Arc<dyn Store>,
@@ -148,9 +161,11 @@ impl Courier {
         tokio::spawn(async move {
             let mut next = Some((id, push));
             while let Some((id, push)) = next {
-                courier.deliver(id, &push).await;
-                lock(&courier.settled).insert(id);
-                lock(&courier.in_flight).remove(&id);
+                let settlement = courier.deliver(id, &push).await;
+                // The provider answered: the device's next push may go while the store
+                // records this one.
+                let settling = Arc::clone(&courier);
+                tokio::spawn(async move { settling.apply(id, device, settlement).await });
                 let mut lanes = lock(&courier.lanes);
                 next = lanes.get_mut(&device).and_then(VecDeque::pop_front);
                 if next.is_none() {
@@ -185,29 +200,27 @@ impl Courier {
         n
     }
 
-    async fn deliver(&self, id: i64, pending: &PendingPush) {
+    /// Sends one push and says what its outcome leaves to do in the store.
+    async fn deliver(&self, id: i64, pending: &PendingPush) -> Settlement {
         let stored: StoredPush = match serde_json::from_str(&pending.payload) {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::error!(id, %error, "outbox entry unreadable: dropped");
-                self.settle(id, "unreadable").await;
-                return;
+                return Settlement::Complete("unreadable");
             }
         };
         let platform = stored.platform.as_str();
         let Some(dispatcher) = self.routes.get(stored.platform, &stored.app_id) else {
             tracing::warn!(id, platform, app = %stored.app_id, "no sender for this app: push dropped");
             self.metrics.push(platform, "no_sender");
-            self.settle(id, "no sender").await;
-            return;
+            return Settlement::Complete("no sender");
         };
         let push = match stored.to_push() {
             Ok(push) => push,
             Err(error) => {
                 tracing::warn!(id, %error, "push cannot be built: its device is removed");
                 self.metrics.push(platform, "token_invalid");
-                self.remove_device(pending.device_id).await;
-                return;
+                return Settlement::RemoveDevice;
             }
         };
         let started = std::time::Instant::now();
@@ -215,8 +228,7 @@ impl Courier {
             Ok(receipt) => receipt,
             Err(error) => {
                 tracing::warn!(id, %error, "push not queued: retried later");
-                self.retry_later(id, RETRY_AFTER).await;
-                return;
+                return Settlement::RetryLater(RETRY_AFTER);
             }
         };
         let outcome = receipt.outcome().await;
@@ -228,19 +240,19 @@ impl Courier {
                 self.metrics
                     .event_to_push
                     .observe(Duration::from_millis(waited));
-                self.settle(id, "delivered").await;
+                Settlement::Complete("delivered")
             }
             Outcome::TokenInvalid { reason, .. } => {
                 tracing::info!(id, device = pending.device_id, code = %reason.code, "token dead: device removed");
-                self.remove_device(pending.device_id).await;
+                Settlement::RemoveDevice
             }
             Outcome::Retry { reason, after } => {
                 tracing::info!(id, code = %reason.code, "push not delivered yet: retried later");
-                self.retry_later(id, after.unwrap_or(RETRY_AFTER)).await;
+                Settlement::RetryLater(after.unwrap_or(RETRY_AFTER))
             }
             Outcome::Rejected { reason } => {
                 tracing::warn!(id, code = %reason.code, detail = reason.detail.as_deref().unwrap_or(""), "push rejected");
-                self.settle(id, "rejected").await;
+                Settlement::Complete("rejected")
             }
             other => {
                 tracing::warn!(
@@ -248,9 +260,20 @@ impl Courier {
                     kind = other.kind(),
                     "push outcome not understood: retried later"
                 );
-                self.retry_later(id, RETRY_AFTER).await;
+                Settlement::RetryLater(RETRY_AFTER)
             }
         }
+    }
+
+    /// Writes what an outcome left to do, then lets the entry go.
+    async fn apply(&self, id: i64, device: i64, settlement: Settlement) {
+        match settlement {
+            Settlement::Complete(why) => self.settle(id, why).await,
+            Settlement::RetryLater(after) => self.retry_later(id, after).await,
+            Settlement::RemoveDevice => self.remove_device(device).await,
+        }
+        lock(&self.settled).insert(id);
+        lock(&self.in_flight).remove(&id);
     }
 
     async fn settle(&self, id: i64, why: &str) {
