@@ -58,7 +58,7 @@ fn the_graph_backend_needs_microsoft_365_and_modern_authentication() {
          authority = \"https://login.microsoftonline.com/common\"\n\
          client_application_id = \"{GUID}\"\n[tenants.directory]\nbackends = [\"graph\"]"
     ));
-    passive.tenants[0].exchange = ExchangeTarget::Microsoft365;
+    passive.tenants[0].exchange = ExchangeTarget::Hybrid;
     passive.store.key_file = Some("/etc/bems/store.key".into());
     assert_problems(&passive, &[]);
 }
