@@ -74,6 +74,9 @@ pub struct Tenant {
     pub auth: Arc<dyn Authenticator>,
     /// Passive authentication's sign-in, when that is the authentication type.
     pub passive: Option<Arc<PassiveAuth>>,
+    /// Passive authentication's redirect URI (`<server.public_url>/oauth/<tenant>/callback`),
+    /// when the service has a public URL; other sign-ins of the tenant (Graph's) use it too.
+    pub redirect_uri: Option<Url>,
     /// Watches its mailboxes.
     pub watcher: Watcher,
     /// Checks registrations.
@@ -592,6 +595,7 @@ async fn start_tenant(
     tokio::spawn(pipeline.run(events));
     Ok(Arc::new(Tenant {
         transport: transport(&settings, overrides),
+        redirect_uri: public_url.and_then(|u| settings.redirect_uri(u)),
         id,
         settings,
         locator,

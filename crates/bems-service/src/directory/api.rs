@@ -28,7 +28,8 @@ use super::{
 };
 use crate::model::TenantId;
 use crate::service::{Service, Tenant};
-use crate::settings::{DirectoryBackendKind, TenantSettings};
+use crate::settings::{AuthenticationType, DirectoryBackendKind};
+use crate::store::TenantRefreshTokens;
 use crate::verify::{Caller, VerifyError};
 
 /// The routes' state: the service and each tenant's directory.
@@ -77,7 +78,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
                 )) as Arc<dyn DirectoryBackend>),
                 DirectoryBackendKind::Ldap => LdapDirectory::from_settings(settings)
                     .map(|ldap| Arc::new(ldap) as Arc<dyn DirectoryBackend>),
-                DirectoryBackendKind::Graph => graph_auth(settings, &tenant.transport).map(|auth| {
+                DirectoryBackendKind::Graph => graph_auth(service, tenant).map(|auth| {
                     let base = &settings.directory.graph.base_url;
                     Arc::new(GraphDirectory::new(auth, base, timeout)) as Arc<dyn DirectoryBackend>
                 }),
@@ -91,18 +92,34 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
     Directory::new(settings.directory.clone(), backends)
 }
 
-/// An authenticator whose tokens are for Graph: the tenant's modern authentication, with Graph's resource (its origin without a port), sent through the
-/// tenant's `transport` (which carries the overrides' trusted CAs and fixed addresses).
-fn graph_auth(
-    settings: &TenantSettings,
-    transport: &exchange_auth::TransportSettings,
-) -> Result<Arc<dyn Authenticator>, String> {
-    let resource = crate::graph::auth::graph_resource(&settings.directory.graph.base_url);
+/// An authenticator whose tokens are for Graph, sent through the tenant's `transport` (which
+/// carries the overrides' trusted CAs and fixed addresses): under passive authentication, the
+/// administrator's sign-in (the tenant's refresh token in the store, redeemed for Graph);
+/// otherwise the tenant's modern authentication with Graph's resource (its origin without a
+/// port).
+fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticator>, String> {
+    let settings = &tenant.settings;
+    let base = &settings.directory.graph.base_url;
+    if settings.authentication == AuthenticationType::Passive {
+        let refresh = Arc::new(TenantRefreshTokens::new(
+            Arc::clone(&service.store),
+            tenant.id.clone(),
+        ));
+        return crate::graph::auth::passive_graph_authenticator(
+            settings,
+            &tenant.transport,
+            tenant.redirect_uri.clone(),
+            refresh,
+            base,
+        )
+        .map_err(|e| format!("Graph authentication: {e}"));
+    }
+    let resource = crate::graph::auth::graph_resource(base);
     let resource = Url::parse(&resource).map_err(|e| format!("Graph's resource: {e}"))?;
     let mut graph = settings.clone();
     graph.modern_authentication.server_name = resource;
     let refresh = Arc::new(exchange_auth::MemoryStore::default());
-    crate::compose::authenticator(&graph, transport, None, refresh)
+    crate::compose::authenticator(&graph, &tenant.transport, None, refresh)
         .map(|auth| auth.authenticator)
         .map_err(|e| format!("Graph authentication: {e}"))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use exchange_auth::{
     AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth,
-    OAuthTokens, TransportSettings,
+    OAuthTokens, PassiveAuth, RefreshTokenStore, TransportSettings,
 };
 use url::Url;
 
@@ -72,6 +72,52 @@ pub fn graph_authenticator(
     Ok(Arc::new(BearerAuth::new(
         Arc::new(tokens),
         method,
+        client_id,
+        transport,
+    )?))
+}
+
+/// Delegated Graph tokens of a passive tenant, for `endpoint`'s resource: the refresh token the
+/// administrator's sign-in left in `refresh_tokens` (the one EWS uses; the identity platform's
+/// refresh tokens are multi-resource) redeemed for `<resource>/.default`, the delegated
+/// permissions the app was consented for on Graph. Until the administrator signs in, every
+/// request fails with "sign-in required".
+pub fn passive_graph_authenticator(
+    tenant: &TenantSettings,
+    transport: &TransportSettings,
+    redirect_uri: Option<Url>,
+    refresh_tokens: Arc<dyn RefreshTokenStore>,
+    endpoint: &Url,
+) -> Result<Arc<dyn Authenticator>, AuthError> {
+    let passive = &tenant.passive;
+    let authority = passive
+        .authority
+        .clone()
+        .ok_or_else(|| config("passive.authority", "is required for Graph"))?;
+    let client_id = passive
+        .client_application_id
+        .clone()
+        .ok_or_else(|| config("passive.client_application_id", "is required for Graph"))?;
+    let redirect_uri = redirect_uri.ok_or_else(|| {
+        config(
+            "server.public_url",
+            "passive authentication needs it for its redirect URI",
+        )
+    })?;
+    let resource = graph_resource(endpoint);
+    let scope = format!("{resource}/.default");
+    let auth = ModernAuth::new(authority, client_id.clone(), resource);
+    let tokens = PassiveAuth::new(
+        auth,
+        redirect_uri,
+        passive.client_secret.clone(),
+        refresh_tokens,
+        transport,
+    )?
+    .with_scope(scope);
+    Ok(Arc::new(BearerAuth::new(
+        Arc::new(tokens),
+        AuthMethod::Passive,
         client_id,
         transport,
     )?))

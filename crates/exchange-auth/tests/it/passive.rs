@@ -157,3 +157,51 @@ async fn no_refresh_token_means_sign_in() {
         .unwrap_err();
     assert!(error.needs_sign_in());
 }
+
+#[tokio::test]
+async fn the_refresh_token_of_the_sign_in_is_redeemed_for_another_resource() {
+    let sim = support::start().await;
+    let store = Arc::new(MemoryStore::default());
+    let graph = || {
+        PassiveAuth::new(
+            ModernAuth::new(authority(&sim), APP, "https://graph.microsoft.com"),
+            REDIRECT.parse().unwrap(),
+            None,
+            store.clone(),
+            &transport(&sim),
+        )
+        .expect("passive authentication")
+        .with_scope("https://graph.microsoft.com/.default")
+    };
+    let error = graph().token().await.unwrap_err();
+    assert!(error.needs_sign_in(), "before the sign-in: {error}");
+
+    let ews = passive(&sim, store.clone());
+    let (code, state, _) = sign_in(&sim, &ews, MARA_PASSWORD).await;
+    ews.complete(&code.unwrap(), &state).await.unwrap();
+    let token = graph()
+        .token()
+        .await
+        .expect("a Graph token from EWS's refresh token");
+    let claims = sim
+        .identity()
+        .verify_access_token(token.secret().expose(), &["https://graph.microsoft.com"])
+        .expect("a token for Graph");
+    assert_eq!(claims.upn.as_deref(), Some(MARA));
+    assert!(
+        claims.scopes.iter().any(|s| s == "User.ReadBasic.All"),
+        "{:?}",
+        claims.scopes
+    );
+    // EWS still refreshes with the (rotated) token.
+    let ews: Arc<dyn Authenticator> = Arc::new(
+        BearerAuth::new(
+            Arc::new(passive(&sim, store.clone())),
+            AuthMethod::Passive,
+            MARA,
+            &transport(&sim),
+        )
+        .unwrap(),
+    );
+    assert_eq!(ews_status(ews.as_ref(), &sim, false).await, 200);
+}

@@ -41,7 +41,7 @@ client_id = "11111111-1111-1111-1111-111111111111"
 secret = "app-secret-1"
 certificate = true
 roles = ["full_access_as_app"]
-scopes = ["EWS.AccessAsUser.All"]
+scopes = ["EWS.AccessAsUser.All", "User.ReadBasic.All"]
 redirect_uris = ["https://bems.contoso.com/callback"]
 
 [[apps]]

@@ -103,13 +103,15 @@ fn backends(tenant: &TenantSettings, at: &mut Field<'_>) {
              microsoft365 or hybrid",
         );
     }
-    let modern = tenant.modern_authentication.enabled
-        && tenant.authentication != AuthenticationType::Passive;
-    if !modern {
+    // Passive authentication's sign-in is redeemed for Graph as it is for EWS.
+    let delegated = tenant.authentication == AuthenticationType::Passive
+        || tenant.modern_authentication.enabled;
+    if !delegated {
         at.push(
             "directory.backends",
             "the graph backend takes its token from modern authentication with Credential or \
-             Client Certificate authentication (modern_authentication.enabled)",
+             Client Certificate authentication (modern_authentication.enabled), or from passive \
+             authentication's sign-in",
         );
     }
 }

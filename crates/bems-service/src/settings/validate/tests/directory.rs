@@ -52,6 +52,15 @@ fn the_graph_backend_needs_microsoft_365_and_modern_authentication() {
     ));
     hybrid.tenants[0].exchange = ExchangeTarget::Hybrid;
     assert_problems(&hybrid, &[]);
+    // Passive authentication's sign-in is redeemed for Graph too.
+    let mut passive = tenant(&format!(
+        "authentication = \"passive\"\n[tenants.passive]\n\
+         authority = \"https://login.microsoftonline.com/common\"\n\
+         client_application_id = \"{GUID}\"\n[tenants.directory]\nbackends = [\"graph\"]"
+    ));
+    passive.tenants[0].exchange = ExchangeTarget::Hybrid;
+    passive.store.key_file = Some("/etc/bems/store.key".into());
+    assert_problems(&passive, &[]);
 }
 
 #[test]
