@@ -2,12 +2,13 @@
 //! `exchange-sim` at a fixed rate, pushes counted where mock APNs receives them.
 //!
 //! ```text
-//! cargo run --release --example service_load -- [MAILBOXES] [MAILS] [MAILS_PER_SECOND]
+//! cargo run --release --example service_load -- [MAILBOXES] [MAILS] [MAILS_PER_SECOND] [--graph]
 //! ```
 //!
 //! Everything runs in this process on loopback: the simulator (Autodiscover, EWS streaming),
 //! the service (registration API, watcher, pipeline, SQLite outbox, APNs sender) and mock
-//! APNs. Each device registers through the HTTP API with its user's token. Latency is measured
+//! APNs. With `--graph` the tenant is a Microsoft 365 one on Microsoft Graph: the simulator's
+//! Graph POSTs change notifications to the service's webhook over TLS. Each device registers through the HTTP API with its user's token. Latency is measured
 //! from the moment a mail is delivered to the simulator to the moment mock APNs receives the
 //! push that announces it. Progress goes to standard error; one JSON summary to standard
 //! output.
@@ -35,6 +36,7 @@ fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
 }
 
 fn main() {
+    let graph = std::env::args().any(|a| a == "--graph");
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -46,12 +48,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(mailboxes, mails, rate));
+    runtime.block_on(run(mailboxes, mails, rate, graph));
 }
 
-async fn run(mailboxes: usize, mails: usize, rate: u64) {
+async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
     let started = Instant::now();
-    let world = World::with_scenario(
+    let mut world = World::with_scenario(
         scenario(mailboxes),
         SubscriptionMode::Streaming,
         None,
@@ -59,15 +61,22 @@ async fn run(mailboxes: usize, mails: usize, rate: u64) {
     )
     .await
     .expect("world");
+    if graph {
+        world.use_graph(true).expect("Microsoft 365 on Graph");
+    }
     let running = bems::service::server::start(&world.settings, &world.overrides)
         .await
         .expect("service");
-    let base = format!("http://{}", running.addr);
+    let (base, http) = if graph {
+        let base = format!("https://localhost:{}", running.addr.port());
+        (base, world.https_client().expect("client"))
+    } else {
+        (format!("http://{}", running.addr), reqwest::Client::new())
+    };
     eprintln!("world and service up in {:.1?}", started.elapsed());
 
     // Register one phone per mailbox through the API, 32 at a time.
     let registering = Instant::now();
-    let http = reqwest::Client::new();
     let tokens: Vec<(String, String)> = (0..mailboxes)
         .map(|i| (format!("u{i}@contoso.com"), format!("{:064x}", i + 1)))
         .collect();
@@ -94,7 +103,10 @@ async fn run(mailboxes: usize, mails: usize, rate: u64) {
     eprintln!("{mailboxes} devices registered in {registration_time:.1?}");
     loop {
         let status = running.service.status().await;
-        let subscribed: usize = status.iter().map(|t| t.subscriptions.subscribed).sum();
+        let subscribed: usize = status
+            .iter()
+            .map(|t| t.subscriptions.subscribed + t.graph.as_ref().map_or(0, |g| g.subscribed))
+            .sum();
         if subscribed == mailboxes {
             break;
         }
@@ -184,6 +196,7 @@ async fn run(mailboxes: usize, mails: usize, rate: u64) {
     println!(
         "{}",
         serde_json::json!({
+            "through": if graph { "graph" } else { "ews-streaming" },
             "mailboxes": mailboxes,
             "registration_seconds": registration_time.as_secs_f64(),
             "subscribed_seconds": subscribed_after.as_secs_f64(),
@@ -208,6 +221,7 @@ async fn run(mailboxes: usize, mails: usize, rate: u64) {
                 "token_invalid": metrics.pushes_with("token_invalid"),
             },
             "non_200_at_mock": world.apns.received().iter().skip(before).filter(|p| p.status != 200).count(),
+            "graph_at_simulator": graph.then(|| world.sim.graph().stats()),
         })
     );
     running.stop().await;

@@ -1,6 +1,10 @@
 //! A spool in a file: one JSON record per line, synced before `append` returns; compaction
 //! writes the kept records to a new file, syncs it and renames it over the old one.
 //!
+//! Appends are committed in groups: the first caller becomes the writer and writes what the
+//! others queued meanwhile, with one sync for all, so a burst of webhook requests costs a
+//! few syncs rather than one each.
+//!
 //! A line that cannot be read (the end of a write cut short by a crash) is skipped and
 //! logged, never fatal.
 
@@ -11,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use tokio::sync::oneshot;
 
 use super::{Spool, SpoolRecord};
 use crate::error::GraphError;
@@ -26,6 +31,16 @@ struct Inner {
     path: PathBuf,
     /// The file, open for appending (one writer at a time).
     file: Mutex<File>,
+    /// Appends waiting for the writer.
+    pending: Mutex<Pending>,
+}
+
+/// Lines waiting to be written, each with who waits for the sync.
+#[derive(Debug, Default)]
+struct Pending {
+    queue: Vec<(Vec<u8>, oneshot::Sender<Result<(), String>>)>,
+    /// Whether a writer is at work (it takes the queue until it finds it empty).
+    writing: bool,
 }
 
 fn io(what: &str, path: &Path, error: &std::io::Error) -> GraphError {
@@ -50,6 +65,7 @@ impl FileSpool {
             inner: Arc::new(Inner {
                 path,
                 file: Mutex::new(file),
+                pending: Mutex::new(Pending::default()),
             }),
         })
     }
@@ -73,6 +89,31 @@ impl FileSpool {
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, File> {
         self.file.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes and syncs what is queued, batch after batch, until nothing is.
+    fn write_pending(&self) {
+        loop {
+            let batch = {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                if pending.queue.is_empty() {
+                    pending.writing = false;
+                    return;
+                }
+                std::mem::take(&mut pending.queue)
+            };
+            let result = {
+                let mut file = self.lock();
+                batch
+                    .iter()
+                    .try_for_each(|(text, _)| file.write_all(text))
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| io("cannot write", &self.path, &e).to_string())
+            };
+            for (_, done) in batch {
+                let _ = done.send(result.clone());
+            }
+        }
     }
 
     fn read(&self) -> Result<Vec<SpoolRecord>, GraphError> {
@@ -106,13 +147,20 @@ impl Spool for FileSpool {
                 .map_err(|e| GraphError::Spool(e.to_string()))?;
             text.push(b'\n');
         }
-        self.blocking(move |inner| {
-            let mut file = inner.lock();
-            file.write_all(&text)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| io("cannot write", &inner.path, &e))
-        })
-        .await
+        let (done, synced) = oneshot::channel();
+        let lead = {
+            let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.queue.push((text, done));
+            !std::mem::replace(&mut pending.writing, true)
+        };
+        if lead {
+            let inner = Arc::clone(&self.inner);
+            tokio::task::spawn_blocking(move || inner.write_pending());
+        }
+        synced
+            .await
+            .map_err(|_| GraphError::Spool("the spool's writer stopped".into()))?
+            .map_err(GraphError::Spool)
     }
 
     async fn records(&self) -> Result<Vec<SpoolRecord>, GraphError> {
@@ -196,6 +244,32 @@ mod tests {
             .map(|r| r.seq)
             .collect();
         assert_eq!(seqs, [1, 4]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_are_each_written_once_and_in_whole_lines() {
+        let dir = tempfile::tempdir().expect("dir");
+        let spool = FileSpool::open(dir.path()).expect("opens");
+        let appends = (0..200u64).map(|n| {
+            let spool = spool.clone();
+            tokio::spawn(async move {
+                spool
+                    .append(&[record(2 * n, "a"), record(2 * n + 1, "b")])
+                    .await
+            })
+        });
+        for append in futures_util::future::join_all(appends).await {
+            append.expect("task").expect("append");
+        }
+        let mut seqs: Vec<u64> = spool
+            .records()
+            .await
+            .expect("records")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..400).collect::<Vec<_>>());
     }
 
     #[tokio::test]
