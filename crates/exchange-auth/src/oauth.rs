@@ -274,3 +274,26 @@ impl TokenSource for OAuthTokens {
         self.cache.expires_at()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delegated_scope_is_ews_unless_set() {
+        let authority = Url::parse("https://login.microsoftonline.com/contoso.com").unwrap();
+        let ews = ModernAuth::new(authority.clone(), "app", "");
+        assert_eq!(
+            ews.delegated_scope(),
+            "https://outlook.office365.com/EWS.AccessAsUser.All"
+        );
+        let graph = ModernAuth::new(authority, "app", "https://graph.microsoft.com")
+            .with_delegated_scope("https://graph.microsoft.com/.default");
+        assert_eq!(
+            graph.delegated_scope(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(graph.app_scope(), "https://graph.microsoft.com/.default");
+        assert_ne!(graph, ews.clone().with_delegated_scope("other"));
+    }
+}
