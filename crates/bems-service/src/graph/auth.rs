@@ -189,6 +189,46 @@ pub fn passive_graph_authenticator(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::ServiceSettings;
+
+    /// A Microsoft 365 tenant under Credential authentication, with the fallback to Basic on.
+    fn credential_tenant(modern: bool) -> TenantSettings {
+        let text = format!(
+            r#"
+            [[tenants]]
+            id = "contoso"
+            exchange = "microsoft365"
+            service_account_username = "svc-bems@contoso.com"
+            service_account_password = "Svc-Pa55w.rd"
+            [tenants.modern_authentication]
+            enabled = {modern}
+            authority = "https://login.microsoftonline.com/contoso.com"
+            client_application_id = "11111111-1111-1111-1111-111111111111"
+            use_credentials_if_modern_auth_fails = true
+            "#
+        );
+        let settings = ServiceSettings::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        settings.tenants.into_iter().next().expect("a tenant")
+    }
+
+    #[test]
+    fn directory_graph_tokens_of_a_credential_tenant_never_fall_back_to_basic() {
+        let graph = Url::parse("https://graph.microsoft.com").expect("url");
+        let transport = TransportSettings::default();
+        let auth = directory_graph_authenticator(&credential_tenant(true), &transport, &graph)
+            .expect("an authenticator");
+        let status = auth.status();
+        assert_eq!(status.method, AuthMethod::ModernPassword);
+        assert_eq!(status.principal, "svc-bems@contoso.com");
+        assert!(!format!("{status:?}").contains("Svc-Pa55w.rd"));
+        let error = directory_graph_authenticator(&credential_tenant(false), &transport, &graph)
+            .err()
+            .expect("no Graph without modern authentication");
+        assert!(
+            error.to_string().contains("modern_authentication"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_resource_has_no_port() {
