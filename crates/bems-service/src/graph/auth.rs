@@ -221,9 +221,11 @@ mod tests {
         assert_eq!(status.method, AuthMethod::ModernPassword);
         assert_eq!(status.principal, "svc-bems@contoso.com");
         assert!(!format!("{status:?}").contains("Svc-Pa55w.rd"));
-        let error = directory_graph_authenticator(&credential_tenant(false), &transport, &graph)
-            .err()
-            .expect("no Graph without modern authentication");
+        let Err(error) =
+            directory_graph_authenticator(&credential_tenant(false), &transport, &graph)
+        else {
+            panic!("no Graph without modern authentication");
+        };
         assert!(
             error.to_string().contains("modern_authentication"),
             "{error}"
