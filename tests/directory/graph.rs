@@ -51,6 +51,34 @@ async fn passive_microsoft_365() -> Service {
     .await
 }
 
+/// The demo world as a Microsoft 365 tenant under "Credential" authentication with modern
+/// authentication (the service account's password grant), whose directory is Graph alone: the
+/// app is consented for Graph's `User.ReadBasic.All` (delegated) as well as EWS's. The fallback
+/// to Basic is on, as many tenants have it; it is EWS's, never Graph's.
+async fn credential_microsoft_365() -> Service {
+    let mut scenario = bems::service::demo::scenario().expect("the sample scenario");
+    let app = scenario
+        .apps
+        .iter_mut()
+        .find(|app| app.client_id == APP)
+        .expect("the demo's app");
+    app.scopes.push("User.ReadBasic.All".to_owned());
+    let mut world = World::with_scenario(scenario, SubscriptionMode::Streaming, None, false)
+        .await
+        .expect("world starts");
+    world.use_graph(false).expect("Microsoft 365 settings");
+    let graph = world.sim.graph().origin().parse().expect("Graph's origin");
+    serve(world, move |tenant| {
+        tenant.authentication = AuthenticationType::Credential;
+        tenant
+            .modern_authentication
+            .use_credentials_if_modern_auth_fails = true;
+        tenant.directory.backends = graph_only();
+        tenant.directory.graph.base_url = graph;
+    })
+    .await
+}
+
 /// What an administrator does: asks the admin API for the sign-in URL, signs in at the identity
 /// provider as `login`, and follows its redirect back to the service; the callback's answer.
 async fn administrator_signs_in(service: &Service, login: &str, password: &str) -> Value {
@@ -250,5 +278,30 @@ async fn under_passive_authentication_graph_answers_once_an_administrator_signed
         serde_json::json!(["graph"])
     );
     assert!(service.world.sim.graph().stats().requests > graph_requests);
+    service.running.stop().await;
+}
+
+#[tokio::test]
+async fn under_credential_authentication_graph_answers_with_the_service_accounts_token() {
+    let service = credential_microsoft_365().await;
+    let settings = &service.world.settings.tenants[0];
+    assert_eq!(
+        settings.service_account_username.as_deref(),
+        Some("svc-bems@contoso.com")
+    );
+    assert!(settings.modern_authentication.enabled);
+    // The password grant asks for `https://graph.microsoft.com/.default`: the delegated
+    // permissions the app was consented for on Graph.
+    assert_eq!(service.found("Sadie").await, [SADIE]);
+    assert_eq!(service.found("Mara Whit").await, [MARA]);
+    assert_eq!(
+        service.found("alfred@contoso.com").await,
+        ["alfred@contoso.com"]
+    );
+    let (_, answer) = service.search(SADIE, "Mara").await;
+    let mara = person(&people(&answer), MARA).clone();
+    assert_eq!(mara["sources"], serde_json::json!(["graph"]));
+    assert_eq!(mara["job_title"], "Engineer");
+    assert!(service.world.sim.graph().stats().requests > 0);
     service.running.stop().await;
 }

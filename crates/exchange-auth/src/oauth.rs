@@ -2,7 +2,8 @@
 //! as the seed's page does: authentication authority, client application id, server name.
 //!
 //! - [`Grant::Password`]: the "Credential" type for Microsoft 365 (resource-owner password),
-//!   delegated scope `https://<server>/EWS.AccessAsUser.All`;
+//!   delegated scope `https://<server>/EWS.AccessAsUser.All`, or the one of
+//!   [`ModernAuth::with_delegated_scope`];
 //! - [`Grant::ClientSecret`] and [`Grant::ClientCertificate`]: app-only client credentials,
 //!   scope `https://<server>/.default` (the token carries `full_access_as_app`);
 //! - [`PassiveAuth`](crate::PassiveAuth): an administrator signs in once (authorization code with
@@ -41,6 +42,8 @@ pub struct ModernAuth {
     /// "Server name": the resource EWS tokens are for (`https://outlook.office365.com`, or the
     /// on-premises host with hybrid modern authentication).
     pub server: String,
+    /// The delegated scope, when not `<resource>/EWS.AccessAsUser.All`.
+    delegated_scope: Option<String>,
 }
 
 impl ModernAuth {
@@ -55,7 +58,18 @@ impl ModernAuth {
             } else {
                 server
             },
+            delegated_scope: None,
         }
+    }
+
+    /// Asks delegated grants (the password grant, [`PassiveAuth`](crate::PassiveAuth)) for
+    /// `scope` instead of `<resource>/EWS.AccessAsUser.All`: `https://graph.microsoft.com/.default`
+    /// for Graph, which has no EWS permission (the token then carries the delegated permissions
+    /// the app was consented for on Graph).
+    #[must_use]
+    pub fn with_delegated_scope(mut self, scope: impl Into<String>) -> Self {
+        self.delegated_scope = Some(scope.into());
+        self
     }
 
     fn endpoint(&self, leaf: &str) -> Result<Url, AuthError> {
@@ -89,9 +103,13 @@ impl ModernAuth {
         format!("{}/.default", self.resource())
     }
 
-    /// The delegated EWS scope: `<resource>/EWS.AccessAsUser.All`.
+    /// The delegated scope: the one [`with_delegated_scope`](Self::with_delegated_scope) set,
+    /// else EWS's, `<resource>/EWS.AccessAsUser.All`.
     pub fn delegated_scope(&self) -> String {
-        format!("{}/EWS.AccessAsUser.All", self.resource())
+        match &self.delegated_scope {
+            Some(scope) => scope.clone(),
+            None => format!("{}/EWS.AccessAsUser.All", self.resource()),
+        }
     }
 }
 
@@ -254,5 +272,28 @@ impl TokenSource for OAuthTokens {
 
     fn expires_at(&self) -> Option<time::OffsetDateTime> {
         self.cache.expires_at()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delegated_scope_is_ews_unless_set() {
+        let authority = Url::parse("https://login.microsoftonline.com/contoso.com").unwrap();
+        let ews = ModernAuth::new(authority.clone(), "app", "");
+        assert_eq!(
+            ews.delegated_scope(),
+            "https://outlook.office365.com/EWS.AccessAsUser.All"
+        );
+        let graph = ModernAuth::new(authority, "app", "https://graph.microsoft.com")
+            .with_delegated_scope("https://graph.microsoft.com/.default");
+        assert_eq!(
+            graph.delegated_scope(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(graph.app_scope(), "https://graph.microsoft.com/.default");
+        assert_ne!(graph, ews.clone().with_delegated_scope("other"));
     }
 }

@@ -217,7 +217,8 @@ pub struct App {
     pub certificate: bool,
     /// Application permissions granted (`full_access_as_app`).
     pub roles: Vec<String>,
-    /// Delegated permissions granted (`EWS.AccessAsUser.All`).
+    /// Delegated permissions granted (`EWS.AccessAsUser.All`, `User.ReadBasic.All`), each on
+    /// the resources that expose it (EWS's on Exchange, `User.*` on Graph, `Mail.*` on both).
     pub scopes: Vec<String>,
     /// Redirect URIs for the authorization-code flow.
     pub redirect_uris: Vec<String>,

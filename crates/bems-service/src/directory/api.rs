@@ -19,7 +19,6 @@ use axum::routing::get;
 use exchange_auth::Authenticator;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use url::Url;
 
 use super::graph::percent_encode;
 use super::{
@@ -96,7 +95,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
 /// carries the overrides' trusted CAs and fixed addresses): under passive authentication, the
 /// administrator's sign-in (the tenant's refresh token in the store, redeemed for Graph);
 /// otherwise the tenant's modern authentication with Graph's resource (its origin without a
-/// port).
+/// port) and scope `<resource>/.default`, never Basic.
 fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticator>, String> {
     let settings = &tenant.settings;
     let base = &settings.directory.graph.base_url;
@@ -114,13 +113,7 @@ fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticato
         )
         .map_err(|e| format!("Graph authentication: {e}"));
     }
-    let resource = crate::graph::auth::graph_resource(base);
-    let resource = Url::parse(&resource).map_err(|e| format!("Graph's resource: {e}"))?;
-    let mut graph = settings.clone();
-    graph.modern_authentication.server_name = resource;
-    let refresh = Arc::new(exchange_auth::MemoryStore::default());
-    crate::compose::authenticator(&graph, &tenant.transport, None, refresh)
-        .map(|auth| auth.authenticator)
+    crate::graph::auth::directory_graph_authenticator(settings, &tenant.transport, base)
         .map_err(|e| format!("Graph authentication: {e}"))
 }
 

@@ -1,6 +1,7 @@
-//! A Graph tenant's authenticator: app-only tokens of the tenant's Entra app for
-//! `https://graph.microsoft.com` (scope `.../.default`), signed with the client certificate
-//! under Client Certificate authentication, else with `graph.client_secret`.
+//! Graph's authenticators: a Graph tenant's (app-only tokens of the tenant's Entra app for
+//! `https://graph.microsoft.com`, scope `.../.default`, signed with the client certificate
+//! under Client Certificate authentication, else with `graph.client_secret`), and Directory
+//! Lookup's (delegated or app-only, from the tenant's own authentication).
 
 use std::sync::Arc;
 
@@ -77,6 +78,69 @@ pub fn graph_authenticator(
     )?))
 }
 
+/// Graph tokens for Directory Lookup of a tenant under "Credential" or "Client Certificate"
+/// authentication, for `endpoint`'s resource, from the tenant's modern authentication: the
+/// service account's password grant for `<resource>/.default` (the delegated permissions the app
+/// was consented for on Graph, `User.ReadBasic.All`; Graph has no `EWS.AccessAsUser.All`), or
+/// the app's certificate (app-only). Never Basic nor a TLS client certificate, which Graph
+/// refuses: without modern authentication there is no Graph authenticator, and
+/// `use_credentials_if_modern_auth_fails` stays EWS's.
+pub fn directory_graph_authenticator(
+    tenant: &TenantSettings,
+    transport: &TransportSettings,
+    endpoint: &Url,
+) -> Result<Arc<dyn Authenticator>, AuthError> {
+    let modern = tenant.modern_auth().ok_or_else(|| {
+        config(
+            "modern_authentication",
+            "Graph needs modern authentication (enabled, with authority and client_application_id)",
+        )
+    })?;
+    let resource = graph_resource(endpoint);
+    let scope = format!("{resource}/.default");
+    let auth =
+        ModernAuth::new(modern.authority, modern.client_id, resource).with_delegated_scope(scope);
+    let (grant, method, principal) = match tenant.authentication {
+        AuthenticationType::Credential => {
+            let user = tenant
+                .service_account_username
+                .clone()
+                .ok_or_else(|| config("service_account_username", "is required"))?;
+            let password = tenant
+                .service_account_password
+                .clone()
+                .ok_or_else(|| config("service_account_password", "is required"))?;
+            let grant = Grant::Password {
+                user: user.clone(),
+                password,
+            };
+            (grant, AuthMethod::ModernPassword, user)
+        }
+        AuthenticationType::ClientCertificate => {
+            let certificate = crate::compose::client_certificate(tenant)?;
+            let subject = certificate.subject().to_owned();
+            let grant = Grant::ClientCertificate {
+                certificate,
+                algorithm: AssertionAlgorithm::Ps256,
+            };
+            (grant, AuthMethod::ModernClientCertificate, subject)
+        }
+        AuthenticationType::Passive => {
+            return Err(config(
+                "authentication",
+                "passive tenants use passive_graph_authenticator",
+            ));
+        }
+    };
+    let tokens = OAuthTokens::new(auth, grant, transport)?;
+    Ok(Arc::new(BearerAuth::new(
+        Arc::new(tokens),
+        method,
+        principal,
+        transport,
+    )?))
+}
+
 /// Delegated Graph tokens of a passive tenant, for `endpoint`'s resource: the refresh token the
 /// administrator's sign-in left in `refresh_tokens` (the one EWS uses; the identity platform's
 /// refresh tokens are multi-resource) redeemed for `<resource>/.default`, the delegated
@@ -106,15 +170,14 @@ pub fn passive_graph_authenticator(
     })?;
     let resource = graph_resource(endpoint);
     let scope = format!("{resource}/.default");
-    let auth = ModernAuth::new(authority, client_id.clone(), resource);
+    let auth = ModernAuth::new(authority, client_id.clone(), resource).with_delegated_scope(scope);
     let tokens = PassiveAuth::new(
         auth,
         redirect_uri,
         passive.client_secret.clone(),
         refresh_tokens,
         transport,
-    )?
-    .with_scope(scope);
+    )?;
     Ok(Arc::new(BearerAuth::new(
         Arc::new(tokens),
         AuthMethod::Passive,
@@ -126,6 +189,48 @@ pub fn passive_graph_authenticator(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::ServiceSettings;
+
+    /// A Microsoft 365 tenant under Credential authentication, with the fallback to Basic on.
+    fn credential_tenant(modern: bool) -> TenantSettings {
+        let text = format!(
+            r#"
+            [[tenants]]
+            id = "contoso"
+            exchange = "microsoft365"
+            service_account_username = "svc-bems@contoso.com"
+            service_account_password = "Svc-Pa55w.rd"
+            [tenants.modern_authentication]
+            enabled = {modern}
+            authority = "https://login.microsoftonline.com/contoso.com"
+            client_application_id = "11111111-1111-1111-1111-111111111111"
+            use_credentials_if_modern_auth_fails = true
+            "#
+        );
+        let settings = ServiceSettings::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        settings.tenants.into_iter().next().expect("a tenant")
+    }
+
+    #[test]
+    fn directory_graph_tokens_of_a_credential_tenant_never_fall_back_to_basic() {
+        let graph = Url::parse("https://graph.microsoft.com").expect("url");
+        let transport = TransportSettings::default();
+        let auth = directory_graph_authenticator(&credential_tenant(true), &transport, &graph)
+            .expect("an authenticator");
+        let status = auth.status();
+        assert_eq!(status.method, AuthMethod::ModernPassword);
+        assert_eq!(status.principal, "svc-bems@contoso.com");
+        assert!(!format!("{status:?}").contains("Svc-Pa55w.rd"));
+        let Err(error) =
+            directory_graph_authenticator(&credential_tenant(false), &transport, &graph)
+        else {
+            panic!("no Graph without modern authentication");
+        };
+        assert!(
+            error.to_string().contains("modern_authentication"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_resource_has_no_port() {

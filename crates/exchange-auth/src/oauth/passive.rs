@@ -66,8 +66,6 @@ pub struct SignIn {
 /// Passive authentication.
 pub struct PassiveAuth {
     config: ModernAuth,
-    /// The delegated scope asked for at sign-in and at each refresh.
-    scope: String,
     redirect_uri: Url,
     client_secret: Option<Secret>,
     store: Arc<dyn RefreshTokenStore>,
@@ -81,7 +79,6 @@ impl fmt::Debug for PassiveAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PassiveAuth")
             .field("config", &self.config)
-            .field("scope", &self.scope)
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field(
                 "client_secret",
@@ -103,7 +100,6 @@ impl PassiveAuth {
     ) -> Result<Self, AuthError> {
         config.authorize_endpoint()?;
         Ok(Self {
-            scope: config.delegated_scope(),
             config,
             redirect_uri,
             client_secret,
@@ -119,15 +115,16 @@ impl PassiveAuth {
     /// refresh. The identity platform's refresh tokens are multi-resource: a second
     /// `PassiveAuth` over the same [`RefreshTokenStore`], with `https://graph.microsoft.com/.default`,
     /// redeems the refresh token of the administrator's sign-in for Graph tokens (with the
-    /// delegated permissions the app was consented for there).
+    /// delegated permissions the app was consented for there). The same as giving `config`
+    /// [`ModernAuth::with_delegated_scope`].
     #[must_use]
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = scope.into();
+        self.config = self.config.with_delegated_scope(scope);
         self
     }
 
     fn scopes(&self) -> Vec<String> {
-        vec![self.scope.clone(), "offline_access".to_owned()]
+        vec![self.config.delegated_scope(), "offline_access".to_owned()]
     }
 
     /// The sign-in URL for the administrator (a fresh `state` and PKCE challenge each time).

@@ -80,6 +80,35 @@ async fn password_grant_then_ews_as_the_user() {
 }
 
 #[tokio::test]
+async fn password_grant_for_graph_asks_for_its_default_scope() {
+    let sim = support::start().await;
+    let grant = || Grant::Password {
+        user: MARA.into(),
+        password: Secret::new(MARA_PASSWORD),
+    };
+    let graph = ModernAuth::new(authority(&sim), APP, "https://graph.microsoft.com");
+    let tokens = OAuthTokens::new(
+        graph
+            .clone()
+            .with_delegated_scope("https://graph.microsoft.com/.default"),
+        grant(),
+        &transport(&sim),
+    )
+    .unwrap();
+    let token = tokens.token().await.expect("a Graph token");
+    let claims = sim
+        .identity()
+        .verify_access_token(token.secret().expose(), &["https://graph.microsoft.com"])
+        .expect("a token for Graph");
+    assert_eq!(claims.upn.as_deref(), Some(MARA));
+    assert_eq!(claims.scopes, ["User.ReadBasic.All"]);
+    // Graph has no EWS permission: the default scope is refused.
+    let tokens = OAuthTokens::new(graph, grant(), &transport(&sim)).unwrap();
+    let error = tokens.token().await.unwrap_err();
+    assert!(error.to_string().contains("AADSTS70011"), "{error}");
+}
+
+#[tokio::test]
 async fn refused_credentials() {
     let sim = support::start().await;
     let wrong_password = Grant::Password {

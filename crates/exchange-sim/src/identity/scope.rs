@@ -59,6 +59,33 @@ pub(crate) fn resource(world: &World, raw: &str) -> Option<String> {
     known.then(|| format!("https://{host}"))
 }
 
+/// Delegated permissions only Exchange exposes (on Exchange Online and, with hybrid modern
+/// authentication, on the on-premises EWS hosts).
+const EXCHANGE_ONLY: [&str; 1] = ["EWS."];
+
+/// Delegated permissions only Graph exposes.
+const GRAPH_ONLY: [&str; 5] = ["User.", "Directory.", "ProfilePhoto.", "Group.", "Files."];
+
+/// Whether the canonical `resource` exposes the delegated `permission` (both Graph and Exchange
+/// Online expose `Mail.*`, `Calendars.*`, ...). An app's `scopes` name permissions without their
+/// resource: a permission is granted on each resource that exposes it.
+fn exposes(resource: &str, permission: &str) -> bool {
+    let starts = |prefixes: &[&str]| {
+        prefixes.iter().any(|p| {
+            permission
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+    };
+    let graph =
+        resource == GRAPH_APP_ID || resource == format!("https://{}", crate::graph::GRAPH_HOST);
+    if graph {
+        !starts(&EXCHANGE_ONLY)
+    } else {
+        !starts(&GRAPH_ONLY)
+    }
+}
+
 fn unknown_resource(world: &World, raw: &str) -> AadError {
     AadError::new(
         "invalid_resource",
@@ -92,7 +119,11 @@ pub(crate) fn app_only(world: &World, scope: &str) -> Result<String, AadError> {
 }
 
 /// A delegated scope, checked against what `app` was granted: an ungranted permission is a
-/// missing consent (AADSTS65001), as Entra answers when the user cannot consent.
+/// missing consent (AADSTS65001), as Entra answers when the user cannot consent; a permission
+/// the resource does not expose (`https://graph.microsoft.com/EWS.AccessAsUser.All`) is an
+/// invalid scope (AADSTS70011). `<resource>/.default` is every permission the app was granted on
+/// that resource (<https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope>),
+/// a missing consent when there is none.
 pub(crate) fn delegated(world: &World, app: &App, scope: &str) -> Result<Delegated, AadError> {
     let mut found: Option<String> = None;
     let mut permissions: Vec<String> = Vec::new();
@@ -114,13 +145,17 @@ pub(crate) fn delegated(world: &World, app: &App, scope: &str) -> Result<Delegat
                     "{scope} (it names more than one resource)"
                 )));
             }
-            _ => found = Some(canonical),
+            _ => found = Some(canonical.clone()),
         }
         if permission == ".default" {
-            if app.scopes.is_empty() {
+            let on_resource = app.scopes.iter().filter(|s| exposes(&canonical, s));
+            let before = permissions.len();
+            permissions.extend(on_resource.cloned());
+            if permissions.len() == before {
                 return Err(AadError::consent_missing(&app.client_id));
             }
-            permissions.extend(app.scopes.iter().cloned());
+        } else if !exposes(&canonical, permission) {
+            return Err(AadError::invalid_scope(item));
         } else {
             let granted = app
                 .scopes
@@ -226,12 +261,63 @@ mod tests {
             Err(70_011)
         );
         assert_eq!(
+            code("https://graph.microsoft.com/EWS.AccessAsUser.All"),
+            Err(70_011),
+            "Graph has no EWS permission"
+        );
+        assert_eq!(
+            code("https://graph.microsoft.com/.default"),
+            Err(65_001),
+            "no Graph permission was granted"
+        );
+        assert_eq!(
             response_scope(
                 "https://outlook.office365.com",
                 &parsed.permissions,
                 &parsed.oidc
             ),
             "https://outlook.office365.com/EWS.AccessAsUser.All offline_access openid"
+        );
+    }
+
+    #[test]
+    fn the_default_scope_is_what_the_app_was_granted_on_that_resource() {
+        let world = world();
+        let mut app = world.directory.app("a").expect("app").clone();
+        app.scopes.push("User.ReadBasic.All".to_owned());
+        app.scopes.push("Mail.Read".to_owned());
+        let graph = delegated(
+            &world,
+            &app,
+            "https://graph.microsoft.com/.default offline_access",
+        )
+        .expect("granted on Graph");
+        assert_eq!(graph.resource, "https://graph.microsoft.com");
+        assert_eq!(graph.permissions, ["User.ReadBasic.All", "Mail.Read"]);
+        let by_id = delegated(&world, &app, &format!("{GRAPH_APP_ID}/.default")).expect("by id");
+        assert_eq!(by_id.permissions, graph.permissions);
+        let ews = delegated(&world, &app, "https://outlook.office365.com/.default")
+            .expect("granted on Exchange");
+        assert_eq!(ews.permissions, ["EWS.AccessAsUser.All", "Mail.Read"]);
+        let hybrid = delegated(&world, &app, "https://mail.contoso.com/.default").expect("hybrid");
+        assert_eq!(hybrid.permissions, ews.permissions);
+        assert_eq!(
+            delegated(
+                &world,
+                &app,
+                "https://graph.microsoft.com/user.readbasic.all"
+            )
+            .map(|d| d.permissions),
+            Ok(vec!["User.ReadBasic.All".to_owned()])
+        );
+        assert_eq!(
+            delegated(
+                &world,
+                &app,
+                "https://outlook.office365.com/User.ReadBasic.All"
+            )
+            .map_err(|e| e.code),
+            Err(70_011)
         );
     }
 }
