@@ -35,10 +35,13 @@ struct Inner {
     pending: Mutex<Pending>,
 }
 
+/// Told when a line is synced, or why it is not.
+type Synced = oneshot::Sender<Result<(), String>>;
+
 /// Lines waiting to be written, each with who waits for the sync.
 #[derive(Debug, Default)]
 struct Pending {
-    queue: Vec<(Vec<u8>, oneshot::Sender<Result<(), String>>)>,
+    queue: Vec<(Vec<u8>, Synced)>,
     /// Whether a writer is at work (it takes the queue until it finds it empty).
     writing: bool,
 }
