@@ -143,9 +143,9 @@ async fn ews_finds_people_by_first_last_display_name_and_address() {
     service.running.stop().await;
 }
 
-#[tokio::test]
-async fn photos_come_with_caching_headers_and_304_when_unchanged() {
-    let service = start(|_| {}).await;
+/// Mara's photo, as Sadie sees it: a PNG with caching headers, then 304 when unchanged;
+/// Sadie has none (404).
+async fn mara_photo_is_served_and_cached(service: &Service) {
     let path = "/v1/tenants/contoso/directory/photos/mara%40contoso.com";
     let photo = service.get(path, SADIE).await;
     assert_eq!(photo.status(), 200);
@@ -168,7 +168,7 @@ async fn photos_come_with_caching_headers_and_304_when_unchanged() {
     let token = service.world.user_token(SADIE).expect("token");
     let again = service
         .http
-        .get(format!("http://{}{path}", service.running.addr))
+        .get(format!("{}{path}", service.origin))
         .bearer_auth(token)
         .header("If-None-Match", &etag)
         .send()
@@ -179,7 +179,13 @@ async fn photos_come_with_caching_headers_and_304_when_unchanged() {
         "/v1/tenants/contoso/directory/photos/sadie@contoso.com",
         MARA,
     );
-    assert_eq!(none.await.status(), 404);
+    assert_eq!(none.await.status(), 404, "Sadie has no photo");
+}
+
+#[tokio::test]
+async fn photos_come_with_caching_headers_and_304_when_unchanged() {
+    let service = start(|_| {}).await;
+    mara_photo_is_served_and_cached(&service).await;
     let bad = service.get("/v1/tenants/contoso/directory/photos/not-an-address", MARA);
     assert_eq!(bad.await.status(), 400);
     service.running.stop().await;

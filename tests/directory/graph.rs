@@ -157,39 +157,7 @@ async fn graph_finds_people_by_first_last_display_name_and_address() {
 #[tokio::test]
 async fn graph_photos_come_with_caching_headers() {
     let service = microsoft_365(graph_only()).await;
-    let path = "/v1/tenants/contoso/directory/photos/mara%40contoso.com";
-    let photo = service.get(path, SADIE).await;
-    assert_eq!(photo.status(), 200);
-    let header = |name: &str| {
-        photo
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    assert_eq!(header("content-type").as_deref(), Some("image/png"));
-    assert_eq!(
-        header("cache-control").as_deref(),
-        Some("private, max-age=300")
-    );
-    let etag = header("etag").expect("an ETag");
-    let bytes = photo.bytes().await.expect("bytes");
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{bytes:?}");
-    let token = service.world.user_token(SADIE).expect("token");
-    let again = service
-        .http
-        .get(format!("{}{path}", service.origin))
-        .bearer_auth(token)
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(again.status(), 304);
-    let none = service.get(
-        "/v1/tenants/contoso/directory/photos/sadie@contoso.com",
-        MARA,
-    );
-    assert_eq!(none.await.status(), 404, "Sadie has no photo");
+    mara_photo_is_served_and_cached(&service).await;
     let unknown = service.get(
         "/v1/tenants/contoso/directory/photos/nobody@contoso.com",
         MARA,
