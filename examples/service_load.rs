@@ -222,6 +222,10 @@ async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
             },
             "non_200_at_mock": world.apns.received().iter().skip(before).filter(|p| p.status != 200).count(),
             "graph_at_simulator": graph.then(|| world.sim.graph().stats()),
+            "graph_webhook": running
+                .service
+                .tenants()
+                .find_map(|t| t.graph.as_ref().map(|g| g.watcher.counts())),
         })
     );
     running.stop().await;
