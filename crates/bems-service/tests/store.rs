@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bems_service::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
 use bems_service::store::{SqliteStore, Store, StoreError, StoreKey};
@@ -261,103 +260,4 @@ async fn many_tasks_register_at_once() {
     // 150 distinct tokens, plus the one that 50 tasks shared.
     assert_eq!(ids.len(), 151);
     assert_eq!(store.device_count().await.unwrap(), 151);
-}
-
-/// Times 10,000 pushes through the outbox; run with
-/// `cargo test -p bems-service --release --test store -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn outbox_throughput() {
-    const PUSHES: i64 = 10_000;
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db(&dir), key()).await.unwrap());
-    let device = store
-        .register_device(&device("alice@contoso.com", "a1b2"))
-        .await
-        .unwrap();
-
-    // One event at a time: each push enqueued with its watermark, then completed.
-    let started = Instant::now();
-    for n in 0..PUSHES {
-        let mark = format!("wm-{n}");
-        let mark = Some((&device.device.tenant, "alice@contoso.com", mark.as_str()));
-        store.enqueue(&[push(device.id, n)], mark).await.unwrap();
-    }
-    let enqueued = started.elapsed();
-    for entry in store.due(i64::MAX, PUSHES as usize).await.unwrap() {
-        store.complete(entry.id).await.unwrap();
-    }
-    let one_by_one = started.elapsed();
-    report(
-        "one push per enqueue, one complete each",
-        Some(enqueued),
-        one_by_one,
-        PUSHES,
-    );
-
-    // Bursts: 100 pushes per enqueue (one transaction).
-    let started = Instant::now();
-    for batch in 0..PUSHES / 100 {
-        let pushes: Vec<_> = (0..100).map(|n| push(device.id, batch * 100 + n)).collect();
-        let mark = format!("wm-{batch}");
-        store
-            .enqueue(
-                &pushes,
-                Some((&device.device.tenant, "alice@contoso.com", mark.as_str())),
-            )
-            .await
-            .unwrap();
-    }
-    let enqueued = started.elapsed();
-    for entry in store.due(i64::MAX, PUSHES as usize).await.unwrap() {
-        store.complete(entry.id).await.unwrap();
-    }
-    report(
-        "100 pushes per enqueue, one complete each",
-        Some(enqueued),
-        started.elapsed(),
-        PUSHES,
-    );
-
-    // Many tasks at once, each one push per enqueue then complete: the worker commits what
-    // queued up together in one transaction.
-    for tasks in [8, 64] {
-        let started = Instant::now();
-        let running: Vec<_> = (0..tasks)
-            .map(|task| {
-                let store = Arc::clone(&store);
-                let tenant = device.device.tenant.clone();
-                tokio::spawn(async move {
-                    for n in 0..PUSHES / tasks {
-                        let mark = format!("wm-{task}-{n}");
-                        let mark = Some((&tenant, "alice@contoso.com", mark.as_str()));
-                        let ids = store.enqueue(&[push(device.id, n)], mark).await.unwrap();
-                        store.complete(ids[0]).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for task in running {
-            task.await.unwrap();
-        }
-        let total = started.elapsed();
-        report(
-            &format!("{tasks} tasks at once, enqueue then complete"),
-            None,
-            total,
-            (PUSHES / tasks) * tasks,
-        );
-    }
-    assert_eq!(store.outbox_len().await.unwrap(), 0);
-}
-
-fn report(what: &str, enqueued: Option<Duration>, total: Duration, pushes: i64) {
-    let enqueued = enqueued.map_or(String::new(), |e| {
-        format!("enqueue {:.3} s, ", e.as_secs_f64())
-    });
-    println!(
-        "{what}: {pushes} pushes, {enqueued}enqueue+complete {:.3} s ({:.0} pushes/s)",
-        total.as_secs_f64(),
-        pushes as f64 / total.as_secs_f64()
-    );
 }
