@@ -94,29 +94,22 @@ pub fn authenticator(
             }
             Ok(only(Arc::new(bearer)))
         }
-        AuthenticationType::ClientCertificate => {
-            let certificate = client_certificate(tenant)?;
-            match tenant.modern_auth() {
-                Some(modern) => {
-                    let subject = certificate.subject().to_owned();
-                    let grant = Grant::ClientCertificate {
-                        certificate,
-                        algorithm: AssertionAlgorithm::Ps256,
-                    };
-                    let tokens = OAuthTokens::new(modern, grant, transport)?;
-                    Ok(only(Arc::new(BearerAuth::new(
-                        Arc::new(tokens),
-                        AuthMethod::ModernClientCertificate,
-                        subject,
-                        transport,
-                    )?)))
-                }
-                None => Ok(only(Arc::new(CertificateAuth::new(
-                    certificate,
+        AuthenticationType::ClientCertificate => match tenant.modern_auth() {
+            Some(modern) => {
+                let (grant, subject) = certificate_grant(tenant)?;
+                let tokens = OAuthTokens::new(modern, grant, transport)?;
+                Ok(only(Arc::new(BearerAuth::new(
+                    Arc::new(tokens),
+                    AuthMethod::ModernClientCertificate,
+                    subject,
                     transport,
-                )?))),
+                )?)))
             }
-        }
+            None => Ok(only(Arc::new(CertificateAuth::new(
+                client_certificate(tenant)?,
+                transport,
+            )?))),
+        },
         AuthenticationType::Passive => {
             let modern = tenant.modern_auth().ok_or_else(|| {
                 config(
@@ -167,6 +160,18 @@ pub(crate) fn client_certificate(tenant: &TenantSettings) -> Result<ClientCertif
     })?;
     let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
     ClientCertificate::from_pfx(&pfx, &password)
+}
+
+/// The app's client-certificate grant (a PS256 assertion with `x5t#S256`), and the
+/// certificate's subject.
+pub(crate) fn certificate_grant(tenant: &TenantSettings) -> Result<(Grant, String), AuthError> {
+    let certificate = client_certificate(tenant)?;
+    let subject = certificate.subject().to_owned();
+    let grant = Grant::ClientCertificate {
+        certificate,
+        algorithm: AssertionAlgorithm::Ps256,
+    };
+    Ok((grant, subject))
 }
 
 fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {

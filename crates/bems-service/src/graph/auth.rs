@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use exchange_auth::{
-    AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth,
-    OAuthTokens, PassiveAuth, RefreshTokenStore, TransportSettings,
+    AuthError, AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth, OAuthTokens, PassiveAuth,
+    RefreshTokenStore, TokenSource, TransportSettings,
 };
 use url::Url;
 
+use crate::compose::certificate_grant;
 use crate::settings::{AuthenticationType, TenantSettings};
 
 fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {
@@ -30,36 +31,52 @@ pub fn graph_resource(endpoint: &Url) -> String {
     )
 }
 
-/// The authenticator Graph requests are sent with.
+/// The tenant's Entra app aimed at Graph (`endpoint`'s resource, without a port): its modern
+/// authentication, or passive authentication's app; a delegated token asks for
+/// `<resource>/.default`, the permissions the app was consented for on Graph (Graph has no
+/// `EWS.AccessAsUser.All`).
+fn graph_app(tenant: &TenantSettings, endpoint: &Url) -> Result<ModernAuth, AuthError> {
+    let app = tenant.modern_auth().ok_or_else(|| {
+        let setting = match tenant.authentication {
+            AuthenticationType::Passive => "passive",
+            _ => "modern_authentication",
+        };
+        config(
+            setting,
+            "Graph needs modern authentication (enabled, with authority and client_application_id)",
+        )
+    })?;
+    let resource = graph_resource(endpoint);
+    let scope = format!("{resource}/.default");
+    Ok(ModernAuth::new(app.authority, app.client_id, resource).with_delegated_scope(scope))
+}
+
+/// Bearer tokens from `tokens`, as `principal`.
+fn bearer(
+    tokens: Arc<dyn TokenSource>,
+    method: AuthMethod,
+    principal: String,
+    transport: &TransportSettings,
+) -> Result<Arc<dyn Authenticator>, AuthError> {
+    Ok(Arc::new(BearerAuth::new(
+        tokens, method, principal, transport,
+    )?))
+}
+
+/// The authenticator Graph requests are sent with: app-only tokens of the tenant's Entra app,
+/// signed with the client certificate under Client Certificate authentication, else with
+/// `graph.client_secret`.
 pub fn graph_authenticator(
     tenant: &TenantSettings,
     transport: &TransportSettings,
 ) -> Result<Arc<dyn Authenticator>, AuthError> {
-    let modern = &tenant.modern_authentication;
-    let authority = modern
-        .authority
-        .clone()
-        .ok_or_else(|| config("modern_authentication.authority", "is required for Graph"))?;
-    let client_id = modern.client_application_id.clone().ok_or_else(|| {
-        config(
-            "modern_authentication.client_application_id",
-            "is required for Graph",
-        )
-    })?;
-    let auth = ModernAuth::new(
-        authority,
-        client_id.clone(),
-        graph_resource(&tenant.graph.endpoint),
-    );
+    let app = graph_app(tenant, &tenant.graph.endpoint)?;
+    let client_id = app.client_id.clone();
     let (grant, method) = match tenant.authentication {
-        AuthenticationType::ClientCertificate => {
-            let certificate = crate::compose::client_certificate(tenant)?;
-            let grant = Grant::ClientCertificate {
-                certificate,
-                algorithm: AssertionAlgorithm::Ps256,
-            };
-            (grant, AuthMethod::ModernClientCertificate)
-        }
+        AuthenticationType::ClientCertificate => (
+            certificate_grant(tenant)?.0,
+            AuthMethod::ModernClientCertificate,
+        ),
         _ => {
             let secret = tenant
                 .graph
@@ -69,13 +86,8 @@ pub fn graph_authenticator(
             (Grant::ClientSecret(secret), AuthMethod::ModernClientSecret)
         }
     };
-    let tokens = OAuthTokens::new(auth, grant, transport)?;
-    Ok(Arc::new(BearerAuth::new(
-        Arc::new(tokens),
-        method,
-        client_id,
-        transport,
-    )?))
+    let tokens = OAuthTokens::new(app, grant, transport)?;
+    bearer(Arc::new(tokens), method, client_id, transport)
 }
 
 /// Graph tokens for Directory Lookup of a tenant under "Credential" or "Client Certificate"
@@ -90,16 +102,7 @@ pub fn directory_graph_authenticator(
     transport: &TransportSettings,
     endpoint: &Url,
 ) -> Result<Arc<dyn Authenticator>, AuthError> {
-    let modern = tenant.modern_auth().ok_or_else(|| {
-        config(
-            "modern_authentication",
-            "Graph needs modern authentication (enabled, with authority and client_application_id)",
-        )
-    })?;
-    let resource = graph_resource(endpoint);
-    let scope = format!("{resource}/.default");
-    let auth =
-        ModernAuth::new(modern.authority, modern.client_id, resource).with_delegated_scope(scope);
+    let app = graph_app(tenant, endpoint)?;
     let (grant, method, principal) = match tenant.authentication {
         AuthenticationType::Credential => {
             let user = tenant
@@ -117,12 +120,7 @@ pub fn directory_graph_authenticator(
             (grant, AuthMethod::ModernPassword, user)
         }
         AuthenticationType::ClientCertificate => {
-            let certificate = crate::compose::client_certificate(tenant)?;
-            let subject = certificate.subject().to_owned();
-            let grant = Grant::ClientCertificate {
-                certificate,
-                algorithm: AssertionAlgorithm::Ps256,
-            };
+            let (grant, subject) = certificate_grant(tenant)?;
             (grant, AuthMethod::ModernClientCertificate, subject)
         }
         AuthenticationType::Passive => {
@@ -132,13 +130,8 @@ pub fn directory_graph_authenticator(
             ));
         }
     };
-    let tokens = OAuthTokens::new(auth, grant, transport)?;
-    Ok(Arc::new(BearerAuth::new(
-        Arc::new(tokens),
-        method,
-        principal,
-        transport,
-    )?))
+    let tokens = OAuthTokens::new(app, grant, transport)?;
+    bearer(Arc::new(tokens), method, principal, transport)
 }
 
 /// Delegated Graph tokens of a passive tenant, for `endpoint`'s resource: the refresh token the
@@ -153,37 +146,22 @@ pub fn passive_graph_authenticator(
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     endpoint: &Url,
 ) -> Result<Arc<dyn Authenticator>, AuthError> {
-    let passive = &tenant.passive;
-    let authority = passive
-        .authority
-        .clone()
-        .ok_or_else(|| config("passive.authority", "is required for Graph"))?;
-    let client_id = passive
-        .client_application_id
-        .clone()
-        .ok_or_else(|| config("passive.client_application_id", "is required for Graph"))?;
+    let app = graph_app(tenant, endpoint)?;
+    let client_id = app.client_id.clone();
     let redirect_uri = redirect_uri.ok_or_else(|| {
         config(
             "server.public_url",
             "passive authentication needs it for its redirect URI",
         )
     })?;
-    let resource = graph_resource(endpoint);
-    let scope = format!("{resource}/.default");
-    let auth = ModernAuth::new(authority, client_id.clone(), resource).with_delegated_scope(scope);
     let tokens = PassiveAuth::new(
-        auth,
+        app,
         redirect_uri,
-        passive.client_secret.clone(),
+        tenant.passive.client_secret.clone(),
         refresh_tokens,
         transport,
     )?;
-    Ok(Arc::new(BearerAuth::new(
-        Arc::new(tokens),
-        AuthMethod::Passive,
-        client_id,
-        transport,
-    )?))
+    bearer(Arc::new(tokens), AuthMethod::Passive, client_id, transport)
 }
 
 #[cfg(test)]
