@@ -140,3 +140,140 @@ async fn run(command: Command) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `check-config` opens every file the settings name, as `serve` does.
+
+    use std::path::{Path, PathBuf};
+
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+
+    use super::{Command, run};
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    }
+
+    /// A client certificate and its key in a `.pfx` sealed with `password`.
+    fn pfx(password: &str) -> Vec<u8> {
+        let certified = rcgen::generate_simple_self_signed(vec!["svc-bems.contoso.com".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let key = PrivateKey::from_der(&certified.signing_key.serialize_der())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cert = Certificate::from_der(certified.cert.der()).unwrap_or_else(|e| panic!("{e}"));
+        let chain = PrivateKeyChain::new(b"bems".to_vec(), key, [cert]);
+        let mut store = KeyStore::new();
+        store.add_entry("bems", KeyStoreEntry::PrivateKeyChain(chain));
+        store
+            .writer(password)
+            .write()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A configuration whose files all open: an APNs key, the server's TLS certificate and key,
+    /// a tenant with a client certificate. Returns the directory and the file.
+    fn good() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let p8 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let server = rcgen::generate_simple_self_signed(vec!["bems.contoso.com".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        write(d, "admin.token", b"0123456789abcdef0123456789abcdef\n");
+        write(d, "apns.p8", p8.serialize_pem().as_bytes());
+        write(d, "bems.crt", server.cert.pem().as_bytes());
+        write(d, "bems.key", server.signing_key.serialize_pem().as_bytes());
+        write(d, "client.pfx", &pfx("Pfx-Pa55"));
+        write(d, "pfx.password", b"Pfx-Pa55\n");
+        let at = |name: &str| format!("{:?}", d.join(name).display().to_string());
+        let text = format!(
+            "[server]\ntls_cert_file = {}\ntls_key_file = {}\n\
+             [admin]\ntoken_file = {}\n\
+             [push.apns]\nteam_id = \"ABCDE12345\"\nkey_id = \"KEY1234567\"\nkey_file = {}\n\
+             topic = \"com.contoso.mail\"\n\
+             [[tenants]]\nid = \"contoso\"\nexchange = \"on_premises\"\n\
+             authentication = \"client_certificate\"\n\
+             [tenants.client_certificate]\npfx_file = {}\npassword_file = {}\n",
+            at("bems.crt"),
+            at("bems.key"),
+            at("admin.token"),
+            at("apns.p8"),
+            at("client.pfx"),
+            at("pfx.password"),
+        );
+        let config = write(d, "bems.toml", text.as_bytes());
+        (dir, config)
+    }
+
+    async fn check(config: &Path) -> Result<(), String> {
+        run(Command::CheckConfig {
+            config: config.to_owned(),
+        })
+        .await
+    }
+
+    /// Breaks one file of [`good`]'s directory `d` (configuration `config`).
+    type Break = fn(d: &Path, config: &Path);
+
+    fn wrong_password(d: &Path, _: &Path) {
+        write(d, "pfx.password", b"wrong\n");
+    }
+
+    fn no_pfx(d: &Path, _: &Path) {
+        let _ = std::fs::remove_file(d.join("client.pfx"));
+    }
+
+    fn not_pkcs12(d: &Path, _: &Path) {
+        write(d, "client.pfx", b"not PKCS#12");
+    }
+
+    fn no_p8(d: &Path, _: &Path) {
+        let _ = std::fs::remove_file(d.join("apns.p8"));
+    }
+
+    fn empty_fcm_account(d: &Path, config: &Path) {
+        let fcm = write(d, "fcm.json", b"{}");
+        let text = std::fs::read_to_string(config).unwrap_or_else(|e| panic!("{e}"));
+        let section = format!(
+            "[push.fcm]\nservice_account_file = {:?}\n[[tenants]]",
+            fcm.display().to_string()
+        );
+        std::fs::write(config, text.replace("[[tenants]]", &section))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn no_tls_certificate(d: &Path, _: &Path) {
+        let _ = std::fs::remove_file(d.join("bems.crt"));
+    }
+
+    #[tokio::test]
+    async fn check_config_opens_every_file_the_settings_name() {
+        let (_dir, config) = good();
+        check(&config).await.unwrap_or_else(|e| panic!("{e}"));
+        // What is broken, how, and what the refusal names.
+        let cases: [(&str, Break, &str); 6] = [
+            ("a .pfx with the wrong password", wrong_password, "client_certificate"),
+            ("a missing .pfx", no_pfx, "client_certificate.pfx_file"),
+            ("a .pfx that is not PKCS#12", not_pkcs12, "client_certificate"),
+            ("a missing .p8", no_p8, "push.apns.key_file"),
+            ("an FCM service account of {}", empty_fcm_account, "push.fcm"),
+            ("a missing TLS certificate", no_tls_certificate, "server.tls_cert_file"),
+        ];
+        let mut wrong = Vec::new();
+        for (what, break_it, named) in cases {
+            let (dir, config) = good();
+            break_it(dir.path(), &config);
+            match check(&config).await {
+                Ok(()) => wrong.push(format!("{what}: valid")),
+                Err(error) if !error.contains(named) => {
+                    wrong.push(format!("{what}: does not name {named}: {error}"));
+                }
+                Err(_) => {}
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+}
