@@ -1,5 +1,5 @@
 //! Hostile input against the composed service (issue 14): each hole found by probing the running
 //! service as an attacker, and the classes around them.
-mod support;
 #[path = "hostile/admin.rs"]
 mod admin;
+mod support;

@@ -495,19 +495,29 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
         );
     }
 
-    let put = |body: &'static str| {
+    let put = |body: String| {
         admin(http.put(format!("{base}/admin/tenants/{TENANT}/settings")))
             .body(body)
             .send()
     };
-    let invalid: serde_json::Value = put(
-        "id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password_env = \"HOME\"\nscp_ssl = true\n",
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    // Secrets through the admin API are files in the secret directories (the world's).
+    let password_file = world.dir.path().join("svc-password");
+    std::fs::write(&password_file, "Svc-Pa55w.rd\n").unwrap();
+    let password_line = format!(
+        "service_account_password_file = {:?}\n",
+        password_file.display().to_string()
+    );
+    let body = |extra: &str| {
+        format!(
+            "id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\n{password_line}{extra}"
+        )
+    };
+    let invalid: serde_json::Value = put(body("scp_ssl = true\n"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let fields: Vec<&str> = invalid["problems"]
         .as_array()
         .unwrap()
@@ -515,7 +525,7 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
         .map(|p| p["field"].as_str().unwrap())
         .collect();
     assert!(fields.contains(&"tenants[contoso].scp_ssl"), "{invalid:#}");
-    let inline = put("id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password = \"x\"\n")
+    let inline = put("id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password = \"x\"\n".to_owned())
         .await
         .unwrap();
     assert_eq!(inline.status(), 422);
@@ -536,9 +546,7 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
             .is_none(),
         "nothing stored"
     );
-    let valid = put("id = \"contoso\"\nexchange = \"on_premises\"\nservice_account_username = \"svc-bems@contoso.com\"\nservice_account_password_env = \"HOME\"\n")
-        .await
-        .unwrap();
+    let valid = put(body("")).await.unwrap();
     assert_eq!(valid.status(), 200);
     let read: serde_json::Value =
         admin(http.get(format!("{base}/admin/tenants/{TENANT}/settings")))
@@ -548,14 +556,13 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
             .json()
             .await
             .unwrap();
-    assert!(
-        read["stored"]
-            .as_str()
-            .unwrap()
-            .contains("service_account_password_env")
+    assert_eq!(
+        read["stored"]["service_account_password_file"],
+        password_file.display().to_string()
     );
+    assert_eq!(read["in_force"]["id"], TENANT);
     assert!(
-        !read["in_force"].as_str().unwrap().contains("Svc-Pa55w.rd"),
+        !read.to_string().contains("Svc-Pa55w.rd"),
         "secrets are redacted"
     );
     running.stop().await;

@@ -8,6 +8,7 @@
 //! | `a_secret_file_outside_the_secret_directories_is_refused_unopened` | the admin API read any file as a secret |
 //! | `symlinks_and_dot_dot_do_not_leave_the_secret_directories` | the same, through a link or `..` |
 //! | `every_file_an_admin_names_stays_in_the_secret_directories` | .pfx and CA files outside |
+//! | `a_tenant_may_not_name_the_services_own_secret_files` | the APNs key sent as a tenant's password |
 //! | `env_references_are_refused_through_the_admin_api` | an admin naming the store key's variable |
 //! | `a_refused_put_keeps_what_was_stored` | nothing stored is lost |
 //! | `the_configuration_files_references_stay_in_the_secret_directories` | the file's own `.p8` |
@@ -141,7 +142,11 @@ async fn a_secret_file_outside_the_secret_directories_is_refused_unopened() {
     let secret = write(outside.path(), "password", "outside-secret-7f3a");
     let missing = outside.path().join("missing");
     let mut rules = Vec::new();
-    for path in [secret.as_path(), missing.as_path(), Path::new("/etc/passwd")] {
+    for path in [
+        secret.as_path(),
+        missing.as_path(),
+        Path::new("/etc/passwd"),
+    ] {
         let line = format!("service_account_password_file = {}\n", quoted(path));
         let (status, body) = put_settings(&base, &tenant_body(&line)).await;
         assert_eq!(status, 422, "{}: {body}", path.display());
@@ -227,6 +232,29 @@ async fn every_file_an_admin_names_stays_in_the_secret_directories() {
         "tenants[contoso].trusted_certificates[ca].pem_file",
     ] {
         assert!(fields.iter().any(|f| f == field), "{field}: {body}");
+    }
+    assert_eq!(stored(&running).await, None, "nothing stored");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_may_not_name_the_services_own_secret_files() {
+    let world = world(false).await;
+    let (running, base) = serve(&world).await;
+    // Inside the secret directory, but the service's: the APNs key and the FCM account would
+    // go to the tenant's Exchange as its password.
+    for own in ["apns.p8", "fcm.json"] {
+        let path = world.dir.path().join(own);
+        assert!(path.exists(), "{}", path.display());
+        let line = format!("service_account_password_file = {}\n", quoted(&path));
+        let (status, body) = put_settings(&base, &tenant_body(&line)).await;
+        assert_eq!(status, 422, "{own}: {body}");
+        assert_eq!(
+            fields(&body),
+            ["tenants[contoso].service_account_password_file"],
+            "{body}"
+        );
+        assert!(!body.contains("PRIVATE KEY"), "{body}");
     }
     assert_eq!(stored(&running).await, None, "nothing stored");
     running.stop().await;
@@ -358,8 +386,12 @@ async fn settings_read_back_are_json_in_the_put_shape_without_secrets() {
     // The shape PUT takes: the settings in force, given a password reference, go back in.
     let mut again = in_force;
     again["service_account_password_file"] = Value::from(password.display().to_string());
-    let toml = toml::to_string(&again).unwrap_or_else(|e| panic!("{e}: {again:#}"));
-    let (status, body) = put_settings(&base, &toml).await;
+    let toml = toml::to_string(&serde_json::json!({ "tenants": [again] }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let table = toml
+        .strip_prefix("[[tenants]]\n")
+        .expect("one tenant's table");
+    let (status, body) = put_settings(&base, table).await;
     assert_eq!(status, 200, "{toml}\n{body}");
     running.stop().await;
 }
@@ -419,7 +451,10 @@ async fn an_entitlement_list_entitles_its_mailboxes_and_they_alone_get_pushes() 
     assert_eq!(answers[1].0, 403, "{answers:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while running.service.status().await[0].subscriptions.subscribed < 1 {
-        assert!(Instant::now() < deadline, "mara's mailbox is not subscribed");
+        assert!(
+            Instant::now() < deadline,
+            "mara's mailbox is not subscribed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for mailbox in [MARA, SADIE] {
@@ -490,9 +525,7 @@ async fn untrusted_tls_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     use tokio_rustls::rustls;
     let certified = rcgen::generate_simple_self_signed(vec!["autodiscover.contoso.com".into()])
         .expect("a certificate");
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        certified.signing_key.serialize_der().into(),
-    );
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -536,7 +569,10 @@ async fn a_failed_tls_handshake_is_not_labelled_credentials_sent() {
         .json()
         .await
         .expect("a report");
-    assert!(tried.load(std::sync::atomic::Ordering::SeqCst) > 0, "{report:#}");
+    assert!(
+        tried.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "{report:#}"
+    );
     let lines: Vec<&str> = report["steps"][0]["trace"]
         .as_array()
         .unwrap_or_else(|| panic!("no trace: {report:#}"))

@@ -9,8 +9,8 @@
 //! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
 //! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
-//! | `GET /admin/tenants/{tenant}/settings` | administrator | the settings in force (secrets redacted) and those stored through the API |
-//! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start |
+//! | `GET /admin/tenants/{tenant}/settings` | administrator | JSON in `PUT`'s shape: the settings in force (secrets left out, named in `redacted`) and those stored through the API |
+//! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start ([`crate::settings::tenant_from_admin`]: secrets by file, inside the secret directories) |
 //! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
 //! | `GET /admin/tenants/{tenant}/sign-in` | administrator | passive authentication: the sign-in URL |
 //! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
@@ -384,6 +384,9 @@ async fn metrics(State(state): State<ApiState>) -> Response {
         .into_response()
 }
 
+/// The tenant's settings as JSON in the shape `PUT` takes, secrets left out: those in force
+/// (`in_force`, with `redacted` naming the secrets set but not shown) and those stored through
+/// the API (`stored`, applied at the next start).
 async fn read_settings(
     State(state): State<ApiState>,
     Path(tenant): Path<String>,
@@ -393,17 +396,34 @@ async fn read_settings(
         Ok(tenant) => tenant,
         Err(denied) => return *denied,
     };
-    let in_force = state.settings.tenant(&tenant).map(|t| format!("{t:#?}"));
+    let in_force = state.settings.tenant(&tenant);
     let stored = match state.service.store.tenant(&tenant).await {
         Ok(stored) => stored
             .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
-            .and_then(|v| v["toml"].as_str().map(str::to_owned)),
+            .and_then(|v| v["toml"].as_str().map(stored_json)),
         Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     if in_force.is_none() && stored.is_none() {
         return problem(StatusCode::NOT_FOUND, "unknown tenant");
     }
-    Json(json!({"in_force": in_force, "stored": stored})).into_response()
+    Json(json!({
+        "in_force": in_force.map(crate::settings::tenant_json),
+        "redacted": in_force.map(crate::settings::redacted).unwrap_or_default(),
+        "stored": stored,
+    }))
+    .into_response()
+}
+
+/// A stored tenant's table as JSON (its secrets are references: values were never taken).
+fn stored_json(toml: &str) -> serde_json::Value {
+    match crate::settings::ServiceSettings::from_toml_str(&format!("[[tenants]]\n{toml}")) {
+        Ok(settings) => settings
+            .tenants
+            .first()
+            .map(crate::settings::tenant_json)
+            .unwrap_or_default(),
+        Err(error) => json!({ "error": format!("the stored settings do not parse: {error}") }),
+    }
 }
 
 async fn write_settings(
@@ -428,13 +448,9 @@ async fn write_settings(
         )
             .into_response()
     };
-    let parsed = match crate::settings::tenant_from_admin(&tenant, &body) {
-        Ok(parsed) => parsed,
-        Err(error) => return refused(error),
-    };
-    let mut candidate = (*state.settings).clone();
-    crate::server::replace_tenant(&mut candidate, parsed);
-    if let Err(error) = candidate.read_files().and_then(|()| candidate.validate()) {
+    // Checked as a whole: refused (nothing stored, nothing opened outside the secret
+    // directories) unless the settings with this tenant would start.
+    if let Err(error) = state.settings.with_admin_tenant(&tenant, &body) {
         return refused(error);
     }
     let stored = json!({"toml": body}).to_string();

@@ -133,6 +133,9 @@ public_url = "http://127.0.0.1:{port}"
 [store]
 path = {store:?}
 
+[secrets]
+directories = [{secrets:?}]
+
 [push.apns]
 endpoint = "{apns_url}"
 team_id = "DEMOTEAM01"
@@ -153,6 +156,9 @@ exchange = "on_premises"
 service_account_username = "svc-bems@contoso.com"
 service_account_password = "Svc-Pa55w.rd"
 
+[tenants.entitlement]
+mode = "all"
+
 [tenants.registration]
 issuer = "{issuer}"
 audience = "{AUDIENCE}"
@@ -164,6 +170,7 @@ status_frequency_minutes = 1
 connection_timeout_minutes = 30
 pull_interval_seconds = 1
 "#,
+            secrets = d.display().to_string(),
             apns_url = apns.url(),
             p8_file = write(d, "apns.p8", &p8.private_pem)?,
             apns_ca = write(d, "apns-ca.pem", apns.ca_pem())?,

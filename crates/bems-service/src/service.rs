@@ -46,7 +46,7 @@ pub enum RegisterError {
     },
     /// The user is not entitled to notifications.
     #[error(
-        "{0} is not entitled to email notifications (the tenant's entitlement list does not name the mailbox or its domain)"
+        "{0} is not entitled to email notifications: users without the entitlement receive none, and the tenant's [tenants.entitlement] names neither the mailbox nor its domain (no one is entitled until it does; mode = \"all\" entitles everyone)"
     )]
     Unentitled(String),
     /// The request is malformed.

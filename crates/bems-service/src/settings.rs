@@ -16,6 +16,9 @@
 //! [admin]
 //! token_file = "/etc/bems/admin.token"     # or BEMS_ADMIN_TOKEN
 //!
+//! [secrets]
+//! directories = ["/etc/bems"]              # default: this file's directory
+//!
 //! [push.apns]
 //! team_id = "ABCDE12345"
 //! key_id = "KEY1234567"
@@ -43,6 +46,12 @@
 //! `token_file` / `token_env`, or `BEMS_STORE_KEY` / `BEMS_ADMIN_TOKEN`. Loading reads the
 //! files and variables and keeps their content in `X` (and clears `X_file`, `X_env`).
 //!
+//! Files holding secrets (every `X_file`, a tenant's `.pfx`, the APNs `.p8`, the FCM service
+//! account, the TLS key) are read only from the secret directories, `[secrets] directories`
+//! (default: the configuration file's directory), once links and `..` are resolved
+//! ([`SecretsSettings`]). A tenant's settings given through the admin API take secrets only
+//! as such files, never `X = "..."` nor `X_env` ([`tenant_from_admin`]).
+//!
 //! # Environment overrides
 //!
 //! A variable `BEMS_<PATH>` whose name has `__` after `BEMS_` overrides one setting; `__`
@@ -63,7 +72,8 @@
 //!   (`dc1.example.com,dc2.example.com`); the empty value clears an optional setting.
 //! - Setting a secret (`X`, `X_FILE` or `X_ENV`) replaces however the file gave it; setting
 //!   two of them is refused.
-//! - Variables without `__` (`BEMS_LOG`, a variable an `X_env` names) are not overrides.
+//! - Variables without `__` (`BEMS_LOG` and `RUST_LOG`, the log filter; a variable an
+//!   `X_env` names) are not overrides.
 //!   A `BEMS_..__..` variable that names no setting is refused, naming the variable.
 //!
 //! # Tenants and nodes
@@ -100,12 +110,14 @@
 //! # Ok::<(), bems_service::settings::SettingsError>(())
 //! ```
 
+mod admin;
 mod convert;
 mod directory;
 mod env;
 mod error;
 mod graph;
 mod list;
+mod secret_dirs;
 mod secrets;
 mod service;
 mod tenant;
@@ -115,6 +127,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use self::admin::{redacted, tenant_from_admin, tenant_json};
 pub use self::directory::{
     DEFAULT_QUERY_TEMPLATE, DirectoryBackendKind, DirectorySettings, FollowMeSettings,
     GRAPH_BASE_URL, GraphDirectorySettings, LdapDirectorySettings, QUERY_KEY, UserIdProperty,
@@ -124,6 +137,7 @@ use self::error::Problems;
 pub use self::error::{Problem, SettingsError};
 pub use self::graph::{GRAPH_ENDPOINT, GraphTenantSettings};
 pub use self::list::CommaList;
+pub use self::secret_dirs::SecretsSettings;
 pub use self::service::{
     APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, FCM_BASE_URL, FcmSettings,
     PushSettings, ServerSettings, StoreSettings,
@@ -136,8 +150,8 @@ pub use self::tenant::{
 pub use self::validate::MIN_ADMIN_TOKEN_LEN;
 use crate::model::TenantId;
 
-/// Everything the service is configured with: the `[server]`, `[store]`, `[admin]` and
-/// `[push]` sections and one or more `[[tenants]]`.
+/// Everything the service is configured with: the `[server]`, `[store]`, `[admin]`,
+/// `[secrets]` and `[push]` sections and one or more `[[tenants]]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceSettings {
@@ -147,6 +161,8 @@ pub struct ServiceSettings {
     pub store: StoreSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
+    /// `[secrets]`: where files holding secrets may be.
+    pub secrets: SecretsSettings,
     /// `[push]`.
     pub push: PushSettings,
     /// `[[tenants]]`.
@@ -161,13 +177,21 @@ impl ServiceSettings {
     }
 
     /// Reads and parses the TOML file at `path`; errors name the file, and TOML errors the
-    /// line and column.
+    /// line and column. The file's directory is the secret directory unless `[secrets]`
+    /// names others.
     pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
             path: path.to_owned(),
             source,
         })?;
-        parse(&text, Some(path))
+        let mut settings = parse(&text, Some(path))?;
+        settings.secrets.config_dir = Some(secret_dirs::directory_of(path));
+        if let Ok(real) = std::fs::canonicalize(path) {
+            settings
+                .secrets
+                .record("the configuration file".into(), real);
+        }
+        Ok(settings)
     }
 
     /// The settings the service runs with: the file at `path`, then the process's
@@ -245,54 +269,3 @@ fn process_env(problems: &mut Problems) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests;
-
-/// A tenant's settings as the admin API takes them: the body of one `[[tenants]]` table in
-/// TOML (its keys, then `[tenants.<section>]` tables), for tenant `id`. Secrets must be given
-/// by reference (`*_env`, `*_file`), so that nothing secret is kept in the store in the clear.
-pub fn tenant_from_admin(id: &TenantId, body: &str) -> Result<TenantSettings, SettingsError> {
-    let mut problems = Problems::default();
-    let mut document = ServiceSettings::from_toml_str(&format!("[[tenants]]\n{body}"))?;
-    if document.tenants.len() != 1 {
-        let mut wrong = Problems::default();
-        wrong.push(
-            format!("tenants[{id}]"),
-            "the body holds exactly one tenant's table",
-        );
-        wrong.finish()?;
-    }
-    let parsed = document.tenants.remove(0);
-    let at = |field: &str| format!("tenants[{id}].{field}");
-    if parsed.id != *id {
-        problems.push(
-            at("id"),
-            format!("is {:?}; the URL names {id:?}", parsed.id.as_str()),
-        );
-    }
-    for (field, given) in [
-        (
-            "service_account_password",
-            parsed.service_account_password.is_some(),
-        ),
-        (
-            "client_certificate.password",
-            parsed.client_certificate.password.is_some(),
-        ),
-        (
-            "passive.client_secret",
-            parsed.passive.client_secret.is_some(),
-        ),
-        ("graph.client_secret", parsed.graph.client_secret.is_some()),
-        (
-            "directory.ldap.bind_password",
-            parsed.directory.ldap.bind_password.is_some(),
-        ),
-    ] {
-        if given {
-            problems.push(
-                at(field),
-                "give it as a reference (_env or _file) through the admin API: inline secrets would be stored in the clear",
-            );
-        }
-    }
-    problems.finish().map(|()| parsed)
-}

@@ -22,7 +22,7 @@
 use std::path::PathBuf;
 
 use exchange_auth::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::list::CommaList;
@@ -43,7 +43,7 @@ pub const DEFAULT_QUERY_TEMPLATE: &str = "(&(objectCategory=person)(objectClass=
 pub const GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
 
 /// `[tenants.directory]`: BlackBerry Directory Lookup, on by default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// Whether devices may search the directory (on: the tenant gets it automatically).
@@ -89,7 +89,7 @@ impl Default for DirectorySettings {
 }
 
 /// A directory backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DirectoryBackendKind {
     /// Exchange's address book: EWS `ResolveNames` with contact data, `GetUserPhoto`.
@@ -113,7 +113,7 @@ impl DirectoryBackendKind {
 
 /// "User ID Property Name": the property whose equal values (compared without regard to
 /// case) make hits of different backends one person.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserIdProperty {
     /// The Exchange alias, BEMS's default: LDAP `mailNickname`, Graph `mailNickname`; EWS
@@ -126,7 +126,7 @@ pub enum UserIdProperty {
 }
 
 /// `[tenants.directory.ldap]`: "Enable LDAP Lookup" and its fields.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapDirectorySettings {
     /// The LDAP servers (`dc1.contoso.com`, `dc1.contoso.com:3268`), asked in order until one
@@ -150,6 +150,7 @@ pub struct LdapDirectorySettings {
     /// anonymous when there is none.
     pub bind_user: Option<String>,
     /// The bind password, written in the file.
+    #[serde(skip_serializing)]
     pub bind_password: Option<Secret>,
     /// A file holding the bind password.
     pub bind_password_file: Option<PathBuf>,
@@ -185,7 +186,7 @@ impl LdapDirectorySettings {
 
 /// `[tenants.directory.graph]`: Microsoft 365's directory, with the tenant's modern
 /// authentication (a token for Graph instead of Exchange).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GraphDirectorySettings {
     /// Graph's origin (`https://graph.microsoft.com`; national clouds have their own); the
@@ -203,7 +204,7 @@ impl Default for GraphDirectorySettings {
 
 /// `[tenants.follow_me]`: BlackBerry Follow-Me, the launcher's settings that follow a user
 /// from device to device, on by default.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FollowMeSettings {
     /// Whether users may keep documents.

@@ -86,6 +86,11 @@ impl ServiceSettings {
             ["server", field] => set_server(&mut self.server, field, value),
             ["store", field] => set_store(&mut self.store, field, value),
             ["admin", field] => set_admin(&mut self.admin, field, value),
+            ["secrets", "directories"] => {
+                let directories = list(value)?;
+                self.secrets.directories = directories.iter().map(PathBuf::from).collect();
+                Ok(())
+            }
             ["push", "apns", field] => {
                 set_apns(self.push.apns.get_or_insert_default(), field, value)
             }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use exchange_auth::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::service::fixed_url;
@@ -22,7 +22,7 @@ use crate::model::TenantId;
 pub const GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 /// `[tenants.graph]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GraphTenantSettings {
     /// "Use Microsoft Graph": watch the tenant's mailboxes through Graph. It needs Exchange
@@ -39,6 +39,7 @@ pub struct GraphTenantSettings {
     /// Graph's origin (`https://graph.microsoft.com`; national clouds have their own).
     pub endpoint: Url,
     /// The Entra app's client secret, written in the file (app-only tokens).
+    #[serde(skip_serializing)]
     pub client_secret: Option<Secret>,
     /// A file holding the client secret.
     pub client_secret_file: Option<PathBuf>,

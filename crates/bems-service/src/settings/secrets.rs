@@ -1,6 +1,7 @@
 //! Secrets and certificates given by reference: `*_env` names a variable, `*_file` a file.
 //! Loading moves what they point to into the value (`password`, `pem`) and drops the
-//! reference; a secret given more than one way is left alone for validation to refuse.
+//! reference; a secret given more than one way is left alone for validation to refuse. Files
+//! holding secret material are read only from the secret directories (`secret_dirs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -96,6 +97,31 @@ impl ServiceSettings {
         slots
     }
 
+    /// Every file holding secret material that is read when it is used (not by
+    /// [`read_files`](Self::read_files)), with its field.
+    fn secret_files(&mut self) -> Vec<(String, &mut Option<PathBuf>)> {
+        let mut files = vec![(
+            "server.tls_key_file".to_owned(),
+            &mut self.server.tls_key_file,
+        )];
+        if let Some(apns) = &mut self.push.apns {
+            files.push(("push.apns.key_file".into(), &mut apns.key_file));
+        }
+        if let Some(fcm) = &mut self.push.fcm {
+            files.push((
+                "push.fcm.service_account_file".into(),
+                &mut fcm.service_account_file,
+            ));
+        }
+        for tenant in &mut self.tenants {
+            files.push((
+                format!("tenants[{}].client_certificate.pfx_file", tenant.id),
+                &mut tenant.client_certificate.pfx_file,
+            ));
+        }
+        files
+    }
+
     /// Resolves every `*_env` reference from `vars`.
     pub(crate) fn resolve_env_refs(
         &mut self,
@@ -130,9 +156,19 @@ impl ServiceSettings {
     /// keeps its content in place of the path. Trailing line breaks of a secret file are
     /// dropped. Paths are relative to the working directory.
     ///
-    /// Every file that cannot be read, or is empty, is a problem naming the field.
+    /// Files holding secret material (every `*_file` secret, a tenant's `.pfx`, the APNs
+    /// `.p8`, the FCM service account, the TLS private key) must lie inside the secret
+    /// directories ([`SecretsSettings`](super::SecretsSettings)); those read later keep their
+    /// real path in place of the one written.
+    ///
+    /// The real paths are kept, with their fields, in
+    /// [`SecretsSettings::in_use`](super::SecretsSettings::in_use).
+    ///
+    /// Every file that is outside, cannot be read, or is empty, is a problem naming the field.
     pub fn read_files(&mut self) -> Result<(), SettingsError> {
         let mut problems = Problems::default();
+        let secrets = self.secrets.clone();
+        let mut admitted = Vec::new();
         for slot in self.slots() {
             let Some(path) = slot.file.as_ref() else {
                 continue;
@@ -141,7 +177,15 @@ impl ServiceSettings {
                 continue;
             }
             let field = format!("{}_file", slot.field);
-            match std::fs::read_to_string(path) {
+            let real = match secrets.admit(path) {
+                Ok(real) => real,
+                Err(rule) => {
+                    problems.push(field, rule);
+                    continue;
+                }
+            };
+            admitted.push((field.clone(), real.clone()));
+            match std::fs::read_to_string(&real) {
                 Ok(mut text) => {
                     let kept = text.trim_end_matches(['\r', '\n']).len();
                     text.truncate(kept);
@@ -156,6 +200,21 @@ impl ServiceSettings {
                     problems.push(field, format!("cannot read {}: {error}", path.display()));
                 }
             }
+        }
+        for (field, path) in self.secret_files() {
+            let Some(written) = path.as_ref() else {
+                continue;
+            };
+            match secrets.admit(written) {
+                Ok(real) => {
+                    admitted.push((field, real.clone()));
+                    *path = Some(real);
+                }
+                Err(rule) => problems.push(field, rule),
+            }
+        }
+        for (field, real) in admitted {
+            self.secrets.record(field, real);
         }
         for tenant in &mut self.tenants {
             for certificate in &mut tenant.trusted_certificates {

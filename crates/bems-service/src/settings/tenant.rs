@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use exchange_auth::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::list::CommaList;
@@ -20,7 +20,7 @@ pub const OFFICE365_SERVER: &str = "https://outlook.office365.com";
 /// authentication, all nodes use the specified configuration"): nothing here is per node.
 /// The values of a feature that is switched off (the domain controllers while `scp_lookup` is
 /// false, the `[tenants.passive]` table under Credential authentication) are kept and unused.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// The tenant's id (`contoso`): letters, digits, `-` and `_`.
@@ -34,6 +34,7 @@ pub struct TenantSettings {
     /// (`user@domain.com`) for Microsoft 365.
     pub service_account_username: Option<String>,
     /// "Service account password", written in the file.
+    #[serde(skip_serializing)]
     pub service_account_password: Option<Secret>,
     /// A file holding the service account's password.
     pub service_account_password_file: Option<PathBuf>,
@@ -102,7 +103,7 @@ pub struct TenantSettings {
 /// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's
 /// identity provider; its signature is checked against the provider's published keys, its
 /// issuer and audience against these, and its `email` / `upn` claim must be the mailbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationSettings {
     /// The `iss` of the provider's tokens (`https://login.microsoftonline.com/<tenant id>/v2.0`).
@@ -119,7 +120,7 @@ fn on() -> bool {
 }
 
 /// Which Exchange holds the tenant's mailboxes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExchangeTarget {
     /// On-premises Exchange Server (`on_premises`).
@@ -133,7 +134,7 @@ pub enum ExchangeTarget {
 }
 
 /// "Authentication type".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthenticationType {
     /// The service account's username and password (`credential`): Basic or NTLM
@@ -149,12 +150,13 @@ pub enum AuthenticationType {
 }
 
 /// `[tenants.client_certificate]`: "Certificate file (.pfx)" and "Password".
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientCertificateSettings {
     /// The `.pfx` (PKCS#12) file with the certificate and its private key.
     pub pfx_file: Option<PathBuf>,
     /// Its password, written in the file.
+    #[serde(skip_serializing)]
     pub password: Option<Secret>,
     /// A file holding its password.
     pub password_file: Option<PathBuf>,
@@ -166,7 +168,7 @@ pub struct ClientCertificateSettings {
 ///
 /// The "Redirect URI" is not set here: it is derived from `server.public_url` and the
 /// tenant's id (see [`TenantSettings::redirect_uri`]), and must be registered with the app.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PassiveSettings {
     /// "Authentication Authority" (`https://login.microsoftonline.com/common`).
@@ -177,6 +179,7 @@ pub struct PassiveSettings {
     pub server_name: Url,
     /// The app's client secret, when it is registered as a confidential client (its refresh
     /// tokens then survive the administrator's password changes).
+    #[serde(skip_serializing)]
     pub client_secret: Option<Secret>,
     /// A file holding the client secret.
     pub client_secret_file: Option<PathBuf>,
@@ -198,7 +201,7 @@ impl Default for PassiveSettings {
 }
 
 /// `[tenants.modern_authentication]`: "Enable Modern Authentication" and its fields.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModernAuthSettings {
     /// "Enable Modern Authentication" (required for Credential authentication to
@@ -229,7 +232,7 @@ impl Default for ModernAuthSettings {
 }
 
 /// One `[[tenants.trusted_certificates]]`: a CA certificate to trust, from a file or inline.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedCertificate {
     /// A name for messages (`contoso-ad-ca`), unique in the tenant.
@@ -238,12 +241,38 @@ pub struct TrustedCertificate {
     pub purpose: CertificatePurpose,
     /// A PEM file with the certificate(s).
     pub pem_file: Option<PathBuf>,
-    /// The PEM text, inline (or read from `pem_file` when the settings are loaded).
+    /// The PEM text, inline (or read from `pem_file` when the settings are loaded). Shown
+    /// (serialized) with its certificates only: a private key in the same file is not.
+    #[serde(serialize_with = "certificates_only")]
     pub pem: Option<String>,
 }
 
+/// Serializes PEM text as its `CERTIFICATE` blocks alone.
+fn certificates_only<S: serde::Serializer>(
+    pem: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let Some(text) = pem else {
+        return serializer.serialize_none();
+    };
+    let mut kept = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(end) = rest[start..].find(END) else {
+            break;
+        };
+        let stop = start + end + END.len();
+        kept.push_str(&rest[start..stop]);
+        kept.push('\n');
+        rest = &rest[stop..];
+    }
+    serializer.serialize_some(&kept)
+}
+
 /// What a trusted certificate is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificatePurpose {
     /// The Microsoft Active Directory SSL certificate's CA ("Enable SSL for SCP"): LDAPS to
@@ -256,14 +285,21 @@ pub enum CertificatePurpose {
 /// `[tenants.entitlement]`: who receives email notifications.
 ///
 /// BlackBerry assigns the BlackBerry Cloud Enterprise Services entitlement
-/// (`com.blackberry.gdservice-entitlement.cloud`) to users: without it a user receives no
-/// notifications. Here the tenant says the same: everyone (`all`, the default), or only the
-/// listed mailboxes and the mailboxes of the listed domains (`list`). A device registration
-/// for a mailbox that is not entitled is refused.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// (`com.blackberry.gdservice-entitlement.cloud`) to users, and "users without the entitlement
+/// receive no notifications". Here the tenant grants it: to the listed mailboxes and the
+/// mailboxes of the listed domains (`list`, the default), or to everyone (`all`). Without
+/// `[tenants.entitlement]` no one is entitled. A device registration for a mailbox that is
+/// not entitled is refused, naming the rule.
+///
+/// ```toml
+/// [tenants.entitlement]
+/// mailboxes = ["ceo@contoso-holding.com"]
+/// domains = ["contoso.com"]          # or: mode = "all"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EntitlementSettings {
-    /// `all` or `list`.
+    /// `list` (the default) or `all`.
     pub mode: EntitlementMode,
     /// Entitled mailboxes (SMTP addresses), with `list`.
     pub mailboxes: CommaList,
@@ -272,14 +308,14 @@ pub struct EntitlementSettings {
 }
 
 /// Who is entitled to notifications.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntitlementMode {
-    /// Every mailbox of the tenant.
+    /// The listed mailboxes and domains only: no one when none is listed (the default).
     #[default]
-    All,
-    /// The listed mailboxes and domains only.
     List,
+    /// Every mailbox of the tenant.
+    All,
 }
 
 impl EntitlementSettings {
@@ -300,10 +336,32 @@ impl EntitlementSettings {
             }
         }
     }
+
+    /// Who is entitled, in words: `all mailboxes`, `3 mailboxes, domains contoso.com`, or
+    /// `no one (...)`.
+    pub fn describe(&self) -> String {
+        if self.mode == EntitlementMode::All {
+            return "all mailboxes".into();
+        }
+        let mut parts = Vec::new();
+        match self.mailboxes.as_slice().len() {
+            0 => {}
+            1 => parts.push(format!("1 mailbox ({})", self.mailboxes.as_slice()[0])),
+            n => parts.push(format!("{n} mailboxes")),
+        }
+        if !self.domains.is_empty() {
+            parts.push(format!("domains {}", self.domains.as_slice().join(", ")));
+        }
+        if parts.is_empty() {
+            "no one ([tenants.entitlement] lists no mailbox or domain; mode = \"all\" entitles everyone)".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 /// `[tenants.subscription]`: how Exchange tells the service about changes.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubscriptionSettings {
     /// `streaming` (the default), `push` or `pull`.
@@ -329,7 +387,7 @@ impl Default for SubscriptionSettings {
 }
 
 /// The EWS subscription kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionMode {
     /// Exchange POSTs notifications to `server.public_url`: use it when Exchange can reach
@@ -369,5 +427,48 @@ mod tests {
         assert!(!list.allows("sales.contoso.com"));
         assert!(entitlement(EntitlementMode::All, "", "").allows("anyone@example.com"));
         assert!(!entitlement(EntitlementMode::List, "", "").allows("anyone@example.com"));
+    }
+
+    #[test]
+    fn a_trusted_certificate_is_shown_without_a_key_beside_it() {
+        let certificate = "-----BEGIN CERTIFICATE-----\nQUQ=\n-----END CERTIFICATE-----";
+        let trusted = TrustedCertificate {
+            name: "ca".into(),
+            purpose: CertificatePurpose::Exchange,
+            pem_file: None,
+            pem: Some(format!(
+                "{certificate}\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n"
+            )),
+        };
+        let json = serde_json::to_value(&trusted).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["pem"], format!("{certificate}\n"));
+    }
+
+    #[test]
+    fn no_one_is_entitled_by_default_and_the_description_says_who_is() {
+        let nobody = EntitlementSettings::default();
+        assert!(!nobody.allows("alice@contoso.com"));
+        assert!(
+            nobody.describe().starts_with("no one"),
+            "{}",
+            nobody.describe()
+        );
+        assert_eq!(
+            entitlement(EntitlementMode::All, "", "").describe(),
+            "all mailboxes"
+        );
+        assert_eq!(
+            entitlement(
+                EntitlementMode::List,
+                "a@contoso.com,b@contoso.com,c@contoso.com",
+                "contoso.com"
+            )
+            .describe(),
+            "3 mailboxes, domains contoso.com"
+        );
+        assert_eq!(
+            entitlement(EntitlementMode::List, "ceo@contoso.com", "").describe(),
+            "1 mailbox (ceo@contoso.com)"
+        );
     }
 }

@@ -17,6 +17,14 @@ fn the_example_file_loads_and_validates() {
     let tenant = &settings.tenants[0];
     assert_eq!(tenant.id.as_str(), "contoso");
     assert!(tenant.scp_lookup && tenant.scp_ssl);
+    // It shows how entitlement is granted (no one is entitled without it) and where secret
+    // files may be.
+    assert!(tenant.entitlement.allows("alice@contoso.com"));
+    assert!(!tenant.entitlement.allows("eve@example.com"));
+    assert_eq!(
+        settings.secrets.directories,
+        [PathBuf::from("/etc/bems"), PathBuf::from("/run/secrets")]
+    );
     assert_eq!(tenant.scp_domain_controllers.as_slice().len(), 2);
     settings
         .apply_env([("BEMS_CONTOSO_SVC_PASSWORD", "Passw0rd!")])
@@ -52,6 +60,7 @@ fn the_example_microsoft365_tenant_validates_once_uncommented() {
         fabrikam.graph.enabled,
         "the example shows \"use Microsoft Graph\""
     );
+    assert_eq!(fabrikam.entitlement.describe(), "all mailboxes");
 }
 
 #[test]
@@ -188,12 +197,13 @@ fn load_reads_files_and_reports_every_problem_at_once() {
         "ad.pem",
         "-----BEGIN CERTIFICATE-----\nQUQ=\n-----END CERTIFICATE-----\n",
     );
+    let fcm = write("fcm.json", "{}");
     let text = format!(
         r#"
         [admin]
         token_file = {token:?}
         [push.fcm]
-        service_account_file = "/etc/bems/fcm.json"
+        service_account_file = {fcm:?}
         [[tenants]]
         id = "contoso"
         exchange = "on_premises"

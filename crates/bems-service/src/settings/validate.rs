@@ -33,6 +33,17 @@ impl ServiceSettings {
     pub(crate) fn validate_into(&self, problems: &mut Problems) {
         self.check_server(problems);
         self.check_store(problems);
+        if self
+            .secrets
+            .directories
+            .iter()
+            .any(|d| d.as_os_str().is_empty())
+        {
+            problems.push(
+                "secrets.directories",
+                "an entry is empty: name each directory that holds secret files",
+            );
+        }
         let admin = &self.admin;
         let given = secret(
             problems,

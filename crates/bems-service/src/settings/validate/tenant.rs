@@ -9,7 +9,7 @@ use super::checks::{check_https, check_https_origin, is_address, is_guid, is_hos
 use super::{discovery, secret};
 use crate::settings::error::Problems;
 use crate::settings::tenant::{
-    AuthenticationType, EntitlementMode, ExchangeTarget, SubscriptionMode, TenantSettings,
+    AuthenticationType, ExchangeTarget, SubscriptionMode, TenantSettings,
 };
 
 /// Records every rule `tenant` breaks; `public_url` is `server.public_url`.
@@ -252,17 +252,10 @@ fn oauth_fields(
     }
 }
 
+/// The listed mailboxes and domains are addresses and domains. Listing none is the seed's
+/// default (no one is entitled), not a mistake: `check-config` says so.
 fn entitlement(tenant: &TenantSettings, at: &mut Field<'_>) {
     let entitlement = &tenant.entitlement;
-    if entitlement.mode == EntitlementMode::List
-        && entitlement.mailboxes.is_empty()
-        && entitlement.domains.is_empty()
-    {
-        at.push(
-            "entitlement.mode",
-            "with mode = \"list\", list the entitled mailboxes or domains: no one is entitled",
-        );
-    }
     for mailbox in &entitlement.mailboxes {
         if !is_address(mailbox) {
             at.push(

@@ -92,6 +92,13 @@ fn a_secret_is_given_one_way_and_is_not_empty() {
 }
 
 #[test]
+fn secret_directories_are_named() {
+    let mut settings = tenant("");
+    settings.secrets.directories = vec!["/etc/bems".into(), "".into()];
+    assert_problems(&settings, &[("secrets.directories", "an entry is empty")]);
+}
+
+#[test]
 fn trusted_certificates_have_one_valid_pem_and_unique_names() {
     let settings = tenant(&format!("{AD_CERTIFICATE}{AD_CERTIFICATE}"));
     assert_problems(
@@ -147,10 +154,8 @@ fn an_entitlement_list_lists_addresses_and_domains() {
         &tenant("[tenants.entitlement]\nmode = \"list\"\ndomains = \"contoso.com\""),
         &[],
     );
-    assert_problems(
-        &tenant("[tenants.entitlement]\nmode = \"list\""),
-        &[("tenants[contoso].entitlement.mode", "no one is entitled")],
-    );
+    // Listing no one is the seed's default (no one is entitled), not a broken rule.
+    assert_problems(&tenant("[tenants.entitlement]\nmode = \"list\""), &[]);
     assert_problems(
         &tenant(
             "[tenants.entitlement]\nmode = \"list\"\nmailboxes = \"ceo\"\ndomains = \"contoso\"",
