@@ -145,7 +145,8 @@ pub fn authenticator(
     }
 }
 
-/// The tenant's client certificate: its `.pfx` read and opened with its password.
+/// The tenant's client certificate: its `.pfx` read and opened with its password; errors name
+/// `client_certificate.pfx_file`. `serve` and `check-config` both open it here.
 pub(crate) fn client_certificate(tenant: &TenantSettings) -> Result<ClientCertificate, AuthError> {
     let settings = &tenant.client_certificate;
     let path = settings
@@ -159,7 +160,13 @@ pub(crate) fn client_certificate(tenant: &TenantSettings) -> Result<ClientCertif
         )
     })?;
     let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
-    ClientCertificate::from_pfx(&pfx, &password)
+    // The file is named with what is wrong with it (its password, its format, its dates).
+    ClientCertificate::from_pfx(&pfx, &password).map_err(|e| {
+        config(
+            "client_certificate.pfx_file",
+            format!("{}: {e}", path.display()),
+        )
+    })
 }
 
 /// The app's client-certificate grant (a PS256 assertion with `x5t#S256`), and the

@@ -9,10 +9,12 @@
 
 pub mod api;
 pub mod check;
+pub mod check_config;
 pub mod compose;
 pub mod courier;
 pub mod demo;
 pub mod directory;
+pub mod files;
 pub mod followme;
 pub mod graph;
 pub mod metrics;

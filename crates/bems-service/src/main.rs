@@ -47,12 +47,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let filter = log_filter(
+        std::env::var("BEMS_LOG").ok(),
+        std::env::var("RUST_LOG").ok(),
+        default_filter(&cli.command),
+    );
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BEMS_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(default_filter(&cli.command))
-            }),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -72,6 +73,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The log filter: `BEMS_LOG`, else `RUST_LOG`, else the command's default (an empty
+/// variable counts as not set).
+fn log_filter(bems_log: Option<String>, rust_log: Option<String>, default: &str) -> String {
+    [bems_log, rust_log]
+        .into_iter()
+        .flatten()
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn default_filter(command: &Command) -> &'static str {
@@ -97,19 +108,8 @@ async fn run(command: Command) -> Result<(), String> {
             }
         }
         Command::CheckConfig { config } => {
-            let settings = ServiceSettings::load(&config).map_err(|e| e.to_string())?;
-            println!("{}: valid", config.display());
-            for tenant in &settings.tenants {
-                let registration = if tenant.registration.jwks_uri.is_some() {
-                    "devices register with the identity provider's tokens"
-                } else {
-                    "no [tenants.registration]: device registrations will be refused"
-                };
-                println!(
-                    "  tenant {}: {:?} Exchange, {:?} authentication, {:?} subscriptions; {registration}",
-                    tenant.id, tenant.exchange, tenant.authentication, tenant.subscription.mode
-                );
-            }
+            let report = bems_service::check_config::check_config(&config).await?;
+            println!("{report}");
             Ok(())
         }
         Command::TestConnection {
@@ -149,7 +149,7 @@ mod tests {
 
     use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
 
-    use super::{Command, run};
+    use super::{Command, log_filter, run};
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let path = dir.join(name);
@@ -249,18 +249,43 @@ mod tests {
         let _ = std::fs::remove_file(d.join("bems.crt"));
     }
 
+    #[test]
+    fn bems_log_wins_over_rust_log_which_wins_over_the_default() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(log_filter(some("debug"), some("trace"), "info"), "debug");
+        assert_eq!(log_filter(None, some("trace"), "info"), "trace");
+        assert_eq!(log_filter(some(""), some("trace"), "info"), "trace");
+        assert_eq!(log_filter(None, None, "warn"), "warn");
+    }
+
     #[tokio::test]
     async fn check_config_opens_every_file_the_settings_name() {
         let (_dir, config) = good();
         check(&config).await.unwrap_or_else(|e| panic!("{e}"));
         // What is broken, how, and what the refusal names.
         let cases: [(&str, Break, &str); 6] = [
-            ("a .pfx with the wrong password", wrong_password, "client_certificate"),
+            (
+                "a .pfx with the wrong password",
+                wrong_password,
+                "client_certificate",
+            ),
             ("a missing .pfx", no_pfx, "client_certificate.pfx_file"),
-            ("a .pfx that is not PKCS#12", not_pkcs12, "client_certificate"),
+            (
+                "a .pfx that is not PKCS#12",
+                not_pkcs12,
+                "client_certificate",
+            ),
             ("a missing .p8", no_p8, "push.apns.key_file"),
-            ("an FCM service account of {}", empty_fcm_account, "push.fcm"),
-            ("a missing TLS certificate", no_tls_certificate, "server.tls_cert_file"),
+            (
+                "an FCM service account of {}",
+                empty_fcm_account,
+                "push.fcm",
+            ),
+            (
+                "a missing TLS certificate",
+                no_tls_certificate,
+                "server.tls_cert_file",
+            ),
         ];
         let mut wrong = Vec::new();
         for (what, break_it, named) in cases {

@@ -2,17 +2,13 @@
 //! registration verifier, the service, and the HTTP API on its listener.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use push_delivery::{
-    ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, Dispatcher, DispatcherConfig, FcmConfig,
-    FcmSender, ProviderTokenCache,
-};
+use push_delivery::{Dispatcher, DispatcherConfig, ProviderTokenCache};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -69,11 +65,6 @@ impl RegistrationVerifier for NotConfigured {
     }
 }
 
-fn read(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("{what}: cannot read {}: {e}", path.display()))
-}
-
 /// Where the service keeps what is not a tenant's (the APNs provider token).
 fn service_scope() -> crate::model::TenantId {
     crate::model::TenantId::new("_service").unwrap_or_else(|_| unreachable!("a valid id"))
@@ -123,41 +114,14 @@ pub async fn push_routes(
 ) -> Result<PushRoutes, String> {
     let mut routes = PushRoutes::default();
     if let Some(apns) = &settings.push.apns {
-        let key_file = apns
-            .key_file
-            .as_ref()
-            .ok_or("push.apns.key_file is required")?;
-        let p8 = read(key_file, "push.apns.key_file")?;
-        let mut config = ApnsConfig::new(
-            ApnsAuth::token(apns.team_id.clone(), apns.key_id.clone(), p8),
-            apns.topic.clone(),
-        );
-        let origin = apns.endpoint.as_str().trim_end_matches('/');
-        config.endpoint = match origin {
-            crate::settings::APNS_PRODUCTION => ApnsEndpoint::Production,
-            crate::settings::APNS_SANDBOX => ApnsEndpoint::Sandbox,
-            other => ApnsEndpoint::Url(other.to_owned()),
-        };
-        if let Some(ca) = &apns.ca_file {
-            config.extra_ca_pem.push(read(ca, "push.apns.ca_file")?);
-        }
+        let mut config = crate::files::apns_config(apns)?;
         config.provider_token = provider_token_cache(store, &apns.key_id).await;
-        let sender = ApnsSender::new(config).map_err(|e| format!("push.apns: {e}"))?;
+        let sender = crate::files::apns_sender(config)?;
         let dispatcher = Dispatcher::new(Arc::new(sender), DispatcherConfig::default());
         routes.add(Platform::Apns, apns.topic.clone(), Arc::new(dispatcher));
     }
     if let Some(fcm) = &settings.push.fcm {
-        let file = fcm
-            .service_account_file
-            .as_ref()
-            .ok_or("push.fcm.service_account_file is required")?;
-        let mut config = FcmConfig::new(read(file, "push.fcm.service_account_file")?);
-        config.base_url = fcm.base_url.as_str().trim_end_matches('/').to_owned();
-        config.token_url = fcm.token_url.as_ref().map(ToString::to_string);
-        if let Some(ca) = &fcm.ca_file {
-            config.extra_ca_pem.push(read(ca, "push.fcm.ca_file")?);
-        }
-        let sender = FcmSender::new(config).map_err(|e| format!("push.fcm: {e}"))?;
+        let sender = crate::files::fcm_sender(fcm)?;
         let dispatcher = Dispatcher::new(Arc::new(sender), DispatcherConfig::default());
         // One Firebase project serves every Android package of the organisation.
         routes.add(Platform::Fcm, "*", Arc::new(dispatcher));
@@ -212,12 +176,16 @@ pub async fn start(settings: &ServiceSettings, overrides: &Overrides) -> Result<
     start_with_store(settings, overrides, store).await
 }
 
-/// The settings in force: the file's, with each tenant the admin API stored in its place.
+/// The settings in force: the file's, with each tenant the admin API stored in its place
+/// (checked again as the admin API checks them: a stored tenant that breaks today's rules is
+/// refused, naming it).
 pub async fn effective_settings(
     settings: &ServiceSettings,
     store: &dyn Store,
 ) -> Result<ServiceSettings, String> {
     let mut effective = settings.clone();
+    // The files of the configuration first: a stored tenant may not name them.
+    effective.read_files().map_err(|e| e.to_string())?;
     for id in store.tenants().await.map_err(|e| e.to_string())? {
         let Some(json) = store.tenant(&id).await.map_err(|e| e.to_string())? else {
             continue;
@@ -227,21 +195,18 @@ pub async fn effective_settings(
         let Some(toml) = stored["toml"].as_str() else {
             continue;
         };
-        let tenant = crate::settings::tenant_from_admin(&id, toml)
+        effective = effective
+            .with_admin_tenant(&id, toml)
             .map_err(|e| format!("stored settings of {id}: {e}"))?;
-        replace_tenant(&mut effective, tenant);
     }
-    effective.read_files().map_err(|e| e.to_string())?;
     effective.validate().map_err(|e| e.to_string())?;
     Ok(effective)
 }
 
-/// Puts `tenant` in place of the tenant with its id (or adds it).
+/// Puts `tenant` in place of the tenant with its id (or adds it); see
+/// [`ServiceSettings::replace_tenant`].
 pub fn replace_tenant(settings: &mut ServiceSettings, tenant: TenantSettings) {
-    match settings.tenants.iter_mut().find(|t| t.id == tenant.id) {
-        Some(slot) => *slot = tenant,
-        None => settings.tenants.push(tenant),
-    }
+    settings.replace_tenant(tenant);
 }
 
 /// [`start`] on an open store.
@@ -290,7 +255,7 @@ pub async fn start_with_store(
         &settings.server.tls_cert_file,
         &settings.server.tls_key_file,
     ) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(crate::files::tls_config(cert, key)?),
         _ => None,
     };
     let stop = CancellationToken::new();
@@ -302,24 +267,6 @@ pub async fn start_with_store(
         stop,
         server,
     })
-}
-
-fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| format!("server.tls_cert_file {}: {e}", cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("server.tls_key_file {}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("server TLS: {e}"))?;
-    Ok(Arc::new(config))
 }
 
 async fn serve(
