@@ -138,12 +138,33 @@ fn trace_line(entry: &autodiscover::TraceEntry) -> String {
         entry.target,
         entry.outcome,
         entry.elapsed.as_millis(),
-        if entry.credentials_sent {
-            ", credentials sent"
-        } else {
-            ""
-        }
+        credentials_label(entry)
     )
+}
+
+/// What became of the credentials of a candidate: Autodiscover marks a request that carried
+/// them, but a request whose connection or TLS handshake failed never left, and one cancelled
+/// may or may not have.
+fn credentials_label(entry: &autodiscover::TraceEntry) -> &'static str {
+    if !entry.credentials_sent {
+        return "";
+    }
+    match &entry.outcome {
+        // Autodiscover words a failure before the request was sent "connection failed".
+        autodiscover::Outcome::Failed { error } if error.starts_with("connection failed") => {
+            let lower = error.to_ascii_lowercase();
+            if ["certificate", "tls", "handshake", "alert"]
+                .iter()
+                .any(|word| lower.contains(word))
+            {
+                ", TLS handshake failed, no credentials sent"
+            } else {
+                ", no connection, no credentials sent"
+            }
+        }
+        autodiscover::Outcome::Cancelled => ", cancelled, credentials may have been sent",
+        _ => ", credentials sent",
+    }
 }
 
 async fn subscribe_and_remove(
@@ -214,4 +235,61 @@ async fn subscribe_and_remove(
             "left to expire"
         }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use autodiscover::{Method, Outcome, TraceEntry};
+
+    use super::*;
+
+    fn entry(outcome: Outcome, sent: bool) -> String {
+        trace_line(
+            &TraceEntry::new(
+                Method::Pox,
+                "https://autodiscover.contoso.com/autodiscover/autodiscover.xml",
+                "alice@contoso.com",
+                outcome,
+                Duration::from_millis(3),
+            )
+            .with_credentials(sent),
+        )
+    }
+
+    fn failed(error: &str) -> Outcome {
+        Outcome::Failed {
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn credentials_are_said_sent_only_when_the_request_left() {
+        let tls = entry(
+            failed(
+                "connection failed: client error (Connect): invalid peer certificate: UnknownIssuer",
+            ),
+            true,
+        );
+        assert!(
+            tls.ends_with(", TLS handshake failed, no credentials sent)"),
+            "{tls}"
+        );
+        let refused = entry(
+            failed(
+                "connection failed: client error (Connect): tcp connect error: Connection refused (os error 111)",
+            ),
+            true,
+        );
+        assert!(
+            refused.ends_with(", no connection, no credentials sent)"),
+            "{refused}"
+        );
+        let denied = entry(failed("HTTP 401: credentials refused"), true);
+        assert!(denied.ends_with(", credentials sent)"), "{denied}");
+        assert!(entry(Outcome::Found, true).ends_with(", credentials sent)"));
+        assert!(entry(Outcome::Cancelled, true).contains("may have been sent"));
+        assert!(entry(Outcome::Found, false).ends_with(" ms)"));
+    }
 }

@@ -3,10 +3,12 @@
 //! rusqlite is synchronous, so the connection lives on a dedicated thread (`bems-store`); async
 //! callers send it work through a bounded queue (they wait when it is full) and await the answer.
 //! The Tokio runtime's threads never block on the database, and there is exactly one writer, as
-//! SQLite wants. Operations that queue up together are committed together (see `worker`).
+//! SQLite wants. Operations that queue up together are committed together (see `worker`). The
+//! file is private to the service's user (see `file`).
 
 mod api;
 mod devices;
+mod file;
 mod followme;
 mod mailboxes;
 mod outbox;
@@ -47,8 +49,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (or creates) the store at `path` and migrates its schema. Refuses a file written by
     /// a newer bems ([`StoreError::TooNew`]) or by another application ([`StoreError::NotBems`]).
+    ///
+    /// The file is private: created `0600`, in a directory created `0700` if it is missing
+    /// (an existing file readable by others is made private, with a warning); SQLite's `-wal`
+    /// and `-shm` files take the file's mode.
     pub async fn open(path: impl AsRef<Path>, key: StoreKey) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        file::prepare(&path).map_err(|error| StoreError::Open {
+            path: path.clone(),
+            source: Box::new(error),
+        })?;
         let file = path.clone();
         Self::start(path, key, move || Connection::open(file)).await
     }

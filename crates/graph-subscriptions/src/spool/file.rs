@@ -7,6 +7,10 @@
 //!
 //! A line that cannot be read (the end of a write cut short by a crash) is skipped and
 //! logged, never fatal.
+//!
+//! The spool holds what Graph said about users' mail, so it is private to the service's user:
+//! the file (and the file compaction writes) `0600`, the directories `open` creates `0700`,
+//! whatever the umask.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -51,17 +55,62 @@ fn io(what: &str, path: &Path, error: &std::io::Error) -> GraphError {
 }
 
 fn open_append(path: &Path) -> Result<File, GraphError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    open_private(OpenOptions::new().create(true).append(true), path)
         .map_err(|e| io("cannot open", path, &e))
 }
 
+/// Opens `path` with `options`; the file is `0600` (created so, or made so), whatever the umask.
+fn open_private(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let file = options.mode(0o600).open(path)?;
+        if file.metadata()?.permissions().mode() & 0o777 != 0o600 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
+}
+
+/// Creates `dir` and its missing parents, each `0700` whatever the umask; existing ones are
+/// left as they are.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        let mut missing = Vec::new();
+        let mut here = Some(dir);
+        while let Some(path) = here {
+            if path.as_os_str().is_empty() || path.exists() {
+                break;
+            }
+            missing.push(path);
+            here = path.parent();
+        }
+        for path in missing.into_iter().rev() {
+            match std::fs::DirBuilder::new().mode(0o700).create(path) {
+                Ok(()) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
 impl FileSpool {
-    /// Opens (or creates) the spool in `dir`, creating the directory if needed.
+    /// Opens (or creates) the spool in `dir`, creating the directory (`0700`) if needed; the
+    /// file is `0600`.
     pub fn open(dir: &Path) -> Result<Self, GraphError> {
-        std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, &e))?;
+        create_private_dir(dir).map_err(|e| io("cannot create", dir, &e))?;
         let path = dir.join("spool.jsonl");
         let file = open_append(&path)?;
         Ok(Self {
@@ -193,7 +242,11 @@ impl Spool for FileSpool {
             // Read again under the lock: what was appended meanwhile stays.
             let current = inner.read()?;
             let tmp = inner.path.with_extension("jsonl.tmp");
-            let mut out = File::create(&tmp).map_err(|e| io("cannot create", &tmp, &e))?;
+            let mut out = open_private(
+                OpenOptions::new().write(true).create(true).truncate(true),
+                &tmp,
+            )
+            .map_err(|e| io("cannot create", &tmp, &e))?;
             for record in current.iter().filter(|r| !gone.contains(&r.seq)) {
                 let mut line =
                     serde_json::to_vec(record).map_err(|e| GraphError::Spool(e.to_string()))?;
@@ -273,6 +326,29 @@ mod tests {
             .collect();
         seqs.sort_unstable();
         assert_eq!(seqs, (0..400).collect::<Vec<_>>());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_spool_is_private_before_and_after_compaction() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .expect("metadata")
+        };
+        let base = tempfile::tempdir().expect("dir");
+        let dir = base.path().join("bems.db.graph").join("contoso");
+        let spool = FileSpool::open(&dir).expect("opens");
+        assert_eq!(mode(&base.path().join("bems.db.graph")), 0o700);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(spool.path()), 0o600);
+        spool
+            .append(&[record(1, "a"), record(2, "b")])
+            .await
+            .expect("append");
+        spool.retain(&|r| r.mailbox == "a").await.expect("retain");
+        assert_eq!(mode(spool.path()), 0o600, "the compacted file");
     }
 
     #[tokio::test]
