@@ -17,6 +17,9 @@
 //! | `the_store_and_its_journal_are_private_files_in_a_private_directory` | a `0644` store |
 //! | `the_running_service_keeps_its_store_and_graph_spool_private` | the same, composed |
 //! | `a_failed_tls_handshake_is_not_labelled_credentials_sent` | test-connection's label |
+//!
+//! File modes and symbolic links make these Unix tests.
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

@@ -178,6 +178,7 @@ mod tests {
         assert_eq!(secrets.admit(&roundabout), Ok(real));
     }
 
+    #[cfg(unix)]
     #[test]
     fn files_outside_links_out_and_dot_dot_are_refused() {
         let inside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

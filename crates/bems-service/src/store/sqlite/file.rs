@@ -16,6 +16,9 @@ use std::path::Path;
 /// Makes `path` ready for SQLite: its directory and the file created private, an existing
 /// file (and journals of an earlier run) no longer readable by others.
 pub(super) fn prepare(path: &Path) -> io::Result<()> {
+    if path.as_os_str() == ":memory:" {
+        return Ok(()); // SQLite's name for a database in memory: no file
+    }
     #[cfg(unix)]
     {
         unix::prepare(path)
