@@ -9,6 +9,7 @@
 //! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
 //! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
+//! | `DELETE /admin/tenants/{tenant}/devices/{id}` | administrator | remove a device (its token may then be registered for another user) |
 //! | `GET /admin/tenants/{tenant}/settings` | administrator | the settings in force (secrets redacted) and those stored through the API |
 //! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start |
 //! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
@@ -58,6 +59,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/admin/status", get(status))
         .route("/admin/tenants/{tenant}/devices", get(devices))
         .route(
+            "/admin/tenants/{tenant}/devices/{id}",
+            delete(remove_device),
+        )
+        .route(
             "/admin/tenants/{tenant}/settings",
             get(read_settings).put(write_settings),
         )
@@ -92,13 +97,13 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme is matched
+/// without regard to case (RFC 7235, section 2.1) and may be followed by more than one space.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    let credentials = credentials.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
 fn tenant_id(raw: &str) -> Result<TenantId, Box<Response>> {
@@ -214,9 +219,22 @@ fn register_problem(error: &RegisterError) -> Response {
         RegisterError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         RegisterError::Forbidden { .. } | RegisterError::Unentitled(_) => StatusCode::FORBIDDEN,
         RegisterError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        RegisterError::Conflict(_) => StatusCode::CONFLICT,
+        RegisterError::TooFrequent { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    problem(status, error.to_string())
+    let body = match error {
+        RegisterError::Invalid { field, .. } => json!({"error": error.to_string(), "field": field}),
+        _ => json!({"error": error.to_string()}),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let RegisterError::TooFrequent { retry_after, .. } = error {
+        let seconds = retry_after.as_secs().max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +291,25 @@ async fn devices(
     match state.service.store.devices(&tenant).await {
         Ok(devices) => Json(devices).into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn remove_device(
+    State(state): State<ApiState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match admin_tenant(&state, &headers, &tenant) {
+        Ok(tenant) => tenant,
+        Err(denied) => return *denied,
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(StatusCode::NOT_FOUND, "a device id is a number");
+    };
+    match state.service.remove_device(&tenant, id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, "the tenant has no such device"),
+        Err(error) => register_problem(&error),
     }
 }
 

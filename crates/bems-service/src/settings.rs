@@ -125,8 +125,8 @@ pub use self::error::{Problem, SettingsError};
 pub use self::graph::{GRAPH_ENDPOINT, GraphTenantSettings};
 pub use self::list::CommaList;
 pub use self::service::{
-    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, FCM_BASE_URL, FcmSettings,
-    PushSettings, ServerSettings, StoreSettings,
+    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, DeviceSettings, FCM_BASE_URL,
+    FcmSettings, PushSettings, ServerSettings, StoreSettings,
 };
 pub use self::tenant::{
     AuthenticationType, CertificatePurpose, ClientCertificateSettings, EntitlementMode,
@@ -145,6 +145,8 @@ pub struct ServiceSettings {
     pub server: ServerSettings,
     /// `[store]`.
     pub store: StoreSettings,
+    /// `[devices]`.
+    pub devices: DeviceSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
     /// `[push]`.
