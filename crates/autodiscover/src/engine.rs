@@ -14,7 +14,7 @@ use crate::dns::Dns;
 use crate::email::Email;
 use crate::error::Error;
 use crate::probe::{self, Answer, Found, Probe};
-use crate::safety;
+use crate::safety::{self, Trust};
 use crate::settings::Settings;
 use crate::trace::{Method, Outcome, TraceEntry};
 use crate::{Discovery, scp};
@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub(crate) http: reqwest::Client,
     pub(crate) dns: Dns,
     pub(crate) credentials: Option<Arc<dyn Credentials>>,
+    /// Where credentials may go besides the mailbox's own domain (from the settings).
+    pub(crate) trust: Trust,
 }
 
 /// One discovery's state.
@@ -331,11 +333,7 @@ impl Run<'_> {
                 continue;
             }
             let authorization = if probe.authenticated() {
-                if let Some(reason) = safety::credential_refusal(
-                    &probe.url,
-                    email.domain(),
-                    &ctx.settings.credential_allow_list,
-                ) {
+                if let Some(reason) = ctx.trust.refusal(&probe.url, email.domain()) {
                     self.refuse(probe.method, probe.url.as_str(), email, reason);
                     continue;
                 }
@@ -439,11 +437,7 @@ impl Run<'_> {
                 let check = if via_http {
                     safety::redirect_target_refusal(&url)
                 } else {
-                    safety::credential_refusal(
-                        &url,
-                        email.domain(),
-                        &self.ctx.settings.credential_allow_list,
-                    )
+                    self.ctx.trust.refusal(&url, email.domain())
                 };
                 if let Some(reason) = check {
                     self.refuse(method, url.as_str(), email, reason);
@@ -479,8 +473,7 @@ impl Run<'_> {
             && self.ctx.credentials.is_some()
             && method != Method::Soap
             && let Ok(svc) = source.join("/autodiscover/autodiscover.svc")
-            && safety::credential_refusal(&svc, email.domain(), &settings.credential_allow_list)
-                .is_none()
+            && self.ctx.trust.refusal(&svc, email.domain()).is_none()
         {
             let probe = Probe::new(Method::Soap, svc);
             let authorization = match &self.ctx.credentials {

@@ -119,6 +119,7 @@ impl Autodiscover {
         let http = http::client(&settings, &dns)?;
         Ok(Self {
             ctx: engine::Ctx {
+                trust: safety::Trust::new(&settings),
                 settings,
                 http,
                 dns,
