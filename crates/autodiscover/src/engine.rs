@@ -1,5 +1,6 @@
-//! The discovery loop: candidates in phases, parallel probing with the first decisive answer
-//! winning, redirects with a hop limit and loop detection, and the safety rules applied to
+//! The discovery loop: candidates in phases, parallel probing in which the answer of highest
+//! precedence wins (not the first to arrive; the table is in [`crate::precedence`]), redirects
+//! with a hop limit and loop detection, and the safety rules of [`crate::safety`] applied to
 //! every URL before anything is sent.
 
 use std::collections::BTreeSet;
@@ -13,6 +14,7 @@ use crate::credentials::Credentials;
 use crate::dns::Dns;
 use crate::email::Email;
 use crate::error::Error;
+use crate::precedence::Ranked;
 use crate::probe::{self, Answer, Found, Probe};
 use crate::safety::{self, Trust};
 use crate::settings::Settings;
@@ -315,11 +317,15 @@ impl Run<'_> {
         ));
     }
 
-    /// Asks every probe at once; the first decisive answer wins and the rest are cancelled.
+    /// Asks every probe at once. The probes come in precedence order, and the answer used is
+    /// that of the first probe whose answer is usable, weighed only once every probe before
+    /// it has failed (see [`crate::precedence`]); the probes still running are then
+    /// cancelled.
     async fn race(&mut self, email: &Email, probes: Vec<Probe>) -> Round {
         let ctx = self.ctx;
         let mut running = FuturesUnordered::new();
-        let mut pending: Vec<Option<(Probe, bool)>> = Vec::new();
+        // The probes asked, in precedence order, and whether credentials went with each.
+        let mut asked: Vec<(Probe, bool)> = Vec::new();
         for probe in probes {
             if !self
                 .seen_urls
@@ -358,28 +364,34 @@ impl Run<'_> {
             } else {
                 None
             };
-            let index = pending.len();
-            pending.push(Some((probe.clone(), authorization.is_some())));
+            let index = asked.len();
+            asked.push((probe.clone(), authorization.is_some()));
             let email = email.clone();
             running.push(async move {
                 let (entry, answer) = probe::run(ctx, &probe, &email, authorization).await;
                 (index, entry, answer)
             });
         }
+        let mut ranked = Ranked::new(asked.len());
         while let Some((index, entry, answer)) = running.next().await {
-            pending[index] = None;
             self.trace.push(entry);
-            let Some(answer) = answer else { continue };
-            let probe_url = self
-                .trace
-                .last()
-                .map(|e| e.target.clone())
-                .unwrap_or_default();
-            let method = self.trace.last().map_or(Method::Pox, |e| e.method);
-            let decided = self.decide(email, answer, method, &probe_url);
-            if let Some(round) = decided {
+            match answer {
+                Some(answer) => ranked.answered(index, answer),
+                None => ranked.failed(index),
+            }
+            while let Some((index, answer)) = ranked.next() {
+                let Some((probe, _)) = asked.get(index) else {
+                    continue;
+                };
+                let Some(round) = self.decide(email, answer, probe.method, probe.url.as_str())
+                else {
+                    continue;
+                };
                 drop(running);
-                for (probe, credentials) in pending.into_iter().flatten() {
+                for index in ranked.running() {
+                    let Some((probe, credentials)) = asked.get(index) else {
+                        continue;
+                    };
                     // A cancelled request may already have sent its credentials.
                     self.trace.push(
                         TraceEntry::new(
@@ -389,7 +401,7 @@ impl Run<'_> {
                             Outcome::Cancelled,
                             std::time::Duration::ZERO,
                         )
-                        .with_credentials(credentials),
+                        .with_credentials(*credentials),
                     );
                 }
                 return round;
