@@ -150,9 +150,11 @@ mod tests {
     }
 
     fn trust(override_url: Option<&str>) -> Trust {
-        let mut settings = Settings::default();
-        settings.credential_allow_list = vec!["outlook.office365.com".to_owned()];
-        settings.override_url = override_url.map(url);
+        let settings = Settings {
+            credential_allow_list: vec!["outlook.office365.com".to_owned()],
+            override_url: override_url.map(url),
+            ..Settings::default()
+        };
         Trust::new(&settings)
     }
 
