@@ -217,7 +217,8 @@ impl Run<'_> {
         self.race(email, fallback).await
     }
 
-    /// POX and SOAP at `https://<domain>` and `https://autodiscover.<domain>`, and v2.
+    /// The standard candidates, in precedence order: SOAP, POX and v2 at
+    /// `https://autodiscover.<domain>`, then the same at `https://<domain>`.
     fn standard_probes(&mut self, email: &Email) -> Vec<Probe> {
         let settings = &self.ctx.settings;
         let domain = email.domain().to_owned();
