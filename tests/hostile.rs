@@ -1,6 +1,5 @@
 //! Hostile input against the composed service (issue 14): each hole found by probing the running
 //! service as an attacker, and the classes around them.
-mod support;
 #[path = "hostile/autodiscover.rs"]
 mod autodiscover;
 #[path = "hostile/devices.rs"]
@@ -9,3 +8,4 @@ mod devices;
 mod graph;
 #[path = "hostile/routes.rs"]
 mod routes;
+mod support;

@@ -29,7 +29,7 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::model::{NewDevice, Platform, TenantId};
+use crate::model::TenantId;
 use crate::service::{RegisterError, Service};
 
 /// What the API needs.
@@ -152,22 +152,6 @@ fn running(state: &ApiState, raw: &str) -> Result<Arc<crate::service::Tenant>, B
         .ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unknown tenant")))
 }
 
-/// A registration's body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Registration {
-    mailbox: String,
-    platform: String,
-    token: String,
-    app_id: String,
-    #[serde(default = "english")]
-    locale: String,
-}
-
-fn english() -> String {
-    "en".to_owned()
-}
-
 async fn register(
     State(state): State<ApiState>,
     Path(tenant): Path<String>,
@@ -184,28 +168,9 @@ async fn register(
             "a bearer token from the tenant's identity provider is required",
         );
     };
-    let registration: Registration = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not a registration: {e}"),
-            );
-        }
-    };
-    let Some(platform) = Platform::parse(&registration.platform) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "platform: must be apns (ios) or fcm (android)",
-        );
-    };
-    let device = NewDevice {
-        tenant: tenant.clone(),
-        mailbox: registration.mailbox,
-        platform,
-        token: registration.token,
-        app_id: registration.app_id,
-        locale: registration.locale,
+    let device = match crate::registration::parse(&tenant, &body) {
+        Ok(device) => device,
+        Err(error) => return register_problem(&error),
     };
     match state.service.register(&tenant, token, device).await {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),

@@ -20,7 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
-mod registration;
+pub mod registration;
 pub mod server;
 pub mod service;
 pub mod settings;

@@ -5,6 +5,8 @@
 //!
 //! | what | rule | refused with |
 //! |---|---|---|
+//! | the body | JSON: `mailbox`, `platform`, `token`, `app_id` and `locale` (`en` when absent), nothing else | 400, `body` |
+//! | `platform` | `apns` (`ios`) or `fcm` (`android`) | 400, `platform` |
 //! | `mailbox` | an SMTP address of at most 320 characters: 1-64 characters of RFC 5322 `atext` or `.` before one `@`, a domain of letters, digits, `-` and `.` after it | 400, `mailbox` |
 //! | `token` | APNs: 64-200 hexadecimal digits (kept lower-cased); FCM: 1-4096 visible ASCII characters | 400, `token` |
 //! | `app_id` | 1-255 letters, digits, `.`, `-` or `_`, and a configured sender's | 400, `app_id` |
@@ -16,6 +18,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use serde::Deserialize;
 
 use crate::model::{NewDevice, Platform, TenantId};
 use crate::service::RegisterError;
@@ -81,12 +85,67 @@ pub(crate) fn mailbox(mailbox: &str) -> Result<String, RegisterError> {
     Ok(mailbox)
 }
 
+/// A registration's body, as a device POSTs it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    mailbox: String,
+    platform: String,
+    token: String,
+    app_id: String,
+    #[serde(default = "english")]
+    locale: String,
+}
+
+fn english() -> String {
+    "en".to_owned()
+}
+
+/// Reads a registration's JSON body for `tenant` and checks the form of every field (the table
+/// above); what depends on the tenant's settings (the caller, the entitlement, the configured
+/// senders) is checked when the device is registered.
+pub fn parse(tenant: &TenantId, body: &[u8]) -> Result<NewDevice, RegisterError> {
+    let body: Body = serde_json::from_slice(body).map_err(|e| RegisterError::Invalid {
+        field: "body",
+        reason: format!("not a registration: {e}"),
+    })?;
+    let platform = Platform::parse(&body.platform)
+        .ok_or_else(|| invalid("platform", "must be apns (ios) or fcm (android)"))?;
+    let mut device = NewDevice {
+        tenant: tenant.clone(),
+        mailbox: mailbox(&body.mailbox)?,
+        platform,
+        token: body.token,
+        app_id: body.app_id,
+        locale: body.locale,
+    };
+    check_fields(&mut device)?;
+    Ok(device)
+}
+
 /// Checks every field of `device` (its mailbox already checked by [`mailbox`]) and puts its
 /// token in the provider's form; the app id must be one a sender is configured for.
 pub(crate) fn check_device(
     device: &mut NewDevice,
     routes: &crate::courier::PushRoutes,
 ) -> Result<(), RegisterError> {
+    check_fields(device)?;
+    if routes.get(device.platform, &device.app_id).is_none() {
+        return Err(invalid(
+            "app_id",
+            format!(
+                "no {} sender is configured for {:?} (configured: {})",
+                device.platform.as_str(),
+                device.app_id,
+                routes.apps().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The token in its provider's form, the app id and the locale.
+fn check_fields(device: &mut NewDevice) -> Result<(), RegisterError> {
     let platform = match device.platform {
         Platform::Apns => push_delivery::Platform::Apns,
         Platform::Fcm => push_delivery::Platform::Fcm,
@@ -114,17 +173,6 @@ pub(crate) fn check_device(
         return Err(invalid(
             "locale",
             format!("a locale has 1 to {LOCALE_MAX} letters, digits, '-' or '_' (en, de-CH)"),
-        ));
-    }
-    if routes.get(device.platform, &device.app_id).is_none() {
-        return Err(invalid(
-            "app_id",
-            format!(
-                "no {} sender is configured for {:?} (configured: {})",
-                device.platform.as_str(),
-                device.app_id,
-                routes.apps().join(", ")
-            ),
         ));
     }
     Ok(())
@@ -222,6 +270,44 @@ mod tests {
         }
         let long = format!("{}@contoso.com", "a".repeat(65));
         assert!(mailbox(&long).is_err());
+    }
+
+    #[test]
+    fn a_body_is_parsed_and_each_field_checked() {
+        let contoso = TenantId::new("contoso").expect("id");
+        let device = parse(
+            &contoso,
+            br#"{"mailbox":"Mara@Contoso.com","platform":"ios","token":"ABAB","app_id":"com.x"}"#,
+        );
+        assert!(
+            matches!(device, Err(RegisterError::Invalid { field: "token", .. })),
+            "{device:?}"
+        );
+        let token = "AB".repeat(32);
+        let body = format!(
+            r#"{{"mailbox":"Mara@Contoso.com","platform":"ios","token":"{token}","app_id":"com.x"}}"#
+        );
+        let device = parse(&contoso, body.as_bytes()).expect("a registration");
+        assert_eq!(device.mailbox, "mara@contoso.com");
+        assert_eq!(device.token, "ab".repeat(32));
+        assert_eq!(device.locale, "en");
+        for (bad, field) in [
+            (&b"[1]"[..], "body"),
+            (
+                br#"{"mailbox":"m@c.com","platform":"ios","token":"x","app_id":"a","extra":1}"#,
+                "body",
+            ),
+            (
+                br#"{"mailbox":"m@c.com","platform":"blackberry","token":"x","app_id":"a"}"#,
+                "platform",
+            ),
+            (b"\xff\xfe", "body"),
+        ] {
+            assert!(
+                matches!(parse(&contoso, bad), Err(RegisterError::Invalid { field: f, .. }) if f == field),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
