@@ -67,16 +67,7 @@ pub(crate) fn mailbox(mailbox: &str) -> Result<String, RegisterError> {
             format!("the part before '@' has 1 to {LOCAL_MAX} letters, digits or RFC 5322 symbols"),
         ));
     }
-    let domain_ok = !domain.is_empty()
-        && domain.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    if !domain_ok {
+    if !crate::settings::validate::checks::is_host_name(domain) {
         return Err(invalid(
             "mailbox",
             "the domain is letters, digits and '-' in labels separated by '.'",

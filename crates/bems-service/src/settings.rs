@@ -109,7 +109,7 @@ mod list;
 mod secrets;
 mod service;
 mod tenant;
-mod validate;
+pub(crate) mod validate;
 
 use std::path::Path;
 

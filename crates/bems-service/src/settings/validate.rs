@@ -1,6 +1,6 @@
 //! The rules: the seed page's, per tenant (in `tenant`), and the service's own sanity rules.
 
-mod checks;
+pub(crate) mod checks;
 mod directory;
 mod discovery;
 mod graph;
