@@ -1,5 +1,8 @@
 //! What the end-to-end tests read from mock APNs.
 
+// Each test binary (service, graph, hostile) uses a part of these helpers.
+#![allow(dead_code)]
+
 use bems::service::demo::World;
 use exchange_sim::push::ApnsRequest;
 

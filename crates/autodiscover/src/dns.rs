@@ -18,6 +18,11 @@
 //! TLS, so the engine's credential rules (same registrable domain or allow-list) apply to it
 //! like to any redirect.
 //!
+//! The order is the targets' **precedence**, not a suggestion: the engine asks them all at
+//! once, but a target's answer is used only when every target before it failed, so a
+//! higher priority number never wins over a lower one that answers, however slowly (see the
+//! `precedence` module).
+//!
 //! # Which server
 //!
 //! With no server configured, the system's configuration (`/etc/resolv.conf`, hosts file,

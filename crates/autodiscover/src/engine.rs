@@ -1,5 +1,6 @@
-//! The discovery loop: candidates in phases, parallel probing with the first decisive answer
-//! winning, redirects with a hop limit and loop detection, and the safety rules applied to
+//! The discovery loop: candidates in phases, parallel probing in which the answer of highest
+//! precedence wins (not the first to arrive; the table is in [`crate::precedence`]), redirects
+//! with a hop limit and loop detection, and the safety rules of [`crate::safety`] applied to
 //! every URL before anything is sent.
 
 use std::collections::BTreeSet;
@@ -13,8 +14,9 @@ use crate::credentials::Credentials;
 use crate::dns::Dns;
 use crate::email::Email;
 use crate::error::Error;
+use crate::precedence::Ranked;
 use crate::probe::{self, Answer, Found, Probe};
-use crate::safety;
+use crate::safety::{self, Trust};
 use crate::settings::Settings;
 use crate::trace::{Method, Outcome, TraceEntry};
 use crate::{Discovery, scp};
@@ -29,6 +31,8 @@ pub(crate) struct Ctx {
     pub(crate) http: reqwest::Client,
     pub(crate) dns: Dns,
     pub(crate) credentials: Option<Arc<dyn Credentials>>,
+    /// Where credentials may go besides the mailbox's own domain (from the settings).
+    pub(crate) trust: Trust,
 }
 
 /// One discovery's state.
@@ -213,7 +217,8 @@ impl Run<'_> {
         self.race(email, fallback).await
     }
 
-    /// POX and SOAP at `https://<domain>` and `https://autodiscover.<domain>`, and v2.
+    /// The standard candidates, in precedence order: SOAP, POX and v2 at
+    /// `https://autodiscover.<domain>`, then the same at `https://<domain>`.
     fn standard_probes(&mut self, email: &Email) -> Vec<Probe> {
         let settings = &self.ctx.settings;
         let domain = email.domain().to_owned();
@@ -313,11 +318,15 @@ impl Run<'_> {
         ));
     }
 
-    /// Asks every probe at once; the first decisive answer wins and the rest are cancelled.
+    /// Asks every probe at once. The probes come in precedence order, and the answer used is
+    /// that of the first probe whose answer is usable, weighed only once every probe before
+    /// it has failed (see [`crate::precedence`]); the probes still running are then
+    /// cancelled.
     async fn race(&mut self, email: &Email, probes: Vec<Probe>) -> Round {
         let ctx = self.ctx;
         let mut running = FuturesUnordered::new();
-        let mut pending: Vec<Option<(Probe, bool)>> = Vec::new();
+        // The probes asked, in precedence order, and whether credentials went with each.
+        let mut asked: Vec<(Probe, bool)> = Vec::new();
         for probe in probes {
             if !self
                 .seen_urls
@@ -331,11 +340,7 @@ impl Run<'_> {
                 continue;
             }
             let authorization = if probe.authenticated() {
-                if let Some(reason) = safety::credential_refusal(
-                    &probe.url,
-                    email.domain(),
-                    &ctx.settings.credential_allow_list,
-                ) {
+                if let Some(reason) = ctx.trust.refusal(&probe.url, email.domain()) {
                     self.refuse(probe.method, probe.url.as_str(), email, reason);
                     continue;
                 }
@@ -360,28 +365,34 @@ impl Run<'_> {
             } else {
                 None
             };
-            let index = pending.len();
-            pending.push(Some((probe.clone(), authorization.is_some())));
+            let index = asked.len();
+            asked.push((probe.clone(), authorization.is_some()));
             let email = email.clone();
             running.push(async move {
                 let (entry, answer) = probe::run(ctx, &probe, &email, authorization).await;
                 (index, entry, answer)
             });
         }
+        let mut ranked = Ranked::new(asked.len());
         while let Some((index, entry, answer)) = running.next().await {
-            pending[index] = None;
             self.trace.push(entry);
-            let Some(answer) = answer else { continue };
-            let probe_url = self
-                .trace
-                .last()
-                .map(|e| e.target.clone())
-                .unwrap_or_default();
-            let method = self.trace.last().map_or(Method::Pox, |e| e.method);
-            let decided = self.decide(email, answer, method, &probe_url);
-            if let Some(round) = decided {
+            match answer {
+                Some(answer) => ranked.answered(index, answer),
+                None => ranked.failed(index),
+            }
+            while let Some((index, answer)) = ranked.next() {
+                let Some((probe, _)) = asked.get(index) else {
+                    continue;
+                };
+                let Some(round) = self.decide(email, answer, probe.method, probe.url.as_str())
+                else {
+                    continue;
+                };
                 drop(running);
-                for (probe, credentials) in pending.into_iter().flatten() {
+                for index in ranked.running() {
+                    let Some((probe, credentials)) = asked.get(index) else {
+                        continue;
+                    };
                     // A cancelled request may already have sent its credentials.
                     self.trace.push(
                         TraceEntry::new(
@@ -391,7 +402,7 @@ impl Run<'_> {
                             Outcome::Cancelled,
                             std::time::Duration::ZERO,
                         )
-                        .with_credentials(credentials),
+                        .with_credentials(*credentials),
                     );
                 }
                 return round;
@@ -439,11 +450,7 @@ impl Run<'_> {
                 let check = if via_http {
                     safety::redirect_target_refusal(&url)
                 } else {
-                    safety::credential_refusal(
-                        &url,
-                        email.domain(),
-                        &self.ctx.settings.credential_allow_list,
-                    )
+                    self.ctx.trust.refusal(&url, email.domain())
                 };
                 if let Some(reason) = check {
                     self.refuse(method, url.as_str(), email, reason);
@@ -479,8 +486,7 @@ impl Run<'_> {
             && self.ctx.credentials.is_some()
             && method != Method::Soap
             && let Ok(svc) = source.join("/autodiscover/autodiscover.svc")
-            && safety::credential_refusal(&svc, email.domain(), &settings.credential_allow_list)
-                .is_none()
+            && self.ctx.trust.refusal(&svc, email.domain()).is_none()
         {
             let probe = Probe::new(Method::Soap, svc);
             let authorization = match &self.ctx.credentials {

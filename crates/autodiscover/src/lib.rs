@@ -9,17 +9,26 @@
 //!
 //! 1. the **override URL** when set (and nothing else: SCP is not used);
 //! 2. else **SCP**: service connection points in Active Directory, own site first;
-//! 3. then, **in parallel**, POX and SOAP at `https://autodiscover.<domain>` and
-//!    `https://<domain>`, and unauthenticated v2 JSON: the first decisive answer wins and the
-//!    rest are cancelled, so a black-holed candidate costs nothing when another answers;
+//! 3. then, **in parallel**, SOAP, POX and unauthenticated v2 JSON at
+//!    `https://autodiscover.<domain>`, then the same at `https://<domain>`;
 //! 4. then, if allowed, the unauthenticated plain-HTTP redirect GET and DNS SRV
-//!    (`_autodiscover._tcp.<domain>`, RFC 2782 order).
+//!    (`_autodiscover._tcp.<domain>`, RFC 2782 order), in parallel too.
+//!
+//! **Parallel probing decides how long discovery takes, never which answer wins.** Within a
+//! phase the candidates are listed in precedence order (the table is in the `precedence`
+//! module's docs and the README): the answer used is that of the first candidate whose
+//! answer is usable, and a candidate's answer is weighed only once every candidate before it
+//! has failed. So a priority-10 SRV target is used only when every priority-0 target failed,
+//! however fast it answers; a black-holed candidate costs at most one candidate timeout.
 //!
 //! Redirects (`redirectAddr`, `redirectUrl`, `RedirectAddress`, `RedirectUrl`) restart
 //! discovery, at most 10 times, and a loop is reported. Credentials never go over plain HTTP,
-//! never to a host outside the mailbox domain's registrable domain (unless on the allow-list of
-//! Exchange Online hosts), and nothing goes to `autodiscover.<public suffix>`. Every candidate
-//! and its outcome is in the [`Discovery::trace`] (or in the [`Error`]).
+//! and never to a host outside the mailbox domain's registrable domain, unless it is on the
+//! allow-list (Microsoft's Exchange Online hosts by default) or it is the administrator's own
+//! **override URL** (its exact origin; what the override redirects to is judged like any
+//! redirect). Every request goes through the Connectivity Node route when one is set. Nothing
+//! goes to `autodiscover.<public suffix>`. Every candidate and its outcome is in the
+//! [`Discovery::trace`] (or in the [`Error`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), autodiscover::Error> {
@@ -42,6 +51,7 @@ mod email;
 mod engine;
 mod error;
 mod http;
+mod precedence;
 mod probe;
 mod safety;
 pub mod scp;
@@ -119,6 +129,7 @@ impl Autodiscover {
         let http = http::client(&settings, &dns)?;
         Ok(Self {
             ctx: engine::Ctx {
+                trust: safety::Trust::new(&settings),
                 settings,
                 http,
                 dns,

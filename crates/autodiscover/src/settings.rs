@@ -23,6 +23,11 @@ pub const MICROSOFT_HOSTS: &[&str] = &[
 #[non_exhaustive]
 pub struct Settings {
     /// "Autodiscover URL override": when set, only this URL is asked (and SCP is not used).
+    ///
+    /// It is the administrator's own choice, so credentials go to its origin (scheme, host
+    /// and port) even outside the mailbox's domain; never over plain HTTP, and never to
+    /// `autodiscover.<public suffix>`. A redirect it answers is judged like any other (same
+    /// registrable domain or the allow-list).
     pub override_url: Option<Url>,
     /// "Allow HTTP redirection and DNS SRV record" (on by default).
     pub allow_redirect_and_srv: bool,
@@ -31,7 +36,9 @@ pub struct Settings {
     /// "Use internal EWS URL": prefer the internal URL when Autodiscover gives one.
     pub use_internal_ews_url: bool,
     /// "Use the Connectivity Node route": every connection goes through this proxy
-    /// (`http://host:port` for HTTP CONNECT, `socks5://host:port`).
+    /// (`http://host:port` for HTTP CONNECT, `socks5://host:port`), credentials included,
+    /// wherever the proxy is. It tunnels TLS to the target, so the credential rules apply to
+    /// the target, not to the route.
     pub proxy: Option<Url>,
     /// Timeouts.
     pub timeouts: Timeouts,
@@ -39,8 +46,9 @@ pub struct Settings {
     pub trusted_ca_pem: Vec<String>,
     /// Trust only `trusted_ca_pem`, not the system roots (for tests and closed networks).
     pub trusted_ca_only: bool,
-    /// Hosts credentials may go to whatever the mailbox's domain (besides hosts of its own
-    /// registrable domain). Microsoft's Exchange Online hosts by default.
+    /// Hosts (and their subdomains) credentials may go to whatever the mailbox's domain
+    /// (besides hosts of its own registrable domain and the override URL). Microsoft's
+    /// Exchange Online hosts by default.
     pub credential_allow_list: Vec<String>,
     /// Port of HTTPS candidates (443; settable for tests).
     pub https_port: u16,

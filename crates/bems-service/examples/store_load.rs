@@ -37,14 +37,17 @@ async fn main() {
             .expect("store"),
     );
     let device = store
-        .register_device(&NewDevice {
-            tenant: contoso(),
-            mailbox: "alice@contoso.com".into(),
-            platform: Platform::Apns,
-            token: "a1b2".into(),
-            app_id: "com.example.mail".into(),
-            locale: "en".into(),
-        })
+        .register_device(
+            &NewDevice {
+                tenant: contoso(),
+                mailbox: "alice@contoso.com".into(),
+                platform: Platform::Apns,
+                token: "a1b2".into(),
+                app_id: "com.example.mail".into(),
+                locale: "en".into(),
+            },
+            10,
+        )
         .await
         .expect("device");
 

@@ -9,6 +9,7 @@
 //! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
 //! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
+//! | `DELETE /admin/tenants/{tenant}/devices/{id}` | administrator | remove a device (its token may then be registered for another user) |
 //! | `GET /admin/tenants/{tenant}/settings` | administrator | JSON in `PUT`'s shape: the settings in force (secrets left out, named in `redacted`) and those stored through the API |
 //! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start ([`crate::settings::tenant_from_admin`]: secrets by file, inside the secret directories) |
 //! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
@@ -28,7 +29,7 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::model::{NewDevice, Platform, TenantId};
+use crate::model::TenantId;
 use crate::service::{RegisterError, Service};
 
 /// What the API needs.
@@ -57,6 +58,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tenants/{tenant}/devices/{token}", delete(unregister))
         .route("/admin/status", get(status))
         .route("/admin/tenants/{tenant}/devices", get(devices))
+        .route(
+            "/admin/tenants/{tenant}/devices/{id}",
+            delete(remove_device),
+        )
         .route(
             "/admin/tenants/{tenant}/settings",
             get(read_settings).put(write_settings),
@@ -92,13 +97,13 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme is matched
+/// without regard to case (RFC 7235, section 2.1) and may be followed by more than one space.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    let credentials = credentials.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
 fn tenant_id(raw: &str) -> Result<TenantId, Box<Response>> {
@@ -147,22 +152,6 @@ fn running(state: &ApiState, raw: &str) -> Result<Arc<crate::service::Tenant>, B
         .ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unknown tenant")))
 }
 
-/// A registration's body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Registration {
-    mailbox: String,
-    platform: String,
-    token: String,
-    app_id: String,
-    #[serde(default = "english")]
-    locale: String,
-}
-
-fn english() -> String {
-    "en".to_owned()
-}
-
 async fn register(
     State(state): State<ApiState>,
     Path(tenant): Path<String>,
@@ -179,28 +168,9 @@ async fn register(
             "a bearer token from the tenant's identity provider is required",
         );
     };
-    let registration: Registration = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not a registration: {e}"),
-            );
-        }
-    };
-    let Some(platform) = Platform::parse(&registration.platform) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "platform: must be apns (ios) or fcm (android)",
-        );
-    };
-    let device = NewDevice {
-        tenant: tenant.clone(),
-        mailbox: registration.mailbox,
-        platform,
-        token: registration.token,
-        app_id: registration.app_id,
-        locale: registration.locale,
+    let device = match crate::registration::parse(&tenant, &body) {
+        Ok(device) => device,
+        Err(error) => return register_problem(&error),
     };
     match state.service.register(&tenant, token, device).await {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
@@ -214,9 +184,22 @@ fn register_problem(error: &RegisterError) -> Response {
         RegisterError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         RegisterError::Forbidden { .. } | RegisterError::Unentitled(_) => StatusCode::FORBIDDEN,
         RegisterError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        RegisterError::Conflict(_) => StatusCode::CONFLICT,
+        RegisterError::TooFrequent { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    problem(status, error.to_string())
+    let body = match error {
+        RegisterError::Invalid { field, .. } => json!({"error": error.to_string(), "field": field}),
+        _ => json!({"error": error.to_string()}),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let RegisterError::TooFrequent { retry_after, .. } = error {
+        let seconds = retry_after.as_secs().max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +256,25 @@ async fn devices(
     match state.service.store.devices(&tenant).await {
         Ok(devices) => Json(devices).into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn remove_device(
+    State(state): State<ApiState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match admin_tenant(&state, &headers, &tenant) {
+        Ok(tenant) => tenant,
+        Err(denied) => return *denied,
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(StatusCode::NOT_FOUND, "a device id is a number");
+    };
+    match state.service.remove_device(&tenant, id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, "the tenant has no such device"),
+        Err(error) => register_problem(&error),
     }
 }
 

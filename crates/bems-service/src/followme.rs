@@ -41,8 +41,37 @@ pub fn routes(service: &Arc<Service>) -> Router {
         .with_state(Arc::clone(service))
 }
 
+/// Why a document is refused before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocumentError {
+    /// Larger than the tenant allows (`413`).
+    #[error("a document has at most {max} bytes")]
+    TooLarge {
+        /// The bound.
+        max: u64,
+    },
+    /// Not UTF-8 (`400`).
+    #[error("the document is not UTF-8 JSON")]
+    NotUtf8,
+    /// Not JSON (`400`).
+    #[error("the document is not JSON: {0}")]
+    NotJson(String),
+}
+
+/// A written document's text: at most `max_bytes`, UTF-8, JSON.
+pub fn document(body: &[u8], max_bytes: u64) -> Result<&str, DocumentError> {
+    if u64::try_from(body.len()).unwrap_or(u64::MAX) > max_bytes {
+        return Err(DocumentError::TooLarge { max: max_bytes });
+    }
+    let text = std::str::from_utf8(body).map_err(|_| DocumentError::NotUtf8)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|error| DocumentError::NotJson(error.to_string()))?;
+    Ok(text)
+}
+
 /// The version an entity tag names (`"3"`), if it is one of ours.
-fn version_of(tag: &str) -> Option<i64> {
+pub fn version_of(tag: &str) -> Option<i64> {
     tag.trim()
         .strip_prefix('"')?
         .strip_suffix('"')?
@@ -203,21 +232,13 @@ async fn write(
         Err(refused) => return *refused,
     };
     let limits = &tenant.settings.follow_me;
-    if body.len() > usize::try_from(limits.max_document_bytes).unwrap_or(usize::MAX) {
-        return problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a document has at most {} bytes", limits.max_document_bytes),
-        );
-    }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return problem(StatusCode::BAD_REQUEST, "the document is not UTF-8 JSON");
+    let text = match document(&body, limits.max_document_bytes.into()) {
+        Ok(text) => text,
+        Err(error @ DocumentError::TooLarge { .. }) => {
+            return problem(StatusCode::PAYLOAD_TOO_LARGE, error.to_string());
+        }
+        Err(error) => return problem(StatusCode::BAD_REQUEST, error.to_string()),
     };
-    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            format!("the document is not JSON: {error}"),
-        );
-    }
     let condition = match precondition(&headers) {
         Ok(condition) => condition,
         Err(refused) => return *refused,

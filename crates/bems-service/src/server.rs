@@ -5,9 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use push_delivery::{Dispatcher, DispatcherConfig, ProviderTokenCache};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -241,6 +238,7 @@ pub async fn start_with_store(
         courier,
         metrics,
         tenants,
+        settings.devices,
         public_url.as_ref(),
         overrides,
     )
@@ -259,7 +257,7 @@ pub async fn start_with_store(
         _ => None,
     };
     let stop = CancellationToken::new();
-    let server = tokio::spawn(serve(listener, app, tls, stop.clone()));
+    let server = tokio::spawn(crate::listener::serve(listener, app, tls, stop.clone()));
     tracing::info!(%addr, "bems listening");
     Ok(Running {
         addr,
@@ -267,48 +265,6 @@ pub async fn start_with_store(
         stop,
         server,
     })
-}
-
-async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    stop: CancellationToken,
-) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let acceptor = acceptor.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let service = TowerToHyperService::new(app);
-            match acceptor {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        tokio::select! { _ = connection => {}, () = stop.cancelled() => {} }
-                    }
-                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                },
-                None => {
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::select! { _ = connection => {}, () = stop.cancelled() => {} }
-                }
-            }
-        });
-    }
 }
 
 /// `bems test-connection`: the step-by-step test for `email` with `tenant`'s settings (the

@@ -17,9 +17,10 @@ use url::Url;
 use crate::compose::authenticator;
 use crate::courier::Courier;
 use crate::metrics::{Gauges, Metrics};
-use crate::model::{MailboxRecord, NewDevice, Platform, TenantId};
+use crate::model::{MailboxRecord, NewDevice, TenantId};
 use crate::pipeline::{Pipeline, UnreadCounts};
-use crate::settings::{SubscriptionMode, TenantSettings};
+use crate::registration::{self, RegistrationLimit};
+use crate::settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use crate::store::{Store, TenantRefreshTokens, TenantWatermarks};
 use crate::unread::EwsUnread;
 use crate::verify::{RegistrationVerifier, VerifyError};
@@ -57,9 +58,37 @@ pub enum RegisterError {
         /// What is wrong.
         reason: String,
     },
+    /// The registration conflicts with what is stored: the push token is another mailbox's,
+    /// or the mailbox has its most devices.
+    #[error("{0}")]
+    Conflict(String),
+    /// The user registered too often in the last minute.
+    #[error(
+        "at most {per_minute} registrations a minute per user: try again in {} s",
+        retry_after.as_secs().max(1)
+    )]
+    TooFrequent {
+        /// The bound.
+        per_minute: u32,
+        /// How long until the next minute begins.
+        retry_after: Duration,
+    },
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
+}
+
+impl RegisterError {
+    fn from_store(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::Conflict { rule, .. } => Self::Conflict(rule),
+            crate::store::StoreError::Invalid { rule, .. } => Self::Invalid {
+                field: "device",
+                reason: rule,
+            },
+            other => Self::Store(other.to_string()),
+        }
+    }
 }
 
 /// One tenant at run time.
@@ -140,6 +169,8 @@ pub struct Service {
     /// Sends the outbox.
     pub courier: Arc<Courier>,
     tenants: HashMap<TenantId, Arc<Tenant>>,
+    devices: DeviceSettings,
+    registrations: RegistrationLimit,
     shutdown: CancellationToken,
 }
 
@@ -206,6 +237,7 @@ impl Service {
         courier: Arc<Courier>,
         metrics: Arc<Metrics>,
         tenants: Vec<(TenantSettings, Arc<dyn RegistrationVerifier>)>,
+        devices: DeviceSettings,
         public_url: Option<&Url>,
         overrides: &Overrides,
     ) -> Result<Arc<Self>, String> {
@@ -222,6 +254,8 @@ impl Service {
             metrics,
             courier,
             tenants: running,
+            devices,
+            registrations: RegistrationLimit::new(devices.registrations_per_minute),
             shutdown: CancellationToken::new(),
         });
         service
@@ -334,7 +368,7 @@ impl Service {
             .tenants
             .get(tenant)
             .ok_or_else(|| RegisterError::UnknownTenant(tenant.to_string()))?;
-        device.mailbox = device.mailbox.trim().to_ascii_lowercase();
+        device.mailbox = registration::mailbox(&device.mailbox)?;
         device.tenant = tenant.clone();
         let caller = running.verifier.verify(bearer).await.inspect_err(|_| {
             self.metrics.registration("unauthenticated");
@@ -350,12 +384,20 @@ impl Service {
             self.metrics.registration("unentitled");
             return Err(RegisterError::Unentitled(device.mailbox));
         }
-        check_device(&device, self.courier.routes())?;
+        self.registrations
+            .count(tenant, &device.mailbox, std::time::Instant::now())
+            .inspect_err(|_| self.metrics.registration("too_frequent"))?;
+        registration::check_device(&mut device, self.courier.routes())?;
         let registered = self
             .store
-            .register_device(&device)
+            .register_device(&device, self.devices.max_per_mailbox)
             .await
-            .map_err(|e| RegisterError::Store(e.to_string()))?;
+            .map_err(RegisterError::from_store)
+            .inspect_err(|e| {
+                if matches!(e, RegisterError::Conflict(_)) {
+                    self.metrics.registration("conflict");
+                }
+            })?;
         let known = self
             .store
             .mailbox(tenant, &device.mailbox)
@@ -405,7 +447,7 @@ impl Service {
             .tenants
             .get(tenant)
             .ok_or_else(|| RegisterError::UnknownTenant(tenant.to_string()))?;
-        let mailbox = mailbox.trim().to_ascii_lowercase();
+        let mailbox = registration::mailbox(mailbox)?;
         let caller = running.verifier.verify(bearer).await?;
         if caller.address != mailbox {
             return Err(RegisterError::Forbidden {
@@ -413,29 +455,62 @@ impl Service {
                 mailbox,
             });
         }
-        let store = |e: crate::store::StoreError| RegisterError::Store(e.to_string());
         let removed = self
             .store
             .unregister_device(tenant, &mailbox, token)
             .await
-            .map_err(store)?;
-        if self
+            .map_err(RegisterError::from_store)?;
+        self.release_if_unused(running, &mailbox).await?;
+        Ok(removed)
+    }
+
+    /// Removes a device of `tenant` by its id, as an administrator does (its token may then
+    /// be registered for another mailbox); false if the tenant has no such device.
+    pub async fn remove_device(&self, tenant: &TenantId, id: i64) -> Result<bool, RegisterError> {
+        let running = self
+            .tenants
+            .get(tenant)
+            .ok_or_else(|| RegisterError::UnknownTenant(tenant.to_string()))?;
+        let devices = self
             .store
-            .devices_for(tenant, &mailbox)
+            .devices(tenant)
             .await
-            .map_err(store)?
-            .is_empty()
-        {
-            let _ = running.watcher.unwatch(&mailbox).await;
+            .map_err(RegisterError::from_store)?;
+        let Some(device) = devices.into_iter().find(|d| d.id == id) else {
+            return Ok(false);
+        };
+        let removed = self
+            .store
+            .remove_device(id)
+            .await
+            .map_err(RegisterError::from_store)?;
+        self.release_if_unused(running, &device.device.mailbox)
+            .await?;
+        Ok(removed)
+    }
+
+    /// Stops watching `mailbox` once it has no device left.
+    async fn release_if_unused(
+        &self,
+        running: &Tenant,
+        mailbox: &str,
+    ) -> Result<(), RegisterError> {
+        let devices = self
+            .store
+            .devices_for(&running.id, mailbox)
+            .await
+            .map_err(RegisterError::from_store)?;
+        if devices.is_empty() {
+            let _ = running.watcher.unwatch(mailbox).await;
             if let Some(graph) = &running.graph {
-                let _ = graph.watcher.unwatch(&mailbox).await;
+                let _ = graph.watcher.unwatch(mailbox).await;
             }
             self.store
-                .remove_mailbox(tenant, &mailbox)
+                .remove_mailbox(&running.id, mailbox)
                 .await
-                .map_err(store)?;
+                .map_err(RegisterError::from_store)?;
         }
-        Ok(removed)
+        Ok(())
     }
 
     /// Where each tenant stands.
@@ -494,41 +569,6 @@ impl Service {
         }
         self.courier.routes().shutdown(Duration::from_secs(5)).await;
     }
-}
-
-/// Refuses a device the service could not push to.
-fn check_device(
-    device: &NewDevice,
-    routes: &crate::courier::PushRoutes,
-) -> Result<(), RegisterError> {
-    if !device.mailbox.contains('@') {
-        return Err(RegisterError::Invalid {
-            field: "mailbox",
-            reason: "is not an address".into(),
-        });
-    }
-    let platform = match device.platform {
-        Platform::Apns => push_delivery::Platform::Apns,
-        Platform::Fcm => push_delivery::Platform::Fcm,
-    };
-    push_delivery::DeviceToken::new(platform, &device.token).map_err(|e| {
-        RegisterError::Invalid {
-            field: "token",
-            reason: e.to_string(),
-        }
-    })?;
-    if routes.get(device.platform, &device.app_id).is_none() {
-        return Err(RegisterError::Invalid {
-            field: "app_id",
-            reason: format!(
-                "no {} sender is configured for {:?} (configured: {})",
-                device.platform.as_str(),
-                device.app_id,
-                routes.apps().join(", ")
-            ),
-        });
-    }
-    Ok(())
 }
 
 async fn start_tenant(

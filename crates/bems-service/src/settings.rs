@@ -121,7 +121,7 @@ mod secret_dirs;
 mod secrets;
 mod service;
 mod tenant;
-mod validate;
+pub(crate) mod validate;
 
 use std::path::Path;
 
@@ -139,8 +139,8 @@ pub use self::graph::{GRAPH_ENDPOINT, GraphTenantSettings};
 pub use self::list::CommaList;
 pub use self::secret_dirs::SecretsSettings;
 pub use self::service::{
-    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, FCM_BASE_URL, FcmSettings,
-    PushSettings, ServerSettings, StoreSettings,
+    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, DeviceSettings, FCM_BASE_URL,
+    FcmSettings, PushSettings, ServerSettings, StoreSettings,
 };
 pub use self::tenant::{
     AuthenticationType, CertificatePurpose, ClientCertificateSettings, EntitlementMode,
@@ -159,6 +159,8 @@ pub struct ServiceSettings {
     pub server: ServerSettings,
     /// `[store]`.
     pub store: StoreSettings,
+    /// `[devices]`.
+    pub devices: DeviceSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
     /// `[secrets]`: where files holding secrets may be.

@@ -27,7 +27,7 @@
 //!         token: "a1b2c3d4".into(),
 //!         app_id: "com.example.mail".into(),
 //!         locale: "en".into(),
-//!     })
+//!     }, 10)
 //!     .await?;
 //! let push = PendingPush {
 //!     device_id: device.id,
@@ -88,10 +88,18 @@ pub trait Store: Send + Sync {
     /// secrets, certificates); false if it had no settings saved.
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 
-    /// Registers a device. A (platform, token) already registered is the same device: it moves to
-    /// the new tenant and mailbox, keeps its id, and its `registered_at` is refreshed; pushes
-    /// still pending for the mailbox it leaves are dropped.
-    async fn register_device(&self, device: &NewDevice) -> Result<Device, StoreError>;
+    /// Registers a device. A (platform, token) already registered for the same tenant and
+    /// mailbox is the same device: it keeps its id and pending pushes, and its app id, locale
+    /// and `registered_at` are refreshed. A token registered for another mailbox, of this
+    /// tenant or another, is refused with [`StoreError::Conflict`]: it moves only once that
+    /// registration is removed ([`unregister_device`](Self::unregister_device),
+    /// [`remove_device`](Self::remove_device)). A new device of a mailbox that has
+    /// `max_per_mailbox` devices already is refused the same way.
+    async fn register_device(
+        &self,
+        device: &NewDevice,
+        max_per_mailbox: u32,
+    ) -> Result<Device, StoreError>;
 
     /// Removes the device with `token` registered for `mailbox`; false if there was none.
     async fn unregister_device(

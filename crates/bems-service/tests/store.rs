@@ -45,7 +45,7 @@ fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
 async fn fill(store: &dyn Store) -> i64 {
     store.put_tenant(&contoso(), SETTINGS).await.unwrap();
     let alice = store
-        .register_device(&device("alice@contoso.com", "a1b2"))
+        .register_device(&device("alice@contoso.com", "a1b2"), 10)
         .await
         .unwrap();
     store
@@ -174,7 +174,7 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
     for _ in 0..3 {
         let store = SqliteStore::open(db(&dir), key()).await.unwrap();
         store
-            .register_device(&device("alice@contoso.com", "a1b2"))
+            .register_device(&device("alice@contoso.com", "a1b2"), 10)
             .await
             .unwrap();
         drop(store);
@@ -240,11 +240,15 @@ async fn many_tasks_register_at_once() {
         .map(|n| {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
-                // Every fourth task registers a token another task registers too.
+                // Every fourth task registers the same token for the same mailbox.
                 let token = format!("token-{}", if n % 4 == 0 { 0 } else { n });
-                let mailbox = format!("user{}@contoso.com", n % 10);
+                let mailbox = if n % 4 == 0 {
+                    "user0@contoso.com".to_owned()
+                } else {
+                    format!("user{}@contoso.com", n % 10)
+                };
                 store
-                    .register_device(&device(&mailbox, &token))
+                    .register_device(&device(&mailbox, &token), 100)
                     .await
                     .unwrap()
                     .id

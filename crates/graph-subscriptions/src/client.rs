@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use exchange_auth::{Authenticator, HttpRequest};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng as _;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -69,11 +70,18 @@ impl GraphClient {
         }
     }
 
-    /// `<api>/<path>`.
-    pub(crate) fn url(&self, path: &str) -> Result<Url, GraphError> {
-        self.api
-            .join(path)
-            .map_err(|e| GraphError::Protocol(format!("{path}: {e}")))
+    /// `<api>/<segments>`: each segment is one path segment, percent-encoded ([`segment`]),
+    /// so that no value in it (a mailbox address, an id) can name another path.
+    pub(crate) fn endpoint(&self, segments: &[&str]) -> Result<Url, GraphError> {
+        let mut path = self.api.path().trim_end_matches('/').to_owned();
+        for raw in segments {
+            path.push('/');
+            path.push_str(&segment(raw)?);
+        }
+        let mut url = self.api.clone();
+        url.set_path(&path);
+        url.set_query(None);
+        Ok(url)
     }
 
     /// A link Graph returned (`@odata.nextLink`, `@odata.deltaLink`), on our API's origin:
@@ -183,6 +191,26 @@ impl GraphClient {
     }
 }
 
+/// What a path segment leaves as it is: letters, digits, `-._~` and `@`; everything else
+/// (`/ ? # % '` and the rest) is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// `value` as one percent-encoded path segment. An empty, `.` or `..` value is refused: URL
+/// parsers take `%2e%2e` as `..`, so encoding cannot make those safe.
+pub(crate) fn segment(value: &str) -> Result<String, GraphError> {
+    if matches!(value, "" | "." | "..") {
+        return Err(GraphError::Invalid(format!(
+            "{value:?} cannot be a segment of a Graph URL"
+        )));
+    }
+    Ok(utf8_percent_encode(value, SEGMENT).to_string())
+}
+
 /// `initial × 2^(failures-1)`, at most `max`, with ±25 % jitter.
 pub(crate) fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(20);
@@ -194,6 +222,24 @@ pub(crate) fn backoff(initial: Duration, max: Duration, failures: u32) -> Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_stay_segments() {
+        assert_eq!(
+            segment("mara@contoso.com").ok().as_deref(),
+            Some("mara@contoso.com")
+        );
+        assert_eq!(
+            segment("../users/x?$select=y#z%2e'").ok().as_deref(),
+            Some("..%2Fusers%2Fx%3F%24select%3Dy%23z%252e%27")
+        );
+        for bad in ["", ".", ".."] {
+            assert!(
+                matches!(segment(bad), Err(GraphError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn backoff_grows_and_stays_bounded() {

@@ -72,8 +72,8 @@ pub(crate) struct Core {
     /// Mailboxes whose saved state is being read.
     pub(crate) loading: AtomicUsize,
     pub(crate) started: Instant,
-    /// Subscriptions of no watched mailbox already being deleted.
-    pub(crate) orphans: Mutex<HashSet<String>>,
+    /// Subscriptions the last orphan sweep found held by no mailbox ([`crate::orphans`]).
+    pub(crate) suspects: Mutex<HashSet<String>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -171,11 +171,11 @@ impl Core {
     /// The inbox and its unread count, asked once (no waiting on throttling: the consumer
     /// has other ways to the badge).
     pub(crate) async fn inbox(&self, member: &Member) -> Option<(MailFolder, u32)> {
-        let path = format!(
-            "users/{}/mailFolders/inbox?$select=unreadItemCount",
-            member.mailbox
-        );
-        let url = self.client.url(&path).ok()?;
+        let mut url = self
+            .client
+            .endpoint(&["users", &member.mailbox, "mailFolders", "inbox"])
+            .ok()?;
+        url.set_query(Some("$select=unreadItemCount"));
         let answer = self
             .client
             .call_once(Verb::Get, url, Some(&member.permits))

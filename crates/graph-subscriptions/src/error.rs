@@ -30,6 +30,9 @@ pub enum GraphError {
     /// Graph's answer could not be read.
     #[error("unreadable answer: {0}")]
     Protocol(String),
+    /// A value cannot be sent to Graph (it would not stay one path segment of a URL).
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The notification spool failed.
     #[error("spool: {0}")]
     Spool(String),
@@ -68,7 +71,7 @@ impl GraphError {
         match self {
             Self::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Self::Transport { .. } | Self::Protocol(_) | Self::Spool(_) => true,
-            Self::Stopped => false,
+            Self::Stopped | Self::Invalid(_) => false,
         }
     }
 

@@ -53,6 +53,7 @@ mod error;
 mod ids;
 mod manage;
 mod member;
+mod orphans;
 mod persist;
 mod process;
 mod resync;

@@ -177,7 +177,7 @@ async fn verify(core: &Core, member: &Member) -> Result<bool, GraphError> {
         .call(
             member,
             Verb::Get,
-            core.client.url(&format!("subscriptions/{id}"))?,
+            core.client.endpoint(&["subscriptions", &id])?,
         )
         .await
     {
@@ -190,7 +190,7 @@ async fn verify(core: &Core, member: &Member) -> Result<bool, GraphError> {
                 .is_some_and(|url| url != ours)
             {
                 // The notification URL changed since: this one notifies elsewhere.
-                let url = core.client.url(&format!("subscriptions/{id}"))?;
+                let url = core.client.endpoint(&["subscriptions", &id])?;
                 if let Err(error) = core.call(member, Verb::Delete, url).await {
                     tracing::info!(mailbox = %member.mailbox, %error, "Graph: old subscription not deleted");
                 }
@@ -237,7 +237,7 @@ async fn reauthorize(core: &Core, member: &Member) -> Result<bool, GraphError> {
     };
     let url = core
         .client
-        .url(&format!("subscriptions/{id}/reauthorize"))?;
+        .endpoint(&["subscriptions", &id, "reauthorize"])?;
     match core.call(member, Verb::Post(Vec::new()), url).await {
         Ok(_) => {
             Counters::add(&core.counters.reauthorizations, 1);
@@ -261,7 +261,7 @@ async fn renew(core: &Core, member: &Member) -> Result<bool, GraphError> {
         return Ok(false);
     };
     let expiry = core.settings.clock.now() + core.settings.lifetime;
-    let url = core.client.url(&format!("subscriptions/{id}"))?;
+    let url = core.client.endpoint(&["subscriptions", &id])?;
     match core.call(member, Verb::Patch(renewal(expiry)), url).await {
         Ok(answer) => {
             let subscription = Subscription::parse(&answer.body).map_err(GraphError::Protocol)?;
@@ -294,13 +294,13 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
         .acquire()
         .await
         .map_err(|_| GraphError::Stopped)?;
+    let resource = inbox_messages(&member.mailbox)?;
     let state = ClientState::random();
     let digest = state.digest();
     lock(&core.registry)
         .pending
         .insert(digest, Arc::clone(member));
     let settings = &core.settings;
-    let resource = inbox_messages(&member.mailbox);
     let request = SubscriptionRequest {
         change_type: "created",
         notification_url: settings.notification_url.as_str(),
@@ -317,7 +317,7 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
         .call(
             member,
             Verb::Post(request.to_json()),
-            core.client.url("subscriptions")?,
+            core.client.endpoint(&["subscriptions"])?,
         )
         .await;
     let parsed = answer.and_then(|a| Subscription::parse(&a.body).map_err(GraphError::Protocol));

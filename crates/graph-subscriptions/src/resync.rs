@@ -62,10 +62,14 @@ async fn round(core: &Core, member: &Member, url: url::Url) -> Result<(Rows, Str
 /// A first round from a few minutes ago; its delta link.
 pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<String, GraphError> {
     let since = format_datetime(core.settings.clock.now() - BASELINE_MARGIN);
-    let mut url = core.client.url(&format!(
-        "users/{}/mailFolders('inbox')/messages/delta",
-        member.mailbox
-    ))?;
+    let mut url = core.client.endpoint(&[
+        "users",
+        &member.mailbox,
+        "mailFolders",
+        "inbox",
+        "messages",
+        "delta",
+    ])?;
     url.set_query(Some(&format!(
         "changeType=created&$select=isRead,receivedDateTime&$filter=receivedDateTime+ge+{since}"
     )));

@@ -90,8 +90,12 @@ pub struct GraphSettings {
     /// delivers again later.
     pub queue_capacity: usize,
     /// After a restart, notifications for subscriptions not yet loaded are answered 503 (Graph
-    /// retries) for this long; later ones are taken as orphans and deleted.
+    /// retries) for this long; later ones are counted and ignored.
     pub startup_grace: Duration,
+    /// How often the app's subscriptions are listed to delete those of no watched mailbox (one
+    /// held by none at two sweeps in a row is deleted; the first sweep is one period after the
+    /// start, and never within `startup_grace`).
+    pub orphan_sweep: Duration,
     /// After this many new-mail events through the webhook, a delta round moves the
     /// mailbox's delta link forward (and reports what the webhook missed).
     pub catch_up_after: u32,
@@ -133,6 +137,7 @@ impl GraphSettings {
             channel_capacity: 4096,
             queue_capacity: 10_000,
             startup_grace: Duration::from_secs(120),
+            orphan_sweep: Duration::from_secs(15 * 60),
             catch_up_after: 64,
             consumer_saves_state: false,
             clock: Clock::system(),
@@ -177,6 +182,7 @@ impl GraphSettings {
             ("queue_capacity", self.queue_capacity == 0),
             ("max_attempts", self.max_attempts == 0),
             ("tick", self.tick.is_zero()),
+            ("orphan_sweep", self.orphan_sweep.is_zero()),
             ("request_timeout", self.request_timeout.is_zero()),
             ("catch_up_after", self.catch_up_after == 0),
         ];

@@ -121,7 +121,7 @@ impl GraphWatcherBuilder {
             counters: Counters::default(),
             loading: AtomicUsize::new(0),
             started: Instant::now(),
-            orphans: std::sync::Mutex::new(HashSet::new()),
+            suspects: std::sync::Mutex::new(HashSet::new()),
             shutdown: CancellationToken::new(),
         });
         tokio::spawn(process::run(Arc::clone(&core), queue_rx));
@@ -134,9 +134,11 @@ impl GraphWatcherBuilder {
     }
 }
 
-/// Renewals and catch-up rounds every `tick`; spool compaction every tenth.
+/// Renewals and catch-up rounds every `tick`; spool compaction every tenth; an orphan sweep
+/// every `orphan_sweep` (once the start-up grace is over).
 async fn tick(core: Arc<Core>) {
     let mut ticks = 0u64;
+    let mut swept = Instant::now();
     loop {
         tokio::select! {
             () = tokio::time::sleep(core.settings.tick) => {}
@@ -148,6 +150,13 @@ async fn tick(core: Arc<Core>) {
             && let Err(error) = compact(&core).await
         {
             tracing::warn!(%error, "Graph spool not compacted");
+        }
+        let due = swept.elapsed() >= core.settings.orphan_sweep;
+        if due && !core.warming_up() && core.loading.load(Ordering::SeqCst) == 0 {
+            swept = Instant::now();
+            if let Err(error) = crate::orphans::sweep(&core).await {
+                tracing::info!(%error, "Graph: orphan sweep failed; trying again later");
+            }
         }
     }
 }
@@ -271,7 +280,7 @@ impl GraphWatcher {
             let url = self
                 .core
                 .client
-                .url(&format!("subscriptions/{}", subscription.id))
+                .endpoint(&["subscriptions", &subscription.id])
                 .map_err(|e| WatchError::Config {
                     field: "api",
                     rule: e.to_string(),
@@ -302,10 +311,11 @@ impl GraphWatcher {
                 self.core.settings.mailbox_concurrency,
             ))
         });
-        let url = self.core.client.url(&format!(
-            "users/{}/mailFolders/inbox?$select=unreadItemCount",
-            member.mailbox
-        ))?;
+        let mut url =
+            self.core
+                .client
+                .endpoint(&["users", &member.mailbox, "mailFolders", "inbox"])?;
+        url.set_query(Some("$select=unreadItemCount"));
         let answer = self.core.call(&member, Verb::Get, url).await?;
         let folder = crate::wire::folder::MailFolder::parse(&answer.body)
             .map_err(|e| GraphError::Protocol(e.to_string()))?;

@@ -1,7 +1,9 @@
 //! The webhook Graph calls: `POST <base>/notifications` and `POST <base>/lifecycle`.
 //!
 //! - A request with `?validationToken=` is the validation handshake: the URL-decoded token
-//!   is echoed as `text/plain` with 200, at once.
+//!   is echoed as `text/plain; charset=utf-8` with 200 and `X-Content-Type-Options: nosniff`,
+//!   at once; only a token of at most [`MAX_TOKEN`] printable ASCII characters is echoed (a
+//!   reflected value is never markup a browser would run), anything else is 400.
 //! - Otherwise the body is a collection of notifications. Each must name a subscription of
 //!   this watcher and carry its `clientState`; a mismatch refuses the whole request (403,
 //!   logged without the value) and nothing in it is acted on.
@@ -9,9 +11,13 @@
 //!   request is answered 202, well within Graph's 3 seconds; duplicates are dropped later,
 //!   by message. When the queue is full or the spool fails, the answer is 503 and Graph
 //!   delivers again.
+//! - A notification whose `subscriptionId` is not a GUID, or whose message id is not a Graph
+//!   id, is skipped (see the `ids` module).
 //! - Notifications for subscriptions this watcher does not know are answered 503 while it is
-//!   starting (their mailboxes may not be loaded yet); later they are ignored, and the
-//!   subscription is deleted.
+//!   starting (their mailboxes may not be loaded yet); later they are counted and ignored.
+//!   Nothing in an unauthenticated notification decides a request to Graph: subscriptions of
+//!   no watched mailbox are found by listing the app's own (the `orphans` module).
+//! - Every answer carries `X-Content-Type-Options: nosniff`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +28,6 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::client::Verb;
 use crate::core::{Core, Counters, lock};
 use crate::member::Member;
 use crate::spool::{RecordKind, SpoolRecord};
@@ -31,8 +36,8 @@ use crate::wire::notification::{Kind, Notification, parse_collection};
 /// The largest body accepted.
 const MAX_BODY: usize = 1 << 20;
 
-/// The longest validation token echoed.
-const MAX_TOKEN: usize = 4096;
+/// The longest validation token echoed (Graph's are opaque and far shorter).
+const MAX_TOKEN: usize = 1024;
 
 /// How long spooling may take before the webhook answers 503 (Graph waits 3 s).
 const SPOOL_DEADLINE: Duration = Duration::from_millis(2500);
@@ -67,10 +72,19 @@ impl Webhook {
 fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         body.into(),
     )
         .into_response()
+}
+
+/// Whether a validation token may be echoed: 1 to [`MAX_TOKEN`] printable ASCII characters
+/// (space included), no control characters, nothing outside ASCII.
+fn echoable(token: &str) -> bool {
+    (1..=MAX_TOKEN).contains(&token.len()) && token.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 fn later(reason: &str) -> Response {
@@ -100,8 +114,11 @@ async fn handle(
         .find(|(key, _)| key == "validationToken")
         .map(|(_, value)| value.into_owned());
     if let Some(token) = token {
-        if token.len() > MAX_TOKEN {
-            return text(StatusCode::BAD_REQUEST, "validation token too long\n");
+        if !echoable(&token) {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("validationToken: must be 1 to {MAX_TOKEN} printable ASCII characters\n"),
+            );
         }
         Counters::add(&core.counters.validations, 1);
         tracing::debug!("Graph validation request answered");
@@ -115,7 +132,7 @@ async fn handle(
         }
     };
     match accept(&core, items).await {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Ok(()) => text(StatusCode::ACCEPTED, ""),
         Err(response) => response,
     }
 }
@@ -149,7 +166,7 @@ async fn accept(
     items: Vec<Result<Notification, String>>,
 ) -> Result<(), Response> {
     let mut accepted = Vec::new();
-    let mut unknown = Vec::new();
+    let mut unknown = 0u64;
     for item in items {
         let notification = match item {
             Ok(notification) => notification,
@@ -160,7 +177,7 @@ async fn accept(
         };
         match owner(core, &notification) {
             Owner::Member(member) => accepted.push((member, notification)),
-            Owner::Unknown => unknown.push(notification.subscription_id),
+            Owner::Unknown => unknown += 1,
             Owner::Mismatch => {
                 Counters::add(&core.counters.refused, 1);
                 tracing::warn!(
@@ -171,15 +188,16 @@ async fn accept(
             }
         }
     }
-    if !unknown.is_empty() {
+    if unknown > 0 {
         if core.warming_up() {
             Counters::add(&core.counters.busy, 1);
             return Err(later("starting: not every subscription is loaded yet"));
         }
-        for id in unknown {
-            Counters::add(&core.counters.unknown, 1);
-            delete_orphan(core, id);
-        }
+        Counters::add(&core.counters.unknown, unknown);
+        tracing::debug!(
+            notifications = unknown,
+            "Graph webhook: notifications of subscriptions this watcher does not hold; ignored"
+        );
     }
     if accepted.is_empty() {
         return Ok(());
@@ -231,25 +249,4 @@ async fn accept(
         place.send(record);
     }
     Ok(())
-}
-
-/// Deletes (once) a subscription no watched mailbox owns: it would go on costing quota and
-/// notifications until it expires.
-fn delete_orphan(core: &Arc<Core>, id: String) {
-    if !lock(&core.orphans).insert(id.clone()) {
-        return;
-    }
-    tracing::warn!(subscription = %id, "Graph webhook: a subscription of no watched mailbox; deleting it");
-    let core = Arc::clone(core);
-    tokio::spawn(async move {
-        let Ok(url) = core.client.url(&format!("subscriptions/{id}")) else {
-            return;
-        };
-        let never = |_: Duration, _: &crate::error::GraphError| {};
-        if let Err(error) = core.client.call(Verb::Delete, url, None, &never).await
-            && !error.is_not_found()
-        {
-            tracing::info!(subscription = %id, %error, "Graph: orphan subscription not deleted");
-        }
-    });
 }

@@ -118,13 +118,17 @@ impl FcmSender {
         };
         let http = builder.build().map_err(|e| Error::config("tls", e))?;
         let project = &account.project_id;
-        if !project
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
-        {
+        // One path segment of the send URL: Google's ids (`my-app-1234`, the older
+        // `example.com:app`), never `.` or `..`.
+        let segment = project.len() <= 128
+            && project.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && project
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':');
+        if !segment {
             return Err(Error::config(
                 "service_account_json",
-                "project_id has unexpected characters",
+                "project_id is 1 to 128 letters, digits, '-', '.' or ':', starting with a letter or digit",
             ));
         }
         let tokens = TokenSource::new(
@@ -259,5 +263,29 @@ impl PushSender for FcmSender {
 
     fn platform(&self) -> Platform {
         Platform::Fcm
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_id_stays_one_segment_of_the_send_url() {
+        for project in ["..", ".", "../other", "a/b", "a?b", "", ".hidden"] {
+            let json = serde_json::json!({
+                "type": "service_account", "project_id": project,
+                "client_email": "a@p.iam.gserviceaccount.com",
+                "private_key": "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n",
+            });
+            let refused = FcmSender::new(FcmConfig::new(json.to_string()));
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.to_string().contains("project_id")),
+                "{project:?}: {:?}",
+                refused.err()
+            );
+        }
     }
 }

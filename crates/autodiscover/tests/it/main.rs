@@ -3,6 +3,8 @@
 mod discovery;
 mod dns;
 mod hostile;
+mod precedence;
 mod proxy;
 mod scp;
 mod support;
+mod trust;

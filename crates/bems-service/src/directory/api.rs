@@ -162,17 +162,12 @@ pub(crate) async fn device_user(
         .ok()
         .and_then(|id| service.tenant(&id).cloned())
         .ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unknown tenant")))?;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Box::new(problem(
-                StatusCode::UNAUTHORIZED,
-                "a bearer token from the tenant's identity provider is required",
-            ))
-        })?;
+    let bearer = crate::api::bearer(headers).ok_or_else(|| {
+        Box::new(problem(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token from the tenant's identity provider is required",
+        ))
+    })?;
     match tenant.verifier.verify(bearer).await {
         Ok(caller) => Ok((tenant, caller)),
         Err(error @ VerifyError::Unavailable(_)) => Err(Box::new(problem(

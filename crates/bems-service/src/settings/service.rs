@@ -1,4 +1,5 @@
-//! The service-wide sections: `[server]`, `[store]`, `[admin]`, `[push.apns]`, `[push.fcm]`.
+//! The service-wide sections: `[server]`, `[store]`, `[devices]`, `[admin]`, `[push.apns]`,
+//! `[push.fcm]`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -104,6 +105,28 @@ fn hex_value(digit: u8) -> u8 {
         .to_digit(16)
         .and_then(|value| u8::try_from(value).ok())
         .unwrap_or(0)
+}
+
+/// `[devices]`: bounds on what device registrations may hold and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// The most devices one mailbox may have registered (10 by default); a registration
+    /// beyond is refused with 409. Each mail costs one push per device.
+    pub max_per_mailbox: u32,
+    /// The most registrations one user may make per minute (10 by default); beyond, 429 with
+    /// `Retry-After`. Apps register at each start; this bounds what a stolen bearer token
+    /// can cost.
+    pub registrations_per_minute: u32,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        Self {
+            max_per_mailbox: 10,
+            registrations_per_minute: 10,
+        }
+    }
 }
 
 /// `[admin]`: the bearer token of the administration API.

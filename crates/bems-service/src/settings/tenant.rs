@@ -49,7 +49,10 @@ pub struct TenantSettings {
     /// "Enable Modern Authentication" and its fields.
     #[serde(default)]
     pub modern_authentication: ModernAuthSettings,
-    /// "Autodiscover URL override": when set, only this URL is asked (an `https` URL).
+    /// "Autodiscover URL override": when set, only this URL is asked (an `https` URL). It may
+    /// be on any host: being the administrator's own, it gets the service account's
+    /// credentials even outside the mail domain; a redirect it answers gets them only inside
+    /// the mail domain (or on Microsoft's Exchange Online hosts).
     pub autodiscover_url_override: Option<Url>,
     /// "Allow HTTP redirection and DNS SRV record" (on by default).
     #[serde(default = "on")]

@@ -1,6 +1,6 @@
 //! The rules: the seed page's, per tenant (in `tenant`), and the service's own sanity rules.
 
-mod checks;
+pub(crate) mod checks;
 mod directory;
 mod discovery;
 mod graph;
@@ -33,6 +33,7 @@ impl ServiceSettings {
     pub(crate) fn validate_into(&self, problems: &mut Problems) {
         self.check_server(problems);
         self.check_store(problems);
+        self.check_devices(problems);
         if self
             .secrets
             .directories
@@ -95,6 +96,19 @@ impl ServiceSettings {
                 "is required with server.tls_key_file (both or neither)",
             ),
             _ => {}
+        }
+    }
+
+    fn check_devices(&self, problems: &mut Problems) {
+        let devices = &self.devices;
+        if !(1..=1000).contains(&devices.max_per_mailbox) {
+            problems.push(
+                "devices.max_per_mailbox",
+                "must be 1 to 1000 (each mail costs one push per device)",
+            );
+        }
+        if !(1..=600).contains(&devices.registrations_per_minute) {
+            problems.push("devices.registrations_per_minute", "must be 1 to 600");
         }
     }
 

@@ -25,6 +25,17 @@ pub enum StoreError {
         /// The rule the input breaks.
         rule: String,
     },
+    /// The input conflicts with what is stored (a push token registered for another mailbox,
+    /// a mailbox with its most devices); nothing was written.
+    #[error("{op} {record}: {rule}")]
+    Conflict {
+        /// The operation.
+        op: &'static str,
+        /// The record.
+        record: String,
+        /// What it conflicts with.
+        rule: String,
+    },
     /// The database stayed locked by another writer longer than the busy timeout.
     #[error("{op} {record}: the database is busy")]
     Busy {
@@ -130,6 +141,7 @@ impl StoreError {
     pub fn operation(&self) -> Option<&'static str> {
         match self {
             Self::Invalid { op, .. }
+            | Self::Conflict { op, .. }
             | Self::Busy { op, .. }
             | Self::Database { op, .. }
             | Self::Stopped { op } => Some(op),

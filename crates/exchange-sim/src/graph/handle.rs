@@ -63,6 +63,9 @@ pub struct GraphSubscriptionInfo {
     pub notification_url: String,
     /// `lifecycleNotificationUrl`.
     pub lifecycle_url: Option<String>,
+    /// `clientState`: the secret the subscriber's webhook checks (tests that play an
+    /// attacker who learnt it read it here).
+    pub client_state: Option<String>,
 }
 
 /// Counts of the Graph mode.
@@ -158,6 +161,7 @@ impl<'a> GraphHandle<'a> {
                     paused: state.paused,
                     notification_url: s.notification_url.clone(),
                     lifecycle_url: s.lifecycle_url.clone(),
+                    client_state: s.client_state.clone(),
                 }
             })
             .collect()

@@ -141,9 +141,11 @@ impl Notification {
 
     fn from_value(value: &Value) -> Result<Self, String> {
         let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        let subscription_id = text("subscriptionId")
-            .filter(|s| !s.trim().is_empty())
-            .ok_or("a notification without subscriptionId")?;
+        let subscription_id =
+            text("subscriptionId").ok_or("a notification without subscriptionId")?;
+        if !crate::ids::is_subscription_id(&subscription_id) {
+            return Err("a notification whose subscriptionId is not a GUID".into());
+        }
         let kind = match (text("lifecycleEvent"), text("changeType")) {
             (Some(event), _) => Kind::Lifecycle(LifecycleEvent::parse(&event)),
             (None, Some(change)) => {
@@ -159,6 +161,12 @@ impl Notification {
                             .map(|(_, id)| id.to_owned())
                             .filter(|id| !id.is_empty())
                     });
+                if id
+                    .as_deref()
+                    .is_some_and(|id| !crate::ids::is_message_id(id))
+                {
+                    return Err("a notification whose message id is not a Graph id".into());
+                }
                 Kind::Change {
                     change_type: ChangeType::parse(&change),
                     resource,
@@ -196,31 +204,37 @@ pub fn parse_collection(body: &[u8]) -> Result<Vec<Result<Notification, String>>
 mod tests {
     use super::*;
 
-    /// Microsoft's sample (change-notifications-delivery-webhooks.md), with a lifecycle
-    /// notification and two broken ones added.
+    const SUB_1: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
+
+    /// Microsoft's sample (change-notifications-delivery-webhooks.md) with its placeholders
+    /// filled in (a GUID subscription id, a message id), a lifecycle notification, and broken
+    /// ones added.
     const SAMPLE: &str = r##"{"value":[
-        {"id":"lsgTZMr9KwAAA","subscriptionId":"sub-1","subscriptionExpirationDateTime":"2016-03-19T22:11:09.952Z",
+        {"id":"lsgTZMr9KwAAA","subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2016-03-19T22:11:09.952Z",
          "clientState":"secretClientValue","changeType":"created",
-         "resource":"users/{user_guid}@{tenant_guid}/messages/{long_id_string}",
+         "resource":"users/{user_guid}@{tenant_guid}/messages/AAMkAGI2THVSAAA=",
          "tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95",
-         "resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/x/Messages/y","@odata.etag":"W/\"CQ\"","id":"{long_id_string}"}},
-        {"subscriptionId":"sub-1","subscriptionExpirationDateTime":"2019-03-20T11:00:00.0000000Z","tenantId":"t",
+         "resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/x/Messages/y","@odata.etag":"W/\"CQ\"","id":"AAMkAGI2THVSAAA="}},
+        {"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2019-03-20T11:00:00.0000000Z","tenantId":"t",
          "clientState":"secretClientValue","lifecycleEvent":"missed"},
-        {"subscriptionId":"sub-2","lifecycleEvent":"somethingNew"},
+        {"subscriptionId":"8a2bf1c4-0000-4000-8000-000000000002","lifecycleEvent":"somethingNew"},
         {"changeType":"created"},
-        {"subscriptionId":"sub-3"},
+        {"subscriptionId":"8a2bf1c4-0000-4000-8000-000000000003"},
+        {"subscriptionId":"../users/mara@contoso.com/messages/AAMk","lifecycleEvent":"missed"},
+        {"subscriptionId":"sub-1","changeType":"created"},
+        {"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","changeType":"created","resourceData":{"id":"AAMk/../x?y"}},
         42
     ]}"##;
 
     #[test]
     fn every_notification_is_read_on_its_own() {
         let items = parse_collection(SAMPLE.as_bytes()).expect("a collection");
-        assert_eq!(items.len(), 6);
+        assert_eq!(items.len(), 9);
         let change = items[0].as_ref().expect("change");
-        assert_eq!(change.subscription_id, "sub-1");
+        assert_eq!(change.subscription_id, SUB_1);
         assert_eq!(change.client_state(), Some("secretClientValue"));
         assert!(
-            matches!(&change.kind, Kind::Change { change_type: ChangeType::Created, id: Some(id), .. } if id == "{long_id_string}")
+            matches!(&change.kind, Kind::Change { change_type: ChangeType::Created, id: Some(id), .. } if id == "AAMkAGI2THVSAAA=")
         );
         assert!(change.subscription_expires.is_some());
         assert!(!format!("{change:?}").contains("secretClientValue"));
@@ -231,12 +245,15 @@ mod tests {
             unknown.kind,
             Kind::Lifecycle(LifecycleEvent::Unknown("somethingNew".into()))
         );
-        assert!(items[3..].iter().all(Result::is_err));
+        // No subscription id, no kind, a path or a name for an id, a message id that is a path.
+        for (i, item) in items.iter().enumerate().skip(3) {
+            assert!(item.is_err(), "item {i} read: {item:?}");
+        }
     }
 
     #[test]
     fn the_id_falls_back_to_the_resource() {
-        let body = br#"{"value":[{"subscriptionId":"s","changeType":"deleted","resource":"Users/u/Messages/AAMk-1"}]}"#;
+        let body = br#"{"value":[{"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","changeType":"deleted","resource":"Users/u/Messages/AAMk-1"}]}"#;
         let items = parse_collection(body).expect("collection");
         assert!(
             matches!(&items[0], Ok(Notification { kind: Kind::Change { id: Some(id), change_type: ChangeType::Deleted, .. }, .. }) if id == "AAMk-1")

@@ -49,9 +49,12 @@ impl SubscriptionRequest<'_> {
     }
 }
 
-/// The resource `/users/{mailbox}/mailFolders('inbox')/messages`.
-pub fn inbox_messages(mailbox: &str) -> String {
-    format!("/users/{mailbox}/mailFolders('inbox')/messages")
+/// The resource `/users/{mailbox}/mailFolders('inbox')/messages`, the address
+/// percent-encoded as one segment; an address that cannot be one (empty, `.`, `..`) is
+/// refused.
+pub fn inbox_messages(mailbox: &str) -> Result<String, crate::GraphError> {
+    let mailbox = crate::client::segment(mailbox)?;
+    Ok(format!("/users/{mailbox}/mailFolders('inbox')/messages"))
 }
 
 /// A renewal's body (`PATCH /subscriptions/{id}`).
@@ -91,8 +94,8 @@ impl Subscription {
     /// Parses a subscription resource (the answer to create, get and renew).
     pub fn parse(body: &[u8]) -> Result<Self, String> {
         let raw: Raw = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        if raw.id.trim().is_empty() {
-            return Err("the subscription has an empty id".into());
+        if !crate::ids::is_subscription_id(&raw.id) {
+            return Err(format!("the subscription id {:?} is not a GUID", raw.id));
         }
         let expires = parse_datetime(&raw.expiration_date_time).ok_or_else(|| {
             format!(
@@ -109,6 +112,50 @@ impl Subscription {
     }
 }
 
+/// One page of `GET /subscriptions`
+/// (<https://learn.microsoft.com/graph/api/subscription-list>): the app's subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriptionList {
+    /// Each subscription's id and `notificationUrl`; entries whose id is not a GUID are left
+    /// out (nothing is done with an id of unknown form).
+    pub subscriptions: Vec<(String, Option<String>)>,
+    /// `@odata.nextLink`, when there are more pages.
+    pub next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawList {
+    value: Vec<RawListed>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawListed {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    notification_url: Option<String>,
+}
+
+impl SubscriptionList {
+    /// Parses a page.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let raw: RawList = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok(Self {
+            subscriptions: raw
+                .value
+                .into_iter()
+                .filter(|s| crate::ids::is_subscription_id(&s.id))
+                .map(|s| (s.id, s.notification_url))
+                .collect(),
+            next_link: raw.next_link,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,7 +166,7 @@ mod tests {
             change_type: "created",
             notification_url: "https://bems.contoso.com/graph/contoso/notifications",
             lifecycle_notification_url: "https://bems.contoso.com/graph/contoso/lifecycle",
-            resource: &inbox_messages("mara@contoso.com"),
+            resource: &inbox_messages("mara@contoso.com").expect("an address"),
             expiration_date_time: "2030-01-01T00:00:00Z".into(),
             client_state: "s3cr3t-state",
             latest_supported_tls_version: "v1_2",
@@ -140,18 +187,40 @@ mod tests {
     #[test]
     fn answers_parse_or_say_why_not() {
         let ok = Subscription::parse(
-            br#"{"id":"7f105c7d","resource":"r","expirationDateTime":"2016-11-20T18:23:45.9356913Z","clientState":null}"#,
+            br#"{"id":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","resource":"r","expirationDateTime":"2016-11-20T18:23:45.9356913Z","clientState":null}"#,
         )
         .expect("parses");
-        assert_eq!(ok.id, "7f105c7d");
+        assert_eq!(ok.id, "7f105c7d-2dc5-4530-97cd-4e7ae6534c07");
         for bad in [
             &b"{}"[..],
             br#"{"id":"","expirationDateTime":"2016-11-20T18:23:45Z"}"#,
             br#"{"id":"x","expirationDateTime":"never"}"#,
+            br#"{"id":"../users/mara@contoso.com","expirationDateTime":"2016-11-20T18:23:45Z"}"#,
             b"[1,2]",
             b"\xff",
         ] {
             assert!(Subscription::parse(bad).is_err());
         }
+    }
+
+    #[test]
+    fn a_list_keeps_only_ids_of_the_documented_form() {
+        let page = SubscriptionList::parse(
+            br#"{"value":[
+                {"id":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","notificationUrl":"https://bems/graph/c/notifications"},
+                {"id":"../users/mara@contoso.com","notificationUrl":"https://bems/graph/c/notifications"},
+                {"notificationUrl":"https://bems/graph/c/notifications"}
+            ],"@odata.nextLink":"https://graph.microsoft.com/v1.0/subscriptions?$skiptoken=x"}"#,
+        )
+        .expect("a page");
+        assert_eq!(
+            page.subscriptions,
+            vec![(
+                "7f105c7d-2dc5-4530-97cd-4e7ae6534c07".to_owned(),
+                Some("https://bems/graph/c/notifications".to_owned())
+            )]
+        );
+        assert!(page.next_link.is_some());
+        assert!(SubscriptionList::parse(b"[]").is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 mod delivery;
 mod handshake;
+mod hostile;
 mod lifecycle;
 mod renewal;
 mod support;

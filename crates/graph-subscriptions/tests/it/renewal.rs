@@ -28,7 +28,7 @@ async fn subscriptions_are_renewed_before_they_expire() {
     let lifetime = first.expires - sim.now();
     // Past half the lifetime (when the watcher renews), short of the expiry.
     sim.advance_clock(Duration::try_from(lifetime * 0.6).expect("duration"));
-    for _ in 0..300 {
+    for _ in 0..1000 {
         if sim.graph().stats().renewed >= 1 {
             break;
         }

@@ -146,6 +146,8 @@ pub(crate) fn settings(sim: &Sim, base: &str) -> GraphSettings {
     settings.backoff_initial = Duration::from_millis(20);
     settings.backoff_max = Duration::from_millis(500);
     settings.startup_grace = Duration::ZERO;
+    // Orphan sweeps (listing the app's subscriptions) only where a test asks for them.
+    settings.orphan_sweep = Duration::from_secs(3600);
     settings
 }
 

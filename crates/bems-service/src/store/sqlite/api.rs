@@ -57,13 +57,39 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn register_device(&self, device: &NewDevice) -> Result<Device, StoreError> {
+    async fn register_device(
+        &self,
+        device: &NewDevice,
+        max_per_mailbox: u32,
+    ) -> Result<Device, StoreError> {
         const OP: &str = "register device";
         let device = check::device(OP, device)?;
         let record = check::device_record(&device.tenant, &device.mailbox, &device.token);
         let now = now_ms();
-        self.call(OP, || record, move |c| devices::register(c, &device, now))
-            .await
+        let answer = self
+            .call(
+                OP,
+                || record.clone(),
+                move |c| devices::register(c, &device, max_per_mailbox, now),
+            )
+            .await?;
+        answer.map_err(|refusal| {
+            let rule = match refusal {
+                devices::Refusal::TokenTaken => "the push token is registered for another \
+                    mailbox; it moves only once that registration is removed (the device \
+                    unregisters, the push provider reports the token dead, or an administrator \
+                    removes the device)"
+                    .to_owned(),
+                devices::Refusal::TooMany { max } => {
+                    format!("the mailbox has {max} devices registered, the most it may have")
+                }
+            };
+            StoreError::Conflict {
+                op: OP,
+                record,
+                rule,
+            }
+        })
     }
 
     async fn unregister_device(

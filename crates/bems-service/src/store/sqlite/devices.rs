@@ -10,35 +10,61 @@ use crate::model::{Device, NewDevice, Platform};
 
 const COLUMNS: &str = "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms";
 
-/// Inserts the device, or moves the one with its (platform, token) to it; the pushes pending
-/// for a device that changes tenant or mailbox are deleted with the move.
+/// Why a registration was refused; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The (platform, token) is registered for another mailbox, of this tenant or another.
+    TokenTaken,
+    /// The mailbox has `max` devices already.
+    TooMany {
+        /// The bound.
+        max: u32,
+    },
+}
+
+/// Inserts the device, or refreshes the one with its (platform, token) when that is
+/// registered for the same tenant and mailbox. A token registered for another mailbox or
+/// tenant is refused, and so is a new device beyond `max_per_mailbox` for its mailbox.
 pub(super) fn register(
     conn: &mut Connection,
     device: &NewDevice,
+    max_per_mailbox: u32,
     now_ms: i64,
-) -> rusqlite::Result<Device> {
+) -> rusqlite::Result<Result<Device, Refusal>> {
     let tx = conn.savepoint()?;
-    let before: Option<(i64, String, String)> = tx
-        .prepare_cached(
-            "SELECT id, tenant, mailbox FROM devices WHERE platform = ?1 AND token = ?2",
-        )?
+    let before: Option<(String, String)> = tx
+        .prepare_cached("SELECT tenant, mailbox FROM devices WHERE platform = ?1 AND token = ?2")?
         .query_row(params![device.platform.as_str(), device.token], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((row.get(0)?, row.get(1)?))
         })
         .optional()?;
-    if let Some((id, tenant, mailbox)) = before
-        && (tenant != device.tenant.as_str() || mailbox != device.mailbox)
-    {
-        tx.prepare_cached("DELETE FROM outbox WHERE device_id = ?1")?
-            .execute([id])?;
+    match before {
+        Some((tenant, mailbox))
+            if tenant != device.tenant.as_str() || mailbox != device.mailbox =>
+        {
+            return Ok(Err(Refusal::TokenTaken));
+        }
+        Some(_) => {}
+        None => {
+            let held: u32 = tx
+                .prepare_cached("SELECT count(*) FROM devices WHERE tenant = ?1 AND mailbox = ?2")?
+                .query_row(params![device.tenant.as_str(), device.mailbox], |row| {
+                    row.get(0)
+                })?;
+            if held >= max_per_mailbox {
+                return Ok(Err(Refusal::TooMany {
+                    max: max_per_mailbox,
+                }));
+            }
+        }
     }
     let id: i64 = tx
         .prepare_cached(
             "INSERT INTO devices (tenant, mailbox, platform, token, app_id, locale, registered_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (platform, token) DO UPDATE SET
-                 tenant = excluded.tenant, mailbox = excluded.mailbox, app_id = excluded.app_id,
-                 locale = excluded.locale, registered_at_ms = excluded.registered_at_ms
+                 app_id = excluded.app_id, locale = excluded.locale,
+                 registered_at_ms = excluded.registered_at_ms
              RETURNING id",
         )?
         .query_row(
@@ -54,11 +80,11 @@ pub(super) fn register(
             |row| row.get(0),
         )?;
     tx.commit()?;
-    Ok(Device {
+    Ok(Ok(Device {
         id,
         device: device.clone(),
         registered_at: time_of(now_ms, 7)?,
-    })
+    }))
 }
 
 /// Deletes the devices of `mailbox` with `token` (and, by the foreign key, their pushes).
@@ -133,22 +159,22 @@ fn time_of(ms: i64, column: usize) -> rusqlite::Result<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use crate::model::{PendingPush, Platform, TenantId};
-    use crate::store::Store;
     use crate::store::sqlite::testing::{contoso, new_device, store};
+    use crate::store::{Store, StoreError};
 
     #[tokio::test]
     async fn devices_are_found_by_mailbox_and_tenant() {
         let store = store().await;
         let alice = store
-            .register_device(&new_device("Alice@Contoso.com", "t1"))
+            .register_device(&new_device("Alice@Contoso.com", "t1"), 10)
             .await
             .unwrap();
         assert_eq!(alice.device.mailbox, "alice@contoso.com");
         let mut android = new_device("alice@contoso.com", "t2");
         android.platform = Platform::Fcm;
-        let android = store.register_device(&android).await.unwrap();
+        let android = store.register_device(&android, 10).await.unwrap();
         let bob = store
-            .register_device(&new_device("bob@contoso.com", "t3"))
+            .register_device(&new_device("bob@contoso.com", "t3"), 10)
             .await
             .unwrap();
 
@@ -173,10 +199,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_token_registered_again_moves_and_keeps_its_id() {
+    async fn a_token_of_another_mailbox_or_tenant_is_refused_and_nothing_moves() {
         let store = store().await;
         let first = store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         let push = PendingPush {
@@ -188,38 +214,81 @@ mod tests {
         };
         store.enqueue(&[push], None).await.unwrap();
 
-        let mut moved = new_device("bob@contoso.com", "tok");
-        moved.tenant = TenantId::new("fabrikam").unwrap();
-        moved.locale = "de-CH".into();
-        let second = store.register_device(&moved).await.unwrap();
-        assert_eq!(second.id, first.id, "one token, one device");
-        assert!(second.registered_at >= first.registered_at);
-        assert_eq!(second.device, moved);
-        assert_eq!(store.device_count().await.unwrap(), 1);
-        assert!(
+        let bob = new_device("bob@contoso.com", "tok");
+        let mut elsewhere = new_device("alice@contoso.com", "tok");
+        elsewhere.tenant = TenantId::new("fabrikam").unwrap();
+        for thief in [bob, elsewhere] {
+            let refused = store.register_device(&thief, 10).await;
+            assert!(
+                matches!(&refused, Err(StoreError::Conflict { rule, .. }) if rule.contains("another mailbox")),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
             store
                 .devices_for(&contoso(), "alice@contoso.com")
                 .await
-                .unwrap()
-                .is_empty()
+                .unwrap(),
+            vec![first.clone()],
+            "the device stays alice's"
         );
-        assert_eq!(
-            store.outbox_len().await.unwrap(),
-            0,
-            "alice's push does not go to bob"
-        );
+        assert_eq!(store.outbox_len().await.unwrap(), 1, "alice's push stays");
+
+        // Registering it again for alice refreshes it in place.
+        let mut again = new_device("alice@contoso.com", "tok");
+        again.locale = "de-CH".into();
+        let second = store.register_device(&again, 10).await.unwrap();
+        assert_eq!(second.id, first.id, "one token, one device");
+        assert_eq!(second.device.locale, "de-CH");
+
+        // Once alice's registration is gone, the token may be bob's.
+        assert!(store.remove_device(first.id).await.unwrap());
+        let moved = store
+            .register_device(&new_device("bob@contoso.com", "tok"), 10)
+            .await
+            .unwrap();
+        assert_eq!(moved.device.mailbox, "bob@contoso.com");
 
         // The same token on the other platform is another device.
         let mut fcm = new_device("alice@contoso.com", "tok");
         fcm.platform = Platform::Fcm;
-        assert_ne!(store.register_device(&fcm).await.unwrap().id, first.id);
+        assert_ne!(store.register_device(&fcm, 10).await.unwrap().id, moved.id);
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_holds_at_most_its_bound_of_devices() {
+        let store = store().await;
+        for n in 0..3 {
+            store
+                .register_device(&new_device("alice@contoso.com", &format!("t{n}")), 3)
+                .await
+                .unwrap();
+        }
+        let refused = store
+            .register_device(&new_device("alice@contoso.com", "t3"), 3)
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::Conflict { rule, .. }) if rule.contains("3 devices")),
+            "{refused:?}"
+        );
+        // A device already registered may still refresh, and other mailboxes are not bound by
+        // alice's.
+        store
+            .register_device(&new_device("alice@contoso.com", "t0"), 3)
+            .await
+            .unwrap();
+        store
+            .register_device(&new_device("bob@contoso.com", "t3"), 3)
+            .await
+            .unwrap();
+        assert_eq!(store.device_count().await.unwrap(), 4);
     }
 
     #[tokio::test]
     async fn registering_again_in_place_keeps_pending_pushes() {
         let store = store().await;
         let device = store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         let push = PendingPush {
@@ -231,7 +300,7 @@ mod tests {
         };
         store.enqueue(&[push], None).await.unwrap();
         store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         assert_eq!(store.outbox_len().await.unwrap(), 1);
@@ -241,11 +310,11 @@ mod tests {
     async fn unregistering_and_removing_delete_the_device_and_its_pushes() {
         let store = store().await;
         let a = store
-            .register_device(&new_device("alice@contoso.com", "ta"))
+            .register_device(&new_device("alice@contoso.com", "ta"), 10)
             .await
             .unwrap();
         let b = store
-            .register_device(&new_device("alice@contoso.com", "tb"))
+            .register_device(&new_device("alice@contoso.com", "tb"), 10)
             .await
             .unwrap();
         let pushes: Vec<_> = [a.id, b.id]
@@ -282,18 +351,18 @@ mod tests {
     async fn a_bad_token_is_refused_and_changes_nothing() {
         let store = store().await;
         store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         assert!(
             store
-                .register_device(&new_device("alice@contoso.com", ""))
+                .register_device(&new_device("alice@contoso.com", ""), 10)
                 .await
                 .is_err()
         );
         assert!(
             store
-                .register_device(&new_device("not-an-address", "tok"))
+                .register_device(&new_device("not-an-address", "tok"), 10)
                 .await
                 .is_err()
         );

@@ -119,7 +119,7 @@ mod tests {
     async fn with_device() -> (SqliteStore, i64) {
         let store = store().await;
         let device = store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         (store, device.id)

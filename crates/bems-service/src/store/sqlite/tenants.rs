@@ -109,7 +109,7 @@ mod tests {
             let mut device = new_device("alice@contoso.com", "token");
             device.token = format!("token-{tenant}");
             device.tenant = tenant.clone();
-            store.register_device(&device).await.unwrap();
+            store.register_device(&device, 10).await.unwrap();
             store
                 .save_watermark(&tenant, "alice@contoso.com", "w1")
                 .await

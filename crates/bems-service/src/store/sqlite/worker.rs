@@ -123,7 +123,7 @@ mod tests {
     async fn a_failing_operation_in_a_batch_undoes_only_its_own_writes() {
         let store = store().await;
         let device = store
-            .register_device(&new_device("alice@contoso.com", "tok"))
+            .register_device(&new_device("alice@contoso.com", "tok"), 10)
             .await
             .unwrap();
         let push = |device_id| PendingPush {
@@ -140,7 +140,7 @@ mod tests {
             hold(&store),
             store.enqueue(&one, Some((&tenant, "alice@contoso.com", "w1"))),
             store.enqueue(&two, Some((&tenant, "alice@contoso.com", "w2"))),
-            store.register_device(&bob),
+            store.register_device(&bob, 10),
         );
         assert_eq!(good.unwrap().len(), 1);
         assert!(bad.is_err());
