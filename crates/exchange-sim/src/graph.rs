@@ -100,6 +100,14 @@ pub(crate) struct GraphState {
     pub(crate) client: reqwest::Client,
     /// Users by Graph id.
     pub(crate) users: routing::UserIds,
+    /// Per mailbox id: delta links of this generation or older are expired, and answered
+    /// with this status (`GraphHandle::expire_delta_links`).
+    pub(crate) expired_delta: std::sync::Mutex<std::collections::HashMap<u32, (u64, u16)>>,
+    /// The generation new delta rounds begin in.
+    pub(crate) delta_generation: AtomicU64,
+    /// Per mailbox id: how many more delta requests are refused with `403`
+    /// (`GraphHandle::refuse_delta`).
+    pub(crate) refused_delta: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
 }
 
 impl GraphState {
@@ -111,6 +119,9 @@ impl GraphState {
             counters: Counters::default(),
             client,
             users: routing::UserIds::new(world),
+            expired_delta: std::sync::Mutex::default(),
+            delta_generation: AtomicU64::new(1),
+            refused_delta: std::sync::Mutex::default(),
         }
     }
 }

@@ -87,11 +87,44 @@ impl GraphError {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+
+    /// Whether Graph no longer has the state a delta link names: `410 Gone`, or any 4xx whose
+    /// code is `syncStateNotFound`, `syncStateInvalid` or `resyncRequired` ("in case of an
+    /// expired token, the service should respond with a 40X-series error with error codes
+    /// such as `syncStateNotFound`",
+    /// <https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset>).
+    pub fn is_sync_state_gone(&self) -> bool {
+        const CODES: [&str; 3] = ["syncStateNotFound", "syncStateInvalid", "resyncRequired"];
+        match self {
+            Self::Status { status: 410, .. } => true,
+            Self::Status { status, code, .. } if (400..500).contains(status) => {
+                CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+            }
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expired_delta_state_is_410_or_a_4xx_naming_it() {
+        let answer = |status, code: &str| GraphError::Status {
+            status,
+            code: code.into(),
+            message: String::new(),
+            retry_after: None,
+        };
+        assert!(answer(410, "").is_sync_state_gone());
+        assert!(answer(400, "syncStateNotFound").is_sync_state_gone());
+        assert!(answer(400, "SyncStateNotFound").is_sync_state_gone());
+        assert!(answer(404, "resyncRequired").is_sync_state_gone());
+        assert!(!answer(400, "BadRequest").is_sync_state_gone());
+        assert!(!answer(500, "syncStateNotFound").is_sync_state_gone());
+        assert!(!GraphError::Stopped.is_sync_state_gone());
+    }
 
     #[test]
     fn retryable_errors_are_throttling_server_and_network_failures() {

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use ews_subscriptions::WatchEvent;
 use time::OffsetDateTime;
@@ -36,7 +35,15 @@ pub(crate) async fn run(core: Arc<Core>, member: Arc<Member>) {
             }
         }
         match perform(&core, &member, work).await {
-            Ok(()) => failures = 0,
+            Ok(()) => {
+                failures = 0;
+                let mut state = member.state();
+                // Work that failed before has now been done: a mailbox with a subscription
+                // is watched again.
+                if state.phase == Phase::Failed && state.subscription.is_some() {
+                    state.phase = Phase::Subscribed;
+                }
+            }
             Err((left, error)) => {
                 failures += 1;
                 member.state().work.merge(left);
@@ -348,8 +355,7 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
     granted(core, member, &subscription);
     tracing::info!(mailbox = %member.mailbox, subscription = %subscription.id, expires = %subscription.expires, "Graph subscription created");
     if !resync_follows && member.state().delta_link.is_none() {
-        let link = baseline(core, member).await?;
-        member.state().delta_link = Some(link);
+        baseline(core, member).await?;
     }
     let _emit = member.emit.lock().await;
     let resumed = {
@@ -366,13 +372,17 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
 }
 
 /// Marks subscriptions due for renewal, and mailboxes due for a catch-up round.
+///
+/// A subscription is renewed in whatever phase its mailbox is: a mailbox whose other work
+/// failed (a round Graph refused) keeps its subscription alive, or learns that it is gone and
+/// makes a new one, rather than letting it expire unnoticed.
 pub(crate) fn sweep(core: &Core, now: OffsetDateTime) {
     let members: Vec<Arc<Member>> = lock(&core.registry).members.values().cloned().collect();
     for member in members {
         let mut due = Work::default();
         {
             let state = member.state();
-            if state.phase != Phase::Subscribed {
+            if matches!(state.phase, Phase::Loading) || state.removed {
                 continue;
             }
             if state
@@ -382,8 +392,8 @@ pub(crate) fn sweep(core: &Core, now: OffsetDateTime) {
             {
                 due.renew = true;
             }
-            if state.reported_since_round > 0
-                && state.last_round.elapsed() > Duration::from_secs(3600)
+            if state.phase == Phase::Subscribed
+                && state.last_round.elapsed() >= core.settings.catch_up_interval
             {
                 due.resync = true;
             }

@@ -73,6 +73,8 @@ pub(crate) struct MemberState {
     /// New-mail events reported by notifications since the last delta round.
     pub(crate) reported_since_round: u32,
     pub(crate) last_round: Instant,
+    /// When the round that gave `delta_link` began, by the watcher's clock.
+    pub(crate) round_at: Option<OffsetDateTime>,
 }
 
 impl MemberState {
@@ -102,6 +104,7 @@ impl MemberState {
             delta_link: self.delta_link.clone(),
             spool_seq: self.spool_seq,
             seen: self.seen.iter().copied().collect(),
+            round_at: self.round_at,
             todo,
         }
     }
@@ -112,6 +115,7 @@ impl MemberState {
             self.first_sight(digest);
         }
         self.delta_link = saved.delta_link;
+        self.round_at = saved.round_at;
         self.spool_seq = saved.spool_seq;
         self.work.reauthorize |= saved.todo.reauthorize;
         self.work.resync |= saved.todo.resync;
@@ -170,6 +174,7 @@ impl Member {
                 deferred: Vec::new(),
                 reported_since_round: 0,
                 last_round: Instant::now(),
+                round_at: None,
             }),
         }
     }

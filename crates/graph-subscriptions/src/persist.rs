@@ -42,6 +42,9 @@ pub(crate) struct Saved {
     pub(crate) spool_seq: u64,
     /// Digests of the messages last reported, oldest first.
     pub(crate) seen: Vec<u64>,
+    /// When the round that gave `delta_link` began (our clock): a catch-up after Graph lost
+    /// the link's state reads from there.
+    pub(crate) round_at: Option<OffsetDateTime>,
     pub(crate) todo: Todo,
 }
 
@@ -65,6 +68,8 @@ struct Wire {
     seen: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     todo: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ra: Option<String>,
 }
 
 impl Saved {
@@ -98,6 +103,7 @@ impl Saved {
                 .map(|d| format!("{d:016x}"))
                 .collect(),
             todo,
+            ra: self.round_at.map(format_datetime),
         };
         format!(
             "{PREFIX}{}",
@@ -126,6 +132,7 @@ impl Saved {
                 .iter()
                 .filter_map(|d| u64::from_str_radix(d, 16).ok())
                 .collect(),
+            round_at: wire.ra.as_deref().and_then(parse_datetime),
             todo: Todo {
                 create: wire.todo.iter().any(|t| t == "create"),
                 reauthorize: wire.todo.iter().any(|t| t == "reauthorize"),
@@ -152,6 +159,7 @@ mod tests {
             delta_link: Some("https://graph.microsoft.com/v1.0/x?$deltatoken=abc".into()),
             spool_seq: 42,
             seen: (0..200).collect(),
+            round_at: Some(at),
             todo: Todo {
                 resync: true,
                 ..Todo::default()
@@ -166,6 +174,7 @@ mod tests {
         assert_eq!(back.spool_seq, 42);
         assert!(back.todo.resync && !back.todo.create);
         assert_eq!(back.subscription, saved.subscription);
+        assert_eq!(back.round_at, Some(at));
     }
 
     #[test]

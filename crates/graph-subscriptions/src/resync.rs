@@ -2,11 +2,14 @@
 //!
 //! The first round after a subscription is made (the baseline) asks only for messages
 //! created from a few minutes before (`changeType=created`, `$filter=receivedDateTime ge`),
-//! reports nothing, and keeps the `@odata.deltaLink`. Later rounds follow the link: every
-//! unread message created since, not yet reported, becomes a new-mail event. Rounds run
-//! after `missed`, `subscriptionRemoved` and `reauthorizationRequired`, after a restart that
-//! found the subscription expired, and every `catch_up_after` reported messages (so that the
-//! link stays close and the set of reported messages covers the round).
+//! reports nothing, and keeps the `@odata.deltaLink` with the time its round began. Later
+//! rounds follow the link: every unread message created since, not yet reported, becomes a
+//! new-mail event. Rounds run after `missed`, `subscriptionRemoved` and
+//! `reauthorizationRequired`, after a restart that found the subscription expired, every
+//! `catch_up_after` reported messages (so that the link stays close and the set of reported
+//! messages covers the round), and at least every `catch_up_interval` (a notification Graph
+//! dropped without a `missed` is found then). When Graph no longer has a link's state, the
+//! round is read again from the time the link's round began ([`resync`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,9 +62,8 @@ async fn round(core: &Core, member: &Member, url: url::Url) -> Result<(Rows, Str
     )))
 }
 
-/// A first round from a few minutes ago; its delta link.
-pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<String, GraphError> {
-    let since = format_datetime(core.settings.clock.now() - BASELINE_MARGIN);
+/// The first round of messages received from `since` on.
+fn from(core: &Core, member: &Member, since: time::OffsetDateTime) -> Result<url::Url, GraphError> {
     let mut url = core.client.endpoint(&[
         "users",
         &member.mailbox,
@@ -70,45 +72,68 @@ pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<String, Gra
         "messages",
         "delta",
     ])?;
+    let since = format_datetime(since);
     url.set_query(Some(&format!(
         "changeType=created&$select=isRead,receivedDateTime&$filter=receivedDateTime+ge+{since}"
     )));
-    let (_, link) = round(core, member, url).await?;
-    Ok(link)
+    Ok(url)
+}
+
+/// A first round from a few minutes ago, reporting nothing; keeps its delta link.
+pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<(), GraphError> {
+    let started = core.settings.clock.now();
+    let (_, link) = round(core, member, from(core, member, started - BASELINE_MARGIN)?).await?;
+    let mut state = member.state();
+    state.delta_link = Some(link);
+    state.round_at = Some(started);
+    Ok(())
 }
 
 /// A round from the mailbox's delta link: reports what was not reported, keeps the new link.
-/// Without a link (or when Graph no longer has its state) the consumer is told to resync
-/// by itself and a new baseline is taken.
+///
+/// | the link | what is read |
+/// |---|---|
+/// | answers | what changed since the round that gave it |
+/// | Graph no longer has its state (`410`, or a 4xx `syncStateNotFound`, `syncStateInvalid`, `resyncRequired`) | a first round of the messages received since that round began (a few minutes' margin): what was missed is announced, what was reported before is known by its id and not announced again |
+/// | none saved, or its round's start unknown (state saved by an older version) | a new baseline, and the consumer is told to resync by itself (`WatchEvent::Resync`) |
 pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphError> {
     Counters::add(&core.counters.resyncs, 1);
-    let link = member.state().delta_link.clone();
-    let outcome = match &link {
-        Some(link) => round(core, member, core.client.rebase(link)?)
-            .await
-            .map(Some),
-        None => Ok(None),
+    let (link, round_at) = {
+        let state = member.state();
+        (state.delta_link.clone(), state.round_at)
     };
-    let (rows, link) = match outcome {
-        Ok(Some(found)) => found,
-        Ok(None) | Err(GraphError::Status { status: 410, .. }) => {
-            let link = baseline(core, member).await?;
-            let _emit = member.emit.lock().await;
-            {
-                let mut state = member.state();
-                state.delta_link = Some(link);
-                state.work.resync = false;
-                state.reported_since_round = 0;
-            }
-            let reason = "no delta state to replay from: look at the mailbox".to_owned();
-            let event = WatchEvent::Resync {
-                mailbox: Arc::clone(&member.mailbox),
-                reason,
-            };
-            core.deliver(member, vec![event]).await;
-            return Ok(());
+    let started = core.settings.clock.now();
+    let outcome = match (&link, round_at) {
+        (Some(link), since) => match round(core, member, core.client.rebase(link)?).await {
+            Ok(found) => Some(found),
+            Err(error) if error.is_sync_state_gone() => match since {
+                Some(since) => {
+                    tracing::info!(mailbox = %member.mailbox, %error, "Graph: the delta link's state is gone; reading the inbox again from its round");
+                    let url = from(core, member, since - BASELINE_MARGIN)?;
+                    Some(round(core, member, url).await?)
+                }
+                None => None,
+            },
+            Err(error) => return Err(error),
+        },
+        (None, _) => None,
+    };
+    let Some((rows, link)) = outcome else {
+        baseline(core, member).await?;
+        let _emit = member.emit.lock().await;
+        {
+            let mut state = member.state();
+            state.work.resync = false;
+            state.reported_since_round = 0;
+            state.last_round = std::time::Instant::now();
         }
-        Err(error) => return Err(error),
+        let reason = "no delta state to replay from: look at the mailbox".to_owned();
+        let event = WatchEvent::Resync {
+            mailbox: Arc::clone(&member.mailbox),
+            reason,
+        };
+        core.deliver(member, vec![event]).await;
+        return Ok(());
     };
     let _emit = member.emit.lock().await;
     let mut fresh = Vec::new();
@@ -123,6 +148,7 @@ pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphErro
             }
         }
         state.delta_link = Some(link);
+        state.round_at = Some(started);
         state.work.resync = false;
         state.reported_since_round = 0;
         state.last_round = std::time::Instant::now();

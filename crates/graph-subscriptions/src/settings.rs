@@ -99,6 +99,10 @@ pub struct GraphSettings {
     /// After this many new-mail events through the webhook, a delta round moves the
     /// mailbox's delta link forward (and reports what the webhook missed).
     pub catch_up_after: u32,
+    /// A delta round runs on each subscribed mailbox at least this often (1 hour by
+    /// default): the bound on how late a notification Graph dropped without telling
+    /// (no `missed` lifecycle event) is announced. One request per mailbox per period.
+    pub catch_up_interval: Duration,
     /// Whether the consumer saves the state (`WatchEvent::Checkpoint`) with what the events
     /// produced; otherwise the watcher saves it in its store.
     pub consumer_saves_state: bool,
@@ -139,6 +143,7 @@ impl GraphSettings {
             startup_grace: Duration::from_secs(120),
             orphan_sweep: Duration::from_secs(15 * 60),
             catch_up_after: 64,
+            catch_up_interval: Duration::from_secs(3600),
             consumer_saves_state: false,
             clock: Clock::system(),
         })
@@ -183,6 +188,7 @@ impl GraphSettings {
             ("max_attempts", self.max_attempts == 0),
             ("tick", self.tick.is_zero()),
             ("orphan_sweep", self.orphan_sweep.is_zero()),
+            ("catch_up_interval", self.catch_up_interval.is_zero()),
             ("request_timeout", self.request_timeout.is_zero()),
             ("catch_up_after", self.catch_up_after == 0),
         ];

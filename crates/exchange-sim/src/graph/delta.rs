@@ -10,6 +10,7 @@
 //! mailbox keeps is answered 410 `SyncStateNotFound`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
@@ -48,6 +49,10 @@ struct Token {
     /// When the round began (Unix seconds, the simulator's clock): a sync state older than
     /// what the mailbox keeps is gone.
     t: i64,
+    /// The generation of delta state the round began in (`GraphHandle::expire_delta_links`
+    /// ends a mailbox's generation).
+    #[serde(default)]
+    g: u64,
 }
 
 fn encode(token: &Token) -> String {
@@ -195,6 +200,27 @@ fn page_size(request: &Request<'_>) -> Option<usize> {
         .filter(|n| *n > 0)
 }
 
+/// The answer to a delta link whose state is gone, as the delta query overview describes it
+/// ("a 40X-series error with error codes such as `syncStateNotFound`",
+/// <https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset>): `410`
+/// `SyncStateNotFound` (what the mailbox answers when its retention passed), or `400`
+/// `syncStateNotFound`.
+fn expired_state(status: u16) -> GraphError {
+    if status == 410 {
+        GraphError::new(
+            StatusCode::GONE,
+            "SyncStateNotFound",
+            "The sync state generation is no longer available; start a new round.",
+        )
+    } else {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "syncStateNotFound",
+            "The sync state is not found; the delta token has expired.",
+        )
+    }
+}
+
 /// The delta function of a folder's messages.
 pub(crate) fn delta(
     request: &Request<'_>,
@@ -209,6 +235,24 @@ pub(crate) fn delta(
         .resolve(&ctx.world, user)
         .and_then(|i| ctx.world.mailboxes.get(i))
         .ok_or_else(|| GraphError::unknown_user(user))?;
+    {
+        let mut refused = ctx
+            .graph
+            .refused_delta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = refused.get_mut(&mailbox.id)
+            && *left > 0
+        {
+            *left -= 1;
+            // What an application access policy that leaves the mailbox out answers.
+            return Err(GraphError::new(
+                StatusCode::FORBIDDEN,
+                "ErrorAccessDenied",
+                "Access is denied. Check credentials and try again.",
+            ));
+        }
+    }
     let folder_name = folder.unwrap_or("inbox");
     let folder = folder_kind(mailbox, folder_name).ok_or_else(|| {
         GraphError::new(
@@ -225,6 +269,19 @@ pub(crate) fn delta(
             let mut token = decode(&delta)
                 .filter(|t| t.m == mailbox.id)
                 .ok_or_else(invalid_token)?;
+            let expired = ctx
+                .graph
+                .expired_delta
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&mailbox.id)
+                .copied();
+            if let Some((generation, status)) = expired
+                && token.g <= generation
+            {
+                return Err(expired_state(status));
+            }
+            token.g = ctx.graph.delta_generation.load(Ordering::SeqCst);
             // A new round: from the previous round's end to now.
             token.b = Some(token.e);
             token.e = mailbox.lock().next_seq();
@@ -257,6 +314,7 @@ pub(crate) fn delta(
                 .transpose()?,
             s: selection(request),
             t: ctx.world.clock.now().unix_timestamp(),
+            g: ctx.graph.delta_generation.load(Ordering::SeqCst),
         },
     };
     let all = rows(mailbox, folder, &token, ctx.world.retention_start())?;
@@ -301,6 +359,7 @@ mod tests {
             f: Some((true, 1_700_000_000_000_000_000)),
             s: Some(vec!["isread".into()]),
             t: 1_700_000_000,
+            g: 1,
         };
         assert_eq!(decode(&encode(&token)), Some(token));
         assert_eq!(decode("not a token"), None);

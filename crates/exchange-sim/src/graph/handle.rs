@@ -210,6 +210,44 @@ impl<'a> GraphHandle<'a> {
         Ok(())
     }
 
+    fn mailbox(&self, smtp: &str) -> Result<&crate::world::mailbox::Mailbox, SimError> {
+        self.ctx
+            .world
+            .mailboxes
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|m: &&crate::world::mailbox::Mailbox| m.address.eq_ignore_ascii_case(smtp))
+            .ok_or_else(|| SimError::NotFound(format!("mailbox {smtp}")))
+    }
+
+    /// Expires every delta link of `smtp`'s mailbox given until now: following one is answered
+    /// `410 Gone` (`gone`) or `400 Bad Request`, with the code `syncStateNotFound`, as Graph
+    /// answers a token whose state it no longer keeps.
+    pub fn expire_delta_links(&self, smtp: &str, gone: bool) -> Result<(), SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let graph = &self.ctx.graph;
+        let generation = graph.delta_generation.fetch_add(1, Ordering::SeqCst);
+        graph
+            .expired_delta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mailbox.id, (generation, if gone { 410 } else { 400 }));
+        Ok(())
+    }
+
+    /// The next `n` delta requests on `smtp`'s mailbox are answered `403 ErrorAccessDenied`,
+    /// as when an application access policy leaves the mailbox out (`0` ends it).
+    pub fn refuse_delta(&self, smtp: &str, n: u64) -> Result<(), SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        self.ctx
+            .graph
+            .refused_delta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mailbox.id, n);
+        Ok(())
+    }
+
     /// The next `n` requests are answered 429 with `Retry-After` (whole seconds).
     pub fn throttle(&self, n: u64, retry_after: Duration) {
         self.ctx.graph.throttle.force(n, retry_after);
