@@ -558,15 +558,18 @@ impl Service {
         gauges
     }
 
-    /// Stops watching and sending.
+    /// Stops watching and sending: each tenant's EWS subscriptions are ended with
+    /// `Unsubscribe` (their watermarks stay saved, and the next start subscribes again from
+    /// them), then the pushes in flight are given 5 s.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
-        for tenant in self.tenants.values() {
-            tenant.watcher.shutdown();
+        let stops = self.tenants.values().map(|tenant| async move {
+            tenant.watcher.stop(Duration::from_secs(5)).await;
             if let Some(graph) = &tenant.graph {
                 graph.shutdown();
             }
-        }
+        });
+        futures_util::future::join_all(stops).await;
         self.courier.routes().shutdown(Duration::from_secs(5)).await;
     }
 }

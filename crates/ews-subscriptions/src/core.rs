@@ -43,6 +43,9 @@ pub(crate) enum Phase {
 pub(crate) struct Member {
     pub(crate) smtp: Arc<str>,
     state: Mutex<MemberState>,
+    /// Held while a push notification of the mailbox is applied: notifications kept before
+    /// the subscription was known, and the ones after, are applied in order.
+    pub(crate) push_order: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -80,6 +83,7 @@ impl Member {
                 dedupe: Dedupe::default(),
                 removed: false,
             }),
+            push_order: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -100,6 +104,7 @@ pub(crate) struct Counters {
     pub(crate) reconnects: AtomicU64,
     pub(crate) streams_open: AtomicU64,
     pub(crate) unknown_push: AtomicU64,
+    pub(crate) missed_push: AtomicU64,
 }
 
 impl Counters {
@@ -140,6 +145,8 @@ pub(crate) struct Core {
     /// `Subscribe` requests awaiting their answer: Exchange may call back a new push
     /// subscription before we know its id.
     pub(crate) subscribing: std::sync::atomic::AtomicUsize,
+    /// Push notifications that came before their subscription's id was known.
+    pub(crate) early: Mutex<crate::early::Early>,
     pub(crate) shutdown: CancellationToken,
 }
 

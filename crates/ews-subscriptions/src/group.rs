@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Remove(Arc<str>),
     /// A member's state changed outside the group (the push listener saw it fail).
     Wake,
+    /// The watcher is stopping: unsubscribe every member, then say so.
+    Stop(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Starts a group's task.
@@ -156,10 +158,26 @@ impl Group {
             }
             Command::Remove(smtp) => {
                 if let Some(member) = self.members.remove(&smtp.to_ascii_lowercase()) {
-                    self.unsubscribe(&member);
+                    let _ = self.unsubscribe(&member);
                 }
             }
             Command::Wake => {}
+            Command::Stop(done) => {
+                let members = std::mem::take(&mut self.members);
+                let calls: Vec<_> = members
+                    .values()
+                    .filter_map(|member| {
+                        member.state().removed = true;
+                        self.unsubscribe(member)
+                    })
+                    .collect();
+                tokio::spawn(async move {
+                    for call in calls {
+                        let _ = call.await;
+                    }
+                    let _ = done.send(());
+                });
+            }
         }
     }
 
@@ -376,6 +394,10 @@ impl Group {
             resumed,
         })
         .await;
+        if matches!(core.settings.mode, Mode::Push(_)) {
+            // Exchange may have called back before this answer was read.
+            let _ = core.apply_push(member, None).await;
+        }
     }
 
     /// Waits as the error asks and says what to do next.
@@ -464,18 +486,16 @@ impl Group {
         self.core.relocate(Arc::clone(member), reason);
     }
 
-    /// Unsubscribes a removed member, in the background.
-    fn unsubscribe(&self, member: &Arc<Member>) {
-        let Some(id) = member.state().subscription.take() else {
-            return;
-        };
+    /// Unsubscribes a removed member, in the background; the call's task, if one was made.
+    fn unsubscribe(&self, member: &Arc<Member>) -> Option<tokio::task::JoinHandle<()>> {
+        let id = member.state().subscription.take()?;
         self.core.forget_push(&id);
         let core = Arc::clone(&self.core);
         let url = Arc::clone(&self.url);
         let cookie = self.cookie.clone();
         let anchor = self.anchor();
         let smtp = Arc::clone(&member.smtp);
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let anchor = if anchor.is_empty() { &smtp } else { &anchor };
             let target = Target {
                 url: &url,
@@ -487,7 +507,7 @@ impl Group {
                 Ok(_) => tracing::debug!(mailbox = %smtp, "unsubscribed"),
                 Err(error) => tracing::debug!(mailbox = %smtp, %error, "unsubscribe failed"),
             }
-        });
+        }))
     }
 
     /// When the next failed member is due for another try.

@@ -49,6 +49,7 @@
 //! ```
 
 mod core;
+mod early;
 mod error;
 mod event;
 mod ews;

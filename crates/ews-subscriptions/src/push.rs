@@ -4,6 +4,12 @@
 //! answered `Unsubscribe` (and logged), so a stale or foreign subscription ends at once. A
 //! notification is answered `OK` only after its events are in the consumer's channel and its
 //! watermark is saved: if we fail before that, Exchange sends it again.
+//!
+//! | a notification | what happens |
+//! |---|---|
+//! | of a subscription whose `Subscribe` answer is still on its way | kept and answered `OK`, applied once the subscription is known (`early`) |
+//! | whose `PreviousWatermark` is not the last watermark seen | one before it was lost: `Unsubscribe`, and the subscription is made again from the last watermark seen, which replays the lost events and these |
+//! | of a subscription not held | `Unsubscribe` |
 
 use std::sync::Arc;
 
@@ -12,15 +18,17 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ews_proto::Notification;
 use ews_proto::operations::{SendNotification, SendNotificationResult, SubscriptionStatus};
 use ews_proto::soap::{SoapHeader, read_envelope, write_envelope};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::core::{Core, Counters, Delivered};
+use crate::core::{Core, Counters, Delivered, Member, lock};
 use crate::ews::CallError;
 
 /// The largest callback body accepted (50 events are about 30 KB).
@@ -151,6 +159,18 @@ pub(crate) enum Answer {
     Later,
 }
 
+/// What became of a push notification of a known subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Its events are in the consumer's channel.
+    Ok,
+    /// A notification before it was lost: the subscription is made again from the last
+    /// watermark seen, which replays what was lost and this one's events.
+    Gap,
+    /// The consumer is gone.
+    Stopped,
+}
+
 impl Core {
     /// Handles one callback.
     pub(crate) async fn on_push(&self, request: SendNotification) -> Answer {
@@ -161,10 +181,14 @@ impl Core {
             };
             let id = notification.subscription_id.clone();
             let Some(member) = self.push_member(&id) else {
-                if self.subscribing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-                    // Perhaps the subscription whose answer is on its way: ask again later
-                    // rather than end it.
-                    tracing::debug!(subscription = %id.as_str(), "push notification before its Subscribe answer: asking for a retry");
+                if self.subscribing.load(std::sync::atomic::Ordering::SeqCst) > 0
+                    && message.status.is_success()
+                {
+                    // Perhaps the subscription whose answer is on its way: keep it for then.
+                    if lock(&self.early).hold(notification, Instant::now()) {
+                        tracing::debug!(subscription = %id.as_str(), "push notification before its Subscribe answer: kept until the subscription is known");
+                        continue;
+                    }
                     return Answer::Later;
                 }
                 Counters::add(&self.counters.unknown_push, 1);
@@ -179,10 +203,58 @@ impl Core {
                 answer = SubscriptionStatus::Unsubscribe;
                 continue;
             }
-            if self.deliver(&member, notification).await == Delivered::Stopped {
+            if self.apply_push(&member, Some(notification)).await != Applied::Ok {
                 answer = SubscriptionStatus::Unsubscribe;
             }
         }
         Answer::Status(answer)
+    }
+
+    /// Applies the notifications kept for `member`'s push subscription before it was known,
+    /// then `notification`, in order.
+    pub(crate) async fn apply_push(
+        &self,
+        member: &Member,
+        notification: Option<Notification>,
+    ) -> Applied {
+        let _order = member.push_order.lock().await;
+        let Some(id) = member.state().subscription.clone() else {
+            return Applied::Ok;
+        };
+        let kept = lock(&self.early).take(id.as_str());
+        for notification in kept.into_iter().chain(notification) {
+            let applied = self.apply_one(member, notification).await;
+            if applied != Applied::Ok {
+                return applied;
+            }
+        }
+        Applied::Ok
+    }
+
+    /// One notification. Its `PreviousWatermark` must be the last watermark seen: "for push
+    /// clients, the PreviousWatermark is compared to the local, client-side last known
+    /// watermark. If the values are different, the client has missed an event notification
+    /// and should reestablish a subscription by using the latest local watermark"
+    /// (<https://learn.microsoft.com/exchange/client-developer/web-service-reference/previouswatermark>).
+    async fn apply_one(&self, member: &Member, notification: Notification) -> Applied {
+        let last = member.state().watermark.clone();
+        if let (Some(previous), Some(last)) = (&notification.previous_watermark, &last)
+            && previous != last
+        {
+            Counters::add(&self.counters.missed_push, 1);
+            self.lose(
+                member,
+                "a push notification was missed (its successor's PreviousWatermark is not the \
+                 last watermark seen): subscribing again from that watermark"
+                    .to_owned(),
+            )
+            .await;
+            self.wake(member);
+            return Applied::Gap;
+        }
+        match self.deliver(member, notification).await {
+            Delivered::Ok => Applied::Ok,
+            Delivered::Stopped => Applied::Stopped,
+        }
     }
 }

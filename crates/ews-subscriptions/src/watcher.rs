@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use autodiscover::{Discovery, MailboxLocator};
@@ -19,6 +20,7 @@ use crate::core::{Core, Counters, Member, Phase, Registry, lock};
 use crate::error::WatchError;
 use crate::event::WatchEvent;
 use crate::ews::Ews;
+use crate::group::Command;
 use crate::push::PushListener;
 use crate::settings::WatchSettings;
 use crate::store::{MemoryWatermarks, WatermarkStore};
@@ -98,6 +100,9 @@ pub struct WatcherStatus {
     pub reconnects: u64,
     /// Push notifications for subscriptions we do not hold (answered `Unsubscribe`).
     pub unknown_push: u64,
+    /// Push notifications whose `PreviousWatermark` showed that one before them was lost
+    /// (each made the subscription again from the last watermark seen).
+    pub missed_push: u64,
 }
 
 impl WatcherStatus {
@@ -121,6 +126,7 @@ impl WatcherStatus {
             throttled: 0,
             reconnects: 0,
             unknown_push: 0,
+            missed_push: 0,
         }
     }
 }
@@ -170,6 +176,7 @@ impl WatcherBuilder {
             push_ids: std::sync::Mutex::new(HashMap::new()),
             counters: Counters::default(),
             subscribing: std::sync::atomic::AtomicUsize::new(0),
+            early: std::sync::Mutex::default(),
             shutdown: CancellationToken::new(),
         });
         let stop = Arc::new(StopOnDrop(core.shutdown.clone()));
@@ -295,6 +302,7 @@ impl Watcher {
             throttled: load(&c.throttled),
             reconnects: load(&c.reconnects),
             unknown_push: load(&c.unknown_push),
+            missed_push: load(&c.missed_push),
         }
     }
 
@@ -302,6 +310,40 @@ impl Watcher {
     /// restarted watcher resumes from the saved watermarks).
     pub fn shutdown(&self) {
         self.core.shutdown.cancel();
+    }
+
+    /// Stops in order: every subscription is ended with `Unsubscribe` (as Microsoft's
+    /// Unsubscribe page asks, rather than leaving push subscriptions to call back until they
+    /// time out), waiting at most `within` for the answers, then the watcher
+    /// [shuts down](Self::shutdown). The watermarks stay saved: the next start subscribes
+    /// again from them, and nothing is lost. Returns how many groups answered in time.
+    pub async fn stop(&self, within: Duration) -> usize {
+        let waits: Vec<_> = {
+            let registry = lock(&self.core.registry);
+            registry
+                .groups
+                .values()
+                .filter_map(|group| {
+                    let (done, answered) = tokio::sync::oneshot::channel();
+                    group.commands.send(Command::Stop(done)).ok()?;
+                    Some(answered)
+                })
+                .collect()
+        };
+        let groups = waits.len();
+        let answered = tokio::time::timeout(within, futures_util::future::join_all(waits)).await;
+        self.shutdown();
+        match answered {
+            Ok(answers) => answers.iter().filter(|a| a.is_ok()).count(),
+            Err(_) => {
+                tracing::info!(
+                    groups,
+                    ?within,
+                    "stopping: not every Unsubscribe was answered in time"
+                );
+                0
+            }
+        }
     }
 }
 

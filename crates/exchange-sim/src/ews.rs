@@ -44,6 +44,7 @@ pub(crate) struct Counters {
     pub(crate) streamed_envelopes: AtomicU64,
     pub(crate) streamed_events: AtomicU64,
     pub(crate) push_notifications: AtomicU64,
+    pub(crate) push_callbacks_failed: AtomicU64,
     /// NTLM handshakes that authenticated a connection.
     pub(crate) ntlm_handshakes: AtomicU64,
 }
@@ -68,6 +69,7 @@ pub(crate) fn stats(world: &World) -> Stats {
         streamed_envelopes: c.streamed_envelopes.load(Ordering::Relaxed),
         streamed_events: c.streamed_events.load(Ordering::Relaxed),
         push_notifications: c.push_notifications.load(Ordering::Relaxed),
+        push_callbacks_failed: c.push_callbacks_failed.load(Ordering::Relaxed),
     }
 }
 
@@ -144,7 +146,15 @@ async fn handle(
 
 async fn dispatch(call: &Call, request: Request) -> Response {
     match request {
-        Request::Subscribe(request) => subscribe::subscribe(call, request),
+        Request::Subscribe(request) => {
+            let response = subscribe::subscribe(call, request);
+            // The subscription exists from here on; its answer may be slow to arrive.
+            let delay = call.ctx.world.faults.subscribe_answer_delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            response
+        }
         Request::Unsubscribe(request) => subscribe::unsubscribe(call, request),
         Request::GetEvents(request) => pull::get_events(call, request),
         Request::GetFolder(request) => folder::get_folder(call, request),

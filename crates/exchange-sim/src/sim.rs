@@ -303,6 +303,9 @@ pub struct Stats {
     pub streamed_events: u64,
     /// Push notifications answered OK.
     pub push_notifications: u64,
+    /// Push callbacks that failed or were not answered OK (each is retried 30 s later,
+    /// doubling).
+    pub push_callbacks_failed: u64,
 }
 
 /// A running simulator. Dropping it stops every listener and connection.
@@ -477,6 +480,20 @@ impl Sim {
     /// subscriptions (`ErrorSubscriptionNotFound`).
     pub fn ignore_affinity(&self, n: u64) {
         self.ctx.world.faults.ignore_affinity(n);
+    }
+
+    /// The next `n` push notifications that carry events are lost on the way to the subscriber
+    /// while the server takes them as delivered (a proxy answered for it): the subscriber
+    /// learns of the gap only from the next notification's `PreviousWatermark`.
+    pub fn lose_push_notifications(&self, n: u64) {
+        self.ctx.world.faults.lose_push(n);
+    }
+
+    /// Every `Subscribe` answer waits `delay` after the subscription is made (zero to stop):
+    /// a push subscription's first callback may then come before the subscriber has read its
+    /// id.
+    pub fn slow_subscribe_answers(&self, delay: Duration) {
+        self.ctx.world.faults.slow_subscribe_answers(delay);
     }
 
     /// Every EWS answer waits `delay` first (zero to stop).

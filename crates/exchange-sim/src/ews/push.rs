@@ -68,6 +68,17 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
             return "subscription failed";
         };
         let events = batch.notification.events.len();
+        let has_events = batch
+            .notification
+            .events
+            .iter()
+            .any(|e| e.kind != ews_proto::EventType::Status);
+        if has_events && world.faults.take_lose_push() {
+            tracing::debug!(subscription = %subscription.id, events, "push notification lost on the way");
+            subscription.set_cursor(batch.next_cursor);
+            last_sent = Instant::now();
+            continue;
+        }
         let header = SoapHeader::request(ExchangeVersion::Exchange2013);
         let body = write_envelope(
             &header,
@@ -89,6 +100,10 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
                 }
                 Some(SubscriptionStatus::Unsubscribe) => return "subscriber answered Unsubscribe",
                 Some(_) | None => {
+                    world
+                        .ews_counters
+                        .push_callbacks_failed
+                        .fetch_add(1, Ordering::Relaxed);
                     attempt += 1;
                     // Retry k goes out 30 s × 2^(k-1) after the first attempt.
                     let at = world.clock.scaled(Duration::from_secs(30))

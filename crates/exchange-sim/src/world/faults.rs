@@ -21,6 +21,10 @@ pub(crate) struct Faults {
     ignore_affinity: AtomicU64,
     /// Cancelled to cut every open streaming connection at once.
     streams: Mutex<CancellationToken>,
+    /// The next N push notifications with events are lost on the way.
+    lose_push: AtomicU64,
+    /// Delay of each `Subscribe` answer after the subscription is made, in milliseconds.
+    subscribe_answer_ms: AtomicU64,
 }
 
 /// What to do with one request.
@@ -44,6 +48,15 @@ impl Faults {
         self.malformed.store(n, Ordering::SeqCst);
     }
 
+    pub(crate) fn lose_push(&self, n: u64) {
+        self.lose_push.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this push notification is lost on the way (counts down once).
+    pub(crate) fn take_lose_push(&self) -> bool {
+        take(&self.lose_push)
+    }
+
     pub(crate) fn ignore_affinity(&self, n: u64) {
         self.ignore_affinity.store(n, Ordering::SeqCst);
     }
@@ -58,6 +71,17 @@ impl Faults {
             u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             Ordering::SeqCst,
         );
+    }
+
+    pub(crate) fn slow_subscribe_answers(&self, delay: Duration) {
+        self.subscribe_answer_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    pub(crate) fn subscribe_answer_delay(&self) -> Duration {
+        Duration::from_millis(self.subscribe_answer_ms.load(Ordering::SeqCst))
     }
 
     pub(crate) fn delay(&self) -> Duration {
