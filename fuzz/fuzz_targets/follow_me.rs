@@ -1,12 +1,10 @@
 //! A Follow-Me document and an `If-Match` entity tag on arbitrary bytes: no panic; a document
-//! is accepted exactly when it fits the bound and is UTF-8 JSON (as serde_json reads it into a
-//! value), and a version read from a tag is positive and written back as the same tag.
+//! is accepted exactly when it fits the bound and is UTF-8 JSON that serde_json reads into a
+//! value, and a version read from a tag is positive and written back as the same tag.
 //!
-//! Known, and allowed here so that the target can find anything else: `document` checks the
-//! grammar only (serde's `IgnoredAny`), so it accepts what serde_json will not read into a
-//! value: nesting deeper than serde_json's 128 levels (`[[[...]]]`, to the whole bound),
-//! numbers beyond `f64` (`7e337`) and `\u` escapes of lone UTF-16 surrogates (`"\udbee:"`).
-//! The service stores and returns the text as it came.
+//! (This target found that checking the grammar alone let through nesting deeper than 128
+//! levels, numbers beyond `f64` (`7e337`) and lone UTF-16 surrogate escapes (`"\udbee:"`),
+//! which the user's other devices could not read back.)
 //!
 //! The input's first byte chooses the bound (0, 8 bytes per step up to 2032, or no bound),
 //! the second the tag's length (at most 31 bytes); the tag follows, then the document.
@@ -40,22 +38,12 @@ fuzz_target!(|data: &[u8]| {
     let read = std::str::from_utf8(body)
         .map(|text| serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string()));
     let json = matches!(read, Ok(Ok(_)));
-    // What the grammar allows and serde_json's value reader does not (see above).
-    let beyond_value = matches!(&read, Ok(Err(error)) if [
-            "recursion limit exceeded",
-            "number out of range",
-            "lone leading surrogate in hex escape",
-            "unexpected end of hex escape",
-            "invalid unicode code point",
-        ]
-        .iter()
-        .any(|known| error.starts_with(known)));
     match document(body, max) {
         Ok(text) => {
             assert!(fits, "{} bytes accepted under a bound of {max}", body.len());
             assert_eq!(text.as_bytes(), body);
             assert!(
-                json || beyond_value,
+                json,
                 "accepted a document serde_json cannot read: {text:?}: {read:?}"
             );
         }

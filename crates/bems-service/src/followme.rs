@@ -59,13 +59,15 @@ pub enum DocumentError {
     NotJson(String),
 }
 
-/// A written document's text: at most `max_bytes`, UTF-8, JSON.
+/// A written document's text: at most `max_bytes`, UTF-8, and JSON that reads into a value
+/// (nested at most 128 levels, numbers within `f64`, no lone UTF-16 surrogate escapes): what
+/// the user's other devices must be able to read back.
 pub fn document(body: &[u8], max_bytes: u64) -> Result<&str, DocumentError> {
     if u64::try_from(body.len()).unwrap_or(u64::MAX) > max_bytes {
         return Err(DocumentError::TooLarge { max: max_bytes });
     }
     let text = std::str::from_utf8(body).map_err(|_| DocumentError::NotUtf8)?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
+    serde_json::from_str::<serde_json::Value>(text)
         .map_err(|error| DocumentError::NotJson(error.to_string()))?;
     Ok(text)
 }
@@ -324,6 +326,26 @@ async fn remove(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_is_json_that_reads_back_into_a_value() {
+        assert_eq!(document(br#"{"apps":["mail"]}"#, 100), Ok(r#"{"apps":["mail"]}"#));
+        assert_eq!(
+            document(b"{}", 1),
+            Err(DocumentError::TooLarge { max: 1 })
+        );
+        assert_eq!(document(b"\xff", 100), Err(DocumentError::NotUtf8));
+        // What the fuzzer found the grammar alone lets through.
+        let deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        for text in ["7e337", r#""\udbee:""#, r#"{"a":"\udbee"}"#, deep.as_str()] {
+            assert!(
+                matches!(document(text.as_bytes(), 1 << 20), Err(DocumentError::NotJson(_))),
+                "{text:.40}"
+            );
+        }
+        let nested = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(document(nested.as_bytes(), 1 << 20).is_ok());
+    }
 
     #[test]
     fn only_our_strong_tags_name_a_version() {
