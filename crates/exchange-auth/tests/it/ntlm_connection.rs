@@ -258,3 +258,23 @@ async fn every_handshake_waits_until_the_connection_is_ready_again() {
     );
     assert_eq!(server.authenticated.load(Ordering::SeqCst), HANDSHAKES);
 }
+
+/// A server that closes the connection between its challenge and our AUTHENTICATE message:
+/// a network failure (retryable) saying so, never refused credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_after_the_challenge_is_a_retryable_network_failure() {
+    let server = Server::start(AfterChallenge::Close).await;
+    let auth = server.auth();
+    for _ in 0..10 {
+        let error = auth.send(server.request()).await.expect_err("closed");
+        assert!(error.is_network() && error.is_retryable(), "{error:?}");
+        assert!(!error.credentials_refused(), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("after the server's NTLM challenge"),
+            "{error}"
+        );
+    }
+    assert_eq!(server.authenticated.load(Ordering::SeqCst), 0);
+}
