@@ -327,4 +327,22 @@ mod tests {
         let garbage = read_answer::<SubscribeResponse>(200, None, b"<x").unwrap_err();
         assert!(matches!(garbage, CallError::Protocol(_)), "{garbage:?}");
     }
+
+    #[test]
+    fn refused_credentials_are_fatal_and_a_lost_handshake_is_retried() {
+        // NTLM's wrong password is an error now, no longer an Ok(401).
+        let refused = CallError::from(AuthError::Refused {
+            account: "CONTOSO\\svc-bems".into(),
+            reason: "NTLM authentication failed".into(),
+        });
+        assert_eq!(refused.recovery(), Recovery::Fatal);
+        assert!(
+            refused.to_string().contains("CONTOSO\\svc-bems"),
+            "{refused}"
+        );
+        let lost = CallError::from(AuthError::Network(
+            "the connection failed after the server's NTLM challenge".into(),
+        ));
+        assert_eq!(lost.recovery(), Recovery::Retry);
+    }
 }

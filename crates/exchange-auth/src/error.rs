@@ -6,7 +6,9 @@ use std::time::Duration;
 ///
 /// Callers branch on the accessors: [`AuthError::allows_fallback`] (modern authentication may
 /// fall back to credentials), [`AuthError::needs_sign_in`] (an administrator must sign in
-/// again), [`AuthError::is_network`].
+/// again), [`AuthError::credentials_refused`] (the password or secret is wrong: retrying
+/// cannot help and may lock the account out), [`AuthError::is_network`] and
+/// [`AuthError::is_retryable`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -47,6 +49,16 @@ pub enum AuthError {
     /// The server refused the credentials (HTTP 401) even after a refresh.
     #[error("the server refused the credentials (HTTP 401)")]
     Unauthorized,
+    /// The server refused the account's credentials: it answered NTLM's AUTHENTICATE message
+    /// with `401` (a wrong password; an unknown, disabled or locked-out account; a channel
+    /// binding it does not accept). Not retryable: an administrator must fix the account.
+    #[error("the server refused the credentials of {account}: {reason}")]
+    Refused {
+        /// The account as configured (`DOMAIN\user` or a UPN); never the password.
+        account: String,
+        /// Why, as far as the server lets us know.
+        reason: String,
+    },
     /// The network failed: connection, TLS, timeout, or a 5xx from the identity platform.
     #[error("network error: {0}")]
     Network(String),
@@ -68,6 +80,15 @@ impl AuthError {
     /// Whether an administrator must sign in again (passive authentication).
     pub fn needs_sign_in(&self) -> bool {
         matches!(self, Self::SignInRequired { .. })
+    }
+
+    /// Whether the server or the identity platform refused the credentials themselves
+    /// (wrong password, secret or assertion; unknown or disabled account): not retryable.
+    pub fn credentials_refused(&self) -> bool {
+        matches!(
+            self,
+            Self::Credentials { .. } | Self::Unauthorized | Self::Refused { .. }
+        )
     }
 
     /// Whether the failure is the network's (retry later).

@@ -13,12 +13,30 @@
 //! 3. the same request goes out on the same connection with `Authorization: NTLM
 //!    <AUTHENTICATE>`, and its answer is the caller's.
 //!
+//! **Every request on a connection waits until the connection is ready for it** (hyper's
+//! `SendRequest::ready`), the AUTHENTICATE message included: after the challenge's body has
+//! been read, hyper takes the connection back on its own task, and a request offered before
+//! that is handed back unsent although the server kept the connection open.
+//!
+//! A server that offers only `Negotiate` (IIS with the NTLM provider removed) gets the same
+//! messages under `Negotiate`, raw (not wrapped in SPNEGO), as Windows clients send them
+//! when Kerberos is not available; `NTLM` is preferred when both are offered (see
+//! `scheme.rs`).
+//!
 //! The connection is then kept (keep-alive) and later requests to the same host reuse it
 //! without a handshake. A connection is lent to one request at a time, until its answer has
 //! been read to the end: a request made while every connection is busy (a hanging
 //! `GetStreamingEvents`) opens and authenticates another. If a reused connection is refused
-//! (`401`), a new one is authenticated once; if the server refuses the AUTHENTICATE message,
-//! that `401` is the answer (wrong password), with no second attempt.
+//! (`401`), a new one is authenticated once.
+//!
+//! ## Errors
+//!
+//! | what happened | error | retryable |
+//! |---|---|---|
+//! | the server answered the AUTHENTICATE message with `401` (wrong password, unknown or disabled account, refused channel binding) | [`AuthError::Refused`], naming the account | no |
+//! | the server offers neither `NTLM` nor `Negotiate` | [`AuthError::Config`] (`authentication_type`) | no |
+//! | the connection closed or failed between the challenge and the AUTHENTICATE message | [`AuthError::Network`], saying so | yes |
+//! | a challenge that cannot be read | [`AuthError::Protocol`] | no |
 //!
 //! ## Implemented
 //! - NEGOTIATE with `UNICODE`, `REQUEST_TARGET`, `NTLM`, `ALWAYS_SIGN`,
@@ -42,7 +60,7 @@
 //!   only (credentials are never sent over plain HTTP).
 //!
 //! ## Not implemented
-//! - Kerberos, and `Negotiate` (SPNEGO) with Kerberos: only the `NTLM` scheme is sent.
+//! - Kerberos, and SPNEGO-wrapped tokens: under `Negotiate` only raw NTLM is sent and read.
 //! - A proxy: NTLM needs a connection of its own to the server, and [`NtlmAuth::new`]
 //!   refuses transport settings with a proxy rather than silently going around it.
 //! - Signing and sealing (session security), key exchange, NTLMv1 and the OEM character set.
@@ -68,6 +86,7 @@ mod crypto;
 mod handshake;
 mod message;
 mod pool;
+mod scheme;
 
 use std::fmt;
 use std::sync::Arc;
@@ -89,6 +108,7 @@ use conn::{Conn, Connector, Origin, SendError};
 use handshake::{Context, Credentials};
 use message::Challenge;
 use pool::{Lease, Pool, ResponseBody};
+use scheme::Scheme;
 
 /// How long the first leg of a handshake (the 401 with the challenge) may take when the
 /// request itself has no timeout.
@@ -105,6 +125,7 @@ pub struct NtlmAuth {
     credentials: Credentials,
     connector: Connector,
     pool: Arc<Pool>,
+    schemes: scheme::Remembered,
     channel_binding: bool,
 }
 
@@ -146,6 +167,7 @@ impl NtlmAuth {
             logon,
             connector: Connector::new(transport)?,
             pool: Pool::new(8),
+            schemes: scheme::Remembered::default(),
             channel_binding: true,
         })
     }
@@ -176,20 +198,69 @@ impl NtlmAuth {
     ) -> Result<HttpResponse, AuthError> {
         let leg_deadline = deadline.unwrap_or_else(|| Instant::now() + HANDSHAKE_TIMEOUT);
         let negotiate = message::negotiate();
-        let header = format!("NTLM {}", STANDARD.encode(&negotiate));
-        let first = conn::build(request, origin, body.clone(), Some(&header))?;
-        let first = send_fresh(&mut conn, first, Some(leg_deadline)).await?;
-        let Some(token) = challenge_token(first.headers()) else {
-            // Not a challenge: the server took the request without NTLM, or refuses NTLM.
-            tracing::debug!(host = %origin.host, status = first.status().as_u16(), "no NTLM challenge");
-            return Ok(self.answer(first, None, origin, deadline));
+        let mut scheme = self.schemes.get(origin);
+        let mut switched = false;
+        // 1. NEGOTIATE, under the scheme the server takes; its CHALLENGE.
+        let (first, token) = loop {
+            let header = format!("{} {}", scheme.name(), STANDARD.encode(&negotiate));
+            let first = conn::build(request, origin, body.clone(), Some(&header))?;
+            let first =
+                conn.send(first, Some(leg_deadline))
+                    .await
+                    .map_err(|error| match error {
+                        SendError::NotSent => AuthError::Network(
+                            "the server closed the connection before the NTLM handshake".into(),
+                        ),
+                        SendError::Failed(error) => error,
+                    })?;
+            if let Some(token) = scheme::challenge_token(first.headers(), scheme) {
+                let token = token.to_owned();
+                break (first, token);
+            }
+            if first.status() != http::StatusCode::UNAUTHORIZED {
+                // Not a challenge: the server took the request without authentication.
+                tracing::debug!(host = %origin.host, status = first.status().as_u16(), "no NTLM challenge");
+                return Ok(self.answer(first, None, origin, deadline));
+            }
+            let offered = scheme::offered(first.headers());
+            if offered.contains(&scheme) {
+                return Err(AuthError::Protocol(format!(
+                    "the server answered the {} NEGOTIATE message with 401 and no challenge",
+                    scheme.name()
+                )));
+            }
+            let Some(next) = scheme::fallback(scheme, &offered).filter(|_| !switched) else {
+                return Err(AuthError::config(
+                    "authentication_type",
+                    format!(
+                        "the server {} offers neither NTLM nor Negotiate (it offers: {})",
+                        origin.host,
+                        scheme::offers_text(first.headers())
+                    ),
+                ));
+            };
+            tracing::debug!(host = %origin.host, scheme = next.name(), "the server offers NTLM only under another scheme");
+            (scheme, switched) = (next, true);
+            conn::drain(first.into_body(), CHALLENGE_BODY_LIMIT, leg_deadline).await?;
+            // The same connection, unless the server closed it after its 401.
+            if !conn.ready(READY_WAIT).await {
+                conn = self.connector.connect(origin).await?;
+            }
         };
-        let challenge_bytes = STANDARD
-            .decode(token.as_bytes())
-            .map_err(|_| AuthError::Protocol("the NTLM challenge is not base64".into()))?;
-        let challenge =
-            Challenge::parse(&challenge_bytes).map_err(|e| AuthError::Protocol(e.to_string()))?;
+        self.schemes.set(origin, scheme);
+        let challenge_bytes = STANDARD.decode(token.as_bytes()).map_err(|_| {
+            AuthError::Protocol(format!("the {} challenge is not base64", scheme.name()))
+        })?;
+        let challenge = Challenge::parse(&challenge_bytes).map_err(|e| match scheme {
+            // A SPNEGO token (Kerberos offered) rather than the raw NTLM a server answers
+            // raw NTLM with.
+            Scheme::Negotiate => AuthError::Protocol(format!(
+                "the Negotiate challenge is not a raw NTLM message ({e}; SPNEGO and Kerberos are not supported)"
+            )),
+            Scheme::Ntlm => AuthError::Protocol(e.to_string()),
+        })?;
         conn::drain(first.into_body(), CHALLENGE_BODY_LIMIT, leg_deadline).await?;
+        // 2. AUTHENTICATE, on the same connection once it is ready again.
         let spn = format!("HTTP/{}", origin.host);
         let context = Context {
             negotiate: &negotiate,
@@ -203,15 +274,33 @@ impl NtlmAuth {
             .credentials
             .authenticate(&challenge, &context)
             .map_err(|e| AuthError::Protocol(e.to_string()))?;
-        let header = format!("NTLM {}", STANDARD.encode(&authenticate));
+        let header = format!("{} {}", scheme.name(), STANDARD.encode(&authenticate));
         let second = conn::build(request, origin, body, Some(&header))?;
-        let second = send_fresh(&mut conn, second, deadline).await?;
+        let second = conn
+            .send(second, deadline)
+            .await
+            .map_err(|error| after_challenge(error, &origin.host))?;
         if second.status() == http::StatusCode::UNAUTHORIZED {
             tracing::warn!(user = %self.logon, host = %origin.host, "the server refused the NTLM credentials");
-            return Ok(self.answer(second, None, origin, deadline));
+            return Err(self.refused());
         }
-        tracing::debug!(user = %self.logon, host = %origin.host, "NTLM connection authenticated");
+        tracing::debug!(user = %self.logon, host = %origin.host, scheme = scheme.name(), "NTLM connection authenticated");
         Ok(self.answer(second, Some(conn), origin, deadline))
+    }
+
+    /// The server answered our AUTHENTICATE message with `401`.
+    fn refused(&self) -> AuthError {
+        let binding = if self.channel_binding {
+            "a channel binding the server does not accept"
+        } else {
+            "Extended Protection requiring the TLS channel binding, which is turned off"
+        };
+        AuthError::Refused {
+            account: self.logon.clone(),
+            reason: format!(
+                "NTLM authentication failed (a wrong password; an unknown, disabled or locked-out account; or {binding})"
+            ),
+        }
     }
 
     /// The caller's answer; `conn` goes back to the pool once its body has been read.
@@ -283,60 +372,23 @@ impl Authenticator for NtlmAuth {
     }
 }
 
-/// Sends on a connection just opened: if the request cannot even be written, the
-/// connection is gone.
-async fn send_fresh(
-    conn: &mut Conn,
-    request: http::Request<http_body_util::Full<Bytes>>,
-    deadline: Option<Instant>,
-) -> Result<http::Response<Incoming>, AuthError> {
-    conn.send(request, deadline)
-        .await
-        .map_err(|error| match error {
-            SendError::NotSent => AuthError::Network(
-                "the server closed the connection during the NTLM handshake".into(),
-            ),
-            SendError::Failed(error) => error,
-        })
-}
-
-/// The token of a `WWW-Authenticate: NTLM <token>` header, if the answer carries one.
-fn challenge_token(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .find_map(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            let token = token.trim();
-            (scheme.eq_ignore_ascii_case("NTLM") && !token.is_empty()).then(|| token.to_owned())
-        })
+/// The AUTHENTICATE leg failed: the connection was lost after the challenge (retryable, and
+/// never to be taken for refused credentials).
+fn after_challenge(error: SendError, host: &str) -> AuthError {
+    match error {
+        SendError::NotSent => AuthError::Network(format!(
+            "{host} closed the connection after the server's NTLM challenge, before the AUTHENTICATE message"
+        )),
+        SendError::Failed(AuthError::Network(cause)) => AuthError::Network(format!(
+            "the connection to {host} failed after the server's NTLM challenge: {cause}"
+        )),
+        SendError::Failed(error) => error,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_challenge_among_the_offers() {
-        let mut headers = http::HeaderMap::new();
-        for value in ["Negotiate", "NTLM", "Basic realm=\"contoso.com\""] {
-            headers.append(
-                http::header::WWW_AUTHENTICATE,
-                value.parse().expect("value"),
-            );
-        }
-        assert_eq!(challenge_token(&headers), None, "offers carry no token");
-        headers.append(
-            http::header::WWW_AUTHENTICATE,
-            "ntlm TlRMTVNTUAACAAAA".parse().expect("value"),
-        );
-        assert_eq!(
-            challenge_token(&headers).as_deref(),
-            Some("TlRMTVNTUAACAAAA")
-        );
-    }
 
     #[test]
     fn refuses_bad_settings() {

@@ -345,6 +345,35 @@ pub enum ExtendedProtection {
     Require,
 }
 
+/// A provider of IIS's Windows authentication on EWS (`<windowsAuthentication><providers>`):
+/// each one is offered as a `WWW-Authenticate` scheme, in the configured order, and only the
+/// offered schemes are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum WindowsAuthProvider {
+    /// `Negotiate` (SPNEGO). Without Kerberos, Windows clients send raw NTLM tokens inside
+    /// it, and IIS answers with raw NTLM tokens under the same scheme.
+    #[serde(rename = "Negotiate")]
+    Negotiate,
+    /// `NTLM`.
+    #[serde(rename = "NTLM")]
+    Ntlm,
+}
+
+impl WindowsAuthProvider {
+    /// The scheme's name in `WWW-Authenticate` and `Authorization`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Negotiate => "Negotiate",
+            Self::Ntlm => "NTLM",
+        }
+    }
+}
+
+fn default_windows_auth_providers() -> Vec<WindowsAuthProvider> {
+    vec![WindowsAuthProvider::Negotiate, WindowsAuthProvider::Ntlm]
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -383,6 +412,10 @@ pub struct Scenario {
     pub srv: Vec<SrvEntry>,
     /// Extended Protection for NTLM on EWS (`none`, `allow`, `require`).
     pub extended_protection: ExtendedProtection,
+    /// The Windows authentication providers of EWS, in the order offered: `["Negotiate",
+    /// "NTLM"]` as IIS installs them; `["Negotiate"]` is IIS with the NTLM provider removed
+    /// (a common hardening), where NTLM still works inside `Negotiate`.
+    pub windows_auth_providers: Vec<WindowsAuthProvider>,
     /// Microsoft Graph's subscription lifetimes and throttling.
     pub graph: Graph,
 }
@@ -406,6 +439,7 @@ impl Default for Scenario {
             admin_token: None,
             srv: Vec::new(),
             extended_protection: ExtendedProtection::default(),
+            windows_auth_providers: default_windows_auth_providers(),
             graph: Graph::default(),
         }
     }

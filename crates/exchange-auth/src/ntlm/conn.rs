@@ -19,6 +19,9 @@ use url::{Host, Url};
 use crate::error::AuthError;
 use crate::http::{HttpRequest, Method, TransportSettings};
 
+/// How long a request without a deadline waits for its connection to be ready.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Where a connection goes: connections are pooled per origin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
@@ -67,12 +70,30 @@ impl Conn {
         )
     }
 
-    /// Sends `request` and waits for the answer's head until `deadline`.
+    /// Sends `request` once the connection is ready for it, and waits for the answer's head
+    /// until `deadline`.
+    ///
+    /// Every request waits for readiness, not only those on a reused connection: after an
+    /// answer's body has been read, hyper takes the connection back on its own task, and a
+    /// request offered before that is handed back unsent ("connection was not ready") although
+    /// the connection is open. The wait ends at `deadline`, or after [`READY_TIMEOUT`] for a
+    /// request without one.
     pub(crate) async fn send(
         &mut self,
         request: http::Request<Full<Bytes>>,
         deadline: Option<Instant>,
     ) -> Result<http::Response<Incoming>, SendError> {
+        let ready_by = deadline.unwrap_or_else(|| Instant::now() + READY_TIMEOUT);
+        match tokio::time::timeout_at(ready_by, self.sender.ready()).await {
+            Ok(Ok(())) => {}
+            // The connection closed: the request never left.
+            Ok(Err(_)) => return Err(SendError::NotSent),
+            Err(_) => {
+                return Err(SendError::Failed(AuthError::Network(
+                    "timed out waiting for the connection to be ready".into(),
+                )));
+            }
+        }
         let sending = self.sender.try_send_request(request);
         let sent = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, sending)

@@ -5,6 +5,8 @@ mod basic_and_certificates;
 mod concurrency;
 mod modern;
 mod ntlm;
+mod ntlm_acceptor;
+mod ntlm_connection;
 mod passive;
 mod secrets;
 mod support;

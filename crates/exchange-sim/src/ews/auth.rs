@@ -43,7 +43,7 @@ pub(crate) fn authenticate(
         if scheme.eq_ignore_ascii_case("Bearer") {
             return bearer(ctx, credentials).map_err(|reason| unauthorized(ctx, &reason));
         }
-        if let Some(scheme) = super::ntlm::scheme(scheme) {
+        if let Some(scheme) = super::ntlm::scheme(ctx, scheme) {
             return super::ntlm::authenticate(ctx, conn, scheme, credentials);
         }
         return Err(unauthorized(ctx, "unsupported authorization scheme"));
@@ -118,15 +118,17 @@ pub(super) fn unauthorized(ctx: &Ctx, reason: &str) -> Box<Response> {
         .domains
         .first()
         .map_or("exchange", |d| d.name.as_str());
-    for value in [
-        "Negotiate".to_owned(),
-        "NTLM".to_owned(),
+    let windows = scenario
+        .windows_auth_providers
+        .iter()
+        .map(|provider| provider.scheme().to_owned());
+    for value in windows.chain([
         format!("Basic realm=\"{realm}\""),
         format!(
             "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", trusted_issuers=\"https://{}/{}\", authorization_uri=\"https://{}/common/oauth2/authorize\"",
             scenario.login_host, scenario.tenant, scenario.login_host
         ),
-    ] {
+    ]) {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.append(header::WWW_AUTHENTICATE, value);
         }

@@ -1,7 +1,8 @@
 //! NTLM on EWS, as IIS does it: the handshake authenticates the **connection**.
 //!
 //! A request with `Authorization: NTLM <NEGOTIATE>` (or `Negotiate` with a raw NTLM token)
-//! gets `401` and `WWW-Authenticate: NTLM <CHALLENGE>` (a random server challenge; target
+//! gets `401` and `WWW-Authenticate: NTLM <CHALLENGE>` (under the scheme of the request:
+//! `Negotiate <CHALLENGE>` for a token sent under `Negotiate`; a random server challenge; target
 //! information with the NetBIOS and DNS names of the domain and the server, and
 //! `MsvAvTimestamp`), remembered on the connection. The same request with
 //! `Authorization: NTLM <AUTHENTICATE>` on that connection is checked ([`verify`]): the
@@ -10,7 +11,9 @@
 //! channel binding per the scenario's `extended_protection` (`none`, `allow` — a binding,
 //! when sent, must match our certificate — or `require`). On success the connection stays
 //! authenticated: later requests on it need no `Authorization`. NTLMv1, OEM strings, key
-//! exchange and Kerberos are refused.
+//! exchange and Kerberos are refused. Only the schemes of the scenario's
+//! `windows_auth_providers` are offered and accepted (both by default; `["Negotiate"]` is IIS
+//! with the NTLM provider removed, which refuses `Authorization: NTLM`).
 //!
 //! This is a server written from the specification, sharing no code with the bems client.
 
@@ -76,10 +79,14 @@ impl ConnNtlm {
     }
 }
 
-/// `NTLM` or `Negotiate`, the schemes that carry NTLM tokens.
-pub(crate) fn scheme(name: &str) -> Option<&'static str> {
-    ["NTLM", "Negotiate"]
-        .into_iter()
+/// `NTLM` or `Negotiate`, the schemes that carry NTLM tokens, when the scenario's
+/// `windows_auth_providers` offer it.
+pub(crate) fn scheme(ctx: &Ctx, name: &str) -> Option<&'static str> {
+    ctx.world
+        .scenario
+        .windows_auth_providers
+        .iter()
+        .map(|provider| provider.scheme())
         .find(|s| s.eq_ignore_ascii_case(name))
 }
 
