@@ -10,6 +10,14 @@
 //! | `ErrorInvalidSubscription` (mailbox move), `ErrorProxyRequestNotAllowed`, `ErrorReadEventsFailed`, `ErrorMailboxMoveInProgress`, `ErrorMailboxStoreUnavailable`, `ErrorProxiedSubscriptionCallFailure`, `ErrorCrossSiteRequest`, `ErrorNoRespondingCASInDestinationSite` | Autodiscover again, then subscribe from the saved watermark |
 //! | `ErrorNonExistentMailbox`, `ErrorImpersonateUserDenied`, `ErrorImpersonationDenied`, `ErrorAccessDenied`, `ErrorInvalidExchangeImpersonationHeaderData`, `ErrorInvalidSubscriptionRequest`, `ErrorInvalidPushSubscriptionUrl`, `ErrorSchemaValidation`, `ErrorInvalidRequest`, `ErrorWrongServerVersion` | the mailbox cannot be watched so: report it, retry after the longest backoff |
 //! | `ErrorNewEventStreamConnectionOpened` (another connection took the subscriptions) and anything else | retry after a jittered, doubling wait |
+//!
+//! Why "from the saved watermark": Microsoft's pages disagree. The Subscribe operation's page
+//! passes the last watermark when subscribing again; the error-handling guidance subscribes
+//! without one to save the replay. We pass it, so no event between the loss and the new
+//! subscription is lost (the replayed events the consumer already had are dropped by the
+//! watcher's dedupe window). Exchange refuses a watermark it no longer keeps with
+//! `ErrorInvalidWatermark`, and only then does the mailbox get a fresh subscription and the
+//! consumer a `Resync` (the row above).
 
 use std::time::Duration;
 
