@@ -60,6 +60,7 @@ pub mod push;
 pub mod scenario;
 mod sim;
 mod tls;
+mod version;
 mod world;
 
 pub use autodiscover::AutodiscoverRequest;

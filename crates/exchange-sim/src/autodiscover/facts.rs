@@ -9,64 +9,10 @@ use sha1::{Digest as _, Sha1};
 
 use crate::scenario::Profile;
 use crate::sim::Ctx;
+pub(crate) use crate::version::Version;
 
 /// The organisation part of every legacy DN.
 const ORG: &str = "/o=First Organization/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)";
-
-/// The version of the simulated Exchange, by profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Version {
-    pub(crate) major: u32,
-    pub(crate) minor: u32,
-    pub(crate) build: u32,
-    pub(crate) revision: u32,
-    /// `ServerVersionInfo/Version`.
-    pub(crate) schema: &'static str,
-    /// `EwsSupportedSchemas`.
-    pub(crate) supported: &'static str,
-}
-
-const SCHEMAS_2013: &str = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1";
-const SCHEMAS_2016: &str = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, \
-Exchange2013, Exchange2013_SP1, Exchange2015, Exchange2016";
-
-impl Version {
-    /// Exchange 2013 CU23, 2016 CU23, 2019 CU12, and a recent Exchange Online build.
-    pub(crate) fn of(profile: Profile) -> Self {
-        let (major, minor, build, revision, schema, supported) = match profile {
-            Profile::ExchangeOnline => (15, 20, 7316, 39, "Exchange2015", SCHEMAS_2016),
-            Profile::Exchange2019 => (15, 2, 1118, 7, "Exchange2015", SCHEMAS_2016),
-            Profile::Exchange2016 => (15, 1, 2507, 6, "Exchange2015", SCHEMAS_2016),
-            Profile::Exchange2013 => (15, 0, 1497, 2, "Exchange2013_SP1", SCHEMAS_2013),
-        };
-        Self {
-            major,
-            minor,
-            build,
-            revision,
-            schema,
-            supported,
-        }
-    }
-
-    /// `CasVersion` as Exchange writes it: `15.02.1118.007`.
-    pub(crate) fn cas_version(&self) -> String {
-        format!(
-            "{}.{:02}.{:04}.{:03}",
-            self.major, self.minor, self.build, self.revision
-        )
-    }
-
-    /// POX `ServerVersion`: `0x70000000 | major << 22 | minor << 16 | 0x8000 | build`, in hex.
-    pub(crate) fn pox_server_version(&self) -> String {
-        let value = 0x7000_0000u32
-            | (self.major & 0x3f) << 22
-            | (self.minor & 0x3f) << 16
-            | 0x8000
-            | (self.build & 0x7fff);
-        format!("{value:08X}")
-    }
-}
 
 /// Everything Autodiscover answers about one mailbox.
 #[derive(Debug, Clone)]
@@ -176,28 +122,6 @@ pub(crate) fn guid(seed: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_version_matches_the_documented_sample() {
-        // The POX settings vector: 15.0.516 is 73C08204.
-        let v = Version {
-            major: 15,
-            minor: 0,
-            build: 516,
-            revision: 0,
-            schema: "",
-            supported: "",
-        };
-        assert_eq!(v.pox_server_version(), "73C08204");
-        assert_eq!(
-            Version::of(Profile::Exchange2019).pox_server_version(),
-            "73C2845E"
-        );
-        assert_eq!(
-            Version::of(Profile::Exchange2019).cas_version(),
-            "15.02.1118.007"
-        );
-    }
 
     #[test]
     fn guids_are_stable_and_well_formed() {

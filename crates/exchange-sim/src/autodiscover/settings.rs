@@ -208,7 +208,7 @@ mod tests {
         );
         assert_eq!(
             lookup(&f, "CasVersion"),
-            Lookup::Value("15.02.1118.007".into())
+            Lookup::Value("15.02.1544.004".into())
         );
     }
 

@@ -8,19 +8,19 @@ use ews_proto::soap::{
 };
 use ews_proto::{ProtoError, ResponseCode};
 
-use crate::scenario::Profile;
+use crate::version::Version;
 use crate::world::World;
 
-/// The `ServerVersionInfo` of the profile's Exchange.
+/// The `ServerVersionInfo` of the profile's Exchange: the build Autodiscover reports too.
 pub(crate) fn server_version(world: &World) -> SoapHeader {
-    let (major, minor, build, revision, version) = match world.scenario.profile {
-        Profile::ExchangeOnline => (15, 20, 8769, 24, "V2018_01_08"),
-        Profile::Exchange2019 => (15, 2, 1544, 4, "V2017_07_11"),
-        Profile::Exchange2016 => (15, 1, 2507, 6, "V2017_07_11"),
-        Profile::Exchange2013 => (15, 0, 1497, 2, "V2_23"),
-    };
-    let mut info = ServerVersionInfo::new(major, minor, build, revision);
-    info.version = Some(version.to_owned());
+    let version = Version::of(world.scenario.profile);
+    let mut info = ServerVersionInfo::new(
+        version.major,
+        version.minor,
+        version.build,
+        version.revision,
+    );
+    info.version = Some(version.ews_schema.to_owned());
     SoapHeader::response(info)
 }
 

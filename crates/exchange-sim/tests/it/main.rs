@@ -7,3 +7,4 @@ mod ews_vectors;
 mod graph;
 mod identity;
 mod support;
+mod version;
