@@ -174,6 +174,12 @@ pub struct User {
     pub photo_path: String,
     /// Whether the user has a photo.
     pub photo: bool,
+    /// Who holds FullAccess on this user's mailbox (`Add-MailboxPermission -AccessRights
+    /// FullAccess`): other users' SMTP addresses, service accounts' names or UPNs. They reach
+    /// its folders by delegate access, naming the mailbox in `DistinguishedFolderId`; see
+    /// [Delegate access and EWS](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/delegate-access-and-ews-in-exchange).
+    /// Empty by default: only the owner (and impersonation) reaches the mailbox.
+    pub full_access: Vec<String>,
 }
 
 /// A right a service account can hold.

@@ -11,14 +11,19 @@ use ews_proto::{ProtoError, ResponseCode};
 use crate::scenario::Profile;
 use crate::world::World;
 
-/// The `ServerVersionInfo` of the profile's Exchange.
-pub(crate) fn server_version(world: &World) -> SoapHeader {
-    let (major, minor, build, revision, version) = match world.scenario.profile {
+/// The profile's Exchange build: (major, minor, build, revision, schema version).
+pub(crate) fn server_version_numbers(world: &World) -> (u32, u32, u32, u32, &'static str) {
+    match world.scenario.profile {
         Profile::ExchangeOnline => (15, 20, 8769, 24, "V2018_01_08"),
         Profile::Exchange2019 => (15, 2, 1544, 4, "V2017_07_11"),
         Profile::Exchange2016 => (15, 1, 2507, 6, "V2017_07_11"),
         Profile::Exchange2013 => (15, 0, 1497, 2, "V2_23"),
-    };
+    }
+}
+
+/// The `ServerVersionInfo` of the profile's Exchange.
+pub(crate) fn server_version(world: &World) -> SoapHeader {
+    let (major, minor, build, revision, version) = server_version_numbers(world);
     let mut info = ServerVersionInfo::new(major, minor, build, revision);
     info.version = Some(version.to_owned());
     SoapHeader::response(info)

@@ -175,6 +175,12 @@ fn schema_range(element: &str) -> Response {
 }
 
 /// The folder a `FolderIds` entry names in the mailbox acted as.
+///
+/// A subscription is made as the mailbox's owner (itself or by impersonation), never by
+/// delegate access: naming another mailbox in `DistinguishedFolderId` answers
+/// `ErrorSubscriptionDelegateAccessNotSupported`, "subscribe to notifications as the mailbox
+/// owner" ([Handling delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange)).
+/// Naming one's own mailbox there (as clients in delegate mode do) is the owner's access.
 fn resolve_folder(
     call: &Call,
     id: &BaseFolderId,

@@ -123,9 +123,9 @@ pub(crate) fn folder(
     object.insert("displayName".into(), json!(folder.display_name()));
     object.insert(
         "parentFolderId".into(),
-        json!(folder_id(mailbox, FolderKind::Root)),
+        json!(folder_id(mailbox, folder.parent().unwrap_or(folder))),
     );
-    object.insert("childFolderCount".into(), json!(0));
+    object.insert("childFolderCount".into(), json!(folder.children().count()));
     object.insert("unreadItemCount".into(), json!(unread));
     object.insert("totalItemCount".into(), json!(count));
     object.insert("sizeInBytes".into(), json!(0));

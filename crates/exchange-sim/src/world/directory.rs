@@ -157,6 +157,33 @@ impl Directory {
         }
     }
 
+    /// Whether `principal` holds FullAccess on mailbox `target` (delegate access; the
+    /// scenario's `full_access` on the mailbox's user). App-only tokens never do: they reach
+    /// mailboxes by impersonation only.
+    pub(crate) fn has_full_access(&self, principal: &Principal, target: usize) -> bool {
+        let Some(owner) = self.users.get(target) else {
+            return false;
+        };
+        let names: Vec<&str> = match principal {
+            Principal::User(i) | Principal::Delegated { user: i, .. } => self
+                .users
+                .get(*i)
+                .map(|u| vec![u.smtp.as_str()])
+                .unwrap_or_default(),
+            Principal::Account(i) => self
+                .accounts
+                .get(*i)
+                .map(|a| vec![a.name.as_str(), a.upn.as_str()])
+                .unwrap_or_default(),
+            Principal::App { .. } => Vec::new(),
+        };
+        owner.full_access.iter().any(|granted| {
+            names
+                .iter()
+                .any(|name| !name.is_empty() && granted.trim().eq_ignore_ascii_case(name))
+        })
+    }
+
     /// The mailbox a principal acts as without impersonation, if it has one.
     pub(crate) fn own_mailbox(&self, principal: &Principal) -> Option<usize> {
         match principal {

@@ -20,73 +20,7 @@ use super::subscription::Subscription;
 /// Most events a mailbox keeps, whatever their age.
 const MAX_LOG: usize = 10_000;
 
-/// The folders the simulator models.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum FolderKind {
-    /// `msgfolderroot`, the parent of the mail folders.
-    Root,
-    /// `inbox`.
-    Inbox,
-    /// `deleteditems`.
-    DeletedItems,
-    /// `junkemail`.
-    JunkEmail,
-    /// `archive` (a user folder under the root).
-    Archive,
-}
-
-impl FolderKind {
-    /// Every folder.
-    pub const ALL: [Self; 5] = [
-        Self::Root,
-        Self::Inbox,
-        Self::DeletedItems,
-        Self::JunkEmail,
-        Self::Archive,
-    ];
-
-    /// The `DistinguishedFolderId` name, when the folder has one.
-    pub fn distinguished_name(self) -> Option<&'static str> {
-        match self {
-            Self::Root => Some("msgfolderroot"),
-            Self::Inbox => Some("inbox"),
-            Self::DeletedItems => Some("deleteditems"),
-            Self::JunkEmail => Some("junkemail"),
-            Self::Archive => None,
-        }
-    }
-
-    /// The folder's display name.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Root => "Top of Information Store",
-            Self::Inbox => "Inbox",
-            Self::DeletedItems => "Deleted Items",
-            Self::JunkEmail => "Junk Email",
-            Self::Archive => "Archive",
-        }
-    }
-
-    /// The folder for a `DistinguishedFolderId` name.
-    pub fn from_distinguished(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.distinguished_name() == Some(name))
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Self::Root => 0,
-            Self::Inbox => 1,
-            Self::DeletedItems => 2,
-            Self::JunkEmail => 3,
-            Self::Archive => 4,
-        }
-    }
-}
+pub use super::folders::FolderKind;
 
 /// A message in a mailbox.
 #[derive(Debug, Clone)]
@@ -180,6 +114,20 @@ pub(crate) struct Mailbox {
     subscriptions: Mutex<Vec<Weak<Subscription>>>,
     /// Others woken on every change (Microsoft Graph's change notifications).
     observers: Mutex<Vec<Weak<tokio::sync::Notify>>>,
+}
+
+/// The `ChangeKey` of every folder: the simulator never changes a folder's own properties.
+pub(crate) const FOLDER_CHANGE_KEY: &str = "AQAAAA==";
+
+/// The mailbox number and folder a folder id names, if it is one the simulator handed out.
+/// Ids carry their mailbox, as Exchange's do, so a delegate's `FolderId` finds its store.
+pub(crate) fn parse_folder_id(id: &str) -> Option<(u32, FolderKind)> {
+    let text = String::from_utf8(STANDARD.decode(id.trim()).ok()?).ok()?;
+    let (mailbox, code) = text.strip_prefix("AQMkF")?.split_once('.')?;
+    Some((
+        mailbox.parse().ok()?,
+        FolderKind::from_code(code.parse().ok()?)?,
+    ))
 }
 
 /// Why a watermark cannot be used.
@@ -283,7 +231,7 @@ impl Mailbox {
 
     pub(crate) fn folder_id(&self, folder: FolderKind) -> FolderId {
         FolderId::new(STANDARD.encode(format!("AQMkF{}.{}", self.id, folder.code())))
-            .with_change_key("AQAAAA==")
+            .with_change_key(FOLDER_CHANGE_KEY)
     }
 
     pub(crate) fn item_id(&self, item: u64, version: u32) -> ItemId {
@@ -467,7 +415,7 @@ fn folder_modified(state: &mut MailboxState, now: OffsetDateTime, folder: Folder
         now,
         Kind::Modified,
         Object::Folder(folder),
-        FolderKind::Root,
+        folder.parent().unwrap_or(FolderKind::Root),
         None,
         Some(unread),
     );
@@ -537,4 +485,9 @@ fn count(state: &MailboxState, folder: FolderKind, unread: bool) -> i32 {
 /// Total messages in a folder.
 pub(crate) fn total(state: &MailboxState, folder: FolderKind) -> i32 {
     count(state, folder, false)
+}
+
+/// Unread messages in a folder.
+pub(crate) fn unread(state: &MailboxState, folder: FolderKind) -> i32 {
+    count(state, folder, true)
 }

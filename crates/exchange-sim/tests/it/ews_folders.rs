@@ -1,0 +1,759 @@
+//! The mailbox's folders as Exchange has them, asked the way a foreign client asks: raw
+//! SOAP written here (not by `ews-proto`), answers read with `roxmltree`.
+//!
+//! GetFolder for every distinguished folder with its class and parent, FindFolder (deep,
+//! shallow, paged), the shapes, the events a move raises, delegate access allowed and
+//! denied, and a service account without a mailbox.
+
+use std::collections::BTreeMap;
+
+use ews_proto::operations::{GetEvents, Subscribe, SubscribeResponse};
+use ews_proto::{BaseFolderId, ChangedObject, EventType, ResponseCode};
+use exchange_sim::{FolderKind, Scenario};
+
+use crate::ews::{MARA, SADIE, affine, subscribe};
+use crate::support::{self, Answer, Ews};
+
+const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+
+/// A request envelope with `header` and `body` (prefixes `m`, `t` bound).
+fn envelope(header: &str, body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{M}" xmlns:t="{T}">
+<soap:Header><t:RequestServerVersion Version="Exchange2016"/>{header}</soap:Header>
+<soap:Body>{body}</soap:Body>
+</soap:Envelope>"#
+    )
+}
+
+fn impersonating(smtp: &str) -> String {
+    format!(
+        "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{smtp}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>"
+    )
+}
+
+fn distinguished(name: &str, mailbox: Option<&str>) -> String {
+    match mailbox {
+        Some(smtp) => format!(
+            "<t:DistinguishedFolderId Id=\"{name}\"><t:Mailbox><t:EmailAddress>{smtp}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"
+        ),
+        None => format!("<t:DistinguishedFolderId Id=\"{name}\"/>"),
+    }
+}
+
+fn get_folder(shape: &str, ids: &str) -> String {
+    format!(
+        "<m:GetFolder><m:FolderShape><t:BaseShape>{shape}</t:BaseShape></m:FolderShape><m:FolderIds>{ids}</m:FolderIds></m:GetFolder>"
+    )
+}
+
+fn find_folder(traversal: &str, view: &str, parent: &str) -> String {
+    format!(
+        "<m:FindFolder Traversal=\"{traversal}\"><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape>{view}<m:ParentFolderIds>{parent}</m:ParentFolderIds></m:FindFolder>"
+    )
+}
+
+/// A folder as answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Folder {
+    element: String,
+    id: Option<String>,
+    parent: Option<String>,
+    class: Option<String>,
+    name: Option<String>,
+    total: Option<i32>,
+    children: Option<i32>,
+    unread: Option<i32>,
+    /// Child element names in order.
+    order: Vec<String>,
+}
+
+/// One response message: its class and code, the `RootFolder` attributes, the folders.
+#[derive(Debug, Clone, Default)]
+struct Message {
+    class: String,
+    code: String,
+    root: BTreeMap<String, String>,
+    folders: Vec<Folder>,
+}
+
+fn text_of(node: roxmltree::Node<'_, '_>) -> String {
+    node.text().unwrap_or_default().to_owned()
+}
+
+/// The response messages of an answer, which must be HTTP 200 in the EWS namespaces.
+fn messages(answer: &Answer) -> Vec<Message> {
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let text = answer.text();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed answer");
+    let list = doc
+        .descendants()
+        .find(|n| n.has_tag_name((M, "ResponseMessages")))
+        .expect("m:ResponseMessages");
+    list.children()
+        .filter(|n| n.is_element())
+        .map(|message| {
+            let mut out = Message {
+                class: message
+                    .attribute("ResponseClass")
+                    .unwrap_or_default()
+                    .into(),
+                ..Message::default()
+            };
+            for node in message.descendants().filter(|n| n.is_element()) {
+                if node.has_tag_name((M, "ResponseCode")) {
+                    out.code = text_of(node);
+                }
+                if node.has_tag_name((M, "RootFolder")) {
+                    for a in node.attributes() {
+                        out.root.insert(a.name().into(), a.value().into());
+                    }
+                }
+                if node.has_tag_name((T, "Folders")) || node.has_tag_name((M, "Folders")) {
+                    out.folders
+                        .extend(node.children().filter(|n| n.is_element()).map(folder));
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn folder(node: roxmltree::Node<'_, '_>) -> Folder {
+    assert_eq!(node.tag_name().namespace(), Some(T));
+    let mut out = Folder {
+        element: node.tag_name().name().into(),
+        ..Folder::default()
+    };
+    for child in node.children().filter(|n| n.is_element()) {
+        let name = child.tag_name().name();
+        out.order.push(name.into());
+        let number = || text_of(child).parse().ok();
+        match name {
+            "FolderId" => out.id = child.attribute("Id").map(Into::into),
+            "ParentFolderId" => out.parent = child.attribute("Id").map(Into::into),
+            "FolderClass" => out.class = Some(text_of(child)),
+            "DisplayName" => out.name = Some(text_of(child)),
+            "TotalCount" => out.total = number(),
+            "ChildFolderCount" => out.children = number(),
+            "UnreadCount" => out.unread = number(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The code of a SOAP fault answer (HTTP 500).
+fn fault(answer: &Answer) -> (String, String) {
+    assert_eq!(answer.status, 500, "{}", answer.text());
+    let text = answer.text();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed fault");
+    let code = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "ResponseCode")
+        .map(text_of)
+        .unwrap_or_default();
+    let reason = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "faultstring")
+        .map(text_of)
+        .unwrap_or_default();
+    (code, reason)
+}
+
+/// EWS as `who` (Basic), at `mailbox`'s server.
+fn as_user<'a>(sim: &exchange_sim::Sim, mailbox: &str, who: (&'a str, &'a str)) -> Ews<'a> {
+    Ews {
+        basic: Some(who),
+        ..Ews::new(sim, mailbox)
+    }
+}
+
+const MARA_LOGON: (&str, &str) = ("mara@contoso.com", "Mara-Pa55");
+const SADIE_LOGON: (&str, &str) = ("sadie@contoso.com", "Sadie-Pa55");
+const PLAIN: (&str, &str) = ("svc-plain@contoso.com", "Plain-Pa55");
+
+/// The standard scenario, with Sadie's mailbox open (FullAccess) to Mara and `svc-plain`.
+fn delegating() -> Scenario {
+    let text = support::SCENARIO.replace(
+        "password = \"Sadie-Pa55\"\n",
+        "password = \"Sadie-Pa55\"\nfull_access = [\"mara@contoso.com\", \"svc-plain\"]\n",
+    );
+    Scenario::from_toml(&text).expect("scenario with full_access is valid")
+}
+
+fn distinguished_kinds() -> Vec<(FolderKind, &'static str)> {
+    FolderKind::ALL
+        .into_iter()
+        .filter_map(|k| k.distinguished_name().map(|n| (k, n)))
+        .collect()
+}
+
+/// Every folder of `mailbox` by GetFolder AllProperties, as the impersonating service account.
+async fn all_folders(sim: &exchange_sim::Sim, mailbox: &str) -> BTreeMap<FolderKind, Folder> {
+    let kinds = distinguished_kinds();
+    let ids: String = kinds.iter().map(|(_, n)| distinguished(n, None)).collect();
+    let answer = Ews::new(sim, mailbox)
+        .post(envelope(
+            &impersonating(mailbox),
+            &get_folder("AllProperties", &ids),
+        ))
+        .await;
+    let messages = messages(&answer);
+    assert_eq!(messages.len(), kinds.len());
+    kinds
+        .iter()
+        .zip(messages)
+        .map(|((kind, name), message)| {
+            assert_eq!(
+                (message.class.as_str(), message.code.as_str()),
+                ("Success", "NoError"),
+                "{name}"
+            );
+            assert_eq!(message.folders.len(), 1, "{name}");
+            (*kind, message.folders[0].clone())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_distinguished_folder_is_served_with_its_class_parent_and_counts() {
+    let sim = support::start().await;
+    sim.deliver_mail(MARA, "hello", "x@contoso.com")
+        .expect("delivered");
+    let folders = all_folders(&sim, MARA).await;
+    let id = |k: FolderKind| folders[&k].id.clone().expect("FolderId");
+    let root = &folders[&FolderKind::Root];
+    assert_eq!(root.parent, root.id, "the mailbox root is its own parent");
+    for (kind, folder) in &folders {
+        let parent = kind.parent().unwrap_or(*kind);
+        assert_eq!(folder.parent, Some(id(parent)), "{kind:?}'s parent");
+        assert_eq!(
+            folder.class.as_deref(),
+            kind.folder_class(),
+            "{kind:?}'s class"
+        );
+        assert_eq!(folder.name.as_deref(), Some(kind.display_name()));
+        assert_eq!(
+            folder.children,
+            Some(i32::try_from(kind.children().count()).unwrap_or_default())
+        );
+        assert_eq!(
+            folder.order[..2],
+            ["FolderId", "ParentFolderId"],
+            "schema order"
+        );
+    }
+    let expect_element = [
+        (
+            FolderKind::Calendar,
+            "CalendarFolder",
+            Some("IPF.Appointment"),
+        ),
+        (FolderKind::Contacts, "ContactsFolder", Some("IPF.Contact")),
+        (FolderKind::Tasks, "TasksFolder", Some("IPF.Task")),
+        (FolderKind::Notes, "Folder", Some("IPF.StickyNote")),
+        (FolderKind::Journal, "Folder", Some("IPF.Journal")),
+        (FolderKind::SentItems, "Folder", Some("IPF.Note")),
+        (FolderKind::ToDoSearch, "SearchFolder", Some("IPF.Task")),
+    ];
+    for (kind, element, class) in expect_element {
+        assert_eq!(folders[&kind].element, element, "{kind:?}");
+        assert_eq!(folders[&kind].class.as_deref(), class, "{kind:?}");
+    }
+    assert_eq!(
+        folders[&FolderKind::MsgFolderRoot].parent,
+        Some(id(FolderKind::Root))
+    );
+    assert_eq!(
+        folders[&FolderKind::Inbox].parent,
+        Some(id(FolderKind::MsgFolderRoot))
+    );
+    assert_eq!(
+        (
+            folders[&FolderKind::Inbox].total,
+            folders[&FolderKind::Inbox].unread
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        folders[&FolderKind::Calendar].unread,
+        None,
+        "CalendarFolderType has no UnreadCount"
+    );
+    let mine: Vec<_> = folders.values().filter_map(|f| f.id.clone()).collect();
+    let theirs = all_folders(&sim, SADIE).await;
+    assert!(
+        theirs
+            .values()
+            .all(|f| !mine.contains(f.id.as_ref().expect("id"))),
+        "ids are per mailbox"
+    );
+}
+
+#[tokio::test]
+async fn folders_by_id_and_folders_a_mailbox_lacks() {
+    let sim = support::start().await;
+    let ews = Ews::new(&sim, MARA);
+    let folders = all_folders(&sim, MARA).await;
+    let calendar = folders[&FolderKind::Calendar].id.clone().expect("id");
+    let ids = format!(
+        "<t:FolderId Id=\"{calendar}\"/>{}{}<t:FolderId Id=\"not-an-id\"/>",
+        distinguished("publicfoldersroot", None),
+        distinguished("voicemail", None)
+    );
+    let answer = ews
+        .post(envelope(&impersonating(MARA), &get_folder("Default", &ids)))
+        .await;
+    let codes: Vec<_> = messages(&answer).iter().map(|m| m.code.clone()).collect();
+    assert_eq!(
+        codes,
+        [
+            "NoError",
+            "ErrorFolderNotFound",
+            "ErrorFolderNotFound",
+            "ErrorInvalidIdMalformed"
+        ]
+    );
+    assert_eq!(
+        messages(&answer)[0].folders[0].name.as_deref(),
+        Some("Calendar")
+    );
+}
+
+#[tokio::test]
+async fn shapes_answer_exactly_the_properties_asked_for() {
+    let sim = support::start().await;
+    let ews = Ews::new(&sim, MARA);
+    let ask = |shape: &str| {
+        envelope(
+            &impersonating(MARA),
+            &get_folder(shape, &distinguished("inbox", None)),
+        )
+    };
+    let id_only = messages(&ews.post(ask("IdOnly")).await)[0].folders[0]
+        .order
+        .clone();
+    assert_eq!(id_only, ["FolderId"]);
+    let default = messages(&ews.post(ask("Default")).await)[0].folders[0]
+        .order
+        .clone();
+    assert_eq!(
+        default,
+        [
+            "FolderId",
+            "DisplayName",
+            "TotalCount",
+            "ChildFolderCount",
+            "UnreadCount"
+        ]
+    );
+    let all = messages(&ews.post(ask("AllProperties")).await)[0].folders[0]
+        .order
+        .clone();
+    assert_eq!(
+        all,
+        [
+            "FolderId",
+            "ParentFolderId",
+            "FolderClass",
+            "DisplayName",
+            "TotalCount",
+            "ChildFolderCount",
+            "UnreadCount"
+        ]
+    );
+    let extra = "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI=\"folder:UnreadCount\"/><t:FieldURI FieldURI=\"folder:FolderClass\"/><t:FieldURI FieldURI=\"folder:EffectiveRights\"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>";
+    let answer = ews.post(envelope(&impersonating(MARA), extra)).await;
+    assert_eq!(
+        messages(&answer)[0].folders[0].order,
+        ["FolderId", "FolderClass", "UnreadCount"]
+    );
+}
+
+#[tokio::test]
+async fn find_folder_deep_from_root_finds_every_folder_and_shallow_only_children() {
+    let sim = support::start().await;
+    let ews = Ews::new(&sim, MARA);
+    let deep = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("Deep", "", &distinguished("root", None)),
+        ))
+        .await;
+    let message = messages(&deep).remove(0);
+    assert_eq!(message.code, "NoError");
+    let names: Vec<_> = message
+        .folders
+        .iter()
+        .filter_map(|f| f.name.clone())
+        .collect();
+    let expected: Vec<_> = FolderKind::ALL[1..]
+        .iter()
+        .map(|k| k.display_name().to_owned())
+        .collect();
+    assert_eq!(
+        names, expected,
+        "every folder but the root, in hierarchy order"
+    );
+    assert!(names.contains(&"Archive".to_owned()));
+    assert_eq!(
+        message.root.get("TotalItemsInView").map(String::as_str),
+        Some("27")
+    );
+    assert_eq!(
+        message
+            .root
+            .get("IncludesLastItemInRange")
+            .map(String::as_str),
+        Some("true")
+    );
+
+    let shallow = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("Shallow", "", &distinguished("root", None)),
+        ))
+        .await;
+    let names: Vec<_> = messages(&shallow)[0]
+        .folders
+        .iter()
+        .filter_map(|f| f.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["Top of Information Store", "Finder", "Recoverable Items"]
+    );
+
+    let top = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("Shallow", "", &distinguished("msgfolderroot", None)),
+        ))
+        .await;
+    let folders = all_folders(&sim, MARA).await;
+    let top_id = folders[&FolderKind::MsgFolderRoot].id.clone();
+    let children = &messages(&top)[0].folders;
+    assert_eq!(
+        Some(i32::try_from(children.len()).unwrap_or_default()),
+        folders[&FolderKind::MsgFolderRoot].children
+    );
+    assert!(children.iter().all(|f| f.parent == top_id));
+    let soft = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("SoftDeleted", "", &distinguished("root", None)),
+        ))
+        .await;
+    assert!(messages(&soft)[0].folders.is_empty());
+}
+
+#[tokio::test]
+async fn find_folder_pages_through_the_tree() {
+    let sim = support::start().await;
+    let ews = Ews::new(&sim, MARA);
+    let mut offset = 0;
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let view = format!(
+            "<m:IndexedPageFolderView MaxEntriesReturned=\"10\" Offset=\"{offset}\" BasePoint=\"Beginning\"/>"
+        );
+        let answer = ews
+            .post(envelope(
+                &impersonating(MARA),
+                &find_folder("Deep", &view, &distinguished("root", None)),
+            ))
+            .await;
+        let message = messages(&answer).remove(0);
+        assert!(message.folders.len() <= 10);
+        seen.extend(message.folders.iter().filter_map(|f| f.name.clone()));
+        offset = message.root["IndexedPagingOffset"].parse().expect("offset");
+        if message.root["IncludesLastItemInRange"] == "true" {
+            break;
+        }
+        assert_eq!(message.folders.len(), 10);
+    }
+    let expected: Vec<_> = FolderKind::ALL[1..]
+        .iter()
+        .map(|k| k.display_name().to_owned())
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(offset, 27);
+    let bad = "<m:IndexedPageFolderView MaxEntriesReturned=\"10\" Offset=\"-1\" BasePoint=\"Beginning\"/>";
+    let answer = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("Deep", bad, &distinguished("root", None)),
+        ))
+        .await;
+    assert_eq!(
+        messages(&answer)[0].code,
+        "ErrorInvalidIndexedPagingParameters"
+    );
+}
+
+#[tokio::test]
+async fn requests_against_the_schema_are_refused_with_its_position() {
+    let sim = support::start().await;
+    let ews = Ews::new(&sim, MARA);
+    let swapped = "<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder>";
+    let (code, reason) = fault(&ews.post(envelope(&impersonating(MARA), swapped)).await);
+    assert_eq!(code, "ErrorSchemaValidation");
+    assert!(
+        reason.contains("'FolderShape'") && reason.contains("line 4"),
+        "{reason}"
+    );
+    let bogus = get_folder("IdOnly", &distinguished("bogus", None));
+    let (code, reason) = fault(&ews.post(envelope(&impersonating(MARA), &bogus)).await);
+    assert_eq!(code, "ErrorSchemaValidation");
+    assert!(reason.contains("DistinguishedFolderIdNameType"), "{reason}");
+    let no_traversal =
+        find_folder("Deep", "", &distinguished("root", None)).replace(" Traversal=\"Deep\"", "");
+    let (code, reason) = fault(
+        &ews.post(envelope(&impersonating(MARA), &no_traversal))
+            .await,
+    );
+    assert_eq!(code, "ErrorSchemaValidation");
+    assert!(reason.contains("'Traversal'"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_move_raises_moved_and_both_folders_modified() {
+    let sim = support::start().await;
+    let ews = affine(&sim, MARA);
+    let folders = all_folders(&sim, MARA).await;
+    let id = |k: FolderKind| folders[&k].id.clone().expect("id");
+    let pull = Subscribe::pull(
+        vec![
+            BaseFolderId::inbox(),
+            BaseFolderId::distinguished(ews_proto::DistinguishedFolder::DeletedItems),
+        ],
+        EventType::SUBSCRIBABLE.to_vec(),
+        10,
+        None,
+    );
+    let (subscription, cookie, watermark) = subscribe(&ews, MARA, &pull).await;
+    let ews = ews.header(
+        "Cookie",
+        ews_proto::affinity::cookie_header(&cookie.expect("cookie")),
+    );
+    let item = sim
+        .deliver_mail(MARA, "to junk", "x@contoso.com")
+        .expect("delivered");
+    let watermark = watermark.expect("watermark");
+    let (_, parsed) = ews
+        .call(MARA, &GetEvents::new(subscription.clone(), watermark))
+        .await;
+    let after_delivery = parsed
+        .expect("parses")
+        .body
+        .into_first()
+        .expect("m")
+        .notification
+        .expect("n");
+    let last = after_delivery
+        .events
+        .last()
+        .and_then(|e| e.watermark.clone())
+        .expect("watermark");
+    let moved = sim
+        .move_message(MARA, &item, FolderKind::DeletedItems)
+        .expect("moved");
+    let (_, parsed) = ews.call(MARA, &GetEvents::new(subscription, last)).await;
+    let events = parsed
+        .expect("parses")
+        .body
+        .into_first()
+        .expect("m")
+        .notification
+        .expect("n")
+        .events;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [EventType::Moved, EventType::Modified, EventType::Modified]
+    );
+    let moved_event = &events[0];
+    assert!(matches!(&moved_event.object, Some(ChangedObject::Item(new)) if new.id == moved));
+    assert!(matches!(&moved_event.old_object, Some(ChangedObject::Item(old)) if old.id == item));
+    assert_eq!(
+        moved_event.parent_folder_id.as_ref().map(|f| f.id.clone()),
+        Some(id(FolderKind::DeletedItems))
+    );
+    assert_eq!(
+        moved_event
+            .old_parent_folder_id
+            .as_ref()
+            .map(|f| f.id.clone()),
+        Some(id(FolderKind::Inbox))
+    );
+    let modified: Vec<_> = events[1..]
+        .iter()
+        .map(|e| match &e.object {
+            Some(ChangedObject::Folder(f)) => (
+                f.id.clone(),
+                e.parent_folder_id.as_ref().map(|p| p.id.clone()),
+                e.unread_count,
+            ),
+            other => panic!("folder event expected, got {other:?}"),
+        })
+        .collect();
+    let top = Some(id(FolderKind::MsgFolderRoot));
+    assert_eq!(
+        modified,
+        [
+            (id(FolderKind::Inbox), top.clone(), Some(0)),
+            (id(FolderKind::DeletedItems), top, Some(1))
+        ]
+    );
+    let after = all_folders(&sim, MARA).await;
+    assert_eq!(after[&FolderKind::Inbox].total, Some(0));
+    assert_eq!(after[&FolderKind::DeletedItems].total, Some(1));
+}
+
+#[tokio::test]
+async fn delegate_access_with_full_access_reaches_the_mailbox_and_without_it_does_not() {
+    let sim = support::start_with(delegating()).await;
+    let sadie_inbox = all_folders(&sim, SADIE).await[&FolderKind::Inbox]
+        .id
+        .clone();
+    // Mara, signed in as herself, holds FullAccess on Sadie's mailbox.
+    let mara = as_user(&sim, SADIE, MARA_LOGON);
+    let answer = mara
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", Some(SADIE))),
+        ))
+        .await;
+    let message = messages(&answer).remove(0);
+    assert_eq!(message.code, "NoError");
+    assert_eq!(message.folders[0].id, sadie_inbox);
+    let by_id = format!(
+        "<t:FolderId Id=\"{}\"/>",
+        sadie_inbox.clone().unwrap_or_default()
+    );
+    let answer = mara.post(envelope("", &get_folder("IdOnly", &by_id))).await;
+    assert_eq!(messages(&answer)[0].code, "NoError");
+    let answer = mara
+        .post(envelope(
+            "",
+            &find_folder("Shallow", "", &distinguished("msgfolderroot", Some(SADIE))),
+        ))
+        .await;
+    assert_eq!(
+        messages(&answer)[0].folders.len(),
+        FolderKind::MsgFolderRoot.children().count()
+    );
+    // Sadie holds nothing on Mara's mailbox: not found, as Exchange answers delegates.
+    let sadie = as_user(&sim, MARA, SADIE_LOGON);
+    let answer = sadie
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", Some(MARA))),
+        ))
+        .await;
+    assert_eq!(messages(&answer)[0].code, "ErrorFolderNotFound");
+    // Impersonation rights are not delegate rights: the service account with
+    // ApplicationImpersonation gets nothing by naming a mailbox without the header.
+    let svc = Ews::new(&sim, MARA);
+    let answer = svc
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", Some(MARA))),
+        ))
+        .await;
+    assert_eq!(messages(&answer)[0].code, "ErrorFolderNotFound");
+    let answer = sadie
+        .post(envelope(
+            "",
+            &get_folder(
+                "Default",
+                &distinguished("inbox", Some("nobody@contoso.com")),
+            ),
+        ))
+        .await;
+    assert_eq!(messages(&answer)[0].code, "ErrorNonExistentMailbox");
+    // Subscriptions are the owner's: delegate access is refused.
+    let (answer, parsed) = {
+        let request = Subscribe::pull(
+            vec![BaseFolderId::Distinguished {
+                id: ews_proto::DistinguishedFolder::Inbox,
+                change_key: None,
+                mailbox: Some(ews_proto::EmailAddress::smtp(SADIE)),
+            }],
+            vec![EventType::NewMail],
+            10,
+            None,
+        );
+        let body = ews_proto::soap::write_envelope(
+            &ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013),
+            &request,
+        );
+        let answer = mara.post(body).await;
+        let parsed = ews_proto::soap::read_envelope::<SubscribeResponse>(&answer.body);
+        (answer, parsed)
+    };
+    assert_eq!(answer.status, 200);
+    let status = parsed.expect("parses").body.into_first().expect("m").status;
+    assert_eq!(
+        status.code,
+        ResponseCode::ErrorSubscriptionDelegateAccessNotSupported
+    );
+}
+
+#[tokio::test]
+async fn a_service_account_without_a_mailbox_must_name_one() {
+    let sim = support::start_with(delegating()).await;
+    let plain = as_user(&sim, SADIE, PLAIN);
+    let answer = plain
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", None)),
+        ))
+        .await;
+    let message = messages(&answer).remove(0);
+    assert_eq!(
+        (message.class.as_str(), message.code.as_str()),
+        ("Error", "ErrorMissingEmailAddress")
+    );
+    let answer = plain
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", Some(SADIE))),
+        ))
+        .await;
+    assert_eq!(messages(&answer)[0].code, "NoError", "FullAccess on Sadie");
+    let answer = plain
+        .post(envelope(
+            "",
+            &get_folder("Default", &distinguished("inbox", Some(MARA))),
+        ))
+        .await;
+    assert_eq!(
+        messages(&answer)[0].code,
+        "ErrorFolderNotFound",
+        "nothing on Mara"
+    );
+    // The account with impersonation rights and no mailbox acts as the impersonated owner.
+    let svc = Ews::new(&sim, MARA);
+    let answer = svc
+        .post(envelope(
+            &impersonating(MARA),
+            &get_folder("Default", &distinguished("inbox", None)),
+        ))
+        .await;
+    assert_eq!(messages(&answer)[0].code, "NoError");
+    let answer = svc
+        .post(envelope(
+            &impersonating(MARA),
+            &get_folder("Default", &distinguished("inbox", Some(MARA))),
+        ))
+        .await;
+    assert_eq!(
+        messages(&answer)[0].code,
+        "NoError",
+        "impersonating, the owner's own mailbox"
+    );
+}
