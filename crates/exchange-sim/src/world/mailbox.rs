@@ -323,7 +323,11 @@ impl Mailbox {
     }
 
     /// Moves a message: `MovedEvent` (new id, old id, both parents) and both folders'
-    /// `ModifiedEvent`.
+    /// `ModifiedEvent` with their unread counts. A moved item gets a new id, as in Exchange
+    /// ([MovedEvent](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/movedevent):
+    /// `ItemId`, `ParentFolderId`, `OldItemId`, `OldParentFolderId`;
+    /// [Notification subscriptions, mailbox events](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/notification-subscriptions-mailbox-events-and-ews-in-exchange)).
+    /// A folder's `ModifiedEvent` carries the folder's own parent as `ParentFolderId`.
     pub(crate) fn move_item(
         &self,
         now: OffsetDateTime,
