@@ -6,7 +6,8 @@
 //! [FractionalPageFolderView](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/fractionalpagefolderview),
 //! [RootFolder](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/rootfolder-findfolderresponsemessage).
 //!
-//! Folders come in hierarchy order (depth first). No folder is ever soft-deleted in the
+//! "All subfolders of a given folder are returned in order by name" (BaseShape page): a
+//! `Deep` traversal lists each folder followed by its subtree, siblings by name. No folder is ever soft-deleted in the
 //! simulator, so `SoftDeleted` traversal finds none. Restrictions are not modelled and are
 //! refused as such rather than ignored.
 
@@ -223,6 +224,30 @@ pub(crate) fn page(view: View, total: usize) -> Result<Page, folder_ids::Failure
     }
 }
 
+/// A folder's children in order by name, as Exchange's collation orders display names:
+/// case-insensitive, punctuation before digits and letters (so the `{GUID}` contact folders
+/// come first).
+fn by_name(parent: FolderKind) -> Vec<FolderKind> {
+    let key = |kind: &FolderKind| -> Vec<(bool, char)> {
+        kind.display_name()
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| (c.is_alphanumeric(), c))
+            .collect()
+    };
+    let mut children: Vec<FolderKind> = parent.children().collect();
+    children.sort_by_key(key);
+    children
+}
+
+/// Every folder below `parent`, each followed by its own subtree, siblings by name.
+fn subtree(parent: FolderKind, out: &mut Vec<FolderKind>) {
+    for child in by_name(parent) {
+        out.push(child);
+        subtree(child, out);
+    }
+}
+
 /// `FindFolder`: one response message per parent folder.
 pub(crate) fn find_folder(call: &Call, actor: &Actor, request: &FindFolder) -> Response {
     let world = &call.ctx.world;
@@ -235,11 +260,12 @@ pub(crate) fn find_folder(call: &Call, actor: &Actor, request: &FindFolder) -> R
         for parent in &request.parents {
             let element = "m:FindFolderResponseMessage";
             let found = folder_ids::resolve(world, actor, parent).map(|(mailbox, kind)| {
-                let folders: Vec<FolderKind> = match request.traversal {
-                    Traversal::Shallow => kind.children().collect(),
-                    Traversal::Deep => kind.descendants().collect(),
-                    Traversal::SoftDeleted => Vec::new(),
-                };
+                let mut folders = Vec::new();
+                match request.traversal {
+                    Traversal::Shallow => folders.extend(by_name(kind)),
+                    Traversal::Deep => subtree(kind, &mut folders),
+                    Traversal::SoftDeleted => {}
+                }
                 (mailbox, folders)
             });
             let paged = found.and_then(|(m, f)| page(request.view, f.len()).map(|p| (m, f, p)));
@@ -290,6 +316,28 @@ mod tests {
             offset,
             from_end,
         }
+    }
+
+    #[test]
+    fn subfolders_come_by_name_each_followed_by_its_subtree() {
+        let names = |folders: Vec<FolderKind>| -> Vec<&str> {
+            folders.iter().map(|f| f.display_name()).collect()
+        };
+        assert_eq!(
+            names(by_name(FolderKind::Root)),
+            ["Finder", "Recoverable Items", "Top of Information Store"]
+        );
+        let contacts = names(by_name(FolderKind::Contacts));
+        assert_eq!(contacts[2], "Recipient Cache");
+        assert!(contacts[0].starts_with('{') && contacts[1].starts_with('{'));
+        let mut deep = Vec::new();
+        subtree(FolderKind::Root, &mut deep);
+        assert_eq!(deep.len(), FolderKind::ALL.len() - 1);
+        let finder = deep.iter().position(|f| *f == FolderKind::SearchFolders);
+        assert_eq!(
+            deep.get(finder.unwrap_or(0) + 1),
+            Some(&FolderKind::ToDoSearch)
+        );
     }
 
     #[test]

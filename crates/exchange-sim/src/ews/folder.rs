@@ -3,7 +3,8 @@
 //!
 //! Spec: [GetFolder operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getfolder-operation),
 //! [FolderShape](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/foldershape),
-//! [BaseShape](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/baseshape).
+//! [BaseShape](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/baseshape)
+//! (which properties `Default` returns for which folder).
 //! The request is read by the simulator's own reader (element order, required elements and
 //! attributes, enumerations of `messages.xsd`/`types.xsd`); the answer is written by its own
 //! writer in the schema's element order.
@@ -17,6 +18,7 @@ use super::envelope::{Children, Refusal, bad_attribute, is};
 use super::folder_ids::{self, Actor, Failure, FolderRef};
 use super::write::{self, MESSAGES, TYPES, Xml};
 use crate::world::World;
+use crate::world::folders::Element;
 use crate::world::mailbox::{FOLDER_CHANGE_KEY, FolderKind, total};
 
 /// `DefaultShapeNamesType`.
@@ -62,14 +64,21 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    /// Whether the answer carries `property`. `IdOnly` is the id; `Default` adds the name and
-    /// counts; `AllProperties` everything modelled (BaseShape page). Additional properties
+    /// Whether the answer for `kind` carries `property`. `IdOnly` is the id; `AllProperties`
+    /// everything modelled; `Default` what the BaseShape page's table lists per folder: the id,
+    /// display name and subfolder count everywhere, the total count except for the calendar,
+    /// the unread count except for contacts, calendar, tasks and notes. Additional properties
     /// come on top, in the schema's order whatever order they were asked in.
-    fn wants(&self, property: Property) -> bool {
+    fn wants(&self, property: Property, kind: FolderKind) -> bool {
         use Property as P;
         let base = match self.base {
             BaseShape::IdOnly => property == P::FolderId,
-            BaseShape::Default => !matches!(property, P::ParentFolderId | P::FolderClass),
+            BaseShape::Default => match property {
+                P::FolderId | P::DisplayName | P::ChildFolderCount => true,
+                P::ParentFolderId | P::FolderClass => false,
+                P::TotalCount => kind.element() != Element::CalendarFolder,
+                P::UnreadCount => !matches!(kind, FolderKind::Tasks | FolderKind::Notes),
+            },
             BaseShape::AllProperties => true,
         };
         base || self.additional.contains(&property)
@@ -218,18 +227,18 @@ pub(crate) fn write_folder(
         let id = store.folder_id(folder);
         xml.empty(name, &[("Id", &id.id), ("ChangeKey", FOLDER_CHANGE_KEY)]);
     };
-    if shape.wants(Property::FolderId) {
+    if shape.wants(Property::FolderId, kind) {
         id(xml, "t:FolderId", kind);
     }
-    if shape.wants(Property::ParentFolderId) {
+    if shape.wants(Property::ParentFolderId, kind) {
         id(xml, "t:ParentFolderId", kind.parent().unwrap_or(kind));
     }
-    if shape.wants(Property::FolderClass)
+    if shape.wants(Property::FolderClass, kind)
         && let Some(class) = kind.folder_class()
     {
         xml.leaf("t:FolderClass", class);
     }
-    if shape.wants(Property::DisplayName) {
+    if shape.wants(Property::DisplayName, kind) {
         xml.leaf("t:DisplayName", kind.display_name());
     }
     let (count, unread) = {
@@ -239,13 +248,13 @@ pub(crate) fn write_folder(
             crate::world::mailbox::unread(&state, kind),
         )
     };
-    if shape.wants(Property::TotalCount) {
+    if shape.wants(Property::TotalCount, kind) {
         xml.leaf("t:TotalCount", &count.to_string());
     }
-    if shape.wants(Property::ChildFolderCount) {
+    if shape.wants(Property::ChildFolderCount, kind) {
         xml.leaf("t:ChildFolderCount", &kind.children().count().to_string());
     }
-    if shape.wants(Property::UnreadCount) && kind.element().has_unread_count() {
+    if shape.wants(Property::UnreadCount, kind) && kind.element().has_unread_count() {
         xml.leaf("t:UnreadCount", &unread.to_string());
     }
     xml.close(&element);

@@ -350,6 +350,18 @@ async fn shapes_answer_exactly_the_properties_asked_for() {
             "UnreadCount"
         ]
     );
+    let calendar = envelope(
+        &impersonating(MARA),
+        &get_folder("Default", &distinguished("calendar", None)),
+    );
+    let calendar = messages(&ews.post(calendar).await)[0].folders[0]
+        .order
+        .clone();
+    assert_eq!(
+        calendar,
+        ["FolderId", "DisplayName", "ChildFolderCount"],
+        "BaseShape's table"
+    );
     let all = messages(&ews.post(ask("AllProperties")).await)[0].folders[0]
         .order
         .clone();
@@ -385,19 +397,24 @@ async fn find_folder_deep_from_root_finds_every_folder_and_shallow_only_children
         .await;
     let message = messages(&deep).remove(0);
     assert_eq!(message.code, "NoError");
-    let names: Vec<_> = message
+    let mut names: Vec<_> = message
         .folders
         .iter()
         .filter_map(|f| f.name.clone())
         .collect();
-    let expected: Vec<_> = FolderKind::ALL[1..]
+    let top = names.iter().position(|n| n == "Top of Information Store");
+    assert_eq!(
+        names.get(top.unwrap_or(0) + 1).map(String::as_str),
+        Some("Archive"),
+        "a folder's subtree follows it, by name"
+    );
+    names.sort();
+    let mut expected: Vec<_> = FolderKind::ALL[1..]
         .iter()
         .map(|k| k.display_name().to_owned())
         .collect();
-    assert_eq!(
-        names, expected,
-        "every folder but the root, in hierarchy order"
-    );
+    expected.sort();
+    assert_eq!(names, expected, "every folder but the root");
     assert!(names.contains(&"Archive".to_owned()));
     assert_eq!(
         message.root.get("TotalItemsInView").map(String::as_str),
@@ -424,7 +441,8 @@ async fn find_folder_deep_from_root_finds_every_folder_and_shallow_only_children
         .collect();
     assert_eq!(
         names,
-        ["Top of Information Store", "Finder", "Recoverable Items"]
+        ["Finder", "Recoverable Items", "Top of Information Store"],
+        "by name"
     );
 
     let top = ews
@@ -436,6 +454,10 @@ async fn find_folder_deep_from_root_finds_every_folder_and_shallow_only_children
     let folders = all_folders(&sim, MARA).await;
     let top_id = folders[&FolderKind::MsgFolderRoot].id.clone();
     let children = &messages(&top)[0].folders;
+    let names: Vec<_> = children.iter().filter_map(|f| f.name.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted, "subfolders come in order by name");
     assert_eq!(
         Some(i32::try_from(children.len()).unwrap_or_default()),
         folders[&FolderKind::MsgFolderRoot].children
@@ -454,6 +476,18 @@ async fn find_folder_deep_from_root_finds_every_folder_and_shallow_only_children
 async fn find_folder_pages_through_the_tree() {
     let sim = support::start().await;
     let ews = Ews::new(&sim, MARA);
+    let whole = ews
+        .post(envelope(
+            &impersonating(MARA),
+            &find_folder("Deep", "", &distinguished("root", None)),
+        ))
+        .await;
+    let expected: Vec<_> = messages(&whole)[0]
+        .folders
+        .iter()
+        .filter_map(|f| f.name.clone())
+        .collect();
+    assert_eq!(expected.len(), 27);
     let mut offset = 0;
     let mut seen = Vec::new();
     for _ in 0..10 {
@@ -475,10 +509,6 @@ async fn find_folder_pages_through_the_tree() {
         }
         assert_eq!(message.folders.len(), 10);
     }
-    let expected: Vec<_> = FolderKind::ALL[1..]
-        .iter()
-        .map(|k| k.display_name().to_owned())
-        .collect();
     assert_eq!(seen, expected);
     assert_eq!(offset, 27);
     let bad = "<m:IndexedPageFolderView MaxEntriesReturned=\"10\" Offset=\"-1\" BasePoint=\"Beginning\"/>";
