@@ -267,3 +267,86 @@ pub(crate) fn unsupported(what: &str) -> Refusal {
         text: format!("The request is valid but the simulator does not model {what}."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::envelope;
+
+    fn body(operation: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{operation}</s:Body></s:Envelope>"#
+        )
+    }
+
+    fn read_text(operation: &str) -> Result<GetFolder, Refusal> {
+        let text = body(operation);
+        let request = envelope::parse(text.as_bytes())?;
+        let node = request.operation()?.ok_or_else(|| unsupported("no body"))?;
+        read(&request.doc, node)
+    }
+
+    #[test]
+    fn reads_shape_ids_and_a_delegates_mailbox() {
+        let request = read_text(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/><t:ExtendedFieldURI PropertyTag="0x3613" PropertyType="String"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>sadie@contoso.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId><t:FolderId Id="QUJD" ChangeKey="x"/></m:FolderIds></m:GetFolder>"#,
+        )
+        .expect("valid request");
+        assert_eq!(request.shape.base, BaseShape::IdOnly);
+        assert_eq!(request.shape.additional, [Property::DisplayName]);
+        assert_eq!(
+            request.folder_ids,
+            [
+                FolderRef::Distinguished {
+                    name: "inbox".into(),
+                    mailbox: Some("sadie@contoso.com".into())
+                },
+                FolderRef::Id("QUJD".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_what_the_schema_refuses() {
+        let cases = [
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>Everything</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#,
+                "DefaultShapeNamesType",
+            ),
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds/></m:GetFolder>"#,
+                "incomplete content",
+            ),
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder>"#,
+                "'FolderIds'",
+            ),
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId/></m:FolderIds></m:GetFolder>"#,
+                "'Id'",
+            ),
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"><t:Bogus/></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#,
+                "'Bogus'",
+            ),
+            (
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties/></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#,
+                "incomplete content",
+            ),
+        ];
+        for (operation, named) in cases {
+            let refusal = read_text(operation).expect_err(operation);
+            assert_eq!(
+                refusal.code,
+                ResponseCode::ErrorSchemaValidation,
+                "{operation}"
+            );
+            assert!(refusal.text.contains(named), "{}: {}", named, refusal.text);
+            assert!(
+                refusal.text.contains("line 1, position"),
+                "{}",
+                refusal.text
+            );
+        }
+    }
+}

@@ -14,7 +14,7 @@ use ews_proto::soap::{ResponseStatus, SoapFault};
 use ews_proto::{BaseFolderId, EventType, ResponseCode, SubscriptionId};
 
 use super::{Call, push, respond};
-use crate::world::mailbox::{FolderKind, WatermarkError};
+use crate::world::mailbox::{FolderKind, WatermarkError, parse_folder_id};
 use crate::world::server::Backend;
 use crate::world::subscription::{Kind, Subscription};
 
@@ -204,13 +204,18 @@ fn resolve_folder(
                 "The specified folder could not be found in the store.",
             ))
         }
-        BaseFolderId::Folder(folder) => FolderKind::ALL
-            .into_iter()
-            .find(|f| mailbox.folder_id(*f).id == folder.id)
-            .ok_or((
+        BaseFolderId::Folder(folder) => match parse_folder_id(&folder.id) {
+            Some((owner, kind)) if owner == mailbox.id => Ok(kind),
+            // Another mailbox's folder: a delegate's subscription, which Exchange refuses.
+            Some((owner, _)) if (owner as usize) < world.mailboxes.len() => Err((
+                ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+                "Subscriptions are not supported for delegate user access.",
+            )),
+            _ => Err((
                 ResponseCode::ErrorFolderNotFound,
                 "The specified folder could not be found in the store.",
             )),
+        },
         _ => Err((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed.")),
     }
 }

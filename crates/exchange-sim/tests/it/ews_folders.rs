@@ -705,32 +705,28 @@ async fn delegate_access_with_full_access_reaches_the_mailbox_and_without_it_doe
         ))
         .await;
     assert_eq!(messages(&answer)[0].code, "ErrorNonExistentMailbox");
-    // Subscriptions are the owner's: delegate access is refused.
-    let (answer, parsed) = {
-        let request = Subscribe::pull(
-            vec![BaseFolderId::Distinguished {
-                id: ews_proto::DistinguishedFolder::Inbox,
-                change_key: None,
-                mailbox: Some(ews_proto::EmailAddress::smtp(SADIE)),
-            }],
-            vec![EventType::NewMail],
-            10,
-            None,
-        );
+    // Subscriptions are the owner's: delegate access is refused, by name or by id.
+    let by_name = BaseFolderId::Distinguished {
+        id: ews_proto::DistinguishedFolder::Inbox,
+        change_key: None,
+        mailbox: Some(ews_proto::EmailAddress::smtp(SADIE)),
+    };
+    let by_id = BaseFolderId::Folder(ews_proto::FolderId::new(sadie_inbox.unwrap_or_default()));
+    for folder in [by_name, by_id] {
+        let request = Subscribe::pull(vec![folder], vec![EventType::NewMail], 10, None);
         let body = ews_proto::soap::write_envelope(
             &ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013),
             &request,
         );
         let answer = mara.post(body).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
         let parsed = ews_proto::soap::read_envelope::<SubscribeResponse>(&answer.body);
-        (answer, parsed)
-    };
-    assert_eq!(answer.status, 200);
-    let status = parsed.expect("parses").body.into_first().expect("m").status;
-    assert_eq!(
-        status.code,
-        ResponseCode::ErrorSubscriptionDelegateAccessNotSupported
-    );
+        let status = parsed.expect("parses").body.into_first().expect("m").status;
+        assert_eq!(
+            status.code,
+            ResponseCode::ErrorSubscriptionDelegateAccessNotSupported
+        );
+    }
 }
 
 #[tokio::test]
