@@ -10,11 +10,9 @@
 
 use axum::response::Response;
 use ews_proto::ResponseCode;
-use ews_proto::soap::SoapFault;
 use roxmltree::{Document, Node};
 
-use super::respond;
-use super::write::{MESSAGES, TYPES};
+use super::write::{self, MESSAGES, TYPES, Violation};
 
 /// The SOAP 1.1 envelope namespace.
 const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -23,25 +21,53 @@ const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub(crate) code: ResponseCode,
+    /// The `faultstring`.
     pub(crate) text: String,
+    /// Where the schema was broken, for `MessageXml`.
+    pub(crate) violation: Option<Violation>,
 }
 
 impl Refusal {
     /// `ErrorSchemaValidation` at `node`'s position, naming what is wrong.
     pub(crate) fn schema(doc: &Document<'_>, node: Node<'_, '_>, violation: &str) -> Self {
         let at = doc.text_pos_at(node.range().start);
+        Self::schema_at(at.row, at.col, violation)
+    }
+
+    fn schema_at(line: u32, position: u32, violation: &str) -> Self {
         Self {
             code: ResponseCode::ErrorSchemaValidation,
-            text: format!(
-                "The request failed schema validation: {violation} (line {}, position {}).",
-                at.row, at.col
-            ),
+            text: format!("The request failed schema validation: {violation}."),
+            violation: Some(Violation {
+                line,
+                position,
+                text: format!("{violation}."),
+            }),
         }
     }
 
-    /// The fault answer.
+    /// A refusal without a position.
+    pub(crate) fn new(code: ResponseCode, text: impl Into<String>) -> Self {
+        Self {
+            code,
+            text: text.into(),
+            violation: None,
+        }
+    }
+
+    /// The fault answer, written by the simulator's writer.
     pub(crate) fn response(&self) -> Response {
-        respond::fault(&SoapFault::ews(self.code.clone(), &self.text))
+        let message = if self.violation.is_some() {
+            "The request failed schema validation."
+        } else {
+            self.text.as_str()
+        };
+        write::fault(
+            self.code.as_str(),
+            &self.text,
+            message,
+            self.violation.as_ref(),
+        )
     }
 }
 
@@ -69,14 +95,12 @@ pub(crate) struct Request<'a> {
 
 /// Parses `body` as XML (UTF-8, no DTD).
 pub(crate) fn parse(body: &[u8]) -> Result<Request<'_>, Refusal> {
-    let text = std::str::from_utf8(body).map_err(|e| Refusal {
-        code: ResponseCode::ErrorSchemaValidation,
-        text: format!("The request failed schema validation: not UTF-8 ({e})."),
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Refusal::schema_at(1, 1, &format!("The request is not UTF-8 ({e})")))?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let doc = Document::parse(text).map_err(|e| Refusal {
-        code: ResponseCode::ErrorSchemaValidation,
-        text: format!("The request failed schema validation: {e}."),
+    let doc = Document::parse(text).map_err(|e| {
+        let at = e.pos();
+        Refusal::schema_at(at.row, at.col, &e.to_string())
     })?;
     Ok(Request { doc })
 }
@@ -359,11 +383,8 @@ mod tests {
         let request = parse(text.as_bytes()).expect("well-formed");
         let refusal = request.header().expect_err("two children");
         assert_eq!(refusal.code, ResponseCode::ErrorSchemaValidation);
-        assert!(
-            refusal.text.contains("line 7, position 30"),
-            "{}",
-            refusal.text
-        );
+        let at = refusal.violation.map(|v| (v.line, v.position));
+        assert_eq!(at, Some((7, 30)), "{}", refusal.text);
     }
 
     #[test]

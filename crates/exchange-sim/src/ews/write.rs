@@ -127,6 +127,63 @@ pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
         .into_response()
 }
 
+/// Where a request broke the schema, for `t:MessageXml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub(crate) line: u32,
+    pub(crate) position: u32,
+    pub(crate) text: String,
+}
+
+/// `500` with a SOAP 1.1 fault as Exchange writes it: `faultcode` in the types namespace,
+/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations,
+/// `MessageXml` with `LineNumber`, `LinePosition` and `Violation`
+/// ([MessageXml](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml)).
+pub(crate) fn fault(
+    code: &str,
+    text: &str,
+    message: &str,
+    violation: Option<&Violation>,
+) -> Response {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Body", &[])
+        .open("s:Fault", &[])
+        .open("faultcode", &[("xmlns:a", TYPES)]);
+    escape_into(&mut xml.out, &format!("a:{code}"), false);
+    xml.close("faultcode")
+        .open("faultstring", &[("xml:lang", "en-US")]);
+    escape_into(&mut xml.out, text, false);
+    xml.close("faultstring")
+        .open("detail", &[])
+        .open("e:ResponseCode", &[("xmlns:e", ERRORS)]);
+    escape_into(&mut xml.out, code, false);
+    xml.close("e:ResponseCode")
+        .open("e:Message", &[("xmlns:e", ERRORS)]);
+    escape_into(&mut xml.out, message, false);
+    xml.close("e:Message");
+    if let Some(violation) = violation {
+        xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+            .leaf("t:LineNumber", &violation.line.to_string())
+            .leaf("t:LinePosition", &violation.position.to_string())
+            .leaf("t:Violation", &violation.text)
+            .close("t:MessageXml");
+    }
+    xml.close("detail")
+        .close("s:Fault")
+        .close("s:Body")
+        .close("s:Envelope");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml.out.into_bytes(),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
