@@ -201,3 +201,53 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+[[domains]]
+name = "contoso.com"
+
+[[servers]]
+name = "mbx1"
+
+[[users]]
+smtp = "mara@contoso.com"
+
+[[users]]
+smtp = "sadie@contoso.com"
+full_access = ["Mara@Contoso.com", "svc-plain"]
+
+[[service_accounts]]
+name = "svc-plain"
+upn = "svc-plain@contoso.com"
+
+[[service_accounts]]
+name = "svc-bems"
+upn = "svc-bems@contoso.com"
+rights = ["ApplicationImpersonation"]
+"#;
+
+    #[test]
+    fn full_access_is_granted_by_name_to_users_and_accounts_only() {
+        let scenario = Scenario::from_toml(SCENARIO).expect("valid scenario");
+        let directory = Directory::new(&scenario);
+        let (mara, sadie) = (0, 1);
+        assert!(directory.has_full_access(&Principal::User(mara), sadie));
+        assert!(!directory.has_full_access(&Principal::User(sadie), mara));
+        assert!(directory.has_full_access(&Principal::Account(0), sadie));
+        assert!(
+            !directory.has_full_access(&Principal::Account(1), sadie),
+            "impersonation rights are not delegate rights"
+        );
+        let app = Principal::App {
+            client_id: "x".into(),
+            roles: vec!["full_access_as_app".into()],
+        };
+        assert!(!directory.has_full_access(&app, sadie));
+        assert!(!directory.has_full_access(&Principal::User(mara), 7));
+        assert_eq!(directory.own_mailbox(&Principal::Account(0)), None);
+    }
+}
