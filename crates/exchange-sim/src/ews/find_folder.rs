@@ -266,6 +266,8 @@ pub(crate) fn find_folder(call: &Call, actor: &Actor, request: &FindFolder) -> R
                     Traversal::Deep => subtree(kind, &mut folders),
                     Traversal::SoftDeleted => {}
                 }
+                // A delegate sees only the folders it has permission on.
+                folders.retain(|f| folder_ids::may_reach(world, actor, mailbox, *f));
                 (mailbox, folders)
             });
             let paged = found.and_then(|(m, f)| page(request.view, f.len()).map(|p| (m, f, p)));

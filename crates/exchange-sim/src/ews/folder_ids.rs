@@ -6,9 +6,10 @@
 //!   with the `ExchangeImpersonation` header (ApplicationImpersonation role) the caller acts
 //!   as the mailbox's owner, so the owner's folders are its own.
 //! - [Delegate access](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/delegate-access-and-ews-in-exchange):
-//!   a user or service account with permission on another mailbox (FullAccess here) names
-//!   it with `<t:Mailbox><t:EmailAddress>` in `DistinguishedFolderId`, or uses a
-//!   `FolderId` from it; without permission the folder is not found
+//!   a user or service account with permission on another mailbox (FullAccess, or a
+//!   delegate's permission on some folders) names it with `<t:Mailbox><t:EmailAddress>` in
+//!   `DistinguishedFolderId`, or uses a `FolderId` from it; without permission on the folder it
+//!   is not found
 //!   ([delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange):
 //!   `ErrorFolderNotFound`).
 //! - An account without a mailbox must name the mailbox for any distinguished folder:
@@ -244,11 +245,17 @@ pub(crate) fn resolve(
             (mailbox, kind)
         }
     };
-    if actor.mailbox == Some(mailbox) || world.directory.has_full_access(&actor.identity, mailbox) {
+    if may_reach(world, actor, mailbox, kind) {
         Ok((mailbox, kind))
     } else {
         Err(NOT_FOUND)
     }
+}
+
+/// Whether `actor` reaches `kind` of `mailbox`: its own (or impersonated) mailbox, FullAccess,
+/// or a delegate's permission on that folder.
+pub(crate) fn may_reach(world: &World, actor: &Actor, mailbox: usize, kind: FolderKind) -> bool {
+    actor.mailbox == Some(mailbox) || world.directory.may_reach(&actor.identity, mailbox, kind)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::mailbox::FolderKind;
 use crate::scenario::{App, Right, Scenario, ServiceAccount, User};
 
 /// The directory, read-only after start.
@@ -164,7 +165,38 @@ impl Directory {
         let Some(owner) = self.users.get(target) else {
             return false;
         };
-        let names: Vec<&str> = match principal {
+        let names = self.names(principal);
+        owner
+            .full_access
+            .iter()
+            .any(|granted| is_one_of(granted, &names))
+    }
+
+    /// Whether `principal` may reach folder `folder` of mailbox `target` by delegate access:
+    /// FullAccess on the mailbox, or a delegate's permission on that folder.
+    pub(crate) fn may_reach(
+        &self,
+        principal: &Principal,
+        target: usize,
+        folder: FolderKind,
+    ) -> bool {
+        if self.has_full_access(principal, target) {
+            return true;
+        }
+        let Some(owner) = self.users.get(target) else {
+            return false;
+        };
+        let names = self.names(principal);
+        owner
+            .delegates
+            .iter()
+            .any(|d| d.folders.contains(&folder) && is_one_of(&d.user, &names))
+    }
+
+    /// The names a grant may give a principal by: a user's SMTP address, an account's name and
+    /// UPN; none for apps.
+    fn names(&self, principal: &Principal) -> Vec<&str> {
+        match principal {
             Principal::User(i) | Principal::Delegated { user: i, .. } => self
                 .users
                 .get(*i)
@@ -176,12 +208,7 @@ impl Directory {
                 .map(|a| vec![a.name.as_str(), a.upn.as_str()])
                 .unwrap_or_default(),
             Principal::App { .. } => Vec::new(),
-        };
-        owner.full_access.iter().any(|granted| {
-            names
-                .iter()
-                .any(|name| !name.is_empty() && granted.trim().eq_ignore_ascii_case(name))
-        })
+        }
     }
 
     /// The mailbox a principal acts as without impersonation, if it has one.
@@ -192,6 +219,13 @@ impl Directory {
             Principal::App { .. } => None,
         }
     }
+}
+
+/// Whether a grant names one of `names` (case-insensitive).
+fn is_one_of(granted: &str, names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|name| !name.is_empty() && granted.trim().eq_ignore_ascii_case(name))
 }
 
 /// Compares secrets without leaking where they differ.
@@ -219,6 +253,10 @@ smtp = "mara@contoso.com"
 [[users]]
 smtp = "sadie@contoso.com"
 full_access = ["Mara@Contoso.com", "svc-plain"]
+
+[[users.delegates]]
+user = "svc-bems"
+folders = ["inbox", "calendar"]
 
 [[service_accounts]]
 name = "svc-plain"
@@ -249,5 +287,14 @@ rights = ["ApplicationImpersonation"]
         assert!(!directory.has_full_access(&app, sadie));
         assert!(!directory.has_full_access(&Principal::User(mara), 7));
         assert_eq!(directory.own_mailbox(&Principal::Account(0)), None);
+        let bems = Principal::Account(1);
+        assert!(directory.may_reach(&bems, sadie, FolderKind::Inbox));
+        assert!(directory.may_reach(&bems, sadie, FolderKind::Calendar));
+        assert!(
+            !directory.may_reach(&bems, sadie, FolderKind::Root),
+            "only the folders granted"
+        );
+        assert!(!directory.may_reach(&bems, mara, FolderKind::Inbox));
+        assert!(directory.may_reach(&Principal::User(mara), sadie, FolderKind::Root));
     }
 }

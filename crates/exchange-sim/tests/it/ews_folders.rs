@@ -187,12 +187,20 @@ const MARA_LOGON: (&str, &str) = ("mara@contoso.com", "Mara-Pa55");
 const SADIE_LOGON: (&str, &str) = ("sadie@contoso.com", "Sadie-Pa55");
 const PLAIN: (&str, &str) = ("svc-plain@contoso.com", "Plain-Pa55");
 
-/// The standard scenario, with Sadie's mailbox open (FullAccess) to Mara and `svc-plain`.
+const ALFRED: &str = "alfred@contoso.com";
+
+/// The standard scenario, with Sadie's mailbox open (FullAccess) to Mara and `svc-plain`,
+/// and Sadie a delegate on Alfred's inbox, contacts and recipient cache.
 fn delegating() -> Scenario {
-    let text = support::SCENARIO.replace(
-        "password = \"Sadie-Pa55\"\n",
-        "password = \"Sadie-Pa55\"\nfull_access = [\"mara@contoso.com\", \"svc-plain\"]\n",
-    );
+    let text = support::SCENARIO
+        .replace(
+            "password = \"Sadie-Pa55\"\n",
+            "password = \"Sadie-Pa55\"\nfull_access = [\"mara@contoso.com\", \"svc-plain\"]\n",
+        )
+        .replace(
+            "last_name = \"Hall\"\nserver = \"mbx2\"\n",
+            "last_name = \"Hall\"\nserver = \"mbx2\"\n[[users.delegates]]\nuser = \"sadie@contoso.com\"\nfolders = [\"inbox\", \"contacts\", \"recipientcache\"]\n",
+        );
     Scenario::from_toml(&text).expect("scenario with full_access is valid")
 }
 
@@ -793,4 +801,44 @@ async fn a_service_account_without_a_mailbox_must_name_one() {
         "NoError",
         "impersonating, the owner's own mailbox"
     );
+}
+
+#[tokio::test]
+async fn a_delegate_with_folder_permissions_reaches_those_folders_only() {
+    let sim = support::start_with(delegating()).await;
+    let sadie = as_user(&sim, ALFRED, SADIE_LOGON);
+    let get = |name: &str| {
+        envelope(
+            "",
+            &get_folder("Default", &distinguished(name, Some(ALFRED))),
+        )
+    };
+    let codes = [
+        ("inbox", "NoError"),
+        ("contacts", "NoError"),
+        ("calendar", "ErrorFolderNotFound"),
+        ("root", "ErrorFolderNotFound"),
+    ];
+    for (name, code) in codes {
+        assert_eq!(
+            messages(&sadie.post(get(name)).await)[0].code,
+            code,
+            "{name}"
+        );
+    }
+    let shallow = |name: &str| {
+        envelope(
+            "",
+            &find_folder("Shallow", "", &distinguished(name, Some(ALFRED))),
+        )
+    };
+    let contacts = messages(&sadie.post(shallow("contacts")).await).remove(0);
+    let names: Vec<_> = contacts
+        .folders
+        .iter()
+        .filter_map(|f| f.name.clone())
+        .collect();
+    assert_eq!(names, ["Recipient Cache"], "only the subfolders granted");
+    let top = messages(&sadie.post(shallow("msgfolderroot")).await).remove(0);
+    assert_eq!(top.code, "ErrorFolderNotFound");
 }
