@@ -11,6 +11,7 @@ mod envelope;
 mod find_folder;
 mod folder;
 mod folder_ids;
+mod move_item;
 mod ntlm;
 mod pull;
 mod push;
@@ -115,11 +116,11 @@ async fn handle(
         Ok(found) => found,
         Err(fault) => return respond::fault(&fault),
     };
-    // An account without a mailbox may still reach others' folders by delegate access
-    // (folder_ids.rs); every other operation needs a mailbox to act in.
+    // An account without a mailbox may still reach others' folders and items by delegate
+    // access (folder_ids.rs); every other operation needs a mailbox to act in.
     let mailbox = match (own, &incoming) {
         (Some(own), _) => own,
-        (None, Incoming::GetFolder(_) | Incoming::FindFolder(_)) => {
+        (None, Incoming::GetFolder(_) | Incoming::FindFolder(_) | Incoming::MoveItem(_)) => {
             incoming.named_mailbox(&ctx.world).unwrap_or(0)
         }
         (None, Incoming::Other(_)) => {
@@ -171,6 +172,7 @@ async fn handle(
             match other {
                 Incoming::GetFolder(request) => folder::get_folder(&call, &actor, &request),
                 Incoming::FindFolder(request) => find_folder::find_folder(&call, &actor, &request),
+                Incoming::MoveItem(request) => move_item::move_item(&call, &actor, &request),
                 Incoming::Other(request) => dispatch(&call, request).await,
             }
         }
@@ -183,6 +185,7 @@ async fn handle(
 enum Incoming {
     GetFolder(folder::GetFolder),
     FindFolder(find_folder::FindFolder),
+    MoveItem(move_item::MoveItem),
     Other(Request),
 }
 
@@ -192,6 +195,7 @@ impl Incoming {
         let ids = match self {
             Self::GetFolder(request) => &request.folder_ids,
             Self::FindFolder(request) => &request.parents,
+            Self::MoveItem(request) => return request.named_mailbox(world),
             Self::Other(_) => return None,
         };
         ids.iter().find_map(|id| id.named_mailbox(world))
@@ -209,6 +213,7 @@ fn read_request(body: &[u8]) -> Result<(Header, Incoming), Box<Response>> {
         Some((node, "FindFolder")) => {
             find_folder::read(&request.doc, node).map(Incoming::FindFolder)
         }
+        Some((node, "MoveItem")) => move_item::read(&request.doc, node).map(Incoming::MoveItem),
         _ => {
             return read_envelope::<Request>(body)
                 .map(|envelope| (header, Incoming::Other(envelope.body)))

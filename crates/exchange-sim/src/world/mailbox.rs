@@ -130,6 +130,14 @@ pub(crate) fn parse_folder_id(id: &str) -> Option<(u32, FolderKind)> {
     ))
 }
 
+/// The mailbox number and item number an item id names, if it is one the simulator handed
+/// out (ids carry their mailbox, as Exchange's do).
+pub(crate) fn parse_item_id(id: &str) -> Option<(u32, u64)> {
+    let text = String::from_utf8(STANDARD.decode(id.trim()).ok()?).ok()?;
+    let (mailbox, item) = text.strip_prefix("AAMkI")?.split_once('.')?;
+    Some((mailbox.parse().ok()?, item.parse().ok()?))
+}
+
 /// Why a watermark cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WatermarkError {
@@ -241,10 +249,16 @@ impl Mailbox {
 
     /// The item number an `ItemId` names, if it is one of this mailbox's.
     pub(crate) fn parse_item_id(&self, id: &str) -> Option<u64> {
-        let text = String::from_utf8(STANDARD.decode(id).ok()?).ok()?;
-        let (mailbox, item) = text.strip_prefix("AAMkI")?.split_once('.')?;
-        (mailbox.parse::<u32>().ok()? == self.id).then_some(())?;
-        item.parse().ok()
+        let (mailbox, item) = parse_item_id(id)?;
+        (mailbox == self.id).then_some(item)
+    }
+
+    /// The folder an item is in, and its version, if it exists.
+    pub(crate) fn item_place(&self, number: u64) -> Option<(FolderKind, u32)> {
+        self.lock()
+            .items
+            .get(&number)
+            .map(|item| (item.folder, item.version))
     }
 
     /// Unread messages in a folder.
