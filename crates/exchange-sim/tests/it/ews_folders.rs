@@ -1,24 +1,26 @@
 //! The mailbox's folders as Exchange has them, asked the way a foreign client asks: raw
 //! SOAP written here (not by `ews-proto`), answers read with `roxmltree`.
 //!
-//! GetFolder for every distinguished folder with its class and parent, FindFolder (deep,
-//! shallow, paged), the shapes, the events a move raises, delegate access allowed and
-//! denied, and a service account without a mailbox.
+//! Here: GetFolder for every distinguished folder with its class and parent, the shapes,
+//! FindFolder (deep, shallow, paged) and schema refusals; `access`: delegates (FullAccess and
+//! folder permissions) and a service account without a mailbox; `moves`: the events a move
+//! raises and `MoveItem`.
+
+mod access;
+mod moves;
 
 use std::collections::BTreeMap;
 
-use ews_proto::operations::{GetEvents, Subscribe, SubscribeResponse};
-use ews_proto::{BaseFolderId, ChangedObject, EventType, ResponseCode};
 use exchange_sim::{FolderKind, Scenario};
 
-use crate::ews::{MARA, SADIE, affine, subscribe};
+use crate::ews::{MARA, SADIE};
 use crate::support::{self, Answer, Ews};
 
-const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
-const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+pub(super) const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+pub(super) const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 
 /// A request envelope with `header` and `body` (prefixes `m`, `t` bound).
-fn envelope(header: &str, body: &str) -> String {
+pub(super) fn envelope(header: &str, body: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{M}" xmlns:t="{T}">
@@ -28,13 +30,13 @@ fn envelope(header: &str, body: &str) -> String {
     )
 }
 
-fn impersonating(smtp: &str) -> String {
+pub(super) fn impersonating(smtp: &str) -> String {
     format!(
         "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{smtp}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>"
     )
 }
 
-fn distinguished(name: &str, mailbox: Option<&str>) -> String {
+pub(super) fn distinguished(name: &str, mailbox: Option<&str>) -> String {
     match mailbox {
         Some(smtp) => format!(
             "<t:DistinguishedFolderId Id=\"{name}\"><t:Mailbox><t:EmailAddress>{smtp}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"
@@ -43,13 +45,13 @@ fn distinguished(name: &str, mailbox: Option<&str>) -> String {
     }
 }
 
-fn get_folder(shape: &str, ids: &str) -> String {
+pub(super) fn get_folder(shape: &str, ids: &str) -> String {
     format!(
         "<m:GetFolder><m:FolderShape><t:BaseShape>{shape}</t:BaseShape></m:FolderShape><m:FolderIds>{ids}</m:FolderIds></m:GetFolder>"
     )
 }
 
-fn find_folder(traversal: &str, view: &str, parent: &str) -> String {
+pub(super) fn find_folder(traversal: &str, view: &str, parent: &str) -> String {
     format!(
         "<m:FindFolder Traversal=\"{traversal}\"><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape>{view}<m:ParentFolderIds>{parent}</m:ParentFolderIds></m:FindFolder>"
     )
@@ -57,34 +59,34 @@ fn find_folder(traversal: &str, view: &str, parent: &str) -> String {
 
 /// A folder as answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Folder {
-    element: String,
-    id: Option<String>,
-    parent: Option<String>,
-    class: Option<String>,
-    name: Option<String>,
-    total: Option<i32>,
-    children: Option<i32>,
-    unread: Option<i32>,
+pub(super) struct Folder {
+    pub(super) element: String,
+    pub(super) id: Option<String>,
+    pub(super) parent: Option<String>,
+    pub(super) class: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) total: Option<i32>,
+    pub(super) children: Option<i32>,
+    pub(super) unread: Option<i32>,
     /// Child element names in order.
-    order: Vec<String>,
+    pub(super) order: Vec<String>,
 }
 
 /// One response message: its class and code, the `RootFolder` attributes, the folders.
 #[derive(Debug, Clone, Default)]
-struct Message {
-    class: String,
-    code: String,
-    root: BTreeMap<String, String>,
-    folders: Vec<Folder>,
+pub(super) struct Message {
+    pub(super) class: String,
+    pub(super) code: String,
+    pub(super) root: BTreeMap<String, String>,
+    pub(super) folders: Vec<Folder>,
 }
 
-fn text_of(node: roxmltree::Node<'_, '_>) -> String {
+pub(super) fn text_of(node: roxmltree::Node<'_, '_>) -> String {
     node.text().unwrap_or_default().to_owned()
 }
 
 /// The response messages of an answer, which must be HTTP 200 in the EWS namespaces.
-fn messages(answer: &Answer) -> Vec<Message> {
+pub(super) fn messages(answer: &Answer) -> Vec<Message> {
     assert_eq!(answer.status, 200, "{}", answer.text());
     let text = answer.text();
     let doc = roxmltree::Document::parse(&text).expect("well-formed answer");
@@ -121,7 +123,7 @@ fn messages(answer: &Answer) -> Vec<Message> {
         .collect()
 }
 
-fn folder(node: roxmltree::Node<'_, '_>) -> Folder {
+pub(super) fn folder(node: roxmltree::Node<'_, '_>) -> Folder {
     assert_eq!(node.tag_name().namespace(), Some(T));
     let mut out = Folder {
         element: node.tag_name().name().into(),
@@ -146,13 +148,13 @@ fn folder(node: roxmltree::Node<'_, '_>) -> Folder {
 }
 
 /// The code of a SOAP fault answer (HTTP 500).
-fn fault(answer: &Answer) -> (String, String) {
+pub(super) fn fault(answer: &Answer) -> (String, String) {
     let (code, reason, _) = fault_at(answer);
     (code, reason)
 }
 
 /// A fault's code, `faultstring`, and `MessageXml`'s `LineNumber` and `LinePosition`.
-fn fault_at(answer: &Answer) -> (String, String, Option<(u32, u32)>) {
+pub(super) fn fault_at(answer: &Answer) -> (String, String, Option<(u32, u32)>) {
     assert_eq!(answer.status, 500, "{}", answer.text());
     let text = answer.text();
     let doc = roxmltree::Document::parse(&text).expect("well-formed fault");
@@ -176,22 +178,26 @@ fn fault_at(answer: &Answer) -> (String, String, Option<(u32, u32)>) {
 }
 
 /// EWS as `who` (Basic), at `mailbox`'s server.
-fn as_user<'a>(sim: &exchange_sim::Sim, mailbox: &str, who: (&'a str, &'a str)) -> Ews<'a> {
+pub(super) fn as_user<'a>(
+    sim: &exchange_sim::Sim,
+    mailbox: &str,
+    who: (&'a str, &'a str),
+) -> Ews<'a> {
     Ews {
         basic: Some(who),
         ..Ews::new(sim, mailbox)
     }
 }
 
-const MARA_LOGON: (&str, &str) = ("mara@contoso.com", "Mara-Pa55");
-const SADIE_LOGON: (&str, &str) = ("sadie@contoso.com", "Sadie-Pa55");
-const PLAIN: (&str, &str) = ("svc-plain@contoso.com", "Plain-Pa55");
+pub(super) const MARA_LOGON: (&str, &str) = ("mara@contoso.com", "Mara-Pa55");
+pub(super) const SADIE_LOGON: (&str, &str) = ("sadie@contoso.com", "Sadie-Pa55");
+pub(super) const PLAIN: (&str, &str) = ("svc-plain@contoso.com", "Plain-Pa55");
 
-const ALFRED: &str = "alfred@contoso.com";
+pub(super) const ALFRED: &str = "alfred@contoso.com";
 
 /// The standard scenario, with Sadie's mailbox open (FullAccess) to Mara and `svc-plain`,
 /// and Sadie a delegate on Alfred's inbox, contacts and recipient cache.
-fn delegating() -> Scenario {
+pub(super) fn delegating() -> Scenario {
     let text = support::SCENARIO
         .replace(
             "password = \"Sadie-Pa55\"\n",
@@ -204,7 +210,7 @@ fn delegating() -> Scenario {
     Scenario::from_toml(&text).expect("scenario with full_access is valid")
 }
 
-fn distinguished_kinds() -> Vec<(FolderKind, &'static str)> {
+pub(super) fn distinguished_kinds() -> Vec<(FolderKind, &'static str)> {
     FolderKind::ALL
         .into_iter()
         .filter_map(|k| k.distinguished_name().map(|n| (k, n)))
@@ -212,7 +218,10 @@ fn distinguished_kinds() -> Vec<(FolderKind, &'static str)> {
 }
 
 /// Every folder of `mailbox` by GetFolder AllProperties, as the impersonating service account.
-async fn all_folders(sim: &exchange_sim::Sim, mailbox: &str) -> BTreeMap<FolderKind, Folder> {
+pub(super) async fn all_folders(
+    sim: &exchange_sim::Sim,
+    mailbox: &str,
+) -> BTreeMap<FolderKind, Folder> {
     let kinds = distinguished_kinds();
     let ids: String = kinds.iter().map(|(_, n)| distinguished(n, None)).collect();
     let answer = Ews::new(sim, mailbox)
@@ -566,429 +575,4 @@ async fn requests_against_the_schema_are_refused_with_its_position() {
     );
     assert_eq!(code, "ErrorSchemaValidation");
     assert!(reason.contains("'Traversal'"), "{reason}");
-}
-
-#[tokio::test]
-async fn a_move_raises_moved_and_both_folders_modified() {
-    let sim = support::start().await;
-    let ews = affine(&sim, MARA);
-    let folders = all_folders(&sim, MARA).await;
-    let id = |k: FolderKind| folders[&k].id.clone().expect("id");
-    let pull = Subscribe::pull(
-        vec![
-            BaseFolderId::inbox(),
-            BaseFolderId::distinguished(ews_proto::DistinguishedFolder::DeletedItems),
-        ],
-        EventType::SUBSCRIBABLE.to_vec(),
-        10,
-        None,
-    );
-    let (subscription, cookie, watermark) = subscribe(&ews, MARA, &pull).await;
-    let ews = ews.header(
-        "Cookie",
-        ews_proto::affinity::cookie_header(&cookie.expect("cookie")),
-    );
-    let item = sim
-        .deliver_mail(MARA, "to junk", "x@contoso.com")
-        .expect("delivered");
-    let watermark = watermark.expect("watermark");
-    let (_, parsed) = ews
-        .call(MARA, &GetEvents::new(subscription.clone(), watermark))
-        .await;
-    let after_delivery = parsed
-        .expect("parses")
-        .body
-        .into_first()
-        .expect("m")
-        .notification
-        .expect("n");
-    let last = after_delivery
-        .events
-        .last()
-        .and_then(|e| e.watermark.clone())
-        .expect("watermark");
-    let moved = sim
-        .move_message(MARA, &item, FolderKind::DeletedItems)
-        .expect("moved");
-    let (_, parsed) = ews.call(MARA, &GetEvents::new(subscription, last)).await;
-    let events = parsed
-        .expect("parses")
-        .body
-        .into_first()
-        .expect("m")
-        .notification
-        .expect("n")
-        .events;
-    let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
-    assert_eq!(
-        kinds,
-        [EventType::Moved, EventType::Modified, EventType::Modified]
-    );
-    let moved_event = &events[0];
-    assert!(matches!(&moved_event.object, Some(ChangedObject::Item(new)) if new.id == moved));
-    assert!(matches!(&moved_event.old_object, Some(ChangedObject::Item(old)) if old.id == item));
-    assert_eq!(
-        moved_event.parent_folder_id.as_ref().map(|f| f.id.clone()),
-        Some(id(FolderKind::DeletedItems))
-    );
-    assert_eq!(
-        moved_event
-            .old_parent_folder_id
-            .as_ref()
-            .map(|f| f.id.clone()),
-        Some(id(FolderKind::Inbox))
-    );
-    let modified: Vec<_> = events[1..]
-        .iter()
-        .map(|e| match &e.object {
-            Some(ChangedObject::Folder(f)) => (
-                f.id.clone(),
-                e.parent_folder_id.as_ref().map(|p| p.id.clone()),
-                e.unread_count,
-            ),
-            other => panic!("folder event expected, got {other:?}"),
-        })
-        .collect();
-    let top = Some(id(FolderKind::MsgFolderRoot));
-    assert_eq!(
-        modified,
-        [
-            (id(FolderKind::Inbox), top.clone(), Some(0)),
-            (id(FolderKind::DeletedItems), top, Some(1))
-        ]
-    );
-    let after = all_folders(&sim, MARA).await;
-    assert_eq!(after[&FolderKind::Inbox].total, Some(0));
-    assert_eq!(after[&FolderKind::DeletedItems].total, Some(1));
-}
-
-#[tokio::test]
-async fn delegate_access_with_full_access_reaches_the_mailbox_and_without_it_does_not() {
-    let sim = support::start_with(delegating()).await;
-    let sadie_inbox = all_folders(&sim, SADIE).await[&FolderKind::Inbox]
-        .id
-        .clone();
-    // Mara, signed in as herself, holds FullAccess on Sadie's mailbox.
-    let mara = as_user(&sim, SADIE, MARA_LOGON);
-    let answer = mara
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", Some(SADIE))),
-        ))
-        .await;
-    let message = messages(&answer).remove(0);
-    assert_eq!(message.code, "NoError");
-    assert_eq!(message.folders[0].id, sadie_inbox);
-    let by_id = format!(
-        "<t:FolderId Id=\"{}\"/>",
-        sadie_inbox.clone().unwrap_or_default()
-    );
-    let answer = mara.post(envelope("", &get_folder("IdOnly", &by_id))).await;
-    assert_eq!(messages(&answer)[0].code, "NoError");
-    let answer = mara
-        .post(envelope(
-            "",
-            &find_folder("Shallow", "", &distinguished("msgfolderroot", Some(SADIE))),
-        ))
-        .await;
-    assert_eq!(
-        messages(&answer)[0].folders.len(),
-        FolderKind::MsgFolderRoot.children().count()
-    );
-    // Sadie holds nothing on Mara's mailbox: not found, as Exchange answers delegates.
-    let sadie = as_user(&sim, MARA, SADIE_LOGON);
-    let answer = sadie
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", Some(MARA))),
-        ))
-        .await;
-    assert_eq!(messages(&answer)[0].code, "ErrorFolderNotFound");
-    // Impersonation rights are not delegate rights: the service account with
-    // ApplicationImpersonation gets nothing by naming a mailbox without the header.
-    let svc = Ews::new(&sim, MARA);
-    let answer = svc
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", Some(MARA))),
-        ))
-        .await;
-    assert_eq!(messages(&answer)[0].code, "ErrorFolderNotFound");
-    let answer = sadie
-        .post(envelope(
-            "",
-            &get_folder(
-                "Default",
-                &distinguished("inbox", Some("nobody@contoso.com")),
-            ),
-        ))
-        .await;
-    assert_eq!(messages(&answer)[0].code, "ErrorNonExistentMailbox");
-    // Subscriptions are the owner's: delegate access is refused, by name or by id.
-    let by_name = BaseFolderId::Distinguished {
-        id: ews_proto::DistinguishedFolder::Inbox,
-        change_key: None,
-        mailbox: Some(ews_proto::EmailAddress::smtp(SADIE)),
-    };
-    let by_id = BaseFolderId::Folder(ews_proto::FolderId::new(sadie_inbox.unwrap_or_default()));
-    for folder in [by_name, by_id] {
-        let request = Subscribe::pull(vec![folder], vec![EventType::NewMail], 10, None);
-        let body = ews_proto::soap::write_envelope(
-            &ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013),
-            &request,
-        );
-        let answer = mara.post(body).await;
-        assert_eq!(answer.status, 200, "{}", answer.text());
-        let parsed = ews_proto::soap::read_envelope::<SubscribeResponse>(&answer.body);
-        let status = parsed.expect("parses").body.into_first().expect("m").status;
-        assert_eq!(
-            status.code,
-            ResponseCode::ErrorSubscriptionDelegateAccessNotSupported
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_service_account_without_a_mailbox_must_name_one() {
-    let sim = support::start_with(delegating()).await;
-    let plain = as_user(&sim, SADIE, PLAIN);
-    let answer = plain
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", None)),
-        ))
-        .await;
-    let message = messages(&answer).remove(0);
-    assert_eq!(
-        (message.class.as_str(), message.code.as_str()),
-        ("Error", "ErrorMissingEmailAddress")
-    );
-    let answer = plain
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", Some(SADIE))),
-        ))
-        .await;
-    assert_eq!(messages(&answer)[0].code, "NoError", "FullAccess on Sadie");
-    let answer = plain
-        .post(envelope(
-            "",
-            &get_folder("Default", &distinguished("inbox", Some(MARA))),
-        ))
-        .await;
-    assert_eq!(
-        messages(&answer)[0].code,
-        "ErrorFolderNotFound",
-        "nothing on Mara"
-    );
-    // The account with impersonation rights and no mailbox acts as the impersonated owner.
-    let svc = Ews::new(&sim, MARA);
-    let answer = svc
-        .post(envelope(
-            &impersonating(MARA),
-            &get_folder("Default", &distinguished("inbox", None)),
-        ))
-        .await;
-    assert_eq!(messages(&answer)[0].code, "NoError");
-    let answer = svc
-        .post(envelope(
-            &impersonating(MARA),
-            &get_folder("Default", &distinguished("inbox", Some(MARA))),
-        ))
-        .await;
-    assert_eq!(
-        messages(&answer)[0].code,
-        "NoError",
-        "impersonating, the owner's own mailbox"
-    );
-}
-
-#[tokio::test]
-async fn a_delegate_with_folder_permissions_reaches_those_folders_only() {
-    let sim = support::start_with(delegating()).await;
-    let sadie = as_user(&sim, ALFRED, SADIE_LOGON);
-    let get = |name: &str| {
-        envelope(
-            "",
-            &get_folder("Default", &distinguished(name, Some(ALFRED))),
-        )
-    };
-    let codes = [
-        ("inbox", "NoError"),
-        ("contacts", "NoError"),
-        ("calendar", "ErrorFolderNotFound"),
-        ("root", "ErrorFolderNotFound"),
-    ];
-    for (name, code) in codes {
-        assert_eq!(
-            messages(&sadie.post(get(name)).await)[0].code,
-            code,
-            "{name}"
-        );
-    }
-    let shallow = |name: &str| {
-        envelope(
-            "",
-            &find_folder("Shallow", "", &distinguished(name, Some(ALFRED))),
-        )
-    };
-    let contacts = messages(&sadie.post(shallow("contacts")).await).remove(0);
-    let names: Vec<_> = contacts
-        .folders
-        .iter()
-        .filter_map(|f| f.name.clone())
-        .collect();
-    assert_eq!(names, ["Recipient Cache"], "only the subfolders granted");
-    let top = messages(&sadie.post(shallow("msgfolderroot")).await).remove(0);
-    assert_eq!(top.code, "ErrorFolderNotFound");
-}
-
-fn move_item(to: &str, items: &[&str]) -> String {
-    let ids: String = items
-        .iter()
-        .map(|id| format!("<t:ItemId Id=\"{id}\"/>"))
-        .collect();
-    format!(
-        "<m:MoveItem><m:ToFolderId>{to}</m:ToFolderId><m:ItemIds>{ids}</m:ItemIds></m:MoveItem>"
-    )
-}
-
-/// The new ids a `MoveItemResponse` returns, per message (`None` for errors).
-fn new_item_ids(answer: &Answer) -> Vec<(String, Option<String>)> {
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    let text = answer.text();
-    let doc = roxmltree::Document::parse(&text).expect("well-formed answer");
-    doc.descendants()
-        .filter(|n| n.has_tag_name((M, "MoveItemResponseMessage")))
-        .map(|m| {
-            let code = m
-                .descendants()
-                .find(|n| n.has_tag_name((M, "ResponseCode")))
-                .map(text_of)
-                .unwrap_or_default();
-            let id = m
-                .descendants()
-                .find(|n| n.has_tag_name((T, "ItemId")))
-                .and_then(|n| n.attribute("Id").map(Into::into));
-            (code, id)
-        })
-        .collect()
-}
-
-#[tokio::test]
-async fn move_item_moves_within_a_mailbox_and_raises_the_events() {
-    let sim = support::start_with(delegating()).await;
-    let ews = affine(&sim, MARA);
-    let folders = all_folders(&sim, MARA).await;
-    let id = |k: FolderKind| folders[&k].id.clone().expect("id");
-    let pull = Subscribe::pull(
-        vec![BaseFolderId::inbox()],
-        EventType::SUBSCRIBABLE.to_vec(),
-        10,
-        None,
-    );
-    let (subscription, cookie, watermark) = subscribe(&ews, MARA, &pull).await;
-    let ews = ews.header(
-        "Cookie",
-        ews_proto::affinity::cookie_header(&cookie.expect("cookie")),
-    );
-    let item = sim
-        .deliver_mail(MARA, "junk", "x@contoso.com")
-        .expect("delivered");
-    let (_, parsed) = ews
-        .call(
-            MARA,
-            &GetEvents::new(subscription.clone(), watermark.expect("w")),
-        )
-        .await;
-    let events = parsed
-        .expect("parses")
-        .body
-        .into_first()
-        .expect("m")
-        .notification
-        .expect("n")
-        .events;
-    let last = events
-        .last()
-        .and_then(|e| e.watermark.clone())
-        .expect("watermark");
-
-    let mara = as_user(&sim, MARA, MARA_LOGON);
-    let answer = mara
-        .post(envelope(
-            "",
-            &move_item(&distinguished("junkemail", None), &[&item, "bm90LWFuLWlk"]),
-        ))
-        .await;
-    let results = new_item_ids(&answer);
-    assert_eq!(results[0].0, "NoError");
-    let new = results[0].1.clone().expect("the new item's id");
-    assert_ne!(new, item, "a moved item has a new id");
-    assert_eq!(results[1], ("ErrorInvalidIdMalformed".to_owned(), None));
-
-    let (_, parsed) = ews.call(MARA, &GetEvents::new(subscription, last)).await;
-    let events = parsed
-        .expect("parses")
-        .body
-        .into_first()
-        .expect("m")
-        .notification
-        .expect("n")
-        .events;
-    let moved = events
-        .iter()
-        .find(|e| e.kind == EventType::Moved)
-        .expect("MovedEvent");
-    assert!(matches!(&moved.object, Some(ChangedObject::Item(i)) if i.id == new));
-    assert!(matches!(&moved.old_object, Some(ChangedObject::Item(i)) if i.id == item));
-    assert_eq!(
-        moved.old_parent_folder_id.as_ref().map(|f| f.id.clone()),
-        Some(id(FolderKind::Inbox))
-    );
-    assert_eq!(
-        moved.parent_folder_id.as_ref().map(|f| f.id.clone()),
-        Some(id(FolderKind::JunkEmail))
-    );
-    let after = all_folders(&sim, MARA).await;
-    assert_eq!(
-        (
-            after[&FolderKind::Inbox].total,
-            after[&FolderKind::JunkEmail].total
-        ),
-        (Some(0), Some(1))
-    );
-
-    // Into another mailbox (Mara has FullAccess on Sadie's): refused, the item stays.
-    let answer = mara
-        .post(envelope(
-            "",
-            &move_item(&distinguished("inbox", Some(SADIE)), &[&new]),
-        ))
-        .await;
-    assert_eq!(new_item_ids(&answer)[0].0, "ErrorCrossMailboxMoveCopy");
-    // Sadie holds nothing on Mara's mailbox: the item is not found.
-    let sadie = as_user(&sim, MARA, SADIE_LOGON);
-    let answer = sadie
-        .post(envelope(
-            "",
-            &move_item(&distinguished("inbox", Some(MARA)), &[&new]),
-        ))
-        .await;
-    assert_eq!(
-        new_item_ids(&answer)[0].0,
-        "ErrorFolderNotFound",
-        "nor the destination"
-    );
-    let answer = sadie
-        .post(envelope(
-            "",
-            &move_item(&distinguished("inbox", None), &[&new]),
-        ))
-        .await;
-    assert_eq!(new_item_ids(&answer)[0].0, "ErrorItemNotFound");
-    assert_eq!(
-        all_folders(&sim, MARA).await[&FolderKind::JunkEmail].total,
-        Some(1)
-    );
 }
