@@ -123,6 +123,9 @@ async fn handle(
         (None, Incoming::GetFolder(_) | Incoming::FindFolder(_) | Incoming::MoveItem(_)) => {
             incoming.named_mailbox(&ctx.world).unwrap_or(0)
         }
+        (None, Incoming::Other(Request::Subscribe(request))) => {
+            return subscribe::without_mailbox(&ctx.world, request);
+        }
         (None, Incoming::Other(_)) => {
             return respond::fault(&SoapFault::ews(
                 ResponseCode::ErrorNonExistentMailbox,

@@ -167,6 +167,36 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
     )
 }
 
+/// `Subscribe` from an account without a mailbox and without impersonation: it has no
+/// mailbox of its own to subscribe to, so a folder named without a mailbox answers
+/// `ErrorMissingEmailAddress`, and one in another mailbox is delegate access, which
+/// subscriptions do not support (`ErrorSubscriptionDelegateAccessNotSupported`); both from
+/// [Handling delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange).
+pub(crate) fn without_mailbox(world: &crate::world::World, request: &Subscribe) -> Response {
+    let names_no_mailbox = request.subscribe_to_all_folders
+        || request.folder_ids.iter().any(|id| {
+            matches!(id, BaseFolderId::Distinguished { mailbox, .. }
+                if mailbox.as_ref().and_then(|m| m.email_address.as_deref()).is_none())
+        });
+    let (code, text) = if names_no_mailbox {
+        (
+            ResponseCode::ErrorMissingEmailAddress,
+            "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
+        )
+    } else {
+        (
+            ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+            "Subscriptions are not supported for delegate user access.",
+        )
+    };
+    respond::ok(
+        world,
+        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(
+            code, text,
+        ))),
+    )
+}
+
 fn schema_range(element: &str) -> Response {
     respond::fault(&SoapFault::ews(
         ResponseCode::ErrorSchemaValidation,

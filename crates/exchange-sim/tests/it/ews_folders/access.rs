@@ -187,3 +187,35 @@ async fn a_delegate_with_folder_permissions_reaches_those_folders_only() {
     let top = messages(&sadie.post(shallow("msgfolderroot")).await).remove(0);
     assert_eq!(top.code, "ErrorFolderNotFound");
 }
+
+#[tokio::test]
+async fn a_service_account_without_a_mailbox_cannot_subscribe_without_impersonation() {
+    let sim = support::start_with(delegating()).await;
+    let plain = as_user(&sim, SADIE, PLAIN);
+    let cases = [
+        (
+            BaseFolderId::inbox(),
+            ResponseCode::ErrorMissingEmailAddress,
+        ),
+        (
+            BaseFolderId::Distinguished {
+                id: ews_proto::DistinguishedFolder::Inbox,
+                change_key: None,
+                mailbox: Some(ews_proto::EmailAddress::smtp(SADIE)),
+            },
+            ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+        ),
+    ];
+    for (folder, code) in cases {
+        let request = Subscribe::pull(vec![folder], vec![EventType::NewMail], 10, None);
+        let body = ews_proto::soap::write_envelope(
+            &ews_proto::soap::SoapHeader::request(ews_proto::soap::ExchangeVersion::Exchange2013),
+            &request,
+        );
+        let answer = plain.post(body).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let parsed = ews_proto::soap::read_envelope::<SubscribeResponse>(&answer.body);
+        let status = parsed.expect("parses").body.into_first().expect("m").status;
+        assert_eq!(status.code, code);
+    }
+}
