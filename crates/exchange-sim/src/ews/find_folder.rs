@@ -7,7 +7,8 @@
 //! [RootFolder](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/rootfolder-findfolderresponsemessage).
 //!
 //! "All subfolders of a given folder are returned in order by name" (BaseShape page): a
-//! `Deep` traversal lists each folder followed by its subtree, siblings by name. No folder is ever soft-deleted in the
+//! `Deep` traversal lists each folder followed by its subtree, siblings by name (the order
+//! of a deep result is otherwise undocumented). No folder is ever soft-deleted in the
 //! simulator, so `SoftDeleted` traversal finds none. Restrictions are not modelled and are
 //! refused as such rather than ignored.
 

@@ -209,8 +209,9 @@ pub(crate) fn error(xml: &mut Xml, element: &str, (code, text): Failure) {
 /// (`FolderId`, `ParentFolderId`, `FolderClass`, `DisplayName`, `TotalCount`,
 /// `ChildFolderCount`, then `FolderType`'s `UnreadCount`).
 ///
-/// The mailbox root's `ParentFolderId` is its own id: the store's root has no parent and
-/// Exchange reports the root itself (clients such as exchangelib guard against that loop).
+/// The mailbox root's `ParentFolderId` is its own id. Microsoft does not document the root's
+/// parent; the store's root has none, and clients such as exchangelib expect a folder whose
+/// parent is itself, so the simulator answers that (a choice, listed in the README).
 pub(crate) fn write_folder(
     xml: &mut Xml,
     world: &World,
