@@ -7,7 +7,11 @@
 
 mod auth;
 pub(crate) mod directory_ops;
+mod envelope;
+mod find_folder;
 mod folder;
+mod folder_ids;
+mod move_item;
 mod ntlm;
 mod pull;
 mod push;
@@ -15,6 +19,7 @@ mod respond;
 mod routing;
 mod streaming;
 mod subscribe;
+mod write;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,13 +32,15 @@ use axum::response::Response;
 use axum::routing::post;
 use ews_proto::ResponseCode;
 use ews_proto::operations::Request;
-use ews_proto::soap::{ConnectingSid, Envelope, SoapFault, read_envelope};
+use ews_proto::soap::{SoapFault, read_envelope};
 
 use crate::net::ConnInfo;
 use crate::sim::{Ctx, Stats};
 use crate::world::World;
 use crate::world::directory::Principal;
 use crate::world::faults::Fault;
+use envelope::{ConnectingSid, Header};
+use folder_ids::Actor;
 pub(crate) use ntlm::ConnNtlm;
 use routing::Route;
 
@@ -101,13 +108,38 @@ async fn handle(
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
     }
-    let envelope: Envelope<Request> = match read_envelope(&body) {
-        Ok(envelope) => envelope,
-        Err(error) => return respond::schema_error(&error),
+    let (header, incoming) = match read_request(&body) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
-    let (mailbox, impersonating) = match acting_mailbox(&ctx, &principal, &envelope, &headers) {
+    let (own, impersonating) = match acting_mailbox(&ctx, &principal, &header, &headers) {
         Ok(found) => found,
         Err(fault) => return respond::fault(&fault),
+    };
+    // An account without a mailbox may still reach others' folders and items by delegate
+    // access (folder_ids.rs); every other operation needs a mailbox to act in.
+    let mailbox = match (own, &incoming) {
+        (Some(own), _) => own,
+        (None, Incoming::GetFolder(_) | Incoming::FindFolder(_) | Incoming::MoveItem(_)) => {
+            incoming.named_mailbox(&ctx.world).unwrap_or(0)
+        }
+        (None, Incoming::Other(Request::Subscribe(request))) => {
+            return subscribe::without_mailbox(&ctx.world, request);
+        }
+        (None, Incoming::Other(_)) => {
+            return respond::fault(&SoapFault::ews(
+                ResponseCode::ErrorNonExistentMailbox,
+                "The SMTP address has no mailbox associated with it.",
+            ));
+        }
+    };
+    let actor = Actor {
+        identity: if impersonating {
+            Principal::User(mailbox)
+        } else {
+            principal.clone()
+        },
+        mailbox: own,
     };
     let budget_key = if impersonating {
         format!("mailbox:{mailbox}")
@@ -122,8 +154,10 @@ async fn handle(
         budget_key,
         route: route.clone(),
     };
-    let response = match envelope.body {
-        Request::GetStreamingEvents(request) => streaming::handle(call, request).await,
+    let response = match incoming {
+        Incoming::Other(Request::GetStreamingEvents(request)) => {
+            streaming::handle(call, request).await
+        }
         other => {
             let limits = ctx.world.throttle.limits();
             let Some(_permit) = ctx
@@ -138,10 +172,60 @@ async fn handle(
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            dispatch(&call, other).await
+            match other {
+                Incoming::GetFolder(request) => folder::get_folder(&call, &actor, &request),
+                Incoming::FindFolder(request) => find_folder::find_folder(&call, &actor, &request),
+                Incoming::MoveItem(request) => move_item::move_item(&call, &actor, &request),
+                Incoming::Other(request) => dispatch(&call, request).await,
+            }
         }
     };
     routing::with_affinity_cookie(response, &route)
+}
+
+/// A request's body: the operations the simulator reads itself, and the rest (read by
+/// `ews-proto` for now).
+enum Incoming {
+    GetFolder(folder::GetFolder),
+    FindFolder(find_folder::FindFolder),
+    MoveItem(move_item::MoveItem),
+    Other(Request),
+}
+
+impl Incoming {
+    /// The first mailbox a folder request names, for routing an account without a mailbox.
+    fn named_mailbox(&self, world: &World) -> Option<usize> {
+        let ids = match self {
+            Self::GetFolder(request) => &request.folder_ids,
+            Self::FindFolder(request) => &request.parents,
+            Self::MoveItem(request) => return request.named_mailbox(world),
+            Self::Other(_) => return None,
+        };
+        ids.iter().find_map(|id| id.named_mailbox(world))
+    }
+}
+
+/// Reads the envelope with the simulator's own reader: its header, and the body of the
+/// operations read here; other operations' bodies through `read_envelope`.
+fn read_request(body: &[u8]) -> Result<(Header, Incoming), Box<Response>> {
+    let request = envelope::parse(body).map_err(|r| Box::new(r.response()))?;
+    let header = request.header().map_err(|r| Box::new(r.response()))?;
+    let operation = request.operation().map_err(|r| Box::new(r.response()))?;
+    let incoming = match operation.map(|n| (n, n.tag_name().name())) {
+        Some((node, "GetFolder")) => folder::read(&request.doc, node).map(Incoming::GetFolder),
+        Some((node, "FindFolder")) => {
+            find_folder::read(&request.doc, node).map(Incoming::FindFolder)
+        }
+        Some((node, "MoveItem")) => move_item::read(&request.doc, node).map(Incoming::MoveItem),
+        _ => {
+            return read_envelope::<Request>(body)
+                .map(|envelope| (header, Incoming::Other(envelope.body)))
+                .map_err(|error| Box::new(respond::schema_error(&error)));
+        }
+    };
+    incoming
+        .map(|incoming| (header, incoming))
+        .map_err(|r| Box::new(r.response()))
 }
 
 async fn dispatch(call: &Call, request: Request) -> Response {
@@ -157,7 +241,6 @@ async fn dispatch(call: &Call, request: Request) -> Response {
         }
         Request::Unsubscribe(request) => subscribe::unsubscribe(call, request),
         Request::GetEvents(request) => pull::get_events(call, request),
-        Request::GetFolder(request) => folder::get_folder(call, request),
         Request::ResolveNames(request) => directory_ops::resolve_names(call, request),
         Request::GetUserPhoto(request) => directory_ops::get_user_photo(call, request),
         Request::GetStreamingEvents(_) => respond::fault(&SoapFault::client("unexpected request")),
@@ -168,22 +251,23 @@ async fn dispatch(call: &Call, request: Request) -> Response {
     }
 }
 
-/// Which mailbox the request acts as, checking impersonation rights; a SOAP fault otherwise.
+/// Which mailbox the request acts as (none for an account without one) and whether by
+/// impersonation, checking impersonation rights; a SOAP fault otherwise.
 fn acting_mailbox(
     ctx: &Ctx,
     principal: &Principal,
-    envelope: &Envelope<Request>,
+    header: &Header,
     headers: &HeaderMap,
-) -> Result<(usize, bool), Box<SoapFault>> {
+) -> Result<(Option<usize>, bool), Box<SoapFault>> {
     let directory = &ctx.world.directory;
     let app_only = matches!(principal, Principal::App { .. });
-    match &envelope.header.impersonation {
+    match &header.impersonation {
         Some(sid) => {
             let target = match sid {
                 ConnectingSid::PrimarySmtpAddress(a)
                 | ConnectingSid::SmtpAddress(a)
                 | ConnectingSid::PrincipalName(a) => directory.user_by_smtp(a),
-                _ => None,
+                ConnectingSid::Sid(_) => None,
             }
             .ok_or_else(|| {
                 Box::new(SoapFault::ews(
@@ -203,20 +287,12 @@ fn acting_mailbox(
                     "The X-AnchorMailbox header must be present for app-only tokens.",
                 )));
             }
-            Ok((target, true))
+            Ok((Some(target), true))
         }
         None if app_only => Err(Box::new(SoapFault::ews(
             ResponseCode::ErrorInvalidExchangeImpersonationHeaderData,
             "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
         ))),
-        None => directory
-            .own_mailbox(principal)
-            .map(|m| (m, false))
-            .ok_or_else(|| {
-                Box::new(SoapFault::ews(
-                    ResponseCode::ErrorNonExistentMailbox,
-                    "The SMTP address has no mailbox associated with it.",
-                ))
-            }),
+        None => Ok((directory.own_mailbox(principal), false)),
     }
 }

@@ -174,6 +174,27 @@ pub struct User {
     pub photo_path: String,
     /// Whether the user has a photo.
     pub photo: bool,
+    /// Who holds FullAccess on this user's mailbox (`Add-MailboxPermission -AccessRights
+    /// FullAccess`): other users' SMTP addresses, service accounts' names or UPNs. They reach
+    /// its folders by delegate access, naming the mailbox in `DistinguishedFolderId`; see
+    /// [Delegate access and EWS](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/delegate-access-and-ews-in-exchange).
+    /// Empty by default: only the owner (and impersonation) reaches the mailbox.
+    pub full_access: Vec<String>,
+    /// Delegates with permission on some folders only (as `AddDelegate` or Outlook's delegate
+    /// settings grant them): each reaches exactly the folders listed.
+    pub delegates: Vec<Delegate>,
+}
+
+/// A delegate with permission on some of a mailbox's folders
+/// ([Delegate access and EWS](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/delegate-access-and-ews-in-exchange)).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Delegate {
+    /// The delegate: a user's SMTP address or a service account's name or UPN.
+    pub user: String,
+    /// The folders it may reach, by distinguished name (`inbox`, `calendar`, ...).
+    pub folders: Vec<crate::world::mailbox::FolderKind>,
 }
 
 /// A right a service account can hold.

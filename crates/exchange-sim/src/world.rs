@@ -5,6 +5,7 @@ pub(crate) mod budget;
 pub(crate) mod clock;
 pub(crate) mod directory;
 pub(crate) mod faults;
+pub(crate) mod folders;
 pub(crate) mod mailbox;
 pub(crate) mod server;
 pub(crate) mod subscription;

@@ -14,7 +14,7 @@ use ews_proto::soap::{ResponseStatus, SoapFault};
 use ews_proto::{BaseFolderId, EventType, ResponseCode, SubscriptionId};
 
 use super::{Call, push, respond};
-use crate::world::mailbox::{FolderKind, WatermarkError};
+use crate::world::mailbox::{FolderKind, WatermarkError, parse_folder_id};
 use crate::world::server::Backend;
 use crate::world::subscription::{Kind, Subscription};
 
@@ -167,6 +167,36 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
     )
 }
 
+/// `Subscribe` from an account without a mailbox and without impersonation: it has no
+/// mailbox of its own to subscribe to, so a folder named without a mailbox answers
+/// `ErrorMissingEmailAddress`, and one in another mailbox is delegate access, which
+/// subscriptions do not support (`ErrorSubscriptionDelegateAccessNotSupported`); both from
+/// [Handling delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange).
+pub(crate) fn without_mailbox(world: &crate::world::World, request: &Subscribe) -> Response {
+    let names_no_mailbox = request.subscribe_to_all_folders
+        || request.folder_ids.iter().any(|id| {
+            matches!(id, BaseFolderId::Distinguished { mailbox, .. }
+                if mailbox.as_ref().and_then(|m| m.email_address.as_deref()).is_none())
+        });
+    let (code, text) = if names_no_mailbox {
+        (
+            ResponseCode::ErrorMissingEmailAddress,
+            "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
+        )
+    } else {
+        (
+            ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+            "Subscriptions are not supported for delegate user access.",
+        )
+    };
+    respond::ok(
+        world,
+        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(
+            code, text,
+        ))),
+    )
+}
+
 fn schema_range(element: &str) -> Response {
     respond::fault(&SoapFault::ews(
         ResponseCode::ErrorSchemaValidation,
@@ -175,6 +205,12 @@ fn schema_range(element: &str) -> Response {
 }
 
 /// The folder a `FolderIds` entry names in the mailbox acted as.
+///
+/// A subscription is made as the mailbox's owner (itself or by impersonation), never by
+/// delegate access: naming another mailbox in `DistinguishedFolderId` answers
+/// `ErrorSubscriptionDelegateAccessNotSupported`, "subscribe to notifications as the mailbox
+/// owner" ([Handling delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange)).
+/// Naming one's own mailbox there (as clients in delegate mode do) is the owner's access.
 fn resolve_folder(
     call: &Call,
     id: &BaseFolderId,
@@ -198,13 +234,18 @@ fn resolve_folder(
                 "The specified folder could not be found in the store.",
             ))
         }
-        BaseFolderId::Folder(folder) => FolderKind::ALL
-            .into_iter()
-            .find(|f| mailbox.folder_id(*f).id == folder.id)
-            .ok_or((
+        BaseFolderId::Folder(folder) => match parse_folder_id(&folder.id) {
+            Some((owner, kind)) if owner == mailbox.id => Ok(kind),
+            // Another mailbox's folder: a delegate's subscription, which Exchange refuses.
+            Some((owner, _)) if (owner as usize) < world.mailboxes.len() => Err((
+                ResponseCode::ErrorSubscriptionDelegateAccessNotSupported,
+                "Subscriptions are not supported for delegate user access.",
+            )),
+            _ => Err((
                 ResponseCode::ErrorFolderNotFound,
                 "The specified folder could not be found in the store.",
             )),
+        },
         _ => Err((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed.")),
     }
 }

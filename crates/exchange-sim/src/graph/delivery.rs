@@ -129,7 +129,7 @@ fn pending(ctx: &Ctx, subscription: &Subscription, cursor: u64) -> (Vec<Value>, 
 
 /// What an event of the mailbox means to a subscription on `folder` (`None`: all folders).
 fn changes(entry: &LogEntry, folder: Option<FolderKind>) -> Vec<(Change, u64)> {
-    let watched = |f: FolderKind| folder.is_none_or(|w| w == f) && f != FolderKind::Root;
+    let watched = |f: FolderKind| folder.is_none_or(|w| w == f) && f != FolderKind::MsgFolderRoot;
     let Object::Item(number, _) = entry.object else {
         return Vec::new();
     };

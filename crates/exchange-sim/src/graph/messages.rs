@@ -23,9 +23,38 @@ pub(crate) fn folder_id(mailbox: &Mailbox, folder: FolderKind) -> String {
     rest_id(&mailbox.folder_id(folder).id)
 }
 
+/// Graph's well-known mail folder names the simulator's mailbox has
+/// ([mailFolder](https://learn.microsoft.com/en-us/graph/api/resources/mailfolder): the table of
+/// well-known folder names). EWS-only names (`root`, `calendar`, ...) are not among them.
+const WELL_KNOWN: [&str; 15] = [
+    "archive",
+    "conflicts",
+    "conversationhistory",
+    "deleteditems",
+    "drafts",
+    "inbox",
+    "junkemail",
+    "localfailures",
+    "msgfolderroot",
+    "outbox",
+    "recoverableitemsdeletions",
+    "searchfolders",
+    "sentitems",
+    "serverfailures",
+    "syncissues",
+];
+
 /// The folder a well-known name (`inbox`, any case) or a folder id names.
 pub(crate) fn folder_kind(mailbox: &Mailbox, name: &str) -> Option<FolderKind> {
-    FolderKind::from_distinguished(&name.to_ascii_lowercase()).or_else(|| {
+    let lower = name.to_ascii_lowercase();
+    let well_known = WELL_KNOWN.contains(&lower.as_str()).then(|| {
+        if lower == "archive" {
+            Some(FolderKind::Archive)
+        } else {
+            FolderKind::from_distinguished(&lower)
+        }
+    });
+    well_known.flatten().or_else(|| {
         FolderKind::ALL
             .into_iter()
             .find(|f| folder_id(mailbox, *f) == name)
@@ -123,9 +152,9 @@ pub(crate) fn folder(
     object.insert("displayName".into(), json!(folder.display_name()));
     object.insert(
         "parentFolderId".into(),
-        json!(folder_id(mailbox, FolderKind::Root)),
+        json!(folder_id(mailbox, folder.parent().unwrap_or(folder))),
     );
-    object.insert("childFolderCount".into(), json!(0));
+    object.insert("childFolderCount".into(), json!(folder.children().count()));
     object.insert("unreadItemCount".into(), json!(unread));
     object.insert("totalItemCount".into(), json!(count));
     object.insert("sizeInBytes".into(), json!(0));

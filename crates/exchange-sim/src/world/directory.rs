@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::mailbox::FolderKind;
 use crate::scenario::{App, Right, Scenario, ServiceAccount, User};
 
 /// The directory, read-only after start.
@@ -157,6 +158,59 @@ impl Directory {
         }
     }
 
+    /// Whether `principal` holds FullAccess on mailbox `target` (delegate access; the
+    /// scenario's `full_access` on the mailbox's user). App-only tokens never do: they reach
+    /// mailboxes by impersonation only.
+    pub(crate) fn has_full_access(&self, principal: &Principal, target: usize) -> bool {
+        let Some(owner) = self.users.get(target) else {
+            return false;
+        };
+        let names = self.names(principal);
+        owner
+            .full_access
+            .iter()
+            .any(|granted| is_one_of(granted, &names))
+    }
+
+    /// Whether `principal` may reach folder `folder` of mailbox `target` by delegate access:
+    /// FullAccess on the mailbox, or a delegate's permission on that folder.
+    pub(crate) fn may_reach(
+        &self,
+        principal: &Principal,
+        target: usize,
+        folder: FolderKind,
+    ) -> bool {
+        if self.has_full_access(principal, target) {
+            return true;
+        }
+        let Some(owner) = self.users.get(target) else {
+            return false;
+        };
+        let names = self.names(principal);
+        owner
+            .delegates
+            .iter()
+            .any(|d| d.folders.contains(&folder) && is_one_of(&d.user, &names))
+    }
+
+    /// The names a grant may give a principal by: a user's SMTP address, an account's name and
+    /// UPN; none for apps.
+    fn names(&self, principal: &Principal) -> Vec<&str> {
+        match principal {
+            Principal::User(i) | Principal::Delegated { user: i, .. } => self
+                .users
+                .get(*i)
+                .map(|u| vec![u.smtp.as_str()])
+                .unwrap_or_default(),
+            Principal::Account(i) => self
+                .accounts
+                .get(*i)
+                .map(|a| vec![a.name.as_str(), a.upn.as_str()])
+                .unwrap_or_default(),
+            Principal::App { .. } => Vec::new(),
+        }
+    }
+
     /// The mailbox a principal acts as without impersonation, if it has one.
     pub(crate) fn own_mailbox(&self, principal: &Principal) -> Option<usize> {
         match principal {
@@ -167,10 +221,80 @@ impl Directory {
     }
 }
 
+/// Whether a grant names one of `names` (case-insensitive).
+fn is_one_of(granted: &str, names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|name| !name.is_empty() && granted.trim().eq_ignore_ascii_case(name))
+}
+
 /// Compares secrets without leaking where they differ.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+[[domains]]
+name = "contoso.com"
+
+[[servers]]
+name = "mbx1"
+
+[[users]]
+smtp = "mara@contoso.com"
+
+[[users]]
+smtp = "sadie@contoso.com"
+full_access = ["Mara@Contoso.com", "svc-plain"]
+
+[[users.delegates]]
+user = "svc-bems"
+folders = ["inbox", "calendar"]
+
+[[service_accounts]]
+name = "svc-plain"
+upn = "svc-plain@contoso.com"
+
+[[service_accounts]]
+name = "svc-bems"
+upn = "svc-bems@contoso.com"
+rights = ["ApplicationImpersonation"]
+"#;
+
+    #[test]
+    fn full_access_is_granted_by_name_to_users_and_accounts_only() {
+        let scenario = Scenario::from_toml(SCENARIO).expect("valid scenario");
+        let directory = Directory::new(&scenario);
+        let (mara, sadie) = (0, 1);
+        assert!(directory.has_full_access(&Principal::User(mara), sadie));
+        assert!(!directory.has_full_access(&Principal::User(sadie), mara));
+        assert!(directory.has_full_access(&Principal::Account(0), sadie));
+        assert!(
+            !directory.has_full_access(&Principal::Account(1), sadie),
+            "impersonation rights are not delegate rights"
+        );
+        let app = Principal::App {
+            client_id: "x".into(),
+            roles: vec!["full_access_as_app".into()],
+        };
+        assert!(!directory.has_full_access(&app, sadie));
+        assert!(!directory.has_full_access(&Principal::User(mara), 7));
+        assert_eq!(directory.own_mailbox(&Principal::Account(0)), None);
+        let bems = Principal::Account(1);
+        assert!(directory.may_reach(&bems, sadie, FolderKind::Inbox));
+        assert!(directory.may_reach(&bems, sadie, FolderKind::Calendar));
+        assert!(
+            !directory.may_reach(&bems, sadie, FolderKind::Root),
+            "only the folders granted"
+        );
+        assert!(!directory.may_reach(&bems, mara, FolderKind::Inbox));
+        assert!(directory.may_reach(&Principal::User(mara), sadie, FolderKind::Root));
+    }
 }

@@ -20,73 +20,7 @@ use super::subscription::Subscription;
 /// Most events a mailbox keeps, whatever their age.
 const MAX_LOG: usize = 10_000;
 
-/// The folders the simulator models.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum FolderKind {
-    /// `msgfolderroot`, the parent of the mail folders.
-    Root,
-    /// `inbox`.
-    Inbox,
-    /// `deleteditems`.
-    DeletedItems,
-    /// `junkemail`.
-    JunkEmail,
-    /// `archive` (a user folder under the root).
-    Archive,
-}
-
-impl FolderKind {
-    /// Every folder.
-    pub const ALL: [Self; 5] = [
-        Self::Root,
-        Self::Inbox,
-        Self::DeletedItems,
-        Self::JunkEmail,
-        Self::Archive,
-    ];
-
-    /// The `DistinguishedFolderId` name, when the folder has one.
-    pub fn distinguished_name(self) -> Option<&'static str> {
-        match self {
-            Self::Root => Some("msgfolderroot"),
-            Self::Inbox => Some("inbox"),
-            Self::DeletedItems => Some("deleteditems"),
-            Self::JunkEmail => Some("junkemail"),
-            Self::Archive => None,
-        }
-    }
-
-    /// The folder's display name.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Root => "Top of Information Store",
-            Self::Inbox => "Inbox",
-            Self::DeletedItems => "Deleted Items",
-            Self::JunkEmail => "Junk Email",
-            Self::Archive => "Archive",
-        }
-    }
-
-    /// The folder for a `DistinguishedFolderId` name.
-    pub fn from_distinguished(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.distinguished_name() == Some(name))
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Self::Root => 0,
-            Self::Inbox => 1,
-            Self::DeletedItems => 2,
-            Self::JunkEmail => 3,
-            Self::Archive => 4,
-        }
-    }
-}
+pub use super::folders::FolderKind;
 
 /// A message in a mailbox.
 #[derive(Debug, Clone)]
@@ -180,6 +114,28 @@ pub(crate) struct Mailbox {
     subscriptions: Mutex<Vec<Weak<Subscription>>>,
     /// Others woken on every change (Microsoft Graph's change notifications).
     observers: Mutex<Vec<Weak<tokio::sync::Notify>>>,
+}
+
+/// The `ChangeKey` of every folder: the simulator never changes a folder's own properties.
+pub(crate) const FOLDER_CHANGE_KEY: &str = "AQAAAA==";
+
+/// The mailbox number and folder a folder id names, if it is one the simulator handed out.
+/// Ids carry their mailbox, as Exchange's do, so a delegate's `FolderId` finds its store.
+pub(crate) fn parse_folder_id(id: &str) -> Option<(u32, FolderKind)> {
+    let text = String::from_utf8(STANDARD.decode(id.trim()).ok()?).ok()?;
+    let (mailbox, code) = text.strip_prefix("AQMkF")?.split_once('.')?;
+    Some((
+        mailbox.parse().ok()?,
+        FolderKind::from_code(code.parse().ok()?)?,
+    ))
+}
+
+/// The mailbox number and item number an item id names, if it is one the simulator handed
+/// out (ids carry their mailbox, as Exchange's do).
+pub(crate) fn parse_item_id(id: &str) -> Option<(u32, u64)> {
+    let text = String::from_utf8(STANDARD.decode(id.trim()).ok()?).ok()?;
+    let (mailbox, item) = text.strip_prefix("AAMkI")?.split_once('.')?;
+    Some((mailbox.parse().ok()?, item.parse().ok()?))
 }
 
 /// Why a watermark cannot be used.
@@ -283,7 +239,7 @@ impl Mailbox {
 
     pub(crate) fn folder_id(&self, folder: FolderKind) -> FolderId {
         FolderId::new(STANDARD.encode(format!("AQMkF{}.{}", self.id, folder.code())))
-            .with_change_key("AQAAAA==")
+            .with_change_key(FOLDER_CHANGE_KEY)
     }
 
     pub(crate) fn item_id(&self, item: u64, version: u32) -> ItemId {
@@ -293,10 +249,16 @@ impl Mailbox {
 
     /// The item number an `ItemId` names, if it is one of this mailbox's.
     pub(crate) fn parse_item_id(&self, id: &str) -> Option<u64> {
-        let text = String::from_utf8(STANDARD.decode(id).ok()?).ok()?;
-        let (mailbox, item) = text.strip_prefix("AAMkI")?.split_once('.')?;
-        (mailbox.parse::<u32>().ok()? == self.id).then_some(())?;
-        item.parse().ok()
+        let (mailbox, item) = parse_item_id(id)?;
+        (mailbox == self.id).then_some(item)
+    }
+
+    /// The folder an item is in, and its version, if it exists.
+    pub(crate) fn item_place(&self, number: u64) -> Option<(FolderKind, u32)> {
+        self.lock()
+            .items
+            .get(&number)
+            .map(|item| (item.folder, item.version))
     }
 
     /// Unread messages in a folder.
@@ -375,7 +337,11 @@ impl Mailbox {
     }
 
     /// Moves a message: `MovedEvent` (new id, old id, both parents) and both folders'
-    /// `ModifiedEvent`.
+    /// `ModifiedEvent` with their unread counts. A moved item gets a new id, as in Exchange
+    /// ([MovedEvent](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/movedevent):
+    /// `ItemId`, `ParentFolderId`, `OldItemId`, `OldParentFolderId`;
+    /// [Notification subscriptions, mailbox events](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/notification-subscriptions-mailbox-events-and-ews-in-exchange)).
+    /// A folder's `ModifiedEvent` carries the folder's own parent as `ParentFolderId`.
     pub(crate) fn move_item(
         &self,
         now: OffsetDateTime,
@@ -467,7 +433,7 @@ fn folder_modified(state: &mut MailboxState, now: OffsetDateTime, folder: Folder
         now,
         Kind::Modified,
         Object::Folder(folder),
-        FolderKind::Root,
+        folder.parent().unwrap_or(FolderKind::Root),
         None,
         Some(unread),
     );
@@ -537,4 +503,9 @@ fn count(state: &MailboxState, folder: FolderKind, unread: bool) -> i32 {
 /// Total messages in a folder.
 pub(crate) fn total(state: &MailboxState, folder: FolderKind) -> i32 {
     count(state, folder, false)
+}
+
+/// Unread messages in a folder.
+pub(crate) fn unread(state: &MailboxState, folder: FolderKind) -> i32 {
+    count(state, folder, true)
 }

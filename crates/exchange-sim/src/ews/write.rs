@@ -1,0 +1,210 @@
+//! The simulator's own XML writer for EWS answers: a SOAP 1.1 envelope with the
+//! `ServerVersionInfo` header, elements written in the schema's order by the caller, text and
+//! attribute values escaped here.
+//!
+//! Answers written here do not go through the client crates' writer (`ews-proto`), so a
+//! misunderstanding of the protocol shared by both sides cannot hide.
+//! Envelope shape: [ServerVersionInfo](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/serverversioninfo)
+//! in the SOAP header, the operation's response in the body.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::version::Version;
+use crate::world::World;
+
+/// The SOAP 1.1 envelope namespace.
+const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// EWS messages namespace (prefix `m`).
+pub(crate) const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+/// EWS types namespace (prefix `t`).
+pub(crate) const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+
+/// An XML document being written.
+#[derive(Debug, Default)]
+pub(crate) struct Xml {
+    out: String,
+}
+
+impl Xml {
+    /// `<name attrs...>`.
+    pub(crate) fn open(&mut self, name: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.tag(name, attrs);
+        self.out.push('>');
+        self
+    }
+
+    /// `<name attrs.../>`.
+    pub(crate) fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.tag(name, attrs);
+        self.out.push_str("/>");
+        self
+    }
+
+    /// `</name>`.
+    pub(crate) fn close(&mut self, name: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self
+    }
+
+    /// `<name>text</name>`, the text escaped.
+    pub(crate) fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
+        self.open(name, &[]);
+        escape_into(&mut self.out, text, false);
+        self.close(name)
+    }
+
+    fn tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (key, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, value, true);
+            self.out.push('"');
+        }
+    }
+
+    /// The text written so far.
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.out
+    }
+}
+
+/// Escapes `&`, `<`, `>` (and `"` in attributes); drops characters XML 1.0 cannot carry
+/// (controls other than tab, newline, carriage return), which would make the answer
+/// unreadable.
+fn escape_into(out: &mut String, text: &str, attribute: bool) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' if attribute => {
+                out.push_str(&format!("&#x{:X};", u32::from(c)));
+            }
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// `200 OK` with an envelope whose body `body` writes (after `<s:Body>`).
+pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
+    let Version {
+        major,
+        minor,
+        build,
+        revision,
+        ews_schema: version,
+        ..
+    } = Version::of(world.scenario.profile);
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    let numbers = [major, minor, build, revision].map(|n| n.to_string());
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Header", &[])
+        .empty(
+            "h:ServerVersionInfo",
+            &[
+                ("MajorVersion", &numbers[0]),
+                ("MinorVersion", &numbers[1]),
+                ("MajorBuildNumber", &numbers[2]),
+                ("MinorBuildNumber", &numbers[3]),
+                ("Version", version),
+                ("xmlns:h", TYPES),
+            ],
+        )
+        .close("s:Header")
+        .open("s:Body", &[]);
+    body(&mut xml);
+    xml.close("s:Body").close("s:Envelope");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml.out.into_bytes(),
+    )
+        .into_response()
+}
+
+/// Where a request broke the schema, for `t:MessageXml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub(crate) line: u32,
+    pub(crate) position: u32,
+    pub(crate) text: String,
+}
+
+/// `500` with a SOAP 1.1 fault as Exchange writes it: `faultcode` in the types namespace,
+/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations,
+/// `MessageXml` with `LineNumber`, `LinePosition` and `Violation`
+/// ([MessageXml](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml)).
+pub(crate) fn fault(
+    code: &str,
+    text: &str,
+    message: &str,
+    violation: Option<&Violation>,
+) -> Response {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Body", &[])
+        .open("s:Fault", &[])
+        .open("faultcode", &[("xmlns:a", TYPES)]);
+    escape_into(&mut xml.out, &format!("a:{code}"), false);
+    xml.close("faultcode")
+        .open("faultstring", &[("xml:lang", "en-US")]);
+    escape_into(&mut xml.out, text, false);
+    xml.close("faultstring")
+        .open("detail", &[])
+        .open("e:ResponseCode", &[("xmlns:e", ERRORS)]);
+    escape_into(&mut xml.out, code, false);
+    xml.close("e:ResponseCode")
+        .open("e:Message", &[("xmlns:e", ERRORS)]);
+    escape_into(&mut xml.out, message, false);
+    xml.close("e:Message");
+    if let Some(violation) = violation {
+        xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+            .leaf("t:LineNumber", &violation.line.to_string())
+            .leaf("t:LinePosition", &violation.position.to_string())
+            .leaf("t:Violation", &violation.text)
+            .close("t:MessageXml");
+    }
+    xml.close("detail")
+        .close("s:Fault")
+        .close("s:Body")
+        .close("s:Envelope");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml.out.into_bytes(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_attributes_are_escaped_and_forbidden_characters_dropped() {
+        let mut xml = Xml::default();
+        xml.open("a", &[("v", "x\"<&>\ty")])
+            .leaf("b", "1 < 2 & \u{1}3 > \"0\"")
+            .close("a");
+        assert_eq!(
+            xml.as_str(),
+            "<a v=\"x&quot;&lt;&amp;&gt;&#x9;y\"><b>1 &lt; 2 &amp; 3 &gt; \"0\"</b></a>"
+        );
+        assert!(roxmltree::Document::parse(xml.as_str()).is_ok());
+    }
+}
