@@ -49,9 +49,14 @@ pub(crate) struct Counters {
     pub(crate) ntlm_handshakes: AtomicU64,
 }
 
-/// The EWS routes.
+/// The EWS routes, recorded when `EXCHANGE_SIM_RECORD` asks for it (see [`crate::record`]).
 pub(crate) fn routes() -> Router<Arc<Ctx>> {
-    Router::new().route("/ews/exchange.asmx", post(handle))
+    Router::new()
+        .route("/ews/exchange.asmx", post(handle))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::record::Recorder::from_env(),
+            crate::record::layer,
+        ))
 }
 
 /// Counts for load reports.

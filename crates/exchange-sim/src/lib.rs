@@ -57,6 +57,7 @@ mod graph;
 mod identity;
 mod net;
 pub mod push;
+mod record;
 pub mod scenario;
 mod sim;
 mod tls;
@@ -64,6 +65,7 @@ mod world;
 
 pub use autodiscover::AutodiscoverRequest;
 pub use graph::{GRAPH_HOST, GraphHandle, GraphStats, GraphSubscriptionInfo, LifecycleEvent};
+pub use record::RECORD_ENV;
 pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};
 pub use tls::CertifiedKey;

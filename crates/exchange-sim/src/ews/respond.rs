@@ -73,12 +73,14 @@ pub(crate) fn dropped() -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// `200 OK` with a body that is not well-formed XML.
+/// `200 OK` with a body that is not well-formed XML (recorded as injected, not judged).
 pub(crate) fn malformed() -> Response {
-    xml(
+    let mut response = xml(
         StatusCode::OK,
         b"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><m:Subscr".to_vec(),
-    )
+    );
+    response.extensions_mut().insert(crate::record::Injected);
+    response
 }
 
 fn xml(status: StatusCode, body: Vec<u8>) -> Response {
