@@ -94,6 +94,13 @@ def working_copy(out: Path) -> Path:
        (https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getstreamingevents-operation)
        and exchangelib and the EWS Managed API read it. The wire wins: the copy declares a global
        m:Notification of t:NotificationType and has the array refer to it.
+    3. The schema declares GetStreamingEventsResponseMessage's m:ErrorSubscriptionIds as
+       t:NonEmptyArrayOfSubscriptionIdsType (children t:SubscriptionId), but the clients written
+       against real Exchange read m:SubscriptionId there: Microsoft's EWS Managed API
+       (GetStreamingEventsResponse.LoadExtraErrorDetailsFromXml reads the value in
+       XmlNamespace.Messages, and fails on another namespace) and exchangelib
+       (services/get_streaming_events.py, f"{MNS}SubscriptionId"). The wire wins again: the
+       copy gives m:ErrorSubscriptionIds children m:SubscriptionId of t:SubscriptionIdType.
     Nothing else is changed.
     """
     messages = (SCHEMA_DIR / "messages.xsd").read_text(encoding="utf-8-sig")
@@ -131,6 +138,19 @@ def working_copy(out: Path) -> Path:
         '<xs:element name="GetStreamingEventsResponse" type="m:GetStreamingEventsResponseType"/>\n'
         '    <xs:element name="Notification" type="t:NotificationType"/>',
         "2: the global m:Notification",
+    )
+    messages = edit(
+        messages,
+        """<xs:element name="ErrorSubscriptionIds"
+                                type="t:NonEmptyArrayOfSubscriptionIdsType" minOccurs="0"/>""",
+        """<xs:element name="ErrorSubscriptionIds" minOccurs="0">
+                        <xs:complexType>
+                            <xs:sequence>
+                                <xs:element name="SubscriptionId" type="t:SubscriptionIdType" maxOccurs="unbounded"/>
+                            </xs:sequence>
+                        </xs:complexType>
+                    </xs:element>""",
+        "3: m:SubscriptionId under m:ErrorSubscriptionIds",
     )
     (out / "types.xsd").write_text(types, encoding="utf-8")
     (out / "messages.xsd").write_text(messages, encoding="utf-8")

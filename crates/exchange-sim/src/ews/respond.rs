@@ -58,7 +58,8 @@ pub(crate) fn schema_error(error: &ProtoError) -> Response {
     fault(&fault_body)
 }
 
-/// An answer whose body fails at once, so the server resets the connection.
+/// An answer whose body fails at once, so the server resets the connection (recorded as
+/// injected, not judged).
 pub(crate) fn dropped() -> Response {
     let stream = futures_util::stream::once(async {
         Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
@@ -69,6 +70,7 @@ pub(crate) fn dropped() -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .extension(crate::record::Injected)
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
