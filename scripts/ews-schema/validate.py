@@ -289,13 +289,17 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.monotonic()
-    schema = load_schema()
-    checker = Checker(schema)
+    checker = Checker(load_schema())
     loaded = time.monotonic() - started
+    return report(args.dirs, checker, started, loaded, args.max_failures)
 
+
+def report(dirs: list[Path], checker: Checker, started: float, loaded: float,
+           max_failures: int = 50) -> int:
+    """Judges every recording in `dirs`, prints the summary; the exit status."""
     files = []
     unnamed = []
-    for directory in args.dirs:
+    for directory in dirs:
         if not directory.is_dir():
             print(f"validate.py: {directory} is not a directory", file=sys.stderr)
             return 1
@@ -303,7 +307,7 @@ def main() -> int:
             match = NAME.match(entry.name)
             (files if match else unnamed).append((Path(entry.path), match))
     if not files:
-        print(f"validate.py: no recorded EWS traffic in {', '.join(map(str, args.dirs))}: "
+        print(f"validate.py: no recorded EWS traffic in {', '.join(map(str, dirs))}: "
               "was EXCHANGE_SIM_RECORD set for the tests?", file=sys.stderr)
         return 1
 
@@ -374,7 +378,7 @@ def main() -> int:
             per_operation[label]["valid"] += 1
 
     elapsed = time.monotonic() - started
-    print(f"EWS schema check: {len(files)} files in {', '.join(map(str, args.dirs))} "
+    print(f"EWS schema check: {len(files)} files in {', '.join(map(str, dirs))} "
           f"(schema loaded in {loaded:.1f} s, all in {elapsed:.1f} s)")
     for label in sorted(per_operation):
         counts = ", ".join(f"{n} {what}" for what, n in sorted(per_operation[label].items()))
@@ -383,10 +387,10 @@ def main() -> int:
         print(f"  ({len(unnamed)} files with other names ignored, e.g. {unnamed[0][0].name})")
     if failures:
         print(f"\n{len(failures)} failures:")
-        for path, violation in failures[: args.max_failures]:
+        for path, violation in failures[:max_failures]:
             print(f"  {path.name}: {violation}")
-        if len(failures) > args.max_failures:
-            print(f"  ... and {len(failures) - args.max_failures} more")
+        if len(failures) > max_failures:
+            print(f"  ... and {len(failures) - max_failures} more")
         print(f"\n{len(files) - len(failures)} passed, {len(failures)} failed")
         return 1
     print(f"\n{len(files)} passed, 0 failed")
