@@ -60,7 +60,7 @@ impl Recorder {
     }
 
     /// The recorder `EXCHANGE_SIM_RECORD` asks for, read once per process.
-    pub(crate) fn from_env() -> Option<Arc<Recorder>> {
+    pub(crate) fn from_env() -> Option<Arc<Self>> {
         static FROM_ENV: OnceLock<Option<Arc<Recorder>>> = OnceLock::new();
         FROM_ENV
             .get_or_init(|| {
@@ -69,7 +69,7 @@ impl Recorder {
                 if let Err(error) = std::fs::create_dir_all(&dir) {
                     tracing::warn!(dir = %dir.display(), %error, "{RECORD_ENV}: cannot create the directory; recording anyway");
                 }
-                Some(Arc::new(Recorder::new(dir)))
+                Some(Arc::new(Self::new(dir)))
             })
             .clone()
     }
