@@ -6,6 +6,7 @@
 //! class `Error` and HTTP 200.
 
 mod auth;
+mod convert_id;
 pub(crate) mod directory_ops;
 mod folder;
 mod ntlm;
@@ -105,6 +106,13 @@ async fn handle(
         Some(Fault::Malformed) => return respond::malformed(),
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
+    }
+    // ConvertId is read and answered by the simulator's own code (app-only callers take the
+    // path below, which asks them for ExchangeImpersonation first).
+    if !matches!(principal, Principal::App { .. })
+        && let Some(response) = convert_id::handle(&ctx.world, &body)
+    {
+        return response;
     }
     let envelope: Envelope<Request> = match read_envelope(&body) {
         Ok(envelope) => envelope,

@@ -1,6 +1,7 @@
 //! Integration tests of the simulator over real loopback TCP and TLS.
 
 mod autodiscover;
+mod convert_id;
 mod ews;
 mod ews_faults;
 mod ews_vectors;
