@@ -212,12 +212,14 @@ def steps_for(sim: Sim, access: str, tell_version: bool):
         item = sim.deliver("pull")
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            notification = inbox.get_events(subscription, watermark)
-            watermark = notification.events[-1].watermark if notification.events else watermark
-            events = new_mail_events(notification)
-            if events:
-                inbox.unsubscribe(subscription)
-                return f"NewMailEvent for {events[0].item_id.id[:24]}... (delivered {item[:24]}...)"
+            # get_events yields notifications until one has MoreEvents false.
+            for notification in inbox.get_events(subscription, watermark):
+                if notification.events:
+                    watermark = notification.events[-1].watermark or watermark
+                events = new_mail_events(notification)
+                if events:
+                    inbox.unsubscribe(subscription)
+                    return f"NewMailEvent for {events[0].item_id.id[:24]}... (delivered {item[:24]}...)"
             time.sleep(0.5)
         raise Failed(f"no NewMailEvent within {WAIT} s")
 
