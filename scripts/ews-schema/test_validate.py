@@ -114,6 +114,19 @@ class Validate(unittest.TestCase):
         self.assertEqual(status, 1, out)
         self.assertIn("SOAP 1.2", out)
 
+    def test_error_subscription_ids_hold_m_subscription_id_as_on_the_wire(self):
+        def answer(prefix: str) -> str:
+            return vector("getstreamingevents-response-error.xml").replace(
+                "<m:ConnectionStatus>",
+                f"<m:ErrorSubscriptionIds><{prefix}:SubscriptionId>AAA=</{prefix}:SubscriptionId>"
+                "</m:ErrorSubscriptionIds><m:ConnectionStatus>",
+            )
+        status, out = self.judge({"1-0000001-001-response-200-GetStreamingEventsResponse.xml": answer("m")})
+        self.assertEqual(status, 0, out)
+        status, out = self.judge({"1-0000001-001-response-200-GetStreamingEventsResponse.xml": answer("t")})
+        self.assertEqual(status, 1, out)
+        self.assertIn("t:SubscriptionId", out)
+
     def test_a_fault_with_an_unknown_response_code_fails(self):
         body = vector("fault-server-busy.xml").replace(">ErrorServerBusy<", ">ErrorBusy<")
         status, out = self.judge({"1-0000001-001-response-500-Fault.xml": body})
