@@ -76,7 +76,7 @@ class Validate(unittest.TestCase):
         body = vector("getstreamingevents-response-events.xml").replace("NewMailEvent", "NewMailEvnt")
         status, out = self.judge({"1-0000001-001-response-200-GetStreamingEventsResponse.xml": body})
         self.assertEqual(status, 1, out)
-        self.assertIn("t:NewMailEvnt", out)
+        self.assertIn("NewMailEvnt' at position 3", out)
 
     def test_an_invalid_request_the_simulator_accepted_fails(self):
         status, out = self.judge({
@@ -126,6 +126,22 @@ class Validate(unittest.TestCase):
         status, out = self.judge({"1-0000001-001-response-200-GetStreamingEventsResponse.xml": answer("t")})
         self.assertEqual(status, 1, out)
         self.assertIn("t:SubscriptionId", out)
+
+    def test_xsi_type_qnames_resolve_with_the_documents_prefixes(self):
+        def answer(xsi_type: str) -> str:
+            return (
+                '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+                f'<m:ConvertIdResponse xmlns:m="{validate.M}" xmlns:t="{validate.T}"><m:ResponseMessages>'
+                '<m:ConvertIdResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+                '<m:AlternateId xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                f'xsi:type="{xsi_type}" Format="EwsId" Id="AAA=" Mailbox="mara@contoso.com"/>'
+                '</m:ConvertIdResponseMessage></m:ResponseMessages></m:ConvertIdResponse></s:Body></s:Envelope>'
+            )
+        status, out = self.judge({"1-0000001-001-response-200-ConvertIdResponse.xml": answer("t:AlternateIdType")})
+        self.assertEqual(status, 0, out)
+        # The abstract base type may not stand for itself.
+        status, out = self.judge({"1-0000001-001-response-200-ConvertIdResponse.xml": answer("t:AlternateIdBaseType")})
+        self.assertEqual(status, 1, out)
 
     def test_a_fault_with_an_unknown_response_code_fails(self):
         body = vector("fault-server-busy.xml").replace(">ErrorServerBusy<", ">ErrorBusy<")

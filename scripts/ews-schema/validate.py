@@ -5,7 +5,7 @@
 
 DIR is where the simulator recorded (EXCHANGE_SIM_RECORD, crates/exchange-sim/src/record.rs):
 one file per request, answer chunk, push notification and push answer, named
-<pid>-<exchange>-<part>-<direction>[-<status>]-<operation>.xml.
+<pid>.<start ms>-<exchange>-<part>-<direction>[-<status>]-<operation>.xml.
 
 The schema is crates/exchange-sim/schema/messages.xsd + types.xsd, loaded once with Python's
 xmlschema in XSD 1.1 mode from a working copy with two documented changes (working_copy below).
@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "crates" / "exchange-sim" / "schema"
 
 NAME = re.compile(
-    r"^(?P<pid>\d+)-(?P<exchange>\d+)-(?P<part>\d+)-"
+    r"^(?P<pid>\d+(?:\.\d+)?)-(?P<exchange>\d+)-(?P<part>\d+)-"
     r"(?P<direction>request|response|injected|push|pushanswer)"
     r"(?:-(?P<status>\d{3}))?-(?P<operation>[A-Za-z0-9]+)\.xml$"
 )
@@ -172,12 +172,18 @@ class Checker:
         self.schema = schema
         self.response_codes = set(schema.maps.types[f"{{{M}}}ResponseCodeType"].enumeration)
 
-    def element(self, elem: ET.Element, where: str) -> str | None:
-        """The first violation of `elem` against its global declaration, or None."""
+    def element(self, elem: ET.Element, where: str, namespaces: dict[str, str]) -> str | None:
+        """The first violation of `elem` against its global declaration, or None.
+        `namespaces` (prefix to URI, as the document declares them) resolves QName values
+        such as xsi:type="t:AlternateIdType"."""
         declaration = self.schema.maps.elements.get(elem.tag)
         if declaration is None:
             return f"{where}: {short(elem.tag)} has no global declaration in the schema"
-        for error in declaration.iter_errors(elem):
+        try:
+            errors = list(declaration.iter_errors(elem, namespaces=namespaces))
+        except Exception as error:  # the validator itself failed: say so, per file
+            return f"{where}: the validator could not judge it: {type(error).__name__}: {error}"
+        for error in errors:
             path = short(getattr(error, "path", None) or "")
             reason = short(error.reason or str(error).splitlines()[0])
             return f"{where}: {path}: {reason}"
@@ -192,6 +198,8 @@ class Checker:
             root = ET.fromstring(data)
         except ET.ParseError as error:
             return f"not well-formed XML: {error}", None
+        # One URI per prefix (the last declared wins; EWS bodies do not rebind prefixes).
+        namespaces = {prefix: sorted(uris)[0] for prefix, uris in prefixes.items() if len(uris) == 1}
         if root.tag == f"{{{SOAP12}}}Envelope":
             return "a SOAP 1.2 envelope (EWS is SOAP 1.1)", None
         if root.tag != f"{{{SOAP11}}}Envelope":
@@ -202,7 +210,7 @@ class Checker:
             return f"Envelope holds {names}, not (Header?, Body)", None
         if len(children) == 2:
             for child in children[0]:
-                violation = self.element(child, "Header")
+                violation = self.element(child, "Header", namespaces)
                 if violation:
                     return violation, None
         body = list(children[-1])
@@ -211,7 +219,7 @@ class Checker:
         (child,) = body
         if child.tag == f"{{{SOAP11}}}Fault":
             return self.fault(child, prefixes)
-        return self.element(child, "Body"), None
+        return self.element(child, "Body", namespaces), None
 
     def fault(self, fault: ET.Element, prefixes: dict) -> tuple[str | None, str | None]:
         """SOAP 1.1 section 4.4's Fault, with the detail Exchange writes."""

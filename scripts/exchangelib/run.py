@@ -36,6 +36,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -321,7 +322,9 @@ def main() -> int:
         print(f"  {failure}")
     if failures:
         print(f"(exchange-sim's log: {sim.log_path})")
-    return 1 if failures else 0
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@
 //! - every push notification it POSTs to a subscriber (`push`) and the subscriber's answer
 //!   (`pushanswer`).
 //!
-//! Names are `<pid>-<exchange>-<part>-<direction>[-<status>]-<operation>.xml`: the process id
-//! and a per-process counter keep the many simulators of many test processes apart; `part` 000
+//! Names are `<process>-<exchange>-<part>-<direction>[-<status>]-<operation>.xml`: `process` is
+//! the process id and the process's start time in milliseconds (`4711.1765000000000`, so a
+//! reused process id cannot overwrite an earlier process's files) and `exchange` a per-process
+//! counter: together they keep the many simulators of many test processes apart; `part` 000
 //! is what the client sent (or the push the simulator sent), 001, 002 ... the answer's chunks;
 //! `status` is the HTTP status of an answer; `operation` is the local name of the SOAP Body's
 //! first child (`GetFolder`, `GetFolderResponse`, `Fault`), `unreadable` when the body is not a
@@ -83,7 +85,7 @@ impl Recorder {
     pub(crate) fn write(&self, exchange: u64, part: u32, direction: &str, body: &[u8]) {
         let name = format!(
             "{}-{exchange:07}-{part:03}-{direction}-{}.xml",
-            std::process::id(),
+            process(),
             operation(body)
         );
         if let Err(error) = std::fs::write(self.dir.join(&name), body)
@@ -92,6 +94,17 @@ impl Recorder {
             tracing::warn!(dir = %self.dir.display(), file = name, %error, "{RECORD_ENV}: cannot write a recording");
         }
     }
+}
+
+/// `<pid>.<start in ms since 1970>`, the same for every file of this process.
+fn process() -> &'static str {
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    PROCESS.get_or_init(|| {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        format!("{}.{started}", std::process::id())
+    })
 }
 
 /// The local name of the SOAP Body's first element child, or `unreadable`.
@@ -346,10 +359,14 @@ mod tests {
         );
         assert_eq!(call(recorder, router, REQUEST).await, StatusCode::OK);
         let files = files(&dir);
-        let pid = std::process::id();
         assert_eq!(files.len(), 2, "{files:?}");
         let (request, answer) = (&files[0], &files[1]);
-        assert!(request.0.starts_with(&format!("{pid}-")), "{}", request.0);
+        assert!(
+            request.0.starts_with(&format!("{}-", process())),
+            "{}",
+            request.0
+        );
+        assert!(process().starts_with(&format!("{}.", std::process::id())));
         assert!(
             request.0.ends_with("-000-request-GetFolder.xml"),
             "{}",
