@@ -6,9 +6,10 @@ it against real Exchange, must work against the simulator as it works against Ex
 
 Starts the simulator binary on loopback (free ports) with scripts/exchangelib/scenario.toml,
 trusts its CA through REQUESTS_CA_BUNDLE (exchangelib uses requests, which reads it), and points
-exchangelib at its EWS URL with a Configuration (service endpoint, Basic credentials, no
+exchangelib at its EWS URL with a Configuration (service endpoint, credentials, auth type, no
 autodiscover). Then, once as a service account with ApplicationImpersonation
-(access_type=IMPERSONATION) and once as one with delegate access (access_type=DELEGATE):
+(access_type=IMPERSONATION, signing in with NTLM) and once as one with delegate access
+(access_type=DELEGATE, signing in with Basic):
 
   1. account.root and account.inbox: GetFolder on the distinguished folders root and inbox
      (exchangelib's usual start; before it, exchangelib asks the server's version with a
@@ -49,9 +50,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MAILBOX = "mara@contoso.com"
 ACCOUNTS = {
-    # access type -> (service account, password), as in scenario.toml
-    "impersonation": ("svc-impersonation@contoso.com", "Impersonation-Pa55"),
-    "delegate": ("svc-delegate@contoso.com", "Delegate-Pa55"),
+    # access type -> (logon, password, exchangelib auth_type name), as in scenario.toml: the
+    # impersonation pass signs in with NTLM (down-level logon name, the simulator's NTLMv2 with
+    # channel binding), the delegate pass with Basic (UPN), so both of the simulator's
+    # on-premises sign-ins meet a client that is not ours.
+    "impersonation": ("CONTOSO\\svc-impersonation", "Impersonation-Pa55", "NTLM"),
+    "delegate": ("svc-delegate@contoso.com", "Delegate-Pa55", "BASIC"),
 }
 WAIT = 30.0  # seconds to wait for an event to arrive
 
@@ -169,17 +173,17 @@ class PushReceiver:
 
 def steps_for(sim: Sim, access: str, tell_version: bool):
     """The steps of one pass, as (name, function) pairs sharing `state`."""
-    from exchangelib import (BASIC, DELEGATE, IMPERSONATION, Account, Build, Configuration,
-                             Credentials, Version)
+    import exchangelib
+    from exchangelib import DELEGATE, IMPERSONATION, Account, Build, Configuration, Credentials, Version
 
-    user, password = ACCOUNTS[access]
+    user, password, auth = ACCOUNTS[access]
     state = {}
 
     def account():
         config = Configuration(
             service_endpoint=sim.ews_url,
             credentials=Credentials(user, password),
-            auth_type=BASIC,
+            auth_type=getattr(exchangelib, auth),
             version=Version(build=Build(15, 2)) if tell_version else None,
         )
         state["account"] = Account(
@@ -188,7 +192,7 @@ def steps_for(sim: Sim, access: str, tell_version: bool):
             autodiscover=False,
             access_type=IMPERSONATION if access == "impersonation" else DELEGATE,
         )
-        return f"{user} as {MAILBOX} at {sim.ews_url}"
+        return f"{user} ({auth}) as {MAILBOX} at {sim.ews_url}"
 
     def root():
         folder = state["account"].root
