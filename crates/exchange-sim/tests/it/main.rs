@@ -7,4 +7,5 @@ mod ews_faults;
 mod ews_vectors;
 mod graph;
 mod identity;
+mod record;
 mod support;
