@@ -6,6 +6,7 @@
 //! class `Error` and HTTP 200.
 
 mod auth;
+mod convert_id;
 pub(crate) mod directory_ops;
 mod envelope;
 mod find_folder;
@@ -56,9 +57,14 @@ pub(crate) struct Counters {
     pub(crate) ntlm_handshakes: AtomicU64,
 }
 
-/// The EWS routes.
+/// The EWS routes, recorded when `EXCHANGE_SIM_RECORD` asks for it (see [`crate::record`]).
 pub(crate) fn routes() -> Router<Arc<Ctx>> {
-    Router::new().route("/ews/exchange.asmx", post(handle))
+    Router::new()
+        .route("/ews/exchange.asmx", post(handle))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::record::Recorder::from_env(),
+            crate::record::layer,
+        ))
 }
 
 /// Counts for load reports.
@@ -107,6 +113,13 @@ async fn handle(
         Some(Fault::Malformed) => return respond::malformed(),
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
+    }
+    // ConvertId is read and answered by the simulator's own code (app-only callers take the
+    // path below, which asks them for ExchangeImpersonation first).
+    if !matches!(principal, Principal::App { .. })
+        && let Some(response) = convert_id::handle(&ctx.world, &body)
+    {
+        return response;
     }
     let (header, incoming) = match read_request(&body) {
         Ok(read) => read,

@@ -9,7 +9,9 @@
 //! - **EWS** at `/EWS/Exchange.asmx`: `Subscribe` (push, pull, streaming), `GetEvents`,
 //!   `GetStreamingEvents` (chunked, heartbeats, `ConnectionTimeout`, at most 50 events per
 //!   notification), `Unsubscribe`, push callbacks with Exchange's retry schedule, `GetFolder`,
-//!   `ResolveNames`, `GetUserPhoto`.
+//!   `ResolveNames`, `GetUserPhoto`, `ConvertId`.
+//! - **Recording**: with `EXCHANGE_SIM_RECORD=<dir>` ([`RECORD_ENV`]), every EWS body read or
+//!   written goes to `<dir>`, one file each, for schema checks of all traffic.
 //! - **Mailboxes** with an event table and watermarks, changed through the Rust API or the
 //!   admin HTTP endpoint (`/_sim/...`).
 //! - **Servers and affinity**: subscriptions live in one back end's memory; requests without
@@ -57,6 +59,7 @@ mod graph;
 mod identity;
 mod net;
 pub mod push;
+mod record;
 pub mod scenario;
 mod sim;
 mod tls;
@@ -65,6 +68,7 @@ mod world;
 
 pub use autodiscover::AutodiscoverRequest;
 pub use graph::{GRAPH_HOST, GraphHandle, GraphStats, GraphSubscriptionInfo, LifecycleEvent};
+pub use record::RECORD_ENV;
 pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};
 pub use tls::CertifiedKey;

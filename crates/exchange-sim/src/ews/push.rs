@@ -125,6 +125,7 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
 
 /// POSTs one callback; the subscriber's answer, or `None` when it failed.
 async fn post(ctx: &Ctx, url: &str, body: Vec<u8>) -> Option<SubscriptionStatus> {
+    let recorded = crate::record::push(&body);
     let response = ctx
         .push_client
         .post(url)
@@ -137,10 +138,12 @@ async fn post(ctx: &Ctx, url: &str, body: Vec<u8>) -> Option<SubscriptionStatus>
         .send()
         .await
         .ok()?;
-    if !response.status().is_success() {
+    let status = response.status();
+    let bytes = response.bytes().await.ok()?;
+    crate::record::push_answer(recorded, status.as_u16(), &bytes);
+    if !status.is_success() {
         return None;
     }
-    let bytes = response.bytes().await.ok()?;
     read_envelope::<SendNotificationResult>(&bytes)
         .ok()
         .map(|envelope| envelope.body.subscription_status)

@@ -58,7 +58,8 @@ pub(crate) fn schema_error(error: &ProtoError) -> Response {
     fault(&fault_body)
 }
 
-/// An answer whose body fails at once, so the server resets the connection.
+/// An answer whose body fails at once, so the server resets the connection (recorded as
+/// injected, not judged).
 pub(crate) fn dropped() -> Response {
     let stream = futures_util::stream::once(async {
         Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
@@ -69,16 +70,19 @@ pub(crate) fn dropped() -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .extension(crate::record::Injected)
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// `200 OK` with a body that is not well-formed XML.
+/// `200 OK` with a body that is not well-formed XML (recorded as injected, not judged).
 pub(crate) fn malformed() -> Response {
-    xml(
+    let mut response = xml(
         StatusCode::OK,
         b"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><m:Subscr".to_vec(),
-    )
+    );
+    response.extensions_mut().insert(crate::record::Injected);
+    response
 }
 
 fn xml(status: StatusCode, body: Vec<u8>) -> Response {

@@ -1,11 +1,13 @@
 //! Integration tests of the simulator over real loopback TCP and TLS.
 
 mod autodiscover;
+mod convert_id;
 mod ews;
 mod ews_faults;
 mod ews_folders;
 mod ews_vectors;
 mod graph;
 mod identity;
+mod record;
 mod support;
 mod version;
