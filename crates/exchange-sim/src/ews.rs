@@ -14,6 +14,7 @@ mod push;
 mod respond;
 mod routing;
 mod streaming;
+mod strict;
 mod subscribe;
 
 use std::sync::Arc;
@@ -100,6 +101,9 @@ async fn handle(
         Some(Fault::Malformed) => return respond::malformed(),
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
+    }
+    if let Err(refusal) = strict::check(ctx.world.scenario.profile, &headers, &body) {
+        return respond::refused(&refusal);
     }
     let envelope: Envelope<Request> = match read_envelope(&body) {
         Ok(envelope) => envelope,

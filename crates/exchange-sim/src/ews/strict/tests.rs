@@ -1,0 +1,347 @@
+//! The validator on small made-up schemas, then on Microsoft's.
+
+use std::path::Path;
+
+use axum::http::HeaderMap;
+use roxmltree::Document;
+
+use super::schema::{QName, Schema};
+use super::validate::Validator;
+use super::{Refusal, SCHEMA, check, check_envelope};
+use crate::scenario::Profile;
+
+const NS: &str = "urn:test";
+
+fn schema(body: &str) -> Schema {
+    let src = format!(
+        r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="urn:test"
+             targetNamespace="urn:test" elementFormDefault="qualified">{body}</xs:schema>"#
+    );
+    Schema::compile(&[&src]).expect("compiles")
+}
+
+/// Validates `instance` (its root against the global element of that name): `Ok`, or
+/// (line, position, violation).
+fn judge(schema: &Schema, instance: &str) -> Result<(), (u32, u32, String)> {
+    let doc = Document::parse(instance).expect("well-formed");
+    let root = doc.root_element();
+    let decl = schema.global_elements[&QName::new(NS, root.tag_name().name())];
+    let v = Validator {
+        schema,
+        src: instance,
+    };
+    v.element(root, decl, 0).map_err(|e| {
+        let p = doc.text_pos_at(e.offset);
+        (p.row, p.col, e.text)
+    })
+}
+
+const SEQ: &str = r#"
+  <xs:element name="Root">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="A" type="xs:int"/>
+        <xs:element name="B" type="xs:string" minOccurs="0"/>
+        <xs:element name="C" type="xs:boolean" maxOccurs="2"/>
+      </xs:sequence>
+      <xs:attribute name="Kind" type="t:Kind" use="required"/>
+    </xs:complexType>
+  </xs:element>
+  <xs:simpleType name="Kind">
+    <xs:restriction base="xs:string">
+      <xs:enumeration value="one"/>
+      <xs:enumeration value="two"/>
+    </xs:restriction>
+  </xs:simpleType>"#;
+
+#[test]
+fn a_sequence_in_order_is_valid() {
+    let s = schema(SEQ);
+    let ok = r#"<Root xmlns="urn:test" Kind="one"><A>1</A><C>true</C><C>0</C></Root>"#;
+    assert_eq!(judge(&s, ok), Ok(()));
+}
+
+#[test]
+fn a_child_out_of_order_is_named_with_what_was_possible() {
+    let s = schema(SEQ);
+    let bad = "<Root xmlns=\"urn:test\" Kind=\"one\">\n  <C>true</C><A>1</A></Root>";
+    assert_eq!(
+        judge(&s, bad),
+        Err((
+            2,
+            4,
+            "The element 'Root' in namespace 'urn:test' has invalid child element 'C' in namespace 'urn:test'. List of possible elements expected: 'A' in namespace 'urn:test'.".to_owned()
+        ))
+    );
+    // After A, both the optional B and the required C are possible.
+    let bad = r#"<Root xmlns="urn:test" Kind="one"><A>1</A><A>2</A></Root>"#;
+    let (_, col, text) = judge(&s, bad).expect_err("refused");
+    assert_eq!(col, 44);
+    assert!(
+        text.ends_with("List of possible elements expected: 'B, C' in namespace 'urn:test'."),
+        "{text}"
+    );
+    // A third C is one too many.
+    let bad = r#"<Root xmlns="urn:test" Kind="one"><A>1</A><C>1</C><C>1</C><C>1</C></Root>"#;
+    let (_, _, text) = judge(&s, bad).expect_err("refused");
+    assert_eq!(
+        text,
+        "The element 'Root' in namespace 'urn:test' has invalid child element 'C' in namespace 'urn:test'."
+    );
+}
+
+#[test]
+fn missing_content_is_reported_at_the_end_tag() {
+    let s = schema(SEQ);
+    let bad = r#"<Root xmlns="urn:test" Kind="one"><A>1</A></Root>"#;
+    assert_eq!(
+        judge(&s, bad),
+        Err((
+            1,
+            45,
+            "The element 'Root' in namespace 'urn:test' has incomplete content. List of possible elements expected: 'B, C' in namespace 'urn:test'.".to_owned()
+        ))
+    );
+}
+
+#[test]
+fn attributes_are_checked_for_presence_declaration_and_value() {
+    let s = schema(SEQ);
+    let missing = r#"<Root xmlns="urn:test"><A>1</A><C>1</C></Root>"#;
+    assert_eq!(
+        judge(&s, missing),
+        Err((1, 2, "The required attribute 'Kind' is missing.".to_owned()))
+    );
+    let undeclared = r#"<Root xmlns="urn:test" Kind="one" Other="x"><A>1</A><C>1</C></Root>"#;
+    assert_eq!(
+        judge(&s, undeclared),
+        Err((1, 35, "The 'Other' attribute is not declared.".to_owned()))
+    );
+    let bad = r#"<Root xmlns="urn:test" Kind="three"><A>1</A><C>1</C></Root>"#;
+    assert_eq!(
+        judge(&s, bad),
+        Err((
+            1,
+            24,
+            "The 'Kind' attribute is invalid - The value 'three' is invalid according to its datatype 'urn:test:Kind' - The Enumeration constraint failed.".to_owned()
+        ))
+    );
+}
+
+#[test]
+fn element_values_are_checked_against_their_type() {
+    let s = schema(SEQ);
+    let bad = r#"<Root xmlns="urn:test" Kind="one"><A>x</A><C>1</C></Root>"#;
+    assert_eq!(
+        judge(&s, bad),
+        Err((
+            1,
+            41,
+            "The 'urn:test:A' element is invalid - The value 'x' is invalid according to its datatype 'http://www.w3.org/2001/XMLSchema:int' - The string 'x' is not a valid Int32 value.".to_owned()
+        ))
+    );
+    let text = r#"<Root xmlns="urn:test" Kind="one">stray<A>1</A><C>1</C></Root>"#;
+    let (_, col, msg) = judge(&s, text).expect_err("refused");
+    assert_eq!(col, 35);
+    assert!(
+        msg.starts_with("The element 'Root' in namespace 'urn:test' cannot contain text."),
+        "{msg}"
+    );
+}
+
+/// The shape of `ArrayOfTransitionsType`: not deterministic, still matched exactly.
+#[test]
+fn a_model_that_is_not_deterministic_is_matched() {
+    let s = schema(
+        r#"
+  <xs:element name="Root">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="A" type="xs:string" minOccurs="0" maxOccurs="unbounded"/>
+        <xs:element name="A" type="xs:int"/>
+        <xs:element name="B" type="xs:string" minOccurs="0"/>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>"#,
+    );
+    assert_eq!(
+        judge(&s, r#"<Root xmlns="urn:test"><A>x</A><A>1</A></Root>"#),
+        Ok(())
+    );
+    assert_eq!(
+        judge(&s, r#"<Root xmlns="urn:test"><A>1</A><B/></Root>"#),
+        Ok(())
+    );
+    assert!(judge(&s, r#"<Root xmlns="urn:test"><B/></Root>"#).is_err());
+    assert!(judge(&s, r#"<Root xmlns="urn:test"></Root>"#).is_err());
+}
+
+const DERIVED: &str = r#"
+  <xs:complexType name="Base" abstract="true">
+    <xs:sequence><xs:element name="Id" type="xs:string"/></xs:sequence>
+    <xs:attribute name="Tag" type="xs:string"/>
+  </xs:complexType>
+  <xs:complexType name="Derived">
+    <xs:complexContent>
+      <xs:extension base="t:Base">
+        <xs:sequence><xs:element name="Extra" type="xs:int"/></xs:sequence>
+      </xs:extension>
+    </xs:complexContent>
+  </xs:complexType>
+  <xs:complexType name="Other">
+    <xs:sequence><xs:element name="Id" type="xs:string"/></xs:sequence>
+  </xs:complexType>
+  <xs:element name="Head" type="t:Base" abstract="true"/>
+  <xs:element name="Member" type="t:Derived" substitutionGroup="t:Head"/>
+  <xs:element name="Holder">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element ref="t:Head" maxOccurs="unbounded"/>
+        <xs:element name="Slot" type="t:Base" minOccurs="0"/>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>"#;
+
+#[test]
+fn an_extension_has_its_base_content_first_and_substitutes_stand_for_their_head() {
+    let s = schema(DERIVED);
+    let ok =
+        r#"<Holder xmlns="urn:test"><Member Tag="x"><Id>1</Id><Extra>2</Extra></Member></Holder>"#;
+    assert_eq!(judge(&s, ok), Ok(()));
+    let order = r#"<Holder xmlns="urn:test"><Member><Extra>2</Extra><Id>1</Id></Member></Holder>"#;
+    assert!(judge(&s, order).is_err());
+    let head = r#"<Holder xmlns="urn:test"><Head><Id>1</Id></Head></Holder>"#;
+    let (_, _, text) = judge(&s, head).expect_err("an abstract head is refused");
+    assert!(
+        text.ends_with("List of possible elements expected: 'Member' in namespace 'urn:test'."),
+        "{text}"
+    );
+}
+
+#[test]
+fn xsi_type_must_name_a_derived_type() {
+    let s = schema(DERIVED);
+    let ok = r#"<Holder xmlns="urn:test" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Member><Id>1</Id><Extra>2</Extra></Member><Slot xsi:type="Derived"><Id>1</Id><Extra>3</Extra></Slot></Holder>"#;
+    assert_eq!(judge(&s, ok), Ok(()));
+    let abstract_ = r#"<Holder xmlns="urn:test"><Member><Id>1</Id><Extra>2</Extra></Member><Slot><Id>1</Id></Slot></Holder>"#;
+    let (_, _, text) = judge(&s, abstract_).expect_err("abstract type");
+    assert_eq!(
+        text,
+        "The element 'urn:test:Slot' is abstract or its type is abstract."
+    );
+    let unrelated = r#"<Holder xmlns="urn:test" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Member><Id>1</Id><Extra>2</Extra></Member><Slot xsi:type="Other"><Id>1</Id></Slot></Holder>"#;
+    let (_, _, text) = judge(&s, unrelated).expect_err("not derived");
+    assert!(
+        text.starts_with("The xsi:type attribute value 'urn:test:Other' is not valid"),
+        "{text}"
+    );
+}
+
+#[test]
+fn all_groups_take_any_order_once_each() {
+    let s = schema(
+        r#"
+  <xs:element name="Root">
+    <xs:complexType>
+      <xs:all>
+        <xs:element name="A" type="xs:int"/>
+        <xs:element name="B" type="xs:int" minOccurs="0"/>
+      </xs:all>
+    </xs:complexType>
+  </xs:element>"#,
+    );
+    assert_eq!(
+        judge(&s, r#"<Root xmlns="urn:test"><B>1</B><A>2</A></Root>"#),
+        Ok(())
+    );
+    assert!(judge(&s, r#"<Root xmlns="urn:test"><A>1</A><A>2</A></Root>"#).is_err());
+    let (_, _, text) =
+        judge(&s, r#"<Root xmlns="urn:test"><B>1</B></Root>"#).expect_err("A missing");
+    assert!(text.contains("has incomplete content"), "{text}");
+}
+
+#[test]
+fn lists_unions_patterns_and_lengths() {
+    let s = schema(
+        r#"
+  <xs:simpleType name="Hex"><xs:restriction base="xs:string"><xs:pattern value="(0x|0X)[0-9A-Fa-f]{1,4}"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="Tag"><xs:union memberTypes="xs:unsignedShort t:Hex"/></xs:simpleType>
+  <xs:simpleType name="Days"><xs:list itemType="t:Day"/></xs:simpleType>
+  <xs:simpleType name="Day"><xs:restriction base="xs:string"><xs:enumeration value="Monday"/><xs:enumeration value="Tuesday"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="NonEmpty"><xs:restriction base="xs:string"><xs:minLength value="1"/></xs:restriction></xs:simpleType>
+  <xs:element name="Tag" type="t:Tag"/>
+  <xs:element name="Days" type="t:Days"/>
+  <xs:element name="Name" type="t:NonEmpty"/>"#,
+    );
+    assert_eq!(judge(&s, r#"<Tag xmlns="urn:test">0x3fa4</Tag>"#), Ok(()));
+    assert_eq!(judge(&s, r#"<Tag xmlns="urn:test">65535</Tag>"#), Ok(()));
+    let (_, _, text) = judge(&s, r#"<Tag xmlns="urn:test">0xZZ</Tag>"#).expect_err("neither");
+    assert!(
+        text.ends_with(
+            "The value '0xZZ' is not valid according to any of the memberTypes of the union."
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        judge(&s, r#"<Days xmlns="urn:test"> Monday  Tuesday </Days>"#),
+        Ok(())
+    );
+    assert!(judge(&s, r#"<Days xmlns="urn:test">Monday Sunday</Days>"#).is_err());
+    let (_, _, text) = judge(&s, r#"<Name xmlns="urn:test"></Name>"#).expect_err("empty");
+    assert!(
+        text.ends_with("The actual length is less than the MinLength value."),
+        "{text}"
+    );
+}
+
+#[test]
+fn microsofts_schema_compiles() {
+    let schema = SCHEMA.as_ref().expect("the EWS schema compiles");
+    for name in [
+        "Subscribe",
+        "GetEvents",
+        "GetStreamingEvents",
+        "GetFolder",
+        "FindFolder",
+    ] {
+        assert!(
+            schema
+                .global_elements
+                .contains_key(&QName::new(super::MESSAGES, name)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_request_vector_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/ews");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("vectors/ews") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
+        if !name.ends_with("-request.xml") {
+            continue;
+        }
+        let body = std::fs::read(&path).expect("read");
+        let result = check(Profile::Exchange2019, &HeaderMap::new(), &body);
+        assert!(result.is_ok(), "{name}: {result:?}");
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} request vectors");
+}
+
+#[test]
+fn a_soap_12_envelope_is_a_version_mismatch() {
+    let schema = SCHEMA.as_ref().expect("compiles");
+    let body =
+        br#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>"#;
+    assert_eq!(
+        check_envelope(schema, Profile::Exchange2019, body),
+        Err(Refusal::VersionMismatch(super::SOAP12.to_owned()))
+    );
+}
