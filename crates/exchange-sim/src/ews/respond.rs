@@ -77,16 +77,17 @@ pub(crate) fn refused(refusal: &Refusal) -> Response {
             ),
         )
             .into_response(),
-        // MS-OXWUMS 2.2.2.1: malformed request XML is ErrorInvalidRequest.
-        Refusal::Malformed(reason) => {
-            tracing::debug!(%reason, "EWS request is not well-formed XML");
-            ews_error(
-                "ErrorInvalidRequest",
-                "The request is invalid.",
-                "The request is invalid.",
-                None,
-            )
-        }
+        // Exchange reads and validates in one pass: a reader error is a validation failure.
+        Refusal::Malformed {
+            line,
+            position,
+            reason,
+        } => ews_error(
+            "ErrorSchemaValidation",
+            &format!("The request failed schema validation: {reason}"),
+            "The request failed schema validation.",
+            Some((*line, *position, reason)),
+        ),
         Refusal::VersionMismatch(namespace) => version_mismatch(namespace),
         Refusal::InvalidServerVersion(_) => ews_error(
             "ErrorInvalidServerVersion",

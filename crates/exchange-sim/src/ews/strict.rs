@@ -11,9 +11,13 @@
 //!    <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383526>); `application/soap+xml`
 //!    is SOAP 1.2's media type.
 //! 2. Not well-formed XML (a DTD included: Exchange reads requests without DTD processing):
-//!    `ErrorInvalidRequest`, "The request is invalid.", as Exchange documents for malformed
-//!    request XML (MS-OXWUMS 2.2.2.1,
-//!    <https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxwums/a9e1fd8d-5f87-4caf-84f6-a99031d4bd56>).
+//!    `ErrorSchemaValidation` with the position where reading stopped. Exchange validates
+//!    while it reads, so a reader error surfaces as a schema-validation failure ("The request
+//!    failed schema validation: Data at the root level is invalid. Line 1, position 1." is
+//!    .NET's text; ours is roxmltree's). Microsoft documents `ErrorInvalidRequest` for
+//!    malformed XML only for the Unified Messaging web service (MS-OXWUMS 2.2.2.1,
+//!    <https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxwums/a9e1fd8d-5f87-4caf-84f6-a99031d4bd56>),
+//!    not for EWS.
 //! 3. An `Envelope` that is not SOAP 1.1's (a SOAP 1.2 envelope): a `VersionMismatch` fault
 //!    (SOAP 1.1 §4.4.1, <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383510>).
 //! 4. `RequestServerVersion` naming a version this server does not know:
@@ -76,8 +80,12 @@ static SCHEMA: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
 pub(crate) enum Refusal {
     /// HTTP 415: the request's media type (as sent).
     UnsupportedMediaType(String),
-    /// Not well-formed XML; the parser's reason, for the log.
-    Malformed(String),
+    /// Not well-formed XML: where reading stopped (1-based) and the parser's reason.
+    Malformed {
+        line: u32,
+        position: u32,
+        reason: String,
+    },
     /// The `Envelope` is in this namespace, not SOAP 1.1's.
     VersionMismatch(String),
     /// `RequestServerVersion` names a version the server does not know.
@@ -150,14 +158,22 @@ pub(crate) fn check(profile: Profile, headers: &HeaderMap, body: &[u8]) -> Resul
 }
 
 fn check_envelope(schema: &Schema, profile: Profile, body: &[u8]) -> Result<String, Refusal> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| Refusal::Malformed(format!("the request is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(body).map_err(|e| Refusal::Malformed {
+        line: 1,
+        position: 1,
+        reason: format!("The request is not UTF-8: {e}."),
+    })?;
     let options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
     };
-    let doc = Document::parse_with_options(text.trim_start_matches('\u{feff}'), options)
-        .map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let doc = Document::parse_with_options(text.trim_start_matches('\u{feff}'), options).map_err(
+        |e| Refusal::Malformed {
+            line: e.pos().row,
+            position: e.pos().col,
+            reason: e.to_string(),
+        },
+    )?;
     // Offsets below are into the text roxmltree saw.
     let src = text.trim_start_matches('\u{feff}');
     let envelope = doc.root_element();

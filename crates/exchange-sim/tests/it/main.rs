@@ -3,6 +3,7 @@
 mod autodiscover;
 mod ews;
 mod ews_faults;
+mod ews_strict;
 mod ews_vectors;
 mod graph;
 mod identity;
