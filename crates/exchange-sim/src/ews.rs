@@ -14,7 +14,7 @@ mod push;
 mod respond;
 mod routing;
 mod streaming;
-mod strict;
+pub(crate) mod strict;
 mod subscribe;
 
 use std::sync::Arc;

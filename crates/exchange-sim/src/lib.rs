@@ -63,6 +63,7 @@ mod tls;
 mod world;
 
 pub use autodiscover::AutodiscoverRequest;
+pub use ews::strict::{RequestRefusal, validate_request};
 pub use graph::{GRAPH_HOST, GraphHandle, GraphStats, GraphSubscriptionInfo, LifecycleEvent};
 pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};

@@ -8,7 +8,7 @@ use ews_proto::soap::{
     ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
 };
 
-use super::strict::{Refusal, SOAP11, SOAP12};
+use super::strict::{RequestRefusal, SOAP11, SOAP12};
 
 use crate::scenario::Profile;
 use crate::world::World;
@@ -66,10 +66,10 @@ pub(crate) fn schema_error(error: &ProtoError) -> Response {
 }
 
 /// The answer to a request the strict reader refused ([`super::strict`]), as Exchange gives it.
-pub(crate) fn refused(refusal: &Refusal) -> Response {
+pub(crate) fn refused(refusal: &RequestRefusal) -> Response {
     match refusal {
         // WCF's SOAP 1.1 binding refuses other media types before reading the body.
-        Refusal::UnsupportedMediaType(media) => (
+        RequestRefusal::UnsupportedMediaType(media) => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             format!(
@@ -78,7 +78,7 @@ pub(crate) fn refused(refusal: &Refusal) -> Response {
         )
             .into_response(),
         // Exchange reads and validates in one pass: a reader error is a validation failure.
-        Refusal::Malformed {
+        RequestRefusal::Malformed {
             line,
             position,
             reason,
@@ -88,14 +88,14 @@ pub(crate) fn refused(refusal: &Refusal) -> Response {
             "The request failed schema validation.",
             Some((*line, *position, reason)),
         ),
-        Refusal::VersionMismatch(namespace) => version_mismatch(namespace),
-        Refusal::InvalidServerVersion(_) => ews_error(
+        RequestRefusal::VersionMismatch(namespace) => version_mismatch(namespace),
+        RequestRefusal::InvalidServerVersion(_) => ews_error(
             "ErrorInvalidServerVersion",
             "The specified server version is invalid.",
             "The specified server version is invalid.",
             None,
         ),
-        Refusal::InvalidRequest(reason) => {
+        RequestRefusal::InvalidRequest(reason) => {
             tracing::debug!(%reason, "EWS request refused");
             ews_error(
                 "ErrorInvalidRequest",
@@ -104,7 +104,7 @@ pub(crate) fn refused(refusal: &Refusal) -> Response {
                 None,
             )
         }
-        Refusal::SchemaViolation {
+        RequestRefusal::SchemaViolation {
             line,
             position,
             violation,
@@ -114,7 +114,7 @@ pub(crate) fn refused(refusal: &Refusal) -> Response {
             "The request failed schema validation.",
             Some((*line, *position, violation)),
         ),
-        Refusal::Internal(reason) => {
+        RequestRefusal::Internal(reason) => {
             tracing::error!(%reason, "the simulator's EWS schema did not compile");
             ews_error(
                 "ErrorInternalServerError",

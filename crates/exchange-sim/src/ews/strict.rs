@@ -75,31 +75,57 @@ static SCHEMA: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
     ])
 });
 
-/// Why a request is refused, with what the answer needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// HTTP 415: the request's media type (as sent).
+/// Why the simulator's EWS endpoint refuses a request, with what its answer needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestRefusal {
+    /// HTTP 415: the request's media type is not SOAP 1.1's `text/xml`.
+    #[error("unsupported media type {0:?} (EWS is SOAP 1.1: text/xml)")]
     UnsupportedMediaType(String),
-    /// Not well-formed XML: where reading stopped (1-based) and the parser's reason.
+    /// Not well-formed XML: `ErrorSchemaValidation` where reading stopped.
+    #[error("not well-formed XML at {line}:{position}: {reason}")]
     Malformed {
+        /// 1-based line.
         line: u32,
+        /// 1-based position in the line.
         position: u32,
+        /// The parser's reason.
         reason: String,
     },
-    /// The `Envelope` is in this namespace, not SOAP 1.1's.
+    /// The `Envelope` is in this namespace, not SOAP 1.1's: a `VersionMismatch` fault.
+    #[error("the envelope namespace {0:?} is not SOAP 1.1's")]
     VersionMismatch(String),
-    /// `RequestServerVersion` names a version the server does not know.
+    /// `RequestServerVersion` names a version the server does not know:
+    /// `ErrorInvalidServerVersion`.
+    #[error("the server does not know RequestServerVersion {0:?}")]
     InvalidServerVersion(String),
-    /// Not an EWS operation, not exactly one, or one the simulator does not serve.
+    /// Not an EWS operation, not exactly one, or one the simulator does not serve:
+    /// `ErrorInvalidRequest`.
+    #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The first schema violation: 1-based line and position, and .NET's wording.
+    /// The first schema violation: `ErrorSchemaValidation` with `t:MessageXml`.
+    #[error("schema violation at {line}:{position}: {violation}")]
     SchemaViolation {
+        /// 1-based line of the offending node.
         line: u32,
+        /// 1-based position of the offending node in its line.
         position: u32,
+        /// The violation, in .NET's schema validator's wording.
         violation: String,
     },
     /// The simulator's schema did not compile (a defect of the simulator, never the client's).
+    #[error("the simulator's EWS schema did not compile: {0}")]
     Internal(String),
+}
+
+/// Judges an EWS request body (sent as `text/xml`) as the simulator's EWS endpoint does for
+/// an Exchange of `profile`: `Ok` with the operation's name, or why it is refused. For
+/// integrators who want to check what they send before they send it, and for the benches.
+pub fn validate_request(profile: Profile, body: &[u8]) -> Result<String, RequestRefusal> {
+    let schema = SCHEMA
+        .as_ref()
+        .map_err(|e| RequestRefusal::Internal(e.clone()))?;
+    check_envelope(schema, profile, body)
 }
 
 /// The versions an Exchange of `profile` accepts in `RequestServerVersion`: Exchange 2013
@@ -140,7 +166,11 @@ pub(crate) fn known_versions(profile: Profile) -> &'static [&'static str] {
 }
 
 /// Judges one request (its HTTP headers and body); `Ok` carries the operation's name.
-pub(crate) fn check(profile: Profile, headers: &HeaderMap, body: &[u8]) -> Result<String, Refusal> {
+pub(crate) fn check(
+    profile: Profile,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, RequestRefusal> {
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
         let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
         let media = text
@@ -150,15 +180,18 @@ pub(crate) fn check(profile: Profile, headers: &HeaderMap, body: &[u8]) -> Resul
             .trim()
             .to_ascii_lowercase();
         if media != "text/xml" {
-            return Err(Refusal::UnsupportedMediaType(text));
+            return Err(RequestRefusal::UnsupportedMediaType(text));
         }
     }
-    let schema = SCHEMA.as_ref().map_err(|e| Refusal::Internal(e.clone()))?;
-    check_envelope(schema, profile, body)
+    validate_request(profile, body)
 }
 
-fn check_envelope(schema: &Schema, profile: Profile, body: &[u8]) -> Result<String, Refusal> {
-    let text = std::str::from_utf8(body).map_err(|e| Refusal::Malformed {
+fn check_envelope(
+    schema: &Schema,
+    profile: Profile,
+    body: &[u8],
+) -> Result<String, RequestRefusal> {
+    let text = std::str::from_utf8(body).map_err(|e| RequestRefusal::Malformed {
         line: 1,
         position: 1,
         reason: format!("The request is not UTF-8: {e}."),
@@ -168,7 +201,7 @@ fn check_envelope(schema: &Schema, profile: Profile, body: &[u8]) -> Result<Stri
         nodes_limit: MAX_NODES,
     };
     let doc = Document::parse_with_options(text.trim_start_matches('\u{feff}'), options).map_err(
-        |e| Refusal::Malformed {
+        |e| RequestRefusal::Malformed {
             line: e.pos().row,
             position: e.pos().col,
             reason: e.to_string(),
@@ -179,19 +212,19 @@ fn check_envelope(schema: &Schema, profile: Profile, body: &[u8]) -> Result<Stri
     let envelope = doc.root_element();
     let ns = envelope.tag_name().namespace().unwrap_or("");
     if envelope.tag_name().name() == "Envelope" && ns != SOAP11 {
-        return Err(Refusal::VersionMismatch(ns.to_owned()));
+        return Err(RequestRefusal::VersionMismatch(ns.to_owned()));
     }
     let validator = Validator { schema, src };
     let at = |v: Violation| {
         let pos = doc.text_pos_at(v.offset);
-        Refusal::SchemaViolation {
+        RequestRefusal::SchemaViolation {
             line: pos.row,
             position: pos.col,
             violation: v.text,
         }
     };
     if envelope.tag_name().name() != "Envelope" {
-        return Err(Refusal::InvalidRequest(format!(
+        return Err(RequestRefusal::InvalidRequest(format!(
             "the document element is '{}', not a SOAP Envelope",
             envelope.tag_name().name()
         )));
@@ -218,7 +251,7 @@ fn check_envelope(schema: &Schema, profile: Profile, body: &[u8]) -> Result<Stri
     let decl = schema.global_elements[&QName::new(MESSAGES, &name)];
     validator.element(operation, decl, 0).map_err(at)?;
     if !SERVED.contains(&name.as_str()) {
-        return Err(Refusal::InvalidRequest(format!(
+        return Err(RequestRefusal::InvalidRequest(format!(
             "the simulator does not serve {name}"
         )));
     }
@@ -295,7 +328,7 @@ fn envelope_parts<'a, 'i>(
 }
 
 /// `RequestServerVersion`'s `Version`, when sent, must be one this server knows.
-fn server_version(header: Node<'_, '_>, profile: Profile) -> Result<(), Refusal> {
+fn server_version(header: Node<'_, '_>, profile: Profile) -> Result<(), RequestRefusal> {
     let requested = header.children().find(|n| {
         n.is_element()
             && n.tag_name().namespace() == Some(TYPES)
@@ -304,20 +337,22 @@ fn server_version(header: Node<'_, '_>, profile: Profile) -> Result<(), Refusal>
     if let Some(version) = requested.and_then(|n| n.attribute("Version"))
         && !known_versions(profile).contains(&version)
     {
-        return Err(Refusal::InvalidServerVersion(version.to_owned()));
+        return Err(RequestRefusal::InvalidServerVersion(version.to_owned()));
     }
     Ok(())
 }
 
 /// The body's single child, which must be a declared EWS operation (a global element of
 /// messages.xsd whose type derives from `m:BaseRequestType`).
-fn operation<'a, 'i>(schema: &Schema, body: Node<'a, 'i>) -> Result<Node<'a, 'i>, Refusal> {
+fn operation<'a, 'i>(schema: &Schema, body: Node<'a, 'i>) -> Result<Node<'a, 'i>, RequestRefusal> {
     let mut children = body.children().filter(Node::is_element);
     let Some(first) = children.next() else {
-        return Err(Refusal::InvalidRequest("the Body is empty".to_owned()));
+        return Err(RequestRefusal::InvalidRequest(
+            "the Body is empty".to_owned(),
+        ));
     };
     if children.next().is_some() {
-        return Err(Refusal::InvalidRequest(
+        return Err(RequestRefusal::InvalidRequest(
             "the Body holds more than one element".to_owned(),
         ));
     }
@@ -335,7 +370,7 @@ fn operation<'a, 'i>(schema: &Schema, body: Node<'a, 'i>) -> Result<Node<'a, 'i>
             .zip(base)
             .is_some_and(|(&decl, &base)| schema.derives_from(schema.elements[decl].ty, base));
     if !is_operation {
-        return Err(Refusal::InvalidRequest(format!(
+        return Err(RequestRefusal::InvalidRequest(format!(
             "{} is not an EWS operation",
             name.display()
         )));

@@ -45,7 +45,7 @@ impl Model {
         let (start, accept) = nfa.particle(particle);
         nfa.start = start;
         nfa.accept = accept;
-        Model::Nfa(nfa)
+        Self::Nfa(nfa)
     }
 }
 

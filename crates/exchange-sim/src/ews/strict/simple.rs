@@ -45,7 +45,7 @@ pub(crate) enum Builtin {
 }
 
 impl Builtin {
-    pub(crate) const ALL: &'static [Builtin] = &[
+    pub(crate) const ALL: &'static [Self] = &[
         Self::AnySimpleType,
         Self::String,
         Self::NormalizedString,
@@ -158,7 +158,9 @@ impl Builtin {
             Self::Time => time(v),
             Self::Duration => duration(v),
             Self::Base64Binary => base64(v),
-            Self::HexBinary => v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+            Self::HexBinary => {
+                v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit())
+            }
             Self::Name | Self::NcName | Self::Id | Self::QName => name(v, self == Self::QName),
         };
         if ok {
@@ -473,7 +475,7 @@ fn components(mut s: &str, designators: &str, seconds_fraction: bool, any: &mut 
 
 fn base64(v: &str) -> bool {
     let chars: Vec<u8> = v.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if chars.len() % 4 != 0 {
+    if !chars.len().is_multiple_of(4) {
         return false;
     }
     let padding = chars.iter().rev().take_while(|&&b| b == b'=').count();

@@ -7,7 +7,7 @@ use roxmltree::Document;
 
 use super::schema::{QName, Schema};
 use super::validate::Validator;
-use super::{Refusal, SCHEMA, check, check_envelope};
+use super::{RequestRefusal, SCHEMA, check, check_envelope};
 use crate::scenario::Profile;
 
 const NS: &str = "urn:test";
@@ -342,9 +342,12 @@ fn a_soap_12_envelope_is_a_version_mismatch() {
         br#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>"#;
     assert_eq!(
         check_envelope(schema, Profile::Exchange2019, body),
-        Err(Refusal::VersionMismatch(super::SOAP12.to_owned()))
+        Err(RequestRefusal::VersionMismatch(super::SOAP12.to_owned()))
     );
 }
+
+/// Writes a request envelope under a header.
+type Writer = Box<dyn Fn(&ews_proto::soap::SoapHeader) -> Vec<u8>>;
 
 /// Every request shape ews-proto writes (the client crates send nothing else) is valid EWS:
 /// each operation with its options, under every `RequestServerVersion` and impersonation kind.
@@ -392,11 +395,9 @@ fn every_request_ews_proto_writes_validates() {
     let watermark = Some(Watermark::new("AAAAAMAGAAAAAAAAAQ=="));
     let mut all_folders = Subscribe::streaming(Vec::new(), events.clone());
     all_folders.subscribe_to_all_folders = true;
-    let mut bodies: Vec<(String, Box<dyn Fn(&SoapHeader) -> Vec<u8>>)> = Vec::new();
-    let mut add = |what: &str, body: Box<dyn Fn(&SoapHeader) -> Vec<u8>>| {
-        bodies.push((what.to_owned(), body))
-    };
-    fn boxed<B: SoapBody + 'static>(b: B) -> Box<dyn Fn(&SoapHeader) -> Vec<u8>> {
+    let mut bodies: Vec<(String, Writer)> = Vec::new();
+    let mut add = |what: &str, body: Writer| bodies.push((what.to_owned(), body));
+    fn boxed<B: SoapBody + 'static>(b: B) -> Writer {
         Box::new(move |h| write_envelope(h, &b))
     }
     add(
@@ -525,6 +526,6 @@ fn every_request_ews_proto_writes_validates() {
     );
     assert!(matches!(
         check_envelope(schema, Profile::Exchange2019, &status),
-        Err(Refusal::SchemaViolation { .. })
+        Err(RequestRefusal::SchemaViolation { .. })
     ));
 }

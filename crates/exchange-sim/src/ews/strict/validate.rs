@@ -333,10 +333,10 @@ impl<'s> Validator<'s> {
                             }
                         }
                     }
-                    if taken.is_empty() {
-                        if let Some(e) = first_error {
-                            return Err(e);
-                        }
+                    if taken.is_empty()
+                        && let Some(e) = first_error
+                    {
+                        return Err(e);
                     }
                     states = nfa.step(&states, &taken);
                 }
