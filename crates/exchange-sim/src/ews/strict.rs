@@ -229,7 +229,7 @@ fn check_envelope(
             envelope.tag_name().name()
         )));
     }
-    let (header, body) = envelope_parts(envelope).map_err(at)?;
+    let (header, body) = envelope_parts(src, envelope).map_err(at)?;
     if let Some(header) = header {
         server_version(header, profile)?;
         for child in header.children().filter(Node::is_element) {
@@ -261,6 +261,7 @@ fn check_envelope(
 /// SOAP 1.1's envelope: an optional `Header`, then `Body`, then namespace-qualified elements
 /// (SOAP 1.1 §4.1.2, <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383494>).
 fn envelope_parts<'a, 'i>(
+    src: &str,
     envelope: Node<'a, 'i>,
 ) -> Result<(Option<Node<'a, 'i>>, Node<'a, 'i>), Violation> {
     let mut header = None;
@@ -316,10 +317,7 @@ fn envelope_parts<'a, 'i>(
     match body {
         Some(body) => Ok((header, body)),
         None => Err(Violation {
-            offset: envelope
-                .range()
-                .end
-                .saturating_sub(envelope.tag_name().name().len() + 2),
+            offset: validate::end_of(src, &envelope),
             text: format!(
                 "The element 'Envelope' in namespace '{SOAP11}' has incomplete content. List of possible elements expected: 'Body' in namespace '{SOAP11}'."
             ),

@@ -395,9 +395,10 @@ fn split_zone(s: &str) -> (&str, &str) {
     if let Some(rest) = s.strip_suffix('Z') {
         return (rest, "Z");
     }
-    if s.len() > 6 {
+    // Only ASCII can form a zone; the split must not cut a character from the network.
+    if s.len() > 6 && s.is_char_boundary(s.len() - 6) {
         let (head, tail) = s.split_at(s.len() - 6);
-        if tail.starts_with(['+', '-']) && tail.as_bytes()[3] == b':' {
+        if tail.is_ascii() && tail.starts_with(['+', '-']) && tail.as_bytes()[3] == b':' {
             return (head, tail);
         }
     }
@@ -540,5 +541,31 @@ mod tests {
         assert!(Builtin::Double.check("abc").is_err());
         assert!(Builtin::NonNegativeInteger.check("0").is_ok());
         assert!(Builtin::NonNegativeInteger.check("-1").is_err());
+    }
+
+    /// Multi-byte characters at every offset where a zone, a designator or a digit is looked
+    /// for: a value from the network never panics the checks.
+    #[test]
+    fn values_from_the_network_never_panic() {
+        for pad in 0..8 {
+            let tail = "0".repeat(pad);
+            for value in [
+                format!("2024-01-01T10:00:00\u{e9}{tail}"),
+                format!("2024-01-01T10:00:00+\u{e9}{tail}"),
+                format!("10:00\u{e9}{tail}"),
+                format!("P1\u{e9}{tail}"),
+                format!("PT1\u{1F600}{tail}S"),
+                format!("\u{1F600}{tail}"),
+            ] {
+                for builtin in Builtin::ALL {
+                    let _ = builtin.check(&value);
+                }
+            }
+        }
+        assert!(
+            Builtin::DateTime
+                .check("2024-01-01T10:00:00\u{e9}00000")
+                .is_err()
+        );
     }
 }

@@ -529,3 +529,151 @@ fn every_request_ews_proto_writes_validates() {
         Err(RequestRefusal::SchemaViolation { .. })
     ));
 }
+
+fn refusal(body: &str) -> RequestRefusal {
+    let schema = SCHEMA.as_ref().expect("compiles");
+    check_envelope(schema, Profile::Exchange2019, body.as_bytes()).expect_err("refused")
+}
+
+fn envelope(header: &str, body: &str) -> String {
+    format!(
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:m=\"{}\" xmlns:t=\"{}\">\n<s:Header>{header}</s:Header>\n<s:Body>{body}</s:Body>\n</s:Envelope>",
+        super::MESSAGES,
+        super::TYPES
+    )
+}
+
+const UNSUBSCRIBE: &str = "<m:Unsubscribe><m:SubscriptionId>abc</m:SubscriptionId></m:Unsubscribe>";
+
+#[test]
+fn declared_headers_are_judged_and_others_ignored() {
+    // A complete set of Exchange's request headers.
+    let headers = r#"<t:RequestServerVersion Version="Exchange2013" s:mustUnderstand="1"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>mara@contoso.com</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation><t:MailboxCulture>en-US</t:MailboxCulture><t:TimeZoneContext><t:TimeZoneDefinition Id="UTC"/></t:TimeZoneContext><t:DateTimePrecision>Seconds</t:DateTimePrecision><x:Trace xmlns:x="urn:other">on</x:Trace>"#;
+    let schema = SCHEMA.as_ref().expect("compiles");
+    let ok = envelope(headers, UNSUBSCRIBE);
+    assert_eq!(
+        check_envelope(schema, Profile::Exchange2019, ok.as_bytes()),
+        Ok("Unsubscribe".to_owned())
+    );
+    // ConnectingSID without an address.
+    match refusal(&envelope(
+        "<t:ExchangeImpersonation><t:ConnectingSID/></t:ExchangeImpersonation>",
+        UNSUBSCRIBE,
+    )) {
+        RequestRefusal::SchemaViolation {
+            line, violation, ..
+        } => {
+            assert_eq!(line, 2);
+            assert!(
+                violation.starts_with("The element 'ConnectingSID' in namespace"),
+                "{violation}"
+            );
+            assert!(violation.contains("has incomplete content"), "{violation}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match refusal(&envelope(
+        "<t:DateTimePrecision>Minutes</t:DateTimePrecision>",
+        UNSUBSCRIBE,
+    )) {
+        RequestRefusal::SchemaViolation { violation, .. } => {
+            assert!(
+                violation.ends_with("The Enumeration constraint failed."),
+                "{violation}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The version attribute is required.
+    match refusal(&envelope("<t:RequestServerVersion/>", UNSUBSCRIBE)) {
+        RequestRefusal::SchemaViolation { violation, .. } => {
+            assert_eq!(violation, "The required attribute 'Version' is missing.");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_envelope_is_soap_11s() {
+    let no_body = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n<s:Header/>\n</s:Envelope>";
+    match refusal(no_body) {
+        RequestRefusal::SchemaViolation {
+            line,
+            position,
+            violation,
+        } => {
+            assert_eq!((line, position), (3, 3));
+            assert!(violation.ends_with("List of possible elements expected: 'Body' in namespace 'http://schemas.xmlsoap.org/soap/envelope/'."), "{violation}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let header_last = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/><s:Header/></s:Envelope>";
+    assert!(
+        matches!(
+            refusal(header_last),
+            RequestRefusal::SchemaViolation { position: 75, .. }
+        ),
+        "{:?}",
+        refusal(header_last)
+    );
+    let two = envelope("", &format!("{UNSUBSCRIBE}{UNSUBSCRIBE}"));
+    assert!(matches!(refusal(&two), RequestRefusal::InvalidRequest(_)));
+    assert!(matches!(
+        refusal(&envelope("", "")),
+        RequestRefusal::InvalidRequest(_)
+    ));
+    // A response element is no operation.
+    let response = envelope("", "<m:UnsubscribeResponse/>");
+    assert!(matches!(
+        refusal(&response),
+        RequestRefusal::InvalidRequest(_)
+    ));
+    assert!(matches!(refusal("<Envelope/>"), RequestRefusal::VersionMismatch(ns) if ns.is_empty()));
+    assert!(matches!(
+        refusal("<!DOCTYPE x []><x/>"),
+        RequestRefusal::Malformed { .. }
+    ));
+    assert!(matches!(
+        refusal("<a><b></a>"),
+        RequestRefusal::Malformed { line: 1, .. }
+    ));
+}
+
+#[test]
+fn the_curl_examples_are_valid_requests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/curl");
+    for name in ["subscribe-streaming.xml", "get-streaming-events.xml"] {
+        let body = std::fs::read(dir.join(name)).expect("example");
+        let result = check(Profile::Exchange2019, &HeaderMap::new(), &body);
+        assert!(result.is_ok(), "{name}: {result:?}");
+    }
+}
+
+/// Every prefix of a valid request, and the request with each byte replaced by markup, is
+/// judged without a panic; none of the damaged ones is accepted as the original operation
+/// unless it is still well-formed and valid.
+#[test]
+fn damaged_requests_are_judged_without_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/ews");
+    let original = std::fs::read(dir.join("subscribe-push-request.xml")).expect("vector");
+    let mut refused = 0;
+    for cut in 0..original.len() {
+        if check(Profile::Exchange2019, &HeaderMap::new(), &original[..cut]).is_err() {
+            refused += 1;
+        }
+    }
+    // Only the prefixes that end after the closing tag (trailing white space) are whole.
+    assert!(
+        refused >= original.len() - 2,
+        "{refused} of {}",
+        original.len()
+    );
+    for at in 0..original.len() {
+        for byte in [b'<', b'>', b'"', 0xC3, b'&'] {
+            let mut damaged = original.clone();
+            damaged[at] = byte;
+            let _ = check(Profile::Exchange2019, &HeaderMap::new(), &damaged);
+        }
+    }
+}

@@ -47,16 +47,8 @@ impl<'s> Validator<'s> {
         node.range().start + 1
     }
 
-    /// Offset of an element's name in its end tag (after `</`), or of the start tag's name for
-    /// an empty-element tag: where .NET stands when it judges content and values.
     fn end_of(&self, node: &Node<'_, '_>) -> usize {
-        let range = node.range();
-        let text = self.src.get(range.clone()).unwrap_or("");
-        if text.ends_with("/>") {
-            return Self::start_of(node);
-        }
-        text.rfind("</")
-            .map_or(range.start + 1, |at| range.start + at + 2)
+        end_of(self.src, node)
     }
 
     fn fail<T>(offset: usize, text: String) -> Result<T, Violation> {
@@ -507,6 +499,19 @@ impl<'s> Validator<'s> {
             parts.join(" as well as ")
         )
     }
+}
+
+/// Offset of an element's name in its end tag (after `</`), or of the start tag's name for
+/// an empty-element tag: where .NET stands when it judges content and values. Always just
+/// after an ASCII character, so a character boundary.
+pub(crate) fn end_of(src: &str, node: &Node<'_, '_>) -> usize {
+    let range = node.range();
+    let text = src.get(range.clone()).unwrap_or("");
+    if text.ends_with("/>") {
+        return range.start + 1;
+    }
+    text.rfind("</")
+        .map_or(range.start + 1, |at| range.start + at + 2)
 }
 
 fn is_text(node: &Node<'_, '_>) -> bool {
