@@ -130,7 +130,11 @@ pub fn validate_request(profile: Profile, body: &[u8]) -> Result<String, Request
 
 /// The versions an Exchange of `profile` accepts in `RequestServerVersion`: Exchange 2013
 /// knows up to `Exchange2013_SP1`; 2016, 2019 and Exchange Online know every value of the
-/// 2016-generation schema's `ExchangeVersionType`.
+/// 2016-generation schema's `ExchangeVersionType` (MS-OXWSCDATA's `ExchangeVersionType` lists the public
+/// ones up to `Exchange2016`,
+/// <https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxwscdata/e5909a94-0cb3-43d6-833a-3b50570ed52a>).
+/// Anything else, `Exchange2019` included (which exchangelib tries first on a 15.2 build), is
+/// `ErrorInvalidServerVersion`, and a client falls back to an older version.
 pub(crate) fn known_versions(profile: Profile) -> &'static [&'static str] {
     const UP_TO_2013: &[&str] = &[
         "Exchange2007",
@@ -246,9 +250,8 @@ fn check_envelope(
             }
         }
     }
-    let operation = operation(schema, body)?;
+    let (operation, decl) = operation(schema, body)?;
     let name = operation.tag_name().name().to_owned();
-    let decl = schema.global_elements[&QName::new(MESSAGES, &name)];
     validator.element(operation, decl, 0).map_err(at)?;
     if !SERVED.contains(&name.as_str()) {
         return Err(RequestRefusal::InvalidRequest(format!(
@@ -342,7 +345,10 @@ fn server_version(header: Node<'_, '_>, profile: Profile) -> Result<(), RequestR
 
 /// The body's single child, which must be a declared EWS operation (a global element of
 /// messages.xsd whose type derives from `m:BaseRequestType`).
-fn operation<'a, 'i>(schema: &Schema, body: Node<'a, 'i>) -> Result<Node<'a, 'i>, RequestRefusal> {
+fn operation<'a, 'i>(
+    schema: &Schema,
+    body: Node<'a, 'i>,
+) -> Result<(Node<'a, 'i>, schema::ElemId), RequestRefusal> {
     let mut children = body.children().filter(Node::is_element);
     let Some(first) = children.next() else {
         return Err(RequestRefusal::InvalidRequest(
@@ -361,19 +367,17 @@ fn operation<'a, 'i>(schema: &Schema, body: Node<'a, 'i>) -> Result<Node<'a, 'i>
     let base = schema
         .global_types
         .get(&QName::new(MESSAGES, "BaseRequestType"));
-    let is_operation = name.ns == MESSAGES
-        && schema
-            .global_elements
-            .get(&name)
-            .zip(base)
-            .is_some_and(|(&decl, &base)| schema.derives_from(schema.elements[decl].ty, base));
-    if !is_operation {
-        return Err(RequestRefusal::InvalidRequest(format!(
+    match (schema.global_elements.get(&name), base) {
+        (Some(&decl), Some(&base))
+            if name.ns == MESSAGES && schema.derives_from(schema.elements[decl].ty, base) =>
+        {
+            Ok((first, decl))
+        }
+        _ => Err(RequestRefusal::InvalidRequest(format!(
             "{} is not an EWS operation",
             name.display()
-        )));
+        ))),
     }
-    Ok(first)
 }
 
 #[cfg(test)]
