@@ -130,8 +130,8 @@ pub fn validate_request(profile: Profile, body: &[u8]) -> Result<String, Request
 
 /// The versions an Exchange of `profile` accepts in `RequestServerVersion`: Exchange 2013
 /// knows up to `Exchange2013_SP1`; 2016, 2019 and Exchange Online know every value of the
-/// 2016-generation schema's `ExchangeVersionType` (MS-OXWSCDATA's `ExchangeVersionType` lists the public
-/// ones up to `Exchange2016`,
+/// 2016-generation schema's `ExchangeVersionType` (MS-OXWSCDATA's `ExchangeVersionType`
+/// lists the public ones up to `Exchange2016`,
 /// <https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxwscdata/e5909a94-0cb3-43d6-833a-3b50570ed52a>).
 /// Anything else, `Exchange2019` included (which exchangelib tries first on a 15.2 build), is
 /// `ErrorInvalidServerVersion`, and a client falls back to an older version.

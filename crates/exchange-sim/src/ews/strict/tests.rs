@@ -677,3 +677,52 @@ fn damaged_requests_are_judged_without_panic() {
         }
     }
 }
+
+/// A full time zone, as the EWS Managed API sends it in `TimeZoneContext`: its transitions
+/// are `ArrayOfTransitionsType`, the model libxml2 refuses as not deterministic; transitions
+/// out of the first three particles' order are still valid through `Transition`'s
+/// substitution group.
+#[test]
+fn time_zone_transitions_are_matched_though_not_deterministic() {
+    let schema = SCHEMA.as_ref().expect("compiles");
+    let day = |to: &str, month: u32| {
+        format!(
+            "<t:RecurringDayTransition><t:To Kind=\"Period\">{to}</t:To><t:TimeOffset>PT2H</t:TimeOffset>\
+             <t:Month>{month}</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek><t:Occurrence>-1</t:Occurrence>\
+             </t:RecurringDayTransition>"
+        )
+    };
+    let absolute = "<t:AbsoluteDateTransition><t:To Kind=\"Group\">1</t:To><t:DateTime>2007-01-01T00:00:00</t:DateTime></t:AbsoluteDateTransition>";
+    let zone = |transitions: &str| {
+        format!(
+            "<t:TimeZoneContext><t:TimeZoneDefinition Id=\"W. Europe Standard Time\" Name=\"(UTC+01:00) Amsterdam\">\
+             <t:Periods><t:Period Bias=\"-PT1H\" Name=\"Standard\" Id=\"std\"/><t:Period Bias=\"-PT2H\" Name=\"Daylight\" Id=\"dst\"/></t:Periods>\
+             <t:TransitionsGroups><t:TransitionsGroup Id=\"0\">{}{}</t:TransitionsGroup></t:TransitionsGroups>\
+             <t:Transitions>{transitions}</t:Transitions>\
+             </t:TimeZoneDefinition></t:TimeZoneContext>",
+            day("dst", 3),
+            day("std", 10)
+        )
+    };
+    let valid = [
+        "<t:Transition><t:To Kind=\"Group\">0</t:To></t:Transition>".to_owned(),
+        format!("{absolute}{}", day("dst", 3)),
+        // Out of the particles' order: only `Transition*` takes these.
+        format!("{}{absolute}", day("dst", 3)),
+    ];
+    for transitions in valid {
+        let body = envelope(&zone(&transitions), UNSUBSCRIBE);
+        let result = check_envelope(schema, Profile::Exchange2019, body.as_bytes());
+        assert_eq!(result, Ok("Unsubscribe".to_owned()), "{transitions}");
+    }
+    // A transition whose content is wrong is still refused, at the right element.
+    let bad = "<t:RecurringDayTransition><t:To Kind=\"Period\">dst</t:To><t:Month>3</t:Month></t:RecurringDayTransition>";
+    match refusal(&envelope(&zone(bad), UNSUBSCRIBE)) {
+        RequestRefusal::SchemaViolation { violation, .. } => assert!(
+            violation.contains("has invalid child element 'Month'")
+                && violation.ends_with("List of possible elements expected: 'TimeOffset' in namespace 'http://schemas.microsoft.com/exchange/services/2006/types'."),
+            "{violation}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

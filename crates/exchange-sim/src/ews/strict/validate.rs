@@ -315,14 +315,26 @@ impl<'s> Validator<'s> {
                     }
                     // Where the model is not deterministic, the child may stand for several
                     // particles: it takes those whose declaration it satisfies.
+                    // Each declaration is tried once, however many particles lead to it.
                     let mut taken = Vec::new();
                     let mut first_error = None;
+                    let mut tried: Vec<(Option<ElemId>, bool)> = Vec::new();
                     for label in candidates {
-                        match self.matched(child, label, &child_name, depth) {
-                            Ok(()) => taken.push(label),
-                            Err(e) => {
-                                first_error.get_or_insert(e);
+                        let target = self.target(label, &child_name);
+                        let ok = match tried.iter().find(|(t, _)| *t == target) {
+                            Some(&(_, ok)) => ok,
+                            None => {
+                                let result = self.matched(child, label, &child_name, depth);
+                                let ok = result.is_ok();
+                                if let Err(e) = result {
+                                    first_error.get_or_insert(e);
+                                }
+                                tried.push((target, ok));
+                                ok
                             }
+                        };
+                        if ok {
+                            taken.push(label);
                         }
                     }
                     if taken.is_empty()
@@ -419,6 +431,15 @@ impl<'s> Validator<'s> {
         self.schema.substitutes.get(&e)?.iter().copied().find(|&m| {
             self.schema.elements[m].name == *name && !self.schema.elements[m].is_abstract
         })
+    }
+
+    /// The declaration a child is validated against through this label (`None`: not validated).
+    fn target(&self, label: &Label, name: &QName) -> Option<ElemId> {
+        match label {
+            Label::Element(e) => self.substitute(*e, name),
+            Label::Any(w) if w.process == Process::Skip => None,
+            Label::Any(_) => self.schema.global_elements.get(name).copied(),
+        }
     }
 
     fn matched(
