@@ -89,6 +89,7 @@ pub(crate) fn refused(refusal: &RequestRefusal) -> Response {
             Some((*line, *position, reason)),
         ),
         RequestRefusal::VersionMismatch(namespace) => version_mismatch(namespace),
+        RequestRefusal::MustUnderstand { local, namespace } => must_understand(local, namespace),
         RequestRefusal::InvalidServerVersion(_) => ews_error(
             "ErrorInvalidServerVersion",
             "The specified server version is invalid.",
@@ -176,6 +177,19 @@ fn version_mismatch(namespace: &str) -> Response {
          <faultcode>s:VersionMismatch</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
          </s:Fault></s:Body></s:Envelope>",
         escape(&reason)
+    );
+    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+}
+
+/// SOAP 1.1's `MustUnderstand` fault (SOAP 1.1 §4.4.1), worded as WCF words it.
+fn must_understand(local: &str, namespace: &str) -> Response {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
+         <faultcode>s:MustUnderstand</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
+         </s:Fault></s:Body></s:Envelope>",
+        escape(&format!(
+            "The header '{local}' from the namespace '{namespace}' was not understood by the recipient of this message, causing the message to not be processed.  This error typically indicates that the sender of this message has enabled a communication protocol that the receiver cannot process.  Please ensure that the configuration of the client's binding is consistent with the service's binding."
+        ))
     );
     self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
 }

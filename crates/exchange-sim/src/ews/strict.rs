@@ -23,12 +23,14 @@
 //! 4. `RequestServerVersion` naming a version this server does not know:
 //!    `ErrorInvalidServerVersion` (<https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/requestserverversion>,
 //!    <https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-schema-versions-in-exchange>).
-//! 5. A body that is not one EWS operation: `ErrorInvalidRequest`.
-//! 6. The headers the schema declares and the operation, against the schema:
+//! 5. A header the simulator does not know with `mustUnderstand="1"`: a `MustUnderstand`
+//!    fault (SOAP 1.1 §4.2.3); other unknown headers are ignored.
+//! 6. A body that is not one EWS operation: `ErrorInvalidRequest`.
+//! 7. The headers the schema declares and the operation, against the schema:
 //!    `ErrorSchemaValidation` with `t:MessageXml` (`LineNumber`, `LinePosition`, `Violation`)
 //!    for the first violation, worded as .NET's validator words it
 //!    (<https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode>).
-//! 7. A valid operation the simulator does not serve: `ErrorInvalidRequest`.
+//! 8. A valid operation the simulator does not serve: `ErrorInvalidRequest`.
 //!
 //! Known differences between the schema and the wire are followed as the wire has them (see
 //! `schema/README.md`); none of them is in a request today.
@@ -95,6 +97,14 @@ pub enum RequestRefusal {
     /// The `Envelope` is in this namespace, not SOAP 1.1's: a `VersionMismatch` fault.
     #[error("the envelope namespace {0:?} is not SOAP 1.1's")]
     VersionMismatch(String),
+    /// A header the server does not know asks to be understood: a `MustUnderstand` fault.
+    #[error("header {local:?} in namespace {namespace:?} must be understood")]
+    MustUnderstand {
+        /// The header's local name.
+        local: String,
+        /// The header's namespace.
+        namespace: String,
+    },
     /// `RequestServerVersion` names a version the server does not know:
     /// `ErrorInvalidServerVersion`.
     #[error("the server does not know RequestServerVersion {0:?}")]
@@ -242,11 +252,23 @@ fn check_envelope(
                 child.tag_name().name(),
             );
             // Headers the schema declares are judged by it; SOAP lets a receiver ignore others
-            // that do not ask to be understood.
-            if let Some(&decl) = schema.global_elements.get(&name)
-                && (name.ns == TYPES || name.ns == MESSAGES)
-            {
-                validator.element(child, decl, 0).map_err(at)?;
+            // unless they ask to be understood (SOAP 1.1 §4.2.3,
+            // <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383500>).
+            match schema.global_elements.get(&name) {
+                Some(&decl) if name.ns == TYPES || name.ns == MESSAGES => {
+                    validator.element(child, decl, 0).map_err(at)?;
+                }
+                _ if matches!(
+                    child.attribute((SOAP11, "mustUnderstand")),
+                    Some("1" | "true")
+                ) =>
+                {
+                    return Err(RequestRefusal::MustUnderstand {
+                        local: name.local,
+                        namespace: name.ns,
+                    });
+                }
+                _ => {}
             }
         }
     }

@@ -556,6 +556,15 @@ fn declared_headers_are_judged_and_others_ignored() {
         check_envelope(schema, Profile::Exchange2019, ok.as_bytes()),
         Ok("Unsubscribe".to_owned())
     );
+    // An unknown header that must be understood.
+    let must = r#"<x:Trace xmlns:x="urn:other" s:mustUnderstand="1">on</x:Trace>"#;
+    assert_eq!(
+        refusal(&envelope(must, UNSUBSCRIBE)),
+        RequestRefusal::MustUnderstand {
+            local: "Trace".to_owned(),
+            namespace: "urn:other".to_owned()
+        }
+    );
     // ConnectingSID without an address.
     match refusal(&envelope(
         "<t:ExchangeImpersonation><t:ConnectingSID/></t:ExchangeImpersonation>",
