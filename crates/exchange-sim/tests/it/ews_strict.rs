@@ -321,3 +321,21 @@ async fn every_request_vector_passes_the_strict_reader() {
         assert_eq!(answer.status, 200, "{name}: {text}");
     }
 }
+
+#[tokio::test]
+async fn an_unknown_header_that_must_be_understood_is_refused() {
+    let sim = support::start().await;
+    let body = request("Exchange2013", &subscribe(INBOX, NEW_MAIL)).replace(
+        "</s:Header>",
+        "<x:Trace xmlns:x=\"urn:example\" s:mustUnderstand=\"1\">on</x:Trace></s:Header>",
+    );
+    let f = fault(&mara(&sim).await.post(body).await);
+    assert_eq!(f.code, "s:MustUnderstand", "{f:?}");
+    // Without mustUnderstand the same header is ignored, as SOAP allows.
+    let ignored = request("Exchange2013", &subscribe(INBOX, NEW_MAIL)).replace(
+        "</s:Header>",
+        "<x:Trace xmlns:x=\"urn:example\">on</x:Trace></s:Header>",
+    );
+    let answer = mara(&sim).await.post(ignored).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
