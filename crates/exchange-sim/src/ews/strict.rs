@@ -35,6 +35,7 @@
 //! Known differences between the schema and the wire are followed as the wire has them (see
 //! `schema/README.md`); none of them is in a request today.
 
+mod compile;
 mod content;
 mod schema;
 mod simple;
