@@ -735,3 +735,34 @@ fn time_zone_transitions_are_matched_though_not_deterministic() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `FindMessageTrackingReport`'s content is an `xs:all`: any order, each at most once, the
+/// required ones present. It passes validation and is then refused as not served.
+#[test]
+fn an_all_group_in_the_real_schema() {
+    let in_any_order = "<m:FindMessageTrackingReport><m:Domain>contoso.com</m:Domain>\
+        <m:Subject>hello</m:Subject><m:Scope>Organization</m:Scope></m:FindMessageTrackingReport>";
+    assert!(matches!(
+        refusal(&envelope("", in_any_order)),
+        RequestRefusal::InvalidRequest(reason) if reason.contains("does not serve FindMessageTrackingReport")
+    ));
+    let twice = "<m:FindMessageTrackingReport><m:Domain>contoso.com</m:Domain>\
+        <m:Scope>Organization</m:Scope><m:Domain>fabrikam.com</m:Domain></m:FindMessageTrackingReport>";
+    match refusal(&envelope("", twice)) {
+        RequestRefusal::SchemaViolation { violation, .. } => {
+            assert!(
+                violation.contains("has invalid child element 'Domain'"),
+                "{violation}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_scope = "<m:FindMessageTrackingReport><m:Domain>contoso.com</m:Domain></m:FindMessageTrackingReport>";
+    match refusal(&envelope("", no_scope)) {
+        RequestRefusal::SchemaViolation { violation, .. } => assert!(
+            violation.contains("has incomplete content") && violation.contains("'Scope"),
+            "{violation}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
