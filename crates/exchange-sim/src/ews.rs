@@ -19,6 +19,7 @@ mod push;
 mod respond;
 mod routing;
 mod streaming;
+pub(crate) mod strict;
 mod subscribe;
 mod write;
 
@@ -113,6 +114,9 @@ async fn handle(
         Some(Fault::Malformed) => return respond::malformed(),
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
+    }
+    if let Err(refusal) = strict::check(ctx.world.scenario.profile, &headers, &body) {
+        return respond::refused(&refusal);
     }
     // ConvertId is read and answered by the simulator's own code (app-only callers take the
     // path below, which asks them for ExchangeImpersonation first).

@@ -67,6 +67,7 @@ mod version;
 mod world;
 
 pub use autodiscover::AutodiscoverRequest;
+pub use ews::strict::{RequestRefusal, validate_request};
 pub use graph::{GRAPH_HOST, GraphHandle, GraphStats, GraphSubscriptionInfo, LifecycleEvent};
 pub use record::RECORD_ENV;
 pub use scenario::Scenario;

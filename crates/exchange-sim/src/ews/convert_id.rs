@@ -268,7 +268,7 @@ fn answer(world: &World, conversion: &Conversion) -> Response {
 
 /// `ErrorSchemaValidation`, with where and what, as Exchange's fault carries it.
 fn schema_error(doc: &Document<'_>, node: Node<'_, '_>, violation: &str) -> Response {
-    let position = doc.text_pos_at(node.range().start);
+    let position = doc.text_pos_at(node.range().start + 1);
     let message = "The request failed schema validation.";
     let xml = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP}"><s:Body><s:Fault><faultcode xmlns:a="{T}">a:ErrorSchemaValidation</faultcode><faultstring xml:lang="en-US">{message}</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorSchemaValidation</e:ResponseCode><e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{message}</e:Message><t:MessageXml xmlns:t="{T}"><t:LineNumber>{}</t:LineNumber><t:LinePosition>{}</t:LinePosition><t:Violation>{}</t:Violation></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>"#,

@@ -28,9 +28,10 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    /// `ErrorSchemaValidation` at `node`'s position, naming what is wrong.
+    /// `ErrorSchemaValidation` at `node`'s name (after its `<`, where .NET places an element),
+    /// naming what is wrong.
     pub(crate) fn schema(doc: &Document<'_>, node: Node<'_, '_>, violation: &str) -> Self {
-        let at = doc.text_pos_at(node.range().start);
+        let at = doc.text_pos_at(node.range().start + 1);
         Self::schema_at(at.row, at.col, violation)
     }
 
@@ -384,7 +385,7 @@ mod tests {
         let refusal = request.header().expect_err("two children");
         assert_eq!(refusal.code, ResponseCode::ErrorSchemaValidation);
         let at = refusal.violation.map(|v| (v.line, v.position));
-        assert_eq!(at, Some((7, 30)), "{}", refusal.text);
+        assert_eq!(at, Some((7, 31)), "{}", refusal.text);
     }
 
     #[test]

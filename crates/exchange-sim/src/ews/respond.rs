@@ -3,10 +3,12 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ews_proto::ProtoError;
 use ews_proto::soap::{
     ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
 };
-use ews_proto::{ProtoError, ResponseCode};
+
+use super::strict::{RequestRefusal, SOAP11, SOAP12};
 
 use crate::version::Version;
 use crate::world::World;
@@ -43,19 +45,169 @@ pub(crate) fn server_busy(world: &World) -> Response {
     fault(&SoapFault::server_busy(back_off))
 }
 
-/// A request that could not be read: `ErrorSchemaValidation`, as Exchange answers.
+/// A request the strict reader passed but ews-proto's reader could not read: the operation is
+/// one the simulator has no reading for (`ErrorInvalidRequest`), or something the strict
+/// reader let through that ews-proto refuses (`ErrorSchemaValidation`, without a position).
 pub(crate) fn schema_error(error: &ProtoError) -> Response {
-    let fault_body = match error {
-        ProtoError::UnexpectedElement { found, .. } => SoapFault::ews(
-            ResponseCode::ErrorInvalidRequest,
-            &format!("The request is invalid: unsupported operation {found}."),
+    match error {
+        ProtoError::UnexpectedElement { .. } => ews_error(
+            "ErrorInvalidRequest",
+            "The request is invalid.",
+            "The request is invalid.",
+            None,
         ),
-        other => SoapFault::ews(
-            ResponseCode::ErrorSchemaValidation,
+        other => ews_error(
+            "ErrorSchemaValidation",
             &format!("The request failed schema validation: {other}"),
+            "The request failed schema validation.",
+            None,
         ),
+    }
+}
+
+/// The answer to a request the strict reader refused ([`super::strict`]), as Exchange gives it.
+pub(crate) fn refused(refusal: &RequestRefusal) -> Response {
+    match refusal {
+        // WCF's SOAP 1.1 binding refuses other media types before reading the body.
+        RequestRefusal::UnsupportedMediaType(media) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "Cannot process the message because the content type '{media}' was not the expected type 'text/xml; charset=utf-8'."
+            ),
+        )
+            .into_response(),
+        // Exchange reads and validates in one pass: a reader error is a validation failure.
+        RequestRefusal::Malformed {
+            line,
+            position,
+            reason,
+        } => ews_error(
+            "ErrorSchemaValidation",
+            &format!("The request failed schema validation: {reason}"),
+            "The request failed schema validation.",
+            Some((*line, *position, reason)),
+        ),
+        RequestRefusal::VersionMismatch(namespace) => version_mismatch(namespace),
+        RequestRefusal::MustUnderstand { local, namespace } => must_understand(local, namespace),
+        RequestRefusal::InvalidServerVersion(_) => ews_error(
+            "ErrorInvalidServerVersion",
+            "The specified server version is invalid.",
+            "The specified server version is invalid.",
+            None,
+        ),
+        RequestRefusal::InvalidRequest(reason) => {
+            tracing::debug!(%reason, "EWS request refused");
+            ews_error(
+                "ErrorInvalidRequest",
+                "The request is invalid.",
+                "The request is invalid.",
+                None,
+            )
+        }
+        RequestRefusal::SchemaViolation {
+            line,
+            position,
+            violation,
+        } => ews_error(
+            "ErrorSchemaValidation",
+            &format!("The request failed schema validation: {violation}"),
+            "The request failed schema validation.",
+            Some((*line, *position, violation)),
+        ),
+        RequestRefusal::Internal(reason) => {
+            tracing::error!(%reason, "the simulator's EWS schema did not compile");
+            ews_error(
+                "ErrorInternalServerError",
+                "An internal server error occurred. The operation failed.",
+                "An internal server error occurred. The operation failed.",
+                None,
+            )
+        }
+    }
+}
+
+/// Exchange's SOAP fault for an EWS error: HTTP 500, `faultcode` in the types namespace, and
+/// `detail` with `e:ResponseCode`, `e:Message` and, for schema violations, `t:MessageXml`
+/// (<https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml>).
+/// Written here, not by ews-proto, so the client's understanding of the shape is not ours.
+fn ews_error(
+    code: &str,
+    fault_string: &str,
+    message: &str,
+    position: Option<(u32, u32, &str)>,
+) -> Response {
+    const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+    const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{soap}\"><s:Body><s:Fault>\
+         <faultcode xmlns:a=\"{TYPES}\">a:{code}</faultcode>\
+         <faultstring xml:lang=\"en-US\">{fault_string}</faultstring><detail>\
+         <e:ResponseCode xmlns:e=\"{ERRORS}\">{code}</e:ResponseCode>\
+         <e:Message xmlns:e=\"{ERRORS}\">{message}</e:Message>",
+        soap = SOAP11,
+        code = escape(code),
+        fault_string = escape(fault_string),
+        message = escape(message),
+    );
+    if let Some((line, position, violation)) = position {
+        xml.push_str(&format!(
+            "<t:MessageXml xmlns:t=\"{TYPES}\"><t:LineNumber>{line}</t:LineNumber>\
+             <t:LinePosition>{position}</t:LinePosition><t:Violation>{}</t:Violation></t:MessageXml>",
+            escape(violation)
+        ));
+    }
+    xml.push_str("</detail></s:Fault></s:Body></s:Envelope>");
+    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+}
+
+/// SOAP 1.1's `VersionMismatch` fault (SOAP 1.1 §4.4.1,
+/// <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383510>), worded as WCF's SOAP 1.1
+/// encoder words a SOAP 1.2 envelope.
+fn version_mismatch(namespace: &str) -> Response {
+    let reason = if namespace == SOAP12 {
+        format!(
+            "The message version of the incoming message (Soap12 ({SOAP12}) AddressingNone) does not match that of the encoder (Soap11 ({SOAP11}) AddressingNone). Make sure the binding is configured with the same version as the expected messages."
+        )
+    } else {
+        format!("The envelope namespace '{namespace}' is not SOAP 1.1's ({SOAP11}).")
     };
-    fault(&fault_body)
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
+         <faultcode>s:VersionMismatch</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
+         </s:Fault></s:Body></s:Envelope>",
+        escape(&reason)
+    );
+    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+}
+
+/// SOAP 1.1's `MustUnderstand` fault (SOAP 1.1 §4.4.1), worded as WCF words it.
+fn must_understand(local: &str, namespace: &str) -> Response {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
+         <faultcode>s:MustUnderstand</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
+         </s:Fault></s:Body></s:Envelope>",
+        escape(&format!(
+            "The header '{local}' from the namespace '{namespace}' was not understood by the recipient of this message, causing the message to not be processed.  This error typically indicates that the sender of this message has enabled a communication protocol that the receiver cannot process.  Please ensure that the configuration of the client's binding is consistent with the service's binding."
+        ))
+    );
+    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+}
+
+/// XML character data and attribute values: `&`, `<`, `>`, `"` and `'` escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An answer whose body fails at once, so the server resets the connection (recorded as
@@ -92,4 +244,17 @@ fn xml(status: StatusCode, body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"a<b>&"c"'d'"#),
+            "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;"
+        );
+    }
 }

@@ -109,10 +109,11 @@ async fn a_convert_id_without_destination_format_fails_schema_validation_with_it
         text.contains("a:ErrorSchemaValidation</faultcode>"),
         "{text}"
     );
-    // Line 4, column 9: where `<m:ConvertId` starts.
+    // Line 4, column 10: `<m:ConvertId` starts at 9, and .NET's reader (so Exchange) names
+    // an element by its name's first character, after the `<`.
     assert!(text.contains("<t:LineNumber>4</t:LineNumber>"), "{text}");
     assert!(
-        text.contains("<t:LinePosition>9</t:LinePosition>"),
+        text.contains("<t:LinePosition>10</t:LinePosition>"),
         "{text}"
     );
     assert!(text.contains("DestinationFormat"), "{text}");

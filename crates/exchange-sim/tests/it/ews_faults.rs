@@ -421,7 +421,8 @@ async fn bad_input_gets_exchange_answers() {
         let answer = ews.post(body).await;
         assert_eq!(fault(&answer).response_code(), Some(&ResponseCode::ErrorSchemaValidation));
     }
-    let unknown = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:FindItem xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"/></s:Body></s:Envelope>"#;
+    // A valid operation the simulator does not serve (an invalid one fails validation first).
+    let unknown = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:FindItem xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem></s:Body></s:Envelope>"#;
     assert_eq!(
         fault(&ews.post(unknown.to_vec()).await).response_code(),
         Some(&ResponseCode::ErrorInvalidRequest)

@@ -561,8 +561,9 @@ async fn requests_against_the_schema_are_refused_with_its_position() {
     let (code, reason, at) = fault_at(&ews.post(envelope(&impersonating(MARA), swapped)).await);
     assert_eq!(code, "ErrorSchemaValidation");
     assert!(reason.contains("'FolderShape'"), "{reason}");
-    // Line 4 is `<soap:Body><m:GetFolder><m:FolderIds>`: the misplaced element at column 25.
-    assert_eq!(at, Some((4, 25)), "MessageXml names where");
+    // Line 4 is `<soap:Body><m:GetFolder><m:FolderIds>`: the misplaced element's `<` is at
+    // column 25, its name (where .NET's reader, so Exchange, places an element) at 26.
+    assert_eq!(at, Some((4, 26)), "MessageXml names where");
     let bogus = get_folder("IdOnly", &distinguished("bogus", None));
     let (code, reason) = fault(&ews.post(envelope(&impersonating(MARA), &bogus)).await);
     assert_eq!(code, "ErrorSchemaValidation");

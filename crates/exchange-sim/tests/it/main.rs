@@ -5,6 +5,7 @@ mod convert_id;
 mod ews;
 mod ews_faults;
 mod ews_folders;
+mod ews_strict;
 mod ews_vectors;
 mod graph;
 mod identity;
