@@ -87,6 +87,26 @@ class Validate(unittest.TestCase):
         self.assertIn("accepted (HTTP 200) although", out)
         self.assertIn("t:DistinguishedFolderId", out)
 
+    def test_a_foreign_header_is_ignored_unless_it_must_be_understood(self):
+        def with_header(attributes: str) -> str:
+            return vector("subscribe-streaming-request.xml").replace(
+                "<soap:Header>",
+                f'<soap:Header><x:Trace xmlns:x="urn:example"{attributes}>1</x:Trace>',
+            )
+        optional = with_header("")
+        self.assertIn("urn:example", optional, "the vector has a soap:Header to extend")
+        status, out = self.judge({
+            "1-0000001-000-request-Subscribe.xml": optional,
+            "1-0000001-001-response-200-SubscribeResponse.xml": vector("subscribe-streaming-response.xml"),
+        })
+        self.assertEqual(status, 0, out)
+        status, out = self.judge({
+            "1-0000001-000-request-Subscribe.xml": with_header(' soap:mustUnderstand="1"'),
+            "1-0000001-001-response-200-SubscribeResponse.xml": vector("subscribe-streaming-response.xml"),
+        })
+        self.assertEqual(status, 1, out)
+        self.assertIn("Trace", out)
+
     def test_an_invalid_request_refused_with_error_schema_validation_passes(self):
         status, out = self.judge({
             "1-0000001-000-request-Subscribe.xml": BAD_SUBSCRIBE,

@@ -167,6 +167,17 @@ def load_schema() -> xmlschema.XMLSchema11:
         return xmlschema.XMLSchema11(str(path), validation="lax", allow="local")
 
 
+def foreign_optional_header(elem: ET.Element) -> bool:
+    """A header entry outside EWS's namespaces that the receiver need not understand (no
+    soap:mustUnderstand="1"): SOAP 1.1 section 4.2.3 lets a receiver ignore it, and EWS does, so
+    it is not judged by EWS's schema. One with mustUnderstand="1" must be refused (s:MustUnderstand)
+    and stays subject to the check."""
+    namespace = elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
+    if namespace in (M, T):
+        return False
+    return elem.get(f"{{{SOAP11}}}mustUnderstand") not in ("1", "true")
+
+
 class Checker:
     def __init__(self, schema: xmlschema.XMLSchema11):
         self.schema = schema
@@ -210,6 +221,8 @@ class Checker:
             return f"Envelope holds {names}, not (Header?, Body)", None
         if len(children) == 2:
             for child in children[0]:
+                if foreign_optional_header(child):
+                    continue
                 violation = self.element(child, "Header", namespaces)
                 if violation:
                     return violation, None

@@ -25,12 +25,13 @@
 //! `ErrorSchemaValidation` with `t:MessageXml` `LineNumber`, `LinePosition` and `Violation`
 //! ([ResponseCode](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode)).
 
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use roxmltree::{Document, Node};
 
+use super::envelope::Refusal;
+use super::write;
 use crate::world::World;
 
 const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -240,87 +241,51 @@ fn is_encoded(format: &str, id: &str) -> bool {
 }
 
 fn answer(world: &World, conversion: &Conversion) -> Response {
-    let mut xml = envelope_start(world);
-    xml.push_str(&format!(
-        r#"<s:Body><m:ConvertIdResponse xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>"#
-    ));
-    for source in &conversion.sources {
-        match convert(world, &conversion.destination, source) {
-            Outcome::Converted {
-                format,
-                id,
-                mailbox,
-            } => xml.push_str(&format!(
-                r#"<m:ConvertIdResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:AlternateId xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="t:AlternateIdType" Format="{}" Id="{}" Mailbox="{}"/></m:ConvertIdResponseMessage>"#,
-                escape(format),
-                escape(id),
-                escape(mailbox)
-            )),
-            Outcome::Error(code, text) => xml.push_str(&format!(
-                r#"<m:ConvertIdResponseMessage ResponseClass="Error"><m:MessageText>{}</m:MessageText><m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:ConvertIdResponseMessage>"#,
-                escape(text)
-            )),
+    write::envelope(world, |xml| {
+        xml.open(
+            "m:ConvertIdResponse",
+            &[("xmlns:m", write::MESSAGES), ("xmlns:t", write::TYPES)],
+        )
+        .open("m:ResponseMessages", &[]);
+        for source in &conversion.sources {
+            match convert(world, &conversion.destination, source) {
+                Outcome::Converted {
+                    format,
+                    id,
+                    mailbox,
+                } => {
+                    xml.open(
+                        "m:ConvertIdResponseMessage",
+                        &[("ResponseClass", "Success")],
+                    )
+                    .leaf("m:ResponseCode", "NoError")
+                    .empty(
+                        "m:AlternateId",
+                        &[
+                            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                            ("xsi:type", "t:AlternateIdType"),
+                            ("Format", format),
+                            ("Id", id),
+                            ("Mailbox", mailbox),
+                        ],
+                    );
+                }
+                Outcome::Error(code, text) => {
+                    xml.open("m:ConvertIdResponseMessage", &[("ResponseClass", "Error")])
+                        .leaf("m:MessageText", text)
+                        .leaf("m:ResponseCode", code)
+                        .leaf("m:DescriptiveLinkKey", "0");
+                }
+            }
+            xml.close("m:ConvertIdResponseMessage");
         }
-    }
-    xml.push_str("</m:ResponseMessages></m:ConvertIdResponse></s:Body></s:Envelope>");
-    respond(StatusCode::OK, xml)
+        xml.close("m:ResponseMessages").close("m:ConvertIdResponse");
+    })
 }
 
 /// `ErrorSchemaValidation`, with where and what, as Exchange's fault carries it.
 fn schema_error(doc: &Document<'_>, node: Node<'_, '_>, violation: &str) -> Response {
-    let position = doc.text_pos_at(node.range().start + 1);
-    let message = "The request failed schema validation.";
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP}"><s:Body><s:Fault><faultcode xmlns:a="{T}">a:ErrorSchemaValidation</faultcode><faultstring xml:lang="en-US">{message}</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorSchemaValidation</e:ResponseCode><e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{message}</e:Message><t:MessageXml xmlns:t="{T}"><t:LineNumber>{}</t:LineNumber><t:LinePosition>{}</t:LinePosition><t:Violation>{}</t:Violation></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>"#,
-        position.row,
-        position.col,
-        escape(violation)
-    );
-    respond(StatusCode::INTERNAL_SERVER_ERROR, xml)
-}
-
-/// The envelope's start and its `ServerVersionInfo` header (the profile's, as every answer).
-fn envelope_start(world: &World) -> String {
-    let header = super::respond::server_version(world);
-    let mut xml =
-        format!(r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP}"><s:Header>"#);
-    if let Some(info) = header.server_version_info {
-        xml.push_str(&format!(
-            r#"<h:ServerVersionInfo xmlns:h="{T}" MajorVersion="{}" MinorVersion="{}" MajorBuildNumber="{}" MinorBuildNumber="{}""#,
-            info.major_version, info.minor_version, info.major_build_number, info.minor_build_number
-        ));
-        if let Some(version) = info.version {
-            xml.push_str(&format!(r#" Version="{}""#, escape(&version)));
-        }
-        xml.push_str("/>");
-    }
-    xml.push_str("</s:Header>");
-    xml
-}
-
-/// Text and attribute values, escaped for XML.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn respond(status: StatusCode, xml: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        xml,
-    )
-        .into_response()
+    Refusal::schema(doc, node, violation).response()
 }
 
 #[cfg(test)]
@@ -346,13 +311,5 @@ mod tests {
         assert!(is_encoded("HexEntryId", "00ff"));
         assert!(!is_encoded("HexEntryId", "0ff"));
         assert!(!is_encoded("HexEntryId", "zz"));
-    }
-
-    #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<a b="c" d='e'>&"#),
-            "&lt;a b=&quot;c&quot; d=&apos;e&apos;&gt;&amp;"
-        );
     }
 }

@@ -9,6 +9,7 @@ use ews_proto::soap::{
 };
 
 use super::strict::{RequestRefusal, SOAP11, SOAP12};
+use super::write;
 
 use crate::version::Version;
 use crate::world::World;
@@ -127,38 +128,20 @@ pub(crate) fn refused(refusal: &RequestRefusal) -> Response {
     }
 }
 
-/// Exchange's SOAP fault for an EWS error: HTTP 500, `faultcode` in the types namespace, and
-/// `detail` with `e:ResponseCode`, `e:Message` and, for schema violations, `t:MessageXml`
-/// (<https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml>).
-/// Written here, not by ews-proto, so the client's understanding of the shape is not ours.
+/// Exchange's SOAP fault for an EWS error, written by the simulator's writer
+/// ([`write::fault`]), not by ews-proto, so the client's understanding of the shape is not ours.
 fn ews_error(
     code: &str,
     fault_string: &str,
     message: &str,
     position: Option<(u32, u32, &str)>,
 ) -> Response {
-    const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
-    const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
-    let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{soap}\"><s:Body><s:Fault>\
-         <faultcode xmlns:a=\"{TYPES}\">a:{code}</faultcode>\
-         <faultstring xml:lang=\"en-US\">{fault_string}</faultstring><detail>\
-         <e:ResponseCode xmlns:e=\"{ERRORS}\">{code}</e:ResponseCode>\
-         <e:Message xmlns:e=\"{ERRORS}\">{message}</e:Message>",
-        soap = SOAP11,
-        code = escape(code),
-        fault_string = escape(fault_string),
-        message = escape(message),
-    );
-    if let Some((line, position, violation)) = position {
-        xml.push_str(&format!(
-            "<t:MessageXml xmlns:t=\"{TYPES}\"><t:LineNumber>{line}</t:LineNumber>\
-             <t:LinePosition>{position}</t:LinePosition><t:Violation>{}</t:Violation></t:MessageXml>",
-            escape(violation)
-        ));
-    }
-    xml.push_str("</detail></s:Fault></s:Body></s:Envelope>");
-    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+    let violation = position.map(|(line, position, text)| write::Violation {
+        line,
+        position,
+        text: text.to_owned(),
+    });
+    write::fault(code, fault_string, message, violation.as_ref())
 }
 
 /// SOAP 1.1's `VersionMismatch` fault (SOAP 1.1 §4.4.1,
@@ -176,7 +159,7 @@ fn version_mismatch(namespace: &str) -> Response {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
          <faultcode>s:VersionMismatch</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
          </s:Fault></s:Body></s:Envelope>",
-        escape(&reason)
+        write::escape(&reason)
     );
     self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
 }
@@ -187,27 +170,11 @@ fn must_understand(local: &str, namespace: &str) -> Response {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
          <faultcode>s:MustUnderstand</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
          </s:Fault></s:Body></s:Envelope>",
-        escape(&format!(
+        write::escape(&format!(
             "The header '{local}' from the namespace '{namespace}' was not understood by the recipient of this message, causing the message to not be processed.  This error typically indicates that the sender of this message has enabled a communication protocol that the receiver cannot process.  Please ensure that the configuration of the client's binding is consistent with the service's binding."
         ))
     );
     self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
-}
-
-/// XML character data and attribute values: `&`, `<`, `>`, `"` and `'` escaped.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An answer whose body fails at once, so the server resets the connection (recorded as
@@ -244,17 +211,4 @@ fn xml(status: StatusCode, body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escape_covers_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"a<b>&"c"'d'"#),
-            "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;"
-        );
-    }
 }

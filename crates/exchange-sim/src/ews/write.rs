@@ -95,6 +95,13 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
     }
 }
 
+/// `text` escaped for XML character data or an attribute value.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text, true);
+    out
+}
+
 /// `200 OK` with an envelope whose body `body` writes (after `<s:Body>`).
 pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
     let Version {
