@@ -106,6 +106,17 @@ class Validate(unittest.TestCase):
         })
         self.assertEqual(status, 1, out)
         self.assertIn("Trace", out)
+        must_understand = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+            "<s:Body><s:Fault><faultcode>s:MustUnderstand</faultcode>"
+            '<faultstring xml:lang="en-US">not understood</faultstring></s:Fault></s:Body></s:Envelope>'
+        )
+        status, out = self.judge({
+            "1-0000001-000-request-Subscribe.xml": with_header(' soap:mustUnderstand="1"'),
+            "1-0000001-001-response-500-Fault.xml": must_understand,
+        })
+        self.assertEqual(status, 0, out)
+        self.assertIn("1 invalid, refused", out)
 
     def test_an_invalid_request_refused_with_error_schema_validation_passes(self):
         status, out = self.judge({

@@ -69,6 +69,7 @@ REFUSALS = {
     "ErrorInvalidRequest",
     "ErrorInvalidServerVersion",
     "VersionMismatch",
+    "MustUnderstand",
     "Client",
 }
 
