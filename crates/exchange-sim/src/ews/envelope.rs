@@ -576,4 +576,35 @@ mod tests {
         let refusal = parse(text.as_bytes()).and_then(|r| r.header());
         assert!(refusal.is_err_and(|r| r.text.contains("'Version'")));
     }
+
+    #[test]
+    fn simple_values_are_read_as_their_types_say() {
+        let doc = Document::parse(
+            r#"<m:V xmlns:m="urn:m"><m:S> a<!-- split -->b </m:S><m:I>
+ +7 </m:I><m:E> OK</m:E><m:B F=" false "/></m:V>"#,
+        )
+        .expect("well-formed");
+        let child = |name: &str| {
+            doc.root_element()
+                .children()
+                .find(|n| n.tag_name().name() == name)
+                .expect("child")
+        };
+        // xs:string keeps white space; text around a comment is one value.
+        assert_eq!(text_of(&doc, child("S")).ok().as_deref(), Some(" ab "));
+        // xs:int collapses it.
+        assert_eq!(int_between(&doc, child("I"), "T", (1, 30)).ok(), Some(7));
+        assert!(
+            int_between(&doc, child("I"), "T", (1, 5))
+                .is_err_and(|r| r.text.contains("MaxInclusive"))
+        );
+        // An enumeration of xs:string does not trim.
+        assert!(one_of(&doc, child("E"), "T", &["OK"]).is_err());
+        assert_eq!(
+            boolean_attribute(&doc, child("B"), "F").ok(),
+            Some(Some(false))
+        );
+        assert_eq!(boolean_attribute(&doc, child("B"), "G").ok(), Some(None));
+        assert!(text_of(&doc, doc.root_element()).is_err_and(|r| r.text.contains("text only")));
+    }
 }
