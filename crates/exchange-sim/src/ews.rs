@@ -33,15 +33,17 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use ews_proto::ResponseCode;
-use ews_proto::operations::Request;
-use ews_proto::soap::{SoapFault, read_envelope};
+use ews_proto::operations::{
+    GetEvents, GetStreamingEvents, GetUserPhoto, ResolveNames, Unsubscribe,
+};
+use ews_proto::soap::SoapFault;
 
 use crate::net::ConnInfo;
 use crate::sim::{Ctx, Stats};
 use crate::world::World;
 use crate::world::directory::Principal;
 use crate::world::faults::Fault;
-use envelope::{ConnectingSid, Header};
+use envelope::{ConnectingSid, Header, Refusal};
 use folder_ids::Actor;
 pub(crate) use ntlm::ConnNtlm;
 use routing::Route;
@@ -140,10 +142,10 @@ async fn handle(
         (None, Incoming::GetFolder(_) | Incoming::FindFolder(_) | Incoming::MoveItem(_)) => {
             incoming.named_mailbox(&ctx.world).unwrap_or(0)
         }
-        (None, Incoming::Other(Request::Subscribe(request))) => {
+        (None, Incoming::Subscribe(request)) => {
             return subscribe::without_mailbox(&ctx.world, request);
         }
-        (None, Incoming::Other(_)) => {
+        (None, _) => {
             return respond::fault(&SoapFault::ews(
                 ResponseCode::ErrorNonExistentMailbox,
                 "The SMTP address has no mailbox associated with it.",
@@ -172,9 +174,7 @@ async fn handle(
         route: route.clone(),
     };
     let response = match incoming {
-        Incoming::Other(Request::GetStreamingEvents(request)) => {
-            streaming::handle(call, request).await
-        }
+        Incoming::GetStreamingEvents(request) => streaming::handle(call, request).await,
         other => {
             let limits = ctx.world.throttle.limits();
             let Some(_permit) = ctx
@@ -189,24 +189,23 @@ async fn handle(
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            match other {
-                Incoming::GetFolder(request) => folder::get_folder(&call, &actor, &request),
-                Incoming::FindFolder(request) => find_folder::find_folder(&call, &actor, &request),
-                Incoming::MoveItem(request) => move_item::move_item(&call, &actor, &request),
-                Incoming::Other(request) => dispatch(&call, request).await,
-            }
+            dispatch(&call, &actor, other).await
         }
     };
     routing::with_affinity_cookie(response, &route)
 }
 
-/// A request's body: the operations the simulator reads itself, and the rest (read by
-/// `ews-proto` for now).
+/// A request's body, as the simulator's own readers read it (each in its operation's file).
 enum Incoming {
     GetFolder(folder::GetFolder),
     FindFolder(find_folder::FindFolder),
     MoveItem(move_item::MoveItem),
-    Other(Request),
+    Subscribe(subscribe::Subscribe),
+    Unsubscribe(Unsubscribe),
+    GetEvents(GetEvents),
+    GetStreamingEvents(GetStreamingEvents),
+    ResolveNames(ResolveNames),
+    GetUserPhoto(GetUserPhoto),
 }
 
 impl Incoming {
@@ -216,38 +215,55 @@ impl Incoming {
             Self::GetFolder(request) => &request.folder_ids,
             Self::FindFolder(request) => &request.parents,
             Self::MoveItem(request) => return request.named_mailbox(world),
-            Self::Other(_) => return None,
+            _ => return None,
         };
         ids.iter().find_map(|id| id.named_mailbox(world))
     }
 }
 
-/// Reads the envelope with the simulator's own reader: its header, and the body of the
-/// operations read here; other operations' bodies through `read_envelope`.
+/// Reads the envelope with the simulator's own reader: its header, and its operation's body
+/// by that operation's reader.
 fn read_request(body: &[u8]) -> Result<(Header, Incoming), Box<Response>> {
     let request = envelope::parse(body).map_err(|r| Box::new(r.response()))?;
     let header = request.header().map_err(|r| Box::new(r.response()))?;
     let operation = request.operation().map_err(|r| Box::new(r.response()))?;
+    let doc = &request.doc;
     let incoming = match operation.map(|n| (n, n.tag_name().name())) {
-        Some((node, "GetFolder")) => folder::read(&request.doc, node).map(Incoming::GetFolder),
-        Some((node, "FindFolder")) => {
-            find_folder::read(&request.doc, node).map(Incoming::FindFolder)
+        Some((node, "GetFolder")) => folder::read(doc, node).map(Incoming::GetFolder),
+        Some((node, "FindFolder")) => find_folder::read(doc, node).map(Incoming::FindFolder),
+        Some((node, "MoveItem")) => move_item::read(doc, node).map(Incoming::MoveItem),
+        Some((node, "Subscribe")) => subscribe::read(doc, node).map(Incoming::Subscribe),
+        Some((node, "Unsubscribe")) => {
+            subscribe::read_unsubscribe(doc, node).map(Incoming::Unsubscribe)
         }
-        Some((node, "MoveItem")) => move_item::read(&request.doc, node).map(Incoming::MoveItem),
-        _ => {
-            return read_envelope::<Request>(body)
-                .map(|envelope| (header, Incoming::Other(envelope.body)))
-                .map_err(|error| Box::new(respond::schema_error(&error)));
+        Some((node, "GetEvents")) => pull::read(doc, node).map(Incoming::GetEvents),
+        Some((node, "GetStreamingEvents")) => {
+            streaming::read(doc, node).map(Incoming::GetStreamingEvents)
         }
+        Some((node, "ResolveNames")) => {
+            directory_ops::read_resolve_names(doc, node).map(Incoming::ResolveNames)
+        }
+        Some((node, "GetUserPhoto")) => {
+            directory_ops::read_get_user_photo(doc, node).map(Incoming::GetUserPhoto)
+        }
+        // An operation no reader here reads (ConvertId from an app-only caller, which is
+        // answered above for everyone else): the request is not one this server serves.
+        _ => Err(Refusal::new(
+            ResponseCode::ErrorInvalidRequest,
+            "The request is invalid.",
+        )),
     };
     incoming
         .map(|incoming| (header, incoming))
         .map_err(|r| Box::new(r.response()))
 }
 
-async fn dispatch(call: &Call, request: Request) -> Response {
+async fn dispatch(call: &Call, actor: &Actor, request: Incoming) -> Response {
     match request {
-        Request::Subscribe(request) => {
+        Incoming::GetFolder(request) => folder::get_folder(call, actor, &request),
+        Incoming::FindFolder(request) => find_folder::find_folder(call, actor, &request),
+        Incoming::MoveItem(request) => move_item::move_item(call, actor, &request),
+        Incoming::Subscribe(request) => {
             let response = subscribe::subscribe(call, request);
             // The subscription exists from here on; its answer may be slow to arrive.
             let delay = call.ctx.world.faults.subscribe_answer_delay();
@@ -256,15 +272,11 @@ async fn dispatch(call: &Call, request: Request) -> Response {
             }
             response
         }
-        Request::Unsubscribe(request) => subscribe::unsubscribe(call, request),
-        Request::GetEvents(request) => pull::get_events(call, request),
-        Request::ResolveNames(request) => directory_ops::resolve_names(call, request),
-        Request::GetUserPhoto(request) => directory_ops::get_user_photo(call, request),
-        Request::GetStreamingEvents(_) => respond::fault(&SoapFault::client("unexpected request")),
-        _ => respond::fault(&SoapFault::ews(
-            ResponseCode::ErrorInvalidRequest,
-            "The request is not supported by this server.",
-        )),
+        Incoming::Unsubscribe(request) => subscribe::unsubscribe(call, request),
+        Incoming::GetEvents(request) => pull::get_events(call, request),
+        Incoming::ResolveNames(request) => directory_ops::resolve_names(call, request),
+        Incoming::GetUserPhoto(request) => directory_ops::get_user_photo(call, request),
+        Incoming::GetStreamingEvents(_) => respond::fault(&SoapFault::client("unexpected request")),
     }
 }
 

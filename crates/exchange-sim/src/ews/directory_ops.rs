@@ -1,15 +1,121 @@
 //! Directory Lookup operations: `ResolveNames` and `GetUserPhoto`.
+//!
+//! Spec: [ResolveNames operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/resolvenames-operation),
+//! [GetUserPhoto operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getuserphoto-operation).
+//! Both requests are read by the simulator's own reader (`ResolveNamesType` and
+//! `GetUserPhotoType` of `messages.xsd`).
 
 use axum::response::Response;
 use ews_proto::operations::{
     Contact, ContactEmail, GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames,
-    ResolveNamesResponse, ResolveNamesResponseMessage,
+    ResolveNamesResponse, ResolveNamesResponseMessage, SearchScope, UserPhotoSize,
 };
 use ews_proto::soap::{ResponseClass, ResponseStatus};
 use ews_proto::{EmailAddress, ResponseCode};
+use roxmltree::{Document, Node};
 
-use super::{Call, respond};
+use super::envelope::{
+    Children, Refusal, boolean_attribute, enum_attribute, non_empty, one_of, required_attribute,
+    text_of,
+};
+use super::write::MESSAGES;
+use super::{Call, folder_ids, respond};
 use crate::scenario::User;
+
+/// `ResolveNamesSearchScopeType`.
+const SEARCH_SCOPES: [&str; 4] = [
+    "ActiveDirectory",
+    "ActiveDirectoryContacts",
+    "Contacts",
+    "ContactsActiveDirectory",
+];
+
+/// `DefaultShapeNamesType`.
+const SHAPES: [&str; 3] = ["IdOnly", "Default", "AllProperties"];
+
+/// `UserPhotoSizeType`.
+const PHOTO_SIZES: [&str; 11] = [
+    "HR48x48",
+    "HR64x64",
+    "HR96x96",
+    "HR120x120",
+    "HR240x240",
+    "HR360x360",
+    "HR432x432",
+    "HR504x504",
+    "HR648x648",
+    "HR1024xN",
+    "HR1920xN",
+];
+
+/// `UserPhotoTypeType`.
+const PHOTO_TYPES: [&str; 2] = ["UserPhoto", "ProfileHeaderPhoto"];
+
+/// Reads `ResolveNames` (`ResolveNamesType`: `m:ParentFolderIds`?, `m:UnresolvedEntry`, a
+/// non-empty string; the attributes `ReturnFullContactData`, a required `xs:boolean`,
+/// `SearchScope` and `ContactDataShape`). The simulator resolves in its directory only, so
+/// the parent folders (contact folders to search) are checked and not used.
+pub(crate) fn read_resolve_names(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+) -> Result<ResolveNames, Refusal> {
+    required_attribute(doc, node, "ReturnFullContactData")?;
+    let full = boolean_attribute(doc, node, "ReturnFullContactData")?.unwrap_or(false);
+    let scope = enum_attribute(
+        doc,
+        node,
+        "SearchScope",
+        "ResolveNamesSearchScopeType",
+        &SEARCH_SCOPES,
+    )?;
+    let shape = enum_attribute(
+        doc,
+        node,
+        "ContactDataShape",
+        "DefaultShapeNamesType",
+        &SHAPES,
+    )?;
+    let mut children = Children::of(doc, node)?;
+    if let Some(parents) = children.optional(MESSAGES, "ParentFolderIds") {
+        folder_ids::read(doc, parents)?;
+    }
+    let entry = non_empty(
+        doc,
+        children.required(MESSAGES, "UnresolvedEntry")?,
+        "NonEmptyStringType",
+    )?;
+    children.end()?;
+    let mut request = ResolveNames::directory(entry);
+    request.return_full_contact_data = full;
+    request.search_scope = scope.map(SearchScope::parse);
+    request.contact_data_shape = shape.map(str::to_owned);
+    Ok(request)
+}
+
+/// Reads `GetUserPhoto` (`GetUserPhotoType`: `m:Email`, an `xs:string`; `m:SizeRequested`, a
+/// `UserPhotoSizeType`; `m:TypeRequested`?, a `UserPhotoTypeType`). An address that names no
+/// one is the handler's `ErrorItemNotFound`.
+pub(crate) fn read_get_user_photo(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+) -> Result<GetUserPhoto, Refusal> {
+    let mut children = Children::of(doc, node)?;
+    let email = text_of(doc, children.required(MESSAGES, "Email")?)?;
+    let size = one_of(
+        doc,
+        children.required(MESSAGES, "SizeRequested")?,
+        "UserPhotoSizeType",
+        &PHOTO_SIZES,
+    )?;
+    let kind = children
+        .optional(MESSAGES, "TypeRequested")
+        .map(|n| one_of(doc, n, "UserPhotoTypeType", &PHOTO_TYPES))
+        .transpose()?;
+    children.end()?;
+    let mut request = GetUserPhoto::new(email.trim(), UserPhotoSize::parse(&size));
+    request.type_requested = kind;
+    Ok(request)
+}
 
 /// Most resolutions in one answer, as Exchange.
 const MAX_RESOLUTIONS: usize = 100;
@@ -182,4 +288,95 @@ fn adler32(bytes: &[u8]) -> u32 {
         b = (b + a) % 65_521;
     }
     (b << 16) | a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::envelope::{assert_schema_refusal, read_operation};
+
+    #[test]
+    fn reads_resolve_names_entry_and_attributes() {
+        let request = read_operation(
+            r#"<m:ResolveNames ReturnFullContactData="true" SearchScope="ActiveDirectory" ContactDataShape="IdOnly"><m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds><m:UnresolvedEntry> mara </m:UnresolvedEntry></m:ResolveNames>"#,
+            read_resolve_names,
+        )
+        .expect("valid request");
+        assert_eq!(request.unresolved_entry, " mara ");
+        assert!(request.return_full_contact_data);
+        assert_eq!(request.search_scope, Some(SearchScope::ActiveDirectory));
+        assert_eq!(request.contact_data_shape.as_deref(), Some("IdOnly"));
+
+        let request = read_operation(
+            r#"<m:ResolveNames ReturnFullContactData="0"><m:UnresolvedEntry>SMTP:mara@contoso.com</m:UnresolvedEntry></m:ResolveNames>"#,
+            read_resolve_names,
+        )
+        .expect("valid request");
+        assert!(!request.return_full_contact_data);
+        assert_eq!(request.search_scope, None);
+        assert_eq!(request.contact_data_shape, None);
+    }
+
+    #[test]
+    fn refuses_what_the_schema_refuses_in_resolve_names() {
+        let cases = [
+            (
+                "<m:ResolveNames><m:UnresolvedEntry>mara</m:UnresolvedEntry></m:ResolveNames>",
+                "The required attribute 'ReturnFullContactData' is missing",
+            ),
+            (
+                r#"<m:ResolveNames ReturnFullContactData="yes"><m:UnresolvedEntry>mara</m:UnresolvedEntry></m:ResolveNames>"#,
+                "'ReturnFullContactData' attribute is invalid",
+            ),
+            (
+                r#"<m:ResolveNames ReturnFullContactData="true" SearchScope="Everywhere"><m:UnresolvedEntry>mara</m:UnresolvedEntry></m:ResolveNames>"#,
+                "ResolveNamesSearchScopeType",
+            ),
+            (
+                r#"<m:ResolveNames ReturnFullContactData="true"><m:UnresolvedEntry/></m:ResolveNames>"#,
+                "MinLength",
+            ),
+            (
+                r#"<m:ResolveNames ReturnFullContactData="true"/>"#,
+                "'UnresolvedEntry'",
+            ),
+            (
+                r#"<m:ResolveNames ReturnFullContactData="true"><m:ParentFolderIds/><m:UnresolvedEntry>mara</m:UnresolvedEntry></m:ResolveNames>"#,
+                "'ParentFolderIds' has incomplete content",
+            ),
+        ];
+        for (operation, named) in cases {
+            assert_schema_refusal(read_operation(operation, read_resolve_names), named);
+        }
+    }
+
+    #[test]
+    fn reads_get_user_photo_and_refuses_an_unknown_size() {
+        let request = read_operation(
+            "<m:GetUserPhoto><m:Email> sadie@contoso.com </m:Email><m:SizeRequested>HR96x96</m:SizeRequested><m:TypeRequested>UserPhoto</m:TypeRequested></m:GetUserPhoto>",
+            read_get_user_photo,
+        )
+        .expect("valid request");
+        assert_eq!(request.email, "sadie@contoso.com");
+        assert_eq!(request.size, UserPhotoSize::HR96x96);
+        assert_eq!(request.type_requested.as_deref(), Some("UserPhoto"));
+
+        let cases = [
+            (
+                "<m:GetUserPhoto><m:Email>sadie@contoso.com</m:Email><m:SizeRequested>HR100x100</m:SizeRequested></m:GetUserPhoto>",
+                "UserPhotoSizeType' - The Enumeration constraint failed",
+            ),
+            (
+                "<m:GetUserPhoto><m:SizeRequested>HR96x96</m:SizeRequested></m:GetUserPhoto>",
+                "List of possible elements expected: 'Email'",
+            ),
+            (
+                "<m:GetUserPhoto><m:Email>sadie@contoso.com</m:Email><m:SizeRequested>HR96x96</m:SizeRequested><m:TypeRequested>Avatar</m:TypeRequested></m:GetUserPhoto>",
+                "UserPhotoTypeType",
+            ),
+        ];
+        for (operation, named) in cases {
+            assert_schema_refusal(read_operation(operation, read_get_user_photo), named);
+        }
+    }
 }

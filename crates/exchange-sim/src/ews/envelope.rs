@@ -341,6 +341,186 @@ pub(crate) fn required_attribute<'a>(
     })
 }
 
+/// The text of an element of simple type (`xs:string` and types derived from it keep white
+/// space as sent); a child element is refused, as the validator refuses it in a text-only
+/// content model.
+pub(crate) fn text_of(doc: &Document<'_>, node: Node<'_, '_>) -> Result<String, Refusal> {
+    if let Some(child) = node.children().find(Node::is_element) {
+        return Err(Refusal::schema(
+            doc,
+            child,
+            &format!(
+                "The element {} cannot contain child element {} because the parent element's content model is text only",
+                named(node),
+                named(child)
+            ),
+        ));
+    }
+    Ok(node
+        .children()
+        .filter(Node::is_text)
+        .filter_map(|n| n.text())
+        .collect())
+}
+
+/// An element's value refused by its simple type `datatype` (namespace-qualified, as the
+/// validator names it) for `reason`: the validator's wording.
+pub(crate) fn bad_value(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+    value: &str,
+    datatype: &str,
+    reason: &str,
+) -> Refusal {
+    Refusal::schema(
+        doc,
+        node,
+        &format!(
+            "The '{}:{}' element is invalid - The value '{value}' is invalid according to its datatype '{datatype}' - {reason}",
+            node.tag_name().namespace().unwrap_or_default(),
+            node.tag_name().name()
+        ),
+    )
+}
+
+/// The value of an element of a `NonEmptyStringType` (`minLength` 1) named `datatype` in the
+/// types namespace.
+pub(crate) fn non_empty(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+    datatype: &str,
+) -> Result<String, Refusal> {
+    let value = text_of(doc, node)?;
+    if value.is_empty() {
+        return Err(bad_value(
+            doc,
+            node,
+            &value,
+            &format!("{TYPES}:{datatype}"),
+            "The actual length is less than the MinLength value",
+        ));
+    }
+    Ok(value)
+}
+
+/// The value of an element of an `xs:int` restricted to `min..=max` (`datatype` in the types
+/// namespace); `xs:int` collapses white space.
+pub(crate) fn int_between(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+    datatype: &str,
+    (min, max): (u32, u32),
+) -> Result<u32, Refusal> {
+    let text = text_of(doc, node)?;
+    let value = text.trim();
+    let datatype = format!("{TYPES}:{datatype}");
+    let number: i32 = value.parse().map_err(|_| {
+        bad_value(
+            doc,
+            node,
+            value,
+            &datatype,
+            &format!("The string '{value}' is not a valid Int32 value"),
+        )
+    })?;
+    let reason = match u32::try_from(number) {
+        Ok(n) if (min..=max).contains(&n) => return Ok(n),
+        Ok(n) if n > max => "The MaxInclusive constraint failed",
+        _ => "The MinInclusive constraint failed",
+    };
+    Err(bad_value(doc, node, value, &datatype, reason))
+}
+
+/// The value of an element of an enumeration of `xs:string` (`datatype` in the types
+/// namespace, white space kept): one of `allowed`.
+pub(crate) fn one_of(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+    datatype: &str,
+    allowed: &[&str],
+) -> Result<String, Refusal> {
+    let value = text_of(doc, node)?;
+    if allowed.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(bad_value(
+            doc,
+            node,
+            &value,
+            &format!("{TYPES}:{datatype}"),
+            "The Enumeration constraint failed",
+        ))
+    }
+}
+
+/// An optional `xs:boolean` attribute (`true`, `false`, `1`, `0`; white space collapsed).
+pub(crate) fn boolean_attribute(
+    doc: &Document<'_>,
+    node: Node<'_, '_>,
+    attribute: &str,
+) -> Result<Option<bool>, Refusal> {
+    let Some(value) = node.attribute(attribute) else {
+        return Ok(None);
+    };
+    match value.trim() {
+        "true" | "1" => Ok(Some(true)),
+        "false" | "0" => Ok(Some(false)),
+        _ => Err(bad_attribute(
+            doc,
+            node,
+            attribute,
+            value,
+            "http://www.w3.org/2001/XMLSchema:boolean",
+        )),
+    }
+}
+
+/// An optional attribute of an enumeration of `xs:string` (`datatype` in the types namespace).
+pub(crate) fn enum_attribute<'a>(
+    doc: &Document<'_>,
+    node: Node<'a, '_>,
+    attribute: &str,
+    datatype: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, Refusal> {
+    match node.attribute(attribute) {
+        Some(value) if !allowed.contains(&value) => Err(bad_attribute(
+            doc,
+            node,
+            attribute,
+            value,
+            &format!("{TYPES}:{datatype}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Reads `operation` (the body's one element, written with the prefixes `m` and `t`) with
+/// `read`, as `read_request` does: for the operations' reader tests.
+#[cfg(test)]
+pub(crate) fn read_operation<T>(
+    operation: &str,
+    read: impl Fn(&Document<'_>, Node<'_, '_>) -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    let text = format!(
+        r#"<s:Envelope xmlns:s="{SOAP11}" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{operation}</s:Body></s:Envelope>"#
+    );
+    let request = parse(text.as_bytes())?;
+    let node = request
+        .operation()?
+        .ok_or_else(|| Refusal::new(ResponseCode::ErrorInvalidRequest, "no operation"))?;
+    read(&request.doc, node)
+}
+
+/// Asserts that `refused` is `ErrorSchemaValidation` at a position, naming `named`.
+#[cfg(test)]
+pub(crate) fn assert_schema_refusal<T: std::fmt::Debug>(refused: Result<T, Refusal>, named: &str) {
+    let refusal = refused.expect_err(named);
+    assert_eq!(refusal.code, ResponseCode::ErrorSchemaValidation, "{named}");
+    assert!(refusal.text.contains(named), "{named}: {}", refusal.text);
+    assert!(refusal.violation.is_some(), "{}", refusal.text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +575,36 @@ mod tests {
         let text = IMPERSONATING.replace(" Version=\"Exchange2016\"", "");
         let refusal = parse(text.as_bytes()).and_then(|r| r.header());
         assert!(refusal.is_err_and(|r| r.text.contains("'Version'")));
+    }
+
+    #[test]
+    fn simple_values_are_read_as_their_types_say() {
+        let doc = Document::parse(
+            r#"<m:V xmlns:m="urn:m"><m:S> a<!-- split -->b </m:S><m:I>
+ +7 </m:I><m:E> OK</m:E><m:B F=" false "/></m:V>"#,
+        )
+        .expect("well-formed");
+        let child = |name: &str| {
+            doc.root_element()
+                .children()
+                .find(|n| n.tag_name().name() == name)
+                .expect("child")
+        };
+        // xs:string keeps white space; text around a comment is one value.
+        assert_eq!(text_of(&doc, child("S")).ok().as_deref(), Some(" ab "));
+        // xs:int collapses it.
+        assert_eq!(int_between(&doc, child("I"), "T", (1, 30)).ok(), Some(7));
+        assert!(
+            int_between(&doc, child("I"), "T", (1, 5))
+                .is_err_and(|r| r.text.contains("MaxInclusive"))
+        );
+        // An enumeration of xs:string does not trim.
+        assert!(one_of(&doc, child("E"), "T", &["OK"]).is_err());
+        assert_eq!(
+            boolean_attribute(&doc, child("B"), "F").ok(),
+            Some(Some(false))
+        );
+        assert_eq!(boolean_attribute(&doc, child("B"), "G").ok(), Some(None));
+        assert!(text_of(&doc, doc.root_element()).is_err_and(|r| r.text.contains("text only")));
     }
 }

@@ -1,10 +1,16 @@
 //! `GetEvents`: the events of a pull subscription after a watermark.
+//!
+//! Spec: [GetEvents operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getevents-operation).
+//! The request is read by the simulator's own reader (`GetEventsType` of `messages.xsd`).
 
 use axum::response::Response;
-use ews_proto::ResponseCode;
 use ews_proto::operations::{GetEvents, GetEventsResponse, GetEventsResponseMessage};
 use ews_proto::soap::ResponseStatus;
+use ews_proto::{ResponseCode, Watermark};
+use roxmltree::{Document, Node};
 
+use super::envelope::{Children, Refusal, non_empty};
+use super::write::MESSAGES;
 use super::{Call, respond, subscribe};
 use crate::world::mailbox::WatermarkError;
 use crate::world::subscription::Kind;
@@ -16,6 +22,25 @@ fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
             code, text,
         ))),
     )
+}
+
+/// Reads `GetEvents` (`GetEventsType`: `m:SubscriptionId`, `m:Watermark`, both non-empty
+/// strings). Which subscription and which event they name the schema cannot say: an unknown
+/// id is `ErrorSubscriptionNotFound`, a watermark that names no event of the mailbox (or one
+/// too old, or malformed) `ErrorInvalidWatermark`, as response messages with class `Error`
+/// ("a watermark that is not found in the mailbox events table ... too old and has been removed
+/// from the 30-day window of the event table or ... does not exist in the event table",
+/// [Watermark](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/watermark)).
+pub(crate) fn read(doc: &Document<'_>, node: Node<'_, '_>) -> Result<GetEvents, Refusal> {
+    let mut children = Children::of(doc, node)?;
+    let id = subscribe::subscription_id(doc, children.required(MESSAGES, "SubscriptionId")?)?;
+    let watermark = non_empty(
+        doc,
+        children.required(MESSAGES, "Watermark")?,
+        "WatermarkType",
+    )?;
+    children.end()?;
+    Ok(GetEvents::new(id, Watermark::new(watermark.trim())))
 }
 
 /// `GetEvents`: at most 50 events after the watermark, or a `StatusEvent` when there are
@@ -75,5 +100,52 @@ pub(crate) fn get_events(call: &Call, request: GetEvents) -> Response {
             )
         }
         Err(code) => error(call, code, "The subscription can no longer deliver events."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::envelope::{assert_schema_refusal, read_operation};
+    use ews_proto::SubscriptionId;
+
+    #[test]
+    fn reads_the_subscription_id_and_watermark() {
+        let request = read_operation(
+            "<m:GetEvents><m:SubscriptionId>SUQ=</m:SubscriptionId><m:Watermark> AQID </m:Watermark></m:GetEvents>",
+            read,
+        )
+        .expect("valid request");
+        assert_eq!(request.subscription_id, SubscriptionId::new("SUQ="));
+        assert_eq!(request.watermark, Watermark::new("AQID"));
+    }
+
+    #[test]
+    fn refuses_a_missing_empty_or_misplaced_field() {
+        let cases = [
+            (
+                "<m:GetEvents><m:SubscriptionId>SUQ=</m:SubscriptionId></m:GetEvents>",
+                "incomplete content. List of possible elements expected: 'Watermark'",
+            ),
+            (
+                "<m:GetEvents><m:SubscriptionId>SUQ=</m:SubscriptionId><m:Watermark/></m:GetEvents>",
+                "WatermarkType' - The actual length is less than the MinLength value",
+            ),
+            (
+                "<m:GetEvents><m:Watermark>AQID</m:Watermark><m:SubscriptionId>SUQ=</m:SubscriptionId></m:GetEvents>",
+                "invalid child element 'Watermark'",
+            ),
+            (
+                "<m:GetEvents><m:SubscriptionId>SUQ=</m:SubscriptionId><t:Watermark>AQID</t:Watermark></m:GetEvents>",
+                "invalid child element 'Watermark' in namespace 'http://schemas.microsoft.com/exchange/services/2006/types'",
+            ),
+            (
+                "<m:GetEvents><m:SubscriptionId>SUQ=</m:SubscriptionId><m:Watermark>AQID</m:Watermark><m:Watermark>AQID</m:Watermark></m:GetEvents>",
+                "invalid child element 'Watermark'",
+            ),
+        ];
+        for (operation, named) in cases {
+            assert_schema_refusal(read_operation(operation, read), named);
+        }
     }
 }

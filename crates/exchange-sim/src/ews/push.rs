@@ -11,14 +11,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use ews_proto::ResponseCode;
 use ews_proto::operations::{
-    SendNotification, SendNotificationResponseMessage, SendNotificationResult, SubscriptionStatus,
+    SendNotification, SendNotificationResponseMessage, SubscriptionStatus,
 };
-use ews_proto::soap::{ExchangeVersion, SoapHeader, read_envelope, write_envelope};
+use ews_proto::soap::{ExchangeVersion, SoapHeader, write_envelope};
+use roxmltree::{Document, Node};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::envelope::{self, Children, Refusal, is, one_of};
+use super::write::MESSAGES;
 use crate::sim::Ctx;
 use crate::world::subscription::{Kind, Subscription};
 
@@ -144,7 +148,95 @@ async fn post(ctx: &Ctx, url: &str, body: Vec<u8>) -> Option<SubscriptionStatus>
     if !status.is_success() {
         return None;
     }
-    read_envelope::<SendNotificationResult>(&bytes)
-        .ok()
-        .map(|envelope| envelope.body.subscription_status)
+    match read_result(&bytes) {
+        Ok(status) => Some(status),
+        Err(refusal) => {
+            tracing::debug!(reason = %refusal.text, "push callback answer not understood");
+            None
+        }
+    }
+}
+
+/// Reads the subscriber's answer: a SOAP 1.1 envelope whose body is `m:SendNotificationResult`
+/// (`SendNotificationResultType` of `messages.xsd`: `m:SubscriptionStatus`, `OK` or
+/// `Unsubscribe`). Anything else is an answer Exchange cannot use, so the callback counts as
+/// failed and is retried.
+///
+/// Spec: [SendNotificationResult](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/sendnotificationresult),
+/// [SubscriptionStatus](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/subscriptionstatus).
+fn read_result(bytes: &[u8]) -> Result<SubscriptionStatus, Refusal> {
+    let answer = envelope::parse(bytes)?;
+    let node = answer
+        .operation()?
+        .filter(|n| is(*n, MESSAGES, "SendNotificationResult"))
+        .ok_or_else(|| {
+            Refusal::new(
+                ResponseCode::ErrorInvalidRequest,
+                "the answer's body is not m:SendNotificationResult",
+            )
+        })?;
+    read_status(&answer.doc, node)
+}
+
+fn read_status(doc: &Document<'_>, node: Node<'_, '_>) -> Result<SubscriptionStatus, Refusal> {
+    let mut children = Children::of(doc, node)?;
+    let status = one_of(
+        doc,
+        children.required(MESSAGES, "SubscriptionStatus")?,
+        "SubscriptionStatusType",
+        &["OK", "Unsubscribe"],
+    )?;
+    children.end()?;
+    Ok(SubscriptionStatus::parse(&status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{body}</s:Body></s:Envelope>"#
+        )
+    }
+
+    #[test]
+    fn reads_the_subscription_status() {
+        for (text, status) in [
+            ("OK", SubscriptionStatus::Ok),
+            ("Unsubscribe", SubscriptionStatus::Unsubscribe),
+        ] {
+            let body = answer(&format!(
+                "<m:SendNotificationResult>\n  <m:SubscriptionStatus>{text}</m:SubscriptionStatus>\n</m:SendNotificationResult>"
+            ));
+            assert_eq!(read_result(body.as_bytes()), Ok(status));
+        }
+    }
+
+    #[test]
+    fn refuses_an_answer_exchange_cannot_use() {
+        let cases = [
+            answer(
+                "<m:SendNotificationResult><m:SubscriptionStatus>Maybe</m:SubscriptionStatus></m:SendNotificationResult>",
+            ),
+            answer(
+                "<m:SendNotificationResult><m:SubscriptionStatus> OK</m:SubscriptionStatus></m:SendNotificationResult>",
+            ),
+            answer(
+                "<m:SendNotificationResult><t:SubscriptionStatus>OK</t:SubscriptionStatus></m:SendNotificationResult>",
+            ),
+            answer("<m:SendNotificationResult/>"),
+            answer(
+                "<m:SendNotificationResult><m:SubscriptionStatus>OK</m:SubscriptionStatus><m:SubscriptionStatus>OK</m:SubscriptionStatus></m:SendNotificationResult>",
+            ),
+            answer(
+                "<m:SendNotificationResponse><m:SubscriptionStatus>OK</m:SubscriptionStatus></m:SendNotificationResponse>",
+            ),
+            answer(""),
+            "OK".to_owned(),
+        ];
+        for body in cases {
+            assert!(read_result(body.as_bytes()).is_err(), "{body}");
+        }
+    }
 }

@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ews_proto::ProtoError;
 use ews_proto::soap::{
     ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
 };
@@ -44,26 +43,6 @@ pub(crate) fn fault(fault: &SoapFault) -> Response {
 pub(crate) fn server_busy(world: &World) -> Response {
     let back_off = std::time::Duration::from_millis(world.throttle.limits().back_off_ms);
     fault(&SoapFault::server_busy(back_off))
-}
-
-/// A request the strict reader passed but ews-proto's reader could not read: the operation is
-/// one the simulator has no reading for (`ErrorInvalidRequest`), or something the strict
-/// reader let through that ews-proto refuses (`ErrorSchemaValidation`, without a position).
-pub(crate) fn schema_error(error: &ProtoError) -> Response {
-    match error {
-        ProtoError::UnexpectedElement { .. } => ews_error(
-            "ErrorInvalidRequest",
-            "The request is invalid.",
-            "The request is invalid.",
-            None,
-        ),
-        other => ews_error(
-            "ErrorSchemaValidation",
-            &format!("The request failed schema validation: {other}"),
-            "The request failed schema validation.",
-            None,
-        ),
-    }
 }
 
 /// The answer to a request the strict reader refused ([`super::strict`]), as Exchange gives it.

@@ -20,11 +20,14 @@ use ews_proto::operations::{
     ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse,
     GetStreamingEventsResponseMessage,
 };
-use ews_proto::soap::{ResponseStatus, SoapFault, write_envelope};
+use ews_proto::soap::{ResponseStatus, write_envelope};
 use ews_proto::{ResponseCode, SubscriptionId};
+use roxmltree::{Document, Node};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use super::envelope::{Children, Refusal, int_between};
+use super::write::{MESSAGES, TYPES};
 use super::{Call, respond, subscribe};
 use crate::world::budget::Permit;
 use crate::world::subscription::{Kind, Subscription};
@@ -41,18 +44,42 @@ fn error(call: &Call, code: ResponseCode, text: &str, ids: Vec<SubscriptionId>) 
     )
 }
 
-/// Checks the request, then opens the stream.
+/// Reads `GetStreamingEvents` (`GetStreamingEventsType`: `m:SubscriptionIds`, one or more
+/// `t:SubscriptionId`; `m:ConnectionTimeout`, an `xs:int` of 1-30 minutes).
+///
+/// Spec: [GetStreamingEvents operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getstreamingevents-operation),
+/// [ConnectionTimeout](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/connectiontimeout)
+/// (whose page puts it in the types namespace; the schema, and every client, in messages).
+/// How many ids one request may carry the schema cannot say: that is the handler's
+/// `ErrorInvalidRequest`.
+pub(crate) fn read(doc: &Document<'_>, node: Node<'_, '_>) -> Result<GetStreamingEvents, Refusal> {
+    let mut children = Children::of(doc, node)?;
+    let list = children.required(MESSAGES, "SubscriptionIds")?;
+    let mut ids = Children::of(doc, list)?;
+    let mut subscription_ids = vec![subscribe::subscription_id(
+        doc,
+        ids.required(TYPES, "SubscriptionId")?,
+    )?];
+    while let Some(id) = ids.optional(TYPES, "SubscriptionId") {
+        subscription_ids.push(subscribe::subscription_id(doc, id)?);
+    }
+    ids.end()?;
+    let timeout = children.required(MESSAGES, "ConnectionTimeout")?;
+    let minutes = int_between(
+        doc,
+        timeout,
+        "StreamingSubscriptionConnectionTimeoutType",
+        (1, 30),
+    )?;
+    children.end()?;
+    Ok(GetStreamingEvents::new(subscription_ids, minutes))
+}
+
+/// Checks the request, then opens the stream. The reader refused an empty `SubscriptionIds`
+/// and a `ConnectionTimeout` outside 1-30.
 pub(crate) async fn handle(call: Call, request: GetStreamingEvents) -> Response {
     let world = &call.ctx.world;
     let limits = world.throttle.limits();
-    if request.subscription_ids.is_empty()
-        || !(1..=30).contains(&request.connection_timeout_minutes)
-    {
-        return respond::fault(&SoapFault::ews(
-            ResponseCode::ErrorSchemaValidation,
-            "The request failed schema validation: SubscriptionIds must not be empty and ConnectionTimeout must be between 1 and 30.",
-        ));
-    }
     if request.subscription_ids.len() > limits.ids_per_request {
         return error(
             &call,
@@ -327,4 +354,57 @@ async fn send(
         .streamed_envelopes
         .fetch_add(1, Ordering::Relaxed);
     tx.send(Ok(Bytes::from(bytes))).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::envelope::{assert_schema_refusal, read_operation};
+
+    #[test]
+    fn reads_the_subscription_ids_and_connection_timeout() {
+        let request = read_operation(
+            "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>QQ==</t:SubscriptionId><t:SubscriptionId>Qg==</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>",
+            read,
+        )
+        .expect("valid request");
+        assert_eq!(
+            request.subscription_ids,
+            [SubscriptionId::new("QQ=="), SubscriptionId::new("Qg==")]
+        );
+        assert_eq!(request.connection_timeout_minutes, 30);
+    }
+
+    #[test]
+    fn refuses_no_ids_a_timeout_out_of_range_and_the_wrong_namespaces() {
+        let ids =
+            "<m:SubscriptionIds><t:SubscriptionId>QQ==</t:SubscriptionId></m:SubscriptionIds>";
+        let cases = [
+            (
+                "<m:SubscriptionIds/><m:ConnectionTimeout>5</m:ConnectionTimeout>".to_owned(),
+                "'SubscriptionIds' in namespace 'http://schemas.microsoft.com/exchange/services/2006/messages' has incomplete content",
+            ),
+            (
+                format!("{ids}<m:ConnectionTimeout>31</m:ConnectionTimeout>"),
+                "StreamingSubscriptionConnectionTimeoutType' - The MaxInclusive constraint failed",
+            ),
+            (
+                format!("{ids}<m:ConnectionTimeout>-1</m:ConnectionTimeout>"),
+                "The MinInclusive constraint failed",
+            ),
+            (
+                format!("{ids}<t:ConnectionTimeout>5</t:ConnectionTimeout>"),
+                "invalid child element 'ConnectionTimeout' in namespace 'http://schemas.microsoft.com/exchange/services/2006/types'",
+            ),
+            (
+                "<m:SubscriptionIds><m:SubscriptionId>QQ==</m:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>5</m:ConnectionTimeout>".to_owned(),
+                "invalid child element 'SubscriptionId' in namespace 'http://schemas.microsoft.com/exchange/services/2006/messages'",
+            ),
+            (ids.to_owned(), "'ConnectionTimeout'"),
+        ];
+        for (inner, named) in cases {
+            let operation = format!("<m:GetStreamingEvents>{inner}</m:GetStreamingEvents>");
+            assert_schema_refusal(read_operation(&operation, read), named);
+        }
+    }
 }
