@@ -53,18 +53,38 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     std::fs::write(&args.ca_out, sim.ca_pem())
         .map_err(|e| format!("{}: {e}", args.ca_out.display()))?;
-    println!("exchange-sim is running");
-    println!("  HTTPS  {}   HTTP  {}", sim.https_addr(), sim.http_addr());
-    println!("  CA certificate written to {}", args.ca_out.display());
-    println!("  token endpoint {}", sim.identity().token_endpoint());
+    use std::fmt::Write as _;
+    let mut banner = String::from("exchange-sim is running\n");
+    let _ = writeln!(
+        banner,
+        "  HTTPS  {}   HTTP  {}",
+        sim.https_addr(),
+        sim.http_addr()
+    );
+    let _ = writeln!(
+        banner,
+        "  CA certificate written to {}",
+        args.ca_out.display()
+    );
+    let _ = writeln!(
+        banner,
+        "  token endpoint {}",
+        sim.identity().token_endpoint()
+    );
     for user in &sim.scenario().users {
         let ews = sim.ews_url(&user.smtp).unwrap_or_default();
-        println!("  mailbox {:<28} EWS {ews}", user.smtp);
+        let _ = writeln!(banner, "  mailbox {:<28} EWS {ews}", user.smtp);
     }
-    println!("  admin   http://{}/_sim/stats", sim.http_addr());
-    println!(
-        "Resolve the scenario's host names to 127.0.0.1 (curl --resolve, /etc/hosts or a DNS server). Ctrl-C stops."
+    let _ = writeln!(banner, "  admin   http://{}/_sim/stats", sim.http_addr());
+    banner.push_str(
+        "Resolve the scenario's host names to 127.0.0.1 (curl --resolve, /etc/hosts or a DNS server). Ctrl-C stops.\n",
     );
+    // Whoever started us may stop reading once it has the addresses: a closed stdout must not
+    // stop a running server (println! would panic on the broken pipe).
+    let mut stdout = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut stdout, banner.as_bytes());
+    let _ = std::io::Write::flush(&mut stdout);
+    drop(stdout);
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -48,9 +48,9 @@ fn start(dir: &Path, record: &Path) -> Running {
             .lines()
             .map_while(Result::ok)
         {
-            if tx.send(line).is_err() {
-                return;
-            }
+            // Keep draining after the test stops listening: the pipe stays open for the
+            // simulator's life.
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(60);
