@@ -9,7 +9,13 @@
 //! - **EWS** at `/EWS/Exchange.asmx`: `Subscribe` (push, pull, streaming), `GetEvents`,
 //!   `GetStreamingEvents` (chunked, heartbeats, `ConnectionTimeout`, at most 50 events per
 //!   notification), `Unsubscribe`, push callbacks with Exchange's retry schedule, `GetFolder`,
-//!   `ResolveNames`, `GetUserPhoto`, `ConvertId`.
+//!   `FindFolder`, `MoveItem`, `ResolveNames`, `GetUserPhoto`, `ConvertId`. Every request is
+//!   judged by Microsoft's schema and read by the simulator's own code, not the client crates'
+//!   ([`validate_request`]); refusals are Exchange's (`ErrorSchemaValidation` with its position,
+//!   `ErrorInvalidServerVersion`, `ErrorInvalidRequest`, SOAP `VersionMismatch`, HTTP 415).
+//! - **Mailboxes' folders** as an Exchange 2016+ mailbox has them (`root`, the IPM subtree, the
+//!   search and Recoverable Items folders), with impersonation, delegate access (`full_access`,
+//!   `delegates`) and service accounts without a mailbox served as Exchange documents them.
 //! - **Recording**: with `EXCHANGE_SIM_RECORD=<dir>` ([`RECORD_ENV`]), every EWS body read or
 //!   written goes to `<dir>`, one file each, for schema checks of all traffic.
 //! - **Mailboxes** with an event table and watermarks, changed through the Rust API or the
