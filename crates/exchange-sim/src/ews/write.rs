@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use crate::version::Version;
 use crate::world::World;
 
+pub(crate) mod events;
+
 /// The SOAP 1.1 envelope namespace.
 const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// EWS messages namespace (prefix `m`).
@@ -104,6 +106,17 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// `200 OK` with an envelope whose body `body` writes (after `<s:Body>`).
 pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        document(world, body),
+    )
+        .into_response()
+}
+
+/// The bytes of an envelope whose body `body` writes (after `<s:Body>`): an answer's, or
+/// one envelope of a `GetStreamingEvents` stream.
+pub(crate) fn document(world: &World, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
     let Version {
         major,
         minor,
@@ -133,12 +146,7 @@ pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
         .open("s:Body", &[]);
     body(&mut xml);
     xml.close("s:Body").close("s:Envelope");
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        xml.out.into_bytes(),
-    )
-        .into_response()
+    xml.out.into_bytes()
 }
 
 /// Where a request broke the schema, for `t:MessageXml`.
