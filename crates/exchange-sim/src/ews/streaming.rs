@@ -45,7 +45,9 @@ enum Message<'a> {
 /// `GetStreamingEventsResponse` with one message (`GetStreamingEventsResponseMessageType`:
 /// the `ResponseMessageType` children, then `Notifications`?, `ErrorSubscriptionIds`?,
 /// `ConnectionStatus`?). `ErrorSubscriptionIds` is a `t:NonEmptyArrayOfSubscriptionIdsType`,
-/// so its ids are `t:SubscriptionId`.
+/// so its ids are `t:SubscriptionId`. `Notifications` (`t:NonEmptyArrayOfNotificationsType`)
+/// would by the schema hold `t:Notification`, but Exchange sends `m:Notification` and every
+/// client expects it: the wire wins (`schema/README.md`).
 fn response(xml: &mut Xml, message: &Message<'_>) {
     const MESSAGE: &str = "m:GetStreamingEventsResponseMessage";
     xml.open(

@@ -125,13 +125,9 @@ pub(crate) fn document(world: &World, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
         ews_schema: version,
         ..
     } = Version::of(world.scenario.profile);
-    let mut xml = Xml {
-        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
-    };
     let numbers = [major, minor, build, revision].map(|n| n.to_string());
-    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
-        .open("s:Header", &[])
-        .empty(
+    let header = |xml: &mut Xml| {
+        xml.empty(
             "h:ServerVersionInfo",
             &[
                 ("MajorVersion", &numbers[0]),
@@ -141,9 +137,33 @@ pub(crate) fn document(world: &World, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
                 ("Version", version),
                 ("xmlns:h", TYPES),
             ],
-        )
-        .close("s:Header")
-        .open("s:Body", &[]);
+        );
+    };
+    with_header(header, body)
+}
+
+/// The bytes of a request the simulator sends as Exchange (push's `SendNotification`):
+/// `t:RequestServerVersion` with `version` (`ExchangeVersionType`) in the SOAP header.
+pub(crate) fn request(version: &str, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
+    with_header(
+        |xml| {
+            xml.empty(
+                "t:RequestServerVersion",
+                &[("Version", version), ("xmlns:t", TYPES)],
+            );
+        },
+        body,
+    )
+}
+
+fn with_header(header: impl FnOnce(&mut Xml), body: impl FnOnce(&mut Xml)) -> Vec<u8> {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Header", &[]);
+    header(&mut xml);
+    xml.close("s:Header").open("s:Body", &[]);
     body(&mut xml);
     xml.close("s:Body").close("s:Envelope");
     xml.out.into_bytes()
