@@ -221,10 +221,10 @@ mod tests {
             ))));
         let bytes = send_notification(&notification);
         let text = std::str::from_utf8(&bytes).expect("utf-8");
-        let doc = roxmltree::Document::parse(text).expect("well-formed");
+        let doc = Document::parse(text).expect("well-formed");
         let names: Vec<(String, String)> = doc
             .descendants()
-            .filter(roxmltree::Node::is_element)
+            .filter(Node::is_element)
             .map(|n| {
                 (
                     n.tag_name().namespace().unwrap_or_default().to_owned(),

@@ -3,33 +3,12 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ews_proto::soap::{
-    ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
-};
+use ews_proto::soap::{SoapFault, SoapHeader, write_fault};
 
 use super::strict::{RequestRefusal, SOAP11, SOAP12};
 use super::write;
 
-use crate::version::Version;
 use crate::world::World;
-
-/// The `ServerVersionInfo` of the profile's Exchange: the build Autodiscover reports too.
-pub(crate) fn server_version(world: &World) -> SoapHeader {
-    let version = Version::of(world.scenario.profile);
-    let mut info = ServerVersionInfo::new(
-        version.major,
-        version.minor,
-        version.build,
-        version.revision,
-    );
-    info.version = Some(version.ews_schema.to_owned());
-    SoapHeader::response(info)
-}
-
-/// `200 OK` with an envelope holding `body`.
-pub(crate) fn ok<B: SoapBody>(world: &World, body: &B) -> Response {
-    xml(StatusCode::OK, write_envelope(&server_version(world), body))
-}
 
 /// `500` with a SOAP fault.
 pub(crate) fn fault(fault: &SoapFault) -> Response {

@@ -58,6 +58,12 @@ impl Xml {
         self.close(name)
     }
 
+    /// Character data, escaped.
+    pub(crate) fn text(&mut self, text: &str) -> &mut Self {
+        escape_into(&mut self.out, text, false);
+        self
+    }
+
     fn tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
         self.out.push('<');
         self.out.push_str(name);
