@@ -252,6 +252,7 @@ mod tests {
         .map(|(ns, name)| (ns.to_owned(), name.to_owned()));
         assert_eq!(names, expected);
         assert!(text.contains("Version=\"Exchange2013\""), "{text}");
+        crate::ews::strict::validate_answer(text).expect("valid by the schema");
         assert!(text.contains("ResponseClass=\"Success\""), "{text}");
     }
 

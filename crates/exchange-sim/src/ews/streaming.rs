@@ -380,6 +380,60 @@ async fn send(tx: &mpsc::Sender<Chunk>, ctx: &crate::sim::Ctx, message: Message<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn written(message: &Message<'_>) -> String {
+        let mut xml = Xml::default();
+        response(&mut xml, message);
+        format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+            xml.as_str()
+        )
+    }
+
+    #[test]
+    fn connection_and_error_envelopes_are_valid_by_the_schema() {
+        for message in [
+            Message::Connection(ConnectionStatus::Ok),
+            Message::Connection(ConnectionStatus::Closed),
+            Message::Failed(
+                ResponseCode::ErrorSubscriptionNotFound,
+                "The specified subscription was not found.",
+                vec![SubscriptionId::new("QQ=="), SubscriptionId::new("Qg==")],
+            ),
+            Message::Failed(ResponseCode::ErrorInvalidRequest, "x < y", Vec::new()),
+        ] {
+            let text = written(&message);
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        let text = written(&Message::Failed(
+            ResponseCode::ErrorSubscriptionNotFound,
+            "gone",
+            vec![SubscriptionId::new("QQ==")],
+        ));
+        assert!(
+            text.contains(
+                "<m:ErrorSubscriptionIds><t:SubscriptionId>QQ==</t:SubscriptionId></m:ErrorSubscriptionIds><m:ConnectionStatus>Closed</m:ConnectionStatus>"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn events_go_out_as_m_notification_under_m_notifications() {
+        let mut notification = Notification::new(SubscriptionId::new("QQ=="));
+        notification
+            .events
+            .push(ews_proto::Event::new(ews_proto::EventType::Status));
+        let text = written(&Message::Events(vec![notification]));
+        assert!(
+            text.contains(
+                "<m:ResponseCode>NoError</m:ResponseCode><m:Notifications><m:Notification><t:SubscriptionId>QQ==</t:SubscriptionId>"
+            ),
+            "{text}"
+        );
+        // The schema's `t:Notification` is not what Exchange sends (schema/README.md).
+        assert!(crate::ews::strict::validate_answer(&text).is_err());
+    }
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
 
     #[test]

@@ -221,6 +221,55 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_valid_by_the_schema_in_a_notification() {
+        let mut n = Notification::new(SubscriptionId::new("S"));
+        n.previous_watermark = Some(Watermark::new("PW"));
+        n.more_events = Some(true);
+        let item = || ChangedObject::Item(ItemId::new("I").with_change_key("CQ=="));
+        let folder = || ChangedObject::Folder(FolderId::new("F").with_change_key("AQ=="));
+        for kind in [EventType::Created, EventType::NewMail, EventType::Deleted] {
+            n.events.push(changed(kind, item()));
+        }
+        n.events.push(changed(EventType::FreeBusyChanged, item()));
+        let mut modified = changed(EventType::Modified, folder());
+        modified.unread_count = Some(2);
+        n.events.push(modified);
+        n.events.push(changed(EventType::Modified, item()));
+        for kind in [EventType::Moved, EventType::Copied] {
+            let mut e = changed(kind.clone(), item());
+            e.old_object = Some(ChangedObject::Item(ItemId::new("OI")));
+            e.old_parent_folder_id = Some(FolderId::new("OP"));
+            n.events.push(e);
+            let mut e = changed(kind, folder());
+            e.old_object = Some(ChangedObject::Folder(FolderId::new("OF")));
+            e.old_parent_folder_id = Some(FolderId::new("OP"));
+            n.events.push(e);
+        }
+        n.events.push(Event::status(Some(Watermark::new("W"))));
+        let bytes = crate::ews::write::request("Exchange2013", |xml| {
+            xml.open(
+                "m:SendNotification",
+                &[
+                    ("xmlns:m", crate::ews::write::MESSAGES),
+                    ("xmlns:t", crate::ews::write::TYPES),
+                ],
+            )
+            .open("m:ResponseMessages", &[])
+            .open(
+                "m:SendNotificationResponseMessage",
+                &[("ResponseClass", "Success")],
+            )
+            .leaf("m:ResponseCode", "NoError");
+            notification(xml, "m:Notification", &n);
+            xml.close("m:SendNotificationResponseMessage")
+                .close("m:ResponseMessages")
+                .close("m:SendNotification");
+        });
+        let text = String::from_utf8(bytes).expect("utf-8");
+        crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
+    #[test]
     fn a_notification_lists_its_header_then_the_events() {
         let mut n = Notification::new(SubscriptionId::new("S&1"));
         n.previous_watermark = Some(Watermark::new("PW"));
