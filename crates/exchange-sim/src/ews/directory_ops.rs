@@ -136,59 +136,64 @@ pub(crate) fn resolve_names(call: &Call, request: ResolveNames) -> Response {
             None => !needle.is_empty() && matches_user(u, &needle),
         })
         .collect();
-    const MESSAGE: &str = "m:ResolveNamesResponseMessage";
     write::envelope(&call.ctx.world, |xml| {
-        xml.open(
-            "m:ResolveNamesResponse",
-            &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
-        )
-        .open("m:ResponseMessages", &[]);
-        // `ResolveNamesResponseMessageType`: the `ResponseMessageType` children, then
-        // `ResolutionSet`?.
-        match matches.len() {
-            0 => folder::error(
-                xml,
-                MESSAGE,
-                (
-                    ResponseCode::ErrorNameResolutionNoResults,
-                    "No results were found.",
-                ),
-            ),
-            1 => folder::success(xml, MESSAGE),
-            _ => {
-                xml.open(MESSAGE, &[("ResponseClass", "Warning")])
-                    .leaf("m:MessageText", "Multiple results were found.")
-                    .leaf(
-                        "m:ResponseCode",
-                        ResponseCode::ErrorNameResolutionMultipleResults.as_str(),
-                    )
-                    .leaf("m:DescriptiveLinkKey", "0");
-            }
-        }
-        if !matches.is_empty() {
-            // `ArrayOfResolutionType` with `FindResponsePagingAttributes`.
-            let total = matches.len().min(MAX_RESOLUTIONS).to_string();
-            let last = if matches.len() <= MAX_RESOLUTIONS {
-                "true"
-            } else {
-                "false"
-            };
-            xml.open(
-                "m:ResolutionSet",
-                &[
-                    ("IncludesLastItemInRange", last),
-                    ("TotalItemsInView", &total),
-                ],
-            );
-            for user in matches.iter().take(MAX_RESOLUTIONS) {
-                resolution(xml, user, request.return_full_contact_data);
-            }
-            xml.close("m:ResolutionSet");
-        }
-        xml.close(MESSAGE)
-            .close("m:ResponseMessages")
-            .close("m:ResolveNamesResponse");
+        resolve_names_answer(xml, &matches, request.return_full_contact_data);
     })
+}
+
+/// `ResolveNamesResponse` for the users found.
+fn resolve_names_answer(xml: &mut Xml, matches: &[&User], full: bool) {
+    const MESSAGE: &str = "m:ResolveNamesResponseMessage";
+    xml.open(
+        "m:ResolveNamesResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+    )
+    .open("m:ResponseMessages", &[]);
+    // `ResolveNamesResponseMessageType`: the `ResponseMessageType` children, then
+    // `ResolutionSet`?.
+    match matches.len() {
+        0 => folder::error(
+            xml,
+            MESSAGE,
+            (
+                ResponseCode::ErrorNameResolutionNoResults,
+                "No results were found.",
+            ),
+        ),
+        1 => folder::success(xml, MESSAGE),
+        _ => {
+            xml.open(MESSAGE, &[("ResponseClass", "Warning")])
+                .leaf("m:MessageText", "Multiple results were found.")
+                .leaf(
+                    "m:ResponseCode",
+                    ResponseCode::ErrorNameResolutionMultipleResults.as_str(),
+                )
+                .leaf("m:DescriptiveLinkKey", "0");
+        }
+    }
+    if !matches.is_empty() {
+        // `ArrayOfResolutionType` with `FindResponsePagingAttributes`.
+        let total = matches.len().min(MAX_RESOLUTIONS).to_string();
+        let last = if matches.len() <= MAX_RESOLUTIONS {
+            "true"
+        } else {
+            "false"
+        };
+        xml.open(
+            "m:ResolutionSet",
+            &[
+                ("IncludesLastItemInRange", last),
+                ("TotalItemsInView", &total),
+            ],
+        );
+        for user in matches.iter().take(MAX_RESOLUTIONS) {
+            resolution(xml, user, full);
+        }
+        xml.close("m:ResolutionSet");
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:ResolveNamesResponse");
 }
 
 fn matches_user(user: &User, needle: &str) -> bool {
@@ -348,6 +353,39 @@ fn adler32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_names_answers_are_valid_by_the_schema() {
+        let mara = User {
+            display_name: "Mara <Whitley> & co".into(),
+            first_name: "Mara".into(),
+            last_name: "Whitley".into(),
+            smtp: "mara@contoso.com".into(),
+            job_title: "Engineer".into(),
+            department: String::new(),
+            photo: true,
+            ..User::default()
+        };
+        let sadie = User {
+            display_name: "Sadie".into(),
+            smtp: "sadie@contoso.com".into(),
+            ..User::default()
+        };
+        for (users, full) in [
+            (vec![&mara], true),
+            (vec![&mara, &sadie], true),
+            (vec![&mara, &sadie], false),
+            (Vec::new(), true),
+        ] {
+            let mut xml = Xml::default();
+            resolve_names_answer(&mut xml, &users, full);
+            let text = format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+                xml.as_str()
+            );
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
 
     #[test]

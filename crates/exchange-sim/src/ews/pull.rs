@@ -9,7 +9,7 @@ use ews_proto::{Notification, ResponseCode, Watermark};
 use roxmltree::{Document, Node};
 
 use super::envelope::{Children, Refusal, non_empty};
-use super::write::{self, MESSAGES, TYPES, events};
+use super::write::{self, MESSAGES, TYPES, Xml, events};
 use super::{Call, folder, subscribe};
 use crate::world::mailbox::WatermarkError;
 use crate::world::subscription::Kind;
@@ -18,23 +18,25 @@ const MESSAGE: &str = "m:GetEventsResponseMessage";
 
 /// `GetEventsResponse` with one response message: an error, or the notification.
 fn answer(call: &Call, result: Result<&Notification, (ResponseCode, &'static str)>) -> Response {
-    write::envelope(&call.ctx.world, |xml| {
-        xml.open(
-            "m:GetEventsResponse",
-            &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
-        )
-        .open("m:ResponseMessages", &[]);
-        match result {
-            Ok(notification) => {
-                folder::success(xml, MESSAGE);
-                events::notification(xml, "m:Notification", notification);
-            }
-            Err(failure) => folder::error(xml, MESSAGE, failure),
+    write::envelope(&call.ctx.world, |xml| body(xml, result))
+}
+
+fn body(xml: &mut Xml, result: Result<&Notification, (ResponseCode, &'static str)>) {
+    xml.open(
+        "m:GetEventsResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+    )
+    .open("m:ResponseMessages", &[]);
+    match result {
+        Ok(notification) => {
+            folder::success(xml, MESSAGE);
+            events::notification(xml, "m:Notification", notification);
         }
-        xml.close(MESSAGE)
-            .close("m:ResponseMessages")
-            .close("m:GetEventsResponse");
-    })
+        Err(failure) => folder::error(xml, MESSAGE, failure),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:GetEventsResponse");
 }
 
 fn error(call: &Call, code: ResponseCode, text: &'static str) -> Response {
@@ -122,6 +124,29 @@ mod tests {
     use super::*;
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
     use ews_proto::SubscriptionId;
+
+    #[test]
+    fn answers_are_valid_by_the_schema() {
+        let mut notification = Notification::new(SubscriptionId::new("SUQ="));
+        notification.previous_watermark = Some(Watermark::new("AQ=="));
+        notification.more_events = Some(false);
+        notification
+            .events
+            .push(ews_proto::Event::status(Some(Watermark::new("Ag=="))));
+        let failure = (
+            ResponseCode::ErrorInvalidWatermark,
+            "The watermark is invalid.",
+        );
+        for result in [Ok(&notification), Err(failure)] {
+            let mut xml = Xml::default();
+            body(&mut xml, result);
+            let text = format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+                xml.as_str()
+            );
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
 
     #[test]
     fn reads_the_subscription_id_and_watermark() {

@@ -20,7 +20,7 @@ use roxmltree::{Document, Node};
 
 use super::envelope::{Children, Refusal, boolean_attribute, is, non_empty, one_of, text_of};
 use super::folder_ids::{self, FolderRef};
-use super::write::{self, MESSAGES, TYPES};
+use super::write::{self, MESSAGES, TYPES, Xml};
 use super::{Call, folder, push, respond};
 use crate::world::mailbox::{FolderKind, WatermarkError, parse_folder_id};
 use crate::world::server::Backend;
@@ -226,27 +226,29 @@ enum Subscribed<'a> {
 /// the `ResponseMessageType` children, then `SubscriptionId`? and `Watermark`?, both in the
 /// messages namespace).
 fn answer(world: &crate::world::World, result: Subscribed<'_>) -> Response {
+    write::envelope(world, |xml| subscribe_body(xml, result))
+}
+
+fn subscribe_body(xml: &mut Xml, result: Subscribed<'_>) {
     const MESSAGE: &str = "m:SubscribeResponseMessage";
-    write::envelope(world, |xml| {
-        xml.open(
-            "m:SubscribeResponse",
-            &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
-        )
-        .open("m:ResponseMessages", &[]);
-        match result {
-            Subscribed::Ok(id, watermark) => {
-                folder::success(xml, MESSAGE);
-                xml.leaf("m:SubscriptionId", id.as_str());
-                if let Some(watermark) = watermark {
-                    xml.leaf("m:Watermark", watermark.as_str());
-                }
+    xml.open(
+        "m:SubscribeResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+    )
+    .open("m:ResponseMessages", &[]);
+    match result {
+        Subscribed::Ok(id, watermark) => {
+            folder::success(xml, MESSAGE);
+            xml.leaf("m:SubscriptionId", id.as_str());
+            if let Some(watermark) = watermark {
+                xml.leaf("m:Watermark", watermark.as_str());
             }
-            Subscribed::Failed(code, text) => folder::error(xml, MESSAGE, (code, text)),
         }
-        xml.close(MESSAGE)
-            .close("m:ResponseMessages")
-            .close("m:SubscribeResponse");
-    })
+        Subscribed::Failed(code, text) => folder::error(xml, MESSAGE, (code, text)),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:SubscribeResponse");
 }
 
 fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
@@ -467,28 +469,61 @@ pub(crate) fn unsubscribe(call: &Call, request: Unsubscribe) -> Response {
             None
         }
     };
-    // `UnsubscribeResponseMessage` is a plain `ResponseMessageType`.
+    write::envelope(world, |xml| unsubscribe_body(xml, failure))
+}
+
+/// `UnsubscribeResponse`; `UnsubscribeResponseMessage` is a plain `ResponseMessageType`.
+fn unsubscribe_body(xml: &mut Xml, failure: Option<(ResponseCode, &str)>) {
     const MESSAGE: &str = "m:UnsubscribeResponseMessage";
-    write::envelope(world, |xml| {
-        xml.open(
-            "m:UnsubscribeResponse",
-            &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
-        )
-        .open("m:ResponseMessages", &[]);
-        match failure {
-            None => folder::success(xml, MESSAGE),
-            Some(failure) => folder::error(xml, MESSAGE, failure),
-        }
-        xml.close(MESSAGE)
-            .close("m:ResponseMessages")
-            .close("m:UnsubscribeResponse");
-    })
+    xml.open(
+        "m:UnsubscribeResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+    )
+    .open("m:ResponseMessages", &[]);
+    match failure {
+        None => folder::success(xml, MESSAGE),
+        Some(failure) => folder::error(xml, MESSAGE, failure),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:UnsubscribeResponse");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
+
+    fn valid(xml: &Xml) {
+        let text = format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+            xml.as_str()
+        );
+        crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
+    #[test]
+    fn answers_are_valid_by_the_schema() {
+        let id = SubscriptionId::new("SUQ=");
+        let watermark = Watermark::new("AQ==");
+        for result in [
+            Subscribed::Ok(&id, Some(&watermark)),
+            Subscribed::Ok(&id, None),
+            Subscribed::Failed(ResponseCode::ErrorFolderNotFound, "not <found>"),
+        ] {
+            let mut xml = Xml::default();
+            subscribe_body(&mut xml, result);
+            valid(&xml);
+        }
+        for failure in [
+            None,
+            Some((ResponseCode::ErrorSubscriptionNotFound, "not found")),
+        ] {
+            let mut xml = Xml::default();
+            unsubscribe_body(&mut xml, failure);
+            valid(&xml);
+        }
+    }
 
     fn subscribe(request: &str) -> Result<Subscribe, Refusal> {
         read_operation(&format!("<m:Subscribe>{request}</m:Subscribe>"), read)
