@@ -14,7 +14,6 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ews_proto::operations::{SubscriptionKind, Unsubscribe};
-use ews_proto::soap::SoapFault;
 use ews_proto::{EventType, ResponseCode, SubscriptionId, Watermark};
 use roxmltree::{Document, Node};
 
@@ -307,7 +306,7 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
             }
         }
         SubscriptionKind::Streaming => Kind::Streaming,
-        _ => return respond::fault(&SoapFault::client("unknown subscription kind")),
+        _ => return respond::client_fault("unknown subscription kind"),
     };
     if call.route.server != mailbox.server() {
         return error(

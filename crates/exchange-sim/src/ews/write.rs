@@ -183,15 +183,25 @@ pub(crate) struct Violation {
     pub(crate) text: String,
 }
 
+/// What a fault's `t:MessageXml` carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MessageXml<'a> {
+    /// `LineNumber`, `LinePosition` and `Violation`: where a request broke the schema.
+    Violation(&'a Violation),
+    /// `<t:Value Name="BackOffMilliseconds">`: how long a throttled client should wait
+    /// ([EWS throttling](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange)).
+    BackOff(u64),
+}
+
 /// `500` with a SOAP 1.1 fault as Exchange writes it: `faultcode` in the types namespace,
-/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations,
-/// `MessageXml` with `LineNumber`, `LinePosition` and `Violation`
+/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations
+/// and throttling, `MessageXml`
 /// ([MessageXml](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml)).
 pub(crate) fn fault(
     code: &str,
     text: &str,
     message: &str,
-    violation: Option<&Violation>,
+    message_xml: Option<MessageXml<'_>>,
 ) -> Response {
     let mut xml = Xml {
         out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
@@ -213,14 +223,48 @@ pub(crate) fn fault(
         .open("e:Message", &[("xmlns:e", ERRORS)]);
     escape_into(&mut xml.out, message, false);
     xml.close("e:Message");
-    if let Some(violation) = violation {
-        xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
-            .leaf("t:LineNumber", &violation.line.to_string())
-            .leaf("t:LinePosition", &violation.position.to_string())
-            .leaf("t:Violation", &violation.text)
-            .close("t:MessageXml");
+    match message_xml {
+        Some(MessageXml::Violation(violation)) => {
+            xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+                .leaf("t:LineNumber", &violation.line.to_string())
+                .leaf("t:LinePosition", &violation.position.to_string())
+                .leaf("t:Violation", &violation.text)
+                .close("t:MessageXml");
+        }
+        Some(MessageXml::BackOff(millis)) => {
+            xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+                .open("t:Value", &[("Name", "BackOffMilliseconds")])
+                .text(&millis.to_string())
+                .close("t:Value")
+                .close("t:MessageXml");
+        }
+        None => {}
     }
     xml.close("detail")
+        .close("s:Fault")
+        .close("s:Body")
+        .close("s:Envelope");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml.out.into_bytes(),
+    )
+        .into_response()
+}
+
+/// `500` with SOAP 1.1's `Client` fault (SOAP 1.1 §4.4.1): a request the simulator cannot
+/// act on at all, with no EWS detail.
+pub(crate) fn client_fault(text: &str) -> Response {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Body", &[])
+        .open("s:Fault", &[])
+        .leaf("faultcode", "s:Client")
+        .open("faultstring", &[("xml:lang", "en-US")])
+        .text(text)
+        .close("faultstring")
         .close("s:Fault")
         .close("s:Body")
         .close("s:Envelope");
