@@ -280,6 +280,64 @@ pub(crate) fn client_fault(text: &str) -> Response {
 mod tests {
     use super::*;
 
+    async fn body(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+    }
+
+    #[tokio::test]
+    async fn a_back_off_fault_carries_the_wait_in_message_xml() {
+        let (status, text) = body(fault(
+            "ErrorServerBusy",
+            "busy & <tired>",
+            "busy",
+            Some(MessageXml::BackOff(1500)),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            text.contains(&format!(
+                "<faultcode xmlns:a=\"{TYPES}\">a:ErrorServerBusy</faultcode><faultstring xml:lang=\"en-US\">busy &amp; &lt;tired&gt;</faultstring>"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "<t:MessageXml xmlns:t=\"{TYPES}\"><t:Value Name=\"BackOffMilliseconds\">1500</t:Value></t:MessageXml></detail>"
+            )),
+            "{text}"
+        );
+        assert!(roxmltree::Document::parse(&text).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_client_fault_has_no_detail() {
+        let (_, text) = body(client_fault("unexpected <request>")).await;
+        assert!(
+            text.ends_with(
+                "<s:Fault><faultcode>s:Client</faultcode><faultstring xml:lang=\"en-US\">unexpected &lt;request&gt;</faultstring></s:Fault></s:Body></s:Envelope>"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_push_request_carries_request_server_version_not_server_version_info() {
+        let bytes = request("Exchange2013", |xml| {
+            xml.empty("m:X", &[("xmlns:m", MESSAGES)]);
+        });
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert_eq!(
+            text,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP}\"><s:Header><t:RequestServerVersion Version=\"Exchange2013\" xmlns:t=\"{TYPES}\"/></s:Header><s:Body><m:X xmlns:m=\"{MESSAGES}\"/></s:Body></s:Envelope>"
+            )
+        );
+    }
+
     #[test]
     fn text_and_attributes_are_escaped_and_forbidden_characters_dropped() {
         let mut xml = Xml::default();
