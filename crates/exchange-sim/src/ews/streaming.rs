@@ -44,10 +44,12 @@ enum Message<'a> {
 
 /// `GetStreamingEventsResponse` with one message (`GetStreamingEventsResponseMessageType`:
 /// the `ResponseMessageType` children, then `Notifications`?, `ErrorSubscriptionIds`?,
-/// `ConnectionStatus`?). `ErrorSubscriptionIds` is a `t:NonEmptyArrayOfSubscriptionIdsType`,
-/// so its ids are `t:SubscriptionId`. `Notifications` (`t:NonEmptyArrayOfNotificationsType`)
-/// would by the schema hold `t:Notification`, but Exchange sends `m:Notification` and every
-/// client expects it: the wire wins (`schema/README.md`).
+/// `ConnectionStatus`?). Two children differ from the schema, and the wire wins
+/// (`schema/README.md`): `Notifications` (`t:NonEmptyArrayOfNotificationsType`) would hold
+/// `t:Notification`, but Exchange sends `m:Notification`; `ErrorSubscriptionIds`
+/// (`t:NonEmptyArrayOfSubscriptionIdsType`) would hold `t:SubscriptionId`, but Microsoft's EWS
+/// Managed API reads it as `m:SubscriptionId` (`ReadElementValue(XmlNamespace.Messages, ...)`,
+/// which refuses any other namespace) and exchangelib does too, both written against Exchange.
 fn response(xml: &mut Xml, message: &Message<'_>) {
     const MESSAGE: &str = "m:GetStreamingEventsResponseMessage";
     xml.open(
@@ -73,7 +75,7 @@ fn response(xml: &mut Xml, message: &Message<'_>) {
             if !ids.is_empty() {
                 xml.open("m:ErrorSubscriptionIds", &[]);
                 for id in ids {
-                    xml.leaf("t:SubscriptionId", id.as_str());
+                    xml.leaf("m:SubscriptionId", id.as_str());
                 }
                 xml.close("m:ErrorSubscriptionIds");
             }
@@ -395,11 +397,6 @@ mod tests {
         for message in [
             Message::Connection(ConnectionStatus::Ok),
             Message::Connection(ConnectionStatus::Closed),
-            Message::Failed(
-                ResponseCode::ErrorSubscriptionNotFound,
-                "The specified subscription was not found.",
-                vec![SubscriptionId::new("QQ=="), SubscriptionId::new("Qg==")],
-            ),
             Message::Failed(ResponseCode::ErrorInvalidRequest, "x < y", Vec::new()),
         ] {
             let text = written(&message);
@@ -408,14 +405,17 @@ mod tests {
         let text = written(&Message::Failed(
             ResponseCode::ErrorSubscriptionNotFound,
             "gone",
-            vec![SubscriptionId::new("QQ==")],
+            vec![SubscriptionId::new("QQ=="), SubscriptionId::new("Qg==")],
         ));
         assert!(
             text.contains(
-                "<m:ErrorSubscriptionIds><t:SubscriptionId>QQ==</t:SubscriptionId></m:ErrorSubscriptionIds><m:ConnectionStatus>Closed</m:ConnectionStatus>"
+                "<m:ErrorSubscriptionIds><m:SubscriptionId>QQ==</m:SubscriptionId><m:SubscriptionId>Qg==</m:SubscriptionId></m:ErrorSubscriptionIds><m:ConnectionStatus>Closed</m:ConnectionStatus>"
             ),
             "{text}"
         );
+        // The one place the wire (m:) and the schema (t:) differ here: still flagged.
+        let refused = crate::ews::strict::validate_answer(&text).expect_err("m:SubscriptionId");
+        assert!(refused.contains("SubscriptionId"), "{refused}");
     }
 
     #[test]
