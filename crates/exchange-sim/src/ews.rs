@@ -36,7 +36,6 @@ use ews_proto::ResponseCode;
 use ews_proto::operations::{
     GetEvents, GetStreamingEvents, GetUserPhoto, ResolveNames, Unsubscribe,
 };
-use ews_proto::soap::SoapFault;
 
 use crate::net::ConnInfo;
 use crate::sim::{Ctx, Stats};
@@ -133,7 +132,7 @@ async fn handle(
     };
     let (own, impersonating) = match acting_mailbox(&ctx, &principal, &header, &headers) {
         Ok(found) => found,
-        Err(fault) => return respond::fault(&fault),
+        Err((code, text)) => return respond::ews_fault(&code, text),
     };
     // An account without a mailbox may still reach others' folders and items by delegate
     // access (folder_ids.rs); every other operation needs a mailbox to act in.
@@ -146,10 +145,10 @@ async fn handle(
             return subscribe::without_mailbox(&ctx.world, request);
         }
         (None, _) => {
-            return respond::fault(&SoapFault::ews(
-                ResponseCode::ErrorNonExistentMailbox,
+            return respond::ews_fault(
+                &ResponseCode::ErrorNonExistentMailbox,
                 "The SMTP address has no mailbox associated with it.",
-            ));
+            );
         }
     };
     let actor = Actor {
@@ -276,7 +275,7 @@ async fn dispatch(call: &Call, actor: &Actor, request: Incoming) -> Response {
         Incoming::GetEvents(request) => pull::get_events(call, request),
         Incoming::ResolveNames(request) => directory_ops::resolve_names(call, request),
         Incoming::GetUserPhoto(request) => directory_ops::get_user_photo(call, request),
-        Incoming::GetStreamingEvents(_) => respond::fault(&SoapFault::client("unexpected request")),
+        Incoming::GetStreamingEvents(_) => respond::client_fault("unexpected request"),
     }
 }
 
@@ -287,7 +286,7 @@ fn acting_mailbox(
     principal: &Principal,
     header: &Header,
     headers: &HeaderMap,
-) -> Result<(Option<usize>, bool), Box<SoapFault>> {
+) -> Result<(Option<usize>, bool), (ResponseCode, &'static str)> {
     let directory = &ctx.world.directory;
     let app_only = matches!(principal, Principal::App { .. });
     match &header.impersonation {
@@ -298,30 +297,28 @@ fn acting_mailbox(
                 | ConnectingSid::PrincipalName(a) => directory.user_by_smtp(a),
                 ConnectingSid::Sid(_) => None,
             }
-            .ok_or_else(|| {
-                Box::new(SoapFault::ews(
-                    ResponseCode::ErrorNonExistentMailbox,
-                    "The SMTP address has no mailbox associated with it.",
-                ))
-            })?;
+            .ok_or((
+                ResponseCode::ErrorNonExistentMailbox,
+                "The SMTP address has no mailbox associated with it.",
+            ))?;
             if !directory.may_impersonate(principal, target) {
-                return Err(Box::new(SoapFault::ews(
+                return Err((
                     ResponseCode::ErrorImpersonateUserDenied,
                     "The account does not have permission to impersonate the requested user.",
-                )));
+                ));
             }
             if app_only && routing::header(headers, ews_proto::affinity::ANCHOR_MAILBOX).is_none() {
-                return Err(Box::new(SoapFault::ews(
+                return Err((
                     ResponseCode::ErrorInvalidExchangeImpersonationHeaderData,
                     "The X-AnchorMailbox header must be present for app-only tokens.",
-                )));
+                ));
             }
             Ok((Some(target), true))
         }
-        None if app_only => Err(Box::new(SoapFault::ews(
+        None if app_only => Err((
             ResponseCode::ErrorInvalidExchangeImpersonationHeaderData,
             "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
-        ))),
+        )),
         None => Ok((directory.own_mailbox(principal), false)),
     }
 }

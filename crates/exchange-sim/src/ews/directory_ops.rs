@@ -6,20 +6,18 @@
 //! `GetUserPhotoType` of `messages.xsd`).
 
 use axum::response::Response;
-use ews_proto::operations::{
-    Contact, ContactEmail, GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames,
-    ResolveNamesResponse, ResolveNamesResponseMessage, SearchScope, UserPhotoSize,
-};
-use ews_proto::soap::{ResponseClass, ResponseStatus};
-use ews_proto::{EmailAddress, ResponseCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ews_proto::ResponseCode;
+use ews_proto::operations::{GetUserPhoto, ResolveNames, SearchScope, UserPhotoSize};
 use roxmltree::{Document, Node};
 
 use super::envelope::{
     Children, Refusal, boolean_attribute, enum_attribute, non_empty, one_of, required_attribute,
     text_of,
 };
-use super::write::MESSAGES;
-use super::{Call, folder_ids, respond};
+use super::write::{self, MESSAGES, TYPES, Xml};
+use super::{Call, folder, folder_ids};
 use crate::scenario::User;
 
 /// `ResolveNamesSearchScopeType`.
@@ -138,31 +136,64 @@ pub(crate) fn resolve_names(call: &Call, request: ResolveNames) -> Response {
             None => !needle.is_empty() && matches_user(u, &needle),
         })
         .collect();
-    let mut message = ResolveNamesResponseMessage::default();
+    write::envelope(&call.ctx.world, |xml| {
+        resolve_names_answer(xml, &matches, request.return_full_contact_data);
+    })
+}
+
+/// `ResolveNamesResponse` for the users found.
+fn resolve_names_answer(xml: &mut Xml, matches: &[&User], full: bool) {
+    const MESSAGE: &str = "m:ResolveNamesResponseMessage";
+    xml.open(
+        "m:ResolveNamesResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+    )
+    .open("m:ResponseMessages", &[]);
+    // `ResolveNamesResponseMessageType`: the `ResponseMessageType` children, then
+    // `ResolutionSet`?.
     match matches.len() {
-        0 => {
-            message.status = ResponseStatus::error(
+        0 => folder::error(
+            xml,
+            MESSAGE,
+            (
                 ResponseCode::ErrorNameResolutionNoResults,
                 "No results were found.",
-            );
-        }
-        1 => {}
+            ),
+        ),
+        1 => folder::success(xml, MESSAGE),
         _ => {
-            message.status.class = ResponseClass::Warning;
-            message.status.code = ResponseCode::ErrorNameResolutionMultipleResults;
-            message.status.message_text = Some("Multiple results were found.".to_owned());
+            xml.open(MESSAGE, &[("ResponseClass", "Warning")])
+                .leaf("m:MessageText", "Multiple results were found.")
+                .leaf(
+                    "m:ResponseCode",
+                    ResponseCode::ErrorNameResolutionMultipleResults.as_str(),
+                )
+                .leaf("m:DescriptiveLinkKey", "0");
         }
     }
-    message.total_items_in_view = (!matches.is_empty())
-        .then(|| u32::try_from(matches.len().min(MAX_RESOLUTIONS)).unwrap_or(u32::MAX));
-    message.includes_last_item_in_range =
-        (!matches.is_empty()).then_some(matches.len() <= MAX_RESOLUTIONS);
-    message.resolutions = matches
-        .into_iter()
-        .take(MAX_RESOLUTIONS)
-        .map(|u| resolution(u, request.return_full_contact_data))
-        .collect();
-    respond::ok(&call.ctx.world, &ResolveNamesResponse::single(message))
+    if !matches.is_empty() {
+        // `ArrayOfResolutionType` with `FindResponsePagingAttributes`.
+        let total = matches.len().min(MAX_RESOLUTIONS).to_string();
+        let last = if matches.len() <= MAX_RESOLUTIONS {
+            "true"
+        } else {
+            "false"
+        };
+        xml.open(
+            "m:ResolutionSet",
+            &[
+                ("IncludesLastItemInRange", last),
+                ("TotalItemsInView", &total),
+            ],
+        );
+        for user in matches.iter().take(MAX_RESOLUTIONS) {
+            resolution(xml, user, full);
+        }
+        xml.close("m:ResolutionSet");
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:ResolveNamesResponse");
 }
 
 fn matches_user(user: &User, needle: &str) -> bool {
@@ -182,27 +213,40 @@ fn matches_user(user: &User, needle: &str) -> bool {
             .any(|word| word.to_lowercase().starts_with(needle))
 }
 
-fn resolution(user: &User, full: bool) -> Resolution {
-    let mut mailbox = EmailAddress::smtp(user.smtp.clone());
-    mailbox.name = Some(user.display_name.clone());
-    mailbox.routing_type = Some("SMTP".to_owned());
-    mailbox.mailbox_type = Some("Mailbox".to_owned());
-    let contact = full.then(|| {
-        let mut contact = Contact::default();
-        let some = |s: &String| (!s.is_empty()).then(|| s.clone());
-        contact.display_name = some(&user.display_name);
-        contact.given_name = some(&user.first_name);
-        contact.surname = some(&user.last_name);
-        contact.job_title = some(&user.job_title);
-        contact.department = some(&user.department);
-        contact.has_picture = Some(user.photo || !user.photo_path.is_empty());
-        let mut email = ContactEmail::default();
-        email.key = "EmailAddress1".to_owned();
-        email.address = format!("SMTP:{}", user.smtp);
-        contact.email_addresses = vec![email];
-        contact
-    });
-    Resolution::new(mailbox, contact)
+/// One `t:Resolution` (`ResolutionType`: `Mailbox`, then `Contact`? when full contact data
+/// was asked for). `Mailbox` is an `EmailAddressType` (`Name`, `EmailAddress`,
+/// `RoutingType`, `MailboxType`); `Contact` a `ContactItemType` with the directory's
+/// properties in its order (`DisplayName`, `GivenName`, `EmailAddresses`, `Department`,
+/// `JobTitle`, `Surname`, `HasPicture`); empty properties are left out.
+fn resolution(xml: &mut Xml, user: &User, full: bool) {
+    xml.open("t:Resolution", &[])
+        .open("t:Mailbox", &[])
+        .leaf("t:Name", &user.display_name)
+        .leaf("t:EmailAddress", &user.smtp)
+        .leaf("t:RoutingType", "SMTP")
+        .leaf("t:MailboxType", "Mailbox")
+        .close("t:Mailbox");
+    if full {
+        let optional = |xml: &mut Xml, name: &str, value: &str| {
+            if !value.is_empty() {
+                xml.leaf(name, value);
+            }
+        };
+        xml.open("t:Contact", &[]);
+        optional(xml, "t:DisplayName", &user.display_name);
+        optional(xml, "t:GivenName", &user.first_name);
+        xml.open("t:EmailAddresses", &[])
+            .open("t:Entry", &[("Key", "EmailAddress1")]);
+        xml.text(&format!("SMTP:{}", user.smtp));
+        xml.close("t:Entry").close("t:EmailAddresses");
+        optional(xml, "t:Department", &user.department);
+        optional(xml, "t:JobTitle", &user.job_title);
+        optional(xml, "t:Surname", &user.last_name);
+        let picture = user.photo || !user.photo_path.is_empty();
+        xml.leaf("t:HasPicture", if picture { "true" } else { "false" })
+            .close("t:Contact");
+    }
+    xml.close("t:Resolution");
 }
 
 /// `GetUserPhoto`: the user's photo file, or a generated one.
@@ -213,18 +257,34 @@ pub(crate) fn get_user_photo(call: &Call, request: GetUserPhoto) -> Response {
         .user_by_smtp(&request.email)
         .and_then(|i| world.directory.users.get(i))
         .and_then(photo_of);
-    let response = match photo {
-        Some(bytes) => GetUserPhotoResponse::photo(bytes),
-        None => {
-            let mut response = GetUserPhotoResponse::default();
-            response.status = ResponseStatus::error(
-                ResponseCode::ErrorItemNotFound,
-                "The photo could not be found.",
-            );
-            response
+    // `GetUserPhotoResponse` is itself the response message (`GetUserPhotoResponseMessageType`:
+    // the `ResponseMessageType` children, `HasChanged`, `PictureData`?).
+    const ELEMENT: &str = "m:GetUserPhotoResponse";
+    write::envelope(world, |xml| {
+        let class = if photo.is_some() { "Success" } else { "Error" };
+        xml.open(
+            ELEMENT,
+            &[
+                ("ResponseClass", class),
+                ("xmlns:m", MESSAGES),
+                ("xmlns:t", TYPES),
+            ],
+        );
+        match photo {
+            Some(bytes) => {
+                xml.leaf("m:ResponseCode", "NoError")
+                    .leaf("m:HasChanged", "true")
+                    .leaf("m:PictureData", &STANDARD.encode(bytes));
+            }
+            None => {
+                xml.leaf("m:MessageText", "The photo could not be found.")
+                    .leaf("m:ResponseCode", ResponseCode::ErrorItemNotFound.as_str())
+                    .leaf("m:DescriptiveLinkKey", "0")
+                    .leaf("m:HasChanged", "false");
+            }
         }
-    };
-    respond::ok(world, &response)
+        xml.close(ELEMENT);
+    })
 }
 
 /// A user's photo: their photo file, or a generated one.
@@ -293,6 +353,39 @@ fn adler32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_names_answers_are_valid_by_the_schema() {
+        let mara = User {
+            display_name: "Mara <Whitley> & co".into(),
+            first_name: "Mara".into(),
+            last_name: "Whitley".into(),
+            smtp: "mara@contoso.com".into(),
+            job_title: "Engineer".into(),
+            department: String::new(),
+            photo: true,
+            ..User::default()
+        };
+        let sadie = User {
+            display_name: "Sadie".into(),
+            smtp: "sadie@contoso.com".into(),
+            ..User::default()
+        };
+        for (users, full) in [
+            (vec![&mara], true),
+            (vec![&mara, &sadie], true),
+            (vec![&mara, &sadie], false),
+            (Vec::new(), true),
+        ] {
+            let mut xml = Xml::default();
+            resolve_names_answer(&mut xml, &users, full);
+            let text = format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+                xml.as_str()
+            );
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
 
     #[test]

@@ -67,7 +67,7 @@ impl Refusal {
             self.code.as_str(),
             &self.text,
             message,
-            self.violation.as_ref(),
+            self.violation.as_ref().map(write::MessageXml::Violation),
         )
     }
 }

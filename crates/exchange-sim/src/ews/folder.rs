@@ -15,7 +15,7 @@ use roxmltree::{Document, Node};
 
 use super::Call;
 use super::envelope::{Children, Refusal, bad_attribute, is};
-use super::folder_ids::{self, Actor, Failure, FolderRef};
+use super::folder_ids::{self, Actor, FolderRef};
 use super::write::{self, MESSAGES, TYPES, Xml};
 use crate::world::World;
 use crate::world::folders::Element;
@@ -198,7 +198,7 @@ pub(crate) fn success(xml: &mut Xml, element: &str) {
 
 /// Opens an error response message (`ResponseMessageType`: `MessageText`, `ResponseCode`,
 /// `DescriptiveLinkKey`).
-pub(crate) fn error(xml: &mut Xml, element: &str, (code, text): Failure) {
+pub(crate) fn error(xml: &mut Xml, element: &str, (code, text): (ResponseCode, &str)) {
     xml.open(element, &[("ResponseClass", "Error")])
         .leaf("m:MessageText", text)
         .leaf("m:ResponseCode", code.as_str())

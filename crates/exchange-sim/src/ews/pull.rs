@@ -4,24 +4,43 @@
 //! The request is read by the simulator's own reader (`GetEventsType` of `messages.xsd`).
 
 use axum::response::Response;
-use ews_proto::operations::{GetEvents, GetEventsResponse, GetEventsResponseMessage};
-use ews_proto::soap::ResponseStatus;
-use ews_proto::{ResponseCode, Watermark};
+use ews_proto::operations::GetEvents;
+use ews_proto::{Notification, ResponseCode, Watermark};
 use roxmltree::{Document, Node};
 
 use super::envelope::{Children, Refusal, non_empty};
-use super::write::MESSAGES;
-use super::{Call, respond, subscribe};
+use super::write::{self, MESSAGES, TYPES, Xml, events};
+use super::{Call, folder, subscribe};
 use crate::world::mailbox::WatermarkError;
 use crate::world::subscription::Kind;
 
-fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
-    respond::ok(
-        &call.ctx.world,
-        &GetEventsResponse::single(GetEventsResponseMessage::error(ResponseStatus::error(
-            code, text,
-        ))),
+const MESSAGE: &str = "m:GetEventsResponseMessage";
+
+/// `GetEventsResponse` with one response message: an error, or the notification.
+fn answer(call: &Call, result: Result<&Notification, (ResponseCode, &'static str)>) -> Response {
+    write::envelope(&call.ctx.world, |xml| body(xml, result))
+}
+
+fn body(xml: &mut Xml, result: Result<&Notification, (ResponseCode, &'static str)>) {
+    xml.open(
+        "m:GetEventsResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
     )
+    .open("m:ResponseMessages", &[]);
+    match result {
+        Ok(notification) => {
+            folder::success(xml, MESSAGE);
+            events::notification(xml, "m:Notification", notification);
+        }
+        Err(failure) => folder::error(xml, MESSAGE, failure),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:GetEventsResponse");
+}
+
+fn error(call: &Call, code: ResponseCode, text: &'static str) -> Response {
+    answer(call, Err((code, text)))
 }
 
 /// Reads `GetEvents` (`GetEventsType`: `m:SubscriptionId`, `m:Watermark`, both non-empty
@@ -94,10 +113,7 @@ pub(crate) fn get_events(call: &Call, request: GetEvents) -> Response {
     match subscription.batch(from, world.retention_start(), true, true) {
         Ok(batch) => {
             subscription.set_cursor(batch.next_cursor);
-            respond::ok(
-                world,
-                &GetEventsResponse::single(GetEventsResponseMessage::success(batch.notification)),
-            )
+            answer(call, Ok(&batch.notification))
         }
         Err(code) => error(call, code, "The subscription can no longer deliver events."),
     }
@@ -108,6 +124,29 @@ mod tests {
     use super::*;
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
     use ews_proto::SubscriptionId;
+
+    #[test]
+    fn answers_are_valid_by_the_schema() {
+        let mut notification = Notification::new(SubscriptionId::new("SUQ="));
+        notification.previous_watermark = Some(Watermark::new("AQ=="));
+        notification.more_events = Some(false);
+        notification
+            .events
+            .push(ews_proto::Event::status(Some(Watermark::new("Ag=="))));
+        let failure = (
+            ResponseCode::ErrorInvalidWatermark,
+            "The watermark is invalid.",
+        );
+        for result in [Ok(&notification), Err(failure)] {
+            let mut xml = Xml::default();
+            body(&mut xml, result);
+            let text = format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+                xml.as_str()
+            );
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
 
     #[test]
     fn reads_the_subscription_id_and_watermark() {

@@ -11,18 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use ews_proto::Notification;
 use ews_proto::ResponseCode;
-use ews_proto::operations::{
-    SendNotification, SendNotificationResponseMessage, SubscriptionStatus,
-};
-use ews_proto::soap::{ExchangeVersion, SoapHeader, write_envelope};
+use ews_proto::operations::SubscriptionStatus;
 use roxmltree::{Document, Node};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::envelope::{self, Children, Refusal, is, one_of};
-use super::write::MESSAGES;
+use super::folder;
+use super::write::{self, MESSAGES, TYPES, events};
 use crate::sim::Ctx;
 use crate::world::subscription::{Kind, Subscription};
 
@@ -83,11 +82,7 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
             last_sent = Instant::now();
             continue;
         }
-        let header = SoapHeader::request(ExchangeVersion::Exchange2013);
-        let body = write_envelope(
-            &header,
-            &SendNotification::single(SendNotificationResponseMessage::success(batch.notification)),
-        );
+        let body = send_notification(&batch.notification);
         let first_attempt = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -125,6 +120,26 @@ async fn run(ctx: &Ctx, subscription: &Subscription, life: &CancellationToken) -
             }
         }
     }
+}
+
+/// The `SendNotification` request for one notification, as Exchange sends it: a request
+/// (`t:RequestServerVersion` in the header) whose body is a `SendNotificationResponseType`,
+/// one `SendNotificationResponseMessage` holding the notification as `m:Notification`
+/// (`SendNotificationResponseMessageType` of `messages.xsd`).
+fn send_notification(notification: &Notification) -> Vec<u8> {
+    const MESSAGE: &str = "m:SendNotificationResponseMessage";
+    write::request("Exchange2013", |xml| {
+        xml.open(
+            "m:SendNotification",
+            &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
+        )
+        .open("m:ResponseMessages", &[]);
+        folder::success(xml, MESSAGE);
+        events::notification(xml, "m:Notification", notification);
+        xml.close(MESSAGE)
+            .close("m:ResponseMessages")
+            .close("m:SendNotification");
+    })
 }
 
 /// POSTs one callback; the subscriber's answer, or `None` when it failed.
@@ -193,6 +208,53 @@ fn read_status(doc: &Document<'_>, node: Node<'_, '_>) -> Result<SubscriptionSta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_notification_is_a_request_with_the_notification_under_the_response_message() {
+        let mut notification = Notification::new(ews_proto::SubscriptionId::new("S"));
+        notification.previous_watermark = Some(ews_proto::Watermark::new("A"));
+        notification.more_events = Some(false);
+        notification
+            .events
+            .push(ews_proto::Event::status(Some(ews_proto::Watermark::new(
+                "B",
+            ))));
+        let bytes = send_notification(&notification);
+        let text = std::str::from_utf8(&bytes).expect("utf-8");
+        let doc = Document::parse(text).expect("well-formed");
+        let names: Vec<(String, String)> = doc
+            .descendants()
+            .filter(Node::is_element)
+            .map(|n| {
+                (
+                    n.tag_name().namespace().unwrap_or_default().to_owned(),
+                    n.tag_name().name().to_owned(),
+                )
+            })
+            .collect();
+        let soap = "http://schemas.xmlsoap.org/soap/envelope/";
+        let expected = [
+            (soap, "Envelope"),
+            (soap, "Header"),
+            (TYPES, "RequestServerVersion"),
+            (soap, "Body"),
+            (MESSAGES, "SendNotification"),
+            (MESSAGES, "ResponseMessages"),
+            (MESSAGES, "SendNotificationResponseMessage"),
+            (MESSAGES, "ResponseCode"),
+            (MESSAGES, "Notification"),
+            (TYPES, "SubscriptionId"),
+            (TYPES, "PreviousWatermark"),
+            (TYPES, "MoreEvents"),
+            (TYPES, "StatusEvent"),
+            (TYPES, "Watermark"),
+        ]
+        .map(|(ns, name)| (ns.to_owned(), name.to_owned()));
+        assert_eq!(names, expected);
+        assert!(text.contains("Version=\"Exchange2013\""), "{text}");
+        crate::ews::strict::validate_answer(text).expect("valid by the schema");
+        assert!(text.contains("ResponseClass=\"Success\""), "{text}");
+    }
 
     fn answer(body: &str) -> String {
         format!(

@@ -3,46 +3,35 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ews_proto::soap::{
-    ServerVersionInfo, SoapBody, SoapFault, SoapHeader, write_envelope, write_fault,
-};
+use ews_proto::ResponseCode;
 
 use super::strict::{RequestRefusal, SOAP11, SOAP12};
 use super::write;
 
-use crate::version::Version;
 use crate::world::World;
 
-/// The `ServerVersionInfo` of the profile's Exchange: the build Autodiscover reports too.
-pub(crate) fn server_version(world: &World) -> SoapHeader {
-    let version = Version::of(world.scenario.profile);
-    let mut info = ServerVersionInfo::new(
-        version.major,
-        version.minor,
-        version.build,
-        version.revision,
-    );
-    info.version = Some(version.ews_schema.to_owned());
-    SoapHeader::response(info)
+/// `500` with Exchange's SOAP fault for an EWS error whose `faultstring` and `Message` are
+/// both `text`.
+pub(crate) fn ews_fault(code: &ResponseCode, text: &str) -> Response {
+    write::fault(code.as_str(), text, text, None)
 }
 
-/// `200 OK` with an envelope holding `body`.
-pub(crate) fn ok<B: SoapBody>(world: &World, body: &B) -> Response {
-    xml(StatusCode::OK, write_envelope(&server_version(world), body))
-}
-
-/// `500` with a SOAP fault.
-pub(crate) fn fault(fault: &SoapFault) -> Response {
-    xml(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        write_fault(&SoapHeader::default(), fault),
-    )
+/// `500` with SOAP's `Client` fault.
+pub(crate) fn client_fault(text: &str) -> Response {
+    write::client_fault(text)
 }
 
 /// `ErrorServerBusy` with the configured `BackOffMilliseconds`.
 pub(crate) fn server_busy(world: &World) -> Response {
-    let back_off = std::time::Duration::from_millis(world.throttle.limits().back_off_ms);
-    fault(&SoapFault::server_busy(back_off))
+    let text = "The server cannot service this request right now. Try again later.";
+    write::fault(
+        ResponseCode::ErrorServerBusy.as_str(),
+        text,
+        text,
+        Some(write::MessageXml::BackOff(
+            world.throttle.limits().back_off_ms,
+        )),
+    )
 }
 
 /// The answer to a request the strict reader refused ([`super::strict`]), as Exchange gives it.
@@ -120,7 +109,12 @@ fn ews_error(
         position,
         text: text.to_owned(),
     });
-    write::fault(code, fault_string, message, violation.as_ref())
+    write::fault(
+        code,
+        fault_string,
+        message,
+        violation.as_ref().map(write::MessageXml::Violation),
+    )
 }
 
 /// SOAP 1.1's `VersionMismatch` fault (SOAP 1.1 §4.4.1,

@@ -16,32 +16,81 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ews_proto::operations::{
-    ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse,
-    GetStreamingEventsResponseMessage,
-};
-use ews_proto::soap::{ResponseStatus, write_envelope};
-use ews_proto::{ResponseCode, SubscriptionId};
+use ews_proto::operations::{ConnectionStatus, GetStreamingEvents};
+use ews_proto::{Notification, ResponseCode, SubscriptionId};
 use roxmltree::{Document, Node};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::envelope::{Children, Refusal, int_between};
-use super::write::{MESSAGES, TYPES};
-use super::{Call, respond, subscribe};
+use super::write::{self, MESSAGES, TYPES, Xml, events};
+use super::{Call, folder, subscribe};
 use crate::world::budget::Permit;
 use crate::world::subscription::{Kind, Subscription};
 
 type Chunk = Result<Bytes, std::io::Error>;
 
-fn error(call: &Call, code: ResponseCode, text: &str, ids: Vec<SubscriptionId>) -> Response {
-    let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(code, text));
-    message.error_subscription_ids = ids;
-    message.connection_status = Some(ConnectionStatus::Closed);
-    respond::ok(
-        &call.ctx.world,
-        &GetStreamingEventsResponse::single(message),
+/// What one `GetStreamingEventsResponseMessage` says.
+#[derive(Debug)]
+enum Message<'a> {
+    /// `Success` with only a `ConnectionStatus`: the opening envelope, a heartbeat, or the
+    /// last envelope at `ConnectionTimeout`.
+    Connection(ConnectionStatus),
+    /// `Success` with `Notifications` (one per subscription with events).
+    Events(Vec<Notification>),
+    /// `Error` naming the subscriptions concerned; the connection closes.
+    Failed(ResponseCode, &'a str, Vec<SubscriptionId>),
+}
+
+/// `GetStreamingEventsResponse` with one message (`GetStreamingEventsResponseMessageType`:
+/// the `ResponseMessageType` children, then `Notifications`?, `ErrorSubscriptionIds`?,
+/// `ConnectionStatus`?). Two children differ from the schema, and the wire wins
+/// (`schema/README.md`): `Notifications` (`t:NonEmptyArrayOfNotificationsType`) would hold
+/// `t:Notification`, but Exchange sends `m:Notification`; `ErrorSubscriptionIds`
+/// (`t:NonEmptyArrayOfSubscriptionIdsType`) would hold `t:SubscriptionId`, but Microsoft's EWS
+/// Managed API reads it as `m:SubscriptionId` (`ReadElementValue(XmlNamespace.Messages, ...)`,
+/// which refuses any other namespace) and exchangelib does too, both written against Exchange.
+fn response(xml: &mut Xml, message: &Message<'_>) {
+    const MESSAGE: &str = "m:GetStreamingEventsResponseMessage";
+    xml.open(
+        "m:GetStreamingEventsResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
     )
+    .open("m:ResponseMessages", &[]);
+    match message {
+        Message::Connection(status) => {
+            folder::success(xml, MESSAGE);
+            xml.leaf("m:ConnectionStatus", status.as_str());
+        }
+        Message::Events(notifications) => {
+            folder::success(xml, MESSAGE);
+            xml.open("m:Notifications", &[]);
+            for notification in notifications {
+                events::notification(xml, "m:Notification", notification);
+            }
+            xml.close("m:Notifications");
+        }
+        Message::Failed(code, text, ids) => {
+            folder::error(xml, MESSAGE, (code.clone(), text));
+            if !ids.is_empty() {
+                xml.open("m:ErrorSubscriptionIds", &[]);
+                for id in ids {
+                    xml.leaf("m:SubscriptionId", id.as_str());
+                }
+                xml.close("m:ErrorSubscriptionIds");
+            }
+            xml.leaf("m:ConnectionStatus", ConnectionStatus::Closed.as_str());
+        }
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:GetStreamingEventsResponse");
+}
+
+fn error(call: &Call, code: ResponseCode, text: &str, ids: Vec<SubscriptionId>) -> Response {
+    write::envelope(&call.ctx.world, |xml| {
+        response(xml, &Message::Failed(code, text, ids));
+    })
 }
 
 /// Reads `GetStreamingEvents` (`GetStreamingEventsType`: `m:SubscriptionIds`, one or more
@@ -208,13 +257,7 @@ async fn stream(
     let deadline = Instant::now() + timeout;
     let heartbeat = world.heartbeat();
     let end = 'stream: {
-        if !send(
-            &tx,
-            &ctx,
-            GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok),
-        )
-        .await
-        {
+        if !send(&tx, &ctx, Message::Connection(ConnectionStatus::Ok)).await {
             break 'stream End::Gone;
         }
         let mut next_heartbeat = Instant::now() + heartbeat;
@@ -255,13 +298,7 @@ async fn stream(
                     break;
                 }
                 let events: usize = notifications.iter().map(|n| n.events.len()).sum();
-                if !send(
-                    &tx,
-                    &ctx,
-                    GetStreamingEventsResponseMessage::notifications(notifications),
-                )
-                .await
-                {
+                if !send(&tx, &ctx, Message::Events(notifications)).await {
                     break 'stream End::Gone;
                 }
                 for (subscription, cursor) in commits {
@@ -276,7 +313,7 @@ async fn stream(
             tokio::select! {
                 () = waker.notified() => {}
                 () = tokio::time::sleep_until(next_heartbeat) => {
-                    if !send(&tx, &ctx, GetStreamingEventsResponseMessage::connection(ConnectionStatus::Ok)).await {
+                    if !send(&tx, &ctx, Message::Connection(ConnectionStatus::Ok)).await {
                         break 'stream End::Gone;
                     }
                     next_heartbeat = Instant::now() + heartbeat;
@@ -296,29 +333,22 @@ async fn stream(
     );
     match end {
         End::Timeout => {
-            let _ = send(
-                &tx,
-                &ctx,
-                GetStreamingEventsResponseMessage::connection(ConnectionStatus::Closed),
-            )
-            .await;
+            let _ = send(&tx, &ctx, Message::Connection(ConnectionStatus::Closed)).await;
         }
         End::Failed(id, code) => {
-            let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(
+            let message = Message::Failed(
                 code,
                 "The subscription is no longer valid and must be recreated.",
-            ));
-            message.error_subscription_ids = vec![id];
-            message.connection_status = Some(ConnectionStatus::Closed);
+                vec![id],
+            );
             let _ = send(&tx, &ctx, message).await;
         }
         End::Moved(ids) => {
-            let mut message = GetStreamingEventsResponseMessage::error(ResponseStatus::error(
+            let message = Message::Failed(
                 ResponseCode::ErrorNewEventStreamConnectionOpened,
                 "A new event stream connection was opened for these subscriptions; this one is closed.",
-            ));
-            message.error_subscription_ids = ids;
-            message.connection_status = Some(ConnectionStatus::Closed);
+                ids,
+            );
             let _ = send(&tx, &ctx, message).await;
         }
         End::Cut => {
@@ -340,15 +370,8 @@ async fn stream(
     drop(permit);
 }
 
-async fn send(
-    tx: &mpsc::Sender<Chunk>,
-    ctx: &crate::sim::Ctx,
-    message: GetStreamingEventsResponseMessage,
-) -> bool {
-    let bytes = write_envelope(
-        &respond::server_version(&ctx.world),
-        &GetStreamingEventsResponse::single(message),
-    );
+async fn send(tx: &mpsc::Sender<Chunk>, ctx: &crate::sim::Ctx, message: Message<'_>) -> bool {
+    let bytes = write::document(&ctx.world, |xml| response(xml, &message));
     ctx.world
         .ews_counters
         .streamed_envelopes
@@ -359,6 +382,58 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn written(message: &Message<'_>) -> String {
+        let mut xml = Xml::default();
+        response(&mut xml, message);
+        format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+            xml.as_str()
+        )
+    }
+
+    #[test]
+    fn connection_and_error_envelopes_are_valid_by_the_schema() {
+        for message in [
+            Message::Connection(ConnectionStatus::Ok),
+            Message::Connection(ConnectionStatus::Closed),
+            Message::Failed(ResponseCode::ErrorInvalidRequest, "x < y", Vec::new()),
+        ] {
+            let text = written(&message);
+            crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        let text = written(&Message::Failed(
+            ResponseCode::ErrorSubscriptionNotFound,
+            "gone",
+            vec![SubscriptionId::new("QQ=="), SubscriptionId::new("Qg==")],
+        ));
+        assert!(
+            text.contains(
+                "<m:ErrorSubscriptionIds><m:SubscriptionId>QQ==</m:SubscriptionId><m:SubscriptionId>Qg==</m:SubscriptionId></m:ErrorSubscriptionIds><m:ConnectionStatus>Closed</m:ConnectionStatus>"
+            ),
+            "{text}"
+        );
+        // The one place the wire (m:) and the schema (t:) differ here: still flagged.
+        let refused = crate::ews::strict::validate_answer(&text).expect_err("m:SubscriptionId");
+        assert!(refused.contains("SubscriptionId"), "{refused}");
+    }
+
+    #[test]
+    fn events_go_out_as_m_notification_under_m_notifications() {
+        let mut notification = Notification::new(SubscriptionId::new("QQ=="));
+        notification
+            .events
+            .push(ews_proto::Event::new(ews_proto::EventType::Status));
+        let text = written(&Message::Events(vec![notification]));
+        assert!(
+            text.contains(
+                "<m:ResponseCode>NoError</m:ResponseCode><m:Notifications><m:Notification><t:SubscriptionId>QQ==</t:SubscriptionId>"
+            ),
+            "{text}"
+        );
+        // The schema's `t:Notification` is not what Exchange sends (schema/README.md).
+        assert!(crate::ews::strict::validate_answer(&text).is_err());
+    }
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
 
     #[test]

@@ -406,5 +406,38 @@ fn operation<'a, 'i>(
     }
 }
 
+/// Judges an answer (or push request) the simulator writes: every element of the SOAP header
+/// and body that `messages.xsd`/`types.xsd` declare globally, against the schema. For the
+/// writers' unit tests: what the simulator writes is checked by the schema, not by ews-proto.
+#[cfg(test)]
+pub(crate) fn validate_answer(text: &str) -> Result<(), String> {
+    let schema = SCHEMA.as_ref().map_err(Clone::clone)?;
+    let doc = Document::parse(text).map_err(|e| e.to_string())?;
+    let validator = Validator { schema, src: text };
+    let envelope = doc.root_element();
+    let mut checked = 0;
+    for part in envelope.children().filter(Node::is_element) {
+        for child in part.children().filter(Node::is_element) {
+            let name = QName::new(
+                child.tag_name().namespace().unwrap_or(""),
+                child.tag_name().name(),
+            );
+            let decl = schema
+                .global_elements
+                .get(&name)
+                .ok_or_else(|| format!("{} is not a global element", name.display()))?;
+            validator.element(child, *decl, 0).map_err(|v| {
+                let pos = doc.text_pos_at(v.offset);
+                format!("{}:{}: {}", pos.row, pos.col, v.text)
+            })?;
+            checked += 1;
+        }
+    }
+    if checked == 0 {
+        return Err("nothing to validate".to_owned());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

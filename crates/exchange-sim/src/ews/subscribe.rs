@@ -13,18 +13,14 @@ use std::time::Duration;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ews_proto::operations::{
-    SubscribeResponse, SubscribeResponseMessage, SubscriptionKind, Unsubscribe,
-    UnsubscribeResponse, UnsubscribeResponseMessage,
-};
-use ews_proto::soap::{ResponseStatus, SoapFault};
+use ews_proto::operations::{SubscriptionKind, Unsubscribe};
 use ews_proto::{EventType, ResponseCode, SubscriptionId, Watermark};
 use roxmltree::{Document, Node};
 
 use super::envelope::{Children, Refusal, boolean_attribute, is, non_empty, one_of, text_of};
 use super::folder_ids::{self, FolderRef};
-use super::write::{MESSAGES, TYPES};
-use super::{Call, push, respond};
+use super::write::{self, MESSAGES, TYPES, Xml};
+use super::{Call, folder, push, respond};
 use crate::world::mailbox::{FolderKind, WatermarkError, parse_folder_id};
 use crate::world::server::Backend;
 use crate::world::subscription::{Kind, Subscription};
@@ -218,13 +214,44 @@ pub(crate) fn subscription_id(
     ))
 }
 
-fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
-    respond::ok(
-        &call.ctx.world,
-        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(
-            code, text,
-        ))),
+/// What a `SubscribeResponseMessage` says: the new subscription's id and (pull and push)
+/// its watermark, or an error.
+enum Subscribed<'a> {
+    Ok(&'a SubscriptionId, Option<&'a Watermark>),
+    Failed(ResponseCode, &'a str),
+}
+
+/// `SubscribeResponse` with one `SubscribeResponseMessage` (`SubscribeResponseMessageType`:
+/// the `ResponseMessageType` children, then `SubscriptionId`? and `Watermark`?, both in the
+/// messages namespace).
+fn answer(world: &crate::world::World, result: Subscribed<'_>) -> Response {
+    write::envelope(world, |xml| subscribe_body(xml, result))
+}
+
+fn subscribe_body(xml: &mut Xml, result: Subscribed<'_>) {
+    const MESSAGE: &str = "m:SubscribeResponseMessage";
+    xml.open(
+        "m:SubscribeResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
     )
+    .open("m:ResponseMessages", &[]);
+    match result {
+        Subscribed::Ok(id, watermark) => {
+            folder::success(xml, MESSAGE);
+            xml.leaf("m:SubscriptionId", id.as_str());
+            if let Some(watermark) = watermark {
+                xml.leaf("m:Watermark", watermark.as_str());
+            }
+        }
+        Subscribed::Failed(code, text) => folder::error(xml, MESSAGE, (code, text)),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:SubscribeResponse");
+}
+
+fn error(call: &Call, code: ResponseCode, text: &str) -> Response {
+    answer(&call.ctx.world, Subscribed::Failed(code, text))
 }
 
 /// `Subscribe`: checks the request as Exchange does, then creates the subscription on the
@@ -279,7 +306,7 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
             }
         }
         SubscriptionKind::Streaming => Kind::Streaming,
-        _ => return respond::fault(&SoapFault::client("unknown subscription kind")),
+        _ => return respond::client_fault("unknown subscription kind"),
     };
     if call.route.server != mailbox.server() {
         return error(
@@ -337,10 +364,7 @@ pub(crate) fn subscribe(call: &Call, request: Subscribe) -> Response {
         }
     };
     tracing::debug!(mailbox = %mailbox.address, subscription = %id, "subscribed");
-    respond::ok(
-        world,
-        &SubscribeResponse::single(SubscribeResponseMessage::success(id, watermark)),
-    )
+    answer(world, Subscribed::Ok(&id, watermark.as_ref()))
 }
 
 /// `Subscribe` from an account without a mailbox and without impersonation: it has no
@@ -365,12 +389,7 @@ pub(crate) fn without_mailbox(world: &crate::world::World, request: &Subscribe) 
             "Subscriptions are not supported for delegate user access.",
         )
     };
-    respond::ok(
-        world,
-        &SubscribeResponse::single(SubscribeResponseMessage::error(ResponseStatus::error(
-            code, text,
-        ))),
-    )
+    answer(world, Subscribed::Failed(code, text))
 }
 
 /// The folder a `FolderIds` entry names in the mailbox acted as.
@@ -435,30 +454,75 @@ fn new_id(backend: &Backend) -> SubscriptionId {
 pub(crate) fn unsubscribe(call: &Call, request: Unsubscribe) -> Response {
     let world = &call.ctx.world;
     let backend = backend(call);
-    let status = match backend.get(request.subscription_id.as_str()) {
-        None => ResponseStatus::error(
+    let failure = match backend.get(request.subscription_id.as_str()) {
+        None => Some((
             ResponseCode::ErrorSubscriptionNotFound,
             "The specified subscription was not found.",
-        ),
-        Some(subscription) if subscription.owner != call.principal.key() => ResponseStatus::error(
+        )),
+        Some(subscription) if subscription.owner != call.principal.key() => Some((
             ResponseCode::ErrorSubscriptionAccessDenied,
             "Access is denied. Only the subscription owner may access the subscription.",
-        ),
+        )),
         Some(_) => {
             backend.remove(request.subscription_id.as_str());
-            ResponseStatus::success()
+            None
         }
     };
-    respond::ok(
-        world,
-        &UnsubscribeResponse::single(UnsubscribeResponseMessage::new(status)),
+    write::envelope(world, |xml| unsubscribe_body(xml, failure))
+}
+
+/// `UnsubscribeResponse`; `UnsubscribeResponseMessage` is a plain `ResponseMessageType`.
+fn unsubscribe_body(xml: &mut Xml, failure: Option<(ResponseCode, &str)>) {
+    const MESSAGE: &str = "m:UnsubscribeResponseMessage";
+    xml.open(
+        "m:UnsubscribeResponse",
+        &[("xmlns:m", MESSAGES), ("xmlns:t", TYPES)],
     )
+    .open("m:ResponseMessages", &[]);
+    match failure {
+        None => folder::success(xml, MESSAGE),
+        Some(failure) => folder::error(xml, MESSAGE, failure),
+    }
+    xml.close(MESSAGE)
+        .close("m:ResponseMessages")
+        .close("m:UnsubscribeResponse");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ews::envelope::{assert_schema_refusal, read_operation};
+
+    fn valid(xml: &Xml) {
+        let text = format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{}</s:Body></s:Envelope>",
+            xml.as_str()
+        );
+        crate::ews::strict::validate_answer(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
+    #[test]
+    fn answers_are_valid_by_the_schema() {
+        let id = SubscriptionId::new("SUQ=");
+        let watermark = Watermark::new("AQ==");
+        for result in [
+            Subscribed::Ok(&id, Some(&watermark)),
+            Subscribed::Ok(&id, None),
+            Subscribed::Failed(ResponseCode::ErrorFolderNotFound, "not <found>"),
+        ] {
+            let mut xml = Xml::default();
+            subscribe_body(&mut xml, result);
+            valid(&xml);
+        }
+        for failure in [
+            None,
+            Some((ResponseCode::ErrorSubscriptionNotFound, "not found")),
+        ] {
+            let mut xml = Xml::default();
+            unsubscribe_body(&mut xml, failure);
+            valid(&xml);
+        }
+    }
 
     fn subscribe(request: &str) -> Result<Subscribe, Refusal> {
         read_operation(&format!("<m:Subscribe>{request}</m:Subscribe>"), read)

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use crate::version::Version;
 use crate::world::World;
 
+pub(crate) mod events;
+
 /// The SOAP 1.1 envelope namespace.
 const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// EWS messages namespace (prefix `m`).
@@ -54,6 +56,12 @@ impl Xml {
         self.open(name, &[]);
         escape_into(&mut self.out, text, false);
         self.close(name)
+    }
+
+    /// Character data, escaped.
+    pub(crate) fn text(&mut self, text: &str) -> &mut Self {
+        escape_into(&mut self.out, text, false);
+        self
     }
 
     fn tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
@@ -104,6 +112,17 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// `200 OK` with an envelope whose body `body` writes (after `<s:Body>`).
 pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        document(world, body),
+    )
+        .into_response()
+}
+
+/// The bytes of an envelope whose body `body` writes (after `<s:Body>`): an answer's, or
+/// one envelope of a `GetStreamingEvents` stream.
+pub(crate) fn document(world: &World, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
     let Version {
         major,
         minor,
@@ -112,13 +131,9 @@ pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
         ews_schema: version,
         ..
     } = Version::of(world.scenario.profile);
-    let mut xml = Xml {
-        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
-    };
     let numbers = [major, minor, build, revision].map(|n| n.to_string());
-    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
-        .open("s:Header", &[])
-        .empty(
+    let header = |xml: &mut Xml| {
+        xml.empty(
             "h:ServerVersionInfo",
             &[
                 ("MajorVersion", &numbers[0]),
@@ -128,17 +143,36 @@ pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
                 ("Version", version),
                 ("xmlns:h", TYPES),
             ],
-        )
-        .close("s:Header")
-        .open("s:Body", &[]);
+        );
+    };
+    with_header(header, body)
+}
+
+/// The bytes of a request the simulator sends as Exchange (push's `SendNotification`):
+/// `t:RequestServerVersion` with `version` (`ExchangeVersionType`) in the SOAP header.
+pub(crate) fn request(version: &str, body: impl FnOnce(&mut Xml)) -> Vec<u8> {
+    with_header(
+        |xml| {
+            xml.empty(
+                "t:RequestServerVersion",
+                &[("Version", version), ("xmlns:t", TYPES)],
+            );
+        },
+        body,
+    )
+}
+
+fn with_header(header: impl FnOnce(&mut Xml), body: impl FnOnce(&mut Xml)) -> Vec<u8> {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Header", &[]);
+    header(&mut xml);
+    xml.close("s:Header").open("s:Body", &[]);
     body(&mut xml);
     xml.close("s:Body").close("s:Envelope");
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        xml.out.into_bytes(),
-    )
-        .into_response()
+    xml.out.into_bytes()
 }
 
 /// Where a request broke the schema, for `t:MessageXml`.
@@ -149,15 +183,25 @@ pub(crate) struct Violation {
     pub(crate) text: String,
 }
 
+/// What a fault's `t:MessageXml` carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MessageXml<'a> {
+    /// `LineNumber`, `LinePosition` and `Violation`: where a request broke the schema.
+    Violation(&'a Violation),
+    /// `<t:Value Name="BackOffMilliseconds">`: how long a throttled client should wait
+    /// ([EWS throttling](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange)).
+    BackOff(u64),
+}
+
 /// `500` with a SOAP 1.1 fault as Exchange writes it: `faultcode` in the types namespace,
-/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations,
-/// `MessageXml` with `LineNumber`, `LinePosition` and `Violation`
+/// `faultstring`, and in `detail` the `ResponseCode`, `Message` and, for schema violations
+/// and throttling, `MessageXml`
 /// ([MessageXml](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/messagexml)).
 pub(crate) fn fault(
     code: &str,
     text: &str,
     message: &str,
-    violation: Option<&Violation>,
+    message_xml: Option<MessageXml<'_>>,
 ) -> Response {
     let mut xml = Xml {
         out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
@@ -179,14 +223,48 @@ pub(crate) fn fault(
         .open("e:Message", &[("xmlns:e", ERRORS)]);
     escape_into(&mut xml.out, message, false);
     xml.close("e:Message");
-    if let Some(violation) = violation {
-        xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
-            .leaf("t:LineNumber", &violation.line.to_string())
-            .leaf("t:LinePosition", &violation.position.to_string())
-            .leaf("t:Violation", &violation.text)
-            .close("t:MessageXml");
+    match message_xml {
+        Some(MessageXml::Violation(violation)) => {
+            xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+                .leaf("t:LineNumber", &violation.line.to_string())
+                .leaf("t:LinePosition", &violation.position.to_string())
+                .leaf("t:Violation", &violation.text)
+                .close("t:MessageXml");
+        }
+        Some(MessageXml::BackOff(millis)) => {
+            xml.open("t:MessageXml", &[("xmlns:t", TYPES)])
+                .open("t:Value", &[("Name", "BackOffMilliseconds")])
+                .text(&millis.to_string())
+                .close("t:Value")
+                .close("t:MessageXml");
+        }
+        None => {}
     }
     xml.close("detail")
+        .close("s:Fault")
+        .close("s:Body")
+        .close("s:Envelope");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml.out.into_bytes(),
+    )
+        .into_response()
+}
+
+/// `500` with SOAP 1.1's `Client` fault (SOAP 1.1 §4.4.1): a request the simulator cannot
+/// act on at all, with no EWS detail.
+pub(crate) fn client_fault(text: &str) -> Response {
+    let mut xml = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+    };
+    xml.open("s:Envelope", &[("xmlns:s", SOAP)])
+        .open("s:Body", &[])
+        .open("s:Fault", &[])
+        .leaf("faultcode", "s:Client")
+        .open("faultstring", &[("xml:lang", "en-US")])
+        .text(text)
+        .close("faultstring")
         .close("s:Fault")
         .close("s:Body")
         .close("s:Envelope");
@@ -201,6 +279,64 @@ pub(crate) fn fault(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn body(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+    }
+
+    #[tokio::test]
+    async fn a_back_off_fault_carries_the_wait_in_message_xml() {
+        let (status, text) = body(fault(
+            "ErrorServerBusy",
+            "busy & <tired>",
+            "busy",
+            Some(MessageXml::BackOff(1500)),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            text.contains(&format!(
+                "<faultcode xmlns:a=\"{TYPES}\">a:ErrorServerBusy</faultcode><faultstring xml:lang=\"en-US\">busy &amp; &lt;tired&gt;</faultstring>"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "<t:MessageXml xmlns:t=\"{TYPES}\"><t:Value Name=\"BackOffMilliseconds\">1500</t:Value></t:MessageXml></detail>"
+            )),
+            "{text}"
+        );
+        assert!(roxmltree::Document::parse(&text).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_client_fault_has_no_detail() {
+        let (_, text) = body(client_fault("unexpected <request>")).await;
+        assert!(
+            text.ends_with(
+                "<s:Fault><faultcode>s:Client</faultcode><faultstring xml:lang=\"en-US\">unexpected &lt;request&gt;</faultstring></s:Fault></s:Body></s:Envelope>"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_push_request_carries_request_server_version_not_server_version_info() {
+        let bytes = request("Exchange2013", |xml| {
+            xml.empty("m:X", &[("xmlns:m", MESSAGES)]);
+        });
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert_eq!(
+            text,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP}\"><s:Header><t:RequestServerVersion Version=\"Exchange2013\" xmlns:t=\"{TYPES}\"/></s:Header><s:Body><m:X xmlns:m=\"{MESSAGES}\"/></s:Body></s:Envelope>"
+            )
+        );
+    }
 
     #[test]
     fn text_and_attributes_are_escaped_and_forbidden_characters_dropped() {
