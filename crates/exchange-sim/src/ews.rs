@@ -116,17 +116,25 @@ async fn handle(
         Some(Fault::Busy) => return respond::server_busy(&ctx.world),
         None => {}
     }
-    if let Err(refusal) = strict::check(ctx.world.scenario.profile, &headers, &body) {
-        return respond::refused(&refusal);
-    }
+    // The body is read once: judged by the schema, then read by the operation's reader.
+    let parsed = strict::media_type(&headers).and_then(|()| strict::parse(&body));
+    let (src, doc) = match parsed {
+        Ok(parsed) => parsed,
+        Err(refusal) => return respond::refused(&refusal),
+    };
+    let operation = match strict::judge(ctx.world.scenario.profile, src, &doc) {
+        Ok(operation) => operation,
+        Err(refusal) => return respond::refused(&refusal),
+    };
     // ConvertId is read and answered by the simulator's own code (app-only callers take the
     // path below, which asks them for ExchangeImpersonation first).
-    if !matches!(principal, Principal::App { .. })
-        && let Some(response) = convert_id::handle(&ctx.world, &body)
+    if operation == "ConvertId"
+        && !matches!(principal, Principal::App { .. })
+        && let Some(response) = convert_id::handle(&ctx.world, &doc)
     {
         return response;
     }
-    let (header, incoming) = match read_request(&body) {
+    let (header, incoming) = match read_request(envelope::Request { doc }) {
         Ok(read) => read,
         Err(refused) => return *refused,
     };
@@ -222,8 +230,7 @@ impl Incoming {
 
 /// Reads the envelope with the simulator's own reader: its header, and its operation's body
 /// by that operation's reader.
-fn read_request(body: &[u8]) -> Result<(Header, Incoming), Box<Response>> {
-    let request = envelope::parse(body).map_err(|r| Box::new(r.response()))?;
+fn read_request(request: envelope::Request<'_>) -> Result<(Header, Incoming), Box<Response>> {
     let header = request.header().map_err(|r| Box::new(r.response()))?;
     let operation = request.operation().map_err(|r| Box::new(r.response()))?;
     let doc = &request.doc;

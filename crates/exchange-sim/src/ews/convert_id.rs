@@ -47,9 +47,7 @@ const FORMATS: [&str; 6] = [
 ];
 
 /// Answers the request when it is a SOAP 1.1 `m:ConvertId`; `None` for anything else.
-pub(crate) fn handle(world: &World, body: &[u8]) -> Option<Response> {
-    let text = std::str::from_utf8(body).ok()?;
-    let doc = Document::parse(text).ok()?;
+pub(crate) fn handle(world: &World, doc: &Document<'_>) -> Option<Response> {
     let envelope = doc.root_element();
     if !envelope.has_tag_name((SOAP, "Envelope")) {
         return None;
@@ -63,7 +61,7 @@ pub(crate) fn handle(world: &World, body: &[u8]) -> Option<Response> {
     }
     Some(match read(request) {
         Ok(conversion) => answer(world, &conversion),
-        Err((node, violation)) => schema_error(&doc, node, &violation),
+        Err((node, violation)) => schema_error(doc, node, &violation),
     })
 }
 

@@ -18,7 +18,7 @@ pub(crate) fn ews_fault(code: &ResponseCode, text: &str) -> Response {
 
 /// `500` with SOAP's `Client` fault.
 pub(crate) fn client_fault(text: &str) -> Response {
-    write::client_fault(text)
+    write::soap_fault("Client", text)
 }
 
 /// `ErrorServerBusy` with the configured `BackOffMilliseconds`.
@@ -128,26 +128,17 @@ fn version_mismatch(namespace: &str) -> Response {
     } else {
         format!("The envelope namespace '{namespace}' is not SOAP 1.1's ({SOAP11}).")
     };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
-         <faultcode>s:VersionMismatch</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
-         </s:Fault></s:Body></s:Envelope>",
-        write::escape(&reason)
-    );
-    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+    write::soap_fault("VersionMismatch", &reason)
 }
 
 /// SOAP 1.1's `MustUnderstand` fault (SOAP 1.1 §4.4.1), worded as WCF words it.
 fn must_understand(local: &str, namespace: &str) -> Response {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP11}\"><s:Body><s:Fault>\
-         <faultcode>s:MustUnderstand</faultcode><faultstring xml:lang=\"en-US\">{}</faultstring>\
-         </s:Fault></s:Body></s:Envelope>",
-        write::escape(&format!(
+    write::soap_fault(
+        "MustUnderstand",
+        &format!(
             "The header '{local}' from the namespace '{namespace}' was not understood by the recipient of this message, causing the message to not be processed.  This error typically indicates that the sender of this message has enabled a communication protocol that the receiver cannot process.  Please ensure that the configuration of the client's binding is consistent with the service's binding."
-        ))
-    );
-    self::xml(StatusCode::INTERNAL_SERVER_ERROR, xml.into_bytes())
+        ),
+    )
 }
 
 /// An answer whose body fails at once, so the server resets the connection (recorded as
@@ -169,19 +160,10 @@ pub(crate) fn dropped() -> Response {
 
 /// `200 OK` with a body that is not well-formed XML (recorded as injected, not judged).
 pub(crate) fn malformed() -> Response {
-    let mut response = xml(
+    let mut response = write::response(
         StatusCode::OK,
         b"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><m:Subscr".to_vec(),
     );
     response.extensions_mut().insert(crate::record::Injected);
     response
-}
-
-fn xml(status: StatusCode, body: Vec<u8>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        body,
-    )
-        .into_response()
 }

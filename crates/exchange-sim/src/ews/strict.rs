@@ -136,10 +136,8 @@ pub enum RequestRefusal {
 /// an Exchange of `profile`: `Ok` with the operation's name, or why it is refused. For
 /// integrators who want to check what they send before they send it, and for the benches.
 pub fn validate_request(profile: Profile, body: &[u8]) -> Result<String, RequestRefusal> {
-    let schema = SCHEMA
-        .as_ref()
-        .map_err(|e| RequestRefusal::Internal(e.clone()))?;
-    check_envelope(schema, profile, body)
+    let (src, doc) = parse(body)?;
+    judge(profile, src, &doc)
 }
 
 /// The versions an Exchange of `profile` accepts in `RequestServerVersion`: Exchange 2013
@@ -183,12 +181,9 @@ pub(crate) fn known_versions(profile: Profile) -> &'static [&'static str] {
     }
 }
 
-/// Judges one request (its HTTP headers and body); `Ok` carries the operation's name.
-pub(crate) fn check(
-    profile: Profile,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<String, RequestRefusal> {
+/// The media type check, before the body is read: WCF's SOAP 1.1 binding takes only
+/// `text/xml`.
+pub(crate) fn media_type(headers: &HeaderMap) -> Result<(), RequestRefusal> {
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
         let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
         let media = text
@@ -201,32 +196,68 @@ pub(crate) fn check(
             return Err(RequestRefusal::UnsupportedMediaType(text));
         }
     }
-    validate_request(profile, body)
+    Ok(())
 }
 
-fn check_envelope(
-    schema: &Schema,
-    profile: Profile,
-    body: &[u8],
-) -> Result<String, RequestRefusal> {
+/// Reads `body` as XML once, for the judge and the readers alike: UTF-8, a byte-order mark
+/// allowed, no DTD, at most [`MAX_NODES`] nodes. The text returned is the one the document's
+/// offsets point into.
+pub(crate) fn parse(body: &[u8]) -> Result<(&str, Document<'_>), RequestRefusal> {
     let text = std::str::from_utf8(body).map_err(|e| RequestRefusal::Malformed {
         line: 1,
         position: 1,
         reason: format!("The request is not UTF-8: {e}."),
     })?;
+    let src = text.trim_start_matches('\u{feff}');
     let options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
     };
-    let doc = Document::parse_with_options(text.trim_start_matches('\u{feff}'), options).map_err(
-        |e| RequestRefusal::Malformed {
+    let doc =
+        Document::parse_with_options(src, options).map_err(|e| RequestRefusal::Malformed {
             line: e.pos().row,
             position: e.pos().col,
             reason: e.to_string(),
-        },
-    )?;
-    // Offsets below are into the text roxmltree saw.
-    let src = text.trim_start_matches('\u{feff}');
+        })?;
+    Ok((src, doc))
+}
+
+/// Judges a parsed request for an Exchange of `profile`; `Ok` carries the operation's name.
+pub(crate) fn judge(
+    profile: Profile,
+    src: &str,
+    doc: &Document<'_>,
+) -> Result<String, RequestRefusal> {
+    let schema = SCHEMA
+        .as_ref()
+        .map_err(|e| RequestRefusal::Internal(e.clone()))?;
+    check_document(schema, profile, src, doc)
+}
+
+/// What the endpoint does with one request: media type, then [`parse`] and [`judge`].
+#[cfg(test)]
+fn check(profile: Profile, headers: &HeaderMap, body: &[u8]) -> Result<String, RequestRefusal> {
+    media_type(headers)?;
+    validate_request(profile, body)
+}
+
+/// [`parse`], then the judgement against a given schema.
+#[cfg(test)]
+fn check_envelope(
+    schema: &Schema,
+    profile: Profile,
+    body: &[u8],
+) -> Result<String, RequestRefusal> {
+    let (src, doc) = parse(body)?;
+    check_document(schema, profile, src, &doc)
+}
+
+fn check_document(
+    schema: &Schema,
+    profile: Profile,
+    src: &str,
+    doc: &Document<'_>,
+) -> Result<String, RequestRefusal> {
     let envelope = doc.root_element();
     let ns = envelope.tag_name().namespace().unwrap_or("");
     if envelope.tag_name().name() == "Envelope" && ns != SOAP11 {

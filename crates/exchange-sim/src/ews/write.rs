@@ -103,19 +103,17 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
     }
 }
 
-/// `text` escaped for XML character data or an attribute value.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text, true);
-    out
-}
-
 /// `200 OK` with an envelope whose body `body` writes (after `<s:Body>`).
 pub(crate) fn envelope(world: &World, body: impl FnOnce(&mut Xml)) -> Response {
+    response(StatusCode::OK, document(world, body))
+}
+
+/// `status` with an XML body, as EWS answers (`text/xml; charset=utf-8`).
+pub(crate) fn response(status: StatusCode, body: Vec<u8>) -> Response {
     (
-        StatusCode::OK,
+        status,
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        document(world, body),
+        body,
     )
         .into_response()
 }
@@ -244,36 +242,27 @@ pub(crate) fn fault(
         .close("s:Fault")
         .close("s:Body")
         .close("s:Envelope");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        xml.out.into_bytes(),
-    )
-        .into_response()
+    response(StatusCode::INTERNAL_SERVER_ERROR, xml.out.into_bytes())
 }
 
-/// `500` with SOAP 1.1's `Client` fault (SOAP 1.1 §4.4.1): a request the simulator cannot
-/// act on at all, with no EWS detail.
-pub(crate) fn client_fault(text: &str) -> Response {
+/// `500` with one of SOAP 1.1's own faults (SOAP 1.1 §4.4.1,
+/// <https://www.w3.org/TR/2000/NOTE-SOAP-20000508/#_Toc478383510>): `code` is `Client`,
+/// `VersionMismatch` or `MustUnderstand`, with no EWS detail.
+pub(crate) fn soap_fault(code: &str, text: &str) -> Response {
     let mut xml = Xml {
         out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
     };
     xml.open("s:Envelope", &[("xmlns:s", SOAP)])
         .open("s:Body", &[])
         .open("s:Fault", &[])
-        .leaf("faultcode", "s:Client")
+        .leaf("faultcode", &format!("s:{code}"))
         .open("faultstring", &[("xml:lang", "en-US")])
         .text(text)
         .close("faultstring")
         .close("s:Fault")
         .close("s:Body")
         .close("s:Envelope");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        xml.out.into_bytes(),
-    )
-        .into_response()
+    response(StatusCode::INTERNAL_SERVER_ERROR, xml.out.into_bytes())
 }
 
 #[cfg(test)]
@@ -315,7 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_fault_has_no_detail() {
-        let (_, text) = body(client_fault("unexpected <request>")).await;
+        let (_, text) = body(soap_fault("Client", "unexpected <request>")).await;
         assert!(
             text.ends_with(
                 "<s:Fault><faultcode>s:Client</faultcode><faultstring xml:lang=\"en-US\">unexpected &lt;request&gt;</faultstring></s:Fault></s:Body></s:Envelope>"
