@@ -109,7 +109,7 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
     assert_eq!(
         push.header("apns-collapse-id").map(str::to_owned),
         Some(bems::service::notify::collapse_id(
-            &bems::service::model::TenantId::new(demo::TENANT).expect("id"),
+            &bems::store::model::TenantId::new(demo::TENANT).expect("id"),
             MARA
         ))
     );
@@ -120,7 +120,7 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
         .service
         .store
         .mailbox(
-            &bems::service::model::TenantId::new(demo::TENANT).expect("id"),
+            &bems::store::model::TenantId::new(demo::TENANT).expect("id"),
             MARA,
         )
         .await

@@ -3,7 +3,7 @@
 //! accepted again, unchanged, when written back as a body.
 #![no_main]
 
-use bems_service::model::{Platform, TenantId};
+use bems_store::model::{Platform, TenantId};
 use bems_service::registration::parse;
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,7 @@
 //! fine, panics are not.
 #![no_main]
 
-use bems_service::model::TenantId;
+use bems_store::model::TenantId;
 use bems_service::server::replace_tenant;
 use bems_service::settings::{ServiceSettings, tenant_from_admin};
 use libfuzzer_sys::fuzz_target;

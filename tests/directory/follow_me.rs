@@ -104,7 +104,7 @@ async fn a_document_written_on_one_device_is_read_and_updated_on_another() {
         .service
         .store
         .follow_me(
-            &bems::service::model::TenantId::new(TENANT).expect("id"),
+            &bems::store::model::TenantId::new(TENANT).expect("id"),
             MARA,
             KEY,
         )

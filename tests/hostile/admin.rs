@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bems::service::demo::{self, ADMIN_TOKEN, TENANT, TOPIC, World};
-use bems::service::model::TenantId;
 use bems::service::server::{self, Running};
 use bems::service::settings::{
     CommaList, EntitlementMode, EntitlementSettings, ServiceSettings, SubscriptionMode,
 };
-use bems::service::store::{SqliteStore, Store, StoreKey};
+use bems::store::model::TenantId;
+use bems::store::{SqliteStore, Store, StoreKey};
 use serde_json::Value;
 
 const MARA: &str = "mara@contoso.com";

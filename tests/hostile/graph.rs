@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use bems::service::demo::{TOPIC, World, apns_token};
-use bems::service::model::TenantId;
 use bems::service::server::{self, Running};
 use bems::service::settings::SubscriptionMode;
+use bems::store::model::TenantId;
 use serde_json::json;
 
 const MARA: &str = "mara@contoso.com";

@@ -29,8 +29,8 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::model::TenantId;
 use crate::service::{RegisterError, Service};
+use bems_store::model::TenantId;
 
 /// What the API needs.
 #[derive(Clone)]

@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use push_delivery::{Dispatcher, Outcome};
 
 use crate::metrics::Metrics;
-use crate::model::{OutboxEntry, PendingPush, Platform};
 use crate::notify::StoredPush;
-use crate::store::Store;
+use bems_store::Store;
+use bems_store::model::{OutboxEntry, PendingPush, Platform};
 
 /// How long a push that could not be sent waits in the outbox before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(30);

@@ -18,7 +18,7 @@ use push_delivery::{ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, FcmConfig, F
 
 use crate::service::Overrides;
 use crate::settings::{ApnsSettings, FcmSettings, ServiceSettings};
-use crate::store::{SqliteStore, Store, StoreKey};
+use bems_store::{SqliteStore, Store, StoreKey};
 
 fn read(path: &Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path)

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::directory::api::{device_user, problem};
 use crate::service::{Service, Tenant};
-use crate::store::{FollowMeExpect, FollowMeWrite};
+use bems_store::{FollowMeExpect, FollowMeWrite};
 
 /// The largest body read at all; `max_document_bytes` (at most 1 MiB) is checked after.
 const BODY_LIMIT: usize = 1024 * 1024 + 1;
@@ -126,9 +126,9 @@ async fn owner(
     Ok((tenant, user))
 }
 
-fn store_failed(error: &crate::store::StoreError) -> Response {
+fn store_failed(error: &bems_store::StoreError) -> Response {
     match error {
-        crate::store::StoreError::Invalid { rule, .. } => {
+        bems_store::StoreError::Invalid { rule, .. } => {
             problem(StatusCode::BAD_REQUEST, rule.clone())
         }
         other => problem(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),

@@ -21,10 +21,12 @@ use graph_subscriptions::{FileSpool, GraphSettings, GraphWatcher, MemorySpool, S
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::model::{MailboxRecord, TenantId};
 use crate::service::Overrides;
 use crate::settings::TenantSettings;
-use crate::store::{Store, TenantWatermarks};
+use bems_store::Store;
+use bems_store::model::{MailboxRecord, TenantId};
+
+use crate::adapters::TenantWatermarks;
 use switch::{Mover, Switch};
 
 /// A tenant's Graph side.

@@ -1,12 +1,13 @@
 //! # bems-service
 //!
 //! The thin composition of the bems crates into the service: [`settings`] (TOML and
-//! environment, validated by the rules of BlackBerry's email-notification page), the
-//! [`store`] (SQLite by default: tenants, devices, mailboxes and watermarks, encrypted tokens,
-//! trusted certificates, the push outbox), the HTTP API for devices and administrators, the
+//! environment, validated by the rules of BlackBerry's email-notification page), the store
+//! (`bems-store`, behind its traits; [`adapters`] shows it to the watchers and authenticators),
+//! the HTTP API for devices and administrators, the
 //! orchestration from mailbox events to pushes, the services a tenant gets automatically
 //! ([`directory`] lookup and [`followme`]), and the `bems` binary.
 
+pub mod adapters;
 pub mod api;
 pub mod check;
 pub mod check_config;
@@ -19,13 +20,11 @@ pub mod followme;
 pub mod graph;
 pub mod listener;
 pub mod metrics;
-pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod registration;
 pub mod server;
 pub mod service;
 pub mod settings;
-pub mod store;
 pub mod unread;
 pub mod verify;

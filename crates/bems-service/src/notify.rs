@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Device, Platform, TenantId};
+use bems_store::model::{Device, Platform, TenantId};
 
 /// A push as the outbox keeps it: everything needed to send it again after a restart,
 /// without the device record.

@@ -26,9 +26,9 @@ use futures_util::StreamExt as _;
 
 use crate::courier::{Courier, now_ms};
 use crate::metrics::Metrics;
-use crate::model::{PendingPush, TenantId};
 use crate::notify::mail_push;
-use crate::store::Store;
+use bems_store::Store;
+use bems_store::model::{PendingPush, TenantId};
 
 /// Events taken in one batch at most.
 const BATCH: usize = 1024;
@@ -284,7 +284,7 @@ impl Pipeline {
     async fn retry<T, F, Fut>(&self, what: &str, operation: F) -> T
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, crate::store::StoreError>>,
+        Fut: Future<Output = Result<T, bems_store::StoreError>>,
     {
         let mut wait = Duration::from_millis(100);
         loop {

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::model::{NewDevice, Platform, TenantId};
 use crate::service::RegisterError;
+use bems_store::model::{NewDevice, Platform, TenantId};
 
 /// The longest mailbox address (RFC 5321: 64 + 1 + 255).
 const MAILBOX_MAX: usize = 320;

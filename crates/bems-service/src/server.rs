@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiState, router};
 use crate::courier::{Courier, PushRoutes};
 use crate::metrics::Metrics;
-use crate::model::Platform;
 use crate::service::{Overrides, Service};
 use crate::settings::{ServiceSettings, TenantSettings};
-use crate::store::{SqliteStore, Store, StoreKey};
 use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
+use bems_store::model::Platform;
+use bems_store::{SqliteStore, Store, StoreKey};
 
 /// A running service.
 pub struct Running {
@@ -63,8 +63,8 @@ impl RegistrationVerifier for NotConfigured {
 }
 
 /// Where the service keeps what is not a tenant's (the APNs provider token).
-fn service_scope() -> crate::model::TenantId {
-    crate::model::TenantId::new("_service").unwrap_or_else(|_| unreachable!("a valid id"))
+fn service_scope() -> bems_store::model::TenantId {
+    bems_store::model::TenantId::new("_service").unwrap_or_else(|_| unreachable!("a valid id"))
 }
 
 /// The APNs provider token of the previous run, and a hook that keeps each new one: a

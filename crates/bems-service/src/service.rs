@@ -17,11 +17,13 @@ use url::Url;
 use crate::compose::authenticator;
 use crate::courier::Courier;
 use crate::metrics::{Gauges, Metrics};
-use crate::model::{MailboxRecord, NewDevice, TenantId};
 use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
 use crate::settings::{DeviceSettings, SubscriptionMode, TenantSettings};
-use crate::store::{Store, TenantRefreshTokens, TenantWatermarks};
+use bems_store::Store;
+use bems_store::model::{MailboxRecord, NewDevice, TenantId};
+
+use crate::adapters::{TenantRefreshTokens, TenantWatermarks};
 use crate::unread::EwsUnread;
 use crate::verify::{RegistrationVerifier, VerifyError};
 
@@ -79,10 +81,10 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
-    fn from_store(error: crate::store::StoreError) -> Self {
+    fn from_store(error: bems_store::StoreError) -> Self {
         match error {
-            crate::store::StoreError::Conflict { rule, .. } => Self::Conflict(rule),
-            crate::store::StoreError::Invalid { rule, .. } => Self::Invalid {
+            bems_store::StoreError::Conflict { rule, .. } => Self::Conflict(rule),
+            bems_store::StoreError::Invalid { rule, .. } => Self::Invalid {
                 field: "device",
                 reason: rule,
             },
@@ -277,7 +279,7 @@ impl Service {
     }
 
     /// Watches every stored mailbox that has devices again.
-    async fn resume(&self) -> Result<(), crate::store::StoreError> {
+    async fn resume(&self) -> Result<(), bems_store::StoreError> {
         for record in self.store.mailboxes().await? {
             let Some(tenant) = self.tenants.get(&record.tenant) else {
                 continue;

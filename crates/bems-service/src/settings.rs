@@ -148,7 +148,7 @@ pub use self::tenant::{
     SubscriptionMode, SubscriptionSettings, TenantSettings, TrustedCertificate,
 };
 pub use self::validate::MIN_ADMIN_TOKEN_LEN;
-use crate::model::TenantId;
+use bems_store::model::TenantId;
 
 /// Everything the service is configured with: the `[server]`, `[store]`, `[admin]`,
 /// `[secrets]` and `[push]` sections and one or more `[[tenants]]`.

@@ -9,9 +9,9 @@ use ews_proto::soap::{ConnectingSid, ExchangeVersion, SoapHeader, read_envelope,
 use ews_proto::{BaseFolderId, affinity};
 use exchange_auth::{Authenticator, HttpRequest};
 
-use crate::model::TenantId;
 use crate::pipeline::UnreadCounts;
-use crate::store::Store;
+use bems_store::Store;
+use bems_store::model::TenantId;
 
 /// Asks Exchange, as the mailbox (impersonation), at the EWS URL the store recorded.
 pub struct EwsUnread {

@@ -25,11 +25,11 @@ use super::{
     Directory, DirectoryBackend, DirectoryError, EwsDirectory, GraphDirectory, Hit, LdapDirectory,
     Person, SearchQuery, is_address,
 };
-use crate::model::TenantId;
+use crate::adapters::TenantRefreshTokens;
 use crate::service::{Service, Tenant};
 use crate::settings::{AuthenticationType, DirectoryBackendKind};
-use crate::store::TenantRefreshTokens;
 use crate::verify::{Caller, VerifyError};
+use bems_store::model::TenantId;
 
 /// The routes' state: the service and each tenant's directory.
 struct DirectoryApi {

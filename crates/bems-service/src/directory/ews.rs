@@ -22,9 +22,9 @@ use exchange_auth::{Authenticator, HttpRequest};
 use url::Url;
 
 use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
-use crate::model::TenantId;
 use crate::settings::DirectoryBackendKind;
-use crate::store::Store;
+use bems_store::Store;
+use bems_store::model::TenantId;
 
 const KIND: DirectoryBackendKind = DirectoryBackendKind::Ews;
 /// The largest `ResolveNames` answer read.

@@ -22,8 +22,8 @@ use graph_subscriptions::GraphWatcher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{MailboxRecord, TenantId};
-use crate::store::Store;
+use bems_store::Store;
+use bems_store::model::{MailboxRecord, TenantId};
 
 /// How long a mailbox's window stays open after EWS stopped watching it (events EWS sent
 /// before may still be on their way).
@@ -183,7 +183,7 @@ impl Mover {
     }
 
     /// The tenant's mailboxes still on EWS that have devices.
-    async fn on_ews(&self) -> Result<Vec<MailboxRecord>, crate::store::StoreError> {
+    async fn on_ews(&self) -> Result<Vec<MailboxRecord>, bems_store::StoreError> {
         let mut out = Vec::new();
         for record in self.store.mailboxes().await? {
             if record.tenant != self.tenant
@@ -210,7 +210,7 @@ impl Mover {
     }
 
     /// Moves up to one batch; how many moved.
-    pub(crate) async fn batch(&self) -> Result<usize, crate::store::StoreError> {
+    pub(crate) async fn batch(&self) -> Result<usize, bems_store::StoreError> {
         use futures_util::StreamExt as _;
         let records = self.on_ews().await?;
         let moved = futures_util::stream::iter(records)

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use graph_subscriptions::GraphWatcher;
 
-use crate::model::TenantId;
 use crate::pipeline::UnreadCounts;
-use crate::store::Store;
 use crate::unread::EwsUnread;
+use bems_store::Store;
+use bems_store::model::TenantId;
 
 /// Asks Graph or EWS, by where the mailbox is watched.
 pub struct TenantUnread {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::error::{Problems, SettingsError};
 use super::{ServiceSettings, TenantSettings};
-use crate::model::TenantId;
+use bems_store::model::TenantId;
 
 /// A tenant's settings as the admin API takes them: the body of one `[[tenants]]` table in
 /// TOML (its keys, then `[tenants.<section>]` tables), for tenant `id`. Secrets are given by

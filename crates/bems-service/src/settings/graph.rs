@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::service::fixed_url;
-use crate::model::TenantId;
+use bems_store::model::TenantId;
 
 /// Graph's origin in the global cloud.
 pub const GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::list::CommaList;
 use super::service::fixed_url;
-use crate::model::TenantId;
+use bems_store::model::TenantId;
 
 /// Microsoft 365's EWS host, the default "Server name".
 pub const OFFICE365_SERVER: &str = "https://outlook.office365.com";

@@ -259,7 +259,7 @@ fn directory_settings_are_set_from_the_environment() {
 
 #[test]
 fn the_admin_api_refuses_an_inline_bind_password() {
-    let id = crate::model::TenantId::new("contoso").unwrap_or_else(|e| panic!("{e}"));
+    let id = bems_store::model::TenantId::new("contoso").unwrap_or_else(|e| panic!("{e}"));
     let body = "id = \"contoso\"\nexchange = \"on_premises\"\n\
                 [tenants.directory.ldap]\nbind_user = \"reader\"\nbind_password = \"inline\"\n";
     let error = crate::settings::tenant_from_admin(&id, body).unwrap_err();

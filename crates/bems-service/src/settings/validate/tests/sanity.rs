@@ -2,8 +2,8 @@
 //! and the service-wide sections.
 
 use super::*;
-use crate::model::TenantId;
 use crate::settings::{ApnsSettings, FcmSettings};
+use bems_store::model::TenantId;
 
 fn url(text: &str) -> Url {
     text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))

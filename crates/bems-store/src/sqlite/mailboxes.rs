@@ -123,9 +123,9 @@ fn mailbox_record(row: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Store;
     use crate::model::{MailboxRecord, TenantId};
-    use crate::store::Store;
-    use crate::store::sqlite::testing::{contoso, store};
+    use crate::sqlite::testing::{contoso, store};
 
     fn record(mailbox: &str, watermark: Option<&str>) -> MailboxRecord {
         MailboxRecord {

@@ -3,8 +3,8 @@
 //!
 //! The service holds an `Arc<dyn` [`Store`]`>`; [`SqliteStore`] is the implementation (one file,
 //! WAL, numbered migrations), and a PostgreSQL one for clusters can follow behind the same trait.
-//! [`TenantWatermarks`] and [`TenantRefreshTokens`] adapt the store to the traits of
-//! `ews-subscriptions` and `exchange-auth`.
+//! The store knows no other bems crate's traits: the service adapts it to what the watchers and
+//! the authenticators need.
 //!
 //! Nothing is lost between "event seen" and "push accepted": [`Store::enqueue`] writes the pushes
 //! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
@@ -14,8 +14,8 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use std::sync::Arc;
 //!
-//! use bems_service::model::{NewDevice, PendingPush, Platform, TenantId};
-//! use bems_service::store::{SqliteStore, Store, StoreKey};
+//! use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
+//! use bems_store::{SqliteStore, Store, StoreKey};
 //!
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(StoreKey::generate()?).await?);
 //! let contoso = TenantId::new("contoso").expect("a valid id");
@@ -44,16 +44,16 @@
 //! assert_eq!(due[0].id, ids[0]);
 //! store.complete(ids[0]).await?;
 //! assert_eq!(store.outbox_len().await?, 0);
-//! # Ok::<(), bems_service::store::StoreError>(())
+//! # Ok::<(), bems_store::StoreError>(())
 //! # }).unwrap();
 //! ```
 
-mod adapters;
 mod check;
 mod crypto;
 mod error;
 mod followme;
 mod key;
+pub mod model;
 mod schema;
 mod sqlite;
 
@@ -62,7 +62,6 @@ use exchange_auth::SecretBytes;
 
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
 
-pub use adapters::{TenantRefreshTokens, TenantWatermarks};
 pub use error::StoreError;
 pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
 pub use key::StoreKey;

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bems_service::model::{NewDevice, PendingPush, Platform, TenantId};
-use bems_service::store::{SqliteStore, Store, StoreKey};
+use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
+use bems_store::{SqliteStore, Store, StoreKey};
 
 const PUSHES: i64 = 10_000;
 

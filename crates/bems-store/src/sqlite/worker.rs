@@ -106,8 +106,8 @@ mod tests {
     use std::time::Duration;
 
     use crate::model::PendingPush;
-    use crate::store::sqlite::testing::{contoso, new_device, store};
-    use crate::store::{SqliteStore, Store};
+    use crate::sqlite::testing::{contoso, new_device, store};
+    use crate::{SqliteStore, Store};
 
     /// Keeps the worker busy, so that what is sent meanwhile queues up into one batch.
     async fn hold(store: &SqliteStore) {

@@ -6,9 +6,7 @@ use exchange_auth::SecretBytes;
 
 use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
-use crate::store::{
-    FollowMeDocument, FollowMeExpect, FollowMeWrite, Store, StoreError, check, crypto,
-};
+use crate::{FollowMeDocument, FollowMeExpect, FollowMeWrite, Store, StoreError, check, crypto};
 
 fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
     format!("mailbox {mailbox} of tenant {tenant}")

@@ -159,8 +159,8 @@ fn time_of(ms: i64, column: usize) -> rusqlite::Result<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use crate::model::{PendingPush, Platform, TenantId};
-    use crate::store::sqlite::testing::{contoso, new_device, store};
-    use crate::store::{Store, StoreError};
+    use crate::sqlite::testing::{contoso, new_device, store};
+    use crate::{Store, StoreError};
 
     #[tokio::test]
     async fn devices_are_found_by_mailbox_and_tenant() {

@@ -1,7 +1,7 @@
 //! What the store's unit tests share.
 
 use crate::model::{NewDevice, Platform, TenantId};
-use crate::store::{SqliteStore, StoreKey};
+use crate::{SqliteStore, StoreKey};
 
 pub(crate) async fn store() -> SqliteStore {
     SqliteStore::in_memory(StoreKey::generate().unwrap())

@@ -4,15 +4,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, now_ms};
+use crate::followme::{check_body, check_key};
 use crate::model::TenantId;
-use crate::store::followme::{check_body, check_key};
-use crate::store::{FollowMeDocument, FollowMeExpect, FollowMeWrite, StoreError, check};
+use crate::{FollowMeDocument, FollowMeExpect, FollowMeWrite, StoreError, check};
 
 fn record(tenant: &TenantId, user: &str, key: &str) -> String {
     format!("follow-me document {key:?} of {user} in tenant {tenant}")
 }
 
-/// The [`Store`](crate::store::Store) methods of Follow-Me: input checked (the user
+/// The [`Store`](crate::Store) methods of Follow-Me: input checked (the user
 /// lower-cased) here, the SQL on the store's thread.
 impl SqliteStore {
     pub(super) async fn read_follow_me(
@@ -207,8 +207,8 @@ pub(super) fn delete(
 
 #[cfg(test)]
 mod tests {
-    use crate::store::sqlite::testing::{contoso, store};
-    use crate::store::{FollowMeExpect, FollowMeWrite, Store, StoreError};
+    use crate::sqlite::testing::{contoso, store};
+    use crate::{FollowMeExpect, FollowMeWrite, Store, StoreError};
 
     const MARA: &str = "Mara@contoso.com";
 

@@ -61,8 +61,8 @@ pub(super) fn tenant_id(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Res
 #[cfg(test)]
 mod tests {
     use crate::model::TenantId;
-    use crate::store::sqlite::testing::{contoso, new_device, store};
-    use crate::store::{Store, StoreError};
+    use crate::sqlite::testing::{contoso, new_device, store};
+    use crate::{Store, StoreError};
 
     #[tokio::test]
     async fn tenant_settings_are_saved_replaced_and_listed() {

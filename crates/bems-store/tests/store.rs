@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bems_service::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
-use bems_service::store::{SqliteStore, Store, StoreError, StoreKey};
+use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
+use bems_store::{SqliteStore, Store, StoreError, StoreKey};
 use exchange_auth::SecretBytes;
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";

@@ -4,7 +4,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::unreadable;
-use crate::store::crypto::Sealed;
+use crate::crypto::Sealed;
 
 pub(super) fn put_secret(
     conn: &Connection,
@@ -102,8 +102,8 @@ mod tests {
     use exchange_auth::SecretBytes;
 
     use crate::model::TenantId;
-    use crate::store::sqlite::testing::{contoso, store};
-    use crate::store::{SqliteStore, Store, StoreError, StoreKey};
+    use crate::sqlite::testing::{contoso, store};
+    use crate::{SqliteStore, Store, StoreError, StoreKey};
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 

@@ -103,8 +103,8 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
 #[cfg(test)]
 mod tests {
     use crate::model::PendingPush;
-    use crate::store::sqlite::testing::{contoso, new_device, store};
-    use crate::store::{SqliteStore, Store, StoreError};
+    use crate::sqlite::testing::{contoso, new_device, store};
+    use crate::{SqliteStore, Store, StoreError};
 
     fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
         PendingPush {

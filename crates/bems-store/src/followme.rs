@@ -31,7 +31,6 @@ pub enum FollowMeExpect {
 
 /// How a write went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum FollowMeWrite {
     /// Written (or deleted); the document's new version (the deleted one's, for a delete).
     Written {

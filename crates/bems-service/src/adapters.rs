@@ -8,8 +8,8 @@ use ews_proto::Watermark;
 use ews_subscriptions::{WatchError, WatermarkStore};
 use exchange_auth::{AuthError, RefreshTokenStore, Secret, SecretBytes};
 
-use super::{Store, StoreError};
-use crate::model::TenantId;
+use bems_store::model::TenantId;
+use bems_store::{Store, StoreError};
 
 /// One tenant's watermarks in the store, for its `ews_subscriptions::Watcher`.
 ///
@@ -145,7 +145,7 @@ impl RefreshTokenStore for TenantRefreshTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SqliteStore, StoreKey};
+    use bems_store::{SqliteStore, StoreKey};
 
     async fn store() -> Arc<dyn Store> {
         Arc::new(
