@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bems::service::demo::{self, TOPIC, World};
-use bems::service::settings::SubscriptionMode;
+use bems::settings::SubscriptionMode;
 
 fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
     let mut scenario = demo::scenario().expect("sample scenario");

@@ -17,6 +17,7 @@
 //! | [`ews_subscriptions`] | `ews-subscriptions` | keep mailboxes subscribed, yield events |
 //! | [`graph_subscriptions`] | `graph-subscriptions` | the same through Microsoft Graph change notifications (Exchange Online) |
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
+//! | [`settings`] | `bems-settings` | the seed page's settings and their rules |
 //! | [`store`] | `bems-store` | what the service keeps: devices, mailboxes, sealed secrets, the outbox |
 //! | [`service`] | `bems-service` | the composition and the `bems` binary |
 //! | [`exchange_sim`] | `exchange-sim` | a faithful Exchange simulator |
@@ -25,6 +26,8 @@
 pub use autodiscover;
 #[doc(inline)]
 pub use bems_service as service;
+#[doc(inline)]
+pub use bems_settings as settings;
 #[doc(inline)]
 pub use bems_store as store;
 #[doc(inline)]

@@ -13,7 +13,7 @@
 
 use bems::service::demo::{ADMIN_TOKEN, APP, TENANT, World};
 use bems::service::server::{self, Running};
-use bems::service::settings::{
+use bems::settings::{
     AuthenticationType, CommaList, DirectoryBackendKind, SubscriptionMode, TenantSettings,
 };
 use serde_json::Value;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bems::service::demo::{self, TOPIC, World};
 use bems::service::server::{self, Running};
-use bems::service::settings::SubscriptionMode;
+use bems::settings::SubscriptionMode;
 
 mod support;
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bems::service::demo::{self, TENANT, TOPIC, World};
 use bems::service::server::{self, Running};
-use bems::service::settings::SubscriptionMode;
+use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
 use exchange_sim::push::{ApnsRequest, Reply};
 

@@ -6,7 +6,7 @@
 
 use bems_store::model::TenantId;
 use bems_service::server::replace_tenant;
-use bems_service::settings::{ServiceSettings, tenant_from_admin};
+use bems_settings::{ServiceSettings, tenant_from_admin};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

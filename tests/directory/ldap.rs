@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bems::exchange_auth::Secret;
 use bems::service::directory::{DirectoryBackend, LdapDirectory, SearchQuery};
-use bems::service::settings::{CertificatePurpose, TrustedCertificate};
+use bems::settings::{CertificatePurpose, TrustedCertificate};
 
 use super::*;
 

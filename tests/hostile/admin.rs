@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use bems::service::demo::{self, ADMIN_TOKEN, TENANT, TOPIC, World};
 use bems::service::server::{self, Running};
-use bems::service::settings::{
+use bems::settings::{
     CommaList, EntitlementMode, EntitlementSettings, ServiceSettings, SubscriptionMode,
 };
 use bems::store::model::TenantId;

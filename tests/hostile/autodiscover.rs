@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use bems::service::demo::{self, ADMIN_TOKEN, TENANT, World};
 use bems::service::server;
-use bems::service::settings::SubscriptionMode;
+use bems::settings::SubscriptionMode;
 use exchange_sim::scenario::{Host, HostBehaviour};
 use serde_json::Value;
 

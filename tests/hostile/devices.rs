@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bems::service::demo::{ADMIN_TOKEN, TENANT, TOPIC, World, apns_token};
 use bems::service::server::{self, Running};
-use bems::service::settings::SubscriptionMode;
+use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
 use serde_json::{Value, json};
 

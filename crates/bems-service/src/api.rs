@@ -11,7 +11,7 @@
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
 //! | `DELETE /admin/tenants/{tenant}/devices/{id}` | administrator | remove a device (its token may then be registered for another user) |
 //! | `GET /admin/tenants/{tenant}/settings` | administrator | JSON in `PUT`'s shape: the settings in force (secrets left out, named in `redacted`) and those stored through the API |
-//! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start ([`crate::settings::tenant_from_admin`]: secrets by file, inside the secret directories) |
+//! | `PUT /admin/tenants/{tenant}/settings` (TOML) | administrator | validate a tenant's settings and store them; they apply at the next start ([`bems_settings::tenant_from_admin`]: secrets by file, inside the secret directories) |
 //! | `POST /admin/tenants/{tenant}/test-connection` `{"email": ...}` | administrator | the step-by-step test |
 //! | `GET /admin/tenants/{tenant}/sign-in` | administrator | passive authentication: the sign-in URL |
 //! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
@@ -40,7 +40,7 @@ pub struct ApiState {
     /// The administrator's bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<exchange_auth::Secret>>,
     /// The settings in force.
-    pub settings: Arc<crate::settings::ServiceSettings>,
+    pub settings: Arc<bems_settings::ServiceSettings>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -409,8 +409,8 @@ async fn read_settings(
         return problem(StatusCode::NOT_FOUND, "unknown tenant");
     }
     Json(json!({
-        "in_force": in_force.map(crate::settings::tenant_json),
-        "redacted": in_force.map(crate::settings::redacted).unwrap_or_default(),
+        "in_force": in_force.map(bems_settings::tenant_json),
+        "redacted": in_force.map(bems_settings::redacted).unwrap_or_default(),
         "stored": stored,
     }))
     .into_response()
@@ -418,11 +418,11 @@ async fn read_settings(
 
 /// A stored tenant's table as JSON (its secrets are references: values were never taken).
 fn stored_json(toml: &str) -> serde_json::Value {
-    match crate::settings::ServiceSettings::from_toml_str(&format!("[[tenants]]\n{toml}")) {
+    match bems_settings::ServiceSettings::from_toml_str(&format!("[[tenants]]\n{toml}")) {
         Ok(settings) => settings
             .tenants
             .first()
-            .map(crate::settings::tenant_json)
+            .map(bems_settings::tenant_json)
             .unwrap_or_default(),
         Err(error) => json!({ "error": format!("the stored settings do not parse: {error}") }),
     }
@@ -438,7 +438,7 @@ async fn write_settings(
         Ok(tenant) => tenant,
         Err(denied) => return *denied,
     };
-    let refused = |error: crate::settings::SettingsError| {
+    let refused = |error: bems_settings::SettingsError| {
         let problems: Vec<_> = error
             .problems()
             .iter()

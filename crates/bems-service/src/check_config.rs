@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::settings::ServiceSettings;
+use bems_settings::ServiceSettings;
 
 /// Checks the settings file at `path` as `serve` would start from it. The report on success;
 /// every problem, in `serve`'s words, otherwise.

@@ -17,7 +17,7 @@ use exchange_auth::{
 };
 use url::Url;
 
-use crate::settings::{AuthenticationType, TenantSettings};
+use bems_settings::{AuthenticationType, TenantSettings};
 
 /// What a tenant authenticates with.
 pub struct TenantAuth {

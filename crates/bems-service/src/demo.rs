@@ -9,7 +9,7 @@ use exchange_sim::push::{MockApns, MockApnsConfig, MockFcm, MockFcmConfig, keys}
 use exchange_sim::{Scenario, Sim};
 
 use crate::service::Overrides;
-use crate::settings::{ServiceSettings, SubscriptionMode};
+use bems_settings::{ServiceSettings, SubscriptionMode};
 
 /// The demo app's bundle id.
 pub const TOPIC: &str = "com.bems.demo";

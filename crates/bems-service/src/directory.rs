@@ -48,7 +48,7 @@ pub use self::ews::EwsDirectory;
 pub use self::graph::GraphDirectory;
 pub use self::ldap::LdapDirectory;
 pub use self::query::{MAX_QUERY_CHARS, QueryError, SearchQuery, is_address};
-use crate::settings::{DirectoryBackendKind, DirectorySettings};
+use bems_settings::{DirectoryBackendKind, DirectorySettings};
 
 /// Most search answers a tenant keeps.
 const SEARCHES_KEPT: usize = 1000;

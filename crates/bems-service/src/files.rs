@@ -17,7 +17,7 @@ use std::sync::Arc;
 use push_delivery::{ApnsAuth, ApnsConfig, ApnsEndpoint, ApnsSender, FcmConfig, FcmSender};
 
 use crate::service::Overrides;
-use crate::settings::{ApnsSettings, FcmSettings, ServiceSettings};
+use bems_settings::{ApnsSettings, FcmSettings, ServiceSettings};
 use bems_store::{SqliteStore, Store, StoreKey};
 
 fn read(path: &Path, what: &str) -> Result<String, String> {
@@ -39,8 +39,8 @@ pub fn apns_config(apns: &ApnsSettings) -> Result<ApnsConfig, String> {
     );
     let origin = apns.endpoint.as_str().trim_end_matches('/');
     config.endpoint = match origin {
-        crate::settings::APNS_PRODUCTION => ApnsEndpoint::Production,
-        crate::settings::APNS_SANDBOX => ApnsEndpoint::Sandbox,
+        bems_settings::APNS_PRODUCTION => ApnsEndpoint::Production,
+        bems_settings::APNS_SANDBOX => ApnsEndpoint::Sandbox,
         other => ApnsEndpoint::Url(other.to_owned()),
     };
     if let Some(ca) = &apns.ca_file {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::service::Overrides;
-use crate::settings::TenantSettings;
+use bems_settings::TenantSettings;
 use bems_store::Store;
 use bems_store::model::{MailboxRecord, TenantId};
 

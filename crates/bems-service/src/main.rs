@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bems_service::settings::ServiceSettings;
+use bems_settings::ServiceSettings;
 use clap::{Parser, Subcommand};
 
 /// Email notifications for Microsoft Exchange mailboxes, pushed to phones.

@@ -67,7 +67,7 @@ pub(crate) fn mailbox(mailbox: &str) -> Result<String, RegisterError> {
             format!("the part before '@' has 1 to {LOCAL_MAX} letters, digits or RFC 5322 symbols"),
         ));
     }
-    if !crate::settings::validate::checks::is_host_name(domain) {
+    if !bems_settings::is_host_name(domain) {
         return Err(invalid(
             "mailbox",
             "the domain is letters, digits and '-' in labels separated by '.'",

@@ -13,8 +13,8 @@ use crate::api::{ApiState, router};
 use crate::courier::{Courier, PushRoutes};
 use crate::metrics::Metrics;
 use crate::service::{Overrides, Service};
-use crate::settings::{ServiceSettings, TenantSettings};
 use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
+use bems_settings::{ServiceSettings, TenantSettings};
 use bems_store::model::Platform;
 use bems_store::{SqliteStore, Store, StoreKey};
 

@@ -19,7 +19,7 @@ use crate::courier::Courier;
 use crate::metrics::{Gauges, Metrics};
 use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
-use crate::settings::{DeviceSettings, SubscriptionMode, TenantSettings};
+use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use bems_store::Store;
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
 
@@ -670,7 +670,7 @@ pub fn connect(
     overrides: &Overrides,
 ) -> Result<(Arc<Autodiscover>, crate::compose::TenantAuth), String> {
     let transport = transport(settings, overrides);
-    let mut discovery = settings.autodiscover_settings();
+    let mut discovery = crate::discovery::autodiscover_settings(settings);
     discovery
         .trusted_ca_pem
         .extend(overrides.trusted_ca_pem.iter().cloned());

@@ -27,8 +27,8 @@ use super::{
 };
 use crate::adapters::TenantRefreshTokens;
 use crate::service::{Service, Tenant};
-use crate::settings::{AuthenticationType, DirectoryBackendKind};
 use crate::verify::{Caller, VerifyError};
+use bems_settings::{AuthenticationType, DirectoryBackendKind};
 use bems_store::model::TenantId;
 
 /// The routes' state: the service and each tenant's directory.

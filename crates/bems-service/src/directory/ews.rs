@@ -22,7 +22,7 @@ use exchange_auth::{Authenticator, HttpRequest};
 use url::Url;
 
 use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
-use crate::settings::DirectoryBackendKind;
+use bems_settings::DirectoryBackendKind;
 use bems_store::Store;
 use bems_store::model::TenantId;
 

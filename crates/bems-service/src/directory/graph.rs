@@ -22,7 +22,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
-use crate::settings::DirectoryBackendKind;
+use bems_settings::DirectoryBackendKind;
 
 const KIND: DirectoryBackendKind = DirectoryBackendKind::Graph;
 /// The largest list answer read.

@@ -16,7 +16,7 @@ use self::client::{Client, tls_config};
 use self::entry::PERSON_ATTRIBUTES;
 use self::filter::render;
 use super::{DirectoryBackend, DirectoryError, Hit, SearchQuery};
-use crate::settings::{CertificatePurpose, DirectoryBackendKind, TenantSettings};
+use bems_settings::{CertificatePurpose, DirectoryBackendKind, TenantSettings};
 
 const KIND: DirectoryBackendKind = DirectoryBackendKind::Ldap;
 const PHOTO_ATTRIBUTES: &[&str] = &["mail", "thumbnailPhoto"];

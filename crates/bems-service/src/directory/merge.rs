@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::Hit;
-use crate::settings::UserIdProperty;
+use bems_settings::UserIdProperty;
 
 /// The user id of a hit under `property`.
 fn user_id(hit: &Hit, property: UserIdProperty) -> String {

@@ -12,7 +12,7 @@ use exchange_auth::{
 use url::Url;
 
 use crate::compose::certificate_grant;
-use crate::settings::{AuthenticationType, TenantSettings};
+use bems_settings::{AuthenticationType, TenantSettings};
 
 fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {
     AuthError::Config {
@@ -167,7 +167,7 @@ pub fn passive_graph_authenticator(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::ServiceSettings;
+    use bems_settings::ServiceSettings;
 
     /// A Microsoft 365 tenant under Credential authentication, with the fallback to Basic on.
     fn credential_tenant(modern: bool) -> TenantSettings {

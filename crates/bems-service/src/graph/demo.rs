@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use crate::demo::{APP, World};
-use crate::settings::{AuthenticationType, ExchangeTarget};
+use bems_settings::{AuthenticationType, ExchangeTarget};
 
 /// The `.pfx` password of the app's certificate in the demo.
 const PFX_PASSWORD: &str = "demo-pfx-Pa55";

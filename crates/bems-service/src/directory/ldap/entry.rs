@@ -4,7 +4,7 @@
 use ldap3::asn1::StructureTag;
 
 use crate::directory::{Hit, Person};
-use crate::settings::DirectoryBackendKind;
+use bems_settings::DirectoryBackendKind;
 
 /// The attributes a search asks for.
 pub(crate) const PERSON_ATTRIBUTES: [&str; 9] = [

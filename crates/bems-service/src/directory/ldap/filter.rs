@@ -2,7 +2,7 @@
 //! user's text goes into a template only escaped, so it is always one assertion value and
 //! never filter syntax.
 
-use crate::settings::QUERY_KEY;
+use bems_settings::QUERY_KEY;
 
 /// `value` as an assertion value: `*`, `(`, `)`, `\` and NUL as `\2a`, `\28`, `\29`, `\5c`,
 /// `\00` (RFC 4515 section 3); every other character, UTF-8 included, as it is.
@@ -29,7 +29,7 @@ pub(crate) fn render(template: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::DEFAULT_QUERY_TEMPLATE;
+    use bems_settings::DEFAULT_QUERY_TEMPLATE;
 
     #[test]
     fn filter_syntax_is_escaped_per_rfc_4515() {

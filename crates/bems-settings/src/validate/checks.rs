@@ -7,7 +7,7 @@ use url::Url;
 
 /// A DNS host name: dot-separated labels of letters, digits and inner hyphens, at most 253
 /// characters.
-pub(crate) fn is_host_name(name: &str) -> bool {
+pub fn is_host_name(name: &str) -> bool {
     (1..=253).contains(&name.len())
         && name.split('.').all(|label| {
             (1..=63).contains(&label.len())

@@ -4,7 +4,7 @@ use super::{
     SetError, boolean, list, number, optional, path, set_secret_env, set_secret_file,
     set_secret_value, url, variant,
 };
-use crate::settings::tenant::{
+use crate::tenant::{
     ClientCertificateSettings, EntitlementSettings, ModernAuthSettings, PassiveSettings,
     RegistrationSettings, SubscriptionSettings, TenantSettings,
 };

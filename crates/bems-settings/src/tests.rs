@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use super::*;
 
-const EXAMPLE: &str = include_str!("../../config/bems.example.toml");
+const EXAMPLE: &str = include_str!("../config/bems.example.toml");
 const FULL: &str = include_str!("fixtures/full.toml");
 
 fn example_path() -> PathBuf {
@@ -234,7 +234,7 @@ fn load_reads_files_and_reports_every_problem_at_once() {
             .as_deref()
             .is_some_and(|p| p.contains("QUQ="))
     );
-    assert_eq!(tenant.autodiscover_settings().trusted_ca_pem.len(), 1);
+    assert_eq!(tenant.trusted_pems(|_| true).len(), 1);
 
     std::fs::remove_file(&password).unwrap_or_else(|e| panic!("{e}"));
     let broken = text.replace(

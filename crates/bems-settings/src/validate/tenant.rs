@@ -7,10 +7,8 @@ use url::Url;
 
 use super::checks::{check_https, check_https_origin, is_address, is_guid, is_host_name};
 use super::{discovery, secret};
-use crate::settings::error::Problems;
-use crate::settings::tenant::{
-    AuthenticationType, ExchangeTarget, SubscriptionMode, TenantSettings,
-};
+use crate::error::Problems;
+use crate::tenant::{AuthenticationType, ExchangeTarget, SubscriptionMode, TenantSettings};
 
 /// Records every rule `tenant` breaks; `public_url` is `server.public_url`.
 pub(super) fn check(tenant: &TenantSettings, public_url: Option<&Url>, problems: &mut Problems) {

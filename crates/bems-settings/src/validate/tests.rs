@@ -7,8 +7,8 @@ mod sanity;
 mod seed;
 
 use super::*;
-use crate::settings::Problem;
-use crate::settings::{AuthenticationType, ExchangeTarget, PushSettings};
+use crate::Problem;
+use crate::{AuthenticationType, ExchangeTarget, PushSettings};
 
 /// A valid on-premises tenant with Credential authentication; `extra` is appended to the
 /// tenant's table (keys, then its sub-tables).

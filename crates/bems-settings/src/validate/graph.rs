@@ -5,7 +5,7 @@ use url::Url;
 
 use super::checks::{check_https, check_https_origin};
 use super::tenant::Field;
-use crate::settings::tenant::{AuthenticationType, ExchangeTarget, TenantSettings};
+use crate::tenant::{AuthenticationType, ExchangeTarget, TenantSettings};
 
 pub(super) fn graph(tenant: &TenantSettings, public_url: Option<&Url>, at: &mut Field<'_>) {
     let graph = &tenant.graph;

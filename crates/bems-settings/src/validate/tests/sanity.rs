@@ -2,7 +2,7 @@
 //! and the service-wide sections.
 
 use super::*;
-use crate::settings::{ApnsSettings, FcmSettings};
+use crate::{ApnsSettings, FcmSettings};
 use bems_store::model::TenantId;
 
 fn url(text: &str) -> Url {

@@ -4,7 +4,7 @@ use super::{
     SetError, boolean, list, number, optional, set_secret_env, set_secret_file, set_secret_value,
     url, variant,
 };
-use crate::settings::directory::{
+use crate::directory::{
     DirectorySettings, FollowMeSettings, GraphDirectorySettings, LdapDirectorySettings,
 };
 

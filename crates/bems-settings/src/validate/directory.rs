@@ -7,9 +7,9 @@ use std::ops::RangeInclusive;
 
 use super::checks::{check_host_port, check_https_origin};
 use super::tenant::Field;
-use crate::settings::directory::{DirectoryBackendKind, QUERY_KEY};
-use crate::settings::tenant::{AuthenticationType, CertificatePurpose, ExchangeTarget};
-use crate::settings::{DirectorySettings, TenantSettings};
+use crate::directory::{DirectoryBackendKind, QUERY_KEY};
+use crate::tenant::{AuthenticationType, CertificatePurpose, ExchangeTarget};
+use crate::{DirectorySettings, TenantSettings};
 
 /// Records every rule the tenant's directory and Follow-Me settings break.
 pub(super) fn check(tenant: &TenantSettings, at: &mut Field<'_>) {

@@ -1,7 +1,7 @@
 //! `[tenants.directory]` and `[tenants.follow_me]`: one test per rule, each naming its field.
 
 use super::*;
-use crate::settings::DirectoryBackendKind;
+use crate::DirectoryBackendKind;
 
 const LDAP: &str = "[tenants.directory]\nbackends = [\"ews\", \"ldap\"]\n\
                     [tenants.directory.ldap]\nservers = \"dc1.corp.contoso.com\"\n";
@@ -262,7 +262,7 @@ fn the_admin_api_refuses_an_inline_bind_password() {
     let id = bems_store::model::TenantId::new("contoso").unwrap_or_else(|e| panic!("{e}"));
     let body = "id = \"contoso\"\nexchange = \"on_premises\"\n\
                 [tenants.directory.ldap]\nbind_user = \"reader\"\nbind_password = \"inline\"\n";
-    let error = crate::settings::tenant_from_admin(&id, body).unwrap_err();
+    let error = crate::tenant_from_admin(&id, body).unwrap_err();
     assert_eq!(
         error.problems()[0].field,
         "tenants[contoso].directory.ldap.bind_password"

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::checks::{check_host_port, check_https, check_plain, count_pem_certificates};
 use super::tenant::Field;
-use crate::settings::tenant::{AuthenticationType, CertificatePurpose, TenantSettings};
+use crate::tenant::{AuthenticationType, CertificatePurpose, TenantSettings};
 
 /// The override URL, the Connectivity Node route and the internal EWS URL.
 pub(super) fn discovery(tenant: &TenantSettings, at: &mut Field<'_>) {

@@ -1,5 +1,5 @@
-//! What the other crates are given: Autodiscover settings, the transport, the username rules,
-//! the OAuth configuration and the passive-authentication redirect URI.
+//! What the other crates are given: the transport, the username rules, the OAuth configuration,
+//! the passive-authentication redirect URI and the trusted certificates by purpose.
 
 use exchange_auth::{ModernAuth, Target, TransportSettings};
 use url::Url;
@@ -7,35 +7,6 @@ use url::Url;
 use super::tenant::{AuthenticationType, CertificatePurpose, ExchangeTarget, TenantSettings};
 
 impl TenantSettings {
-    /// The `autodiscover` crate's settings: the override URL, "allow HTTP redirection and DNS
-    /// SRV record", "use internal EWS URL", the Connectivity Node route as the proxy, every
-    /// trusted certificate (Exchange's CA for HTTPS, Active Directory's for LDAPS), and, with
-    /// SCP lookup, the domain controllers, LDAPS for "SSL for SCP", and the service account
-    /// as the LDAP bind user.
-    ///
-    /// Secrets read from files or variables must have been loaded
-    /// ([`ServiceSettings::load`](super::ServiceSettings::load) does it).
-    pub fn autodiscover_settings(&self) -> autodiscover::Settings {
-        let mut settings = autodiscover::Settings::default();
-        settings.override_url = self.autodiscover_url_override.clone();
-        settings.allow_redirect_and_srv = self.allow_http_redirection_and_dns_srv;
-        settings.use_internal_ews_url = self.use_internal_ews_url;
-        settings.proxy = self.connectivity_node_route.clone();
-        settings.trusted_ca_pem = self.trusted_pems(|_| true);
-        if self.scp_lookup {
-            let mut scp = autodiscover::ScpSettings::default();
-            scp.domain_controllers = self.scp_domain_controllers.as_slice().to_vec();
-            scp.ldaps = self.scp_ssl;
-            scp.bind_user = self.service_account_username.clone();
-            scp.bind_password = self
-                .service_account_password
-                .as_ref()
-                .map(|password| autodiscover::Secret::new(password.expose()));
-            settings.scp = Some(scp);
-        }
-        settings
-    }
-
     /// The `exchange-auth` transport: the Exchange CAs to trust (besides the system's) and
     /// the Connectivity Node route as the proxy of every connection (EWS and the identity
     /// provider).
@@ -104,7 +75,7 @@ impl TenantSettings {
     }
 
     /// The PEM text of the trusted certificates whose purpose `wanted` accepts.
-    fn trusted_pems(&self, wanted: impl Fn(CertificatePurpose) -> bool) -> Vec<String> {
+    pub fn trusted_pems(&self, wanted: impl Fn(CertificatePurpose) -> bool) -> Vec<String> {
         self.trusted_certificates
             .iter()
             .filter(|c| wanted(c.purpose))

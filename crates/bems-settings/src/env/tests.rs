@@ -153,10 +153,7 @@ fn overrides_replace_what_the_file_says() {
         s.tenants[0].scp_domain_controllers.as_slice(),
         ["dc1.contoso.com", "dc2.contoso.com"]
     );
-    assert_eq!(
-        s.tenants[0].exchange,
-        crate::settings::ExchangeTarget::Hybrid
-    );
+    assert_eq!(s.tenants[0].exchange, crate::ExchangeTarget::Hybrid);
 }
 
 #[test]

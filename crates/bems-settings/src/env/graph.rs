@@ -4,7 +4,7 @@ use super::{
     SetError, boolean, number, optional, path, set_secret_env, set_secret_file, set_secret_value,
     url,
 };
-use crate::settings::graph::GraphTenantSettings;
+use crate::graph::GraphTenantSettings;
 
 pub(super) fn set_graph(
     graph: &mut GraphTenantSettings,

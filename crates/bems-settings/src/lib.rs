@@ -33,7 +33,7 @@
 //! service_account_password_env = "CONTOSO_SVC_PASSWORD"
 //! ```
 //!
-//! `crates/bems-service/config/bems.example.toml` shows every setting. Unknown keys are
+//! `crates/bems-settings/config/bems.example.toml` shows every setting. Unknown keys are
 //! refused with their name, line and column.
 //!
 //! # Secrets
@@ -89,7 +89,7 @@
 //! problem of the three steps at once.
 //!
 //! ```
-//! use bems_service::settings::ServiceSettings;
+//! use bems_settings::ServiceSettings;
 //!
 //! let mut settings = ServiceSettings::from_toml_str(r#"
 //!     [push.fcm]
@@ -107,7 +107,7 @@
 //! ])?;
 //! let error = settings.validate().unwrap_err();
 //! assert_eq!(error.problems()[0].field, "tenants[contoso].modern_authentication.enabled");
-//! # Ok::<(), bems_service::settings::SettingsError>(())
+//! # Ok::<(), bems_settings::SettingsError>(())
 //! ```
 
 mod admin;
@@ -148,6 +148,7 @@ pub use self::tenant::{
     SubscriptionMode, SubscriptionSettings, TenantSettings, TrustedCertificate,
 };
 pub use self::validate::MIN_ADMIN_TOKEN_LEN;
+pub use self::validate::checks::is_host_name;
 use bems_store::model::TenantId;
 
 /// Everything the service is configured with: the `[server]`, `[store]`, `[admin]`,
