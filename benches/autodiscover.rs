@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bems::autodiscover::{Autodiscover, Basic, Credentials, Settings};
-use bems::exchange_sim::scenario::{Host, HostBehaviour};
-use bems::exchange_sim::{Scenario, Sim};
 use criterion::{Criterion, criterion_group, criterion_main};
+use exchange_sim::scenario::{Host, HostBehaviour};
+use exchange_sim::{Scenario, Sim};
 
 const SCENARIO: &str = r#"
 [[domains]]

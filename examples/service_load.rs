@@ -16,8 +16,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{self, TOPIC, World};
 use bems::settings::SubscriptionMode;
+use bems_demo::{self as demo, TOPIC, World};
 
 fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
     let mut scenario = demo::scenario().expect("sample scenario");

@@ -76,10 +76,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         );
     }
     let _sim = if args.sim {
-        let scenario = exchange_sim::Scenario::from_toml(include_str!(
-            "../crates/exchange-sim/scenarios/contoso.toml"
-        ))
-        .map_err(|e| e.to_string())?;
+        let scenario = exchange_sim::Scenario::contoso().map_err(|e| e.to_string())?;
         let sim = exchange_sim::Sim::builder()
             .scenario(scenario)
             .start()

@@ -221,10 +221,7 @@ async fn start_sim(
     transport: &mut TransportSettings,
     autodiscover: &mut Settings,
 ) -> Result<exchange_sim::Sim, String> {
-    let scenario = exchange_sim::Scenario::from_toml(include_str!(
-        "../crates/exchange-sim/scenarios/contoso.toml"
-    ))
-    .map_err(|e| e.to_string())?;
+    let scenario = exchange_sim::Scenario::contoso().map_err(|e| e.to_string())?;
     let sim = exchange_sim::Sim::builder()
         .scenario(scenario)
         .dns(true)

@@ -19,8 +19,7 @@
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
 //! | [`settings`] | `bems-settings` | the seed page's settings and their rules |
 //! | [`store`] | `bems-store` | what the service keeps: devices, mailboxes, sealed secrets, the outbox |
-//! | [`service`] | `bems-service` | the composition and the `bems` binary |
-//! | [`exchange_sim`] | `exchange-sim` | a faithful Exchange simulator |
+//! | [`service`] | `bems-service` | the composition: tenants, pipeline, courier, API |
 
 #[doc(inline)]
 pub use autodiscover;
@@ -37,8 +36,9 @@ pub use ews_subscriptions;
 #[doc(inline)]
 pub use exchange_auth;
 #[doc(inline)]
-pub use exchange_sim;
-#[doc(inline)]
 pub use graph_subscriptions;
 #[doc(inline)]
 pub use push_delivery;
+
+// The simulator (`exchange-sim`) and the demo world (`bems-demo`) are not re-exported: no
+// library depends on them. The `bems` command is the `bems-cli` package.

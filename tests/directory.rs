@@ -11,11 +11,11 @@
 //! BEMS_REQUIRE_SERVICES=1 cargo test --test directory
 //! ```
 
-use bems::service::demo::{ADMIN_TOKEN, APP, TENANT, World};
 use bems::service::server::{self, Running};
 use bems::settings::{
     AuthenticationType, CommaList, DirectoryBackendKind, SubscriptionMode, TenantSettings,
 };
+use bems_demo::{ADMIN_TOKEN, APP, TENANT, World};
 use serde_json::Value;
 
 const MARA: &str = "mara@contoso.com";
@@ -208,7 +208,7 @@ async fn only_an_authenticated_device_user_may_search() {
         .world
         .sim
         .identity()
-        .issue_app_token(APP, bems::service::demo::AUDIENCE)
+        .issue_app_token(APP, bems_demo::AUDIENCE)
         .expect("app token");
     let app_only = service.http.get(&url).bearer_auth(app).send().await;
     assert_eq!(app_only.expect("answer").status(), 401, "an app is no user");

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{self, TOPIC, World};
 use bems::service::server::{self, Running};
 use bems::settings::SubscriptionMode;
+use bems_demo::{self as demo, TOPIC, World};
 
 mod support;
 

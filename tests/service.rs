@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{self, TENANT, TOPIC, World};
 use bems::service::server::{self, Running};
 use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
+use bems_demo::{self as demo, TENANT, TOPIC, World};
 use exchange_sim::push::{ApnsRequest, Reply};
 
 mod support;

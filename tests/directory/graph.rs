@@ -26,7 +26,7 @@ async fn passive_microsoft_365() -> Service {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("its address").port();
     drop(listener);
-    let mut scenario = bems::service::demo::scenario().expect("the sample scenario");
+    let mut scenario = bems_demo::scenario().expect("the sample scenario");
     let app = scenario
         .apps
         .iter_mut()
@@ -56,7 +56,7 @@ async fn passive_microsoft_365() -> Service {
 /// app is consented for Graph's `User.ReadBasic.All` (delegated) as well as EWS's. The fallback
 /// to Basic is on, as many tenants have it; it is EWS's, never Graph's.
 async fn credential_microsoft_365() -> Service {
-    let mut scenario = bems::service::demo::scenario().expect("the sample scenario");
+    let mut scenario = bems_demo::scenario().expect("the sample scenario");
     let app = scenario
         .apps
         .iter_mut()

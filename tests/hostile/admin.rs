@@ -26,13 +26,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{self, ADMIN_TOKEN, TENANT, TOPIC, World};
 use bems::service::server::{self, Running};
 use bems::settings::{
     CommaList, EntitlementMode, EntitlementSettings, ServiceSettings, SubscriptionMode,
 };
 use bems::store::model::TenantId;
 use bems::store::{SqliteStore, Store, StoreKey};
+use bems_demo::{self as demo, ADMIN_TOKEN, TENANT, TOPIC, World};
 use serde_json::Value;
 
 const MARA: &str = "mara@contoso.com";

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use bems::service::demo::{self, ADMIN_TOKEN, TENANT, World};
 use bems::service::server;
 use bems::settings::SubscriptionMode;
+use bems_demo::{self as demo, ADMIN_TOKEN, TENANT, World};
 use exchange_sim::scenario::{Host, HostBehaviour};
 use serde_json::Value;
 

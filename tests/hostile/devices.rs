@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{ADMIN_TOKEN, TENANT, TOPIC, World, apns_token};
 use bems::service::server::{self, Running};
 use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
+use bems_demo::{ADMIN_TOKEN, TENANT, TOPIC, World, apns_token};
 use serde_json::{Value, json};
 
 const MARA: &str = "mara@contoso.com";

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{TOPIC, World, apns_token};
 use bems::service::server::{self, Running};
 use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
+use bems_demo::{TOPIC, World, apns_token};
 use serde_json::json;
 
 const MARA: &str = "mara@contoso.com";

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use bems::service::demo::{ADMIN_TOKEN, TENANT, World};
+use bems_demo::{ADMIN_TOKEN, TENANT, World};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::devices::start;

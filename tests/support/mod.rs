@@ -3,7 +3,7 @@
 // Each test binary (service, graph, hostile) uses a part of these helpers.
 #![allow(dead_code)]
 
-use bems::service::demo::World;
+use bems_demo::World;
 use exchange_sim::push::ApnsRequest;
 
 /// The pushes mock APNs accepted for `token`, in order.

@@ -28,7 +28,6 @@
 
 pub mod api;
 mod cache;
-pub mod demo;
 mod ews;
 mod graph;
 mod ldap;

@@ -6,7 +6,6 @@
 //! `<graph endpoint>/v1.0/users/<mailbox>`; otherwise it is its EWS URL.
 
 pub mod auth;
-mod demo;
 pub mod switch;
 pub mod unread;
 

@@ -13,7 +13,6 @@ pub mod check;
 pub mod check_config;
 pub mod compose;
 pub mod courier;
-pub mod demo;
 pub mod directory;
 pub mod discovery;
 pub mod files;

@@ -186,10 +186,7 @@ mod tests {
     const AUDIENCE: &str = "https://outlook.office365.com";
 
     async fn setup() -> (exchange_sim::Sim, JwtVerifier) {
-        let scenario = exchange_sim::Scenario::from_toml(include_str!(
-            "../../exchange-sim/scenarios/contoso.toml"
-        ))
-        .expect("scenario");
+        let scenario = exchange_sim::Scenario::contoso().expect("scenario");
         let sim = exchange_sim::Sim::builder()
             .scenario(scenario)
             .start()

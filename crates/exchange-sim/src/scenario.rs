@@ -467,6 +467,15 @@ impl Default for Scenario {
 }
 
 impl Scenario {
+    /// The text of the sample scenario, `scenarios/contoso.toml`: Contoso's on-premises
+    /// Exchange with a few users, its identity platform app and DNS.
+    pub const CONTOSO_TOML: &'static str = include_str!("../scenarios/contoso.toml");
+
+    /// The sample scenario ([`Scenario::CONTOSO_TOML`]), read.
+    pub fn contoso() -> Result<Self, SimError> {
+        Self::from_toml(Self::CONTOSO_TOML)
+    }
+
     /// Reads a scenario from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, SimError> {
         let scenario: Self = toml::from_str(text).map_err(|e| SimError::Scenario(e.to_string()))?;

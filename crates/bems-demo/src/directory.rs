@@ -5,7 +5,7 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use crate::demo::{TENANT, World};
+use crate::{TENANT, World};
 
 fn say(out: &mut dyn std::io::Write, line: String) {
     let _ = writeln!(out, "{line}");
@@ -17,7 +17,11 @@ fn failed(what: &str, status: StatusCode) -> String {
 }
 
 /// Runs the step against the service at `base` (`http://127.0.0.1:port`).
-pub async fn run(world: &World, base: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+pub(crate) async fn run(
+    world: &World,
+    base: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
     const MARA: &str = "mara@contoso.com";
     let http = Client::new();
     let token = world.user_token(MARA)?;

@@ -10,7 +10,7 @@ use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyC
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
-use crate::demo::{APP, World};
+use crate::{APP, World};
 use bems_settings::{AuthenticationType, ExchangeTarget};
 
 /// The `.pfx` password of the app's certificate in the demo.

@@ -2,13 +2,16 @@
 //! APNs and FCM, and the settings of a service that uses them. `bems demo` runs it; the
 //! end-to-end tests start from it.
 
+mod directory;
+mod graph;
+
 use std::time::Duration;
 
 use exchange_auth::Secret;
 use exchange_sim::push::{MockApns, MockApnsConfig, MockFcm, MockFcmConfig, keys};
 use exchange_sim::{Scenario, Sim};
 
-use crate::service::Overrides;
+use bems_service::service::Overrides;
 use bems_settings::{ServiceSettings, SubscriptionMode};
 
 /// The demo app's bundle id.
@@ -50,8 +53,7 @@ impl std::fmt::Debug for World {
 
 /// The sample scenario.
 pub fn scenario() -> Result<Scenario, String> {
-    Scenario::from_toml(include_str!("../../exchange-sim/scenarios/contoso.toml"))
-        .map_err(|e| e.to_string())
+    Scenario::contoso().map_err(|e| e.to_string())
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> Result<String, String> {
@@ -322,7 +324,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
             world.fcm.addr()
         ),
     );
-    let running = crate::server::start(&world.settings, &world.overrides).await?;
+    let running = bems_service::server::start(&world.settings, &world.overrides).await?;
     let base = format!("http://{}", running.addr);
     say(
         out,
@@ -476,7 +478,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
         report.pushes += 1;
         say(out, line);
     }
-    crate::directory::demo::run(&world, &base, out).await?;
+    directory::run(&world, &base, out).await?;
     running.stop().await;
     let mut sorted = report.latencies.clone();
     sorted.sort();

@@ -128,7 +128,7 @@ async fn run(command: Command) -> Result<(), String> {
             }
         }
         Command::Demo => {
-            let report = bems_service::demo::run(&mut std::io::stdout()).await?;
+            let report = bems_demo::run(&mut std::io::stdout()).await?;
             if report.pushes == report.mails && report.mails > 0 {
                 Ok(())
             } else {
