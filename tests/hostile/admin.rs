@@ -31,7 +31,7 @@ use bems::settings::{
     CommaList, EntitlementMode, EntitlementSettings, ServiceSettings, SubscriptionMode,
 };
 use bems::store::model::TenantId;
-use bems::store::{SqliteStore, Store, StoreKey};
+use bems::store::{SqliteStore, StoreKey, TenantStore};
 use bems_demo::{self as demo, ADMIN_TOKEN, TENANT, TOPIC, World};
 use serde_json::Value;
 

@@ -15,7 +15,7 @@
 //! use std::sync::Arc;
 //!
 //! use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
-//! use bems_store::{SqliteStore, Store, StoreKey};
+//! use bems_store::{DeviceStore, Outbox, SqliteStore, Store, StoreKey};
 //!
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(StoreKey::generate()?).await?);
 //! let contoso = TenantId::new("contoso").expect("a valid id");
@@ -67,13 +67,28 @@ pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as F
 pub use key::StoreKey;
 pub use sqlite::SqliteStore;
 
-/// Where the service keeps what must outlive the process; object-safe, held as
-/// `Arc<dyn Store>`.
+/// Where the service keeps what must outlive the process: the five narrow traits a backend
+/// implements, together. The composition holds an `Arc<dyn Store>` and hands each part of the
+/// service the trait it needs (`Arc<dyn Outbox>` for the courier, ...); every type that
+/// implements the five is a `Store`.
+///
+/// | trait | what |
+/// |---|---|
+/// | [`TenantStore`] | settings documents, sealed secrets, trusted certificates |
+/// | [`DeviceStore`] | registered devices |
+/// | [`MailboxStore`] | watched mailboxes, watermarks, unread counts |
+/// | [`Outbox`] | pushes not yet accepted by their provider |
+/// | [`FollowMeStore`] | Follow-Me documents |
 ///
 /// Mailbox addresses are compared without regard to ASCII case and kept lower-cased. Every write
 /// is one transaction: a failed operation leaves what was stored before. Ids are the store's.
+pub trait Store: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore {}
+
+impl<T: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + ?Sized> Store for T {}
+
+/// Tenants' settings documents, their sealed secrets and trusted certificates. Part of [`Store`].
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait TenantStore: Send + Sync {
     /// Saves `tenant`'s settings (JSON), replacing any before.
     async fn put_tenant(&self, tenant: &TenantId, settings_json: &str) -> Result<(), StoreError>;
 
@@ -87,6 +102,44 @@ pub trait Store: Send + Sync {
     /// secrets, certificates); false if it had no settings saved.
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 
+    /// Saves a secret (a refresh token, a client secret, a `.pfx`), encrypted, replacing any
+    /// before under that name.
+    async fn put_secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretBytes,
+    ) -> Result<(), StoreError>;
+
+    /// A secret, decrypted; [`StoreError::Decrypt`] if the store key is not the one it was
+    /// sealed with.
+    async fn secret(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<SecretBytes>, StoreError>;
+
+    /// Deletes a secret; false if there was none.
+    async fn delete_secret(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Saves a trusted certificate (PEM), replacing any before under that name.
+    async fn put_certificate(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        pem: &str,
+    ) -> Result<(), StoreError>;
+
+    /// `tenant`'s trusted certificates as (name, PEM), by name.
+    async fn certificates(&self, tenant: &TenantId) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes a trusted certificate; false if there was none.
+    async fn delete_certificate(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Devices registered for push, each token held by one mailbox. Part of [`Store`].
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
     /// Registers a device. A (platform, token) already registered for the same tenant and
     /// mailbox is the same device: it keeps its id and pending pushes, and its app id, locale
     /// and `registered_at` are refreshed. A token registered for another mailbox, of this
@@ -123,7 +176,11 @@ pub trait Store: Send + Sync {
 
     /// How many devices are registered, in all tenants.
     async fn device_count(&self) -> Result<u64, StoreError>;
+}
 
+/// Watched mailboxes: where they are, their watermarks and last unread counts. Part of [`Store`].
+#[async_trait]
+pub trait MailboxStore: Send + Sync {
     /// Saves a watched mailbox; a record without a watermark keeps the one saved before.
     async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError>;
 
@@ -165,41 +222,11 @@ pub trait Store: Send + Sync {
         tenant: &TenantId,
         counts: &[(String, u32)],
     ) -> Result<(), StoreError>;
+}
 
-    /// Saves a secret (a refresh token, a client secret, a `.pfx`), encrypted, replacing any
-    /// before under that name.
-    async fn put_secret(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        value: &SecretBytes,
-    ) -> Result<(), StoreError>;
-
-    /// A secret, decrypted; [`StoreError::Decrypt`] if the store key is not the one it was
-    /// sealed with.
-    async fn secret(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-    ) -> Result<Option<SecretBytes>, StoreError>;
-
-    /// Deletes a secret; false if there was none.
-    async fn delete_secret(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
-
-    /// Saves a trusted certificate (PEM), replacing any before under that name.
-    async fn put_certificate(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        pem: &str,
-    ) -> Result<(), StoreError>;
-
-    /// `tenant`'s trusted certificates as (name, PEM), by name.
-    async fn certificates(&self, tenant: &TenantId) -> Result<Vec<(String, String)>, StoreError>;
-
-    /// Deletes a trusted certificate; false if there was none.
-    async fn delete_certificate(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
-
+/// Pushes between "event seen" and "push accepted". Part of [`Store`].
+#[async_trait]
+pub trait Outbox: Send + Sync {
     /// Adds pushes to the outbox, due at once (at their `seen_at_ms`), and saves the watermark
     /// `(tenant, mailbox, watermark)` that follows the events they came from, in one
     /// transaction: either both are written or neither. Returns the pushes' ids, in order.
@@ -221,7 +248,11 @@ pub trait Store: Send + Sync {
 
     /// How many pushes are waiting.
     async fn outbox_len(&self) -> Result<u64, StoreError>;
+}
 
+/// Follow-Me documents, versioned per user and key. Part of [`Store`].
+#[async_trait]
+pub trait FollowMeStore: Send + Sync {
     /// `user`'s Follow-Me document `key`.
     async fn follow_me(
         &self,

@@ -1,6 +1,7 @@
 //! The SQLite store over a real file: reopening, migrations, keys, what the file holds, many
 //! callers at once.
 
+use bems_store::{DeviceStore, MailboxStore, Outbox, TenantStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

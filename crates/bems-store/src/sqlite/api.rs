@@ -6,7 +6,10 @@ use exchange_auth::SecretBytes;
 
 use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
-use crate::{FollowMeDocument, FollowMeExpect, FollowMeWrite, Store, StoreError, check, crypto};
+use crate::{
+    DeviceStore, FollowMeDocument, FollowMeExpect, FollowMeStore, FollowMeWrite, MailboxStore,
+    Outbox, StoreError, TenantStore, check, crypto,
+};
 
 fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
     format!("mailbox {mailbox} of tenant {tenant}")
@@ -17,7 +20,7 @@ fn named(kind: &str, tenant: &TenantId, name: &str) -> String {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl TenantStore for SqliteStore {
     async fn put_tenant(&self, tenant: &TenantId, settings_json: &str) -> Result<(), StoreError> {
         const OP: &str = "put tenant";
         check::settings(OP, tenant, settings_json)?;
@@ -51,204 +54,6 @@ impl Store for SqliteStore {
             "delete tenant",
             || format!("tenant {tenant}"),
             move |c| tenants::delete(c, &id),
-        )
-        .await
-    }
-
-    async fn register_device(
-        &self,
-        device: &NewDevice,
-        max_per_mailbox: u32,
-    ) -> Result<Device, StoreError> {
-        const OP: &str = "register device";
-        let device = check::device(OP, device)?;
-        let record = check::device_record(&device.tenant, &device.mailbox, &device.token);
-        let now = now_ms();
-        let answer = self
-            .call(
-                OP,
-                || record.clone(),
-                move |c| devices::register(c, &device, max_per_mailbox, now),
-            )
-            .await?;
-        answer.map_err(|refusal| {
-            let rule = match refusal {
-                devices::Refusal::TokenTaken => "the push token is registered for another \
-                    mailbox; it moves only once that registration is removed (the device \
-                    unregisters, the push provider reports the token dead, or an administrator \
-                    removes the device)"
-                    .to_owned(),
-                devices::Refusal::TooMany { max } => {
-                    format!("the mailbox has {max} devices registered, the most it may have")
-                }
-            };
-            StoreError::Conflict {
-                op: OP,
-                record,
-                rule,
-            }
-        })
-    }
-
-    async fn unregister_device(
-        &self,
-        tenant: &TenantId,
-        mailbox: &str,
-        token: &str,
-    ) -> Result<bool, StoreError> {
-        const OP: &str = "unregister device";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = check::device_record(tenant, &mailbox, token);
-        let (id, token) = (tenant.to_string(), token.to_owned());
-        self.call(
-            OP,
-            || record,
-            move |c| devices::unregister(c, &id, &mailbox, &token),
-        )
-        .await
-    }
-
-    async fn remove_device(&self, id: i64) -> Result<bool, StoreError> {
-        self.call(
-            "remove device",
-            || format!("device {id}"),
-            move |c| devices::remove(c, id),
-        )
-        .await
-    }
-
-    async fn devices_for(
-        &self,
-        tenant: &TenantId,
-        mailbox: &str,
-    ) -> Result<Vec<Device>, StoreError> {
-        const OP: &str = "list devices";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
-        let id = tenant.to_string();
-        self.call(
-            OP,
-            || record,
-            move |c| devices::for_mailbox(c, &id, &mailbox),
-        )
-        .await
-    }
-
-    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError> {
-        let id = tenant.to_string();
-        self.call(
-            "list devices",
-            || format!("of tenant {tenant}"),
-            move |c| devices::for_tenant(c, &id),
-        )
-        .await
-    }
-
-    async fn device_count(&self) -> Result<u64, StoreError> {
-        self.call("count devices", String::new, |c| devices::count(c))
-            .await
-    }
-
-    async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError> {
-        const OP: &str = "save mailbox";
-        let mailbox = check::mailbox(OP, &record.mailbox)?;
-        let shown = in_mailbox(&record.tenant, &mailbox);
-        let record = MailboxRecord {
-            mailbox,
-            ..record.clone()
-        };
-        let now = now_ms();
-        self.call(OP, || shown, move |c| mailboxes::upsert(c, &record, now))
-            .await
-    }
-
-    async fn mailboxes(&self) -> Result<Vec<MailboxRecord>, StoreError> {
-        self.call("list mailboxes", String::new, |c| mailboxes::list(c))
-            .await
-    }
-
-    async fn mailbox(
-        &self,
-        tenant: &TenantId,
-        mailbox: &str,
-    ) -> Result<Option<MailboxRecord>, StoreError> {
-        const OP: &str = "read mailbox";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
-        let id = tenant.to_string();
-        self.call(OP, || record, move |c| mailboxes::get(c, &id, &mailbox))
-            .await
-    }
-
-    async fn remove_mailbox(&self, tenant: &TenantId, mailbox: &str) -> Result<bool, StoreError> {
-        const OP: &str = "remove mailbox";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
-        let id = tenant.to_string();
-        self.call(OP, || record, move |c| mailboxes::remove(c, &id, &mailbox))
-            .await
-    }
-
-    async fn save_watermark(
-        &self,
-        tenant: &TenantId,
-        mailbox: &str,
-        watermark: &str,
-    ) -> Result<(), StoreError> {
-        const OP: &str = "save watermark";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
-        let (id, watermark, now) = (tenant.to_string(), watermark.to_owned(), now_ms());
-        self.call(
-            OP,
-            || record,
-            move |c| mailboxes::save_watermark(c, &id, &mailbox, &watermark, now),
-        )
-        .await
-    }
-
-    async fn unread_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u32)>, StoreError> {
-        let id = tenant.to_string();
-        self.call(
-            "list unread counts",
-            || format!("of tenant {tenant}"),
-            move |c| mailboxes::unread_counts(c, &id),
-        )
-        .await
-    }
-
-    async fn save_unread_counts(
-        &self,
-        tenant: &TenantId,
-        counts: &[(String, u32)],
-    ) -> Result<(), StoreError> {
-        const OP: &str = "save unread counts";
-        let counts = counts
-            .iter()
-            .map(|(mailbox, unread)| Ok((check::mailbox(OP, mailbox)?, *unread)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let (id, n) = (tenant.to_string(), counts.len());
-        self.call(
-            OP,
-            || format!("{n} mailboxes of tenant {tenant}"),
-            move |c| mailboxes::save_unread_counts(c, &id, &counts),
-        )
-        .await
-    }
-
-    async fn load_watermark(
-        &self,
-        tenant: &TenantId,
-        mailbox: &str,
-    ) -> Result<Option<String>, StoreError> {
-        const OP: &str = "load watermark";
-        let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
-        let id = tenant.to_string();
-        self.call(
-            OP,
-            || record,
-            move |c| mailboxes::load_watermark(c, &id, &mailbox),
         )
         .await
     }
@@ -342,7 +147,214 @@ impl Store for SqliteStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl DeviceStore for SqliteStore {
+    async fn register_device(
+        &self,
+        device: &NewDevice,
+        max_per_mailbox: u32,
+    ) -> Result<Device, StoreError> {
+        const OP: &str = "register device";
+        let device = check::device(OP, device)?;
+        let record = check::device_record(&device.tenant, &device.mailbox, &device.token);
+        let now = now_ms();
+        let answer = self
+            .call(
+                OP,
+                || record.clone(),
+                move |c| devices::register(c, &device, max_per_mailbox, now),
+            )
+            .await?;
+        answer.map_err(|refusal| {
+            let rule = match refusal {
+                devices::Refusal::TokenTaken => "the push token is registered for another \
+                    mailbox; it moves only once that registration is removed (the device \
+                    unregisters, the push provider reports the token dead, or an administrator \
+                    removes the device)"
+                    .to_owned(),
+                devices::Refusal::TooMany { max } => {
+                    format!("the mailbox has {max} devices registered, the most it may have")
+                }
+            };
+            StoreError::Conflict {
+                op: OP,
+                record,
+                rule,
+            }
+        })
+    }
+
+    async fn unregister_device(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        token: &str,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "unregister device";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = check::device_record(tenant, &mailbox, token);
+        let (id, token) = (tenant.to_string(), token.to_owned());
+        self.call(
+            OP,
+            || record,
+            move |c| devices::unregister(c, &id, &mailbox, &token),
+        )
+        .await
+    }
+
+    async fn remove_device(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(
+            "remove device",
+            || format!("device {id}"),
+            move |c| devices::remove(c, id),
+        )
+        .await
+    }
+
+    async fn devices_for(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Vec<Device>, StoreError> {
+        const OP: &str = "list devices";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(
+            OP,
+            || record,
+            move |c| devices::for_mailbox(c, &id, &mailbox),
+        )
+        .await
+    }
+
+    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list devices",
+            || format!("of tenant {tenant}"),
+            move |c| devices::for_tenant(c, &id),
+        )
+        .await
+    }
+
+    async fn device_count(&self) -> Result<u64, StoreError> {
+        self.call("count devices", String::new, |c| devices::count(c))
+            .await
+    }
+}
+
+#[async_trait]
+impl MailboxStore for SqliteStore {
+    async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError> {
+        const OP: &str = "save mailbox";
+        let mailbox = check::mailbox(OP, &record.mailbox)?;
+        let shown = in_mailbox(&record.tenant, &mailbox);
+        let record = MailboxRecord {
+            mailbox,
+            ..record.clone()
+        };
+        let now = now_ms();
+        self.call(OP, || shown, move |c| mailboxes::upsert(c, &record, now))
+            .await
+    }
+
+    async fn mailboxes(&self) -> Result<Vec<MailboxRecord>, StoreError> {
+        self.call("list mailboxes", String::new, |c| mailboxes::list(c))
+            .await
+    }
+
+    async fn mailbox(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<MailboxRecord>, StoreError> {
+        const OP: &str = "read mailbox";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(OP, || record, move |c| mailboxes::get(c, &id, &mailbox))
+            .await
+    }
+
+    async fn remove_mailbox(&self, tenant: &TenantId, mailbox: &str) -> Result<bool, StoreError> {
+        const OP: &str = "remove mailbox";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(OP, || record, move |c| mailboxes::remove(c, &id, &mailbox))
+            .await
+    }
+
+    async fn save_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+        watermark: &str,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save watermark";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let (id, watermark, now) = (tenant.to_string(), watermark.to_owned(), now_ms());
+        self.call(
+            OP,
+            || record,
+            move |c| mailboxes::save_watermark(c, &id, &mailbox, &watermark, now),
+        )
+        .await
+    }
+
+    async fn load_watermark(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<String>, StoreError> {
+        const OP: &str = "load watermark";
+        let mailbox = check::mailbox(OP, mailbox)?;
+        let record = in_mailbox(tenant, &mailbox);
+        let id = tenant.to_string();
+        self.call(
+            OP,
+            || record,
+            move |c| mailboxes::load_watermark(c, &id, &mailbox),
+        )
+        .await
+    }
+
+    async fn unread_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u32)>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list unread counts",
+            || format!("of tenant {tenant}"),
+            move |c| mailboxes::unread_counts(c, &id),
+        )
+        .await
+    }
+
+    async fn save_unread_counts(
+        &self,
+        tenant: &TenantId,
+        counts: &[(String, u32)],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save unread counts";
+        let counts = counts
+            .iter()
+            .map(|(mailbox, unread)| Ok((check::mailbox(OP, mailbox)?, *unread)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (id, n) = (tenant.to_string(), counts.len());
+        self.call(
+            OP,
+            || format!("{n} mailboxes of tenant {tenant}"),
+            move |c| mailboxes::save_unread_counts(c, &id, &counts),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
     async fn enqueue(
         &self,
         pushes: &[PendingPush],
@@ -409,7 +421,10 @@ impl Store for SqliteStore {
         self.call("count pushes", String::new, |c| outbox::len(c))
             .await
     }
+}
 
+#[async_trait]
+impl FollowMeStore for SqliteStore {
     async fn follow_me(
         &self,
         tenant: &TenantId,

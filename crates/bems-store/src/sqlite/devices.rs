@@ -160,7 +160,7 @@ fn time_of(ms: i64, column: usize) -> rusqlite::Result<OffsetDateTime> {
 mod tests {
     use crate::model::{PendingPush, Platform, TenantId};
     use crate::sqlite::testing::{contoso, new_device, store};
-    use crate::{Store, StoreError};
+    use crate::{DeviceStore, Outbox, StoreError};
 
     #[tokio::test]
     async fn devices_are_found_by_mailbox_and_tenant() {

@@ -208,7 +208,7 @@ pub(super) fn delete(
 #[cfg(test)]
 mod tests {
     use crate::sqlite::testing::{contoso, store};
-    use crate::{FollowMeExpect, FollowMeWrite, Store, StoreError};
+    use crate::{FollowMeExpect, FollowMeStore, FollowMeWrite, StoreError, TenantStore};
 
     const MARA: &str = "Mara@contoso.com";
 

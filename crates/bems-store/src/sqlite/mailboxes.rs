@@ -123,7 +123,7 @@ fn mailbox_record(row: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
 
 #[cfg(test)]
 mod tests {
-    use crate::Store;
+    use crate::MailboxStore;
     use crate::model::{MailboxRecord, TenantId};
     use crate::sqlite::testing::{contoso, store};
 

@@ -104,7 +104,7 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
 mod tests {
     use crate::model::PendingPush;
     use crate::sqlite::testing::{contoso, new_device, store};
-    use crate::{SqliteStore, Store, StoreError};
+    use crate::{DeviceStore, MailboxStore, Outbox, SqliteStore, StoreError};
 
     fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
         PendingPush {

@@ -99,11 +99,12 @@ pub(super) fn delete_certificate(
 
 #[cfg(test)]
 mod tests {
+    use crate::TenantStore;
     use exchange_auth::SecretBytes;
 
     use crate::model::TenantId;
     use crate::sqlite::testing::{contoso, store};
-    use crate::{SqliteStore, Store, StoreError, StoreKey};
+    use crate::{SqliteStore, StoreError, StoreKey};
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 

@@ -62,7 +62,7 @@ pub(super) fn tenant_id(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Res
 mod tests {
     use crate::model::TenantId;
     use crate::sqlite::testing::{contoso, new_device, store};
-    use crate::{Store, StoreError};
+    use crate::{DeviceStore, MailboxStore, StoreError, TenantStore};
 
     #[tokio::test]
     async fn tenant_settings_are_saved_replaced_and_listed() {

@@ -103,11 +103,12 @@ pub(super) fn not_committed(error: &rusqlite::Error) -> rusqlite::Error {
 
 #[cfg(test)]
 mod tests {
+    use crate::{DeviceStore, MailboxStore, Outbox};
     use std::time::Duration;
 
+    use crate::SqliteStore;
     use crate::model::PendingPush;
     use crate::sqlite::testing::{contoso, new_device, store};
-    use crate::{SqliteStore, Store};
 
     /// Keeps the worker busy, so that what is sent meanwhile queues up into one batch.
     async fn hold(store: &SqliteStore) {
