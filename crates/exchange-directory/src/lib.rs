@@ -1,7 +1,9 @@
-//! BlackBerry Directory Lookup: a device user looks up other users by first name, last name,
-//! display name or address, and sees their photo.
+//! # exchange-directory
 //!
-//! A tenant's [`Directory`] asks its backends together, each within the tenant's timeout:
+//! Directory Lookup, as BlackBerry's BEMS offers it: a device user looks up other users by
+//! first name, last name, display name or address, and sees their photo.
+//!
+//! A [`Directory`] asks its backends together, each within its settings' timeout:
 //!
 //! | backend | search | photo |
 //! |---|---|---|
@@ -9,16 +11,21 @@
 //! | [`GraphDirectory`] (Microsoft 365) | `GET /v1.0/users?$filter=startswith(...)` | `GET /v1.0/users/{address}/photo/$value` |
 //! | [`LdapDirectory`] ("LDAP lookup") | the query template, `{key}` replaced by the escaped text | `thumbnailPhoto` |
 //!
-//! and merges their hits by the tenant's user id property (BEMS's "User ID Property Name"),
-//! the first backend in the configured order giving each field. Results are bounded
+//! and merges their hits by the user id property (BEMS's "User ID Property Name"), the first
+//! backend in the configured order giving each field. Results are bounded
 //! (`max_results`), photos too (`max_photo_bytes`), and both are kept for `cache_ttl_seconds`.
 //!
 //! User input never changes a query's meaning: it is a [`SearchQuery`] (trimmed, bounded, no
 //! control characters), then escaped for each backend: RFC 4515 for LDAP filters, XML text in
 //! the SOAP body for EWS, an OData string literal inside a percent-encoded query for Graph.
 //!
+//! The crate holds what it needs from its application behind traits it owns: an
+//! [`Authenticator`](exchange_auth::Authenticator) sends the requests, an [`EwsLocator`] says
+//! where a caller's mailbox is; its settings ([`DirectorySettings`], [`LdapSettings`]) are
+//! plain values.
+//!
 //! ```
-//! use bems_service::directory::SearchQuery;
+//! use exchange_directory::SearchQuery;
 //!
 //! let query = SearchQuery::parse("  Mara ", 2).expect("a valid query");
 //! assert_eq!(query.as_str(), "Mara");
@@ -26,14 +33,13 @@
 //! assert!(SearchQuery::parse("ma\0ra", 2).is_err());
 //! ```
 
-pub mod api;
 mod cache;
-pub mod demo;
 mod ews;
 mod graph;
 mod ldap;
 mod merge;
 mod query;
+mod settings;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,15 +50,18 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use self::cache::TtlCache;
-pub use self::ews::EwsDirectory;
+pub use self::ews::{EwsDirectory, EwsLocator, LocateError};
 pub use self::graph::GraphDirectory;
 pub use self::ldap::LdapDirectory;
 pub use self::query::{MAX_QUERY_CHARS, QueryError, SearchQuery, is_address};
-use crate::settings::{DirectoryBackendKind, DirectorySettings};
+pub use self::settings::{
+    BackendKind, ConfigError, DEFAULT_PHOTO_QUERY_TEMPLATE, DEFAULT_QUERY_TEMPLATE,
+    DirectorySettings, LdapSettings, QUERY_KEY, UserIdProperty,
+};
 
-/// Most search answers a tenant keeps.
+/// Most search answers a directory keeps.
 const SEARCHES_KEPT: usize = 1000;
-/// Most photos a tenant keeps, and their total size.
+/// Most photos a directory keeps, and their total size.
 const PHOTOS_KEPT: usize = 512;
 const PHOTO_BYTES_KEPT: usize = 32 * 1024 * 1024;
 
@@ -124,7 +133,7 @@ pub enum DirectoryError {
         /// What failed (never a password).
         reason: String,
     },
-    /// The backend took longer than the tenant's timeout.
+    /// The backend took longer than the directory's timeout.
     #[error("{backend}: no answer within {timeout:?}")]
     Timeout {
         /// `ews`, `graph` or `ldap`.
@@ -135,7 +144,8 @@ pub enum DirectoryError {
 }
 
 impl DirectoryError {
-    pub(crate) fn unavailable(backend: DirectoryBackendKind, reason: impl Into<String>) -> Self {
+    /// `backend` could not answer, for `reason` (never a password).
+    pub fn unavailable(backend: BackendKind, reason: impl Into<String>) -> Self {
         Self::Unavailable {
             backend: backend.as_str(),
             reason: reason.into(),
@@ -154,7 +164,7 @@ impl DirectoryError {
 #[async_trait]
 pub trait DirectoryBackend: Send + Sync {
     /// Which backend this is.
-    fn kind(&self) -> DirectoryBackendKind;
+    fn kind(&self) -> BackendKind;
 
     /// At most `limit` people matching `query`, asked on behalf of `caller` (an address the
     /// caller's token proved).
@@ -225,7 +235,7 @@ fn sniff(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// One tenant's Directory Lookup: its backends, its bounds, its caches.
+/// One Directory Lookup: its backends, its bounds, its caches.
 pub struct Directory {
     settings: DirectorySettings,
     backends: Vec<Arc<dyn DirectoryBackend>>,
@@ -245,7 +255,7 @@ impl std::fmt::Debug for Directory {
 impl Directory {
     /// A directory asking `backends` (in order of precedence) within `settings`' bounds.
     pub fn new(settings: DirectorySettings, backends: Vec<Arc<dyn DirectoryBackend>>) -> Self {
-        let ttl = Duration::from_secs(u64::from(settings.cache_ttl_seconds));
+        let ttl = settings.cache_ttl();
         Self {
             searches: Mutex::new(TtlCache::new(ttl, SEARCHES_KEPT, usize::MAX)),
             photos: Mutex::new(TtlCache::new(ttl, PHOTOS_KEPT, PHOTO_BYTES_KEPT)),
@@ -260,11 +270,11 @@ impl Directory {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(u64::from(self.settings.timeout_seconds))
+        self.settings.timeout()
     }
 
     fn max_photo(&self) -> usize {
-        usize::try_from(self.settings.max_photo_bytes).unwrap_or(usize::MAX)
+        self.settings.max_photo()
     }
 
     /// At most `limit` (and `max_results`) people matching `query`, for `caller`. A backend
