@@ -17,6 +17,7 @@
 //! | [`ews_subscriptions`] | `ews-subscriptions` | keep mailboxes subscribed, yield events |
 //! | [`graph_subscriptions`] | `graph-subscriptions` | the same through Microsoft Graph change notifications (Exchange Online) |
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
+//! | [`exchange_directory`] | `exchange-directory` | Directory Lookup: search people and fetch photos through EWS, Graph and LDAP |
 //! | [`service`] | `bems-service` | the composition and the `bems` binary |
 //! | [`exchange_sim`] | `exchange-sim` | a faithful Exchange simulator |
 
@@ -30,6 +31,8 @@ pub use ews_proto;
 pub use ews_subscriptions;
 #[doc(inline)]
 pub use exchange_auth;
+#[doc(inline)]
+pub use exchange_directory;
 #[doc(inline)]
 pub use exchange_sim;
 #[doc(inline)]
