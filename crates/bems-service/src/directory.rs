@@ -4,7 +4,7 @@
 //! The directory crate knows nothing of tenants. This module turns a tenant's
 //! `[tenants.directory]` into the crate's settings ([`settings`], [`ldap_settings`]), gives the
 //! EWS backend the caller's EWS URL (the store's record of the mailbox, else Autodiscover's:
-//! [`MailboxUrls`]), and the Graph backend an authenticator whose tokens are for Graph.
+//! `MailboxUrls`), and the Graph backend an authenticator whose tokens are for Graph.
 
 pub mod api;
 pub mod demo;
@@ -123,7 +123,9 @@ pub fn ldap_settings(tenant: &TenantSettings) -> LdapSettings {
             .service_account_username
             .clone()
             .zip(tenant.service_account_password.clone())
-            .map_or((None, None), |(user, password)| (Some(user), Some(password))),
+            .map_or((None, None), |(user, password)| {
+                (Some(user), Some(password))
+            }),
     };
     LdapSettings {
         servers: ldap.servers.iter().cloned().collect(),
@@ -188,7 +190,11 @@ impl EwsLocator for MailboxUrls {
         {
             return Ok(url);
         }
-        let found = self.locator.locate(mailbox).await.map_err(LocateError::new)?;
+        let found = self
+            .locator
+            .locate(mailbox)
+            .await
+            .map_err(LocateError::new)?;
         Ok(found.ews_url)
     }
 }

@@ -93,10 +93,7 @@ async fn backends_are_merged_and_a_failing_one_is_named() {
     );
     ldap.photo = Some(b"\x89PNG\r\n\x1a\nldap".to_vec());
     let broken = Arc::new(Scripted {
-        hits: Err(DirectoryError::unavailable(
-            BackendKind::Graph,
-            "HTTP 503",
-        )),
+        hits: Err(DirectoryError::unavailable(BackendKind::Graph, "HTTP 503")),
         ..Scripted::new(BackendKind::Graph, Vec::new())
     });
     let directory = Directory::new(settings(), vec![ews, Arc::new(ldap), broken]);

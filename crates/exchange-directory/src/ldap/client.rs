@@ -52,14 +52,17 @@ pub(crate) enum ClientError {
     Stopped(#[source] JoinError),
     /// No server could be used: each, and why.
     #[error("{}", servers(.0))]
-    Servers(Vec<(String, ClientError)>),
+    Servers(Vec<(String, Self)>),
     /// The error's text held the bind password.
     #[error("the directory's error text held the password and is withheld")]
     Withheld,
 }
 
 fn servers(errors: &[(String, ClientError)]) -> String {
-    let each: Vec<String> = errors.iter().map(|(url, e)| format!("{url}: {e}")).collect();
+    let each: Vec<String> = errors
+        .iter()
+        .map(|(url, e)| format!("{url}: {e}"))
+        .collect();
     each.join("; ")
 }
 
