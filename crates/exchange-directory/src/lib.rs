@@ -25,12 +25,57 @@
 //! plain values.
 //!
 //! ```
-//! use exchange_directory::SearchQuery;
+//! use std::sync::Arc;
 //!
+//! use async_trait::async_trait;
+//! use exchange_directory::{
+//!     BackendKind, Directory, DirectoryBackend, DirectoryError, DirectorySettings, Hit, Person,
+//!     SearchQuery,
+//! };
+//!
+//! /// A backend that knows one person.
+//! struct One;
+//!
+//! #[async_trait]
+//! impl DirectoryBackend for One {
+//!     fn kind(&self) -> BackendKind {
+//!         BackendKind::Ldap
+//!     }
+//!
+//!     async fn search(
+//!         &self,
+//!         _caller: &str,
+//!         query: &SearchQuery,
+//!         _limit: usize,
+//!     ) -> Result<Vec<Hit>, DirectoryError> {
+//!         let mut mara = Person::new("mara@contoso.com");
+//!         mara.display_name = Some("Mara Whitley".to_owned());
+//!         let found = mara.email.starts_with(&query.as_str().to_lowercase());
+//!         Ok(found.then(|| Hit::new(mara)).into_iter().collect())
+//!     }
+//!
+//!     async fn photo(
+//!         &self,
+//!         _caller: &str,
+//!         _address: &str,
+//!         _max_bytes: usize,
+//!     ) -> Result<Option<Vec<u8>>, DirectoryError> {
+//!         Ok(None)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let query = SearchQuery::parse("  Mara ", 2).expect("a valid query");
 //! assert_eq!(query.as_str(), "Mara");
 //! assert!(SearchQuery::parse("m", 2).is_err());
 //! assert!(SearchQuery::parse("ma\0ra", 2).is_err());
+//!
+//! let directory = Directory::new(DirectorySettings::default(), vec![Arc::new(One)]);
+//! let answer = directory.search("sadie@contoso.com", &query, 10).await?;
+//! assert_eq!(answer.people[0].display_name.as_deref(), Some("Mara Whitley"));
+//! # Ok(())
+//! # }
 //! ```
 
 mod cache;

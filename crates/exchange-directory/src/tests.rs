@@ -223,3 +223,56 @@ fn photos_carry_a_digest_etag_and_a_sniffed_type() {
         "application/octet-stream"
     );
 }
+
+/// A locator that knows no mailbox.
+struct Nowhere;
+
+#[async_trait]
+impl EwsLocator for Nowhere {
+    async fn ews_url(&self, mailbox: &str) -> Result<url::Url, LocateError> {
+        Err(LocateError::new(format!("{mailbox} is unknown")))
+    }
+}
+
+/// Counts the requests it is asked to send, and sends none.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+#[async_trait]
+impl exchange_auth::Authenticator for Counting {
+    async fn send(
+        &self,
+        _: exchange_auth::HttpRequest,
+    ) -> Result<exchange_auth::HttpResponse, exchange_auth::AuthError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(exchange_auth::AuthError::Protocol("not sent".into()))
+    }
+
+    fn status(&self) -> exchange_auth::AuthStatus {
+        exchange_auth::AuthStatus::new(exchange_auth::AuthMethod::ModernClientSecret, "test".into())
+    }
+}
+
+#[tokio::test]
+async fn ews_without_the_callers_ews_url_fails_before_sending_anything() {
+    let auth = Arc::new(Counting::default());
+    let ews = EwsDirectory::new(
+        Arc::clone(&auth) as _,
+        Arc::new(Nowhere),
+        Duration::from_secs(1),
+    );
+    let error = ews
+        .search("mara@contoso.com", &query("dan"), 5)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "ews: the EWS URL of mara@contoso.com: mara@contoso.com is unknown"
+    );
+    let error = ews
+        .photo("mara@contoso.com", "dan@contoso.com", 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(error.backend(), "ews");
+    assert_eq!(auth.0.load(Ordering::SeqCst), 0);
+}
