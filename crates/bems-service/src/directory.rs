@@ -30,8 +30,7 @@ use crate::store::{Store, TenantRefreshTokens};
 
 /// Why one of a tenant's directory backends could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SetupError {
+enum SetupError {
     /// The backend's settings cannot work.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -89,7 +88,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
 }
 
 /// The directory crate's name for a backend of the settings.
-pub fn backend_kind(kind: DirectoryBackendKind) -> BackendKind {
+fn backend_kind(kind: DirectoryBackendKind) -> BackendKind {
     match kind {
         DirectoryBackendKind::Ews => BackendKind::Ews,
         DirectoryBackendKind::Graph => BackendKind::Graph,
