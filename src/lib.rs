@@ -19,6 +19,7 @@
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
 //! | [`settings`] | `bems-settings` | the seed page's settings and their rules |
 //! | [`store`] | `bems-store` | what the service keeps: devices, mailboxes, sealed secrets, the outbox |
+//! | [`exchange_directory`] | `exchange-directory` | Directory Lookup: search people and fetch photos through EWS, Graph and LDAP |
 //! | [`service`] | `bems-service` | the composition: tenants, pipeline, courier, API |
 
 #[doc(inline)]
@@ -35,6 +36,8 @@ pub use ews_proto;
 pub use ews_subscriptions;
 #[doc(inline)]
 pub use exchange_auth;
+#[doc(inline)]
+pub use exchange_directory;
 #[doc(inline)]
 pub use graph_subscriptions;
 #[doc(inline)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bems::exchange_auth::Secret;
-use bems::service::directory::{DirectoryBackend, LdapDirectory, SearchQuery};
+use bems::exchange_directory::{DirectoryBackend, SearchQuery};
+use bems::service::directory::ldap_directory;
 use bems::settings::{CertificatePurpose, TrustedCertificate};
 
 use super::*;
@@ -274,8 +275,7 @@ async fn a_wrong_bind_password_is_reported_without_the_password() {
     assert_eq!(status, 200, "EWS still answers: {answer}");
     assert_eq!(answer["failed"], serde_json::json!(["ldap"]), "{answer}");
     // What the log gets: the bind that failed, never the password.
-    let backend =
-        LdapDirectory::from_settings(&service.world.settings.tenants[0]).expect("backend");
+    let backend = ldap_directory(&service.world.settings.tenants[0]).expect("backend");
     let query = SearchQuery::parse("Sadie", 2).expect("query");
     let error = backend
         .search(MARA, &query, 5)

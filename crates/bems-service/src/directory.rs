@@ -1,395 +1,293 @@
-//! BlackBerry Directory Lookup: a device user looks up other users by first name, last name,
-//! display name or address, and sees their photo.
+//! BlackBerry Directory Lookup for the service's tenants: each tenant's
+//! [`exchange_directory::Directory`], built from its settings, and the HTTP routes ([`api`]).
 //!
-//! A tenant's [`Directory`] asks its backends together, each within the tenant's timeout:
-//!
-//! | backend | search | photo |
-//! |---|---|---|
-//! | [`EwsDirectory`] ("GAL lookup") | `ResolveNames` with contact data, as the caller | `GetUserPhoto` |
-//! | [`GraphDirectory`] (Microsoft 365) | `GET /v1.0/users?$filter=startswith(...)` | `GET /v1.0/users/{address}/photo/$value` |
-//! | [`LdapDirectory`] ("LDAP lookup") | the query template, `{key}` replaced by the escaped text | `thumbnailPhoto` |
-//!
-//! and merges their hits by the tenant's user id property (BEMS's "User ID Property Name"),
-//! the first backend in the configured order giving each field. Results are bounded
-//! (`max_results`), photos too (`max_photo_bytes`), and both are kept for `cache_ttl_seconds`.
-//!
-//! User input never changes a query's meaning: it is a [`SearchQuery`] (trimmed, bounded, no
-//! control characters), then escaped for each backend: RFC 4515 for LDAP filters, XML text in
-//! the SOAP body for EWS, an OData string literal inside a percent-encoded query for Graph.
-//!
-//! ```
-//! use bems_service::directory::SearchQuery;
-//!
-//! let query = SearchQuery::parse("  Mara ", 2).expect("a valid query");
-//! assert_eq!(query.as_str(), "Mara");
-//! assert!(SearchQuery::parse("m", 2).is_err());
-//! assert!(SearchQuery::parse("ma\0ra", 2).is_err());
-//! ```
+//! The directory crate knows nothing of tenants. This module turns a tenant's
+//! `[tenants.directory]` into the crate's settings ([`settings`], [`ldap_settings`]), gives the
+//! EWS backend the caller's EWS URL (the store's record of the mailbox, else Autodiscover's:
+//! `MailboxUrls`), and the Graph backend an authenticator whose tokens are for Graph.
 
 pub mod api;
-mod cache;
-mod ews;
-mod graph;
-mod ldap;
-mod merge;
-mod query;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::future::join_all;
-use serde::Serialize;
-use tokio::sync::Mutex;
+use autodiscover::MailboxLocator;
+use exchange_auth::{AuthError, Authenticator};
+use exchange_directory::{
+    BackendKind, ConfigError, Directory, DirectoryBackend, DirectoryError, EwsDirectory,
+    EwsLocator, GraphDirectory, Hit, LdapDirectory, LdapSettings, LocateError, SearchQuery,
+};
+use url::Url;
 
-use self::cache::TtlCache;
-pub use self::ews::EwsDirectory;
-pub use self::graph::GraphDirectory;
-pub use self::ldap::LdapDirectory;
-pub use self::query::{MAX_QUERY_CHARS, QueryError, SearchQuery, is_address};
-use bems_settings::{DirectoryBackendKind, DirectorySettings};
+use crate::service::{Service, Tenant};
+use bems_settings::{
+    AuthenticationType, CertificatePurpose, DirectoryBackendKind, DirectorySettings,
+    TenantSettings, UserIdProperty,
+};
+use bems_store::Store;
+use bems_store::model::TenantId;
 
-/// Most search answers a tenant keeps.
-const SEARCHES_KEPT: usize = 1000;
-/// Most photos a tenant keeps, and their total size.
-const PHOTOS_KEPT: usize = 512;
-const PHOTO_BYTES_KEPT: usize = 32 * 1024 * 1024;
+use crate::adapters::TenantRefreshTokens;
 
-/// One person, as a backend (or the merge of several) describes them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Person {
-    /// The primary SMTP address.
-    pub email: String,
-    /// The display name.
-    pub display_name: Option<String>,
-    /// The first name.
-    pub given_name: Option<String>,
-    /// The last name.
-    pub surname: Option<String>,
-    /// The job title.
-    pub job_title: Option<String>,
-    /// The department.
-    pub department: Option<String>,
-    /// The Exchange alias (`mailNickname`), when the backend gives it.
-    #[serde(skip)]
-    pub alias: Option<String>,
-    /// Whether the person has a photo: `None` when the backend does not say.
-    #[serde(skip)]
-    pub has_photo: Option<bool>,
-    /// The backends that know the person, in the configured order.
-    pub sources: Vec<&'static str>,
+/// Why one of a tenant's directory backends could not be set up.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    /// The backend's settings cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No authenticator for Graph could be made.
+    #[error("Graph authentication: {0}")]
+    GraphAuth(#[source] AuthError),
 }
 
-impl Person {
-    /// A person known by `email`.
-    pub fn new(email: impl Into<String>) -> Self {
-        Self {
-            email: email.into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// A backend's hit: the person and, when the search brought it along, the photo.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Hit {
-    /// Who.
-    pub person: Person,
-    /// Their photo's bytes, when the search returned them (LDAP's `thumbnailPhoto`).
-    pub photo: Option<Vec<u8>>,
-}
-
-impl Hit {
-    /// A hit without photo bytes.
-    pub fn new(person: Person) -> Self {
-        Self {
-            person,
-            photo: None,
-        }
-    }
-}
-
-/// Why a backend could not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DirectoryError {
-    /// The backend could not be reached, or its answer could not be read.
-    #[error("{backend}: {reason}")]
-    Unavailable {
-        /// `ews`, `graph` or `ldap`.
-        backend: &'static str,
-        /// What failed (never a password).
-        reason: String,
-    },
-    /// The backend took longer than the tenant's timeout.
-    #[error("{backend}: no answer within {timeout:?}")]
-    Timeout {
-        /// `ews`, `graph` or `ldap`.
-        backend: &'static str,
-        /// The timeout.
-        timeout: Duration,
-    },
-}
-
-impl DirectoryError {
-    pub(crate) fn unavailable(backend: DirectoryBackendKind, reason: impl Into<String>) -> Self {
-        Self::Unavailable {
-            backend: backend.as_str(),
-            reason: reason.into(),
-        }
-    }
-
-    /// The backend that failed.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Unavailable { backend, .. } | Self::Timeout { backend, .. } => backend,
-        }
-    }
-}
-
-/// One way to search a directory; what a [`Directory`] holds as `Arc<dyn DirectoryBackend>`.
-#[async_trait]
-pub trait DirectoryBackend: Send + Sync {
-    /// Which backend this is.
-    fn kind(&self) -> DirectoryBackendKind;
-
-    /// At most `limit` people matching `query`, asked on behalf of `caller` (an address the
-    /// caller's token proved).
-    async fn search(
-        &self,
-        caller: &str,
-        query: &SearchQuery,
-        limit: usize,
-    ) -> Result<Vec<Hit>, DirectoryError>;
-
-    /// The photo of the person with address `address` (checked by [`is_address`]), `None`
-    /// when there is none or it is larger than `max_bytes`.
-    async fn photo(
-        &self,
-        caller: &str,
-        address: &str,
-        max_bytes: usize,
-    ) -> Result<Option<Vec<u8>>, DirectoryError>;
-}
-
-/// What a search found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SearchAnswer {
-    /// The people, by display name.
-    pub people: Vec<Person>,
-    /// Whether more people matched than were returned.
-    pub truncated: bool,
-    /// The backends that did not answer, and why (for logs: devices are told only which).
-    pub failed: Vec<DirectoryError>,
-}
-
-/// A photo, ready to serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Photo {
-    /// The image.
-    pub bytes: Arc<[u8]>,
-    /// Its media type, from its first bytes (`image/png`, `image/jpeg`, `image/gif`).
-    pub content_type: &'static str,
-    /// A strong entity tag: a digest of the bytes, quoted.
-    pub etag: String,
-}
-
-impl Photo {
-    /// A photo of `bytes`.
-    pub fn new(bytes: Vec<u8>) -> Self {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(&bytes);
-        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            content_type: sniff(&bytes),
-            bytes: bytes.into(),
-            etag: format!("\"{hex}\""),
-        }
-    }
-}
-
-fn sniff(bytes: &[u8]) -> &'static str {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        "image/gif"
-    } else {
-        "application/octet-stream"
-    }
-}
-
-/// One tenant's Directory Lookup: its backends, its bounds, its caches.
-pub struct Directory {
-    settings: DirectorySettings,
-    backends: Vec<Arc<dyn DirectoryBackend>>,
-    searches: Mutex<TtlCache<(String, String, usize), SearchAnswer>>,
-    photos: Mutex<TtlCache<String, Option<Photo>>>,
-}
-
-impl std::fmt::Debug for Directory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kinds: Vec<&str> = self.backends.iter().map(|b| b.kind().as_str()).collect();
-        f.debug_struct("Directory")
-            .field("backends", &kinds)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Directory {
-    /// A directory asking `backends` (in order of precedence) within `settings`' bounds.
-    pub fn new(settings: DirectorySettings, backends: Vec<Arc<dyn DirectoryBackend>>) -> Self {
-        let ttl = Duration::from_secs(u64::from(settings.cache_ttl_seconds));
-        Self {
-            searches: Mutex::new(TtlCache::new(ttl, SEARCHES_KEPT, usize::MAX)),
-            photos: Mutex::new(TtlCache::new(ttl, PHOTOS_KEPT, PHOTO_BYTES_KEPT)),
-            settings,
-            backends,
-        }
-    }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &DirectorySettings {
-        &self.settings
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(u64::from(self.settings.timeout_seconds))
-    }
-
-    fn max_photo(&self) -> usize {
-        usize::try_from(self.settings.max_photo_bytes).unwrap_or(usize::MAX)
-    }
-
-    /// At most `limit` (and `max_results`) people matching `query`, for `caller`. A backend
-    /// that fails is named in [`SearchAnswer::failed`]; when every backend fails, the first
-    /// error is returned. Complete answers are kept for the cache's time.
-    pub async fn search(
-        &self,
-        caller: &str,
-        query: &SearchQuery,
-        limit: usize,
-    ) -> Result<SearchAnswer, DirectoryError> {
-        let max = usize::try_from(self.settings.max_results).unwrap_or(usize::MAX);
-        let limit = limit.clamp(1, max);
-        let key = (
-            caller.to_ascii_lowercase(),
-            query.as_str().to_lowercase(),
-            limit,
-        );
-        if let Some(answer) = self.searches.lock().await.get(&key, Instant::now()) {
-            return Ok(answer);
-        }
-        let timeout = self.timeout();
-        let asked = self.backends.iter().map(|backend| async move {
-            let kind = backend.kind();
-            // One more than asked for tells whether there were more.
-            let search = backend.search(caller, query, limit + 1);
-            match tokio::time::timeout(timeout, search).await {
-                Ok(result) => result,
-                Err(_) => Err(DirectoryError::Timeout {
-                    backend: kind.as_str(),
-                    timeout,
-                }),
-            }
-        });
-        let mut found = Vec::new();
-        let mut failed = Vec::new();
-        for result in join_all(asked).await {
-            match result {
-                Ok(hits) => found.push(hits),
-                Err(error) => {
-                    tracing::warn!(backend = error.backend(), %error, "directory search failed");
-                    failed.push(error);
+/// `tenant`'s directory, with the backends its settings name (a backend that cannot be set
+/// up answers every request with why).
+pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
+    let settings = &tenant.settings;
+    let bounds = self::settings(&settings.directory);
+    let timeout = bounds.timeout();
+    let backends = settings
+        .directory
+        .backends
+        .iter()
+        .map(|kind| -> Arc<dyn DirectoryBackend> {
+            let built = match kind {
+                DirectoryBackendKind::Ews => {
+                    let urls = MailboxUrls {
+                        store: Arc::clone(&service.store),
+                        tenant: tenant.id.clone(),
+                        locator: Arc::clone(&tenant.locator) as Arc<dyn MailboxLocator>,
+                    };
+                    Ok(Arc::new(EwsDirectory::new(
+                        Arc::clone(&tenant.auth),
+                        Arc::new(urls),
+                        timeout,
+                    )) as Arc<dyn DirectoryBackend>)
                 }
-            }
-        }
-        if found.is_empty() && !failed.is_empty() {
-            return Err(failed.swap_remove(0));
-        }
-        let (hits, truncated) = merge::merge(found, self.settings.user_id_property, limit);
-        let mut photos = self.photos.lock().await;
-        let now = Instant::now();
-        for hit in &hits {
-            if let Some(bytes) = hit.photo.clone().filter(|b| b.len() <= self.max_photo()) {
-                let weight = bytes.len();
-                let photo = Some(Photo::new(bytes));
-                photos.insert(hit.person.email.to_ascii_lowercase(), photo, weight, now);
-            }
-        }
-        drop(photos);
-        let answer = SearchAnswer {
-            people: hits.into_iter().map(|hit| hit.person).collect(),
-            truncated,
-            failed,
-        };
-        if answer.failed.is_empty() {
-            self.searches
-                .lock()
-                .await
-                .insert(key, answer.clone(), 1, Instant::now());
-        }
-        Ok(answer)
-    }
-
-    /// The photo of `address`, from the first backend that has one; `None` when none has.
-    /// An error only when every backend failed. Answers (and their absence) are kept for the
-    /// cache's time.
-    pub async fn photo(
-        &self,
-        caller: &str,
-        address: &str,
-    ) -> Result<Option<Photo>, DirectoryError> {
-        let key = address.to_ascii_lowercase();
-        if let Some(photo) = self.photos.lock().await.get(&key, Instant::now()) {
-            return Ok(photo);
-        }
-        let max = self.max_photo();
-        let timeout = self.timeout();
-        let mut first_error = None;
-        let mut answered = false;
-        let mut found = None;
-        for backend in &self.backends {
-            let asked = backend.photo(caller, &key, max);
-            let result = match tokio::time::timeout(timeout, asked).await {
-                Ok(result) => result,
-                Err(_) => Err(DirectoryError::Timeout {
-                    backend: backend.kind().as_str(),
-                    timeout,
-                }),
+                DirectoryBackendKind::Ldap => ldap_directory(settings)
+                    .map(|ldap| Arc::new(ldap) as Arc<dyn DirectoryBackend>)
+                    .map_err(SetupError::from),
+                DirectoryBackendKind::Graph => graph_auth(service, tenant)
+                    .map(|auth| {
+                        let base = &settings.directory.graph.base_url;
+                        Arc::new(GraphDirectory::new(auth, base, timeout))
+                            as Arc<dyn DirectoryBackend>
+                    })
+                    .map_err(SetupError::GraphAuth),
             };
-            match result {
-                Ok(Some(bytes)) if bytes.len() <= max => {
-                    found = Some(Photo::new(bytes));
-                    answered = true;
-                    break;
-                }
-                Ok(_) => answered = true,
-                Err(error) => {
-                    tracing::warn!(backend = error.backend(), %error, "directory photo failed");
-                    first_error.get_or_insert(error);
-                }
-            }
+            built.unwrap_or_else(|error| {
+                let reason = error.to_string();
+                tracing::error!(tenant = %tenant.id, backend = kind.as_str(), %reason, "directory backend not set up");
+                Arc::new(NotSetUp {
+                    kind: backend_kind(*kind),
+                    reason,
+                })
+            })
+        })
+        .collect();
+    Directory::new(bounds, backends)
+}
+
+/// The directory crate's name for a backend of the settings.
+fn backend_kind(kind: DirectoryBackendKind) -> BackendKind {
+    match kind {
+        DirectoryBackendKind::Ews => BackendKind::Ews,
+        DirectoryBackendKind::Graph => BackendKind::Graph,
+        DirectoryBackendKind::Ldap => BackendKind::Ldap,
+    }
+}
+
+/// The bounds and merge rule of `[tenants.directory]`.
+pub fn settings(directory: &DirectorySettings) -> exchange_directory::DirectorySettings {
+    exchange_directory::DirectorySettings {
+        user_id_property: match directory.user_id_property {
+            UserIdProperty::Alias => exchange_directory::UserIdProperty::Alias,
+            UserIdProperty::Email => exchange_directory::UserIdProperty::Email,
+        },
+        max_results: directory.max_results,
+        min_query_length: directory.min_query_length,
+        max_photo_bytes: directory.max_photo_bytes,
+        cache_ttl_seconds: directory.cache_ttl_seconds,
+        timeout_seconds: directory.timeout_seconds,
+    }
+}
+
+/// `tenant`'s `[tenants.directory.ldap]`, with the tenant's `active_directory` trusted
+/// certificates; it binds as `bind_user`, or as the service account when none is set
+/// (anonymously without either).
+pub fn ldap_settings(tenant: &TenantSettings) -> LdapSettings {
+    let ldap = &tenant.directory.ldap;
+    let (bind_user, bind_password) = match &ldap.bind_user {
+        Some(user) => (Some(user.clone()), ldap.bind_password.clone()),
+        None => tenant
+            .service_account_username
+            .clone()
+            .zip(tenant.service_account_password.clone())
+            .map_or((None, None), |(user, password)| {
+                (Some(user), Some(password))
+            }),
+    };
+    LdapSettings {
+        servers: ldap.servers.iter().cloned().collect(),
+        port: ldap.port,
+        ssl: ldap.ssl,
+        trusted_ca_pem: tenant
+            .trusted_certificates
+            .iter()
+            .filter(|c| c.purpose == CertificatePurpose::ActiveDirectory)
+            .filter_map(|c| c.pem.clone())
+            .collect(),
+        base_dn: ldap.base_dn.clone(),
+        query_template: ldap.query_template.clone(),
+        photo_query_template: ldap.photo_query_template.clone(),
+        bind_user,
+        bind_password,
+    }
+}
+
+/// The LDAP backend `tenant`'s settings describe.
+pub fn ldap_directory(tenant: &TenantSettings) -> Result<LdapDirectory, ConfigError> {
+    let bounds = settings(&tenant.directory);
+    LdapDirectory::new(&ldap_settings(tenant), &bounds)
+}
+
+/// An authenticator whose tokens are for Graph, sent through the tenant's `transport` (which
+/// carries the overrides' trusted CAs and fixed addresses): under passive authentication, the
+/// administrator's sign-in (the tenant's refresh token in the store, redeemed for Graph);
+/// otherwise the tenant's modern authentication with Graph's resource (its origin without a
+/// port) and scope `<resource>/.default`, never Basic.
+fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticator>, AuthError> {
+    let settings = &tenant.settings;
+    let base = &settings.directory.graph.base_url;
+    if settings.authentication == AuthenticationType::Passive {
+        let refresh = Arc::new(TenantRefreshTokens::new(
+            Arc::clone(&service.store),
+            tenant.id.clone(),
+        ));
+        return crate::graph::auth::passive_graph_authenticator(
+            settings,
+            &tenant.transport,
+            tenant.redirect_uri.clone(),
+            refresh,
+            base,
+        );
+    }
+    crate::graph::auth::directory_graph_authenticator(settings, &tenant.transport, base)
+}
+
+/// The EWS URL of a tenant's mailbox: the one the store recorded, else Autodiscover's.
+struct MailboxUrls {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    locator: Arc<dyn MailboxLocator>,
+}
+
+#[async_trait]
+impl EwsLocator for MailboxUrls {
+    async fn ews_url(&self, mailbox: &str) -> Result<Url, LocateError> {
+        if let Ok(Some(record)) = self.store.mailbox(&self.tenant, mailbox).await
+            && let Some(Ok(url)) = record.ews_url.as_deref().map(Url::parse)
+        {
+            return Ok(url);
         }
-        if !answered && let Some(error) = first_error {
-            return Err(error);
-        }
-        // "None" is kept only when every backend said so.
-        if found.is_some() || first_error.is_none() {
-            let weight = found.as_ref().map_or(1, |p| p.bytes.len());
-            self.photos
-                .lock()
-                .await
-                .insert(key, found.clone(), weight, Instant::now());
-        }
-        Ok(found)
+        let found = self
+            .locator
+            .locate(mailbox)
+            .await
+            .map_err(LocateError::new)?;
+        Ok(found.ews_url)
+    }
+}
+
+/// A backend whose settings could not be applied.
+struct NotSetUp {
+    kind: BackendKind,
+    reason: String,
+}
+
+#[async_trait]
+impl DirectoryBackend for NotSetUp {
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    async fn search(&self, _: &str, _: &SearchQuery, _: usize) -> Result<Vec<Hit>, DirectoryError> {
+        Err(DirectoryError::unavailable(self.kind, &self.reason))
+    }
+
+    async fn photo(&self, _: &str, _: &str, _: usize) -> Result<Option<Vec<u8>>, DirectoryError> {
+        Err(DirectoryError::unavailable(self.kind, &self.reason))
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use exchange_auth::Secret;
+
+    use super::*;
+    use bems_settings::{LdapDirectorySettings, ServiceSettings, TrustedCertificate};
+
+    /// A tenant with a service account.
+    fn tenant() -> TenantSettings {
+        let text = r#"
+            [[tenants]]
+            id = "contoso"
+            exchange = "microsoft365"
+            service_account_username = 'CONTOSO\svc-bems'
+            service_account_password = "service"
+            "#;
+        let settings = ServiceSettings::from_toml_str(text).unwrap_or_else(|e| panic!("{e}"));
+        settings.tenants.into_iter().next().expect("a tenant")
+    }
+
+    #[test]
+    fn the_ldap_defaults_are_the_crates() {
+        let ours = LdapDirectorySettings::default();
+        let crates = LdapSettings::default();
+        assert_eq!(ours.query_template, crates.query_template);
+        assert_eq!(ours.photo_query_template, crates.photo_query_template);
+        assert_eq!(ours.default_port(), crates.default_port());
+        assert_eq!(
+            bems_settings::DEFAULT_QUERY_TEMPLATE,
+            exchange_directory::DEFAULT_QUERY_TEMPLATE
+        );
+        assert_eq!(bems_settings::QUERY_KEY, exchange_directory::QUERY_KEY);
+        assert_eq!(
+            settings(&DirectorySettings::default()),
+            exchange_directory::DirectorySettings::default()
+        );
+    }
+
+    #[test]
+    fn ldap_binds_as_the_bind_user_else_the_service_account() {
+        let mut tenant = tenant();
+        let ldap = ldap_settings(&tenant);
+        assert_eq!(ldap.bind_user.as_deref(), Some("CONTOSO\\svc-bems"));
+        assert_eq!(ldap.bind_password, Some(Secret::new("service")));
+        tenant.directory.ldap.bind_user = Some("reader".into());
+        let ldap = ldap_settings(&tenant);
+        assert_eq!(ldap.bind_user.as_deref(), Some("reader"));
+        assert_eq!(ldap.bind_password, None, "never the service account's");
+        tenant.directory.ldap.bind_user = None;
+        tenant.service_account_password = None;
+        let ldap = ldap_settings(&tenant);
+        assert_eq!((ldap.bind_user, ldap.bind_password), (None, None));
+    }
+
+    #[test]
+    fn ldaps_trusts_the_active_directory_certificates_only() {
+        let mut tenant = tenant();
+        for (name, purpose) in [
+            ("ad", CertificatePurpose::ActiveDirectory),
+            ("other", CertificatePurpose::Exchange),
+        ] {
+            tenant.trusted_certificates.push(TrustedCertificate {
+                name: name.into(),
+                purpose,
+                pem_file: None,
+                pem: Some(format!("{name} pem")),
+            });
+        }
+        assert_eq!(ldap_settings(&tenant).trusted_ca_pem, ["ad pem"]);
+    }
+}

@@ -8,28 +8,28 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use exchange_auth::Authenticator;
+use exchange_directory::{Directory, DirectoryError, Person, SearchQuery, is_address};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::graph::percent_encode;
-use super::{
-    Directory, DirectoryBackend, DirectoryError, EwsDirectory, GraphDirectory, Hit, LdapDirectory,
-    Person, SearchQuery, is_address,
-};
-use crate::adapters::TenantRefreshTokens;
+use super::directory;
 use crate::service::{Service, Tenant};
 use crate::verify::{Caller, VerifyError};
-use bems_settings::{AuthenticationType, DirectoryBackendKind};
 use bems_store::model::TenantId;
+
+/// What a path segment keeps as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The routes' state: the service and each tenant's directory.
 struct DirectoryApi {
@@ -55,87 +55,6 @@ pub fn routes(service: &Arc<Service>) -> Router {
             get(photo),
         )
         .with_state(state)
-}
-
-/// `tenant`'s directory, with the backends its settings name (a backend that cannot be set
-/// up answers every request with why).
-pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
-    let settings = &tenant.settings;
-    let timeout = Duration::from_secs(u64::from(settings.directory.timeout_seconds));
-    let backends = settings
-        .directory
-        .backends
-        .iter()
-        .map(|kind| -> Arc<dyn DirectoryBackend> {
-            let built = match kind {
-                DirectoryBackendKind::Ews => Ok(Arc::new(EwsDirectory::new(
-                    Arc::clone(&tenant.auth),
-                    Arc::clone(&tenant.locator) as Arc<dyn autodiscover::MailboxLocator>,
-                    Arc::clone(&service.store),
-                    tenant.id.clone(),
-                    timeout,
-                )) as Arc<dyn DirectoryBackend>),
-                DirectoryBackendKind::Ldap => LdapDirectory::from_settings(settings)
-                    .map(|ldap| Arc::new(ldap) as Arc<dyn DirectoryBackend>),
-                DirectoryBackendKind::Graph => graph_auth(service, tenant).map(|auth| {
-                    let base = &settings.directory.graph.base_url;
-                    Arc::new(GraphDirectory::new(auth, base, timeout)) as Arc<dyn DirectoryBackend>
-                }),
-            };
-            built.unwrap_or_else(|reason| {
-                tracing::error!(tenant = %tenant.id, backend = kind.as_str(), %reason, "directory backend not set up");
-                Arc::new(NotSetUp { kind: *kind, reason })
-            })
-        })
-        .collect();
-    Directory::new(settings.directory.clone(), backends)
-}
-
-/// An authenticator whose tokens are for Graph, sent through the tenant's `transport` (which
-/// carries the overrides' trusted CAs and fixed addresses): under passive authentication, the
-/// administrator's sign-in (the tenant's refresh token in the store, redeemed for Graph);
-/// otherwise the tenant's modern authentication with Graph's resource (its origin without a
-/// port) and scope `<resource>/.default`, never Basic.
-fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticator>, String> {
-    let settings = &tenant.settings;
-    let base = &settings.directory.graph.base_url;
-    if settings.authentication == AuthenticationType::Passive {
-        let refresh = Arc::new(TenantRefreshTokens::new(
-            Arc::clone(&service.store),
-            tenant.id.clone(),
-        ));
-        return crate::graph::auth::passive_graph_authenticator(
-            settings,
-            &tenant.transport,
-            tenant.redirect_uri.clone(),
-            refresh,
-            base,
-        )
-        .map_err(|e| format!("Graph authentication: {e}"));
-    }
-    crate::graph::auth::directory_graph_authenticator(settings, &tenant.transport, base)
-        .map_err(|e| format!("Graph authentication: {e}"))
-}
-
-/// A backend whose settings could not be applied.
-struct NotSetUp {
-    kind: DirectoryBackendKind,
-    reason: String,
-}
-
-#[async_trait]
-impl DirectoryBackend for NotSetUp {
-    fn kind(&self) -> DirectoryBackendKind {
-        self.kind
-    }
-
-    async fn search(&self, _: &str, _: &SearchQuery, _: usize) -> Result<Vec<Hit>, DirectoryError> {
-        Err(DirectoryError::unavailable(self.kind, &self.reason))
-    }
-
-    async fn photo(&self, _: &str, _: &str, _: usize) -> Result<Option<Vec<u8>>, DirectoryError> {
-        Err(DirectoryError::unavailable(self.kind, &self.reason))
-    }
 }
 
 /// No backend answered: the device learns which failed, the log (written by [`Directory`])
@@ -199,7 +118,7 @@ fn photo_link(tenant: &TenantId, person: &Person) -> Option<String> {
     (person.has_photo != Some(false) && is_address(&person.email)).then(|| {
         format!(
             "/v1/tenants/{tenant}/directory/photos/{}",
-            percent_encode(&person.email.to_ascii_lowercase())
+            utf8_percent_encode(&person.email.to_ascii_lowercase(), UNRESERVED)
         )
     })
 }

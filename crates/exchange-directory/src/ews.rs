@@ -1,6 +1,7 @@
 //! The EWS backend ("GAL lookup"): `ResolveNames` in the directory with full contact data,
 //! and `GetUserPhoto`, both as the caller (impersonation, `X-AnchorMailbox`) at the caller's
-//! EWS URL: the one the store recorded for their mailbox, else Autodiscover's.
+//! EWS URL, which the application's [`EwsLocator`] gives (the one it recorded for the mailbox,
+//! else Autodiscover's).
 //!
 //! The user's text goes into the SOAP body as XML text (the writer escapes it); it is never
 //! part of the markup.
@@ -9,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use autodiscover::MailboxLocator;
 use ews_proto::operations::{
     GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames, ResolveNamesResponse,
     UserPhotoSize,
@@ -21,28 +21,47 @@ use ews_proto::{ResponseCode, affinity};
 use exchange_auth::{Authenticator, HttpRequest};
 use url::Url;
 
-use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
-use bems_settings::DirectoryBackendKind;
-use bems_store::Store;
-use bems_store::model::TenantId;
+use super::{BackendKind, DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
 
-const KIND: DirectoryBackendKind = DirectoryBackendKind::Ews;
+const KIND: BackendKind = BackendKind::Ews;
 /// The largest `ResolveNames` answer read.
 const MAX_ANSWER: usize = 4 << 20;
 
-/// Exchange's address book, through the tenant's service account.
+/// Where a mailbox's EWS endpoint is: what [`EwsDirectory`] asks before each request, and
+/// what the application supplies (from what it recorded, or through Autodiscover).
+#[async_trait]
+pub trait EwsLocator: Send + Sync {
+    /// The EWS URL of `mailbox` (an SMTP address).
+    async fn ews_url(&self, mailbox: &str) -> Result<Url, LocateError>;
+}
+
+/// Why an [`EwsLocator`] could not say where a mailbox is.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct LocateError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl LocateError {
+    /// The locator failed because of `source`.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: source.into(),
+        }
+    }
+}
+
+/// Exchange's address book, through the service account.
 pub struct EwsDirectory {
     auth: Arc<dyn Authenticator>,
-    locator: Arc<dyn MailboxLocator>,
-    store: Arc<dyn Store>,
-    tenant: TenantId,
+    locator: Arc<dyn EwsLocator>,
     timeout: Duration,
 }
 
 impl std::fmt::Debug for EwsDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EwsDirectory")
-            .field("tenant", &self.tenant)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -52,37 +71,26 @@ fn failed(reason: impl std::fmt::Display) -> DirectoryError {
 }
 
 impl EwsDirectory {
-    /// Asks through `auth` at the EWS URL `store` holds for the caller's mailbox, or the one
-    /// `locator` finds; each request within `timeout`.
+    /// Asks through `auth` at the EWS URL `locator` gives for the caller's mailbox; each
+    /// request within `timeout`.
     pub fn new(
         auth: Arc<dyn Authenticator>,
-        locator: Arc<dyn MailboxLocator>,
-        store: Arc<dyn Store>,
-        tenant: TenantId,
+        locator: Arc<dyn EwsLocator>,
         timeout: Duration,
     ) -> Self {
         Self {
             auth,
             locator,
-            store,
-            tenant,
             timeout,
         }
     }
 
     /// The caller's EWS URL.
     async fn ews_url(&self, caller: &str) -> Result<Url, DirectoryError> {
-        if let Ok(Some(record)) = self.store.mailbox(&self.tenant, caller).await
-            && let Some(Ok(url)) = record.ews_url.as_deref().map(Url::parse)
-        {
-            return Ok(url);
-        }
-        let found = self
-            .locator
-            .locate(caller)
+        self.locator
+            .ews_url(caller)
             .await
-            .map_err(|e| failed(format_args!("Autodiscover for {caller}: {e}")))?;
-        Ok(found.ews_url)
+            .map_err(|e| failed(format_args!("the EWS URL of {caller}: {e}")))
     }
 
     /// Sends `body` as `caller` and reads the answer of at most `limit` bytes.
@@ -134,7 +142,7 @@ fn hit(resolution: Resolution) -> Option<Hit> {
 
 #[async_trait]
 impl DirectoryBackend for EwsDirectory {
-    fn kind(&self) -> DirectoryBackendKind {
+    fn kind(&self) -> BackendKind {
         KIND
     }
 

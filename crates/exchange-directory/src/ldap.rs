@@ -7,18 +7,15 @@ mod client;
 mod entry;
 mod filter;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use exchange_auth::Secret;
 
 use self::client::{Client, tls_config};
 use self::entry::PERSON_ATTRIBUTES;
 use self::filter::render;
-use super::{DirectoryBackend, DirectoryError, Hit, SearchQuery};
-use bems_settings::{CertificatePurpose, DirectoryBackendKind, TenantSettings};
+use super::{BackendKind, DirectoryBackend, DirectoryError, Hit, SearchQuery};
+use crate::{ConfigError, DirectorySettings, LdapSettings};
 
-const KIND: DirectoryBackendKind = DirectoryBackendKind::Ldap;
+const KIND: BackendKind = BackendKind::Ldap;
 const PHOTO_ATTRIBUTES: &[&str] = &["mail", "thumbnailPhoto"];
 
 /// An LDAP directory (Active Directory).
@@ -39,16 +36,20 @@ impl std::fmt::Debug for LdapDirectory {
 
 /// `ldap://host:port` or `ldaps://host:port` for `server` (`host`, `host:port`, `[v6]:port`,
 /// an IPv6 address).
-fn server_url(server: &str, ssl: bool, default_port: u16) -> Result<String, String> {
+fn server_url(server: &str, ssl: bool, default_port: u16) -> Result<String, ConfigError> {
     let scheme = if ssl { "ldaps" } else { "ldap" };
     let server = server.trim();
+    let refused = |problem| ConfigError::LdapServer {
+        server: server.to_owned(),
+        problem,
+    };
     if server.contains("://") || server.is_empty() || server.contains('/') {
-        return Err(format!("{server:?} is not host or host:port"));
+        return Err(refused("not host or host:port"));
     }
     let (host, port) = if let Some(rest) = server.strip_prefix('[') {
         let (v6, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("{server:?} lacks the closing ']'"))?;
+            .ok_or_else(|| refused("lacks the closing ']'"))?;
         (format!("[{v6}]"), after.strip_prefix(':'))
     } else if server.matches(':').count() > 1 {
         (format!("[{server}]"), None)
@@ -63,53 +64,41 @@ fn server_url(server: &str, ssl: bool, default_port: u16) -> Result<String, Stri
             .parse::<u16>()
             .ok()
             .filter(|p| *p > 0)
-            .ok_or_else(|| format!("{port:?} is not a port"))?,
+            .ok_or_else(|| refused("the port is not 1-65535"))?,
         None => default_port,
     };
     Ok(format!("{scheme}://{host}:{port}"))
 }
 
 impl LdapDirectory {
-    /// The backend `tenant`'s `[tenants.directory.ldap]` describes; binds as `bind_user`, or
-    /// as the service account when none is set (anonymously without either).
-    pub fn from_settings(tenant: &TenantSettings) -> Result<Self, String> {
-        let directory = &tenant.directory;
-        let ldap = &directory.ldap;
+    /// The backend `ldap` describes, within `directory`'s timeout and photo bound; binds as
+    /// `bind_user` (anonymously without one, or with an empty password).
+    pub fn new(ldap: &LdapSettings, directory: &DirectorySettings) -> Result<Self, ConfigError> {
         let urls = ldap
             .servers
             .iter()
             .map(|s| server_url(s, ldap.ssl, ldap.default_port()))
             .collect::<Result<Vec<_>, _>>()?;
         if urls.is_empty() {
-            return Err("no LDAP server is configured (directory.ldap.servers)".into());
+            return Err(ConfigError::NoLdapServer);
         }
         let tls = if ldap.ssl {
-            let cas: Vec<String> = tenant
-                .trusted_certificates
-                .iter()
-                .filter(|c| c.purpose == CertificatePurpose::ActiveDirectory)
-                .filter_map(|c| c.pem.clone())
-                .collect();
-            Some(tls_config(&cas)?)
+            Some(tls_config(&ldap.trusted_ca_pem)?)
         } else {
             None
         };
         let bind = match (&ldap.bind_user, &ldap.bind_password) {
             (Some(user), Some(password)) => Some((user.clone(), password.clone())),
-            (Some(_), None) => return Err("bind_user is set without its password".into()),
-            (None, _) => tenant
-                .service_account_username
-                .clone()
-                .zip(tenant.service_account_password.clone()),
+            (Some(_), None) => return Err(ConfigError::BindWithoutPassword),
+            (None, _) => None,
         };
-        let bind = bind.filter(|(_, password): &(String, Secret)| !password.is_empty());
-        let timeout = Duration::from_secs(u64::from(directory.timeout_seconds));
+        let bind = bind.filter(|(_, password)| !password.is_empty());
         let base = Some(ldap.base_dn.trim().to_owned());
         Ok(Self {
-            client: Client::new(urls, tls, bind, base, timeout),
+            client: Client::new(urls, tls, bind, base, directory.timeout()),
             query_template: ldap.query_template.clone(),
             photo_query_template: ldap.photo_query_template.clone(),
-            max_photo: usize::try_from(directory.max_photo_bytes).unwrap_or(usize::MAX),
+            max_photo: directory.max_photo(),
         })
     }
 
@@ -121,7 +110,7 @@ impl LdapDirectory {
 
 #[async_trait]
 impl DirectoryBackend for LdapDirectory {
-    fn kind(&self) -> DirectoryBackendKind {
+    fn kind(&self) -> BackendKind {
         KIND
     }
 
@@ -135,7 +124,7 @@ impl DirectoryBackend for LdapDirectory {
             .client
             .search(self.filter(query), &PERSON_ATTRIBUTES, limit)
             .await
-            .map_err(|e| DirectoryError::unavailable(KIND, e))?;
+            .map_err(|e| DirectoryError::unavailable(KIND, e.to_string()))?;
         Ok(entries
             .iter()
             .filter_map(|entry| entry.hit(self.max_photo))
@@ -153,7 +142,7 @@ impl DirectoryBackend for LdapDirectory {
             .client
             .search(filter, PHOTO_ATTRIBUTES, 1)
             .await
-            .map_err(|e| DirectoryError::unavailable(KIND, e))?;
+            .map_err(|e| DirectoryError::unavailable(KIND, e.to_string()))?;
         Ok(entries
             .first()
             .and_then(|entry| entry.bytes("thumbnailPhoto"))
@@ -168,26 +157,26 @@ mod tests {
 
     #[test]
     fn servers_become_urls_with_the_default_port() {
-        let url = |s, ssl, port| server_url(s, ssl, port);
+        let url = |s, ssl, port| server_url(s, ssl, port).ok();
         assert_eq!(
             url("dc1.corp.test", false, 389).as_deref(),
-            Ok("ldap://dc1.corp.test:389")
+            Some("ldap://dc1.corp.test:389")
         );
         assert_eq!(
             url("dc1.corp.test", true, 636).as_deref(),
-            Ok("ldaps://dc1.corp.test:636")
+            Some("ldaps://dc1.corp.test:636")
         );
         assert_eq!(
             url("127.0.0.1:3268", false, 389).as_deref(),
-            Ok("ldap://127.0.0.1:3268")
+            Some("ldap://127.0.0.1:3268")
         );
         assert_eq!(
             url("[::1]:636", true, 636).as_deref(),
-            Ok("ldaps://[::1]:636")
+            Some("ldaps://[::1]:636")
         );
-        assert_eq!(url("::1", false, 389).as_deref(), Ok("ldap://[::1]:389"));
+        assert_eq!(url("::1", false, 389).as_deref(), Some("ldap://[::1]:389"));
         for bad in ["ldap://dc1", "dc1:0", "dc1:x", "", "dc1/x"] {
-            assert!(url(bad, false, 389).is_err(), "{bad:?}");
+            assert!(url(bad, false, 389).is_none(), "{bad:?}");
         }
     }
 }

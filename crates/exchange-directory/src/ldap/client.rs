@@ -17,9 +17,54 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
 
 use super::entry::Entry;
+use crate::ConfigError;
+
+/// Why the directory could not be searched; the text never holds the bind password (see
+/// [`Client::redact`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClientError {
+    /// The connection could not be made.
+    #[error("connect: {0}")]
+    Connect(#[source] LdapError),
+    /// The bind was refused.
+    #[error("bind as {user}: {source}")]
+    Bind { user: String, source: LdapError },
+    /// The RootDSE could not be read.
+    #[error("RootDSE: {0}")]
+    RootDse(#[source] LdapError),
+    /// The RootDSE names no base DN.
+    #[error("RootDSE: no defaultNamingContext or namingContexts")]
+    NoNamingContext,
+    /// Binding and reading the RootDSE took too long.
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+    /// The search failed.
+    #[error("search: {0}")]
+    Search(#[source] LdapError),
+    /// The search took too long.
+    #[error("search: no answer within {0:?}")]
+    SearchTimeout(Duration),
+    /// ldap3 panicked on a malformed answer.
+    #[error("the LDAP client stopped on a malformed answer ({0})")]
+    Stopped(#[source] JoinError),
+    /// No server could be used: each, and why.
+    #[error("{}", servers(.0))]
+    Servers(Vec<(String, Self)>),
+    /// The error's text held the bind password.
+    #[error("the directory's error text held the password and is withheld")]
+    Withheld,
+}
+
+fn servers(errors: &[(String, ClientError)]) -> String {
+    let each: Vec<String> = errors
+        .iter()
+        .map(|(url, e)| format!("{url}: {e}"))
+        .collect();
+    each.join("; ")
+}
 
 /// A bound connection and the base DN found on it.
 #[derive(Clone)]
@@ -72,7 +117,7 @@ impl Client {
         filter: String,
         attrs: &'static [&'static str],
         limit: usize,
-    ) -> Result<Vec<Entry>, String> {
+    ) -> Result<Vec<Entry>, ClientError> {
         loop {
             let (open, fresh) = self.connection().await?;
             let job = search(
@@ -88,13 +133,11 @@ impl Client {
                 Ok(Ok(Ok(entries))) => return Ok(entries),
                 // The server answered: the connection serves other searches.
                 Ok(Ok(Err(error @ LdapError::LdapResult { .. }))) => {
-                    return Err(self.redact(format!("search: {error}")));
+                    return Err(self.redact(ClientError::Search(error)));
                 }
-                Ok(Ok(Err(error))) => format!("search: {error}"),
-                Ok(Err(panicked)) => {
-                    format!("the LDAP client stopped on a malformed answer ({panicked})")
-                }
-                Err(_) => format!("search: no answer within {:?}", self.timeout),
+                Ok(Ok(Err(error))) => ClientError::Search(error),
+                Ok(Err(panicked)) => ClientError::Stopped(panicked),
+                Err(_) => ClientError::SearchTimeout(self.timeout),
             };
             self.forget(open.generation).await;
             if fresh {
@@ -112,7 +155,7 @@ impl Client {
     }
 
     /// The open connection (`false`), or a new one to the first server that binds (`true`).
-    async fn connection(&self) -> Result<(Open, bool), String> {
+    async fn connection(&self) -> Result<(Open, bool), ClientError> {
         let mut open = self.open.lock().await;
         if let Some(connection) = &open.0 {
             return Ok((connection.clone(), false));
@@ -128,7 +171,7 @@ impl Client {
             );
             let result = match AbortOnDrop(tokio::spawn(job)).join().await {
                 Ok(result) => result,
-                Err(panicked) => Err(format!("stopped on a malformed answer ({panicked})")),
+                Err(panicked) => Err(ClientError::Stopped(panicked)),
             };
             match result {
                 Ok((ldap, base)) => {
@@ -142,19 +185,20 @@ impl Client {
                     return Ok((connection, true));
                 }
                 Err(error) => {
-                    tracing::info!(%url, error = %self.redact(error.clone()), "LDAP server not used");
-                    errors.push(format!("{url}: {}", self.redact(error)));
+                    let error = self.redact(error);
+                    tracing::info!(%url, %error, "LDAP server not used");
+                    errors.push((url.clone(), error));
                 }
             }
         }
-        Err(errors.join("; "))
+        Err(ClientError::Servers(errors))
     }
 
     /// Error text never holds the password, even if a server echoed it back.
-    fn redact(&self, error: String) -> String {
+    fn redact(&self, error: ClientError) -> ClientError {
         match self.bind.as_ref().map(|(_, p)| p.expose()) {
-            Some(password) if !password.is_empty() && error.contains(password) => {
-                "the directory's error text held the password and is withheld".to_owned()
+            Some(password) if !password.is_empty() && error.to_string().contains(password) => {
+                ClientError::Withheld
             }
             _ => error,
         }
@@ -168,14 +212,14 @@ async fn connect(
     bind: Option<(String, Secret)>,
     base_dn: Option<String>,
     timeout: Duration,
-) -> Result<(Ldap, String), String> {
+) -> Result<(Ldap, String), ClientError> {
     let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
     if let Some(tls) = tls {
         settings = settings.set_config(tls);
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &url)
         .await
-        .map_err(|e| format!("connect: {e}"))?;
+        .map_err(ClientError::Connect)?;
     tokio::spawn(async move {
         if let Err(error) = conn.drive().await {
             tracing::debug!(%error, "directory LDAP connection ended");
@@ -186,20 +230,23 @@ async fn connect(
             ldap.simple_bind(user, password.expose())
                 .await
                 .and_then(|r| r.success())
-                .map_err(|e| format!("bind as {user}: {e}"))?;
+                .map_err(|source| ClientError::Bind {
+                    user: user.clone(),
+                    source,
+                })?;
         }
         let base = match base_dn {
             Some(base) => base,
             None => naming_context(&mut ldap)
                 .await
-                .map_err(|e| format!("RootDSE: {e}"))?
-                .ok_or("RootDSE: no defaultNamingContext or namingContexts")?,
+                .map_err(ClientError::RootDse)?
+                .ok_or(ClientError::NoNamingContext)?,
         };
-        Ok::<_, String>(base)
+        Ok::<_, ClientError>(base)
     };
     let base = tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| format!("no answer within {timeout:?}"))??;
+        .map_err(|_| ClientError::NoAnswer(timeout))??;
     Ok((ldap, base))
 }
 
@@ -267,27 +314,24 @@ async fn search(
 }
 
 /// The TLS configuration for LDAPS: TLS 1.2 or 1.3, only the given CAs trusted.
-pub(crate) fn tls_config(trusted_ca_pem: &[String]) -> Result<Arc<ClientConfig>, String> {
+pub(crate) fn tls_config(trusted_ca_pem: &[String]) -> Result<Arc<ClientConfig>, ConfigError> {
     let mut roots = RootCertStore::empty();
-    for (i, pem) in trusted_ca_pem.iter().enumerate() {
+    for (index, pem) in trusted_ca_pem.iter().enumerate() {
+        let unreadable = |source: Box<dyn std::error::Error + Send + Sync>| {
+            ConfigError::TrustedCa { index, source }
+        };
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| format!("trusted CA {i}: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("trusted CA {i}: {e}"))?;
+            let cert = cert.map_err(|e| unreadable(e.into()))?;
+            roots.add(cert).map_err(|e| unreadable(e.into()))?;
         }
     }
     if roots.is_empty() {
-        return Err(
-            "SSL LDAP needs the directory's CA (a trusted certificate with purpose \
-                    active_directory)"
-                .into(),
-        );
+        return Err(ConfigError::NoTrustedCa);
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("TLS setup: {e}"))?
+        .map_err(|e| ConfigError::Tls { source: e.into() })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -297,7 +341,7 @@ pub(crate) fn tls_config(trusted_ca_pem: &[String]) -> Result<Arc<ClientConfig>,
 struct AbortOnDrop<T>(JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {
-    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+    async fn join(mut self) -> Result<T, JoinError> {
         (&mut self.0).await
     }
 }

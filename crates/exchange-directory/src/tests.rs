@@ -6,7 +6,7 @@ use super::*;
 
 /// A backend with fixed answers that counts what it is asked.
 struct Scripted {
-    kind: DirectoryBackendKind,
+    kind: BackendKind,
     hits: Result<Vec<Hit>, DirectoryError>,
     photo: Option<Vec<u8>>,
     delay: Duration,
@@ -15,7 +15,7 @@ struct Scripted {
 }
 
 impl Scripted {
-    fn new(kind: DirectoryBackendKind, hits: Vec<Hit>) -> Self {
+    fn new(kind: BackendKind, hits: Vec<Hit>) -> Self {
         Self {
             kind,
             hits: Ok(hits),
@@ -29,7 +29,7 @@ impl Scripted {
 
 #[async_trait]
 impl DirectoryBackend for Scripted {
-    fn kind(&self) -> DirectoryBackendKind {
+    fn kind(&self) -> BackendKind {
         self.kind
     }
 
@@ -81,11 +81,11 @@ fn query(text: &str) -> SearchQuery {
 #[tokio::test]
 async fn backends_are_merged_and_a_failing_one_is_named() {
     let ews = Arc::new(Scripted::new(
-        DirectoryBackendKind::Ews,
+        BackendKind::Ews,
         vec![person("ews", "mara@contoso.com", "Mara Whitley")],
     ));
     let mut ldap = Scripted::new(
-        DirectoryBackendKind::Ldap,
+        BackendKind::Ldap,
         vec![
             person("ldap", "MARA@contoso.com", "Mara Whitley"),
             person("ldap", "marek@contoso.com", "Marek Lindqvist"),
@@ -93,11 +93,8 @@ async fn backends_are_merged_and_a_failing_one_is_named() {
     );
     ldap.photo = Some(b"\x89PNG\r\n\x1a\nldap".to_vec());
     let broken = Arc::new(Scripted {
-        hits: Err(DirectoryError::unavailable(
-            DirectoryBackendKind::Graph,
-            "HTTP 503",
-        )),
-        ..Scripted::new(DirectoryBackendKind::Graph, Vec::new())
+        hits: Err(DirectoryError::unavailable(BackendKind::Graph, "HTTP 503")),
+        ..Scripted::new(BackendKind::Graph, Vec::new())
     });
     let directory = Directory::new(settings(), vec![ews, Arc::new(ldap), broken]);
     let answer = directory
@@ -121,10 +118,10 @@ async fn backends_are_merged_and_a_failing_one_is_named() {
 async fn when_every_backend_fails_the_search_fails() {
     let broken = Arc::new(Scripted {
         hits: Err(DirectoryError::unavailable(
-            DirectoryBackendKind::Ldap,
+            BackendKind::Ldap,
             "bind refused",
         )),
-        ..Scripted::new(DirectoryBackendKind::Ldap, Vec::new())
+        ..Scripted::new(BackendKind::Ldap, Vec::new())
     });
     let directory = Directory::new(settings(), vec![broken]);
     let error = directory
@@ -138,10 +135,10 @@ async fn when_every_backend_fails_the_search_fails() {
 async fn a_slow_backend_is_cut_off_at_the_timeout() {
     let slow = Arc::new(Scripted {
         delay: Duration::from_secs(3600),
-        ..Scripted::new(DirectoryBackendKind::Ldap, Vec::new())
+        ..Scripted::new(BackendKind::Ldap, Vec::new())
     });
     let fast = Arc::new(Scripted::new(
-        DirectoryBackendKind::Ews,
+        BackendKind::Ews,
         vec![person("ews", "mara@contoso.com", "Mara")],
     ));
     let directory = Directory::new(settings(), vec![fast, slow]);
@@ -165,7 +162,7 @@ async fn complete_answers_and_photos_are_cached_and_results_bounded() {
             )
         })
         .collect();
-    let mut ews = Scripted::new(DirectoryBackendKind::Ews, hits);
+    let mut ews = Scripted::new(BackendKind::Ews, hits);
     ews.photo = Some(vec![0xff, 0xd8, 0xff, 0xe0]);
     let ews = Arc::new(ews);
     let directory = Directory::new(settings(), vec![Arc::clone(&ews) as _]);
@@ -193,7 +190,7 @@ async fn complete_answers_and_photos_are_cached_and_results_bounded() {
 #[tokio::test]
 async fn nothing_is_cached_with_a_zero_ttl_and_an_oversized_photo_is_not_served() {
     let mut ews = Scripted::new(
-        DirectoryBackendKind::Ews,
+        BackendKind::Ews,
         vec![person("ews", "mara@contoso.com", "Mara")],
     );
     ews.photo = Some(vec![7; 2048]);
@@ -225,4 +222,57 @@ fn photos_carry_a_digest_etag_and_a_sniffed_type() {
         Photo::new(b"<svg/>".to_vec()).content_type,
         "application/octet-stream"
     );
+}
+
+/// A locator that knows no mailbox.
+struct Nowhere;
+
+#[async_trait]
+impl EwsLocator for Nowhere {
+    async fn ews_url(&self, mailbox: &str) -> Result<url::Url, LocateError> {
+        Err(LocateError::new(format!("{mailbox} is unknown")))
+    }
+}
+
+/// Counts the requests it is asked to send, and sends none.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+#[async_trait]
+impl exchange_auth::Authenticator for Counting {
+    async fn send(
+        &self,
+        _: exchange_auth::HttpRequest,
+    ) -> Result<exchange_auth::HttpResponse, exchange_auth::AuthError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(exchange_auth::AuthError::Protocol("not sent".into()))
+    }
+
+    fn status(&self) -> exchange_auth::AuthStatus {
+        exchange_auth::AuthStatus::new(exchange_auth::AuthMethod::ModernClientSecret, "test".into())
+    }
+}
+
+#[tokio::test]
+async fn ews_without_the_callers_ews_url_fails_before_sending_anything() {
+    let auth = Arc::new(Counting::default());
+    let ews = EwsDirectory::new(
+        Arc::clone(&auth) as _,
+        Arc::new(Nowhere),
+        Duration::from_secs(1),
+    );
+    let error = ews
+        .search("mara@contoso.com", &query("dan"), 5)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "ews: the EWS URL of mara@contoso.com: mara@contoso.com is unknown"
+    );
+    let error = ews
+        .photo("mara@contoso.com", "dan@contoso.com", 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(error.backend(), "ews");
+    assert_eq!(auth.0.load(Ordering::SeqCst), 0);
 }

@@ -11,7 +11,7 @@
 //! - photo: `GET /v1.0/users/{address}/photo/$value` (the address percent-encoded as one path
 //!   segment); 404 means no photo.
 //!
-//! The token is the tenant's modern authentication's, asked for Graph's resource.
+//! The token is the application's [`Authenticator`]'s, one for Graph's resource.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +21,9 @@ use exchange_auth::{Authenticator, HttpRequest};
 use serde::Deserialize;
 use url::Url;
 
-use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
-use bems_settings::DirectoryBackendKind;
+use super::{BackendKind, DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
 
-const KIND: DirectoryBackendKind = DirectoryBackendKind::Graph;
+const KIND: BackendKind = BackendKind::Graph;
 /// The largest list answer read.
 const MAX_ANSWER: usize = 4 << 20;
 /// What a search selects.
@@ -166,7 +165,7 @@ impl GraphDirectory {
 
 #[async_trait]
 impl DirectoryBackend for GraphDirectory {
-    fn kind(&self) -> DirectoryBackendKind {
+    fn kind(&self) -> BackendKind {
         KIND
     }
 

@@ -3,8 +3,7 @@
 
 use ldap3::asn1::StructureTag;
 
-use crate::directory::{Hit, Person};
-use bems_settings::DirectoryBackendKind;
+use crate::{BackendKind, Hit, Person};
 
 /// The attributes a search asks for.
 pub(crate) const PERSON_ATTRIBUTES: [&str; 9] = [
@@ -73,7 +72,7 @@ impl Entry {
             .filter(|p| !p.is_empty() && p.len() <= max_photo)
             .map(<[u8]>::to_vec);
         person.has_photo = Some(photo.is_some());
-        person.sources = vec![DirectoryBackendKind::Ldap.as_str()];
+        person.sources = vec![BackendKind::Ldap.as_str()];
         Some(Hit { person, photo })
     }
 }

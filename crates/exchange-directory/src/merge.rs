@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::Hit;
-use bems_settings::UserIdProperty;
+use crate::UserIdProperty;
 
 /// The user id of a hit under `property`.
 fn user_id(hit: &Hit, property: UserIdProperty) -> String {
@@ -89,7 +89,7 @@ pub(super) fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::Person;
+    use crate::Person;
 
     fn hit(source: &'static str, email: &str, name: &str) -> Hit {
         let mut person = Person::new(email);
