@@ -74,6 +74,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
                     Arc::clone(&service.store),
                     tenant.id.clone(),
                     timeout,
+                    tenant.ews_version.clone(),
                 )) as Arc<dyn DirectoryBackend>),
                 DirectoryBackendKind::Ldap => LdapDirectory::from_settings(settings)
                     .map(|ldap| Arc::new(ldap) as Arc<dyn DirectoryBackend>),

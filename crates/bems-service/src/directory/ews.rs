@@ -10,15 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use autodiscover::MailboxLocator;
+use ews_client::{Call, CallOptions};
+use ews_proto::ResponseCode;
 use ews_proto::operations::{
-    GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames, ResolveNamesResponse,
+    GetUserPhoto, GetUserPhotoResponse, Operation, Resolution, ResolveNames, ResolveNamesResponse,
     UserPhotoSize,
 };
-use ews_proto::soap::{
-    ConnectingSid, ExchangeVersion, SoapBody, SoapHeader, read_envelope, write_envelope,
-};
-use ews_proto::{ResponseCode, affinity};
-use exchange_auth::{Authenticator, HttpRequest};
+use ews_proto::soap::ExchangeVersion;
+use exchange_auth::Authenticator;
 use url::Url;
 
 use super::{DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
@@ -37,6 +36,7 @@ pub struct EwsDirectory {
     store: Arc<dyn Store>,
     tenant: TenantId,
     timeout: Duration,
+    version: ExchangeVersion,
 }
 
 impl std::fmt::Debug for EwsDirectory {
@@ -53,13 +53,14 @@ fn failed(reason: impl std::fmt::Display) -> DirectoryError {
 
 impl EwsDirectory {
     /// Asks through `auth` at the EWS URL `store` holds for the caller's mailbox, or the one
-    /// `locator` finds; each request within `timeout`.
+    /// `locator` finds; each request within `timeout`, asking for `version`.
     pub fn new(
         auth: Arc<dyn Authenticator>,
         locator: Arc<dyn MailboxLocator>,
         store: Arc<dyn Store>,
         tenant: TenantId,
         timeout: Duration,
+        version: ExchangeVersion,
     ) -> Self {
         Self {
             auth,
@@ -67,6 +68,7 @@ impl EwsDirectory {
             store,
             tenant,
             timeout,
+            version,
         }
     }
 
@@ -85,28 +87,20 @@ impl EwsDirectory {
         Ok(found.ews_url)
     }
 
-    /// Sends `body` as `caller` and reads the answer of at most `limit` bytes.
-    async fn call<B: SoapBody, R: SoapBody>(
+    /// Sends `operation` as `caller` and reads the answer of at most `limit` bytes.
+    async fn call<O: Operation>(
         &self,
         caller: &str,
-        body: &B,
+        operation: &O,
         limit: usize,
-    ) -> Result<R, DirectoryError> {
+    ) -> Result<O::Response, DirectoryError> {
         let url = self.ews_url(caller).await?;
-        let header = SoapHeader::request(ExchangeVersion::Exchange2013)
-            .impersonating(ConnectingSid::PrimarySmtpAddress(caller.to_owned()));
-        let request = HttpRequest::post(url, write_envelope(&header, body))
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header(affinity::ANCHOR_MAILBOX, caller)
-            .timeout(Some(self.timeout));
-        let response = self.auth.send(request).await.map_err(failed)?;
-        let status = response.status;
-        let bytes = response.bytes(limit).await.map_err(failed)?;
-        if status != 200 {
-            return Err(failed(format_args!("HTTP {status}")));
-        }
-        read_envelope::<R>(&bytes)
-            .map(|envelope| envelope.body)
+        Call::new(url, CallOptions::as_mailbox(self.version.clone(), caller))
+            .timeout(Some(self.timeout))
+            .max_answer(limit)
+            .send(self.auth.as_ref(), operation)
+            .await
+            .map(|answer| answer.body)
             .map_err(failed)
     }
 }
