@@ -14,6 +14,7 @@
 //! | [`ews_proto`] | `ews-proto` | the sans-io EWS and Autodiscover wire layer |
 //! | [`autodiscover`] | `autodiscover` | find a mailbox's EWS endpoint |
 //! | [`exchange_auth`] | `exchange-auth` | authenticate the service account |
+//! | [`ews_client`] | `ews-client` | send one EWS operation as the service account |
 //! | [`ews_subscriptions`] | `ews-subscriptions` | keep mailboxes subscribed, yield events |
 //! | [`graph_subscriptions`] | `graph-subscriptions` | the same through Microsoft Graph change notifications (Exchange Online) |
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
@@ -30,6 +31,8 @@ pub use bems_service as service;
 pub use bems_settings as settings;
 #[doc(inline)]
 pub use bems_store as store;
+#[doc(inline)]
+pub use ews_client;
 #[doc(inline)]
 pub use ews_proto;
 #[doc(inline)]

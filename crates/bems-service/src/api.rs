@@ -296,8 +296,13 @@ async fn test_connection(
         Ok(tenant) => tenant,
         Err(unknown) => return *unknown,
     };
-    let report =
-        crate::check::test_connection(&tenant.locator, tenant.auth.as_ref(), &request.email).await;
+    let report = crate::check::test_connection(
+        &tenant.locator,
+        tenant.auth.as_ref(),
+        &request.email,
+        tenant.ews_version.clone(),
+    )
+    .await;
     Json(report).into_response()
 }
 

@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use ews_proto::operations::{Subscribe, SubscribeResponse, Unsubscribe, UnsubscribeResponse};
-use ews_proto::soap::{ConnectingSid, ExchangeVersion, SoapHeader, read_envelope, write_envelope};
-use ews_proto::{BaseFolderId, EventType, affinity};
-use exchange_auth::{Authenticator, HttpRequest};
+use ews_client::{Call, CallOptions};
+use ews_proto::operations::{Subscribe, Unsubscribe};
+use ews_proto::soap::ExchangeVersion;
+use ews_proto::{BaseFolderId, EventType, ResponseCode};
+use exchange_auth::Authenticator;
 use serde::Serialize;
 
 use crate::unread::inbox_unread;
@@ -71,11 +72,13 @@ fn step(name: &'static str, started: Instant, result: Result<String, String>) ->
 }
 
 /// Tests `email` as the service would use it: Autodiscover, authentication with an EWS call,
-/// and a subscription (made, then removed).
+/// and a subscription (made, then removed); the EWS calls ask for `version`, the tenant's
+/// `RequestServerVersion`.
 pub async fn test_connection(
     locator: &autodiscover::Autodiscover,
     auth: &dyn Authenticator,
     email: &str,
+    version: ExchangeVersion,
 ) -> Report {
     let mut steps = Vec::new();
     let report = |steps: Vec<Step>| Report {
@@ -111,7 +114,7 @@ pub async fn test_connection(
     // 2. Authentication and an EWS call.
     let started = Instant::now();
     let status = auth.status();
-    let result = inbox_unread(auth, found.ews_url.clone(), email)
+    let result = inbox_unread(auth, found.ews_url.clone(), email, version.clone())
         .await
         .map(|unread| {
             format!(
@@ -126,7 +129,9 @@ pub async fn test_connection(
     }
     // 3. A subscription, removed again.
     let started = Instant::now();
-    let result = subscribe_and_remove(auth, found.ews_url.clone(), email).await;
+    let result = subscribe_and_remove(auth, found.ews_url.clone(), email, version)
+        .await
+        .map_err(|e| e.to_string());
     steps.push(step("subscription", started, result));
     report(steps)
 }
@@ -167,58 +172,52 @@ fn credentials_label(entry: &autodiscover::TraceEntry) -> &'static str {
     }
 }
 
+/// Why the test subscription could not be made.
+#[derive(Debug, thiserror::Error)]
+enum SubscriptionError {
+    /// The call failed: the authenticator, an HTTP status, a SOAP fault, an unreadable answer.
+    #[error(transparent)]
+    Call(#[from] ews_client::CallError),
+    /// The answer held no response message.
+    #[error("an answer without a response message")]
+    NoMessage,
+    /// Exchange refused the subscription.
+    #[error("Subscribe: {} {text}", code.as_str())]
+    Refused { code: ResponseCode, text: String },
+    /// Exchange gave no subscription id.
+    #[error("Subscribe gave no subscription id")]
+    NoId,
+}
+
+/// A streaming `Subscribe` to `mailbox`'s inbox, then its `Unsubscribe` with the affinity
+/// cookie the first answer set.
 async fn subscribe_and_remove(
     auth: &dyn Authenticator,
     url: url::Url,
     mailbox: &str,
-) -> Result<String, String> {
-    let header = SoapHeader::request(ExchangeVersion::Exchange2013)
-        .impersonating(ConnectingSid::PrimarySmtpAddress(mailbox.to_owned()));
-    let post = |body: Vec<u8>, cookie: Option<&str>| {
-        let mut request = HttpRequest::post(url.clone(), body)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header(affinity::ANCHOR_MAILBOX, mailbox)
-            .header(affinity::PREFER_SERVER_AFFINITY, "true");
-        if let Some(cookie) = cookie {
-            request = request.header("Cookie", affinity::cookie_header(cookie));
-        }
-        request
+    version: ExchangeVersion,
+) -> Result<String, SubscriptionError> {
+    let options = CallOptions::as_mailbox(version, mailbox);
+    let call = |cookie: Option<&str>| {
+        Call::new(url.clone(), options.clone().server_affinity(cookie)).max_answer(1 << 20)
     };
     let subscribe = Subscribe::streaming(vec![BaseFolderId::inbox()], vec![EventType::NewMail]);
-    let response = auth
-        .send(post(write_envelope(&header, &subscribe), None))
-        .await
-        .map_err(|e| e.to_string())?;
-    let cookie = response
-        .header_all("set-cookie")
-        .find_map(affinity::back_end_override_cookie)
-        .map(str::to_owned);
-    let bytes = response.bytes(1 << 20).await.map_err(|e| e.to_string())?;
-    let message = read_envelope::<SubscribeResponse>(&bytes)
-        .map_err(|e| e.to_string())?
+    let answer = call(None).send(auth, &subscribe).await?;
+    let cookie = answer.back_end_cookie;
+    let message = answer
         .body
         .into_first()
-        .ok_or("an answer without a response message")?;
+        .ok_or(SubscriptionError::NoMessage)?;
     if !message.status.is_success() {
-        return Err(format!(
-            "Subscribe: {} {}",
-            message.status.code.as_str(),
-            message.status.message_text.unwrap_or_default()
-        ));
+        return Err(SubscriptionError::Refused {
+            code: message.status.code,
+            text: message.status.message_text.unwrap_or_default(),
+        });
     }
-    let id = message
-        .subscription_id
-        .ok_or("Subscribe gave no subscription id")?;
-    let response = auth
-        .send(post(
-            write_envelope(&header, &Unsubscribe::new(id)),
-            cookie.as_deref(),
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    let bytes = response.bytes(1 << 20).await.map_err(|e| e.to_string())?;
-    let removed = read_envelope::<UnsubscribeResponse>(&bytes)
-        .map_err(|e| e.to_string())?
+    let id = message.subscription_id.ok_or(SubscriptionError::NoId)?;
+    let removed = call(cookie.as_deref())
+        .send(auth, &Unsubscribe::new(id))
+        .await?
         .body
         .into_first()
         .is_some_and(|m| m.status.is_success());
@@ -239,9 +238,16 @@ async fn subscribe_and_remove(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
     use std::time::Duration;
 
     use autodiscover::{Method, Outcome, TraceEntry};
+    use ews_proto::operations::{GetFolder, Operation, Request};
+    use ews_proto::soap::read_envelope;
+    use exchange_auth::{
+        AuthError, AuthStatus, BasicAuth, HttpRequest, HttpResponse, Secret, Target,
+        TransportSettings,
+    };
 
     use super::*;
 
@@ -291,5 +297,125 @@ mod tests {
         assert!(entry(Outcome::Found, true).ends_with(", credentials sent)"));
         assert!(entry(Outcome::Cancelled, true).contains("may have been sent"));
         assert!(entry(Outcome::Found, false).ends_with(" ms)"));
+    }
+
+    const MARA: &str = "mara@contoso.com";
+
+    /// An Exchange 2013, which knows `RequestServerVersion` up to `Exchange2013_SP1`.
+    const SCENARIO: &str = r#"
+profile = "exchange-2013"
+
+[[domains]]
+name = "contoso.com"
+
+[[servers]]
+name = "mbx1"
+
+[[users]]
+smtp = "mara@contoso.com"
+
+[[service_accounts]]
+name = "svc-bems"
+upn = "svc-bems@contoso.com"
+password = "Svc-Pa55w.rd"
+rights = ["ApplicationImpersonation"]
+"#;
+
+    /// The service account's Basic authentication, keeping a copy of every request.
+    #[derive(Debug)]
+    struct Recording {
+        inner: BasicAuth,
+        sent: Mutex<Vec<HttpRequest>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Authenticator for Recording {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AuthError> {
+            self.sent.lock().expect("lock").push(request.clone());
+            self.inner.send(request).await
+        }
+
+        fn status(&self) -> AuthStatus {
+            self.inner.status()
+        }
+    }
+
+    async fn sim() -> (exchange_sim::Sim, Recording, url::Url) {
+        let scenario = exchange_sim::Scenario::from_toml(SCENARIO).expect("scenario");
+        let sim = exchange_sim::Sim::builder()
+            .scenario(scenario)
+            .start()
+            .await
+            .expect("simulator starts");
+        let mut transport = TransportSettings::default();
+        transport.trusted_ca_pem = vec![sim.ca_pem().to_owned()];
+        transport.trusted_ca_only = true;
+        transport.connect_timeout = Duration::from_secs(5);
+        transport
+            .resolve
+            .push(("mail.contoso.com".to_owned(), sim.https_addr()));
+        let inner = BasicAuth::new(
+            "svc-bems@contoso.com",
+            Secret::new("Svc-Pa55w.rd"),
+            Target::OnPremises,
+            &transport,
+        )
+        .expect("basic auth");
+        let auth = Recording {
+            inner,
+            sent: Mutex::new(Vec::new()),
+        };
+        let url = sim.ews_url(MARA).expect("mailbox").parse().expect("URL");
+        (sim, auth, url)
+    }
+
+    #[tokio::test]
+    async fn the_test_calls_carry_their_soap_action_and_the_configured_version() {
+        let (sim, auth, url) = sim().await;
+        sim.deliver_mail(MARA, "one", "tom@contoso.com")
+            .expect("delivered");
+        let version = ExchangeVersion::Exchange2010Sp2;
+        let unread = inbox_unread(&auth, url.clone(), MARA, version.clone()).await;
+        assert_eq!(unread.expect("the unread count"), 1);
+        let subscribed = subscribe_and_remove(&auth, url, MARA, version.clone())
+            .await
+            .expect("subscribed");
+        assert!(subscribed.ends_with("unsubscribed"), "{subscribed}");
+
+        let sent = auth.sent.lock().expect("lock").clone();
+        let mut names = Vec::new();
+        for request in &sent {
+            let envelope = read_envelope::<Request>(&request.body).expect("an EWS request");
+            assert_eq!(
+                envelope.header.request_server_version.as_ref(),
+                Some(&version)
+            );
+            let action = match envelope.body {
+                Request::GetFolder(_) => GetFolder::SOAP_ACTION,
+                Request::Subscribe(_) => Subscribe::SOAP_ACTION,
+                Request::Unsubscribe(_) => Unsubscribe::SOAP_ACTION,
+                ref other => panic!("test connection sent {}", other.name()),
+            };
+            let header = request
+                .headers
+                .iter()
+                .find(|(name, _)| name == "SOAPAction")
+                .map(|(_, value)| value.clone());
+            assert_eq!(header, Some(format!("\"{action}\"")));
+            names.push(envelope.body.name());
+        }
+        assert_eq!(names, ["GetFolder", "Subscribe", "Unsubscribe"]);
+    }
+
+    #[tokio::test]
+    async fn a_version_the_server_does_not_know_fails_the_unread_count() {
+        let (_sim, auth, url) = sim().await;
+        let error = inbox_unread(&auth, url, MARA, ExchangeVersion::Exchange2016)
+            .await
+            .expect_err("Exchange 2013 does not know Exchange2016");
+        assert!(
+            error.to_string().contains("ErrorInvalidServerVersion"),
+            "{error}"
+        );
     }
 }

@@ -62,6 +62,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
                         Arc::clone(&tenant.auth),
                         Arc::new(urls),
                         timeout,
+                        tenant.ews_version.clone(),
                     )) as Arc<dyn DirectoryBackend>)
                 }
                 DirectoryBackendKind::Ldap => ldap_directory(settings)

@@ -286,11 +286,10 @@ pub async fn test_connection(
             .ok_or("the settings have no tenant")?,
     };
     let store = open_store(settings).await?;
-    let (locator, auth) = crate::service::connect(
-        chosen,
-        &store,
-        settings.server.public_url.as_ref(),
-        &Overrides::default(),
-    )?;
-    Ok(crate::check::test_connection(&locator, auth.authenticator.as_ref(), email).await)
+    let public_url = settings.server.public_url.as_ref();
+    let overrides = Overrides::default();
+    // The version the tenant's watcher would send.
+    let version = crate::service::watch_settings(chosen, public_url, &overrides)?.version;
+    let (locator, auth) = crate::service::connect(chosen, &store, public_url, &overrides)?;
+    Ok(crate::check::test_connection(&locator, auth.authenticator.as_ref(), email, version).await)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autodiscover::{Autodiscover, MailboxLocator};
+use ews_proto::soap::ExchangeVersion;
 use ews_subscriptions::{
     Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings,
     WatchTarget, Watcher, WatcherStatus,
@@ -103,6 +104,9 @@ pub struct Tenant {
     pub locator: Arc<Autodiscover>,
     /// Authenticates to its Exchange.
     pub auth: Arc<dyn Authenticator>,
+    /// The `RequestServerVersion` of its EWS calls: its watcher's ([`WatchSettings::version`]),
+    /// which the unread count, Directory Lookup and test connection send too.
+    pub ews_version: ExchangeVersion,
     /// Passive authentication's sign-in, when that is the authentication type.
     pub passive: Option<Arc<PassiveAuth>>,
     /// Passive authentication's redirect URI (`<server.public_url>/oauth/<tenant>/callback`),
@@ -185,7 +189,7 @@ impl std::fmt::Debug for Service {
 }
 
 /// How a tenant's watcher is set up from its settings.
-fn watch_settings(
+pub(crate) fn watch_settings(
     settings: &TenantSettings,
     public_url: Option<&Url>,
     overrides: &Overrides,
@@ -598,6 +602,7 @@ async fn start_tenant(
     } else {
         Arc::new(watermarks)
     };
+    let ews_version = watch.version.clone();
     let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
         .store(watermarks)
         .locator(Arc::clone(&locator) as Arc<dyn MailboxLocator>)
@@ -607,6 +612,7 @@ async fn start_tenant(
         Arc::clone(&auth.authenticator),
         Arc::clone(store),
         id.clone(),
+        ews_version.clone(),
     );
     let (graph, events, counts): (_, _, Arc<dyn UnreadCounts>) = if settings.graph.enabled {
         let (graph, events) = crate::graph::GraphTenant::start(crate::graph::Start {
@@ -645,6 +651,7 @@ async fn start_tenant(
         settings,
         locator,
         auth: auth.authenticator,
+        ews_version,
         passive: auth.passive,
         watcher,
         verifier,

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ews_proto::operations::{GetFolder, GetFolderResponse};
-use ews_proto::soap::{ConnectingSid, ExchangeVersion, SoapHeader, read_envelope, write_envelope};
-use ews_proto::{BaseFolderId, affinity};
-use exchange_auth::{Authenticator, HttpRequest};
+use ews_client::{Call, CallOptions};
+use ews_proto::operations::GetFolder;
+use ews_proto::soap::ExchangeVersion;
+use ews_proto::{BaseFolderId, ResponseCode};
+use exchange_auth::Authenticator;
 
 use crate::pipeline::UnreadCounts;
 use bems_store::Store;
@@ -18,6 +19,7 @@ pub struct EwsUnread {
     auth: Arc<dyn Authenticator>,
     store: Arc<dyn Store>,
     tenant: TenantId,
+    version: ExchangeVersion,
 }
 
 impl std::fmt::Debug for EwsUnread {
@@ -29,49 +31,69 @@ impl std::fmt::Debug for EwsUnread {
 }
 
 impl EwsUnread {
-    /// Asks through `auth`, at the URLs `store` holds for `tenant`'s mailboxes.
-    pub fn new(auth: Arc<dyn Authenticator>, store: Arc<dyn Store>, tenant: TenantId) -> Self {
+    /// Asks through `auth`, at the URLs `store` holds for `tenant`'s mailboxes, with the
+    /// tenant's `RequestServerVersion`.
+    pub fn new(
+        auth: Arc<dyn Authenticator>,
+        store: Arc<dyn Store>,
+        tenant: TenantId,
+        version: ExchangeVersion,
+    ) -> Self {
         Self {
             auth,
             store,
             tenant,
+            version,
         }
     }
 }
 
-/// `GetFolder` of `mailbox`'s inbox at `url`, impersonating it; its unread count.
+/// Why the inbox's unread count could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnreadError {
+    /// The call failed: the authenticator, an HTTP status, a SOAP fault, an unreadable answer.
+    #[error(transparent)]
+    Call(#[from] ews_client::CallError),
+    /// The answer held no response message.
+    #[error("an answer without a response message")]
+    NoMessage,
+    /// Exchange answered with this error code.
+    #[error("{}", .0.as_str())]
+    Ews(ResponseCode),
+    /// The inbox came without `UnreadCount`.
+    #[error("the inbox has no UnreadCount")]
+    NoCount,
+    /// `UnreadCount` is negative.
+    #[error("UnreadCount {0} is negative")]
+    Negative(i32),
+}
+
+/// `GetFolder` of `mailbox`'s inbox at `url`, impersonating it, asking for `version`; its
+/// unread count.
 pub async fn inbox_unread(
     auth: &dyn Authenticator,
     url: url::Url,
     mailbox: &str,
-) -> Result<u32, String> {
-    let header = SoapHeader::request(ExchangeVersion::Exchange2013)
-        .impersonating(ConnectingSid::PrimarySmtpAddress(mailbox.to_owned()));
-    let body = write_envelope(&header, &GetFolder::new(vec![BaseFolderId::inbox()]));
-    let request = HttpRequest::post(url, body)
-        .header("Content-Type", "text/xml; charset=utf-8")
-        .header(affinity::ANCHOR_MAILBOX, mailbox)
-        .timeout(Some(Duration::from_secs(30)));
-    let response = auth.send(request).await.map_err(|e| e.to_string())?;
-    let status = response.status;
-    let bytes = response.bytes(1 << 20).await.map_err(|e| e.to_string())?;
-    if status != 200 {
-        return Err(format!("HTTP {status}"));
-    }
-    let message = read_envelope::<GetFolderResponse>(&bytes)
-        .map_err(|e| e.to_string())?
+    version: ExchangeVersion,
+) -> Result<u32, UnreadError> {
+    let message = Call::new(url, CallOptions::as_mailbox(version, mailbox))
+        .timeout(Some(Duration::from_secs(30)))
+        .max_answer(1 << 20)
+        .send(auth, &GetFolder::new(vec![BaseFolderId::inbox()]))
+        .await?
         .body
         .into_first()
-        .ok_or("an answer without a response message")?;
+        .ok_or(UnreadError::NoMessage)?;
     if !message.status.is_success() {
-        return Err(message.status.code.as_str().to_owned());
+        return Err(UnreadError::Ews(message.status.code));
     }
     let unread = message
         .folders
         .first()
         .and_then(|f| f.unread_count)
-        .ok_or("the inbox has no UnreadCount")?;
-    u32::try_from(unread).map_err(|_| format!("UnreadCount {unread} is negative"))
+        .ok_or(UnreadError::NoCount)?;
+    u32::try_from(unread).map_err(|_| UnreadError::Negative(unread))
 }
 
 #[async_trait]
@@ -79,7 +101,7 @@ impl UnreadCounts for EwsUnread {
     async fn unread(&self, mailbox: &str) -> Option<u32> {
         let record = self.store.mailbox(&self.tenant, mailbox).await.ok()??;
         let url = record.ews_url?.parse().ok()?;
-        match inbox_unread(self.auth.as_ref(), url, mailbox).await {
+        match inbox_unread(self.auth.as_ref(), url, mailbox, self.version.clone()).await {
             Ok(count) => Some(count),
             Err(error) => {
                 tracing::info!(tenant = %self.tenant, mailbox, %error, "unread count not available");

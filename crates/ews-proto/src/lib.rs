@@ -5,6 +5,8 @@
 //! faithful implementation of the wire format. No sockets, no runtime, no clock: bytes in,
 //! values out, and back.
 //!
+//! - [`call`]: one EWS call, sans-io: the headers (`SOAPAction`, affinity) and envelope of a
+//!   request, and its answer read back into the operation's response or an error.
 //! - [`soap`]: the SOAP 1.1 envelope, its headers (`RequestServerVersion`,
 //!   `ExchangeImpersonation`, `ServerVersionInfo`), faults and response status.
 //! - [`operations`]: `Subscribe`, `GetEvents`, `GetStreamingEvents`, `Unsubscribe`,
@@ -50,6 +52,7 @@
 
 pub mod affinity;
 pub mod autodiscover;
+pub mod call;
 mod error;
 mod event;
 pub mod namespaces;

@@ -30,12 +30,13 @@ pub use subscribe::{Subscribe, SubscribeResponse, SubscribeResponseMessage, Subs
 pub use unsubscribe::{Unsubscribe, UnsubscribeResponse, UnsubscribeResponseMessage};
 
 use crate::error::ProtoError;
-use crate::namespaces;
 use crate::soap::SoapBody;
 use crate::soap::sealed::Body;
 use crate::xml::{Element, XmlReader, XmlWriter};
 
-/// An EWS request: its response type and its `SOAPAction`.
+/// An EWS request: its name, its `SOAPAction` and its response type.
+///
+/// [`crate::call`] writes a request of any operation and reads its answer.
 pub trait Operation: SoapBody {
     /// The response body this request gets.
     type Response: SoapBody;
@@ -43,10 +44,20 @@ pub trait Operation: SoapBody {
     /// The operation name (`Subscribe`, `GetEvents`, ...).
     const NAME: &'static str;
 
-    /// The `SOAPAction` HTTP header value for this operation.
-    fn soap_action() -> String {
-        format!("{}/{}", namespaces::MESSAGES, Self::NAME)
-    }
+    /// The URI of the `SOAPAction` HTTP header, as Microsoft's `services.wsdl` binds the
+    /// operation (`http://schemas.microsoft.com/exchange/services/2006/messages/<Operation>`,
+    /// with one exception: `GetStreamingEvents` is bound to `.../GetEvents`).
+    const SOAP_ACTION: &'static str;
+}
+
+/// `http://schemas.microsoft.com/exchange/services/2006/messages/<name>`, as a literal.
+macro_rules! messages_action {
+    ($name:literal) => {
+        concat!(
+            "http://schemas.microsoft.com/exchange/services/2006/messages/",
+            $name
+        )
+    };
 }
 
 /// Any request an EWS server built on this crate answers, for dispatch on the server side.
@@ -212,4 +223,4 @@ macro_rules! status_accessors {
     };
 }
 
-pub(crate) use {response_messages, status_accessors};
+pub(crate) use {messages_action, response_messages, status_accessors};

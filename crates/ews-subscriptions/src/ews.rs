@@ -1,13 +1,15 @@
-//! One EWS request: the envelope, the affinity headers and cookie, the authenticator, the
-//! answer read back into types, and every failure turned into a [`CallError`].
+//! One EWS request within the watcher's budgets: [`ews_client::Call`] with the watcher's
+//! version, impersonation and the group's affinity, and every failure turned into a
+//! [`CallError`] that says what to do about it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ews_client::{Call, CallOptions};
 use ews_proto::operations::Operation;
-use ews_proto::soap::{ConnectingSid, ExchangeVersion, ResponseStatus, SoapHeader};
-use ews_proto::{ProtoError, ResponseCode, affinity};
-use exchange_auth::{AuthError, Authenticator, HttpRequest, HttpResponse};
+use ews_proto::soap::{ConnectingSid, ExchangeVersion, ResponseStatus, SoapFault};
+use ews_proto::{ProtoError, ResponseCode};
+use exchange_auth::{AuthError, Authenticator, HttpResponse};
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -120,21 +122,47 @@ impl From<AuthError> for CallError {
     }
 }
 
+impl From<ews_client::CallError> for CallError {
+    fn from(error: ews_client::CallError) -> Self {
+        if let Some(fault) = error.fault() {
+            return Self::from_fault(fault);
+        }
+        match error {
+            ews_client::CallError::Auth(error) => error.into(),
+            ews_client::CallError::Status {
+                status,
+                retry_after,
+            } => Self::Http {
+                status,
+                retry_after,
+            },
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
 impl From<ProtoError> for CallError {
     fn from(error: ProtoError) -> Self {
         match error {
-            ProtoError::Fault(fault) => Self::Ews {
-                code: fault
-                    .response_code()
-                    .cloned()
-                    .unwrap_or(ResponseCode::ErrorInternalServerError),
-                back_off: fault.back_off(),
-                text: fault
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| fault.string.clone()),
-            },
+            ProtoError::Fault(fault) => Self::from_fault(&fault),
             other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl CallError {
+    /// A SOAP fault's code, text and back-off.
+    fn from_fault(fault: &SoapFault) -> Self {
+        Self::Ews {
+            code: fault
+                .response_code()
+                .cloned()
+                .unwrap_or(ResponseCode::ErrorInternalServerError),
+            back_off: fault.back_off(),
+            text: fault
+                .message
+                .clone()
+                .unwrap_or_else(|| fault.string.clone()),
         }
     }
 }
@@ -198,16 +226,15 @@ impl Ews {
             .acquire()
             .await
             .map_err(|_| CallError::Network("the watcher is stopping".into()))?;
-        let request = self
-            .request::<O>(target, operation)
-            .timeout(Some(self.request_timeout));
-        let response = self.auth.send(request).await?;
-        let cookie = set_cookie(&response);
-        let status = response.status;
-        let retry_after = retry_after(&response);
-        let body = response.bytes(MAX_ANSWER).await?;
-        let body = read_answer::<O::Response>(status, retry_after, &body)?;
-        Ok(Answer { body, cookie })
+        let answer = self
+            .request(target)
+            .timeout(Some(self.request_timeout))
+            .send(self.auth.as_ref(), operation)
+            .await?;
+        Ok(Answer {
+            body: answer.body,
+            cookie: answer.back_end_cookie,
+        })
     }
 
     /// Opens a hanging request (`GetStreamingEvents`): the answer's head, its body unread.
@@ -217,89 +244,50 @@ impl Ews {
         operation: &O,
         timeout: Duration,
     ) -> Result<(HttpResponse, Option<String>), CallError> {
-        let request = self.request::<O>(target, operation).timeout(Some(timeout));
-        let response = self.auth.send(request).await?;
-        let cookie = set_cookie(&response);
-        if response.status == 200 {
-            return Ok((response, cookie));
-        }
-        let status = response.status;
-        let retry_after = retry_after(&response);
-        let body = response.bytes(MAX_ANSWER).await?;
-        match read_answer::<O::Response>(status, retry_after, &body) {
-            Ok(_) => Err(CallError::Http {
-                status,
-                retry_after,
-            }),
-            Err(error) => Err(error),
-        }
+        let opened = self
+            .request(target)
+            .timeout(Some(timeout))
+            .open(self.auth.as_ref(), operation)
+            .await?;
+        Ok((opened.response, opened.back_end_cookie))
     }
 
-    fn request<O: Operation>(&self, target: Target<'_>, operation: &O) -> HttpRequest {
-        let mut header = SoapHeader::request(self.version.clone());
-        if self.impersonation {
-            header =
-                header.impersonating(ConnectingSid::PrimarySmtpAddress(target.act_as.to_owned()));
-        }
-        let body = ews_proto::soap::write_envelope(&header, operation);
-        let mut request = HttpRequest::post(target.url.clone(), body)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header("Accept", "text/xml")
-            .header("SOAPAction", O::soap_action())
-            .header(affinity::ANCHOR_MAILBOX, target.anchor)
-            .header(affinity::PREFER_SERVER_AFFINITY, "true");
-        if let Some(cookie) = target.cookie {
-            request = request.header("Cookie", affinity::cookie_header(cookie));
-        }
-        request
+    /// The call to `target`: the watcher's version, the mailbox impersonated (unless the
+    /// credentials are its own), the group's anchor, server affinity and cookie.
+    fn request(&self, target: Target<'_>) -> Call {
+        let impersonation = self
+            .impersonation
+            .then(|| ConnectingSid::PrimarySmtpAddress(target.act_as.to_owned()));
+        let options = CallOptions::new(self.version.clone())
+            .impersonating(impersonation)
+            .anchor_mailbox(target.anchor)
+            .server_affinity(target.cookie);
+        Call::new(target.url.clone(), options).max_answer(MAX_ANSWER)
     }
-}
-
-/// Reads an EWS answer: the typed body on 200, the fault's code on 500, the status otherwise.
-fn read_answer<R: ews_proto::soap::SoapBody>(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Result<R, CallError> {
-    match status {
-        200 => Ok(ews_proto::soap::read_envelope::<R>(body)?.body),
-        // A SOAP fault (ErrorServerBusy and friends) comes with 500.
-        500 => match ews_proto::soap::read_envelope::<R>(body) {
-            Err(error @ ProtoError::Fault(_)) => Err(error.into()),
-            _ => Err(CallError::Http {
-                status,
-                retry_after,
-            }),
-        },
-        _ => Err(CallError::Http {
-            status,
-            retry_after,
-        }),
-    }
-}
-
-fn set_cookie(response: &HttpResponse) -> Option<String> {
-    response
-        .header_all("set-cookie")
-        .find_map(affinity::back_end_override_cookie)
-        .map(str::to_owned)
-}
-
-fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    response
-        .header("retry-after")?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]
 mod tests {
-    use ews_proto::operations::SubscribeResponse;
-    use ews_proto::soap::{SoapFault, write_fault};
+    use ews_proto::call::read_answer;
+    use ews_proto::operations::Subscribe;
+    use ews_proto::soap::{SoapHeader, write_fault};
 
     use super::*;
+
+    /// An answer as the watcher sees it: `ews-client`'s reading, turned into a `CallError`.
+    fn answer(status: u16, retry_after: Option<Duration>, body: &[u8]) -> CallError {
+        match read_answer::<Subscribe>(status, body) {
+            Ok(_) => panic!("an answer, not an error"),
+            Err(error) => match ews_client::CallError::from(error) {
+                ews_client::CallError::Status { status, .. } => ews_client::CallError::Status {
+                    status,
+                    retry_after,
+                }
+                .into(),
+                other => other.into(),
+            },
+        }
+    }
 
     #[test]
     fn a_busy_fault_carries_its_back_off() {
@@ -307,7 +295,7 @@ mod tests {
             &SoapHeader::default(),
             &SoapFault::server_busy(Duration::from_millis(1234)),
         );
-        let error = read_answer::<SubscribeResponse>(500, None, &fault).unwrap_err();
+        let error = answer(500, None, &fault);
         assert_eq!(error.code(), Some(&ResponseCode::ErrorServerBusy));
         assert_eq!(
             error.recovery(),
@@ -317,15 +305,16 @@ mod tests {
 
     #[test]
     fn statuses_without_soap_are_sorted() {
-        let busy =
-            read_answer::<SubscribeResponse>(503, Some(Duration::from_secs(7)), b"").unwrap_err();
+        let busy = answer(503, Some(Duration::from_secs(7)), b"");
         assert_eq!(busy.recovery(), Recovery::BackOff(Duration::from_secs(7)));
-        let refused = read_answer::<SubscribeResponse>(401, None, b"").unwrap_err();
+        let refused = answer(401, None, b"");
         assert_eq!(refused.recovery(), Recovery::Fatal);
-        let broken = read_answer::<SubscribeResponse>(500, None, b"<html>").unwrap_err();
+        let broken = answer(500, None, b"<html>");
         assert_eq!(broken.recovery(), Recovery::Retry);
-        let garbage = read_answer::<SubscribeResponse>(200, None, b"<x").unwrap_err();
+        let garbage = answer(200, None, b"<x");
         assert!(matches!(garbage, CallError::Protocol(_)), "{garbage:?}");
+        let large = CallError::from(ews_client::CallError::TooLarge { limit: 16 });
+        assert_eq!(large.recovery(), Recovery::Retry);
     }
 
     #[test]

@@ -141,7 +141,8 @@ pub struct WatchSettings {
     pub folders: Vec<BaseFolderId>,
     /// The events to subscribe to.
     pub event_types: Vec<EventType>,
-    /// `RequestServerVersion` (Exchange 2013: streaming, affinity and `CallerData`).
+    /// `RequestServerVersion` of every request the watcher sends (Exchange 2013 by default:
+    /// streaming, affinity and `CallerData`).
     pub version: ExchangeVersion,
     /// Act as each mailbox (`ExchangeImpersonation`): a service account with
     /// ApplicationImpersonation, or an app with `full_access_as_app`. Off only when the

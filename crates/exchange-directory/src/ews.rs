@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ews_client::{Call, CallOptions};
+use ews_proto::ResponseCode;
 use ews_proto::operations::{
-    GetUserPhoto, GetUserPhotoResponse, Resolution, ResolveNames, ResolveNamesResponse,
+    GetUserPhoto, GetUserPhotoResponse, Operation, Resolution, ResolveNames, ResolveNamesResponse,
     UserPhotoSize,
 };
-use ews_proto::soap::{
-    ConnectingSid, ExchangeVersion, SoapBody, SoapHeader, read_envelope, write_envelope,
-};
-use ews_proto::{ResponseCode, affinity};
-use exchange_auth::{Authenticator, HttpRequest};
+use ews_proto::soap::ExchangeVersion;
+use exchange_auth::Authenticator;
 use url::Url;
 
 use super::{BackendKind, DirectoryBackend, DirectoryError, Hit, Person, SearchQuery};
@@ -56,6 +55,7 @@ pub struct EwsDirectory {
     auth: Arc<dyn Authenticator>,
     locator: Arc<dyn EwsLocator>,
     timeout: Duration,
+    version: ExchangeVersion,
 }
 
 impl std::fmt::Debug for EwsDirectory {
@@ -72,16 +72,18 @@ fn failed(reason: impl std::fmt::Display) -> DirectoryError {
 
 impl EwsDirectory {
     /// Asks through `auth` at the EWS URL `locator` gives for the caller's mailbox; each
-    /// request within `timeout`.
+    /// request within `timeout`, asking for `version` (the `RequestServerVersion`).
     pub fn new(
         auth: Arc<dyn Authenticator>,
         locator: Arc<dyn EwsLocator>,
         timeout: Duration,
+        version: ExchangeVersion,
     ) -> Self {
         Self {
             auth,
             locator,
             timeout,
+            version,
         }
     }
 
@@ -93,28 +95,20 @@ impl EwsDirectory {
             .map_err(|e| failed(format_args!("the EWS URL of {caller}: {e}")))
     }
 
-    /// Sends `body` as `caller` and reads the answer of at most `limit` bytes.
-    async fn call<B: SoapBody, R: SoapBody>(
+    /// Sends `operation` as `caller` and reads the answer of at most `limit` bytes.
+    async fn call<O: Operation>(
         &self,
         caller: &str,
-        body: &B,
+        operation: &O,
         limit: usize,
-    ) -> Result<R, DirectoryError> {
+    ) -> Result<O::Response, DirectoryError> {
         let url = self.ews_url(caller).await?;
-        let header = SoapHeader::request(ExchangeVersion::Exchange2013)
-            .impersonating(ConnectingSid::PrimarySmtpAddress(caller.to_owned()));
-        let request = HttpRequest::post(url, write_envelope(&header, body))
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header(affinity::ANCHOR_MAILBOX, caller)
-            .timeout(Some(self.timeout));
-        let response = self.auth.send(request).await.map_err(failed)?;
-        let status = response.status;
-        let bytes = response.bytes(limit).await.map_err(failed)?;
-        if status != 200 {
-            return Err(failed(format_args!("HTTP {status}")));
-        }
-        read_envelope::<R>(&bytes)
-            .map(|envelope| envelope.body)
+        Call::new(url, CallOptions::as_mailbox(self.version.clone(), caller))
+            .timeout(Some(self.timeout))
+            .max_answer(limit)
+            .send(self.auth.as_ref(), operation)
+            .await
+            .map(|answer| answer.body)
             .map_err(failed)
     }
 }

@@ -260,6 +260,7 @@ async fn ews_without_the_callers_ews_url_fails_before_sending_anything() {
         Arc::clone(&auth) as _,
         Arc::new(Nowhere),
         Duration::from_secs(1),
+        ews_proto::soap::ExchangeVersion::Exchange2013,
     );
     let error = ews
         .search("mara@contoso.com", &query("dan"), 5)

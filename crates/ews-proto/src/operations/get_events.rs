@@ -2,7 +2,7 @@
 //!
 //! Spec: [GetEvents operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getevents-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::event::Notification;
 use crate::soap::sealed::Body;
@@ -33,6 +33,7 @@ impl GetEvents {
 impl Operation for GetEvents {
     type Response = GetEventsResponse;
     const NAME: &'static str = "GetEvents";
+    const SOAP_ACTION: &'static str = messages_action!("GetEvents");
 }
 
 impl Body for GetEvents {
@@ -122,4 +123,19 @@ response_messages! {
     /// The `GetEventsResponse`.
     GetEventsResponse = "GetEventsResponse",
     GetEventsResponseMessage = "GetEventsResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/GetEvents"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            GetEvents::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/GetEvents"
+        );
+        assert_eq!(GetEvents::NAME, "GetEvents");
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Spec: [GetFolder operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getfolder-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::soap::sealed::Body;
 use crate::soap::{MessageFields, ResponseStatus};
@@ -50,6 +50,7 @@ impl GetFolder {
 impl Operation for GetFolder {
     type Response = GetFolderResponse;
     const NAME: &'static str = "GetFolder";
+    const SOAP_ACTION: &'static str = messages_action!("GetFolder");
 }
 
 impl Body for GetFolder {
@@ -262,4 +263,19 @@ response_messages! {
     /// The `GetFolderResponse`.
     GetFolderResponse = "GetFolderResponse",
     GetFolderResponseMessage = "GetFolderResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/GetFolder"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            GetFolder::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/GetFolder"
+        );
+        assert_eq!(GetFolder::NAME, "GetFolder");
+    }
 }

@@ -6,7 +6,7 @@
 //!
 //! Spec: [GetStreamingEvents operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/getstreamingevents-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::event::Notification;
 use crate::soap::sealed::Body;
@@ -50,6 +50,9 @@ impl GetStreamingEvents {
 impl Operation for GetStreamingEvents {
     type Response = GetStreamingEventsResponse;
     const NAME: &'static str = "GetStreamingEvents";
+    /// `services.wsdl` binds `GetStreamingEvents` to the `GetEvents` action, and Microsoft's
+    /// generated proxy (`ExchangeServiceBinding.GetStreamingEvents`) sends that.
+    const SOAP_ACTION: &'static str = messages_action!("GetEvents");
 }
 
 impl Body for GetStreamingEvents {
@@ -202,4 +205,20 @@ response_messages! {
     /// One envelope of the `GetStreamingEventsResponse` stream.
     GetStreamingEventsResponse = "GetStreamingEventsResponse",
     GetStreamingEventsResponseMessage = "GetStreamingEventsResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl` binds `GetStreamingEvents` to the `GetEvents` action (its
+    /// `soap:operation`), and `ExchangeServiceBinding.GetStreamingEvents` sends it.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            GetStreamingEvents::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/GetEvents"
+        );
+        assert_eq!(GetStreamingEvents::NAME, "GetStreamingEvents");
+    }
 }

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::Operation;
+use super::{Operation, messages_action};
 use crate::error::ProtoError;
 use crate::soap::sealed::Body;
 use crate::soap::{MessageFields, ResponseStatus, read_message, write_message};
@@ -58,6 +58,7 @@ impl GetUserPhoto {
 impl Operation for GetUserPhoto {
     type Response = GetUserPhotoResponse;
     const NAME: &'static str = "GetUserPhoto";
+    const SOAP_ACTION: &'static str = messages_action!("GetUserPhoto");
 }
 
 impl Body for GetUserPhoto {
@@ -170,5 +171,20 @@ impl Body for GetUserPhotoResponse {
 
     fn read_xml(r: &mut XmlReader<'_>, element: &Element<'_>) -> Result<Self, ProtoError> {
         read_message(r, element)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/GetUserPhoto"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            GetUserPhoto::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/GetUserPhoto"
+        );
+        assert_eq!(GetUserPhoto::NAME, "GetUserPhoto");
     }
 }

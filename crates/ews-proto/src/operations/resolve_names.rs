@@ -2,7 +2,7 @@
 //!
 //! Spec: [ResolveNames operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/resolvenames-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::soap::sealed::Body;
 use crate::soap::{MessageFields, ResponseStatus};
@@ -55,6 +55,7 @@ impl ResolveNames {
 impl Operation for ResolveNames {
     type Response = ResolveNamesResponse;
     const NAME: &'static str = "ResolveNames";
+    const SOAP_ACTION: &'static str = messages_action!("ResolveNames");
 }
 
 impl Body for ResolveNames {
@@ -308,4 +309,19 @@ response_messages! {
     /// The `ResolveNamesResponse`.
     ResolveNamesResponse = "ResolveNamesResponse",
     ResolveNamesResponseMessage = "ResolveNamesResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/ResolveNames"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            ResolveNames::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/ResolveNames"
+        );
+        assert_eq!(ResolveNames::NAME, "ResolveNames");
+    }
 }

@@ -4,7 +4,7 @@
 //! Spec: [SendNotification](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/sendnotification),
 //! [SendNotificationResult](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/sendnotificationresult).
 
-use super::{response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::event::Notification;
 use crate::soap::sealed::Body;
@@ -60,6 +60,12 @@ response_messages! {
     SendNotificationResponseMessage = "SendNotificationResponseMessage"
 }
 
+impl Operation for SendNotification {
+    type Response = SendNotificationResult;
+    const NAME: &'static str = "SendNotification";
+    const SOAP_ACTION: &'static str = messages_action!("SendNotification");
+}
+
 wire_enum! {
     /// The subscriber's answer to a push callback ([`SubscriptionStatus`]).
     ///
@@ -113,5 +119,20 @@ impl Body for SendNotificationResult {
                 missing: "SubscriptionStatus",
             })?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `NotificationService.wsdl`: `<soap:operation soapAction=".../messages/SendNotification"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_the_notification_service_wsdl_binds() {
+        assert_eq!(
+            SendNotification::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/SendNotification"
+        );
+        assert_eq!(SendNotification::NAME, "SendNotification");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Spec: [Subscribe operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/subscribe-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::soap::sealed::Body;
 use crate::soap::{MessageFields, ResponseStatus};
@@ -119,6 +119,7 @@ impl Subscribe {
 impl Operation for Subscribe {
     type Response = SubscribeResponse;
     const NAME: &'static str = "Subscribe";
+    const SOAP_ACTION: &'static str = messages_action!("Subscribe");
 }
 
 impl Body for Subscribe {
@@ -316,4 +317,19 @@ response_messages! {
     /// The `SubscribeResponse`.
     SubscribeResponse = "SubscribeResponse",
     SubscribeResponseMessage = "SubscribeResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/Subscribe"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            Subscribe::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/Subscribe"
+        );
+        assert_eq!(Subscribe::NAME, "Subscribe");
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Spec: [Unsubscribe operation](https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/unsubscribe-operation).
 
-use super::{Operation, response_messages, status_accessors};
+use super::{Operation, messages_action, response_messages, status_accessors};
 use crate::error::ProtoError;
 use crate::soap::sealed::Body;
 use crate::soap::{MessageFields, ResponseStatus};
@@ -27,6 +27,7 @@ impl Unsubscribe {
 impl Operation for Unsubscribe {
     type Response = UnsubscribeResponse;
     const NAME: &'static str = "Unsubscribe";
+    const SOAP_ACTION: &'static str = messages_action!("Unsubscribe");
 }
 
 impl Body for Unsubscribe {
@@ -89,4 +90,19 @@ response_messages! {
     /// The `UnsubscribeResponse`.
     UnsubscribeResponse = "UnsubscribeResponse",
     UnsubscribeResponseMessage = "UnsubscribeResponseMessage"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `services.wsdl`: `<soap:operation soapAction=".../messages/Unsubscribe"/>`.
+    #[test]
+    fn its_soap_action_is_the_one_services_wsdl_binds() {
+        assert_eq!(
+            Unsubscribe::SOAP_ACTION,
+            "http://schemas.microsoft.com/exchange/services/2006/messages/Unsubscribe"
+        );
+        assert_eq!(Unsubscribe::NAME, "Unsubscribe");
+    }
 }

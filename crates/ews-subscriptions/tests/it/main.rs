@@ -6,3 +6,4 @@ mod pull;
 mod push;
 mod streaming;
 mod support;
+mod wire;

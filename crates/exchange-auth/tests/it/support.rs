@@ -90,22 +90,22 @@ pub(crate) fn ews_server(sim: &Sim) -> String {
 /// A `GetFolder` of Mara's inbox, impersonating her (with `X-AnchorMailbox`, as app-only
 /// tokens need), or as herself when `impersonate` is false.
 pub(crate) fn get_folder(sim: &Sim, impersonate: bool) -> HttpRequest {
+    use ews_proto::call::{CallOptions, request};
     use ews_proto::operations::GetFolder;
-    use ews_proto::soap::{ConnectingSid, ExchangeVersion, SoapHeader, write_envelope};
-    let mut header = SoapHeader::request(ExchangeVersion::Exchange2013);
-    if impersonate {
-        header = header.impersonating(ConnectingSid::PrimarySmtpAddress(MARA.into()));
+    use ews_proto::soap::ExchangeVersion;
+    let mut options = CallOptions::as_mailbox(ExchangeVersion::Exchange2013, MARA);
+    if !impersonate {
+        options = options.impersonating(None);
     }
-    let body = write_envelope(
-        &header,
+    let post = request(
+        &options,
         &GetFolder::new(vec![ews_proto::BaseFolderId::inbox()]),
     );
-    HttpRequest::post(
-        sim.ews_url(MARA).expect("mailbox").parse().expect("URL"),
-        body,
+    let url = sim.ews_url(MARA).expect("mailbox").parse().expect("URL");
+    post.headers.into_iter().fold(
+        HttpRequest::post(url, post.body),
+        |request, (name, value)| request.header(name, value),
     )
-    .header("Content-Type", "text/xml; charset=utf-8")
-    .header("X-AnchorMailbox", MARA)
 }
 
 /// Sends an EWS call; the HTTP status.
