@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ews_proto::ResponseCode;
-use ews_subscriptions::{MemoryWatermarks, WatchEvent};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 use exchange_sim::Sim;
 use exchange_sim::scenario::{Budgets, Profile};
 

@@ -1,5 +1,8 @@
 //! Errors the watcher's callers see.
 
+/// What [`Relocate`](crate::Relocate) failed with: the locator's own error, kept as the source.
+pub type LocateError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a watcher call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,13 +27,30 @@ pub enum WatchError {
     /// The push listener could not start.
     #[error("push listener: {0}")]
     Listener(String),
+    /// Where the mailbox is now could not be found (see [`Relocate`](crate::Relocate)).
+    #[error("locating {mailbox}: {source}")]
+    Locate {
+        /// The mailbox.
+        mailbox: String,
+        /// The locator's error.
+        source: LocateError,
+    },
 }
 
 impl WatchError {
-    pub(crate) fn config(field: &'static str, rule: impl Into<String>) -> Self {
+    /// A [`Config`](Self::Config) error: `field` breaks `rule`.
+    pub fn config(field: &'static str, rule: impl Into<String>) -> Self {
         Self::Config {
             field,
             rule: rule.into(),
+        }
+    }
+
+    /// A [`Locate`](Self::Locate) error: `mailbox` could not be located, for `source`.
+    pub fn locate(mailbox: impl Into<String>, source: impl Into<LocateError>) -> Self {
+        Self::Locate {
+            mailbox: mailbox.into(),
+            source: source.into(),
         }
     }
 }
