@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ews_subscriptions::{
+use exchange_auth::Authenticator;
+use mailbox_watch::{
     Events, MailboxWatcher, MemoryWatermarks, WatchError, WatchTarget, WatcherStatus,
     WatermarkStore,
 };
-use exchange_auth::Authenticator;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -387,7 +387,16 @@ impl MailboxWatcher for GraphWatcher {
         Self::unwatch(self, mailbox).await
     }
 
+    fn is_subscribed(&self, mailbox: &str) -> bool {
+        Self::is_subscribed(self, mailbox)
+    }
+
     fn status(&self) -> WatcherStatus {
         Self::status(self)
+    }
+
+    /// Graph's subscriptions are kept (a restarted watcher takes them over): nothing to wait for.
+    async fn stop(&self, _within: Duration) {
+        self.shutdown();
     }
 }

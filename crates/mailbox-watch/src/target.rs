@@ -56,7 +56,9 @@ mod tests {
 
     #[test]
     fn a_target_has_no_group_until_given_one() {
-        let url: Url = "https://mail.contoso.com/EWS/Exchange.asmx".parse().unwrap();
+        let url: Url = "https://mail.contoso.com/EWS/Exchange.asmx"
+            .parse()
+            .unwrap();
         let target = WatchTarget::new("mara@contoso.com", url.clone());
         assert_eq!(target.grouping_information, None);
         let grouped = target.clone().grouping("CONTOSO-1");

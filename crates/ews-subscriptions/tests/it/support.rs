@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use autodiscover::{Autodiscover, Basic, Credentials, Discovery, Settings};
-use ews_subscriptions::{Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher};
+use ews_subscriptions::{
+    Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
+};
 use exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
 use exchange_sim::{Scenario, Sim};
 use mailbox_watch::{Events, Relocate, WatchError, WatchEvent, WatchTarget, WatermarkStore};
