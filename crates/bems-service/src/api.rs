@@ -79,15 +79,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(crate::directory::api::routes(&state.service))
         .merge(crate::followme::routes(&state.service));
     for tenant in state.service.tenants() {
-        router = router.nest_service(
-            &format!("/ews/{}", tenant.id),
-            tenant.watcher.push_listener().router(),
-        );
+        if let Some(callbacks) = &tenant.callbacks {
+            router = router.nest_service(&format!("/ews/{}", tenant.id), callbacks.clone());
+        }
         if let Some(graph) = &tenant.graph {
-            router = router.nest_service(
-                &format!("/graph/{}", tenant.id),
-                graph.watcher.webhook().router(),
-            );
+            router = router.nest_service(&format!("/graph/{}", tenant.id), graph.webhook.clone());
         }
     }
     router
@@ -296,8 +292,12 @@ async fn test_connection(
         Ok(tenant) => tenant,
         Err(unknown) => return *unknown,
     };
-    let report =
-        crate::check::test_connection(&tenant.locator, tenant.auth.as_ref(), &request.email).await;
+    let report = crate::check::test_connection(
+        tenant.locator.as_ref(),
+        tenant.auth.as_ref(),
+        &request.email,
+    )
+    .await;
     Json(report).into_response()
 }
 

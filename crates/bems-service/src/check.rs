@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use autodiscover::MailboxLocator;
 use ews_proto::operations::{Subscribe, SubscribeResponse, Unsubscribe, UnsubscribeResponse};
 use ews_proto::soap::{ConnectingSid, ExchangeVersion, SoapHeader, read_envelope, write_envelope};
 use ews_proto::{BaseFolderId, EventType, affinity};
@@ -73,7 +74,7 @@ fn step(name: &'static str, started: Instant, result: Result<String, String>) ->
 /// Tests `email` as the service would use it: Autodiscover, authentication with an EWS call,
 /// and a subscription (made, then removed).
 pub async fn test_connection(
-    locator: &autodiscover::Autodiscover,
+    locator: &dyn MailboxLocator,
     auth: &dyn Authenticator,
     email: &str,
 ) -> Report {
@@ -86,7 +87,7 @@ pub async fn test_connection(
     // 1. Autodiscover, without the cache.
     let started = Instant::now();
     locator.invalidate(email);
-    let found = locator.discover(email).await;
+    let found = locator.locate(email).await;
     let (result, trace) = match &found {
         Ok(found) => (
             Ok(format!(

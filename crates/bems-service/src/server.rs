@@ -292,5 +292,5 @@ pub async fn test_connection(
         settings.server.public_url.as_ref(),
         &Overrides::default(),
     )?;
-    Ok(crate::check::test_connection(&locator, auth.authenticator.as_ref(), email).await)
+    Ok(crate::check::test_connection(locator.as_ref(), auth.authenticator.as_ref(), email).await)
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ews_proto::Watermark;
-use ews_subscriptions::{WatchError, WatermarkStore};
 use exchange_auth::{AuthError, RefreshTokenStore, Secret, SecretBytes};
+use mailbox_watch::{WatchError, WatermarkStore};
 
 use super::{Store, StoreError};
 use crate::model::TenantId;
