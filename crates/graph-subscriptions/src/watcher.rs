@@ -84,11 +84,7 @@ impl GraphWatcherBuilder {
     /// Validates the settings, reads the spool, and starts; call inside a Tokio runtime.
     pub async fn start(self) -> Result<(GraphWatcher, Events), WatchError> {
         self.settings.validate()?;
-        let kept = self
-            .spool
-            .records()
-            .await
-            .map_err(|e| WatchError::Store(e.to_string()))?;
+        let kept = self.spool.records().await.map_err(WatchError::store)?;
         let now_us = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000)
             .unwrap_or(0);
         // Sequence numbers grow across restarts (the saved states compare against them).

@@ -1,7 +1,8 @@
 //! Errors the watcher's callers see.
 
-/// What [`Relocate`](crate::Relocate) failed with: the locator's own error, kept as the source.
-pub type LocateError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// The error of what a watcher uses (its watermark store, the consumer's
+/// [`Relocate`](crate::Relocate)), kept as the [`WatchError`]'s source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a watcher call failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,17 +24,14 @@ pub enum WatchError {
     Stopped,
     /// The watermark store failed.
     #[error("watermark store: {0}")]
-    Store(String),
-    /// The push listener could not start.
-    #[error("push listener: {0}")]
-    Listener(String),
+    Store(#[source] BoxError),
     /// Where the mailbox is now could not be found (see [`Relocate`](crate::Relocate)).
     #[error("locating {mailbox}: {source}")]
     Locate {
         /// The mailbox.
         mailbox: String,
         /// The locator's error.
-        source: LocateError,
+        source: BoxError,
     },
 }
 
@@ -46,11 +44,45 @@ impl WatchError {
         }
     }
 
+    /// A [`Store`](Self::Store) error: the watermark store failed with `source`.
+    pub fn store(source: impl Into<BoxError>) -> Self {
+        Self::Store(source.into())
+    }
+
     /// A [`Locate`](Self::Locate) error: `mailbox` could not be located, for `source`.
-    pub fn locate(mailbox: impl Into<String>, source: impl Into<LocateError>) -> Self {
+    pub fn locate(mailbox: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Locate {
             mailbox: mailbox.into(),
             source: source.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_dependency_error_is_the_source_and_named_in_the_message() {
+        let store = WatchError::store(std::io::Error::other("disk full"));
+        assert_eq!(store.to_string(), "watermark store: disk full");
+        assert_eq!(store.source().unwrap().to_string(), "disk full");
+        let locate = WatchError::locate("mara@contoso.com", "no Autodiscover answer");
+        assert_eq!(
+            locate.to_string(),
+            "locating mara@contoso.com: no Autodiscover answer"
+        );
+        assert!(locate.source().is_some());
+        let config = WatchError::config("group_size", "at most 200");
+        assert!(matches!(
+            config,
+            WatchError::Config {
+                field: "group_size",
+                ..
+            }
+        ));
+        assert!(config.source().is_none());
     }
 }

@@ -81,7 +81,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use error::{LocateError, WatchError};
+pub use error::{BoxError, WatchError};
 pub use event::{MailboxEvent, WatchEvent};
 pub use events::Events;
 pub use status::WatcherStatus;
