@@ -22,9 +22,11 @@ use std::time::Duration;
 
 use bems::autodiscover::{Autodiscover, Basic, Credentials, MailboxLocator, Settings};
 use bems::ews_subscriptions::{
-    Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, WatchTarget, Watcher,
+    Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
 };
 use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::mailbox_watch::WatchTarget;
+use bems::service::relocate::{self, Rediscover};
 use clap::{Parser, ValueEnum};
 
 /// Watches Exchange mailboxes through EWS notifications and prints every event.
@@ -157,7 +159,9 @@ async fn run(mut args: Args) -> Result<(), String> {
         (ModeArg::Push, None) => unreachable!("a push listener is bound above"),
     };
     let (watcher, mut events) = Watcher::builder(WatchSettings::new(mode), auth)
-        .locator(Arc::clone(&locator) as Arc<dyn MailboxLocator>)
+        .relocate(Arc::new(Rediscover::new(
+            Arc::clone(&locator) as Arc<dyn MailboxLocator>
+        )))
         .start()
         .map_err(|e| e.to_string())?;
     if let Some(listener) = listener {
@@ -172,7 +176,7 @@ async fn run(mut args: Args) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("Autodiscover failed for {mailbox}: {e}"))?;
                 eprintln!("{mailbox}: {} ({:?})", found.ews_url, found.method);
-                WatchTarget::from(&found)
+                relocate::target(&found.mailbox, &found)
             }
         };
         watcher.watch(target).map_err(|e| e.to_string())?;

@@ -16,10 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bems::ews_proto::EventType;
-use bems::ews_subscriptions::{
-    Mode, StreamingSettings, WatchEvent, WatchSettings, WatchTarget, Watcher,
-};
+use bems::ews_subscriptions::{Mode, StreamingSettings, WatchSettings, Watcher};
 use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::mailbox_watch::{WatchEvent, WatchTarget};
 
 const GROUP: usize = 200;
 const HOST: &str = "mail.load.test";

@@ -14,6 +14,7 @@
 //! | [`ews_proto`] | `ews-proto` | the sans-io EWS and Autodiscover wire layer |
 //! | [`autodiscover`] | `autodiscover` | find a mailbox's EWS endpoint |
 //! | [`exchange_auth`] | `exchange-auth` | authenticate the service account |
+//! | [`mailbox_watch`] | `mailbox-watch` | the watcher trait, its events and watermarks, `Relocate` |
 //! | [`ews_client`] | `ews-client` | send one EWS operation as the service account |
 //! | [`ews_subscriptions`] | `ews-subscriptions` | keep mailboxes subscribed, yield events |
 //! | [`graph_subscriptions`] | `graph-subscriptions` | the same through Microsoft Graph change notifications (Exchange Online) |
@@ -43,6 +44,8 @@ pub use exchange_auth;
 pub use exchange_directory;
 #[doc(inline)]
 pub use graph_subscriptions;
+#[doc(inline)]
+pub use mailbox_watch;
 #[doc(inline)]
 pub use push_delivery;
 

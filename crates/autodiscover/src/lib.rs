@@ -102,6 +102,27 @@ pub struct Discovery {
     pub from_cache: bool,
 }
 
+impl Discovery {
+    /// `email`'s answer: EWS at `ews_url`, found by `method` at `source`; no other URL, group,
+    /// version or trace (for another [`MailboxLocator`], and for tests of its callers).
+    pub fn new(email: impl Into<String>, ews_url: Url, method: Method, source: Url) -> Self {
+        let email = email.into();
+        Self {
+            mailbox: email.clone(),
+            email,
+            ews_url,
+            external_ews_url: None,
+            internal_ews_url: None,
+            grouping_information: None,
+            server_version: None,
+            method,
+            source,
+            trace: Vec::new(),
+            from_cache: false,
+        }
+    }
+}
+
 /// Finds mailboxes' EWS endpoints; what `bems-service` holds as `Arc<dyn MailboxLocator>`.
 #[async_trait]
 pub trait MailboxLocator: Send + Sync {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ews_proto::Watermark;
-use ews_subscriptions::{WatchError, WatermarkStore};
 use exchange_auth::{AuthError, RefreshTokenStore, Secret, SecretBytes};
+use mailbox_watch::{WatchError, WatermarkStore};
 
 use bems_store::model::TenantId;
 use bems_store::{Store, StoreError};
@@ -37,7 +37,7 @@ impl fmt::Debug for TenantWatermarks {
 }
 
 fn watch_error(error: StoreError) -> WatchError {
-    WatchError::Store(error.to_string())
+    WatchError::store(error)
 }
 
 #[async_trait]
@@ -180,7 +180,9 @@ mod tests {
             .save("no address", &Watermark::new("w"))
             .await
             .unwrap_err();
-        assert!(matches!(error, WatchError::Store(ref text) if text.contains("no address")));
+        assert!(
+            matches!(error, WatchError::Store(ref source) if source.to_string().contains("no address"))
+        );
     }
 
     #[tokio::test]

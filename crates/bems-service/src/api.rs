@@ -79,15 +79,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(crate::directory::api::routes(&state.service))
         .merge(crate::followme::routes(&state.service));
     for tenant in state.service.tenants() {
-        router = router.nest_service(
-            &format!("/ews/{}", tenant.id),
-            tenant.watcher.push_listener().router(),
-        );
+        if let Some(callbacks) = &tenant.callbacks {
+            router = router.nest_service(&format!("/ews/{}", tenant.id), callbacks.clone());
+        }
         if let Some(graph) = &tenant.graph {
-            router = router.nest_service(
-                &format!("/graph/{}", tenant.id),
-                graph.watcher.webhook().router(),
-            );
+            router = router.nest_service(&format!("/graph/{}", tenant.id), graph.webhook.clone());
         }
     }
     router
@@ -297,7 +293,7 @@ async fn test_connection(
         Err(unknown) => return *unknown,
     };
     let report = crate::check::test_connection(
-        &tenant.locator,
+        tenant.locator.as_ref(),
         tenant.auth.as_ref(),
         &request.email,
         tenant.ews_version.clone(),

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use autodiscover::MailboxLocator;
 use ews_client::{Call, CallOptions};
 use ews_proto::operations::{Subscribe, Unsubscribe};
 use ews_proto::soap::ExchangeVersion;
@@ -75,7 +76,7 @@ fn step(name: &'static str, started: Instant, result: Result<String, String>) ->
 /// and a subscription (made, then removed); the EWS calls ask for `version`, the tenant's
 /// `RequestServerVersion`.
 pub async fn test_connection(
-    locator: &autodiscover::Autodiscover,
+    locator: &dyn MailboxLocator,
     auth: &dyn Authenticator,
     email: &str,
     version: ExchangeVersion,
@@ -89,7 +90,7 @@ pub async fn test_connection(
     // 1. Autodiscover, without the cache.
     let started = Instant::now();
     locator.invalidate(email);
-    let found = locator.discover(email).await;
+    let found = locator.locate(email).await;
     let (result, trace) = match &found {
         Ok(found) => (
             Ok(format!(

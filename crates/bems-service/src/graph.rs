@@ -14,9 +14,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ews_proto::Watermark;
-use ews_subscriptions::{Events, WatchError, WatchTarget, Watcher, WatcherStatus, WatermarkStore};
 use exchange_auth::Authenticator;
-use graph_subscriptions::{FileSpool, GraphSettings, GraphWatcher, MemorySpool, Spool};
+use graph_subscriptions::{
+    FileSpool, GraphCounts, GraphError, GraphSettings, GraphWatcher, MemorySpool, Spool,
+};
+use mailbox_watch::{
+    Events, MailboxWatcher, WatchError, WatchTarget, WatcherStatus, WatermarkStore,
+};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -28,10 +32,35 @@ use bems_store::model::{MailboxRecord, TenantId};
 use crate::adapters::TenantWatermarks;
 use switch::{Mover, Switch};
 
+/// The Graph watcher as a tenant holds it: a [`MailboxWatcher`] that also reads an inbox's
+/// unread count (the badge of a mailbox on Graph) and counts what its webhook did.
+#[async_trait]
+pub trait GraphBackend: MailboxWatcher {
+    /// The unread count of `mailbox`'s inbox.
+    async fn unread_count(&self, mailbox: &str) -> Result<u32, GraphError>;
+
+    /// What the webhook and the mailboxes' tasks did.
+    fn counts(&self) -> GraphCounts;
+}
+
+#[async_trait]
+impl GraphBackend for GraphWatcher {
+    async fn unread_count(&self, mailbox: &str) -> Result<u32, GraphError> {
+        Self::unread_count(self, mailbox).await
+    }
+
+    fn counts(&self) -> GraphCounts {
+        Self::counts(self)
+    }
+}
+
 /// A tenant's Graph side.
 pub struct GraphTenant {
     /// Watches the tenant's mailboxes on Graph.
-    pub watcher: GraphWatcher,
+    pub watcher: Arc<dyn GraphBackend>,
+    /// What Graph calls (notifications, lifecycle notifications, validation), mounted at
+    /// `/graph/<tenant>` by the API.
+    pub webhook: axum::Router,
     /// Sends Graph requests (app-only).
     pub auth: Arc<dyn Authenticator>,
     /// The EWS to Graph handover.
@@ -75,7 +104,7 @@ pub(crate) struct Start<'a> {
     pub(crate) store: &'a Arc<dyn Store>,
     pub(crate) public_url: Option<&'a Url>,
     pub(crate) overrides: &'a Overrides,
-    pub(crate) ews: Watcher,
+    pub(crate) ews: Arc<dyn MailboxWatcher>,
     pub(crate) ews_events: Events,
 }
 
@@ -124,6 +153,8 @@ impl GraphTenant {
             .start()
             .await
             .map_err(|e| format!("Graph watcher: {e}"))?;
+        let webhook = watcher.webhook().router();
+        let watcher: Arc<dyn GraphBackend> = Arc::new(watcher);
         let switch = Arc::new(Switch::default());
         let events = switch::merge(Arc::clone(&switch), start.ews_events, graph_events, 4096);
         let prefix = format!("{endpoint}/v1.0/users/");
@@ -132,7 +163,7 @@ impl GraphTenant {
             tenant: tenant.id.clone(),
             store: Arc::clone(start.store),
             ews: start.ews,
-            graph: watcher.clone(),
+            graph: Arc::clone(&watcher) as Arc<dyn MailboxWatcher>,
             switch: Arc::clone(&switch),
             prefix: prefix.clone(),
             batch: usize::try_from(graph.migration_batch).unwrap_or(50),
@@ -142,6 +173,7 @@ impl GraphTenant {
         Ok((
             Self {
                 watcher,
+                webhook,
                 auth,
                 switch,
                 prefix,
@@ -176,11 +208,11 @@ impl GraphTenant {
     }
 
     /// Watches `mailbox` on Graph.
-    pub fn watch(&self, mailbox: &str) -> Result<(), WatchError> {
+    pub async fn watch(&self, mailbox: &str) -> Result<(), WatchError> {
         let url = format!("{}{mailbox}", self.prefix)
             .parse()
             .map_err(|_| WatchError::InvalidMailbox(mailbox.to_owned()))?;
-        self.watcher.watch(WatchTarget::new(mailbox, url))
+        self.watcher.watch(WatchTarget::new(mailbox, url)).await
     }
 
     /// The Graph watcher's counts.
@@ -188,9 +220,9 @@ impl GraphTenant {
         self.watcher.status()
     }
 
-    /// Stops watching and moving.
-    pub fn shutdown(&self) {
+    /// Stops watching and moving (Graph's subscriptions are kept for the next start).
+    pub async fn shutdown(&self) {
         self.stop.cancel();
-        self.watcher.shutdown();
+        self.watcher.stop(Duration::ZERO).await;
     }
 }

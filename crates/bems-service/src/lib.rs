@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod registration;
+pub mod relocate;
 pub mod server;
 pub mod service;
 pub mod unread;

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ews_proto::{ChangedObject, EventType, Watermark};
-use ews_subscriptions::{Events, WatchEvent};
 use futures_util::StreamExt as _;
+use mailbox_watch::{Events, WatchEvent};
 
 use crate::courier::{Courier, now_ms};
 use crate::metrics::Metrics;

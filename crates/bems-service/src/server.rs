@@ -291,5 +291,11 @@ pub async fn test_connection(
     // The version the tenant's watcher would send.
     let version = crate::service::watch_settings(chosen, public_url, &overrides)?.version;
     let (locator, auth) = crate::service::connect(chosen, &store, public_url, &overrides)?;
-    Ok(crate::check::test_connection(&locator, auth.authenticator.as_ref(), email, version).await)
+    Ok(crate::check::test_connection(
+        locator.as_ref(),
+        auth.authenticator.as_ref(),
+        email,
+        version,
+    )
+    .await)
 }

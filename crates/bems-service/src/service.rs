@@ -8,10 +8,10 @@ use std::time::Duration;
 use autodiscover::{Autodiscover, MailboxLocator};
 use ews_proto::soap::ExchangeVersion;
 use ews_subscriptions::{
-    Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings,
-    WatchTarget, Watcher, WatcherStatus,
+    Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings, Watcher,
 };
 use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
+use mailbox_watch::{Events, MailboxWatcher, WatchTarget, WatcherStatus};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -21,10 +21,11 @@ use crate::metrics::{Gauges, Metrics};
 use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
 use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
-use bems_store::Store;
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
+use bems_store::{Store, StoreError};
 
 use crate::adapters::{TenantRefreshTokens, TenantWatermarks};
+use crate::relocate::Rediscover;
 use crate::unread::EwsUnread;
 use crate::verify::{RegistrationVerifier, VerifyError};
 
@@ -82,10 +83,10 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
-    fn from_store(error: bems_store::StoreError) -> Self {
+    fn from_store(error: StoreError) -> Self {
         match error {
-            bems_store::StoreError::Conflict { rule, .. } => Self::Conflict(rule),
-            bems_store::StoreError::Invalid { rule, .. } => Self::Invalid {
+            StoreError::Conflict { rule, .. } => Self::Conflict(rule),
+            StoreError::Invalid { rule, .. } => Self::Invalid {
                 field: "device",
                 reason: rule,
             },
@@ -101,7 +102,7 @@ pub struct Tenant {
     /// Its settings.
     pub settings: TenantSettings,
     /// Finds its mailboxes.
-    pub locator: Arc<Autodiscover>,
+    pub locator: Arc<dyn MailboxLocator>,
     /// Authenticates to its Exchange.
     pub auth: Arc<dyn Authenticator>,
     /// The `RequestServerVersion` of its EWS calls: its watcher's ([`WatchSettings::version`]),
@@ -112,8 +113,11 @@ pub struct Tenant {
     /// Passive authentication's redirect URI (`<server.public_url>/oauth/<tenant>/callback`),
     /// when the service has a public URL; other sign-ins of the tenant (Graph's) use it too.
     pub redirect_uri: Option<Url>,
-    /// Watches its mailboxes.
-    pub watcher: Watcher,
+    /// Watches its mailboxes (on EWS).
+    pub watcher: Arc<dyn MailboxWatcher>,
+    /// What Exchange calls back for the watcher's push subscriptions, mounted at
+    /// `/ews/<tenant>` by the API.
+    pub callbacks: Option<axum::Router>,
     /// Checks registrations.
     pub verifier: Arc<dyn RegistrationVerifier>,
     /// With "use Microsoft Graph": the Graph watcher and the move from EWS.
@@ -127,6 +131,81 @@ impl std::fmt::Debug for Tenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tenant")
             .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a tenant is made of, each part behind its trait, for [`Service::compose`].
+///
+/// [`Service::start`] makes them from the tenant's settings (Autodiscover, the authenticator,
+/// an EWS watcher, with "use Microsoft Graph" a Graph watcher merged into the same events);
+/// a test composes a tenant of stubs.
+#[non_exhaustive]
+pub struct TenantParts {
+    /// Its settings (the id, the entitlement, the devices' rules).
+    pub settings: TenantSettings,
+    /// Finds its mailboxes.
+    pub locator: Arc<dyn MailboxLocator>,
+    /// Authenticates to its Exchange.
+    pub auth: Arc<dyn Authenticator>,
+    /// Watches its mailboxes (on EWS).
+    pub watcher: Arc<dyn MailboxWatcher>,
+    /// The events the pipeline reads: the watcher's, merged with the Graph watcher's.
+    pub events: Events,
+    /// Checks registrations.
+    pub verifier: Arc<dyn RegistrationVerifier>,
+    /// Asks a mailbox's unread count when the events do not say it (by default `GetFolder`
+    /// through EWS with `auth`, at the URL the store records).
+    pub counts: Option<Arc<dyn UnreadCounts>>,
+    /// Passive authentication's sign-in, when that is the authentication type.
+    pub passive: Option<Arc<PassiveAuth>>,
+    /// Passive authentication's redirect URI.
+    pub redirect_uri: Option<Url>,
+    /// What Exchange calls back for the watcher's push subscriptions.
+    pub callbacks: Option<axum::Router>,
+    /// With "use Microsoft Graph": the Graph watcher and the move from EWS.
+    pub graph: Option<crate::graph::GraphTenant>,
+    /// How it reaches Exchange and Graph (by default its settings' transport).
+    pub transport: TransportSettings,
+    /// The `RequestServerVersion` of its EWS calls (by default Exchange2013, the watchers' default).
+    pub ews_version: ExchangeVersion,
+}
+
+impl TenantParts {
+    /// A tenant of `settings` whose mailboxes `locator` finds and `watcher` watches,
+    /// reporting to `events`; `auth` authenticates to Exchange, `verifier` checks
+    /// registrations. Nothing else: no Graph, no callbacks, no passive sign-in.
+    pub fn new(
+        settings: TenantSettings,
+        locator: Arc<dyn MailboxLocator>,
+        auth: Arc<dyn Authenticator>,
+        watcher: Arc<dyn MailboxWatcher>,
+        events: Events,
+        verifier: Arc<dyn RegistrationVerifier>,
+    ) -> Self {
+        Self {
+            transport: settings.transport(),
+            settings,
+            locator,
+            auth,
+            watcher,
+            events,
+            verifier,
+            counts: None,
+            passive: None,
+            redirect_uri: None,
+            callbacks: None,
+            graph: None,
+            ews_version: ExchangeVersion::Exchange2013,
+        }
+    }
+}
+
+impl std::fmt::Debug for TenantParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantParts")
+            .field("id", &self.settings.id)
+            .field("graph", &self.graph.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -247,14 +326,32 @@ impl Service {
         public_url: Option<&Url>,
         overrides: &Overrides,
     ) -> Result<Arc<Self>, String> {
-        let mut running = HashMap::new();
+        let mut parts = Vec::new();
         for (settings, verifier) in tenants {
-            let tenant = start_tenant(
-                &store, &courier, &metrics, settings, verifier, public_url, overrides,
-            )
-            .await?;
-            running.insert(tenant.id.clone(), tenant);
+            parts.push(tenant_parts(&store, settings, verifier, public_url, overrides).await?);
         }
+        Self::compose(store, courier, metrics, parts, devices)
+            .await
+            .map_err(|e| format!("resuming mailboxes: {e}"))
+    }
+
+    /// Runs `tenants` as they are given: each one's pipeline from its events to `courier`,
+    /// then the mailboxes `store` says it watches (resumed from their watermarks), and the
+    /// outbox. [`start`](Self::start) composes the tenants of the settings here.
+    pub async fn compose(
+        store: Arc<dyn Store>,
+        courier: Arc<Courier>,
+        metrics: Arc<Metrics>,
+        tenants: Vec<TenantParts>,
+        devices: DeviceSettings,
+    ) -> Result<Arc<Self>, StoreError> {
+        let running = tenants
+            .into_iter()
+            .map(|parts| {
+                let tenant = run_tenant(parts, &store, &courier, &metrics);
+                (tenant.id.clone(), tenant)
+            })
+            .collect();
         let service = Arc::new(Self {
             store,
             metrics,
@@ -264,10 +361,7 @@ impl Service {
             registrations: RegistrationLimit::new(devices.registrations_per_minute),
             shutdown: CancellationToken::new(),
         });
-        service
-            .resume()
-            .await
-            .map_err(|e| format!("resuming mailboxes: {e}"))?;
+        service.resume().await?;
         service.spawn_outbox_loop();
         Ok(service)
     }
@@ -283,7 +377,7 @@ impl Service {
     }
 
     /// Watches every stored mailbox that has devices again.
-    async fn resume(&self) -> Result<(), bems_store::StoreError> {
+    async fn resume(&self) -> Result<(), StoreError> {
         for record in self.store.mailboxes().await? {
             let Some(tenant) = self.tenants.get(&record.tenant) else {
                 continue;
@@ -299,7 +393,7 @@ impl Service {
             if let Some(graph) = &tenant.graph
                 && graph.is_on_graph(&record)
             {
-                if let Err(error) = graph.watch(&record.mailbox) {
+                if let Err(error) = graph.watch(&record.mailbox).await {
                     tracing::warn!(mailbox = %record.mailbox, %error, "not resumed on Graph");
                 }
                 continue;
@@ -308,7 +402,7 @@ impl Service {
                 (Some(_), Some(Ok(url))) => {
                     let mut target = WatchTarget::new(&record.mailbox, url);
                     target.grouping_information = record.grouping.clone();
-                    if let Err(error) = tenant.watcher.watch(target) {
+                    if let Err(error) = tenant.watcher.watch(target).await {
                         tracing::warn!(mailbox = %record.mailbox, %error, "not resumed");
                     }
                 }
@@ -355,9 +449,8 @@ impl Service {
             if let Err(error) = store.upsert_mailbox(&record).await {
                 tracing::warn!(%mailbox, %error, "mailbox not recorded");
             }
-            let mut target = WatchTarget::from(&found);
-            target.mailbox = mailbox;
-            if let Err(error) = tenant.watcher.watch(target) {
+            let target = crate::relocate::target(&mailbox, &found);
+            if let Err(error) = tenant.watcher.watch(target).await {
                 tracing::warn!(%error, "mailbox not watched");
             }
         });
@@ -429,6 +522,7 @@ impl Service {
                 Some(graph) => {
                     graph
                         .watch(&device.mailbox)
+                        .await
                         .map_err(|e| RegisterError::Invalid {
                             field: "mailbox",
                             reason: e.to_string(),
@@ -572,7 +666,7 @@ impl Service {
         let stops = self.tenants.values().map(|tenant| async move {
             tenant.watcher.stop(Duration::from_secs(5)).await;
             if let Some(graph) = &tenant.graph {
-                graph.shutdown();
+                graph.shutdown().await;
             }
         });
         futures_util::future::join_all(stops).await;
@@ -580,15 +674,56 @@ impl Service {
     }
 }
 
-async fn start_tenant(
+/// Starts `parts`' pipeline and makes the running tenant.
+fn run_tenant(
+    parts: TenantParts,
     store: &Arc<dyn Store>,
     courier: &Arc<Courier>,
     metrics: &Arc<Metrics>,
+) -> Arc<Tenant> {
+    let id = parts.settings.id.clone();
+    let counts = parts.counts.unwrap_or_else(|| {
+        Arc::new(EwsUnread::new(
+            Arc::clone(&parts.auth),
+            Arc::clone(store),
+            id.clone(),
+            parts.ews_version.clone(),
+        ))
+    });
+    let pipeline = Pipeline::new(
+        id.clone(),
+        Arc::clone(store),
+        Arc::clone(courier),
+        Arc::clone(metrics),
+        counts,
+    );
+    tokio::spawn(pipeline.run(parts.events));
+    Arc::new(Tenant {
+        id,
+        settings: parts.settings,
+        locator: parts.locator,
+        auth: parts.auth,
+        ews_version: parts.ews_version,
+        passive: parts.passive,
+        redirect_uri: parts.redirect_uri,
+        watcher: parts.watcher,
+        callbacks: parts.callbacks,
+        verifier: parts.verifier,
+        graph: parts.graph,
+        transport: parts.transport,
+    })
+}
+
+/// A tenant's parts as its settings describe them: Autodiscover, the authenticator, the EWS
+/// watcher (asking Autodiscover where moved mailboxes went), and with "use Microsoft Graph"
+/// the Graph watcher and the move from EWS.
+async fn tenant_parts(
+    store: &Arc<dyn Store>,
     settings: TenantSettings,
     verifier: Arc<dyn RegistrationVerifier>,
     public_url: Option<&Url>,
     overrides: &Overrides,
-) -> Result<Arc<Tenant>, String> {
+) -> Result<TenantParts, String> {
     let id = settings.id.clone();
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("tenant {id}: {what}: {e}");
     let (locator, auth) =
@@ -596,7 +731,7 @@ async fn start_tenant(
     let watch =
         watch_settings(&settings, public_url, overrides).map_err(|e| fail("subscription", &e))?;
     let watermarks = TenantWatermarks::new(Arc::clone(store), id.clone());
-    let watermarks: Arc<dyn ews_subscriptions::WatermarkStore> = if settings.graph.enabled {
+    let watermarks: Arc<dyn mailbox_watch::WatermarkStore> = if settings.graph.enabled {
         // Mailboxes moving to Graph keep their records when EWS lets go of them.
         Arc::new(crate::graph::KeepRecords(watermarks))
     } else {
@@ -605,9 +740,11 @@ async fn start_tenant(
     let ews_version = watch.version.clone();
     let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
         .store(watermarks)
-        .locator(Arc::clone(&locator) as Arc<dyn MailboxLocator>)
+        .relocate(Arc::new(Rediscover::new(Arc::clone(&locator))))
         .start()
         .map_err(|e| fail("watcher", &e))?;
+    let callbacks = watcher.push_listener().router();
+    let watcher: Arc<dyn MailboxWatcher> = Arc::new(watcher);
     let ews_counts = EwsUnread::new(
         Arc::clone(&auth.authenticator),
         Arc::clone(store),
@@ -620,14 +757,14 @@ async fn start_tenant(
             store,
             public_url,
             overrides,
-            ews: watcher.clone(),
+            ews: Arc::clone(&watcher),
             ews_events: events,
         })
         .await
         .map_err(|e| fail("Microsoft Graph", &e))?;
         let counts = crate::graph::unread::TenantUnread::new(
             ews_counts,
-            graph.watcher.clone(),
+            Arc::clone(&graph.watcher),
             Arc::clone(store),
             id.clone(),
             graph.prefix().to_owned(),
@@ -636,27 +773,24 @@ async fn start_tenant(
     } else {
         (None, events, Arc::new(ews_counts))
     };
-    let pipeline = Pipeline::new(
-        id.clone(),
-        Arc::clone(store),
-        Arc::clone(courier),
-        Arc::clone(metrics),
-        counts,
-    );
-    tokio::spawn(pipeline.run(events));
-    Ok(Arc::new(Tenant {
-        transport: transport(&settings, overrides),
-        redirect_uri: public_url.and_then(|u| settings.redirect_uri(u)),
-        id,
+    let transport = transport(&settings, overrides);
+    let redirect_uri = public_url.and_then(|u| settings.redirect_uri(u));
+    let mut parts = TenantParts::new(
         settings,
         locator,
-        auth: auth.authenticator,
-        ews_version,
-        passive: auth.passive,
+        auth.authenticator,
         watcher,
+        events,
         verifier,
-        graph,
-    }))
+    );
+    parts.counts = Some(counts);
+    parts.ews_version = ews_version;
+    parts.passive = auth.passive;
+    parts.redirect_uri = redirect_uri;
+    parts.callbacks = Some(callbacks);
+    parts.graph = graph;
+    parts.transport = transport;
+    Ok(parts)
 }
 
 /// A tenant's transport: its settings', with the overrides' trusted CAs and fixed addresses.
@@ -675,7 +809,7 @@ pub fn connect(
     store: &Arc<dyn Store>,
     public_url: Option<&Url>,
     overrides: &Overrides,
-) -> Result<(Arc<Autodiscover>, crate::compose::TenantAuth), String> {
+) -> Result<(Arc<dyn MailboxLocator>, crate::compose::TenantAuth), String> {
     let transport = transport(settings, overrides);
     let mut discovery = crate::discovery::autodiscover_settings(settings);
     discovery
@@ -699,7 +833,7 @@ pub fn connect(
     let credentials = credentials.map(|(user, password)| {
         Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
     });
-    let locator = Arc::new(
+    let locator: Arc<dyn MailboxLocator> = Arc::new(
         Autodiscover::new(discovery, credentials).map_err(|e| format!("autodiscover: {e}"))?,
     );
     let redirect = public_url.and_then(|u| settings.redirect_uri(u));

@@ -5,19 +5,17 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use autodiscover::MailboxLocator;
 use ews_proto::{EventType, Notification, SubscriptionId, Watermark};
+use mailbox_watch::{MailboxEvent, Relocate, WatchError, WatchEvent, WatermarkStore};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::event::{MailboxEvent, WatchEvent};
 use crate::ews::Ews;
 use crate::group::{self, Command};
 use crate::pace::{Dedupe, backoff};
 use crate::settings::WatchSettings;
-use crate::store::WatermarkStore;
 
 /// Locks a mutex, carrying on after a panic elsewhere (the data stays consistent: every
 /// critical section is a few assignments).
@@ -136,7 +134,7 @@ pub(crate) struct Core {
     pub(crate) settings: WatchSettings,
     pub(crate) ews: Ews,
     pub(crate) store: Arc<dyn WatermarkStore>,
-    pub(crate) locator: Option<Arc<dyn MailboxLocator>>,
+    pub(crate) relocate: Option<Arc<dyn Relocate>>,
     pub(crate) events: mpsc::Sender<WatchEvent>,
     pub(crate) registry: Mutex<Registry>,
     /// Push subscription id → member.
@@ -154,7 +152,7 @@ impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
             .field("mode", &self.settings.mode.name())
-            .field("locator", &self.locator.is_some())
+            .field("relocate", &self.relocate.is_some())
             .field("counters", &self.counters)
             .finish_non_exhaustive()
     }
@@ -327,12 +325,12 @@ impl Core {
         });
     }
 
-    async fn rediscover(&self, member: &Member) -> Result<(), autodiscover::Error> {
-        let Some(locator) = &self.locator else {
+    async fn rediscover(&self, member: &Member) -> Result<(), WatchError> {
+        let Some(relocate) = &self.relocate else {
             return Ok(()); // nowhere else to look: subscribe at the same endpoint again
         };
-        locator.invalidate(&member.smtp);
-        let found = locator.locate(&member.smtp).await?;
+        relocate.forget(&member.smtp);
+        let found = relocate.locate(&member.smtp).await?;
         let moved = {
             let mut state = member.state();
             let grouping = found.grouping_information.as_deref().map(Arc::from);

@@ -14,13 +14,13 @@ use std::time::Duration;
 use ews_proto::operations::{GetEvents, Subscribe, Unsubscribe};
 use ews_proto::{Notification, SubscriptionId};
 use futures_util::StreamExt as _;
+use mailbox_watch::WatchEvent;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use url::Url;
 
 use crate::core::{Core, Counters, Delivered, Member, Phase};
-use crate::event::WatchEvent;
 use crate::ews::{CallError, Target};
 use crate::pace::backoff;
 use crate::recovery::Recovery;

@@ -4,8 +4,10 @@
 //! mailbox moves, and yield one stream of typed mailbox events.
 //!
 //! A [`Watcher`] is given [`WatchSettings`] (push, streaming or pull; folders; budgets), an
-//! [`Authenticator`](exchange_auth::Authenticator) and, per mailbox, a [`WatchTarget`] (what
-//! Autodiscover found). It puts mailboxes in affinity groups of at most 200 by
+//! [`Authenticator`](exchange_auth::Authenticator) and, per mailbox, a
+//! [`WatchTarget`](mailbox_watch::WatchTarget) (what Autodiscover found). It implements
+//! [`MailboxWatcher`](mailbox_watch::MailboxWatcher), and its events, watermarks and errors
+//! are the types of the `mailbox-watch` crate, imported from there. It puts mailboxes in affinity groups of at most 200 by
 //! `GroupingInformation` and EWS URL, subscribes each as itself (`ExchangeImpersonation`)
 //! with the group's anchor and back-end cookie, and then:
 //!
@@ -18,20 +20,23 @@
 //!
 //! Every error code gets the recovery of the [`recovery`] table: wait exactly
 //! `BackOffMilliseconds`, subscribe again from the saved watermark, subscribe again without
-//! it and emit [`WatchEvent::Resync`], or ask Autodiscover again (through the
-//! [`MailboxLocator`](autodiscover::MailboxLocator)) and subscribe where the mailbox is now.
+//! it and emit [`WatchEvent::Resync`](mailbox_watch::WatchEvent::Resync), or ask where the
+//! mailbox is now (through the consumer's [`Relocate`](mailbox_watch::Relocate), which
+//! `bems-service` implements over Autodiscover) and subscribe there.
 //! `Subscribe` is rate-limited and requests are bounded in number, so a cold start of 100,000
 //! mailboxes stays within Exchange's budgets.
 //!
-//! Watermarks are saved through a [`WatermarkStore`] after their events are in the
-//! consumer's channel, and used to resume after a restart: delivery is at least once, with
-//! duplicates removed by (mailbox, object, kind, time stamp). Streaming notifications carry no
-//! watermark, so a streaming subscription lost to a restart or a move cannot be replayed: the
-//! watcher emits [`WatchEvent::Resync`] for the consumer to look at the mailbox itself.
+//! Watermarks are saved through a [`WatermarkStore`](mailbox_watch::WatermarkStore) after
+//! their events are in the consumer's channel, and used to resume after a restart: delivery
+//! is at least once, with duplicates removed by (mailbox, object, kind, time stamp). Streaming
+//! notifications carry no watermark, so a streaming subscription lost to a restart or a move
+//! cannot be replayed: the watcher emits [`WatchEvent::Resync`](mailbox_watch::WatchEvent::Resync)
+//! for the consumer to look at the mailbox itself.
 //!
 //! ```no_run
-//! # async fn demo(auth: std::sync::Arc<dyn exchange_auth::Authenticator>) -> Result<(), ews_subscriptions::WatchError> {
-//! use ews_subscriptions::*;
+//! # async fn demo(auth: std::sync::Arc<dyn exchange_auth::Authenticator>) -> Result<(), mailbox_watch::WatchError> {
+//! use ews_subscriptions::{Mode, StreamingSettings, WatchSettings, Watcher};
+//! use mailbox_watch::{WatchEvent, WatchTarget};
 //!
 //! let settings = WatchSettings::new(Mode::Streaming(StreamingSettings::default()));
 //! let (watcher, mut events) = Watcher::builder(settings, auth).start()?;
@@ -50,39 +55,17 @@
 
 mod core;
 mod early;
-mod error;
-mod event;
 mod ews;
 mod group;
 mod pace;
 mod push;
 pub mod recovery;
 mod settings;
-mod store;
 mod streaming;
 mod watcher;
 
-use async_trait::async_trait;
-
-pub use error::WatchError;
-pub use event::{MailboxEvent, WatchEvent};
 pub use push::PushListener;
 pub use settings::{
     Limits, MAX_GROUP, Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings,
 };
-pub use store::{MemoryWatermarks, WatermarkStore};
-pub use watcher::{Events, WatchTarget, Watcher, WatcherBuilder, WatcherStatus};
-
-/// Watches mailboxes; what `bems-service` holds as `Arc<dyn MailboxWatcher>`, implemented
-/// by [`Watcher`] for EWS and by the Graph backend for Exchange Online.
-#[async_trait]
-pub trait MailboxWatcher: Send + Sync {
-    /// Starts watching a mailbox (again at a new endpoint, if it moved).
-    async fn watch(&self, target: WatchTarget) -> Result<(), WatchError>;
-
-    /// Stops watching a mailbox; false if it was not watched.
-    async fn unwatch(&self, mailbox: &str) -> Result<bool, WatchError>;
-
-    /// Counts for health and metrics.
-    fn status(&self) -> WatcherStatus;
-}
+pub use watcher::{Watcher, WatcherBuilder};

@@ -6,7 +6,7 @@ use ews_proto::soap::ExchangeVersion;
 use ews_proto::{BaseFolderId, EventType};
 use url::Url;
 
-use crate::error::WatchError;
+use mailbox_watch::WatchError;
 
 /// The most subscription ids one `GetStreamingEvents` or affinity group may carry.
 pub const MAX_GROUP: usize = 200;
@@ -156,7 +156,7 @@ pub struct WatchSettings {
     pub channel_capacity: usize,
     /// Recent events remembered per mailbox to drop duplicates after a replay.
     pub dedupe_window: usize,
-    /// Hand watermarks to the consumer as [`WatchEvent::Checkpoint`](crate::WatchEvent)
+    /// Hand watermarks to the consumer as [`WatchEvent::Checkpoint`](mailbox_watch::WatchEvent::Checkpoint)
     /// events instead of saving them: a consumer that turns events into durable work saves
     /// each checkpoint in the same transaction, so a crash can never skip an event whose work
     /// was not yet written. The store is still read at subscription.

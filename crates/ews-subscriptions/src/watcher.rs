@@ -1,142 +1,31 @@
 //! The public handle: start a watcher, add and remove mailboxes, read its events and status.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use autodiscover::{Discovery, MailboxLocator};
 use exchange_auth::Authenticator;
-use serde::Serialize;
+use mailbox_watch::{
+    Events, MailboxWatcher, MemoryWatermarks, Relocate, WatchError, WatchTarget, WatcherStatus,
+    WatermarkStore,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
-use crate::MailboxWatcher;
 use crate::core::{Core, Counters, Member, Phase, Registry, lock};
-use crate::error::WatchError;
-use crate::event::WatchEvent;
 use crate::ews::Ews;
 use crate::group::Command;
 use crate::push::PushListener;
 use crate::settings::WatchSettings;
-use crate::store::{MemoryWatermarks, WatermarkStore};
-
-/// A mailbox to watch and where Autodiscover found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WatchTarget {
-    /// The mailbox's primary SMTP address.
-    pub mailbox: String,
-    /// Its EWS endpoint.
-    pub ews_url: Url,
-    /// Its `GroupingInformation`: mailboxes with the same value and URL share a group.
-    pub grouping_information: Option<String>,
-}
-
-impl WatchTarget {
-    /// `mailbox` at `ews_url`, in no particular group.
-    pub fn new(mailbox: impl Into<String>, ews_url: Url) -> Self {
-        Self {
-            mailbox: mailbox.into(),
-            ews_url,
-            grouping_information: None,
-        }
-    }
-
-    /// The same target with its `GroupingInformation`.
-    pub fn grouping(mut self, grouping_information: impl Into<String>) -> Self {
-        self.grouping_information = Some(grouping_information.into());
-        self
-    }
-}
-
-impl From<&Discovery> for WatchTarget {
-    fn from(found: &Discovery) -> Self {
-        Self {
-            mailbox: found.mailbox.clone(),
-            ews_url: found.ews_url.clone(),
-            grouping_information: found.grouping_information.clone(),
-        }
-    }
-}
-
-/// Counts for the status page, health checks and metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct WatcherStatus {
-    /// `push`, `streaming` or `pull`.
-    pub mode: &'static str,
-    /// Mailboxes watched.
-    pub mailboxes: usize,
-    /// Mailboxes subscribed now.
-    pub subscribed: usize,
-    /// Mailboxes waiting for their first subscription.
-    pub pending: usize,
-    /// Mailboxes whose subscription was lost and is being recovered.
-    pub lost: usize,
-    /// Mailboxes that cannot be watched now (see the `Failed` events).
-    pub failed: usize,
-    /// Affinity groups.
-    pub groups: usize,
-    /// Streaming connections open.
-    pub streams_open: u64,
-    /// Mailbox events delivered.
-    pub events: u64,
-    /// Duplicate events dropped.
-    pub duplicates: u64,
-    /// `Subscribe` requests sent.
-    pub subscribe_requests: u64,
-    /// Subscriptions lost.
-    pub losses: u64,
-    /// Resubscriptions that could not replay (consumer resyncs).
-    pub resyncs: u64,
-    /// Times Exchange asked us to wait.
-    pub throttled: u64,
-    /// Streaming connections reopened after a break.
-    pub reconnects: u64,
-    /// Push notifications for subscriptions we do not hold (answered `Unsubscribe`).
-    pub unknown_push: u64,
-    /// Push notifications whose `PreviousWatermark` showed that one before them was lost
-    /// (each made the subscription again from the last watermark seen).
-    pub missed_push: u64,
-}
-
-impl WatcherStatus {
-    /// A status with every count at zero, for a watcher in `mode` (another
-    /// [`MailboxWatcher`] implementation fills in what it counts).
-    pub fn new(mode: &'static str) -> Self {
-        Self {
-            mode,
-            mailboxes: 0,
-            subscribed: 0,
-            pending: 0,
-            lost: 0,
-            failed: 0,
-            groups: 0,
-            streams_open: 0,
-            events: 0,
-            duplicates: 0,
-            subscribe_requests: 0,
-            losses: 0,
-            resyncs: 0,
-            throttled: 0,
-            reconnects: 0,
-            unknown_push: 0,
-            missed_push: 0,
-        }
-    }
-}
 
 /// Starts a [`Watcher`].
 pub struct WatcherBuilder {
     settings: WatchSettings,
     auth: Arc<dyn Authenticator>,
     store: Arc<dyn WatermarkStore>,
-    locator: Option<Arc<dyn MailboxLocator>>,
+    relocate: Option<Arc<dyn Relocate>>,
 }
 
 impl std::fmt::Debug for WatcherBuilder {
@@ -144,7 +33,7 @@ impl std::fmt::Debug for WatcherBuilder {
         f.debug_struct("WatcherBuilder")
             .field("settings", &self.settings)
             .field("auth", &self.auth)
-            .field("locator", &self.locator.is_some())
+            .field("relocate", &self.relocate.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -156,9 +45,10 @@ impl WatcherBuilder {
         self
     }
 
-    /// Asks `locator` where a mailbox went when Exchange says it moved.
-    pub fn locator(mut self, locator: Arc<dyn MailboxLocator>) -> Self {
-        self.locator = Some(locator);
+    /// Asks `relocate` where a mailbox went when Exchange says it moved (without it, the
+    /// mailbox is subscribed again at the same endpoint).
+    pub fn relocate(mut self, relocate: Arc<dyn Relocate>) -> Self {
+        self.relocate = Some(relocate);
         self
     }
 
@@ -170,7 +60,7 @@ impl WatcherBuilder {
             ews: Ews::new(self.auth, &self.settings),
             settings: self.settings,
             store: self.store,
-            locator: self.locator,
+            relocate: self.relocate,
             events: tx,
             registry: std::sync::Mutex::new(Registry::default()),
             push_ids: std::sync::Mutex::new(HashMap::new()),
@@ -180,7 +70,7 @@ impl WatcherBuilder {
             shutdown: CancellationToken::new(),
         });
         let stop = Arc::new(StopOnDrop(core.shutdown.clone()));
-        Ok((Watcher { core, _stop: stop }, Events { rx }))
+        Ok((Watcher { core, _stop: stop }, Events::from_receiver(rx)))
     }
 }
 
@@ -210,7 +100,7 @@ impl Watcher {
             settings,
             auth,
             store: Arc::new(MemoryWatermarks::new()),
-            locator: None,
+            relocate: None,
         }
     }
 
@@ -270,6 +160,14 @@ impl Watcher {
         self.core.take(&member.smtp);
     }
 
+    /// Whether `mailbox` is subscribed now.
+    pub fn is_subscribed(&self, mailbox: &str) -> bool {
+        lock(&self.core.registry)
+            .members
+            .get(&mailbox.to_ascii_lowercase())
+            .is_some_and(|(member, _)| member.state().phase == Phase::Subscribed)
+    }
+
     /// Where every mailbox stands, and the counters.
     pub fn status(&self) -> WatcherStatus {
         let core = &self.core;
@@ -285,25 +183,24 @@ impl Watcher {
         }
         let c = &core.counters;
         let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
-        WatcherStatus {
-            mode: core.settings.mode.name(),
-            mailboxes: registry.members.len(),
-            subscribed,
-            pending,
-            lost,
-            failed,
-            groups: registry.groups.values().filter(|g| g.size > 0).count(),
-            streams_open: load(&c.streams_open),
-            events: load(&c.events),
-            duplicates: load(&c.duplicates),
-            subscribe_requests: load(&c.subscribes),
-            losses: load(&c.losses),
-            resyncs: load(&c.resyncs),
-            throttled: load(&c.throttled),
-            reconnects: load(&c.reconnects),
-            unknown_push: load(&c.unknown_push),
-            missed_push: load(&c.missed_push),
-        }
+        let mut status = WatcherStatus::new(core.settings.mode.name());
+        status.mailboxes = registry.members.len();
+        status.subscribed = subscribed;
+        status.pending = pending;
+        status.lost = lost;
+        status.failed = failed;
+        status.groups = registry.groups.values().filter(|g| g.size > 0).count();
+        status.streams_open = load(&c.streams_open);
+        status.events = load(&c.events);
+        status.duplicates = load(&c.duplicates);
+        status.subscribe_requests = load(&c.subscribes);
+        status.losses = load(&c.losses);
+        status.resyncs = load(&c.resyncs);
+        status.throttled = load(&c.throttled);
+        status.reconnects = load(&c.reconnects);
+        status.unknown_push = load(&c.unknown_push);
+        status.missed_push = load(&c.missed_push);
+        status
     }
 
     /// Stops every group and connection (subscriptions are left to expire, so that a
@@ -357,40 +254,16 @@ impl MailboxWatcher for Watcher {
         Self::unwatch(self, mailbox).await
     }
 
+    fn is_subscribed(&self, mailbox: &str) -> bool {
+        Self::is_subscribed(self, mailbox)
+    }
+
     fn status(&self) -> WatcherStatus {
         Self::status(self)
     }
-}
 
-/// The watcher's events, in order per mailbox.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<WatchEvent>,
-}
-
-impl Events {
-    /// Events read from `rx`: for another [`MailboxWatcher`] implementation (the Microsoft
-    /// Graph backend) or a consumer that merges several watchers into one stream.
-    pub fn from_receiver(rx: mpsc::Receiver<WatchEvent>) -> Self {
-        Self { rx }
-    }
-
-    /// The next event; `None` once the watcher has stopped and every event was read.
-    pub async fn recv(&mut self) -> Option<WatchEvent> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is waiting, without waiting (to take events in batches).
-    pub fn try_recv(&mut self) -> Option<WatchEvent> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl futures_util::Stream for Events {
-    type Item = WatchEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
-        self.rx.poll_recv(cx)
+    async fn stop(&self, within: Duration) {
+        Self::stop(self, within).await;
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ews_proto::{ChangedObject, Event, EventType, FolderId, ItemId, ResponseCode, Watermark};
-use ews_subscriptions::{MailboxEvent, WatchEvent, WatermarkStore};
+use mailbox_watch::{MailboxEvent, WatchEvent, WatermarkStore};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 

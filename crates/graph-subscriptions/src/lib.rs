@@ -2,8 +2,10 @@
 //!
 //! Keep Exchange Online mailboxes subscribed through Microsoft Graph change notifications
 //! (webhooks), and yield the same events as `ews-subscriptions`: a [`GraphWatcher`]
-//! implements [`MailboxWatcher`](ews_subscriptions::MailboxWatcher), so a service chooses
-//! EWS or Graph per tenant and consumes one kind of [`Events`](ews_subscriptions::Events).
+//! implements [`MailboxWatcher`](mailbox_watch::MailboxWatcher), so a service chooses
+//! EWS or Graph per tenant and consumes one kind of [`Events`](mailbox_watch::Events).
+//! The watch types (targets, events, watermark store, errors) are `mailbox-watch`'s,
+//! imported from there; this crate does not depend on `ews-subscriptions`.
 //! EWS in Exchange Online is blocked from 1 October 2026 and gone on 1 April 2027; this is
 //! the path for Microsoft 365.
 //!
@@ -28,9 +30,9 @@
 //! permission.
 //!
 //! ```no_run
-//! # async fn demo(auth: std::sync::Arc<dyn exchange_auth::Authenticator>) -> Result<(), ews_subscriptions::WatchError> {
+//! # async fn demo(auth: std::sync::Arc<dyn exchange_auth::Authenticator>) -> Result<(), mailbox_watch::WatchError> {
 //! use graph_subscriptions::{GraphSettings, GraphWatcher};
-//! use ews_subscriptions::{WatchEvent, WatchTarget};
+//! use mailbox_watch::{WatchEvent, WatchTarget};
 //!
 //! let webhook = "https://bems.contoso.com/graph/contoso".parse().unwrap();
 //! let settings = GraphSettings::new(&webhook)?;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ews_subscriptions::WatchEvent;
+use mailbox_watch::WatchEvent;
 use time::OffsetDateTime;
 
 use crate::client::Verb;

@@ -129,7 +129,7 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
     let mut events = Vec::new();
     if let Some(reason) = lost {
         Counters::add(&core.counters.losses, 1);
-        events.push(ews_subscriptions::WatchEvent::Lost {
+        events.push(mailbox_watch::WatchEvent::Lost {
             mailbox: Arc::clone(&member.mailbox),
             reason,
         });

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::WatchEvent;
+use mailbox_watch::WatchEvent;
 
 use crate::client::Verb;
 use crate::core::{Core, Counters, folder_count, new_mail};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::WatchError;
+use mailbox_watch::WatchError;
 use time::OffsetDateTime;
 use url::Url;
 

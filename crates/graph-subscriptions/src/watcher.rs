@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ews_subscriptions::{
+use exchange_auth::Authenticator;
+use mailbox_watch::{
     Events, MailboxWatcher, MemoryWatermarks, WatchError, WatchTarget, WatcherStatus,
     WatermarkStore,
 };
-use exchange_auth::Authenticator;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -84,11 +84,7 @@ impl GraphWatcherBuilder {
     /// Validates the settings, reads the spool, and starts; call inside a Tokio runtime.
     pub async fn start(self) -> Result<(GraphWatcher, Events), WatchError> {
         self.settings.validate()?;
-        let kept = self
-            .spool
-            .records()
-            .await
-            .map_err(|e| WatchError::Store(e.to_string()))?;
+        let kept = self.spool.records().await.map_err(WatchError::store)?;
         let now_us = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000)
             .unwrap_or(0);
         // Sequence numbers grow across restarts (the saved states compare against them).
@@ -387,7 +383,16 @@ impl MailboxWatcher for GraphWatcher {
         Self::unwatch(self, mailbox).await
     }
 
+    fn is_subscribed(&self, mailbox: &str) -> bool {
+        Self::is_subscribed(self, mailbox)
+    }
+
     fn status(&self) -> WatcherStatus {
         Self::status(self)
+    }
+
+    /// Graph's subscriptions are kept (a restarted watcher takes them over): nothing to wait for.
+    async fn stop(&self, _within: Duration) {
+        self.shutdown();
     }
 }

@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ews_proto::EventType;
-use ews_subscriptions::{Events, WatchEvent, WatchTarget, Watcher};
-use graph_subscriptions::GraphWatcher;
+use mailbox_watch::{Events, MailboxWatcher, WatchEvent, WatchTarget};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -153,8 +152,8 @@ pub(crate) fn merge(
 pub(crate) struct Mover {
     pub(crate) tenant: TenantId,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) ews: Watcher,
-    pub(crate) graph: GraphWatcher,
+    pub(crate) ews: Arc<dyn MailboxWatcher>,
+    pub(crate) graph: Arc<dyn MailboxWatcher>,
     pub(crate) switch: Arc<Switch>,
     /// The record URL of a mailbox on Graph, before its address.
     pub(crate) prefix: String,
@@ -233,7 +232,7 @@ impl Mover {
                 return false;
             }
         };
-        if let Err(error) = self.graph.watch(target) {
+        if let Err(error) = self.graph.watch(target).await {
             tracing::warn!(%mailbox, %error, "not moved to Graph");
             self.switch.abort(&mailbox);
             return false;
@@ -274,7 +273,7 @@ mod tests {
     use std::sync::Arc;
 
     use ews_proto::{ChangedObject, Event, ItemId, Watermark};
-    use ews_subscriptions::MailboxEvent;
+    use mailbox_watch::MailboxEvent;
 
     use super::*;
 

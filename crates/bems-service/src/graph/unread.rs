@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use graph_subscriptions::GraphWatcher;
 
+use crate::graph::GraphBackend;
 use crate::pipeline::UnreadCounts;
 use crate::unread::EwsUnread;
 use bems_store::Store;
@@ -14,7 +14,7 @@ use bems_store::model::TenantId;
 /// Asks Graph or EWS, by where the mailbox is watched.
 pub struct TenantUnread {
     ews: EwsUnread,
-    graph: GraphWatcher,
+    graph: Arc<dyn GraphBackend>,
     store: Arc<dyn Store>,
     tenant: TenantId,
     /// Record URLs of mailboxes on Graph start with this.
@@ -33,7 +33,7 @@ impl TenantUnread {
     /// Counts for `tenant`: through `graph` for records under `prefix`, else through `ews`.
     pub fn new(
         ews: EwsUnread,
-        graph: GraphWatcher,
+        graph: Arc<dyn GraphBackend>,
         store: Arc<dyn Store>,
         tenant: TenantId,
         prefix: String,

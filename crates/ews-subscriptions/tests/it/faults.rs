@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ews_proto::ResponseCode;
-use ews_subscriptions::{MemoryWatermarks, WatchEvent};
 use exchange_sim::Sim;
 use exchange_sim::scenario::{Budgets, Profile};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 
 use crate::push::push_watch;
 use crate::support::*;

@@ -7,7 +7,8 @@ use ews_proto::operations::{
 };
 use ews_proto::soap::{ExchangeVersion, SoapHeader, read_envelope, write_envelope};
 use ews_proto::{Notification, SubscriptionId};
-use ews_subscriptions::{MemoryWatermarks, Watcher};
+use ews_subscriptions::Watcher;
+use mailbox_watch::MemoryWatermarks;
 
 use crate::support::*;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::{MemoryWatermarks, WatchEvent, WatermarkStore};
+use mailbox_watch::{MemoryWatermarks, WatchEvent, WatermarkStore};
 
 use crate::support::*;
 
@@ -13,8 +13,12 @@ async fn pull_delivers_events_and_saves_the_watermark() {
     let locator = locator(&sim);
     let store = Arc::new(MemoryWatermarks::new());
     let mut watch = Watch::start(&sim, pull(), store.clone(), Arc::clone(&locator));
+    assert!(!watch.watcher.is_subscribed(MARA), "not watched yet");
     watch.watcher.watch(target(&locator, MARA).await).unwrap();
     watch.subscribed(&[MARA], 1).await;
+    assert!(watch.watcher.is_subscribed(MARA));
+    assert!(watch.watcher.is_subscribed("Mara@Contoso.com"), "any case");
+    assert!(!watch.watcher.is_subscribed(SADIE));
     let before = store.load(MARA).await.unwrap();
     let items = deliver(&sim, &[MARA, MARA, MARA], "pulled");
     watch.mail(&items).await;

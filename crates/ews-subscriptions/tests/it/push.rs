@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::{MemoryWatermarks, WatchEvent};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 
 use crate::support::*;
 

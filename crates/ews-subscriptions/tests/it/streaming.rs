@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::{MemoryWatermarks, WatchEvent};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 
 use crate::support::*;
 
@@ -148,7 +148,7 @@ async fn bad_mailbox_addresses_are_refused_by_name() {
     let url = sim.ews_url(MARA).unwrap().parse().unwrap();
     let error = watch
         .watcher
-        .watch(ews_subscriptions::WatchTarget::new("not an address", url))
+        .watch(mailbox_watch::WatchTarget::new("not an address", url))
         .unwrap_err();
     assert!(error.to_string().contains("not an address"), "{error}");
     assert_eq!(watch.watcher.status().mailboxes, 0);

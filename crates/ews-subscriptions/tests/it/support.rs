@@ -1,18 +1,20 @@
-//! The simulator, the real Autodiscover client and Basic authentication that reach it, a push
-//! listener with its own certificate, and time-scaled settings.
+//! The simulator, the real Autodiscover client (as the watcher's `Relocate`, the way
+//! `bems-service` wires it) and Basic authentication that reach it, a push listener with its
+//! own certificate, and time-scaled settings.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use autodiscover::{Autodiscover, Basic, Credentials, Settings};
+use async_trait::async_trait;
+use autodiscover::{Autodiscover, Basic, Credentials, Discovery, Settings};
 use ews_subscriptions::{
-    Events, Mode, PullSettings, PushSettings, StreamingSettings, WatchEvent, WatchSettings,
-    WatchTarget, Watcher, WatermarkStore,
+    Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
 };
 use exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
 use exchange_sim::{Scenario, Sim};
+use mailbox_watch::{Events, Relocate, WatchError, WatchEvent, WatchTarget, WatermarkStore};
 
 pub(crate) const MARA: &str = "mara@contoso.com";
 pub(crate) const SADIE: &str = "sadie@contoso.com";
@@ -144,10 +146,36 @@ pub(crate) fn locator(sim: &Sim) -> Arc<Autodiscover> {
     Arc::new(Autodiscover::new(settings, Some(credentials)).expect("autodiscover"))
 }
 
+/// `mailbox` where Autodiscover `found` it.
+fn found_target(mailbox: &str, found: &Discovery) -> WatchTarget {
+    let mut target = WatchTarget::new(mailbox, found.ews_url.clone());
+    target.grouping_information = found.grouping_information.clone();
+    target
+}
+
 /// Where Autodiscover says a mailbox is.
 pub(crate) async fn target(locator: &Autodiscover, mailbox: &str) -> WatchTarget {
     let found = locator.discover(mailbox).await.expect("discovered");
-    WatchTarget::from(&found)
+    found_target(&found.mailbox, &found)
+}
+
+/// Autodiscover as the watcher's [`Relocate`], as `bems-service` implements it.
+pub(crate) struct Rediscover(pub(crate) Arc<Autodiscover>);
+
+#[async_trait]
+impl Relocate for Rediscover {
+    async fn locate(&self, mailbox: &str) -> Result<WatchTarget, WatchError> {
+        let found = self
+            .0
+            .discover(mailbox)
+            .await
+            .map_err(|e| WatchError::locate(mailbox, e))?;
+        Ok(found_target(mailbox, &found))
+    }
+
+    fn forget(&self, mailbox: &str) {
+        self.0.invalidate(mailbox);
+    }
 }
 
 /// Settings for the simulator's clock: quick backoffs, a fast `Subscribe` rate.
@@ -202,7 +230,7 @@ impl Watch {
     ) -> Self {
         let (watcher, events) = Watcher::builder(settings, auth(sim))
             .store(store)
-            .locator(locator)
+            .relocate(Arc::new(Rediscover(locator)))
             .start()
             .expect("watcher starts");
         Self {
@@ -317,7 +345,7 @@ pub(crate) async fn watching(sim: &Sim, settings: WatchSettings, mailboxes: &[&s
     let mut watch = Watch::start(
         sim,
         settings,
-        Arc::new(ews_subscriptions::MemoryWatermarks::new()),
+        Arc::new(mailbox_watch::MemoryWatermarks::new()),
         Arc::clone(&locator),
     );
     for mailbox in mailboxes {

@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ews_proto::operations::{GetEvents, Operation, Request, Subscribe, Unsubscribe};
 use ews_proto::soap::{ExchangeVersion, read_envelope};
-use ews_subscriptions::{MemoryWatermarks, WatchEvent, Watcher};
+use ews_subscriptions::Watcher;
 use exchange_auth::{AuthError, AuthStatus, Authenticator, HttpRequest, HttpResponse};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 
 use crate::support::*;
 
@@ -56,7 +57,7 @@ async fn every_request_carries_its_soap_action_and_the_configured_version() {
     settings.version = ExchangeVersion::Exchange2010Sp2;
     let (watcher, mut events) = Watcher::builder(settings, auth.clone() as Arc<dyn Authenticator>)
         .store(Arc::new(MemoryWatermarks::new()))
-        .locator(locator.clone())
+        .relocate(Arc::new(Rediscover(locator.clone())))
         .start()
         .expect("watcher starts");
     watcher

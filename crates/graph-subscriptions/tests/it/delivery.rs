@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ews_subscriptions::{MemoryWatermarks, WatchEvent};
 use graph_subscriptions::{FileSpool, GraphSettings};
+use mailbox_watch::{MemoryWatermarks, WatchEvent};
 use serde_json::Value;
 
 use crate::support::{Harness, MARA, Options, SADIE, has_new_mail, new_mail, sim, unread};

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use ews_subscriptions::WatchEvent;
 use exchange_sim::LifecycleEvent;
+use mailbox_watch::WatchEvent;
 
 use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
 

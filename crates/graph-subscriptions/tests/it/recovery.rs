@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ews_subscriptions::WatchEvent;
 use exchange_sim::LifecycleEvent;
 use graph_subscriptions::Clock;
+use mailbox_watch::WatchEvent;
 
 use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
 

@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ews_proto::EventType;
-use ews_subscriptions::{Events, MemoryWatermarks, WatchEvent, WatchTarget, WatermarkStore};
 use exchange_auth::{
     AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth, OAuthTokens, Secret,
     TransportSettings,
@@ -23,6 +22,7 @@ use graph_subscriptions::{Clock, GraphSettings, GraphWatcher, MemorySpool, Spool
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use mailbox_watch::{Events, MemoryWatermarks, WatchEvent, WatchTarget, WatermarkStore};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use tokio_rustls::TlsAcceptor;
 

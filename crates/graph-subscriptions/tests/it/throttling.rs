@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ews_subscriptions::WatchEvent;
+use mailbox_watch::WatchEvent;
 
 use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
 

@@ -54,7 +54,7 @@ pub enum WatchEvent {
         #[serde(serialize_with = "response_code")]
         code: ResponseCode,
     },
-    /// Autodiscover gave the mailbox a new endpoint or group (it moved).
+    /// The mailbox has a new endpoint or group (it moved; see [`Relocate`](crate::Relocate)).
     Moved {
         /// The mailbox.
         #[serde(serialize_with = "arc_str")]
@@ -62,9 +62,9 @@ pub enum WatchEvent {
         /// The EWS URL now in use.
         ews_url: String,
     },
-    /// With [`WatchSettings::consumer_saves_watermarks`](crate::WatchSettings): the events
-    /// of this mailbox before this one are all delivered, and a restarted watcher should
-    /// resume from `watermark`. Save it together with what those events produced.
+    /// When the consumer saves watermarks (a setting of the watcher): the events of this
+    /// mailbox before this one are all delivered, and a restarted watcher should resume from
+    /// `watermark`. Save it together with what those events produced.
     Checkpoint {
         /// The mailbox.
         #[serde(serialize_with = "arc_str")]

@@ -1,0 +1,3 @@
+//! bems-service's integration tests: the service composed through its public constructor.
+
+mod compose;
