@@ -92,10 +92,13 @@ fn default_filter(command: &Command) -> &'static str {
     }
 }
 
-async fn run(command: Command) -> Result<(), String> {
+/// Any command's failure, printed as `bems: <error>`.
+type Failure = Box<dyn std::error::Error>;
+
+async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Serve { config } => {
-            let settings = ServiceSettings::load(&config).map_err(|e| e.to_string())?;
+            let settings = ServiceSettings::load(&config)?;
             let mut running = bems_service::server::start(&settings, &Default::default()).await?;
             eprintln!("bems: listening on {}", running.addr);
             tokio::select! {
@@ -117,7 +120,7 @@ async fn run(command: Command) -> Result<(), String> {
             email,
             tenant,
         } => {
-            let settings = ServiceSettings::load(&config).map_err(|e| e.to_string())?;
+            let settings = ServiceSettings::load(&config)?;
             let report =
                 bems_service::server::test_connection(&settings, tenant.as_deref(), &email).await?;
             println!("{report}");
@@ -132,10 +135,7 @@ async fn run(command: Command) -> Result<(), String> {
             if report.pushes == report.mails && report.mails > 0 {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} mails but {} pushes",
-                    report.mails, report.pushes
-                ))
+                Err(format!("{} mails but {} pushes", report.mails, report.pushes).into())
             }
         }
     }
@@ -213,6 +213,7 @@ mod tests {
             config: config.to_owned(),
         })
         .await
+        .map_err(|e| e.to_string())
     }
 
     /// Breaks one file of [`good`]'s directory `d` (configuration `config`).

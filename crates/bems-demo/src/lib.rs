@@ -324,7 +324,9 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
             world.fcm.addr()
         ),
     );
-    let running = bems_service::server::start(&world.settings, &world.overrides).await?;
+    let running = bems_service::server::start(&world.settings, &world.overrides)
+        .await
+        .map_err(|e| e.to_string())?;
     let base = format!("http://{}", running.addr);
     say(
         out,

@@ -14,25 +14,42 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use bems_settings::ServiceSettings;
+use bems_settings::{ServiceSettings, SettingsError};
+
+use crate::error::StartError;
+
+/// Why a settings file cannot be served: the settings' problems, or the files they name that
+/// cannot be used, each in `serve`'s words.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigProblems {
+    /// The settings break the page's rules.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// Files the settings name cannot be used.
+    #[error("{}", unusable(.0))]
+    Files(Vec<StartError>),
+}
+
+fn unusable(problems: &[StartError]) -> String {
+    let count = problems.len();
+    let mut text = format!(
+        "{count} file{} the settings name cannot be used:",
+        if count == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        let _ = write!(text, "\n  - {problem}");
+    }
+    text
+}
 
 /// Checks the settings file at `path` as `serve` would start from it. The report on success;
-/// every problem, in `serve`'s words, otherwise.
-pub async fn check_config(path: &Path) -> Result<String, String> {
-    let settings = ServiceSettings::load(path).map_err(|e| e.to_string())?;
+/// every problem otherwise.
+pub async fn check_config(path: &Path) -> Result<String, ConfigProblems> {
+    let settings = ServiceSettings::load(path)?;
     let opened = crate::files::open_all(&settings)
         .await
-        .map_err(|problems| {
-            let count = problems.len();
-            let mut text = format!(
-                "{count} file{} the settings name cannot be used:",
-                if count == 1 { "" } else { "s" }
-            );
-            for problem in problems {
-                let _ = write!(text, "\n  - {problem}");
-            }
-            text
-        })?;
+        .map_err(ConfigProblems::Files)?;
     let mut report = format!("{}: valid", path.display());
     let directories: Vec<String> = settings
         .secrets

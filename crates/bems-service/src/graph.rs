@@ -24,6 +24,7 @@ use mailbox_watch::{
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::error::StartError;
 use crate::service::Overrides;
 use bems_settings::TenantSettings;
 use bems_store::Store;
@@ -111,17 +112,21 @@ pub(crate) struct Start<'a> {
 impl GraphTenant {
     /// Starts the Graph watcher, its handover with EWS, and the move of the mailboxes left on
     /// EWS; the events of both watchers, merged.
-    pub(crate) async fn start(start: Start<'_>) -> Result<(Self, Events), String> {
+    pub(crate) async fn start(start: Start<'_>) -> Result<(Self, Events), StartError> {
         let tenant = start.settings;
         let graph = &tenant.graph;
         let base = graph
             .webhook_base(start.public_url, &tenant.id)
-            .ok_or("graph.notification_url is required without server.public_url")?;
-        let mut settings = GraphSettings::new(&base).map_err(|e| e.to_string())?;
+            .ok_or(StartError::Setting {
+                field: "graph.notification_url",
+                reason: "is required without server.public_url",
+            })?;
+        let mut settings =
+            GraphSettings::new(&base).map_err(|e| StartError::part("graph.notification_url", e))?;
         let endpoint = graph.endpoint.as_str().trim_end_matches('/');
         settings.api = format!("{endpoint}/v1.0/")
             .parse()
-            .map_err(|e| format!("graph.endpoint: {e}"))?;
+            .map_err(|e| StartError::part("graph.endpoint", e))?;
         // The pipeline saves each mailbox's state with the pushes its events produced.
         settings.consumer_saves_state = true;
         if let Some(adjust) = start.overrides.graph {
@@ -135,9 +140,11 @@ impl GraphTenant {
             .resolve
             .extend(start.overrides.resolve.iter().cloned());
         let auth = auth::graph_authenticator(tenant, &transport)
-            .map_err(|e| format!("Graph authentication: {e}"))?;
+            .map_err(|e| StartError::part("Graph authentication", e))?;
         let spool: Arc<dyn Spool> = match &graph.spool_dir {
-            Some(dir) => Arc::new(FileSpool::open(dir).map_err(|e| e.to_string())?),
+            Some(dir) => {
+                Arc::new(FileSpool::open(dir).map_err(|e| StartError::part("graph.spool_dir", e))?)
+            }
             None => {
                 tracing::warn!(tenant = %tenant.id, "no Graph spool directory: accepted notifications are kept in memory");
                 Arc::new(MemorySpool::new())
@@ -152,7 +159,7 @@ impl GraphTenant {
             .spool(spool)
             .start()
             .await
-            .map_err(|e| format!("Graph watcher: {e}"))?;
+            .map_err(|e| StartError::part("Graph watcher", e))?;
         let webhook = watcher.webhook().router();
         let watcher: Arc<dyn GraphBackend> = Arc::new(watcher);
         let switch = Arc::new(Switch::default());

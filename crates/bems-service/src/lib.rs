@@ -15,6 +15,7 @@ pub mod compose;
 pub mod courier;
 pub mod directory;
 pub mod discovery;
+pub mod error;
 pub mod files;
 pub mod followme;
 pub mod graph;

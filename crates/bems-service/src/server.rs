@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiState, router};
 use crate::courier::{Courier, PushRoutes};
+use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::service::{Overrides, Service};
 use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
@@ -108,7 +109,7 @@ async fn provider_token_cache(store: &Arc<dyn Store>, key_id: &str) -> ProviderT
 pub async fn push_routes(
     settings: &ServiceSettings,
     store: &Arc<dyn Store>,
-) -> Result<PushRoutes, String> {
+) -> Result<PushRoutes, StartError> {
     let mut routes = PushRoutes::default();
     if let Some(apns) = &settings.push.apns {
         let mut config = crate::files::apns_config(apns)?;
@@ -129,7 +130,7 @@ pub async fn push_routes(
 fn verifier(
     tenant: &TenantSettings,
     overrides: &Overrides,
-) -> Result<Arc<dyn RegistrationVerifier>, String> {
+) -> Result<Arc<dyn RegistrationVerifier>, StartError> {
     let registration = &tenant.registration;
     let (Some(issuer), Some(audience), Some(jwks_uri)) = (
         &registration.issuer,
@@ -148,27 +149,38 @@ fn verifier(
         trusted_ca_pem: trusted,
         resolve: overrides.resolve.clone(),
     })
-    .map_err(|e| format!("tenants[{}].registration: {e}", tenant.id))?;
+    .map_err(|e| StartError::part(format!("tenants[{}].registration", tenant.id), e))?;
     Ok(Arc::new(verifier))
 }
 
 /// The store the settings name, with their key (or a key of this run only, when no tenant
 /// keeps secrets).
-pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, String> {
+pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, StartError> {
     let key = match settings.store.key_bytes() {
         Ok(Some(bytes)) => StoreKey::from_bytes(*bytes),
-        Ok(None) => StoreKey::generate().map_err(|e| format!("store key: {e}"))?,
-        Err(rule) => return Err(format!("store.key: {rule}")),
+        Ok(None) => StoreKey::generate().map_err(|e| StartError::part("store key", e))?,
+        Err(reason) => {
+            return Err(StartError::Setting {
+                field: "store.key",
+                reason,
+            });
+        }
     };
     let store = SqliteStore::open(&settings.store.path, key)
         .await
-        .map_err(|e| format!("store {}: {e}", settings.store.path.display()))?;
+        .map_err(|source| StartError::OpenStore {
+            path: settings.store.path.clone(),
+            source,
+        })?;
     Ok(Arc::new(store))
 }
 
 /// Starts everything the settings describe; `overrides` carries what a test or a split-horizon
 /// deployment adds.
-pub async fn start(settings: &ServiceSettings, overrides: &Overrides) -> Result<Running, String> {
+pub async fn start(
+    settings: &ServiceSettings,
+    overrides: &Overrides,
+) -> Result<Running, StartError> {
     let store = open_store(settings).await?;
     start_with_store(settings, overrides, store).await
 }
@@ -179,24 +191,31 @@ pub async fn start(settings: &ServiceSettings, overrides: &Overrides) -> Result<
 pub async fn effective_settings(
     settings: &ServiceSettings,
     store: &dyn Store,
-) -> Result<ServiceSettings, String> {
+) -> Result<ServiceSettings, StartError> {
     let mut effective = settings.clone();
     // The files of the configuration first: a stored tenant may not name them.
-    effective.read_files().map_err(|e| e.to_string())?;
-    for id in store.tenants().await.map_err(|e| e.to_string())? {
-        let Some(json) = store.tenant(&id).await.map_err(|e| e.to_string())? else {
+    effective.read_files()?;
+    for id in store.tenants().await? {
+        let Some(json) = store.tenant(&id).await? else {
             continue;
         };
         let stored: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| format!("stored settings of {id}: {e}"))?;
+            serde_json::from_str(&json).map_err(|e| StartError::StoredSettings {
+                tenant: id.clone(),
+                source: e.into(),
+            })?;
         let Some(toml) = stored["toml"].as_str() else {
             continue;
         };
-        effective = effective
-            .with_admin_tenant(&id, toml)
-            .map_err(|e| format!("stored settings of {id}: {e}"))?;
+        effective =
+            effective
+                .with_admin_tenant(&id, toml)
+                .map_err(|e| StartError::StoredSettings {
+                    tenant: id.clone(),
+                    source: e.into(),
+                })?;
     }
-    effective.validate().map_err(|e| e.to_string())?;
+    effective.validate()?;
     Ok(effective)
 }
 
@@ -211,7 +230,7 @@ pub async fn start_with_store(
     settings: &ServiceSettings,
     overrides: &Overrides,
     store: Arc<dyn Store>,
-) -> Result<Running, String> {
+) -> Result<Running, StartError> {
     let settings = &effective_settings(settings, store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
     let routes = Arc::new(push_routes(settings, &store).await?);
@@ -228,10 +247,14 @@ pub async fn start_with_store(
         let verifier = verifier(&tenant, overrides)?;
         tenants.push((tenant, verifier));
     }
+    let listen = |source| StartError::Listen {
+        addr: settings.server.listen,
+        source,
+    };
     let listener = TcpListener::bind(settings.server.listen)
         .await
-        .map_err(|e| format!("server.listen {}: {e}", settings.server.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let public_url = settings.server.public_url.clone();
     let service = Service::start(
         store,
@@ -273,17 +296,14 @@ pub async fn test_connection(
     settings: &ServiceSettings,
     tenant: Option<&str>,
     email: &str,
-) -> Result<crate::check::Report, String> {
+) -> Result<crate::check::Report, StartError> {
     let chosen = match tenant {
         Some(id) => settings
             .tenants
             .iter()
             .find(|t| t.id.as_str() == id)
-            .ok_or_else(|| format!("no tenant {id} in the settings"))?,
-        None => settings
-            .tenants
-            .first()
-            .ok_or("the settings have no tenant")?,
+            .ok_or_else(|| StartError::NoTenant(id.to_owned()))?,
+        None => settings.tenants.first().ok_or(StartError::NoTenants)?,
     };
     let store = open_store(settings).await?;
     let public_url = settings.server.public_url.as_ref();

@@ -25,6 +25,7 @@ use bems_store::model::{MailboxRecord, NewDevice, TenantId};
 use bems_store::{Store, StoreError};
 
 use crate::adapters::{TenantRefreshTokens, TenantWatermarks};
+use crate::error::StartError;
 use crate::relocate::Rediscover;
 use crate::unread::EwsUnread;
 use crate::verify::{RegistrationVerifier, VerifyError};
@@ -272,7 +273,7 @@ pub(crate) fn watch_settings(
     settings: &TenantSettings,
     public_url: Option<&Url>,
     overrides: &Overrides,
-) -> Result<WatchSettings, String> {
+) -> Result<WatchSettings, StartError> {
     let subscription = &settings.subscription;
     let mode = match subscription.mode {
         SubscriptionMode::Streaming => {
@@ -286,7 +287,10 @@ pub(crate) fn watch_settings(
             Mode::Pull(pull)
         }
         SubscriptionMode::Push => {
-            let base = public_url.ok_or("push subscriptions need server.public_url")?;
+            let base = public_url.ok_or(StartError::Setting {
+                field: "server.public_url",
+                reason: "push subscriptions need it",
+            })?;
             let url = callback_url(base, &settings.id)?;
             let mut push = EwsPushSettings::new(url);
             push.status_frequency_minutes = subscription.status_frequency_minutes;
@@ -305,10 +309,13 @@ pub(crate) fn watch_settings(
 }
 
 /// Where Exchange calls back a tenant's push subscriptions: `<public_url>/ews/<tenant>`.
-pub fn callback_url(public_url: &Url, tenant: &TenantId) -> Result<Url, String> {
+pub fn callback_url(public_url: &Url, tenant: &TenantId) -> Result<Url, StartError> {
     let mut url = public_url.clone();
     url.path_segments_mut()
-        .map_err(|()| "server.public_url cannot carry a path".to_owned())?
+        .map_err(|()| StartError::Setting {
+            field: "server.public_url",
+            reason: "cannot carry a path",
+        })?
         .pop_if_empty()
         .extend(["ews", tenant.as_str()]);
     Ok(url)
@@ -325,14 +332,14 @@ impl Service {
         devices: DeviceSettings,
         public_url: Option<&Url>,
         overrides: &Overrides,
-    ) -> Result<Arc<Self>, String> {
+    ) -> Result<Arc<Self>, StartError> {
         let mut parts = Vec::new();
         for (settings, verifier) in tenants {
             parts.push(tenant_parts(&store, settings, verifier, public_url, overrides).await?);
         }
         Self::compose(store, courier, metrics, parts, devices)
             .await
-            .map_err(|e| format!("resuming mailboxes: {e}"))
+            .map_err(StartError::Resume)
     }
 
     /// Runs `tenants` as they are given: each one's pipeline from its events to `courier`,
@@ -723,13 +730,12 @@ async fn tenant_parts(
     verifier: Arc<dyn RegistrationVerifier>,
     public_url: Option<&Url>,
     overrides: &Overrides,
-) -> Result<TenantParts, String> {
+) -> Result<TenantParts, StartError> {
     let id = settings.id.clone();
-    let fail = |what: &str, e: &dyn std::fmt::Display| format!("tenant {id}: {what}: {e}");
-    let (locator, auth) =
-        connect(&settings, store, public_url, overrides).map_err(|e| fail("connection", &e))?;
-    let watch =
-        watch_settings(&settings, public_url, overrides).map_err(|e| fail("subscription", &e))?;
+    let (locator, auth) = connect(&settings, store, public_url, overrides)
+        .map_err(|e| e.of_tenant(&id, "connection"))?;
+    let watch = watch_settings(&settings, public_url, overrides)
+        .map_err(|e| e.of_tenant(&id, "subscription"))?;
     let watermarks = TenantWatermarks::new(Arc::clone(store), id.clone());
     let watermarks: Arc<dyn mailbox_watch::WatermarkStore> = if settings.graph.enabled {
         // Mailboxes moving to Graph keep their records when EWS lets go of them.
@@ -742,7 +748,7 @@ async fn tenant_parts(
         .store(watermarks)
         .relocate(Arc::new(Rediscover::new(Arc::clone(&locator))))
         .start()
-        .map_err(|e| fail("watcher", &e))?;
+        .map_err(|e| StartError::part("the EWS watcher", e).of_tenant(&id, "watcher"))?;
     let callbacks = watcher.push_listener().router();
     let watcher: Arc<dyn MailboxWatcher> = Arc::new(watcher);
     let ews_counts = EwsUnread::new(
@@ -761,7 +767,7 @@ async fn tenant_parts(
             ews_events: events,
         })
         .await
-        .map_err(|e| fail("Microsoft Graph", &e))?;
+        .map_err(|e| e.of_tenant(&id, "Microsoft Graph"))?;
         let counts = crate::graph::unread::TenantUnread::new(
             ews_counts,
             Arc::clone(&graph.watcher),
@@ -809,7 +815,7 @@ pub fn connect(
     store: &Arc<dyn Store>,
     public_url: Option<&Url>,
     overrides: &Overrides,
-) -> Result<(Arc<dyn MailboxLocator>, crate::compose::TenantAuth), String> {
+) -> Result<(Arc<dyn MailboxLocator>, crate::compose::TenantAuth), StartError> {
     let transport = transport(settings, overrides);
     let mut discovery = crate::discovery::autodiscover_settings(settings);
     discovery
@@ -834,7 +840,8 @@ pub fn connect(
         Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
     });
     let locator: Arc<dyn MailboxLocator> = Arc::new(
-        Autodiscover::new(discovery, credentials).map_err(|e| format!("autodiscover: {e}"))?,
+        Autodiscover::new(discovery, credentials)
+            .map_err(|e| StartError::part("autodiscover", e))?,
     );
     let redirect = public_url.and_then(|u| settings.redirect_uri(u));
     let refresh = Arc::new(TenantRefreshTokens::new(
@@ -842,6 +849,6 @@ pub fn connect(
         settings.id.clone(),
     ));
     let auth = authenticator(settings, &transport, redirect, refresh)
-        .map_err(|e| format!("authentication: {e}"))?;
+        .map_err(|e| StartError::part("authentication", e))?;
     Ok((locator, auth))
 }

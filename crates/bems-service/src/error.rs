@@ -1,0 +1,151 @@
+//! Why the service, a tenant or one of their parts could not start: each error names the
+//! setting, the file or the part, in the words `bems serve` and `bems check-config` print.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bems_settings::SettingsError;
+use bems_store::StoreError;
+use bems_store::model::TenantId;
+
+/// Any error of a library the service composes, kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the service, a tenant or one of their parts could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting the service needs is not given.
+    #[error("{0} is required")]
+    Required(&'static str),
+    /// A setting cannot work as given.
+    #[error("{field}: {reason}")]
+    Setting {
+        /// The setting (`server.public_url`).
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The settings break a rule of the settings page.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A file a setting names cannot be read.
+    #[error("{field}: cannot read {}: {source}", path.display())]
+    Read {
+        /// The setting (`push.apns.key_file`).
+        field: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file a setting names is not what the setting needs.
+    #[error("{field} {}: {source}", path.display())]
+    File {
+        /// The setting (`server.tls_cert_file`).
+        field: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: BoxError,
+    },
+    /// A part built from the settings refused them (`push.apns`, `autodiscover`, ...).
+    #[error("{part}: {source}")]
+    Part {
+        /// The part, named as in the settings where it has a section.
+        part: String,
+        /// The library's error.
+        source: BoxError,
+    },
+    /// The store could not be opened.
+    #[error("store {}: {source}", path.display())]
+    OpenStore {
+        /// The store's file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Settings the admin API stored for a tenant are no longer accepted.
+    #[error("stored settings of {tenant}: {source}")]
+    StoredSettings {
+        /// The tenant.
+        tenant: TenantId,
+        /// Why.
+        source: BoxError,
+    },
+    /// The API's address cannot be listened on.
+    #[error("server.listen {addr}: {source}")]
+    Listen {
+        /// `server.listen`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// One tenant could not start.
+    #[error("tenant {tenant}: {part}: {source}")]
+    Tenant {
+        /// The tenant.
+        tenant: TenantId,
+        /// Its part that failed (`connection`, `subscription`, `watcher`, `Microsoft Graph`).
+        part: &'static str,
+        /// Why.
+        source: Box<StartError>,
+    },
+    /// The mailboxes the store says are watched could not be resumed.
+    #[error("resuming mailboxes: {0}")]
+    Resume(#[source] StoreError),
+    /// No tenant has the id asked for.
+    #[error("no tenant {0} in the settings")]
+    NoTenant(String),
+    /// The settings have no tenant at all.
+    #[error("the settings have no tenant")]
+    NoTenants,
+}
+
+impl StartError {
+    /// `source` as the error of `part`.
+    pub fn part(part: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Part {
+            part: part.into(),
+            source: source.into(),
+        }
+    }
+
+    /// This error as the failure of `tenant`'s `part`.
+    pub(crate) fn of_tenant(self, tenant: &TenantId, part: &'static str) -> Self {
+        Self::Tenant {
+            tenant: tenant.clone(),
+            part,
+            source: Box::new(self),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_setting_the_file_and_the_tenant() {
+        let read = StartError::Read {
+            field: "push.apns.key_file",
+            path: "/etc/bems/AuthKey.p8".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            read.to_string(),
+            "push.apns.key_file: cannot read /etc/bems/AuthKey.p8: entity not found"
+        );
+        let tenant = TenantId::new("contoso").unwrap_or_else(|e| panic!("{e}"));
+        let nested =
+            StartError::part("autodiscover", "no DNS server").of_tenant(&tenant, "connection");
+        assert_eq!(
+            nested.to_string(),
+            "tenant contoso: connection: autodiscover: no DNS server"
+        );
+        assert!(std::error::Error::source(&nested).is_some());
+    }
+}
