@@ -24,7 +24,7 @@ use bems::autodiscover::{Autodiscover, Basic, Credentials, MailboxLocator, Setti
 use bems::ews_subscriptions::{
     Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, WatchTarget, Watcher,
 };
-use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 use clap::{Parser, ValueEnum};
 
 /// Watches Exchange mailboxes through EWS notifications and prints every event.
@@ -114,8 +114,13 @@ async fn run(mut args: Args) -> Result<(), String> {
         return Err("name at least one --mailbox".into());
     }
     let auth: Arc<dyn Authenticator> = Arc::new(
-        BasicAuth::new(&user, Secret::new(&password), Target::Hybrid, &transport)
-            .map_err(|e| e.to_string())?,
+        BasicAuth::new(
+            &user,
+            SecretString::from(password.as_str()),
+            Target::Hybrid,
+            &transport,
+        )
+        .map_err(|e| e.to_string())?,
     );
     let locator = Arc::new(
         Autodiscover::new(

@@ -19,7 +19,7 @@ use bems::ews_proto::EventType;
 use bems::ews_subscriptions::{
     Mode, StreamingSettings, WatchEvent, WatchSettings, WatchTarget, Watcher,
 };
-use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 
 const GROUP: usize = 200;
 const HOST: &str = "mail.load.test";
@@ -154,7 +154,7 @@ async fn drive(mailboxes: usize, mails: u64, rate: u64, separate: bool) {
     let auth: Arc<dyn Authenticator> = Arc::new(
         BasicAuth::new(
             "svc@load.test",
-            Secret::new("load"),
+            SecretString::from("load"),
             Target::OnPremises,
             &transport,
         )

@@ -11,6 +11,7 @@ use ews_subscriptions::{
     WatchTarget, Watcher, WatcherStatus,
 };
 use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -687,7 +688,7 @@ pub fn connect(
         settings
             .service_account_password
             .as_ref()
-            .map(|p| p.expose().to_owned()),
+            .map(|p| p.expose_secret().to_owned()),
     );
     let credentials = credentials.map(|(user, password)| {
         Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>

@@ -10,7 +10,7 @@ mod filter;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use exchange_auth::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 use self::client::{Client, tls_config};
 use self::entry::PERSON_ATTRIBUTES;
@@ -102,7 +102,8 @@ impl LdapDirectory {
                 .clone()
                 .zip(tenant.service_account_password.clone()),
         };
-        let bind = bind.filter(|(_, password): &(String, Secret)| !password.is_empty());
+        let bind = bind
+            .filter(|(_, password): &(String, SecretString)| !password.expose_secret().is_empty());
         let timeout = Duration::from_secs(u64::from(directory.timeout_seconds));
         let base = Some(ldap.base_dn.trim().to_owned());
         Ok(Self {

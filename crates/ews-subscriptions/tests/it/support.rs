@@ -11,7 +11,7 @@ use ews_subscriptions::{
     Events, Mode, PullSettings, PushSettings, StreamingSettings, WatchEvent, WatchSettings,
     WatchTarget, Watcher, WatermarkStore,
 };
-use exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 use exchange_sim::{Scenario, Sim};
 
 pub(crate) const MARA: &str = "mara@contoso.com";
@@ -122,7 +122,7 @@ pub(crate) fn auth(sim: &Sim) -> Arc<dyn Authenticator> {
     Arc::new(
         BasicAuth::new(
             SVC,
-            Secret::new(SVC_PASSWORD),
+            SecretString::from(SVC_PASSWORD),
             Target::OnPremises,
             &transport,
         )

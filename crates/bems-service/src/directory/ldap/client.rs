@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exchange_auth::Secret;
 use ldap3::adapters::EntriesOnly;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchOptions};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -33,7 +33,7 @@ struct Open {
 pub(crate) struct Client {
     urls: Vec<String>,
     tls: Option<Arc<ClientConfig>>,
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     base_dn: Option<String>,
     timeout: Duration,
     open: Mutex<(Option<Open>, u64)>,
@@ -45,7 +45,7 @@ impl Client {
     pub(crate) fn new(
         urls: Vec<String>,
         tls: Option<Arc<ClientConfig>>,
-        bind: Option<(String, Secret)>,
+        bind: Option<(String, SecretString)>,
         base_dn: Option<String>,
         timeout: Duration,
     ) -> Self {
@@ -152,7 +152,7 @@ impl Client {
 
     /// Error text never holds the password, even if a server echoed it back.
     fn redact(&self, error: String) -> String {
-        match self.bind.as_ref().map(|(_, p)| p.expose()) {
+        match self.bind.as_ref().map(|(_, p)| p.expose_secret()) {
             Some(password) if !password.is_empty() && error.contains(password) => {
                 "the directory's error text held the password and is withheld".to_owned()
             }
@@ -165,7 +165,7 @@ impl Client {
 async fn connect(
     url: String,
     tls: Option<Arc<ClientConfig>>,
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     base_dn: Option<String>,
     timeout: Duration,
 ) -> Result<(Ldap, String), String> {
@@ -183,7 +183,7 @@ async fn connect(
     });
     let work = async {
         if let Some((user, password)) = &bind {
-            ldap.simple_bind(user, password.expose())
+            ldap.simple_bind(user, password.expose_secret())
                 .await
                 .and_then(|r| r.success())
                 .map_err(|e| format!("bind as {user}: {e}"))?;
