@@ -186,6 +186,15 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn debug_does_not_print_the_bind_password() {
+        let settings = settings();
+        let basic = crate::Basic::new("reader@corp.test", "Reader-Passw0rd");
+        let rendered = format!("{settings:?} {settings:#?} {basic:?}");
+        assert!(!rendered.contains("Reader-Passw0rd"), "{rendered}");
+        assert!(rendered.contains("bind_password: Some("), "{rendered}");
+    }
+
     #[tokio::test]
     async fn a_user_without_a_password_is_not_bound_anonymously() {
         for password in [None, Some(SecretString::from(""))] {

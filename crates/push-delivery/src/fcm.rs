@@ -271,6 +271,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_does_not_print_the_service_account_key() {
+        let config = FcmConfig::new(r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nSECRET"}"#);
+        let rendered = format!("{config:?} {config:#?}");
+        assert!(!rendered.contains("SECRET"), "{rendered}");
+        assert!(!rendered.contains("private_key"), "{rendered}");
+        assert!(rendered.contains("fcm.googleapis.com"), "{rendered}");
+    }
+
+    #[test]
     fn a_project_id_stays_one_segment_of_the_send_url() {
         for project in ["..", ".", "../other", "a/b", "a?b", "", ".hidden"] {
             let json = serde_json::json!({

@@ -168,3 +168,30 @@ impl ApnsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_does_not_print_keys_passwords_or_tokens() {
+        let mut config = ApnsConfig::new(
+            ApnsAuth::token("TEAM123456", "KEY1234567", "-----BEGIN PRIVATE KEY-----"),
+            "com.example.mail",
+        );
+        config.provider_token.last = Some((SecretString::from("eyJ.provider.token"), 1));
+        let certificate = ApnsAuth::certificate(b"p12-key-bytes".to_vec(), "p12-Pa55");
+        let rendered = format!("{config:?} {config:#?} {certificate:?} {certificate:#?}");
+        let p12_bytes = format!("{:?}", b"p12-key-bytes");
+        let p12_bytes = p12_bytes.trim_matches(['[', ']']);
+        for secret in [
+            "BEGIN PRIVATE KEY",
+            "eyJ.provider.token",
+            p12_bytes,
+            "p12-Pa55",
+        ] {
+            assert!(!rendered.contains(secret), "{rendered}");
+        }
+        assert!(rendered.contains("TEAM123456"), "{rendered}");
+    }
+}
