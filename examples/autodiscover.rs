@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bems::autodiscover::{
-    Autodiscover, Basic, Credentials, Discovery, Error, ScpSettings, Secret, Settings, TraceEntry,
+    Autodiscover, Basic, Credentials, Discovery, Error, ScpSettings, SecretString, Settings,
+    TraceEntry,
 };
 use clap::Parser;
 
@@ -94,7 +95,7 @@ async fn main() -> ExitCode {
         scp.ldaps = args.ldaps;
         scp.site = args.site.clone();
         scp.bind_user = args.user.clone();
-        scp.bind_password = args.password.clone().map(Secret::new);
+        scp.bind_password = args.password.clone().map(SecretString::from);
         settings.scp = Some(scp);
     }
     let credentials: Option<Arc<dyn Credentials>> = match (&args.user, &args.password) {

@@ -12,8 +12,8 @@
 use std::process::ExitCode;
 
 use bems::exchange_auth::{
-    AssertionAlgorithm, ClientCertificate, Grant, ModernAuth, OAuthTokens, Secret, TokenSource,
-    TransportSettings,
+    AssertionAlgorithm, ClientCertificate, Grant, ModernAuth, OAuthTokens, SecretString,
+    TokenSource, TransportSettings,
 };
 use clap::Parser;
 
@@ -125,7 +125,7 @@ fn grant(args: &Args) -> Result<Grant, String> {
     if let Some(path) = &args.pfx {
         let pfx =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let password = Secret::new(args.pfx_password.as_deref().unwrap_or_default());
+        let password = SecretString::from(args.pfx_password.as_deref().unwrap_or_default());
         let certificate =
             ClientCertificate::from_pfx(&pfx, &password).map_err(|e| e.to_string())?;
         let algorithm = if args.rs256 {
@@ -145,12 +145,12 @@ fn grant(args: &Args) -> Result<Grant, String> {
             .ok_or("the password grant needs SERVICE_PASSWORD")?;
         return Ok(Grant::Password {
             user: user.clone(),
-            password: Secret::new(password),
+            password: SecretString::from(password),
         });
     }
     let secret = args
         .secret
         .as_deref()
         .ok_or("give CLIENT_SECRET, --pfx, or --user (see --help)")?;
-    Ok(Grant::ClientSecret(Secret::new(secret)))
+    Ok(Grant::ClientSecret(SecretString::from(secret)))
 }

@@ -24,7 +24,7 @@ use bems::autodiscover::{Autodiscover, Basic, Credentials, MailboxLocator, Setti
 use bems::ews_subscriptions::{
     Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
 };
-use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 use bems::mailbox_watch::WatchTarget;
 use bems::service::relocate::{self, Rediscover};
 use clap::{Parser, ValueEnum};
@@ -116,8 +116,13 @@ async fn run(mut args: Args) -> Result<(), String> {
         return Err("name at least one --mailbox".into());
     }
     let auth: Arc<dyn Authenticator> = Arc::new(
-        BasicAuth::new(&user, Secret::new(&password), Target::Hybrid, &transport)
-            .map_err(|e| e.to_string())?,
+        BasicAuth::new(
+            &user,
+            SecretString::from(password.as_str()),
+            Target::Hybrid,
+            &transport,
+        )
+        .map_err(|e| e.to_string())?,
     );
     let locator = Arc::new(
         Autodiscover::new(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bems::ews_proto::EventType;
 use bems::ews_subscriptions::{Mode, StreamingSettings, WatchSettings, Watcher};
-use bems::exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use bems::exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 use bems::mailbox_watch::{WatchEvent, WatchTarget};
 
 const GROUP: usize = 200;
@@ -153,7 +153,7 @@ async fn drive(mailboxes: usize, mails: u64, rate: u64, separate: bool) {
     let auth: Arc<dyn Authenticator> = Arc::new(
         BasicAuth::new(
             "svc@load.test",
-            Secret::new("load"),
+            SecretString::from("load"),
             Target::OnPremises,
             &transport,
         )

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bems::exchange_auth::Secret;
+use bems::exchange_auth::SecretString;
 use bems::exchange_directory::{DirectoryBackend, SearchQuery};
 use bems::service::directory::ldap_directory;
 use bems::settings::{CertificatePurpose, TrustedCertificate};
@@ -67,7 +67,7 @@ fn ldap(
         directory.ldap.servers = CommaList::parse("127.0.0.1").expect("list");
         directory.ldap.ssl = ssl;
         directory.ldap.bind_user = Some(READER.to_owned());
-        directory.ldap.bind_password = Some(Secret::new(READER_PASSWORD));
+        directory.ldap.bind_password = Some(SecretString::from(READER_PASSWORD));
         directory.max_photo_bytes = 2048;
         tenant.trusted_certificates.push(TrustedCertificate {
             name: "samba-test-ca".into(),
@@ -268,7 +268,7 @@ async fn a_wrong_bind_password_is_reported_without_the_password() {
             true,
             vec![DirectoryBackendKind::Ews, DirectoryBackendKind::Ldap],
         )(tenant);
-        tenant.directory.ldap.bind_password = Some(Secret::new("Not-The-Passw0rd"));
+        tenant.directory.ldap.bind_password = Some(SecretString::from("Not-The-Passw0rd"));
     })
     .await;
     let (status, answer) = service.search(MARA, "Sadie").await;

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
-use crate::settings::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Gives the `Authorization` header value for a request to `url`.
 ///
@@ -24,7 +24,7 @@ pub trait Credentials: Send + Sync + std::fmt::Debug {
 #[derive(Clone, Debug)]
 pub struct Basic {
     user: String,
-    password: Secret,
+    password: SecretString,
 }
 
 impl Basic {
@@ -32,7 +32,7 @@ impl Basic {
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         Self {
             user: user.into(),
-            password: Secret::new(password),
+            password: SecretString::from(password.into()),
         }
     }
 }
@@ -40,7 +40,7 @@ impl Basic {
 #[async_trait]
 impl Credentials for Basic {
     async fn authorization(&self, _url: &Url) -> Result<Option<String>, String> {
-        let pair = format!("{}:{}", self.user, self.password.expose());
+        let pair = format!("{}:{}", self.user, self.password.expose_secret());
         Ok(Some(format!("Basic {}", STANDARD.encode(pair))))
     }
 }

@@ -67,9 +67,8 @@ use url::Url;
 pub use credentials::{Basic, Credentials};
 pub use dns::SrvRecord;
 pub use error::Error;
-pub use settings::{
-    CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Secret, Settings, Timeouts,
-};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use settings::{CacheSettings, MICROSOFT_HOSTS, Protocols, ScpSettings, Settings, Timeouts};
 pub use trace::{Method, Outcome, TraceEntry};
 
 /// Where a mailbox's EWS endpoint is.

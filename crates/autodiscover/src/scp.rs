@@ -33,6 +33,7 @@ mod walk;
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use url::Url;
 
 use self::ldap::LdapDirectory;
@@ -123,7 +124,7 @@ fn directory(
     let password = settings
         .bind_password
         .clone()
-        .filter(|p| !p.expose().is_empty());
+        .filter(|p| !p.expose_secret().is_empty());
     let bind = match (settings.bind_user.as_deref().map(str::trim), password) {
         (None | Some(""), None) => None,
         (Some(user), Some(password)) if !user.is_empty() => Some((user.to_owned(), password)),
@@ -156,15 +157,16 @@ fn failed(target: &str, email: &str, error: String) -> TraceEntry {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::SecretString;
+
     use super::*;
-    use crate::settings::Secret;
 
     /// Settings whose domain controllers must never be reached (port 9 is "discard").
     fn settings() -> ScpSettings {
         ScpSettings {
             domain_controllers: vec!["127.0.0.1:9".into(), "[::1]:9".into()],
             bind_user: Some("reader@corp.test".into()),
-            bind_password: Some(Secret::new("Reader-Passw0rd")),
+            bind_password: Some(SecretString::from("Reader-Passw0rd")),
             ..ScpSettings::default()
         }
     }
@@ -184,9 +186,18 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn debug_does_not_print_the_bind_password() {
+        let settings = settings();
+        let basic = crate::Basic::new("reader@corp.test", "Reader-Passw0rd");
+        let rendered = format!("{settings:?} {settings:#?} {basic:?}");
+        assert!(!rendered.contains("Reader-Passw0rd"), "{rendered}");
+        assert!(rendered.contains("bind_password: Some("), "{rendered}");
+    }
+
     #[tokio::test]
     async fn a_user_without_a_password_is_not_bound_anonymously() {
-        for password in [None, Some(Secret::new(""))] {
+        for password in [None, Some(SecretString::from(""))] {
             let settings = ScpSettings {
                 bind_password: password,
                 ..settings()

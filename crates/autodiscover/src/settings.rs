@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -18,7 +19,7 @@ pub const MICROSOFT_HOSTS: &[&str] = &[
 ];
 
 /// Where to look and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Settings {
@@ -84,7 +85,7 @@ impl Default for Settings {
 }
 
 /// SCP lookup in Active Directory.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ScpSettings {
@@ -98,32 +99,9 @@ pub struct ScpSettings {
     pub bind_user: Option<String>,
     /// Password of `bind_user`. Never printed by `Debug`.
     #[serde(default, skip_serializing)]
-    pub bind_password: Option<Secret>,
+    pub bind_password: Option<SecretString>,
     /// The Active Directory site of this host: its SCPs rank first.
     pub site: Option<String>,
-}
-
-/// A secret string whose `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; use it, never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 /// Timeouts.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use exchange_auth::Secret;
+use exchange_auth::SecretString;
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
@@ -88,7 +88,7 @@ impl World {
         tenant.exchange = ExchangeTarget::Microsoft365;
         tenant.authentication = AuthenticationType::ClientCertificate;
         tenant.client_certificate.pfx_file = Some(pfx_file);
-        tenant.client_certificate.password = Some(Secret::new(PFX_PASSWORD));
+        tenant.client_certificate.password = Some(SecretString::from(PFX_PASSWORD));
         tenant.modern_authentication.enabled = true;
         tenant.modern_authentication.authority = Some(authority);
         tenant.modern_authentication.client_application_id = Some(APP.to_owned());

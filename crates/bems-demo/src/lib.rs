@@ -7,7 +7,7 @@ mod graph;
 
 use std::time::Duration;
 
-use exchange_auth::Secret;
+use exchange_auth::SecretString;
 use exchange_sim::push::{MockApns, MockApnsConfig, MockFcm, MockFcmConfig, keys};
 use exchange_sim::{Scenario, Sim};
 
@@ -189,8 +189,8 @@ pull_interval_seconds = 1
             },
         );
         let mut settings = ServiceSettings::from_toml_str(&toml).map_err(|e| e.to_string())?;
-        settings.admin.token = Some(Secret::new(ADMIN_TOKEN));
-        settings.store.key = Some(Secret::new(
+        settings.admin.token = Some(SecretString::from(ADMIN_TOKEN));
+        settings.store.key = Some(SecretString::from(
             "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
         ));
         settings.validate().map_err(|e| e.to_string())?;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ews_proto::Watermark;
-use exchange_auth::{AuthError, RefreshTokenStore, Secret, SecretBytes};
+use exchange_auth::{AuthError, RefreshTokenStore};
 use mailbox_watch::{WatchError, WatermarkStore};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use bems_store::model::TenantId;
 use bems_store::{Store, StoreError};
@@ -114,7 +115,7 @@ fn auth_error(error: StoreError) -> AuthError {
 
 #[async_trait]
 impl RefreshTokenStore for TenantRefreshTokens {
-    async fn load(&self) -> Result<Option<Secret>, AuthError> {
+    async fn load(&self) -> Result<Option<SecretString>, AuthError> {
         let Some(bytes) = self
             .store
             .secret(&self.tenant, &self.name)
@@ -123,18 +124,18 @@ impl RefreshTokenStore for TenantRefreshTokens {
         else {
             return Ok(None);
         };
-        let text = std::str::from_utf8(bytes.expose()).map_err(|_| AuthError::Config {
+        let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| AuthError::Config {
             setting: "store",
             reason: format!(
                 "secret {:?} of tenant {} is not text",
                 self.name, self.tenant
             ),
         })?;
-        Ok(Some(Secret::new(text)))
+        Ok(Some(SecretString::from(text)))
     }
 
-    async fn save(&self, token: &Secret) -> Result<(), AuthError> {
-        let bytes = SecretBytes::new(token.expose().as_bytes().to_vec());
+    async fn save(&self, token: &SecretString) -> Result<(), AuthError> {
+        let bytes = SecretSlice::from(token.expose_secret().as_bytes().to_vec());
         self.store
             .put_secret(&self.tenant, &self.name, &bytes)
             .await
@@ -190,10 +191,16 @@ mod tests {
         let store = store().await;
         let tokens = TenantRefreshTokens::new(Arc::clone(&store), tenant("contoso"));
         assert!(tokens.load().await.unwrap().is_none());
-        tokens.save(&Secret::new("0.ARoA-refresh")).await.unwrap();
-        tokens.save(&Secret::new("0.ARoA-rotated")).await.unwrap();
+        tokens
+            .save(&SecretString::from("0.ARoA-refresh"))
+            .await
+            .unwrap();
+        tokens
+            .save(&SecretString::from("0.ARoA-rotated"))
+            .await
+            .unwrap();
         assert_eq!(
-            tokens.load().await.unwrap().unwrap().expose(),
+            tokens.load().await.unwrap().unwrap().expose_secret(),
             "0.ARoA-rotated"
         );
         let other = TenantRefreshTokens::new(Arc::clone(&store), tenant("fabrikam"));
@@ -203,7 +210,7 @@ mod tests {
         let stored = store
             .secret(&tenant("contoso"), TenantRefreshTokens::DEFAULT_NAME)
             .await;
-        assert_eq!(stored.unwrap().unwrap().expose(), b"0.ARoA-rotated");
+        assert_eq!(stored.unwrap().unwrap().expose_secret(), b"0.ARoA-rotated");
         assert!(!format!("{tokens:?}").contains("ARoA"));
     }
 

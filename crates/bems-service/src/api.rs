@@ -26,6 +26,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get, post};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -38,7 +39,7 @@ pub struct ApiState {
     /// The service.
     pub service: Arc<Service>,
     /// The administrator's bearer token; `None` turns the admin API off.
-    pub admin_token: Option<Arc<exchange_auth::Secret>>,
+    pub admin_token: Option<Arc<SecretString>>,
     /// The settings in force.
     pub settings: Arc<bems_settings::ServiceSettings>,
 }
@@ -114,10 +115,10 @@ fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
         )));
     };
     let given = bearer(headers).unwrap_or_default();
-    let matches = given.len() == expected.expose().len()
+    let matches = given.len() == expected.expose_secret().len()
         && given
             .bytes()
-            .zip(expected.expose().bytes())
+            .zip(expected.expose_secret().bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
     if matches {

@@ -246,7 +246,7 @@ mod tests {
     use ews_proto::operations::{GetFolder, Operation, Request};
     use ews_proto::soap::read_envelope;
     use exchange_auth::{
-        AuthError, AuthStatus, BasicAuth, HttpRequest, HttpResponse, Secret, Target,
+        AuthError, AuthStatus, BasicAuth, HttpRequest, HttpResponse, SecretString, Target,
         TransportSettings,
     };
 
@@ -357,7 +357,7 @@ rights = ["ApplicationImpersonation"]
             .push(("mail.contoso.com".to_owned(), sim.https_addr()));
         let inner = BasicAuth::new(
             "svc-bems@contoso.com",
-            Secret::new("Svc-Pa55w.rd"),
+            SecretString::from("Svc-Pa55w.rd"),
             Target::OnPremises,
             &transport,
         )

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use exchange_auth::{
     AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BasicAuth, BearerAuth,
-    CertificateAuth, ClientCertificate, Grant, OAuthTokens, PassiveAuth, RefreshTokenStore, Secret,
+    CertificateAuth, ClientCertificate, Grant, OAuthTokens, PassiveAuth, RefreshTokenStore,
     TransportSettings,
 };
 use url::Url;
@@ -159,7 +159,7 @@ pub(crate) fn client_certificate(tenant: &TenantSettings) -> Result<ClientCertif
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    let password = settings.password.clone().unwrap_or_else(|| Secret::new(""));
+    let password = settings.password.clone().unwrap_or_default();
     // The file is named with what is wrong with it (its password, its format, its dates).
     ClientCertificate::from_pfx(&pfx, &password).map_err(|e| {
         config(

@@ -22,10 +22,7 @@ pub fn autodiscover_settings(tenant: &TenantSettings) -> autodiscover::Settings 
         scp.domain_controllers = tenant.scp_domain_controllers.as_slice().to_vec();
         scp.ldaps = tenant.scp_ssl;
         scp.bind_user = tenant.service_account_username.clone();
-        scp.bind_password = tenant
-            .service_account_password
-            .as_ref()
-            .map(|password| autodiscover::Secret::new(password.expose()));
+        scp.bind_password = tenant.service_account_password.clone();
         settings.scp = Some(scp);
     }
     settings
@@ -34,6 +31,7 @@ pub fn autodiscover_settings(tenant: &TenantSettings) -> autodiscover::Settings 
 #[cfg(test)]
 mod tests {
     use bems_settings::ServiceSettings;
+    use secrecy::ExposeSecret;
     use url::Url;
 
     use super::*;
@@ -101,7 +99,7 @@ mod tests {
         assert!(!scp.starttls);
         assert_eq!(scp.bind_user.as_deref(), Some("CONTOSO\\svc-bems"));
         assert_eq!(
-            scp.bind_password.as_ref().map(autodiscover::Secret::expose),
+            scp.bind_password.as_ref().map(ExposeSecret::expose_secret),
             Some("Passw0rd!")
         );
         // The rest keeps the crate's defaults.
@@ -126,6 +124,6 @@ mod tests {
         assert!(settings.allow_redirect_and_srv);
         assert!(!settings.use_internal_ews_url);
         assert_eq!(settings.proxy, None);
-        assert_eq!(settings.scp, None);
+        assert!(settings.scp.is_none());
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use push_delivery::{Dispatcher, DispatcherConfig, ProviderTokenCache};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -74,13 +75,12 @@ fn service_scope() -> bems_store::model::TenantId {
 async fn provider_token_cache(store: &Arc<dyn Store>, key_id: &str) -> ProviderTokenCache {
     let name = format!("apns-provider-token:{key_id}");
     let last = match store.secret(&service_scope(), &name).await {
-        Ok(Some(kept)) => std::str::from_utf8(kept.expose()).ok().and_then(|text| {
-            let (iat, jwt) = text.split_once('\n')?;
-            Some((
-                push_delivery::Secret::new(jwt.to_owned()),
-                iat.parse().ok()?,
-            ))
-        }),
+        Ok(Some(kept)) => std::str::from_utf8(kept.expose_secret())
+            .ok()
+            .and_then(|text| {
+                let (iat, jwt) = text.split_once('\n')?;
+                Some((SecretString::from(jwt), iat.parse().ok()?))
+            }),
         Ok(None) => None,
         Err(error) => {
             tracing::warn!(%error, "kept APNs provider token not readable");
@@ -95,7 +95,7 @@ async fn provider_token_cache(store: &Arc<dyn Store>, key_id: &str) -> ProviderT
             return;
         };
         let (store, name) = (Arc::clone(&keeper), name.clone());
-        let value = exchange_auth::SecretBytes::new(format!("{iat}\n{jwt}").into_bytes());
+        let value = SecretSlice::from(format!("{iat}\n{jwt}").into_bytes());
         runtime.spawn(async move {
             if let Err(error) = store.put_secret(&service_scope(), &name, &value).await {
                 tracing::warn!(%error, "APNs provider token not kept");

@@ -12,6 +12,7 @@ use ews_subscriptions::{
 };
 use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
 use mailbox_watch::{Events, MailboxWatcher, WatchTarget, WatcherStatus};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -834,7 +835,7 @@ pub fn connect(
         settings
             .service_account_password
             .as_ref()
-            .map(|p| p.expose().to_owned()),
+            .map(|p| p.expose_secret().to_owned()),
     );
     let credentials = credentials.map(|(user, password)| {
         Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>

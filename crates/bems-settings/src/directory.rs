@@ -21,7 +21,7 @@
 
 use std::path::PathBuf;
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -43,7 +43,7 @@ pub const DEFAULT_QUERY_TEMPLATE: &str = "(&(objectCategory=person)(objectClass=
 pub const GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
 
 /// `[tenants.directory]`: BlackBerry Directory Lookup, on by default.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// Whether devices may search the directory (on: the tenant gets it automatically).
@@ -126,7 +126,7 @@ pub enum UserIdProperty {
 }
 
 /// `[tenants.directory.ldap]`: "Enable LDAP Lookup" and its fields.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapDirectorySettings {
     /// The LDAP servers (`dc1.contoso.com`, `dc1.contoso.com:3268`), asked in order until one
@@ -151,7 +151,7 @@ pub struct LdapDirectorySettings {
     pub bind_user: Option<String>,
     /// The bind password, written in the file.
     #[serde(skip_serializing)]
-    pub bind_password: Option<Secret>,
+    pub bind_password: Option<SecretString>,
     /// A file holding the bind password.
     pub bind_password_file: Option<PathBuf>,
     /// An environment variable holding the bind password.

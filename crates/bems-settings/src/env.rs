@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
 use url::Url;
@@ -180,19 +180,19 @@ fn set_fcm(fcm: &mut FcmSettings, field: &str, value: &str) -> Result<(), SetErr
 
 /// A secret's value from the environment: replaces the file's value, file or variable.
 fn set_secret_value(
-    value: &mut Option<Secret>,
+    value: &mut Option<SecretString>,
     file: &mut Option<PathBuf>,
     env: &mut Option<String>,
     text: &str,
 ) {
-    *value = (!text.is_empty()).then(|| Secret::new(text));
+    *value = (!text.is_empty()).then(|| SecretString::from(text));
     *file = None;
     *env = None;
 }
 
 /// A secret's file from the environment: replaces the file's value, file or variable.
 fn set_secret_file(
-    value: &mut Option<Secret>,
+    value: &mut Option<SecretString>,
     file: &mut Option<PathBuf>,
     env: &mut Option<String>,
     text: &str,
@@ -205,7 +205,7 @@ fn set_secret_file(
 
 /// A secret's variable from the environment: replaces the file's value, file or variable.
 fn set_secret_env(
-    value: &mut Option<Secret>,
+    value: &mut Option<SecretString>,
     file: &mut Option<PathBuf>,
     env: &mut Option<String>,
     text: &str,

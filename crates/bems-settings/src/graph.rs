@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -22,7 +22,7 @@ use bems_store::model::TenantId;
 pub const GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 /// `[tenants.graph]`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GraphTenantSettings {
     /// "Use Microsoft Graph": watch the tenant's mailboxes through Graph. It needs Exchange
@@ -40,7 +40,7 @@ pub struct GraphTenantSettings {
     pub endpoint: Url,
     /// The Entra app's client secret, written in the file (app-only tokens).
     #[serde(skip_serializing)]
-    pub client_secret: Option<Secret>,
+    pub client_secret: Option<SecretString>,
     /// A file holding the client secret.
     pub client_secret_file: Option<PathBuf>,
     /// An environment variable holding the client secret.

@@ -38,7 +38,7 @@
 //!
 //! # Secrets
 //!
-//! Secrets are [`exchange_auth::Secret`]s: zeroed when dropped, `[redacted]` in `Debug`.
+//! Secrets are [`secrecy::SecretString`]s: zeroed when dropped, redacted in `Debug`.
 //! A tenant's secret `X` (`service_account_password`, `client_certificate.password`,
 //! `passive.client_secret`) is given one way of three: `X = "..."` in the file, `X_file =
 //! "/run/secrets/..."` (a file; trailing line breaks dropped) or `X_env = "VARIABLE"`. The
@@ -153,7 +153,7 @@ use bems_store::model::TenantId;
 
 /// Everything the service is configured with: the `[server]`, `[store]`, `[admin]`,
 /// `[secrets]` and `[push]` sections and one or more `[[tenants]]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceSettings {
     /// `[server]`.

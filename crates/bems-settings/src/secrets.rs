@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::ServiceSettings;
@@ -17,7 +17,7 @@ pub(crate) struct Slot<'a> {
     /// The value's path (`tenants[contoso].service_account_password`); the file and variable
     /// are this path with `_file` and `_env`.
     pub(crate) field: String,
-    pub(crate) value: &'a mut Option<Secret>,
+    pub(crate) value: &'a mut Option<SecretString>,
     pub(crate) file: &'a mut Option<PathBuf>,
     pub(crate) env: &'a mut Option<String>,
 }
@@ -137,7 +137,7 @@ impl ServiceSettings {
             }
             match vars.get(name) {
                 Some(value) if !value.is_empty() => {
-                    *slot.value = Some(Secret::new(value.as_str()));
+                    *slot.value = Some(SecretString::from(value.as_str()));
                     *slot.env = None;
                 }
                 Some(_) => problems.push(
@@ -192,7 +192,7 @@ impl ServiceSettings {
                     if text.is_empty() {
                         problems.push(field, format!("{} is empty", path.display()));
                     } else {
-                        *slot.value = Some(Secret::from(text));
+                        *slot.value = Some(SecretString::from(text));
                         *slot.file = None;
                     }
                 }

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use exchange_auth::Secret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 use zeroize::Zeroizing;
@@ -42,7 +42,7 @@ impl Default for ServerSettings {
 ///
 /// The key is never written in the settings file: it comes from `key_file`, from the
 /// variable named by `key_env`, or from `BEMS_STORE_KEY`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// The SQLite file (`bems.db` by default, relative to the working directory).
@@ -53,7 +53,7 @@ pub struct StoreSettings {
     pub key_env: Option<String>,
     /// The key, once read from `key_file` or the environment.
     #[serde(skip)]
-    pub key: Option<Secret>,
+    pub key: Option<SecretString>,
 }
 
 impl Default for StoreSettings {
@@ -72,7 +72,7 @@ impl StoreSettings {
     pub fn key_bytes(&self) -> Result<Option<Zeroizing<[u8; 32]>>, &'static str> {
         self.key
             .as_ref()
-            .map(|key| decode_key(key.expose()))
+            .map(|key| decode_key(key.expose_secret()))
             .transpose()
     }
 }
@@ -133,7 +133,7 @@ impl Default for DeviceSettings {
 ///
 /// The token is never written in the settings file: it comes from `token_file`, from the
 /// variable named by `token_env`, or from `BEMS_ADMIN_TOKEN`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminSettings {
     /// A file holding the token (at least 32 characters).
@@ -142,7 +142,7 @@ pub struct AdminSettings {
     pub token_env: Option<String>,
     /// The token, once read from `token_file` or the environment.
     #[serde(skip)]
-    pub token: Option<Secret>,
+    pub token: Option<SecretString>,
 }
 
 /// `[push]`: the providers pushes go through; at least one.

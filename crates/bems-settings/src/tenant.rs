@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -20,7 +20,7 @@ pub const OFFICE365_SERVER: &str = "https://outlook.office365.com";
 /// authentication, all nodes use the specified configuration"): nothing here is per node.
 /// The values of a feature that is switched off (the domain controllers while `scp_lookup` is
 /// false, the `[tenants.passive]` table under Credential authentication) are kept and unused.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// The tenant's id (`contoso`): letters, digits, `-` and `_`.
@@ -35,7 +35,7 @@ pub struct TenantSettings {
     pub service_account_username: Option<String>,
     /// "Service account password", written in the file.
     #[serde(skip_serializing)]
-    pub service_account_password: Option<Secret>,
+    pub service_account_password: Option<SecretString>,
     /// A file holding the service account's password.
     pub service_account_password_file: Option<PathBuf>,
     /// An environment variable holding the service account's password.
@@ -153,14 +153,14 @@ pub enum AuthenticationType {
 }
 
 /// `[tenants.client_certificate]`: "Certificate file (.pfx)" and "Password".
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientCertificateSettings {
     /// The `.pfx` (PKCS#12) file with the certificate and its private key.
     pub pfx_file: Option<PathBuf>,
     /// Its password, written in the file.
     #[serde(skip_serializing)]
-    pub password: Option<Secret>,
+    pub password: Option<SecretString>,
     /// A file holding its password.
     pub password_file: Option<PathBuf>,
     /// An environment variable holding its password.
@@ -171,7 +171,7 @@ pub struct ClientCertificateSettings {
 ///
 /// The "Redirect URI" is not set here: it is derived from `server.public_url` and the
 /// tenant's id (see [`TenantSettings::redirect_uri`]), and must be registered with the app.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PassiveSettings {
     /// "Authentication Authority" (`https://login.microsoftonline.com/common`).
@@ -183,7 +183,7 @@ pub struct PassiveSettings {
     /// The app's client secret, when it is registered as a confidential client (its refresh
     /// tokens then survive the administrator's password changes).
     #[serde(skip_serializing)]
-    pub client_secret: Option<Secret>,
+    pub client_secret: Option<SecretString>,
     /// A file holding the client secret.
     pub client_secret_file: Option<PathBuf>,
     /// An environment variable holding the client secret.

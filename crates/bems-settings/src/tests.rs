@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::*;
 
 const EXAMPLE: &str = include_str!("../config/bems.example.toml");
@@ -30,10 +32,7 @@ fn the_example_file_loads_and_validates() {
         .apply_env([("BEMS_CONTOSO_SVC_PASSWORD", "Passw0rd!")])
         .unwrap_or_else(|e| panic!("{e}"));
     let password = settings.tenants[0].service_account_password.as_ref();
-    assert_eq!(
-        password.map(exchange_auth::Secret::expose),
-        Some("Passw0rd!")
-    );
+    assert_eq!(password.map(ExposeSecret::expose_secret), Some("Passw0rd!"));
 }
 
 #[test]
@@ -179,7 +178,10 @@ fn debug_output_holds_no_secret() {
         for secret in secrets {
             assert!(!text.contains(secret), "Debug shows {secret}");
         }
-        assert!(text.contains("[redacted]"));
+        assert!(
+            text.contains("[REDACTED]"),
+            "secrets are shown as secrecy redacts them"
+        );
     }
 }
 
@@ -218,7 +220,7 @@ fn load_reads_files_and_reports_every_problem_at_once() {
     let config = write("bems.toml", &text);
     let settings = ServiceSettings::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let tenant = &settings.tenants[0];
-    let secret = |s: &Option<exchange_auth::Secret>| s.as_ref().map(|s| s.expose().to_owned());
+    let secret = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
     assert_eq!(
         secret(&tenant.service_account_password).as_deref(),
         Some("Passw0rd!")

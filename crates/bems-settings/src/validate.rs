@@ -9,7 +9,7 @@ mod tenant;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use exchange_auth::Secret;
+use secrecy::{ExposeSecret, SecretString};
 use url::{Host, Url};
 
 use self::checks::check_https;
@@ -56,7 +56,7 @@ impl ServiceSettings {
             && admin
                 .token
                 .as_ref()
-                .is_some_and(|t| t.expose().len() < MIN_ADMIN_TOKEN_LEN)
+                .is_some_and(|t| t.expose_secret().len() < MIN_ADMIN_TOKEN_LEN)
         {
             problems.push(
                 "admin.token",
@@ -135,8 +135,8 @@ impl ServiceSettings {
             needed.as_deref(),
         );
         if let Some(key) = &store.key
-            && !key.is_empty()
-            && let Err(rule) = decode_key(key.expose())
+            && !key.expose_secret().is_empty()
+            && let Err(rule) = decode_key(key.expose_secret())
         {
             problems.push("store.key", rule);
         }
@@ -226,7 +226,7 @@ fn check_fcm(fcm: &FcmSettings, problems: &mut Problems) {
 fn secret(
     problems: &mut Problems,
     field: &str,
-    (value, file, env): (&Option<Secret>, &Option<PathBuf>, &Option<String>),
+    (value, file, env): (&Option<SecretString>, &Option<PathBuf>, &Option<String>),
     required: Option<&str>,
 ) -> bool {
     let count =
@@ -243,7 +243,7 @@ fn secret(
     {
         problems.push(field, rule);
     }
-    if value.as_ref().is_some_and(Secret::is_empty) {
+    if value.as_ref().is_some_and(|s| s.expose_secret().is_empty()) {
         problems.push(field, "is empty");
     }
     count > 0

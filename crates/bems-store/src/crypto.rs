@@ -3,7 +3,7 @@
 //! name does not open.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use exchange_auth::SecretBytes;
+use secrecy::{ExposeSecret, SecretSlice};
 use zeroize::Zeroizing;
 
 use super::{StoreError, StoreKey};
@@ -28,14 +28,14 @@ pub(crate) fn seal(
     key: &StoreKey,
     tenant: &TenantId,
     name: &str,
-    value: &SecretBytes,
+    value: &SecretSlice<u8>,
 ) -> Result<Sealed, StoreError> {
     let failed = |what: &str| StoreError::Key(format!("sealing secret {name:?} failed: {what}"));
     let mut nonce = [0; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| failed("no random nonce"))?;
     let aad = associated_data(key.id(), tenant, name);
     // The plaintext copy is overwritten in place by the ciphertext.
-    let mut buffer = value.expose().to_vec();
+    let mut buffer = value.expose_secret().to_vec();
     cipher(key)?
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
@@ -57,7 +57,7 @@ pub(crate) fn open(
     tenant: &TenantId,
     name: &str,
     sealed: Sealed,
-) -> Result<SecretBytes, StoreError> {
+) -> Result<SecretSlice<u8>, StoreError> {
     if sealed.key_id != key.id() {
         return Err(StoreError::KeyMismatch {
             tenant: tenant.to_string(),
@@ -79,7 +79,7 @@ pub(crate) fn open(
             tenant: tenant.to_string(),
             name: name.to_owned(),
         })?;
-    Ok(SecretBytes::new(plaintext.to_vec()))
+    Ok(SecretSlice::from(plaintext.to_vec()))
 }
 
 fn cipher(key: &StoreKey) -> Result<LessSafeKey, StoreError> {
@@ -111,7 +111,7 @@ mod tests {
 
     fn sealed() -> (StoreKey, Sealed) {
         let key = StoreKey::generate().unwrap();
-        let value = SecretBytes::new(b"refresh-token-value".to_vec());
+        let value = SecretSlice::from(b"refresh-token-value".to_vec());
         let sealed = seal(&key, &tenant("contoso"), "oauth", &value).unwrap();
         (key, sealed)
     }
@@ -121,13 +121,13 @@ mod tests {
         let (key, sealed) = sealed();
         assert!(!sealed.ciphertext.windows(7).any(|w| w == b"refresh"));
         let opened = open(&key, &tenant("contoso"), "oauth", sealed).unwrap();
-        assert_eq!(opened.expose(), b"refresh-token-value");
+        assert_eq!(opened.expose_secret(), b"refresh-token-value");
     }
 
     #[test]
     fn each_seal_takes_a_fresh_nonce() {
         let (key, first) = sealed();
-        let value = SecretBytes::new(b"refresh-token-value".to_vec());
+        let value = SecretSlice::from(b"refresh-token-value".to_vec());
         let second = seal(&key, &tenant("contoso"), "oauth", &value).unwrap();
         assert_ne!(first.nonce, second.nonce);
         assert_ne!(first.ciphertext, second.ciphertext);

@@ -58,13 +58,13 @@ mod schema;
 mod sqlite;
 
 use async_trait::async_trait;
-use exchange_auth::SecretBytes;
 
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
 
 pub use error::StoreError;
 pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
 pub use key::StoreKey;
+pub use secrecy::{ExposeSecret, SecretSlice};
 pub use sqlite::SqliteStore;
 
 /// Where the service keeps what must outlive the process: the five narrow traits a backend
@@ -108,7 +108,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         name: &str,
-        value: &SecretBytes,
+        value: &SecretSlice<u8>,
     ) -> Result<(), StoreError>;
 
     /// A secret, decrypted; [`StoreError::Decrypt`] if the store key is not the one it was
@@ -117,7 +117,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         name: &str,
-    ) -> Result<Option<SecretBytes>, StoreError>;
+    ) -> Result<Option<SecretSlice<u8>>, StoreError>;
 
     /// Deletes a secret; false if there was none.
     async fn delete_secret(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;

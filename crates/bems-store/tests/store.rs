@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
 use bems_store::{SqliteStore, Store, StoreError, StoreKey};
-use exchange_auth::SecretBytes;
+use secrecy::{ExposeSecret, SecretSlice};
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
 const SETTINGS: &str = r#"{"marker":"settings-in-the-clear-5b2e"}"#;
@@ -62,7 +62,7 @@ async fn fill(store: &dyn Store) -> i64 {
     let mark = Some((&contoso(), "alice@contoso.com", "AQAAAA=="));
     store.enqueue(&[push(alice.id, 5)], mark).await.unwrap();
     store
-        .put_secret(&contoso(), "oauth", &SecretBytes::new(SECRET.to_vec()))
+        .put_secret(&contoso(), "oauth", &SecretSlice::from(SECRET.to_vec()))
         .await
         .unwrap();
     store
@@ -121,7 +121,7 @@ async fn a_reopened_file_holds_everything() {
             .await
             .unwrap()
             .unwrap()
-            .expose(),
+            .expose_secret(),
         SECRET
     );
     assert_eq!(

@@ -3,17 +3,17 @@
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::AuthError;
 use crate::http::{self, HttpRequest, HttpResponse, TransportSettings};
-use crate::secret::Secret;
 use crate::username::{self, Target};
 use crate::{AuthMethod, AuthStatus, Authenticator};
 
 /// A user name and password sent with every request (over TLS only).
 pub struct BasicAuth {
     user: String,
-    password: Secret,
+    password: SecretString,
     client: reqwest::Client,
 }
 
@@ -30,13 +30,13 @@ impl BasicAuth {
     /// Basic credentials for `target` (the user name format is checked).
     pub fn new(
         user: impl Into<String>,
-        password: Secret,
+        password: SecretString,
         target: Target,
         transport: &TransportSettings,
     ) -> Result<Self, AuthError> {
         let user = user.into();
         username::validate(&user, target)?;
-        if password.is_empty() {
+        if password.expose_secret().is_empty() {
             return Err(AuthError::config(
                 "service_account_password",
                 "the password is empty",
@@ -50,7 +50,8 @@ impl BasicAuth {
     }
 
     fn header(&self) -> String {
-        let pair = zeroize::Zeroizing::new(format!("{}:{}", self.user, self.password.expose()));
+        let pair =
+            zeroize::Zeroizing::new(format!("{}:{}", self.user, self.password.expose_secret()));
         format!("Basic {}", STANDARD.encode(pair.as_bytes()))
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use secrecy::ExposeSecret;
 
 use crate::error::AuthError;
 use crate::http::{self, HttpRequest, HttpResponse, TransportSettings};
@@ -72,7 +73,7 @@ impl Authenticator for BearerAuth {
         let response = http::send(
             &self.client,
             &request,
-            Some(&format!("Bearer {}", token.secret().expose())),
+            Some(&format!("Bearer {}", token.secret().expose_secret())),
         )
         .await?;
         if response.status != 401 {
@@ -85,7 +86,7 @@ impl Authenticator for BearerAuth {
         http::send(
             &self.client,
             &request,
-            Some(&format!("Bearer {}", token.secret().expose())),
+            Some(&format!("Bearer {}", token.secret().expose_secret())),
         )
         .await
     }

@@ -7,17 +7,17 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha1::Digest as _;
 use time::OffsetDateTime;
 
 use crate::error::AuthError;
-use crate::secret::{Secret, SecretBytes};
 
 /// A certificate with its private key and chain.
 #[derive(Clone)]
 pub struct ClientCertificate {
     chain: Vec<CertificateDer<'static>>,
-    key: SecretBytes,
+    key: SecretSlice<u8>,
     subject: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
@@ -38,9 +38,10 @@ impl ClientCertificate {
     ///
     /// Errors say what is wrong: the password (the file's integrity check fails), a file without
     /// a private key, a certificate that expired or is not yet valid.
-    pub fn from_pfx(pfx: &[u8], password: &Secret) -> Result<Self, AuthError> {
-        let store = p12_keystore::KeyStore::from_pkcs12(pfx, password.expose(), Default::default())
-            .map_err(pfx_error)?;
+    pub fn from_pfx(pfx: &[u8], password: &SecretString) -> Result<Self, AuthError> {
+        let store =
+            p12_keystore::KeyStore::from_pkcs12(pfx, password.expose_secret(), Default::default())
+                .map_err(pfx_error)?;
         let (_, chain) = store.private_key_chain().ok_or_else(|| {
             AuthError::Certificate("the .pfx file holds no private key with its certificate".into())
         })?;
@@ -88,7 +89,7 @@ impl ClientCertificate {
         }
         Ok(Self {
             chain,
-            key: SecretBytes::new(key),
+            key: SecretSlice::from(key),
             subject,
             not_before,
             not_after,
@@ -101,11 +102,11 @@ impl ClientCertificate {
     }
 
     pub(crate) fn private_key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.expose().to_vec()))
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.expose_secret().to_vec()))
     }
 
     pub(crate) fn key_der(&self) -> &[u8] {
-        self.key.expose()
+        self.key.expose_secret()
     }
 
     /// The leaf certificate's subject.

@@ -17,8 +17,9 @@
 //! ([`NtlmAuth`]), and a bearer authenticator refreshes its token once when the server
 //! answers 401. Tokens are cached with their absolute expiry,
 //! refreshed five minutes early, one refresh at a time however many callers wait.
-//! Secrets live in zeroizing types whose `Debug` is redacted, and are never logged. TLS 1.2 or
-//! newer everywhere.
+//! Secrets are `secrecy` types ([`SecretString`]): zeroed when dropped, redacted in `Debug`,
+//! read only through [`ExposeSecret::expose_secret`], and never logged. TLS 1.2 or newer
+//! everywhere.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), exchange_auth::AuthError> {
@@ -31,7 +32,7 @@
 //!     "11111111-1111-1111-1111-111111111111",
 //!     "https://outlook.office365.com",
 //! );
-//! let tokens = OAuthTokens::new(config, Grant::ClientSecret(Secret::new("...")), &transport)?;
+//! let tokens = OAuthTokens::new(config, Grant::ClientSecret(SecretString::from("...")), &transport)?;
 //! let auth: Arc<dyn Authenticator> = Arc::new(BearerAuth::new(
 //!     Arc::new(tokens), AuthMethod::ModernClientSecret, "bems app", &transport)?);
 //! let request = HttpRequest::post("https://outlook.office365.com/EWS/Exchange.asmx".parse().unwrap(), b"<soap/>".to_vec());
@@ -49,7 +50,6 @@ mod http;
 #[cfg(feature = "ntlm")]
 pub mod ntlm;
 mod oauth;
-mod secret;
 mod tls;
 mod token;
 mod username;
@@ -69,7 +69,7 @@ pub use http::{HttpRequest, HttpResponse, Method, TransportSettings};
 pub use ntlm::NtlmAuth;
 pub use oauth::passive::{MemoryStore, PassiveAuth, RefreshTokenStore, SignIn};
 pub use oauth::{AssertionAlgorithm, Grant, ModernAuth, OAuthTokens};
-pub use secret::{Secret, SecretBytes};
+pub use secrecy::{ExposeSecret, SecretString};
 pub use token::{AccessToken, REFRESH_EARLY, TokenSource};
 pub use username::{Target, validate as validate_username};
 

@@ -72,7 +72,8 @@
 //! # async fn demo() -> Result<(), exchange_auth::AuthError> {
 //! use exchange_auth::*;
 //!
-//! let auth = NtlmAuth::new("CONTOSO\\svc-bems", Secret::new("..."), &TransportSettings::default())?;
+//! let password = SecretString::from("...");
+//! let auth = NtlmAuth::new("CONTOSO\\svc-bems", password, &TransportSettings::default())?;
 //! let url = "https://mail.contoso.com/EWS/Exchange.asmx".parse().unwrap();
 //! let response = auth.send(HttpRequest::post(url, b"<soap/>".to_vec())).await?;
 //! println!("{}", response.status);
@@ -97,11 +98,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use hyper::body::Incoming;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use crate::error::AuthError;
 use crate::http::{HttpRequest, HttpResponse, TransportSettings};
-use crate::secret::Secret;
 use crate::username::{self, Target};
 use crate::{AuthMethod, AuthStatus, Authenticator};
 use conn::{Conn, Connector, Origin, SendError};
@@ -145,12 +146,12 @@ impl NtlmAuth {
     /// Refuses an empty password and transport settings with a proxy (not supported).
     pub fn new(
         user: impl Into<String>,
-        password: Secret,
+        password: SecretString,
         transport: &TransportSettings,
     ) -> Result<Self, AuthError> {
         let logon = user.into().trim().to_owned();
         username::validate(&logon, Target::OnPremises)?;
-        if password.is_empty() {
+        if password.expose_secret().is_empty() {
             return Err(AuthError::config(
                 "service_account_password",
                 "the password is empty",
@@ -393,12 +394,12 @@ mod tests {
     #[test]
     fn refuses_bad_settings() {
         let transport = TransportSettings::default();
-        let error = NtlmAuth::new("svc", Secret::new("x"), &transport).unwrap_err();
+        let error = NtlmAuth::new("svc", SecretString::from("x"), &transport).unwrap_err();
         assert!(
             error.to_string().contains("service_account_username"),
             "{error}"
         );
-        let error = NtlmAuth::new("CONTOSO\\svc", Secret::new(""), &transport).unwrap_err();
+        let error = NtlmAuth::new("CONTOSO\\svc", SecretString::from(""), &transport).unwrap_err();
         assert!(
             error.to_string().contains("service_account_password"),
             "{error}"
@@ -407,7 +408,7 @@ mod tests {
             proxy: Some("http://proxy.contoso.com:8080".parse().expect("URL")),
             ..TransportSettings::default()
         };
-        let error = NtlmAuth::new("CONTOSO\\svc", Secret::new("x"), &proxied).unwrap_err();
+        let error = NtlmAuth::new("CONTOSO\\svc", SecretString::from("x"), &proxied).unwrap_err();
         assert!(error.to_string().contains("proxy"), "{error}");
     }
 
@@ -415,7 +416,7 @@ mod tests {
     fn debug_and_status_show_no_secret() {
         let auth = NtlmAuth::new(
             "CONTOSO\\svc",
-            Secret::new("Pa55w.rd"),
+            SecretString::from("Pa55w.rd"),
             &TransportSettings::default(),
         )
         .expect("valid")

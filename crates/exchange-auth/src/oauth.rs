@@ -19,6 +19,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use oauth2::{ResourceOwnerPassword, ResourceOwnerUsername, Scope};
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use assertion::AssertionAlgorithm;
@@ -27,7 +28,6 @@ pub(crate) use client::{OAuthHttp, accept, refusal, token_client};
 use crate::certificate::ClientCertificate;
 use crate::error::AuthError;
 use crate::http::TransportSettings;
-use crate::secret::Secret;
 use crate::token::{AccessToken, TokenCache, TokenSource};
 
 /// Where and as whom to ask for tokens.
@@ -122,10 +122,10 @@ pub enum Grant {
         /// User principal name.
         user: String,
         /// Password.
-        password: Secret,
+        password: SecretString,
     },
     /// The app's client secret (client credentials).
-    ClientSecret(Secret),
+    ClientSecret(SecretString),
     /// The app's certificate (client credentials with a signed assertion).
     ClientCertificate {
         /// Certificate and RSA key.
@@ -211,7 +211,7 @@ impl OAuthTokens {
                 let scopes = vec![self.config.delegated_scope()];
                 let client = token_client(&endpoint, &self.config.client_id, None)?;
                 let username = ResourceOwnerUsername::new(user.clone());
-                let password = ResourceOwnerPassword::new(password.expose().to_owned());
+                let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
                 let response = client
                     .exchange_password(&username, &password)
                     .add_scope(Scope::new(scopes[0].clone()))

@@ -8,18 +8,18 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::error::AuthError;
-use crate::secret::Secret;
 
 /// How early a token is refreshed.
 pub const REFRESH_EARLY: Duration = Duration::from_secs(300);
 
 /// An OAuth access token with its absolute expiry.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AccessToken {
-    secret: Secret,
+    secret: SecretString,
     expires_at: OffsetDateTime,
     scopes: Vec<String>,
 }
@@ -36,7 +36,7 @@ impl fmt::Debug for AccessToken {
 
 impl AccessToken {
     /// A token valid until `expires_at`.
-    pub fn new(secret: Secret, expires_at: OffsetDateTime, scopes: Vec<String>) -> Self {
+    pub fn new(secret: SecretString, expires_at: OffsetDateTime, scopes: Vec<String>) -> Self {
         Self {
             secret,
             expires_at,
@@ -45,7 +45,7 @@ impl AccessToken {
     }
 
     /// The bearer value: use it, never log it.
-    pub fn secret(&self) -> &Secret {
+    pub fn secret(&self) -> &SecretString {
         &self.secret
     }
 
@@ -145,7 +145,10 @@ impl TokenCache {
 
     pub(crate) fn invalidate(&self, token: &AccessToken) {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.as_ref().is_some_and(|t| t.secret == token.secret) {
+        if current
+            .as_ref()
+            .is_some_and(|t| t.secret.expose_secret() == token.secret.expose_secret())
+        {
             *current = None;
         }
     }
@@ -168,7 +171,7 @@ mod tests {
 
     fn token(minutes: i64) -> AccessToken {
         AccessToken::new(
-            Secret::new(format!("t{minutes}")),
+            SecretString::from(format!("t{minutes}")),
             OffsetDateTime::now_utc() + time::Duration::minutes(minutes),
             vec![],
         )
@@ -207,10 +210,10 @@ mod tests {
             .get(|| async { Err(AuthError::Network("down".into())) })
             .await
             .expect("the still-valid token");
-        assert_eq!(kept.secret().expose(), "t3");
+        assert_eq!(kept.secret().expose_secret(), "t3");
         // ...and succeeds when it can.
         let new = cache.get(|| async { Ok(token(60)) }).await.unwrap();
-        assert_eq!(new.secret().expose(), "t60");
+        assert_eq!(new.secret().expose_secret(), "t60");
     }
 
     #[tokio::test]

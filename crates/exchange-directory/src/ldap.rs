@@ -8,6 +8,7 @@ mod entry;
 mod filter;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 
 use self::client::{Client, tls_config};
 use self::entry::PERSON_ATTRIBUTES;
@@ -92,7 +93,8 @@ impl LdapDirectory {
             (Some(_), None) => return Err(ConfigError::BindWithoutPassword),
             (None, _) => None,
         };
-        let bind = bind.filter(|(_, password)| !password.is_empty());
+        let bind = bind
+            .filter(|(_, password): &(String, SecretString)| !password.expose_secret().is_empty());
         let base = Some(ldap.base_dn.trim().to_owned());
         Ok(Self {
             client: Client::new(urls, tls, bind, base, directory.timeout()),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use exchange_auth::Secret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// The placeholder of an LDAP query template that the user's text replaces, escaped
@@ -109,7 +109,7 @@ pub enum UserIdProperty {
 }
 
 /// An LDAP directory (Active Directory), as BEMS's "Enable LDAP Lookup" describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapSettings {
     /// The servers (`dc1.contoso.com`, `dc1.contoso.com:3268`, `[::1]:636`), asked in order
@@ -134,7 +134,7 @@ pub struct LdapSettings {
     pub bind_user: Option<String>,
     /// The bind password; an empty one binds anonymously.
     #[serde(skip_serializing)]
-    pub bind_password: Option<Secret>,
+    pub bind_password: Option<SecretString>,
 }
 
 impl Default for LdapSettings {

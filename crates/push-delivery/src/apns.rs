@@ -23,7 +23,7 @@ use tracing::Instrument as _;
 pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint, OnSigned, ProviderTokenCache};
 pub(crate) use response::retry_after;
 
-use crate::{Error, Outcome, Platform, Push, PushSender};
+use crate::{Error, ExposeSecret, Outcome, Platform, Push, PushSender};
 use jwt::TokenSigner;
 use pool::{Connector, Pool};
 use response::Answer;
@@ -101,15 +101,16 @@ impl ApnsSender {
                 Some(TokenSigner::new(
                     team_id,
                     key_id,
-                    p8_pem.expose(),
+                    p8_pem.expose_secret(),
                     config.token_refresh,
                     config.provider_token.clone(),
                 )?),
                 None,
             ),
-            ApnsAuth::Certificate { p12, password } => {
-                (None, Some(tls::identity_from_p12(p12.expose(), password)?))
-            }
+            ApnsAuth::Certificate { p12, password } => (
+                None,
+                Some(tls::identity_from_p12(p12.expose_secret(), password)?),
+            ),
         };
         let tls = tls::client_config(&config.extra_ca_pem, config.trust_system_roots, identity)?;
         let server_name = ServerName::try_from(host.clone())

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::Instrument as _;
 
-use crate::{Error, Outcome, Platform, Push, PushSender, Secret};
+use crate::{Error, ExposeSecret, Outcome, Platform, Push, PushSender, SecretString};
 use account::ServiceAccount;
 use response::Answer;
 use token::{AccessToken, TokenSource};
@@ -31,7 +31,7 @@ use token::{AccessToken, TokenSource};
 pub struct FcmConfig {
     /// The service account's JSON key file (`project_id`, `client_email`, `private_key`,
     /// `token_uri`).
-    pub service_account_json: Secret<String>,
+    pub service_account_json: SecretString,
     /// The FCM origin (default `https://fcm.googleapis.com`).
     pub base_url: String,
     /// Exchange assertions here instead of the file's `token_uri`.
@@ -57,7 +57,7 @@ impl FcmConfig {
     /// Settings with defaults for everything but the service account.
     pub fn new(service_account_json: impl Into<String>) -> Self {
         Self {
-            service_account_json: Secret::new(service_account_json.into()),
+            service_account_json: SecretString::from(service_account_json.into()),
             base_url: "https://fcm.googleapis.com".into(),
             token_url: None,
             scope: "https://www.googleapis.com/auth/firebase.messaging".into(),
@@ -90,7 +90,7 @@ impl std::fmt::Debug for FcmSender {
 impl FcmSender {
     /// Checks the settings and reads the service account; fetches a token on the first push.
     pub fn new(config: FcmConfig) -> Result<Self, Error> {
-        let account = ServiceAccount::parse(config.service_account_json.expose())?;
+        let account = ServiceAccount::parse(config.service_account_json.expose_secret())?;
         let base = config.base_url.trim_end_matches('/');
         let base_url = url_check("base_url", base)?;
         let token_url = config
@@ -160,7 +160,7 @@ impl FcmSender {
         let result = self
             .http
             .post(&self.send_url)
-            .header(http::header::AUTHORIZATION, token.header.expose().as_str())
+            .header(http::header::AUTHORIZATION, token.header.expose_secret())
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec())
             .send()
@@ -269,6 +269,15 @@ impl PushSender for FcmSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_does_not_print_the_service_account_key() {
+        let config = FcmConfig::new(r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nSECRET"}"#);
+        let rendered = format!("{config:?} {config:#?}");
+        assert!(!rendered.contains("SECRET"), "{rendered}");
+        assert!(!rendered.contains("private_key"), "{rendered}");
+        assert!(rendered.contains("fcm.googleapis.com"), "{rendered}");
+    }
 
     #[test]
     fn a_project_id_stays_one_segment_of_the_send_url() {

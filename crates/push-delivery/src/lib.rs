@@ -19,7 +19,8 @@
 //!   that drains the queue.
 //!
 //! Payloads over 4096 bytes are refused before anything is sent. Keys, passwords and access
-//! tokens are [`Secret`]s: they never appear in `Debug` output or logs.
+//! tokens are `secrecy` types ([`SecretString`], [`SecretSlice`]), zeroed when dropped, read
+//! only through [`ExposeSecret::expose_secret`]: they never appear in `Debug` output or logs.
 //!
 //! Against exchange-sim's mock APNs (the same code works with Apple's servers: leave the
 //! endpoint and the CA at their defaults):
@@ -69,7 +70,6 @@ mod error;
 mod fcm;
 mod outcome;
 mod push;
-mod secret;
 mod sender;
 
 pub use apns::{
@@ -83,5 +83,5 @@ pub use error::Error;
 pub use fcm::{FcmConfig, FcmSender};
 pub use outcome::{Outcome, Reason};
 pub use push::{DeviceToken, Notification, Platform, Priority, Push, PushKind};
-pub use secret::Secret;
+pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 pub use sender::PushSender;

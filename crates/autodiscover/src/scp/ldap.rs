@@ -11,19 +11,19 @@ use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
 use rustls::ClientConfig;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinHandle;
 
 use super::entry::{FILTER, Scp};
 use super::path::{Security, Server};
 use super::read::{config_nc, scp, search};
 use super::walk::{Answer, Directory};
-use crate::settings::Secret;
 
 /// Connections to domain controllers, reused by the searches of one lookup.
 pub(crate) struct LdapDirectory {
     security: Security,
     tls: Option<Arc<ClientConfig>>,
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     timeout: Duration,
     connections: HashMap<String, Connection>,
 }
@@ -40,7 +40,7 @@ impl LdapDirectory {
     pub(crate) fn new(
         security: Security,
         tls: Option<Arc<ClientConfig>>,
-        bind: Option<(String, Secret)>,
+        bind: Option<(String, SecretString)>,
         timeout: Duration,
     ) -> Self {
         Self {
@@ -104,7 +104,7 @@ struct Job {
     security: Security,
     tls: Option<Arc<ClientConfig>>,
     /// Set when a new connection must bind with a password.
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     timeout: Duration,
     base: Option<String>,
 }
@@ -142,7 +142,10 @@ impl Job {
         let work = async {
             if let Some((user, password)) = &self.bind {
                 password_sent = true;
-                let bound = connection.ldap.simple_bind(user, password.expose()).await;
+                let bound = connection
+                    .ldap
+                    .simple_bind(user, password.expose_secret())
+                    .await;
                 bound
                     .and_then(|r| r.success())
                     .map_err(|e| Step::Bind(user.clone(), e))?;
@@ -236,8 +239,8 @@ impl std::fmt::Display for Step {
 }
 
 /// Error text never holds the password, even if a server echoed it back.
-fn redact(error: String, password: Option<&Secret>) -> String {
-    match password.map(Secret::expose) {
+fn redact(error: String, password: Option<&SecretString>) -> String {
+    match password.map(ExposeSecret::expose_secret) {
         Some(password) if !password.is_empty() && error.contains(password) => {
             "the directory's error text held the password and is withheld".to_owned()
         }
@@ -266,12 +269,12 @@ mod tests {
 
     #[test]
     fn error_text_holding_the_password_is_withheld() {
-        let secret = Secret::new("Hunter2-Secret");
+        let secret = SecretString::from("Hunter2-Secret");
         let echoed = "bind: bad password Hunter2-Secret".to_owned();
         assert!(!redact(echoed, Some(&secret)).contains("Hunter2"));
         let plain = "bind as u@corp.test: rc=49 (invalidCredentials)".to_owned();
         assert_eq!(redact(plain.clone(), Some(&secret)), plain);
-        assert_eq!(redact(plain.clone(), Some(&Secret::new(""))), plain);
+        assert_eq!(redact(plain.clone(), Some(&SecretString::from(""))), plain);
         assert_eq!(redact(plain.clone(), None), plain);
     }
 }

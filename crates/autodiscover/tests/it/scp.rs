@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use autodiscover::scp::{ScpLookup, lookup};
-use autodiscover::{Outcome, ScpSettings, Secret, TraceEntry};
+use autodiscover::{Outcome, ScpSettings, SecretString, TraceEntry};
 
 /// The DC listens on 127.0.0.1 and ::1 only (Samba's LDAP ports are fixed).
 const DC: &str = "127.0.0.1";
@@ -89,7 +89,7 @@ fn settings(domain_controllers: &[&str]) -> ScpSettings {
         .map(|dc| (*dc).to_owned())
         .collect();
     settings.bind_user = Some(READER_UPN.to_owned());
-    settings.bind_password = Some(Secret::new(READER_PASSWORD));
+    settings.bind_password = Some(SecretString::from(READER_PASSWORD));
     settings.site = Some(OWN_SITE.to_owned());
     settings
 }
@@ -365,7 +365,7 @@ async fn a_wrong_password_fails_cleanly() {
     for ldaps in [false, true] {
         let mut wrong = settings(&[DC]);
         wrong.ldaps = ldaps;
-        wrong.bind_password = Some(Secret::new(WRONG));
+        wrong.bind_password = Some(SecretString::from(WRONG));
         let found = find(&samba, &wrong, USER).await;
         assert!(found.urls.is_empty());
         let error = failure(&found.trace[0].outcome);

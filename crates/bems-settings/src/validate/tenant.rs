@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use exchange_auth::{AuthError, Secret};
+use exchange_auth::AuthError;
+use secrecy::SecretString;
 use url::Url;
 
 use super::checks::{check_https, check_https_origin, is_address, is_guid, is_host_name};
@@ -82,7 +83,7 @@ impl Field<'_> {
     pub(super) fn secret(
         &mut self,
         field: &str,
-        sources: (&Option<Secret>, &Option<PathBuf>, &Option<String>),
+        sources: (&Option<SecretString>, &Option<PathBuf>, &Option<String>),
         required: Option<&str>,
     ) -> bool {
         secret(self.1, &format!("{}.{field}", self.0), sources, required)

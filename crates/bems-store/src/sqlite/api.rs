@@ -2,7 +2,7 @@
 //! sealed and opened here, and the SQL runs on the store's thread.
 
 use async_trait::async_trait;
-use exchange_auth::SecretBytes;
+use secrecy::{ExposeSecret, SecretSlice};
 
 use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
@@ -62,11 +62,15 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: &TenantId,
         name: &str,
-        value: &SecretBytes,
+        value: &SecretSlice<u8>,
     ) -> Result<(), StoreError> {
         const OP: &str = "put secret";
         check::name(OP, tenant, name)?;
-        check::size(OP, &named("secret", tenant, name), value.expose().len())?;
+        check::size(
+            OP,
+            &named("secret", tenant, name),
+            value.expose_secret().len(),
+        )?;
         let sealed = crypto::seal(&self.key, tenant, name, value)?;
         let (id, owned, now) = (tenant.to_string(), name.to_owned(), now_ms());
         self.call(
@@ -81,7 +85,7 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: &TenantId,
         name: &str,
-    ) -> Result<Option<SecretBytes>, StoreError> {
+    ) -> Result<Option<SecretSlice<u8>>, StoreError> {
         let (id, owned) = (tenant.to_string(), name.to_owned());
         let sealed = self
             .call(

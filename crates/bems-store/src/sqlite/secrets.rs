@@ -99,8 +99,9 @@ pub(super) fn delete_certificate(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::{ExposeSecret, SecretSlice};
+
     use crate::TenantStore;
-    use exchange_auth::SecretBytes;
 
     use crate::model::TenantId;
     use crate::sqlite::testing::{contoso, store};
@@ -113,15 +114,15 @@ mod tests {
         let store = store().await;
         assert!(store.secret(&contoso(), "oauth").await.unwrap().is_none());
         store
-            .put_secret(&contoso(), "oauth", &SecretBytes::new(b"one".to_vec()))
+            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"one".to_vec()))
             .await
             .unwrap();
         store
-            .put_secret(&contoso(), "oauth", &SecretBytes::new(b"two".to_vec()))
+            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"two".to_vec()))
             .await
             .unwrap();
         let secret = store.secret(&contoso(), "oauth").await.unwrap().unwrap();
-        assert_eq!(secret.expose(), b"two");
+        assert_eq!(secret.expose_secret(), b"two");
         let fabrikam = TenantId::new("fabrikam").unwrap();
         assert!(store.secret(&fabrikam, "oauth").await.unwrap().is_none());
         assert!(store.delete_secret(&contoso(), "oauth").await.unwrap());
@@ -133,7 +134,7 @@ mod tests {
     async fn a_row_moved_to_another_name_does_not_decrypt() {
         let store = store().await;
         store
-            .put_secret(&contoso(), "oauth", &SecretBytes::new(b"token".to_vec()))
+            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"token".to_vec()))
             .await
             .unwrap();
         store
@@ -154,7 +155,7 @@ mod tests {
     async fn tampered_ciphertext_is_detected() {
         let store = store().await;
         store
-            .put_secret(&contoso(), "oauth", &SecretBytes::new(b"token".to_vec()))
+            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"token".to_vec()))
             .await
             .unwrap();
         store
@@ -177,7 +178,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .put_secret(&contoso(), "oauth", &SecretBytes::new(b"token".to_vec()))
+            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"token".to_vec()))
             .await
             .unwrap();
         store

@@ -114,7 +114,7 @@ mod tests {
                 .save_watermark(&tenant, "alice@contoso.com", "w1")
                 .await
                 .unwrap();
-            let secret = exchange_auth::SecretBytes::new(b"s".to_vec());
+            let secret = crate::SecretSlice::from(b"s".to_vec());
             store.put_secret(&tenant, "oauth", &secret).await.unwrap();
             store
                 .put_certificate(&tenant, "ca", "-----BEGIN CERTIFICATE-----")

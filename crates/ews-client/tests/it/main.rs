@@ -9,8 +9,8 @@ use ews_proto::operations::{GetFolder, Unsubscribe};
 use ews_proto::soap::{ExchangeVersion, read_envelope};
 use ews_proto::{BaseFolderId, ResponseCode, SubscriptionId};
 use exchange_auth::{
-    AuthError, AuthStatus, Authenticator, BasicAuth, HttpRequest, HttpResponse, Secret, Target,
-    TransportSettings,
+    AuthError, AuthStatus, Authenticator, BasicAuth, HttpRequest, HttpResponse, SecretString,
+    Target, TransportSettings,
 };
 use exchange_sim::{Scenario, Sim};
 
@@ -81,7 +81,7 @@ async fn start() -> (Sim, Arc<Recording>, url::Url) {
         .push(("mail.contoso.com".to_owned(), sim.https_addr()));
     let inner = BasicAuth::new(
         "svc-bems@contoso.com",
-        Secret::new("Svc-Pa55w.rd"),
+        SecretString::from("Svc-Pa55w.rd"),
         Target::OnPremises,
         &transport,
     )

@@ -12,7 +12,7 @@ use autodiscover::{Autodiscover, Basic, Credentials, Discovery, Settings};
 use ews_subscriptions::{
     Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
 };
-use exchange_auth::{Authenticator, BasicAuth, Secret, Target, TransportSettings};
+use exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
 use exchange_sim::{Scenario, Sim};
 use mailbox_watch::{Events, Relocate, WatchError, WatchEvent, WatchTarget, WatermarkStore};
 
@@ -124,7 +124,7 @@ pub(crate) fn auth(sim: &Sim) -> Arc<dyn Authenticator> {
     Arc::new(
         BasicAuth::new(
             SVC,
-            Secret::new(SVC_PASSWORD),
+            SecretString::from(SVC_PASSWORD),
             Target::OnPremises,
             &transport,
         )

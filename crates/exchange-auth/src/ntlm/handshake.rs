@@ -3,11 +3,12 @@
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::av;
 use super::binding::channel_bindings_hash;
 use super::crypto::{self, Key, ResponseInput};
 use super::message::{self, Authenticate, Challenge, Malformed};
-use crate::secret::Secret;
 
 /// The account NTLM authenticates, with its `NTOWFv2` key (the password itself is not kept).
 pub(crate) struct Credentials {
@@ -46,12 +47,12 @@ pub(crate) struct Context<'a> {
 
 impl Credentials {
     /// Credentials for `logon` (`DOMAIN\user` or `user@domain`).
-    pub(crate) fn new(logon: &str, password: &Secret) -> Self {
+    pub(crate) fn new(logon: &str, password: &SecretString) -> Self {
         let (domain, user) = match logon.split_once('\\') {
             Some((domain, user)) => (domain.to_owned(), user.to_owned()),
             None => (String::new(), logon.to_owned()),
         };
-        let response_key = crypto::ntowfv2(password.expose(), &user, &domain);
+        let response_key = crypto::ntowfv2(password.expose_secret(), &user, &domain);
         Self {
             user,
             domain,
@@ -164,7 +165,7 @@ mod tests {
     }
 
     fn authenticate(logon: &str, timestamp: bool, binding: Option<&[u8]>) -> Vec<u8> {
-        let credentials = Credentials::new(logon, &Secret::new("Password"));
+        let credentials = Credentials::new(logon, &SecretString::from("Password"));
         let challenge_bytes = challenge(timestamp);
         let parsed = Challenge::parse(&challenge_bytes).expect("parses");
         let negotiate = message::negotiate();
@@ -252,7 +253,7 @@ mod tests {
 
     #[test]
     fn debug_shows_no_key() {
-        let credentials = Credentials::new("CONTOSO\\svc", &Secret::new("Password"));
+        let credentials = Credentials::new("CONTOSO\\svc", &SecretString::from("Password"));
         let shown = format!("{credentials:?}");
         assert!(
             shown.contains("redacted") && !shown.contains("Password"),

@@ -9,10 +9,10 @@ use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError,
     TokenResponse, TokenUrl,
 };
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::error::AuthError;
-use crate::secret::Secret;
 use crate::token::AccessToken;
 
 /// `oauth2`'s HTTP client, on reqwest.
@@ -80,7 +80,7 @@ pub(crate) type TokenClient =
 pub(crate) fn token_client(
     token_url: &url::Url,
     client_id: &str,
-    secret: Option<&Secret>,
+    secret: Option<&SecretString>,
 ) -> Result<TokenClient, AuthError> {
     let token_url = TokenUrl::new(token_url.to_string())
         .map_err(|e| AuthError::config("authority", e.to_string()))?;
@@ -88,7 +88,7 @@ pub(crate) fn token_client(
         .set_token_uri(token_url)
         .set_auth_type(AuthType::RequestBody);
     if let Some(secret) = secret {
-        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
     }
     Ok(client)
 }
@@ -98,7 +98,7 @@ pub(crate) fn token_client(
 pub(crate) fn accept(
     response: &BasicTokenResponse,
     asked: &[String],
-) -> (AccessToken, Option<Secret>) {
+) -> (AccessToken, Option<SecretString>) {
     let expires_in = response
         .expires_in()
         .unwrap_or(std::time::Duration::from_secs(3600));
@@ -108,13 +108,13 @@ pub(crate) fn accept(
         .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
         .unwrap_or_else(|| asked.to_vec());
     let token = AccessToken::new(
-        Secret::new(response.access_token().secret().clone()),
+        SecretString::from(response.access_token().secret().clone()),
         expires_at,
         scopes,
     );
     let refresh = response
         .refresh_token()
-        .map(|r| Secret::new(r.secret().clone()));
+        .map(|r| SecretString::from(r.secret().clone()));
     (token, refresh)
 }
 

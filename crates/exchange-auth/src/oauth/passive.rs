@@ -14,13 +14,13 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, RefreshToken, Scope,
 };
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use url::Url;
 
 use super::{ModernAuth, OAuthHttp, accept, refusal, token_client};
 use crate::error::AuthError;
 use crate::http::TransportSettings;
-use crate::secret::Secret;
 use crate::token::{AccessToken, TokenCache, TokenSource};
 
 /// How long a pending sign-in (its `state` and PKCE verifier) is remembered.
@@ -30,24 +30,24 @@ const SIGN_IN_WINDOW: Duration = Duration::from_secs(600);
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// The stored refresh token, if any.
-    async fn load(&self) -> Result<Option<Secret>, AuthError>;
+    async fn load(&self) -> Result<Option<SecretString>, AuthError>;
     /// Replaces the stored refresh token (written before the old one is forgotten).
-    async fn save(&self, token: &Secret) -> Result<(), AuthError>;
+    async fn save(&self, token: &SecretString) -> Result<(), AuthError>;
 }
 
 /// A store in memory (tests, examples).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    token: Mutex<Option<Secret>>,
+    token: Mutex<Option<SecretString>>,
 }
 
 #[async_trait]
 impl RefreshTokenStore for MemoryStore {
-    async fn load(&self) -> Result<Option<Secret>, AuthError> {
+    async fn load(&self) -> Result<Option<SecretString>, AuthError> {
         Ok(self.token.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
-    async fn save(&self, token: &Secret) -> Result<(), AuthError> {
+    async fn save(&self, token: &SecretString) -> Result<(), AuthError> {
         *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
         Ok(())
     }
@@ -67,7 +67,7 @@ pub struct SignIn {
 pub struct PassiveAuth {
     config: ModernAuth,
     redirect_uri: Url,
-    client_secret: Option<Secret>,
+    client_secret: Option<SecretString>,
     store: Arc<dyn RefreshTokenStore>,
     http: OAuthHttp,
     cache: TokenCache,
@@ -94,7 +94,7 @@ impl PassiveAuth {
     pub fn new(
         config: ModernAuth,
         redirect_uri: Url,
-        client_secret: Option<Secret>,
+        client_secret: Option<SecretString>,
         store: Arc<dyn RefreshTokenStore>,
         transport: &TransportSettings,
     ) -> Result<Self, AuthError> {
@@ -215,7 +215,7 @@ impl PassiveAuth {
         )?;
         let scopes = self.scopes();
         let response = client
-            .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_owned()))
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&self.http)
             .await

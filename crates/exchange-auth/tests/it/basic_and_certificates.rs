@@ -14,7 +14,7 @@ async fn basic_on_premises() {
     let sim = support::start().await;
     let auth = BasicAuth::new(
         SVC,
-        Secret::new(SVC_PASSWORD),
+        SecretString::from(SVC_PASSWORD),
         Target::OnPremises,
         &transport(&sim),
     )
@@ -23,7 +23,7 @@ async fn basic_on_premises() {
     assert_eq!(auth.status().method, AuthMethod::Basic);
     let down_level = BasicAuth::new(
         "CONTOSO\\svc-bems",
-        Secret::new(SVC_PASSWORD),
+        SecretString::from(SVC_PASSWORD),
         Target::OnPremises,
         &transport(&sim),
     )
@@ -31,7 +31,7 @@ async fn basic_on_premises() {
     assert_eq!(ews_status(&down_level, &sim, true).await, 200);
     let wrong = BasicAuth::new(
         SVC,
-        Secret::new("wrong"),
+        SecretString::from("wrong"),
         Target::OnPremises,
         &transport(&sim),
     )
@@ -44,7 +44,7 @@ async fn basic_refuses_bad_settings() {
     let sim = support::start().await;
     let error = BasicAuth::new(
         "CONTOSO\\svc",
-        Secret::new("x"),
+        SecretString::from("x"),
         Target::Microsoft365,
         &transport(&sim),
     )
@@ -53,15 +53,20 @@ async fn basic_refuses_bad_settings() {
         error.to_string().contains("service_account_username"),
         "{error}"
     );
-    let error =
-        BasicAuth::new(SVC, Secret::new(""), Target::OnPremises, &transport(&sim)).unwrap_err();
+    let error = BasicAuth::new(
+        SVC,
+        SecretString::from(""),
+        Target::OnPremises,
+        &transport(&sim),
+    )
+    .unwrap_err();
     assert!(
         error.to_string().contains("service_account_password"),
         "{error}"
     );
     let auth = BasicAuth::new(
         SVC,
-        Secret::new(SVC_PASSWORD),
+        SecretString::from(SVC_PASSWORD),
         Target::OnPremises,
         &transport(&sim),
     )
@@ -119,7 +124,7 @@ async fn client_certificate_from_pfx_modern_and_legacy() {
     ] {
         let file = pfx(&issued.cert_pem, &issued.key_pem, "pfx-Pa55", algorithm);
         let certificate =
-            ClientCertificate::from_pfx(&file, &Secret::new("pfx-Pa55")).expect("loads");
+            ClientCertificate::from_pfx(&file, &SecretString::from("pfx-Pa55")).expect("loads");
         assert!(certificate.subject().contains("svc-bems"));
         let auth = CertificateAuth::new(certificate, &transport(&sim)).expect("client");
         assert_eq!(ews_status(&auth, &sim, true).await, 200, "{algorithm:?}");
@@ -139,11 +144,11 @@ async fn pfx_errors_say_what_is_wrong() {
         "right",
         EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
     );
-    let error = ClientCertificate::from_pfx(&file, &Secret::new("wrong"))
+    let error = ClientCertificate::from_pfx(&file, &SecretString::from("wrong"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("wrong password"), "{error}");
-    let error = ClientCertificate::from_pfx(b"not a pfx", &Secret::new("x"))
+    let error = ClientCertificate::from_pfx(b"not a pfx", &SecretString::from("x"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("not a readable .pfx"), "{error}");
@@ -153,7 +158,7 @@ async fn pfx_errors_say_what_is_wrong() {
         .expect("certificate");
     store.add_entry("ca", KeyStoreEntry::Certificate(cert));
     let only_cert = store.writer("x").write().expect("pfx");
-    let error = ClientCertificate::from_pfx(&only_cert, &Secret::new("x"))
+    let error = ClientCertificate::from_pfx(&only_cert, &SecretString::from("x"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("no private key"), "{error}");
@@ -170,7 +175,7 @@ async fn pfx_errors_say_what_is_wrong() {
         "x",
         EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
     );
-    let error = ClientCertificate::from_pfx(&file, &Secret::new("x"))
+    let error = ClientCertificate::from_pfx(&file, &SecretString::from("x"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("expired"), "{error}");

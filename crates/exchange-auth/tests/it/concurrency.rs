@@ -16,7 +16,7 @@ async fn two_hundred_callers_one_token_request() {
     let config = ModernAuth::new(authority(&sim), APP, ews_server(&sim));
     let tokens = OAuthTokens::new(
         config,
-        Grant::ClientSecret(Secret::new(APP_SECRET)),
+        Grant::ClientSecret(SecretString::from(APP_SECRET)),
         &transport(&sim),
     )
     .unwrap();

@@ -23,7 +23,7 @@ async fn client_secret_then_ews() {
     let sim = support::start().await;
     let tokens = OAuthTokens::new(
         config(&sim, APP),
-        Grant::ClientSecret(Secret::new(APP_SECRET)),
+        Grant::ClientSecret(SecretString::from(APP_SECRET)),
         &transport(&sim),
     )
     .unwrap();
@@ -32,7 +32,7 @@ async fn client_secret_then_ews() {
     assert!(token.expires_at() > time::OffsetDateTime::now_utc() + time::Duration::minutes(50));
     let claims = sim
         .identity()
-        .verify_access_token(token.secret().expose(), &[&ews_server(&sim)])
+        .verify_access_token(token.secret().expose_secret(), &[&ews_server(&sim)])
         .expect("a token the simulator accepts");
     assert_eq!(claims.roles, vec!["full_access_as_app".to_owned()]);
     let auth = bearer(&sim, tokens, AuthMethod::ModernClientSecret);
@@ -67,7 +67,7 @@ async fn password_grant_then_ews_as_the_user() {
     let sim = support::start().await;
     let grant = Grant::Password {
         user: MARA.into(),
-        password: Secret::new(MARA_PASSWORD),
+        password: SecretString::from(MARA_PASSWORD),
     };
     let tokens = OAuthTokens::new(config(&sim, APP), grant, &transport(&sim)).unwrap();
     let token = tokens.token().await.expect("token");
@@ -84,7 +84,7 @@ async fn password_grant_for_graph_asks_for_its_default_scope() {
     let sim = support::start().await;
     let grant = || Grant::Password {
         user: MARA.into(),
-        password: Secret::new(MARA_PASSWORD),
+        password: SecretString::from(MARA_PASSWORD),
     };
     let graph = ModernAuth::new(authority(&sim), APP, "https://graph.microsoft.com");
     let tokens = OAuthTokens::new(
@@ -98,7 +98,10 @@ async fn password_grant_for_graph_asks_for_its_default_scope() {
     let token = tokens.token().await.expect("a Graph token");
     let claims = sim
         .identity()
-        .verify_access_token(token.secret().expose(), &["https://graph.microsoft.com"])
+        .verify_access_token(
+            token.secret().expose_secret(),
+            &["https://graph.microsoft.com"],
+        )
         .expect("a token for Graph");
     assert_eq!(claims.upn.as_deref(), Some(MARA));
     assert_eq!(claims.scopes, ["User.ReadBasic.All"]);
@@ -113,7 +116,7 @@ async fn refused_credentials() {
     let sim = support::start().await;
     let wrong_password = Grant::Password {
         user: MARA.into(),
-        password: Secret::new("nope"),
+        password: SecretString::from("nope"),
     };
     let error = OAuthTokens::new(config(&sim, APP), wrong_password, &transport(&sim))
         .unwrap()
@@ -125,7 +128,7 @@ async fn refused_credentials() {
         "{error}"
     );
     assert!(!error.allows_fallback());
-    let wrong_secret = Grant::ClientSecret(Secret::new("nope"));
+    let wrong_secret = Grant::ClientSecret(SecretString::from("nope"));
     let error = OAuthTokens::new(config(&sim, APP), wrong_secret, &transport(&sim))
         .unwrap()
         .token()
@@ -168,7 +171,7 @@ async fn consent_missing_falls_back_to_credentials() {
     let sim = support::start().await;
     let tokens = OAuthTokens::new(
         config(&sim, UNCONSENTED_APP),
-        Grant::ClientSecret(Secret::new("app-secret-2")),
+        Grant::ClientSecret(SecretString::from("app-secret-2")),
         &transport(&sim),
     )
     .unwrap();
@@ -177,7 +180,7 @@ async fn consent_missing_falls_back_to_credentials() {
     let credentials: Arc<dyn Authenticator> = Arc::new(
         BasicAuth::new(
             SVC,
-            Secret::new(SVC_PASSWORD),
+            SecretString::from(SVC_PASSWORD),
             Target::OnPremises,
             &transport(&sim),
         )
@@ -221,14 +224,14 @@ async fn network_errors_never_fall_back() {
     );
     let tokens = OAuthTokens::new(
         config,
-        Grant::ClientSecret(Secret::new(APP_SECRET)),
+        Grant::ClientSecret(SecretString::from(APP_SECRET)),
         &settings,
     )
     .unwrap();
     let credentials: Arc<dyn Authenticator> = Arc::new(
         BasicAuth::new(
             SVC,
-            Secret::new(SVC_PASSWORD),
+            SecretString::from(SVC_PASSWORD),
             Target::OnPremises,
             &settings,
         )
@@ -270,7 +273,7 @@ impl TokenSource for StaleFirst {
         {
             let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
             return Ok(AccessToken::new(
-                Secret::new("revoked.token.value"),
+                SecretString::from("revoked.token.value"),
                 expires,
                 vec![],
             ));
@@ -292,7 +295,7 @@ async fn a_401_refreshes_once_and_retries() {
     let sim = support::start().await;
     let real = OAuthTokens::new(
         config(&sim, APP),
-        Grant::ClientSecret(Secret::new(APP_SECRET)),
+        Grant::ClientSecret(SecretString::from(APP_SECRET)),
         &transport(&sim),
     )
     .unwrap();

@@ -13,7 +13,7 @@ use exchange_sim::{Scenario, Sim};
 use crate::support::{self, MARA_PASSWORD, SCENARIO, SVC, SVC_PASSWORD, get_folder, transport};
 
 fn ntlm(sim: &Sim, user: &str, password: &str) -> NtlmAuth {
-    NtlmAuth::new(user, Secret::new(password), &transport(sim)).expect("valid settings")
+    NtlmAuth::new(user, SecretString::from(password), &transport(sim)).expect("valid settings")
 }
 
 /// Sends a `GetFolder` (impersonating Mara) and reads the whole answer: its status.

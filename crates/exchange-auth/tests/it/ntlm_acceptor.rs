@@ -92,7 +92,8 @@ impl Acceptor {
     }
 
     fn auth(&self, user: &str, password: &str) -> NtlmAuth {
-        NtlmAuth::new(user, Secret::new(password), &self.transport()).expect("valid settings")
+        NtlmAuth::new(user, SecretString::from(password), &self.transport())
+            .expect("valid settings")
     }
 
     /// A `POST` to the acceptor in `mode` (the first path segment, see server.py).

@@ -75,10 +75,14 @@ impl Server {
         transport.trusted_ca_only = true;
         transport.resolve.push((HOST.to_owned(), self.addr));
         transport.connect_timeout = std::time::Duration::from_secs(5);
-        NtlmAuth::new("CONTOSO\\svc-bems", Secret::new("Svc-Pa55w.rd"), &transport)
-            .expect("valid settings")
-            // Every request authenticates a connection of its own.
-            .max_idle_connections(0)
+        NtlmAuth::new(
+            "CONTOSO\\svc-bems",
+            SecretString::from("Svc-Pa55w.rd"),
+            &transport,
+        )
+        .expect("valid settings")
+        // Every request authenticates a connection of its own.
+        .max_idle_connections(0)
     }
 
     fn request(&self) -> HttpRequest {

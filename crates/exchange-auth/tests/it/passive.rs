@@ -91,8 +91,8 @@ async fn sign_in_then_refresh_automatically() {
     assert_eq!(ews_status(auth.as_ref(), &sim, false).await, 200);
     let rotated = store.load().await.unwrap().expect("refresh token");
     assert_ne!(
-        rotated.expose(),
-        first_refresh.expose(),
+        rotated.expose_secret(),
+        first_refresh.expose_secret(),
         "the refresh token rotates"
     );
     assert_eq!(auth.status().method, AuthMethod::Passive);
@@ -185,7 +185,10 @@ async fn the_refresh_token_of_the_sign_in_is_redeemed_for_another_resource() {
         .expect("a Graph token from EWS's refresh token");
     let claims = sim
         .identity()
-        .verify_access_token(token.secret().expose(), &["https://graph.microsoft.com"])
+        .verify_access_token(
+            token.secret().expose_secret(),
+            &["https://graph.microsoft.com"],
+        )
         .expect("a token for Graph");
     assert_eq!(claims.upn.as_deref(), Some(MARA));
     assert!(

@@ -42,24 +42,33 @@ fn every_credential_type_is_redacted_in_debug() {
     ];
     let transport = TransportSettings::default();
     let rendered = [
-        format!("{:?}", Secret::new(secrets[0])),
-        format!("{:?}", SecretBytes::new(secrets[1].as_bytes().to_vec())),
+        format!("{:?}", SecretString::from(secrets[0])),
+        format!(
+            "{:?}",
+            secrecy::SecretSlice::from(secrets[1].as_bytes().to_vec())
+        ),
         format!(
             "{:?}",
             Grant::Password {
                 user: MARA.into(),
-                password: Secret::new(secrets[0])
+                password: SecretString::from(secrets[0])
             }
         ),
-        format!("{:?}", Grant::ClientSecret(Secret::new(secrets[1]))),
+        format!("{:?}", Grant::ClientSecret(SecretString::from(secrets[1]))),
         format!(
             "{:?}",
-            BasicAuth::new(SVC, Secret::new(secrets[0]), Target::OnPremises, &transport).unwrap()
+            BasicAuth::new(
+                SVC,
+                SecretString::from(secrets[0]),
+                Target::OnPremises,
+                &transport
+            )
+            .unwrap()
         ),
         format!(
             "{:?}",
             AccessToken::new(
-                Secret::new(secrets[3]),
+                SecretString::from(secrets[3]),
                 time::OffsetDateTime::now_utc(),
                 vec!["s".into()]
             )
@@ -74,7 +83,7 @@ fn every_credential_type_is_redacted_in_debug() {
             PassiveAuth::new(
                 ModernAuth::new("https://login.test/t".parse().unwrap(), APP, ""),
                 "https://bems.test/cb".parse().unwrap(),
-                Some(Secret::new(secrets[1])),
+                Some(SecretString::from(secrets[1])),
                 Arc::new(MemoryStore::default()),
                 &transport,
             )
@@ -84,7 +93,7 @@ fn every_credential_type_is_redacted_in_debug() {
             "{:?}",
             OAuthTokens::new(
                 ModernAuth::new("https://login.test/t".parse().unwrap(), APP, ""),
-                Grant::ClientSecret(Secret::new(secrets[1])),
+                Grant::ClientSecret(SecretString::from(secrets[1])),
                 &transport
             )
             .unwrap()
@@ -111,7 +120,7 @@ async fn nothing_secret_reaches_tracing_at_trace_level() {
     // Success, a refused password, the fallback path, Basic: every path that logs.
     let tokens = OAuthTokens::new(
         config.clone(),
-        Grant::ClientSecret(Secret::new(APP_SECRET)),
+        Grant::ClientSecret(SecretString::from(APP_SECRET)),
         &transport(&sim),
     )
     .unwrap();
@@ -128,7 +137,7 @@ async fn nothing_secret_reaches_tracing_at_trace_level() {
         .expect("sent");
     let wrong = Grant::Password {
         user: MARA.into(),
-        password: Secret::new("Wrong-Pa55"),
+        password: SecretString::from("Wrong-Pa55"),
     };
     let _ = OAuthTokens::new(config, wrong, &transport(&sim))
         .unwrap()
@@ -136,7 +145,7 @@ async fn nothing_secret_reaches_tracing_at_trace_level() {
         .await;
     let basic = BasicAuth::new(
         SVC,
-        Secret::new(SVC_PASSWORD),
+        SecretString::from(SVC_PASSWORD),
         Target::OnPremises,
         &transport(&sim),
     )
@@ -152,7 +161,7 @@ async fn nothing_secret_reaches_tracing_at_trace_level() {
         SVC_PASSWORD,
         MARA_PASSWORD,
         "Wrong-Pa55",
-        token.secret().expose(),
+        token.secret().expose_secret(),
     ] {
         assert!(!output.contains(secret), "a secret reached the logs");
     }

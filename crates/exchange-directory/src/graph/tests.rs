@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use exchange_auth::{AccessToken, AuthError, AuthMethod, BearerAuth, Secret, TokenSource};
+use exchange_auth::{AccessToken, AuthError, AuthMethod, BearerAuth, SecretString, TokenSource};
 use time::OffsetDateTime;
 
 use super::*;
@@ -76,7 +76,7 @@ impl TokenSource for Fixed {
     async fn token(&self) -> Result<AccessToken, AuthError> {
         let expires = OffsetDateTime::now_utc() + time::Duration::hours(1);
         Ok(AccessToken::new(
-            Secret::new("graph-token"),
+            SecretString::from("graph-token"),
             expires,
             Vec::new(),
         ))

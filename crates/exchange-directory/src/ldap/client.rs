@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exchange_auth::Secret;
 use ldap3::adapters::EntriesOnly;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchOptions};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::task::{JoinError, JoinHandle};
 
@@ -78,7 +78,7 @@ struct Open {
 pub(crate) struct Client {
     urls: Vec<String>,
     tls: Option<Arc<ClientConfig>>,
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     base_dn: Option<String>,
     timeout: Duration,
     open: Mutex<(Option<Open>, u64)>,
@@ -90,7 +90,7 @@ impl Client {
     pub(crate) fn new(
         urls: Vec<String>,
         tls: Option<Arc<ClientConfig>>,
-        bind: Option<(String, Secret)>,
+        bind: Option<(String, SecretString)>,
         base_dn: Option<String>,
         timeout: Duration,
     ) -> Self {
@@ -196,7 +196,7 @@ impl Client {
 
     /// Error text never holds the password, even if a server echoed it back.
     fn redact(&self, error: ClientError) -> ClientError {
-        match self.bind.as_ref().map(|(_, p)| p.expose()) {
+        match self.bind.as_ref().map(|(_, p)| p.expose_secret()) {
             Some(password) if !password.is_empty() && error.to_string().contains(password) => {
                 ClientError::Withheld
             }
@@ -209,7 +209,7 @@ impl Client {
 async fn connect(
     url: String,
     tls: Option<Arc<ClientConfig>>,
-    bind: Option<(String, Secret)>,
+    bind: Option<(String, SecretString)>,
     base_dn: Option<String>,
     timeout: Duration,
 ) -> Result<(Ldap, String), ClientError> {
@@ -227,7 +227,7 @@ async fn connect(
     });
     let work = async {
         if let Some((user, password)) = &bind {
-            ldap.simple_bind(user, password.expose())
+            ldap.simple_bind(user, password.expose_secret())
                 .await
                 .and_then(|r| r.success())
                 .map_err(|source| ClientError::Bind {

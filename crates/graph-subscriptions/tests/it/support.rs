@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ews_proto::EventType;
 use exchange_auth::{
-    AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth, OAuthTokens, Secret,
+    AuthMethod, Authenticator, BearerAuth, Grant, ModernAuth, OAuthTokens, SecretString,
     TransportSettings,
 };
 use exchange_sim::{GRAPH_HOST, Scenario, Sim};
@@ -78,7 +78,7 @@ pub(crate) fn auth(sim: &Sim) -> Arc<dyn Authenticator> {
     let config = ModernAuth::new(authority, APP, "https://graph.microsoft.com");
     let tokens = OAuthTokens::new(
         config,
-        Grant::ClientSecret(Secret::new("graph-app-secret")),
+        Grant::ClientSecret(SecretString::from("graph-app-secret")),
         &transport,
     )
     .expect("tokens");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Secret;
+use crate::{SecretSlice, SecretString};
 
 /// Which APNs server to talk to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -40,14 +40,14 @@ pub enum ApnsAuth {
         /// The 10-character key id (`kid`).
         key_id: String,
         /// The .p8 file's content (PKCS#8 PEM).
-        p8_pem: Secret<String>,
+        p8_pem: SecretString,
     },
     /// Certificate-based: the TLS client certificate and key from a .p12 / .pfx file.
     Certificate {
         /// The .p12 file's bytes.
-        p12: Secret<Vec<u8>>,
+        p12: SecretSlice<u8>,
         /// Its password (may be empty).
-        password: Secret<String>,
+        password: SecretString,
     },
 }
 
@@ -61,15 +61,15 @@ impl ApnsAuth {
         Self::Token {
             team_id: team_id.into(),
             key_id: key_id.into(),
-            p8_pem: Secret::new(p8_pem.into()),
+            p8_pem: SecretString::from(p8_pem.into()),
         }
     }
 
     /// Certificate-based authentication.
     pub fn certificate(p12: Vec<u8>, password: impl Into<String>) -> Self {
         Self::Certificate {
-            p12: Secret::new(p12),
-            password: Secret::new(password.into()),
+            p12: SecretSlice::from(p12),
+            password: SecretString::from(password.into()),
         }
     }
 }
@@ -88,7 +88,7 @@ pub type OnSigned = Arc<dyn Fn(&str, u64) + Send + Sync>;
 pub struct ProviderTokenCache {
     /// The last token (the JWT, without `bearer`) and its `iat`; used when it names this key
     /// and team and is younger than the re-signing period.
-    pub last: Option<(Secret<String>, u64)>,
+    pub last: Option<(SecretString, u64)>,
     /// Called with each newly signed token and its `iat`.
     pub on_signed: Option<OnSigned>,
 }
@@ -166,5 +166,32 @@ impl ApnsConfig {
             token_refresh: Duration::from_secs(50 * 60),
             provider_token: ProviderTokenCache::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_does_not_print_keys_passwords_or_tokens() {
+        let mut config = ApnsConfig::new(
+            ApnsAuth::token("TEAM123456", "KEY1234567", "-----BEGIN PRIVATE KEY-----"),
+            "com.example.mail",
+        );
+        config.provider_token.last = Some((SecretString::from("eyJ.provider.token"), 1));
+        let certificate = ApnsAuth::certificate(b"p12-key-bytes".to_vec(), "p12-Pa55");
+        let rendered = format!("{config:?} {config:#?} {certificate:?} {certificate:#?}");
+        let p12_bytes = format!("{:?}", b"p12-key-bytes");
+        let p12_bytes = p12_bytes.trim_matches(['[', ']']);
+        for secret in [
+            "BEGIN PRIVATE KEY",
+            "eyJ.provider.token",
+            p12_bytes,
+            "p12-Pa55",
+        ] {
+            assert!(!rendered.contains(secret), "{rendered}");
+        }
+        assert!(rendered.contains("TEAM123456"), "{rendered}");
     }
 }

@@ -12,7 +12,7 @@ use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use crate::Error;
+use crate::{Error, ExposeSecret};
 
 /// The shortest and longest re-signing periods Apple allows.
 pub(crate) const MIN_REFRESH: Duration = Duration::from_secs(20 * 60);
@@ -82,7 +82,7 @@ impl TokenSigner {
         let kept = cache
             .last
             .as_ref()
-            .and_then(|(jwt, iat)| reuse(jwt.expose(), *iat, key_id, team_id, refresh));
+            .and_then(|(jwt, iat)| reuse(jwt.expose_secret(), *iat, key_id, team_id, refresh));
         let current = match kept {
             Some(kept) => {
                 tracing::debug!(
@@ -272,7 +272,7 @@ mod tests {
         let reported: Arc<Mutex<Vec<u64>>> = Arc::default();
         let sink = Arc::clone(&reported);
         let cache = |last: Option<(String, u64)>| crate::apns::ProviderTokenCache {
-            last: last.map(|(jwt, iat)| (crate::Secret::new(jwt), iat)),
+            last: last.map(|(jwt, iat)| (crate::SecretString::from(jwt), iat)),
             on_signed: Some(Arc::new({
                 let sink = Arc::clone(&sink);
                 move |_: &str, iat: u64| sink.lock().unwrap().push(iat)

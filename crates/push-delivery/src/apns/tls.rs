@@ -9,7 +9,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::{Error, Secret};
+use crate::{Error, ExposeSecret, SecretString};
 
 /// The client certificate chain and key of a .p12 file.
 pub(crate) struct Identity {
@@ -18,8 +18,8 @@ pub(crate) struct Identity {
 }
 
 /// Reads the first private key and its certificate chain from a PKCS#12 file.
-pub(crate) fn identity_from_p12(p12: &[u8], password: &Secret<String>) -> Result<Identity, Error> {
-    let store = KeyStore::from_pkcs12(p12, password.expose(), Pkcs12ImportPolicy::Relaxed)
+pub(crate) fn identity_from_p12(p12: &[u8], password: &SecretString) -> Result<Identity, Error> {
+    let store = KeyStore::from_pkcs12(p12, password.expose_secret(), Pkcs12ImportPolicy::Relaxed)
         .map_err(|e| Error::config("p12", format!("cannot read the PKCS#12 file: {e}")))?;
     let (_, chain) = store
         .private_key_chain()
@@ -101,7 +101,7 @@ mod tests {
         assert!(err.to_string().contains("extra_ca_pem"), "{err}");
         let err = client_config(&[], false, None).unwrap_err();
         assert!(err.to_string().contains("extra_ca_pem"), "{err}");
-        let err = identity_from_p12(b"not a p12", &Secret::new("pw".into()))
+        let err = identity_from_p12(b"not a p12", &SecretString::from("pw"))
             .err()
             .unwrap();
         assert!(err.to_string().contains("p12"), "{err}");

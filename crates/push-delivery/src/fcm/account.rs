@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::{Error, Secret};
+use crate::{Error, SecretString};
 
 /// The fields of a service-account key file this crate uses.
 #[derive(Deserialize)]
@@ -16,7 +16,7 @@ pub(crate) struct ServiceAccount {
     pub(crate) client_email: String,
     #[serde(default)]
     pub(crate) private_key_id: Option<String>,
-    pub(crate) private_key: Secret<String>,
+    pub(crate) private_key: SecretString,
     #[serde(default = "default_token_uri")]
     pub(crate) token_uri: String,
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::account::ServiceAccount;
-use crate::{Error, Secret};
+use crate::{Error, ExposeSecret, SecretString};
 
 #[derive(Serialize)]
 struct Assertion<'a> {
@@ -25,7 +25,7 @@ struct Assertion<'a> {
 
 #[derive(Deserialize)]
 struct TokenResponse {
-    access_token: Secret<String>,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<u64>,
 }
@@ -33,7 +33,7 @@ struct TokenResponse {
 #[derive(Clone)]
 pub(crate) struct AccessToken {
     /// `Bearer <token>`.
-    pub(crate) header: Secret<String>,
+    pub(crate) header: SecretString,
     refresh_at: Instant,
 }
 
@@ -64,8 +64,8 @@ impl TokenSource {
         scope: String,
         margin: Duration,
     ) -> Result<Self, Error> {
-        let key =
-            EncodingKey::from_rsa_pem(account.private_key.expose().as_bytes()).map_err(|e| {
+        let key = EncodingKey::from_rsa_pem(account.private_key.expose_secret().as_bytes())
+            .map_err(|e| {
                 Error::config(
                     "service_account_json",
                     format!("private_key is not an RSA key: {e}"),
@@ -96,7 +96,7 @@ impl TokenSource {
         let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
         if cached
             .as_ref()
-            .is_some_and(|t| t.header.expose() == rejected.header.expose())
+            .is_some_and(|t| t.header.expose_secret() == rejected.header.expose_secret())
         {
             *cached = None;
         }
@@ -181,7 +181,7 @@ impl TokenSource {
             "FCM access token obtained"
         );
         Ok(AccessToken {
-            header: Secret::new(format!("Bearer {}", parsed.access_token.expose())),
+            header: SecretString::from(format!("Bearer {}", parsed.access_token.expose_secret())),
             refresh_at: started + lifetime - early,
         })
     }

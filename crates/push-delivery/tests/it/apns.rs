@@ -280,5 +280,5 @@ async fn secrets_stay_out_of_debug_output() {
     let debug = format!("{config:?} {:?}", ApnsSender::new(config.clone()).unwrap());
     let key_body = apns.key.private_pem.lines().nth(1).unwrap();
     assert!(!debug.contains(key_body), "{debug}");
-    assert!(debug.contains("[redacted]"));
+    assert!(debug.contains("[REDACTED]"), "{debug}");
 }

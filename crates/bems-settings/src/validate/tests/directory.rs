@@ -1,5 +1,7 @@
 //! `[tenants.directory]` and `[tenants.follow_me]`: one test per rule, each naming its field.
 
+use secrecy::ExposeSecret;
+
 use super::*;
 use crate::DirectoryBackendKind;
 
@@ -246,7 +248,10 @@ fn directory_settings_are_set_from_the_environment() {
     );
     assert!(tenant.directory.ldap.ssl);
     let password = tenant.directory.ldap.bind_password.as_ref();
-    assert_eq!(password.map(Secret::expose), Some("from-the-env"));
+    assert_eq!(
+        password.map(ExposeSecret::expose_secret),
+        Some("from-the-env")
+    );
     assert_eq!(tenant.follow_me.max_documents, 5);
     let error = settings
         .apply_env([("BEMS_TENANTS__CONTOSO__DIRECTORY__LDAP__COLOUR", "blue")])

@@ -1,6 +1,8 @@
 //! `[tenants.graph]`: Microsoft 365 only, modern authentication, app-only credentials, an
 //! https webhook.
 
+use secrecy::ExposeSecret;
+
 use super::*;
 
 /// A Microsoft 365 tenant on Graph with a client secret.
@@ -116,7 +118,10 @@ fn the_graph_secret_comes_from_the_environment_and_an_override_enables_graph() {
     let graph = &settings.tenants[0].graph;
     assert!(graph.enabled);
     assert_eq!(
-        graph.client_secret.as_ref().map(|s| s.expose().to_owned()),
+        graph
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned()),
         Some("s3cret".into())
     );
     assert!(!format!("{graph:?}").contains("s3cret"));

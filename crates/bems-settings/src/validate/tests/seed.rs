@@ -306,7 +306,7 @@ fn client_certificate_requires_the_pfx_file_and_its_password() {
 #[test]
 fn passive_requires_authority_client_id_server_name_and_public_url() {
     let mut settings = tenant("authentication = \"passive\"");
-    settings.store.key = Some(Secret::new("a".repeat(64)));
+    settings.store.key = Some(SecretString::from("a".repeat(64)));
     settings.tenants[0].passive.server_name = "https://outlook.office365.com/ews"
         .parse()
         .unwrap_or_else(|e| panic!("{e}"));
