@@ -92,7 +92,7 @@ pub enum StartError {
         /// Its part that failed (`connection`, `subscription`, `watcher`, `Microsoft Graph`).
         part: &'static str,
         /// Why.
-        source: Box<StartError>,
+        source: Box<Self>,
     },
     /// The mailboxes the store says are watched could not be resumed.
     #[error("resuming mailboxes: {0}")]

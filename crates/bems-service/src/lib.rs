@@ -1,11 +1,19 @@
 //! # bems-service
 //!
-//! The thin composition of the bems crates into the service: [`settings`] (TOML and
-//! environment, validated by the rules of BlackBerry's email-notification page), the store
-//! (`bems-store`, behind its traits; [`adapters`] shows it to the watchers and authenticators),
-//! the HTTP API for devices and administrators, the
-//! orchestration from mailbox events to pushes, the services a tenant gets automatically
-//! ([`directory`] lookup and [`followme`]), and the `bems` binary.
+//! The composition of the bems crates into the running service: each tenant's parts built from
+//! its settings ([`service`], [`compose`]), the [`pipeline`] from mailbox events to pushes, the
+//! [`courier`] that sends the outbox, the HTTP API ([`api`], [`server`]) for devices and
+//! administrators, and the services a tenant gets automatically ([`directory`] lookup,
+//! [`followme`]), with the EWS-to-Graph switch ([`graph`]).
+//!
+//! Every other crate is held behind a trait object: the watchers as
+//! `Arc<dyn mailbox_watch::MailboxWatcher>`, Autodiscover as
+//! `Arc<dyn autodiscover::MailboxLocator>`, authentication as
+//! `Arc<dyn exchange_auth::Authenticator>`, the store as `Arc<dyn bems_store::Store>`, the push
+//! senders as `Arc<dyn push_delivery::PushSender>`; [`adapters`] and [`relocate`] show the store
+//! and Autodiscover to the watchers and authenticators. [`service::TenantParts`] composes a
+//! tenant of any implementations. The settings are `bems-settings`', the `bems` command is
+//! `bems-cli`.
 
 pub mod adapters;
 pub mod api;

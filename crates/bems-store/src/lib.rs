@@ -6,9 +6,9 @@
 //! The store knows no other bems crate's traits: the service adapts it to what the watchers and
 //! the authenticators need.
 //!
-//! Nothing is lost between "event seen" and "push accepted": [`Store::enqueue`] writes the pushes
+//! Nothing is lost between "event seen" and "push accepted": [`Outbox::enqueue`] writes the pushes
 //! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
-//! a push leaves the outbox only through [`Store::complete`] (or with its device).
+//! a push leaves the outbox only through [`Outbox::complete`] (or with its device).
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
