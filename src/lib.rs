@@ -21,6 +21,7 @@
 //! | [`push_delivery`] | `push-delivery` | APNs and FCM senders |
 //! | [`settings`] | `bems-settings` | the seed page's settings and their rules |
 //! | [`store`] | `bems-store` | what the service keeps: devices, mailboxes, sealed secrets, the outbox |
+//! | [`exchange_check`] | `exchange-check` | Test connection: each step to a mailbox, with what happened |
 //! | [`exchange_directory`] | `exchange-directory` | Directory Lookup: search people and fetch photos through EWS, Graph and LDAP |
 //! | [`service`] | `bems-service` | the composition: tenants, pipeline, courier, API |
 
@@ -40,6 +41,8 @@ pub use ews_proto;
 pub use ews_subscriptions;
 #[doc(inline)]
 pub use exchange_auth;
+#[doc(inline)]
+pub use exchange_check;
 #[doc(inline)]
 pub use exchange_directory;
 #[doc(inline)]

@@ -293,7 +293,7 @@ async fn test_connection(
         Ok(tenant) => tenant,
         Err(unknown) => return *unknown,
     };
-    let report = crate::check::test_connection(
+    let report = exchange_check::test_connection(
         tenant.locator.as_ref(),
         tenant.auth.as_ref(),
         &request.email,

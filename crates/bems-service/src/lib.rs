@@ -17,7 +17,6 @@
 
 pub mod adapters;
 pub mod api;
-pub mod check;
 pub mod check_config;
 pub mod compose;
 pub mod courier;

@@ -296,7 +296,7 @@ pub async fn test_connection(
     settings: &ServiceSettings,
     tenant: Option<&str>,
     email: &str,
-) -> Result<crate::check::Report, StartError> {
+) -> Result<exchange_check::Report, StartError> {
     let chosen = match tenant {
         Some(id) => settings
             .tenants
@@ -311,7 +311,7 @@ pub async fn test_connection(
     // The version the tenant's watcher would send.
     let version = crate::service::watch_settings(chosen, public_url, &overrides)?.version;
     let (locator, auth) = crate::service::connect(chosen, &store, public_url, &overrides)?;
-    Ok(crate::check::test_connection(
+    Ok(exchange_check::test_connection(
         locator.as_ref(),
         auth.authenticator.as_ref(),
         email,

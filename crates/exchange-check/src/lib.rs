@@ -1,16 +1,26 @@
-//! "Test connection": for one address, each step the service takes, with what happened.
+//! # exchange-check
+//!
+//! "Test connection", as BlackBerry's email-notification page has it: for one address, each
+//! step a service takes to reach the mailbox, with what happened and how long it took.
+//!
+//! | step | what is tried | what the report says |
+//! |---|---|---|
+//! | `autodiscover` | the [`MailboxLocator`], its cache skipped | the EWS URL, the method, the affinity group; every candidate tried, and whether credentials were sent to it |
+//! | `authentication` | [`inbox_unread`]: `GetFolder` of the inbox as the mailbox | the authentication method and principal, the unread count |
+//! | `subscription` | `Subscribe` (streaming, new mail), then `Unsubscribe` | the subscription made and removed |
+//!
+//! The test stops at the first step that fails. Every EWS call goes through `ews-client` with
+//! the caller's `RequestServerVersion`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use autodiscover::MailboxLocator;
 use ews_client::{Call, CallOptions};
-use ews_proto::operations::{Subscribe, Unsubscribe};
+use ews_proto::operations::{GetFolder, Subscribe, Unsubscribe};
 use ews_proto::soap::ExchangeVersion;
 use ews_proto::{BaseFolderId, EventType, ResponseCode};
 use exchange_auth::Authenticator;
 use serde::Serialize;
-
-use crate::unread::inbox_unread;
 
 /// One step of the test.
 #[derive(Debug, Clone, Serialize)]
@@ -237,13 +247,61 @@ async fn subscribe_and_remove(
     ))
 }
 
+/// Why the inbox's unread count could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnreadError {
+    /// The call failed: the authenticator, an HTTP status, a SOAP fault, an unreadable answer.
+    #[error(transparent)]
+    Call(#[from] ews_client::CallError),
+    /// The answer held no response message.
+    #[error("an answer without a response message")]
+    NoMessage,
+    /// Exchange answered with this error code.
+    #[error("{}", .0.as_str())]
+    Ews(ResponseCode),
+    /// The inbox came without `UnreadCount`.
+    #[error("the inbox has no UnreadCount")]
+    NoCount,
+    /// `UnreadCount` is negative.
+    #[error("UnreadCount {0} is negative")]
+    Negative(i32),
+}
+
+/// `GetFolder` of `mailbox`'s inbox at `url`, impersonating it, asking for `version`; its
+/// unread count.
+pub async fn inbox_unread(
+    auth: &dyn Authenticator,
+    url: url::Url,
+    mailbox: &str,
+    version: ExchangeVersion,
+) -> Result<u32, UnreadError> {
+    let message = Call::new(url, CallOptions::as_mailbox(version, mailbox))
+        .timeout(Some(Duration::from_secs(30)))
+        .max_answer(1 << 20)
+        .send(auth, &GetFolder::new(vec![BaseFolderId::inbox()]))
+        .await?
+        .body
+        .into_first()
+        .ok_or(UnreadError::NoMessage)?;
+    if !message.status.is_success() {
+        return Err(UnreadError::Ews(message.status.code));
+    }
+    let unread = message
+        .folders
+        .first()
+        .and_then(|f| f.unread_count)
+        .ok_or(UnreadError::NoCount)?;
+    u32::try_from(unread).map_err(|_| UnreadError::Negative(unread))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
     use autodiscover::{Method, Outcome, TraceEntry};
-    use ews_proto::operations::{GetFolder, Operation, Request};
+    use ews_proto::operations::{Operation, Request};
     use ews_proto::soap::read_envelope;
     use exchange_auth::{
         AuthError, AuthStatus, BasicAuth, HttpRequest, HttpResponse, SecretString, Target,
