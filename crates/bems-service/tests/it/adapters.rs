@@ -1,0 +1,78 @@
+//! The store as the watchers' `WatermarkStore` and passive authentication's
+//! `RefreshTokenStore`, per tenant.
+
+use std::sync::Arc;
+
+use bems_service::adapters::{TenantRefreshTokens, TenantWatermarks};
+use bems_store::model::TenantId;
+use bems_store::{SqliteStore, Store, StoreKey};
+use ews_proto::Watermark;
+use exchange_auth::RefreshTokenStore;
+use mailbox_watch::{WatchError, WatermarkStore};
+use secrecy::{ExposeSecret, SecretString};
+
+async fn store() -> Arc<dyn Store> {
+    Arc::new(
+        SqliteStore::in_memory(StoreKey::generate().unwrap())
+            .await
+            .unwrap(),
+    )
+}
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::new(id).unwrap()
+}
+
+#[tokio::test]
+async fn watermarks_are_kept_per_tenant() {
+    let store = store().await;
+    let contoso = TenantWatermarks::new(Arc::clone(&store), tenant("contoso"));
+    let fabrikam = TenantWatermarks::new(Arc::clone(&store), tenant("fabrikam"));
+    contoso
+        .save("Alice@contoso.com", &Watermark::new("w1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        contoso.load("alice@contoso.com").await.unwrap(),
+        Some(Watermark::new("w1"))
+    );
+    assert_eq!(fabrikam.load("alice@contoso.com").await.unwrap(), None);
+    contoso.remove("alice@contoso.com").await.unwrap();
+    assert_eq!(contoso.load("alice@contoso.com").await.unwrap(), None);
+    assert!(store.mailboxes().await.unwrap().is_empty());
+    let error = contoso
+        .save("no address", &Watermark::new("w"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, WatchError::Store(ref source) if source.to_string().contains("no address"))
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_round_trip_encrypted_and_per_tenant() {
+    let store = store().await;
+    let tokens = TenantRefreshTokens::new(Arc::clone(&store), tenant("contoso"));
+    assert!(tokens.load().await.unwrap().is_none());
+    tokens
+        .save(&SecretString::from("0.ARoA-refresh"))
+        .await
+        .unwrap();
+    tokens
+        .save(&SecretString::from("0.ARoA-rotated"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens.load().await.unwrap().unwrap().expose_secret(),
+        "0.ARoA-rotated"
+    );
+    let other = TenantRefreshTokens::new(Arc::clone(&store), tenant("fabrikam"));
+    assert!(other.load().await.unwrap().is_none());
+    let named = tokens.clone().with_name("second-sign-in");
+    assert!(named.load().await.unwrap().is_none());
+    let stored = store
+        .secret(&tenant("contoso"), TenantRefreshTokens::DEFAULT_NAME)
+        .await;
+    assert_eq!(stored.unwrap().unwrap().expose_secret(), b"0.ARoA-rotated");
+    assert!(!format!("{tokens:?}").contains("ARoA"));
+}
