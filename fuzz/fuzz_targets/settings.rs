@@ -5,7 +5,6 @@
 #![no_main]
 
 use bems_store::model::TenantId;
-use bems_service::server::replace_tenant;
 use bems_settings::{ServiceSettings, tenant_from_admin};
 use libfuzzer_sys::fuzz_target;
 
@@ -20,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(tenant) = tenant_from_admin(&id, text) {
         assert_eq!(tenant.id, id);
         let mut settings = ServiceSettings::default();
-        replace_tenant(&mut settings, tenant);
+        settings.replace_tenant(tenant);
         let _ = settings.validate();
     }
 });

@@ -219,12 +219,6 @@ pub async fn effective_settings(
     Ok(effective)
 }
 
-/// Puts `tenant` in place of the tenant with its id (or adds it); see
-/// [`ServiceSettings::replace_tenant`].
-pub fn replace_tenant(settings: &mut ServiceSettings, tenant: TenantSettings) {
-    settings.replace_tenant(tenant);
-}
-
 /// [`start`] on an open store.
 pub async fn start_with_store(
     settings: &ServiceSettings,

@@ -9,12 +9,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use exchange_directory::{Directory, DirectoryError, Person, SearchQuery, is_address};
+use exchange_directory::{
+    Directory, DirectoryError, DirectorySettings, Person, Photo, SearchAnswer, SearchQuery,
+    is_address,
+};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,10 +35,66 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// A tenant's Directory Lookup, as the routes use it: [`exchange_directory::Directory`] is one.
+#[async_trait]
+pub trait PeopleSearch: Send + Sync {
+    /// The bounds the routes apply (query length, results, cache time of photos).
+    fn settings(&self) -> &DirectorySettings;
+
+    /// People matching `query`, as `caller` may see them, at most `limit`.
+    async fn search(
+        &self,
+        caller: &str,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<SearchAnswer, DirectoryError>;
+
+    /// The photo of `address`, as `caller` may see it.
+    async fn photo(&self, caller: &str, address: &str) -> Result<Option<Photo>, DirectoryError>;
+}
+
+#[async_trait]
+impl PeopleSearch for Directory {
+    fn settings(&self) -> &DirectorySettings {
+        Self::settings(self)
+    }
+
+    async fn search(
+        &self,
+        caller: &str,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<SearchAnswer, DirectoryError> {
+        Self::search(self, caller, query, limit).await
+    }
+
+    async fn photo(&self, caller: &str, address: &str) -> Result<Option<Photo>, DirectoryError> {
+        Self::photo(self, caller, address).await
+    }
+}
+
 /// The routes' state: the service and each tenant's directory.
 struct DirectoryApi {
     service: Arc<Service>,
-    directories: HashMap<TenantId, Arc<Directory>>,
+    directories: HashMap<TenantId, Arc<dyn PeopleSearch>>,
+}
+
+impl DirectoryApi {
+    /// The device user calling for `tenant`, and the tenant's directory.
+    async fn caller(
+        &self,
+        tenant: &str,
+        headers: &HeaderMap,
+    ) -> Result<(Arc<Tenant>, Caller, &dyn PeopleSearch), Box<Response>> {
+        let (tenant, caller) = device_user(&self.service, tenant, headers).await?;
+        let Some(directory) = self.directories.get(&tenant.id) else {
+            return Err(Box::new(problem(
+                StatusCode::NOT_FOUND,
+                "Directory Lookup is not enabled for this tenant",
+            )));
+        };
+        Ok((tenant, caller, directory.as_ref()))
+    }
 }
 
 /// Directory Lookup's routes, with a [`Directory`] for every tenant that has it enabled.
@@ -42,7 +102,10 @@ pub fn routes(service: &Arc<Service>) -> Router {
     let directories = service
         .tenants()
         .filter(|tenant| tenant.settings.directory.enabled)
-        .map(|tenant| (tenant.id.clone(), Arc::new(directory(service, tenant))))
+        .map(|tenant| {
+            let directory: Arc<dyn PeopleSearch> = Arc::new(directory(service, tenant));
+            (tenant.id.clone(), directory)
+        })
         .collect();
     let state = Arc::new(DirectoryApi {
         service: Arc::clone(service),
@@ -129,15 +192,9 @@ async fn search(
     Query(params): Query<SearchParams>,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, caller) = match device_user(&api.service, &tenant, &headers).await {
+    let (tenant, caller, directory) = match api.caller(&tenant, &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
-    };
-    let Some(directory) = api.directories.get(&tenant.id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Directory Lookup is not enabled for this tenant",
-        );
     };
     let settings = directory.settings();
     let min = usize::try_from(settings.min_query_length).unwrap_or(2);
@@ -175,15 +232,9 @@ async fn photo(
     Path((tenant, address)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, caller) = match device_user(&api.service, &tenant, &headers).await {
+    let (_, caller, directory) = match api.caller(&tenant, &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
-    };
-    let Some(directory) = api.directories.get(&tenant.id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Directory Lookup is not enabled for this tenant",
-        );
     };
     if !is_address(&address) {
         return problem(StatusCode::BAD_REQUEST, "the photo is asked for by address");

@@ -3,6 +3,8 @@
 mod adapters;
 mod compose;
 mod discovery;
+mod error;
+mod followme;
 mod notify;
 mod relocate;
 mod verify;
