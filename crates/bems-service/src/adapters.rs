@@ -10,7 +10,7 @@ use mailbox_watch::{WatchError, WatermarkStore};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use bems_store::model::TenantId;
-use bems_store::{Store, StoreError};
+use bems_store::{MailboxStore, StoreError, TenantStore};
 
 /// One tenant's watermarks in the store, for its `ews_subscriptions::Watcher`.
 ///
@@ -18,13 +18,13 @@ use bems_store::{Store, StoreError};
 /// watermark.
 #[derive(Clone)]
 pub struct TenantWatermarks {
-    store: Arc<dyn Store>,
+    store: Arc<dyn MailboxStore>,
     tenant: TenantId,
 }
 
 impl TenantWatermarks {
     /// `tenant`'s watermarks in `store`.
-    pub fn new(store: Arc<dyn Store>, tenant: TenantId) -> Self {
+    pub fn new(store: Arc<dyn MailboxStore>, tenant: TenantId) -> Self {
         Self { store, tenant }
     }
 }
@@ -67,7 +67,7 @@ impl WatermarkStore for TenantWatermarks {
 /// One tenant's OAuth refresh token (passive authentication), kept as an encrypted secret.
 #[derive(Clone)]
 pub struct TenantRefreshTokens {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TenantStore>,
     tenant: TenantId,
     name: String,
 }
@@ -77,7 +77,7 @@ impl TenantRefreshTokens {
     pub const DEFAULT_NAME: &'static str = "oauth-refresh-token";
 
     /// `tenant`'s refresh token in `store`, under [`TenantRefreshTokens::DEFAULT_NAME`].
-    pub fn new(store: Arc<dyn Store>, tenant: TenantId) -> Self {
+    pub fn new(store: Arc<dyn TenantStore>, tenant: TenantId) -> Self {
         Self {
             store,
             tenant,

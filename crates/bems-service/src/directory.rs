@@ -24,8 +24,8 @@ use bems_settings::{
     AuthenticationType, CertificatePurpose, DirectoryBackendKind, DirectorySettings,
     TenantSettings, UserIdProperty,
 };
-use bems_store::Store;
 use bems_store::model::TenantId;
+use bems_store::{MailboxStore, TenantStore};
 
 use crate::adapters::TenantRefreshTokens;
 
@@ -54,7 +54,7 @@ pub fn directory(service: &Service, tenant: &Tenant) -> Directory {
             let built = match kind {
                 DirectoryBackendKind::Ews => {
                     let urls = MailboxUrls {
-                        store: Arc::clone(&service.store),
+                        store: Arc::clone(&service.store) as Arc<dyn MailboxStore>,
                         tenant: tenant.id.clone(),
                         locator: Arc::clone(&tenant.locator) as Arc<dyn MailboxLocator>,
                     };
@@ -162,7 +162,7 @@ fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticato
     let base = &settings.directory.graph.base_url;
     if settings.authentication == AuthenticationType::Passive {
         let refresh = Arc::new(TenantRefreshTokens::new(
-            Arc::clone(&service.store),
+            Arc::clone(&service.store) as Arc<dyn TenantStore>,
             tenant.id.clone(),
         ));
         return crate::graph::auth::passive_graph_authenticator(
@@ -178,7 +178,7 @@ fn graph_auth(service: &Service, tenant: &Tenant) -> Result<Arc<dyn Authenticato
 
 /// The EWS URL of a tenant's mailbox: the one the store recorded, else Autodiscover's.
 struct MailboxUrls {
-    store: Arc<dyn Store>,
+    store: Arc<dyn MailboxStore>,
     tenant: TenantId,
     locator: Arc<dyn MailboxLocator>,
 }

@@ -27,8 +27,8 @@ use url::Url;
 use crate::error::StartError;
 use crate::service::Overrides;
 use bems_settings::TenantSettings;
-use bems_store::Store;
 use bems_store::model::{MailboxRecord, TenantId};
+use bems_store::{MailboxStore, Store};
 
 use crate::adapters::TenantWatermarks;
 use switch::{Mover, Switch};
@@ -151,7 +151,7 @@ impl GraphTenant {
             }
         };
         let store = KeepRecords(TenantWatermarks::new(
-            Arc::clone(start.store),
+            Arc::clone(start.store) as Arc<dyn MailboxStore>,
             tenant.id.clone(),
         ));
         let (watcher, graph_events) = GraphWatcher::builder(settings, Arc::clone(&auth))

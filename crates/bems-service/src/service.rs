@@ -23,7 +23,7 @@ use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
 use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
-use bems_store::{Store, StoreError};
+use bems_store::{MailboxStore, Store, StoreError, TenantStore};
 
 use crate::adapters::{TenantRefreshTokens, TenantWatermarks};
 use crate::error::StartError;
@@ -693,7 +693,7 @@ fn run_tenant(
     let counts = parts.counts.unwrap_or_else(|| {
         Arc::new(EwsUnread::new(
             Arc::clone(&parts.auth),
-            Arc::clone(store),
+            Arc::clone(store) as Arc<dyn MailboxStore>,
             id.clone(),
             parts.ews_version.clone(),
         ))
@@ -737,7 +737,7 @@ async fn tenant_parts(
         .map_err(|e| e.of_tenant(&id, "connection"))?;
     let watch = watch_settings(&settings, public_url, overrides)
         .map_err(|e| e.of_tenant(&id, "subscription"))?;
-    let watermarks = TenantWatermarks::new(Arc::clone(store), id.clone());
+    let watermarks = TenantWatermarks::new(Arc::clone(store) as Arc<dyn MailboxStore>, id.clone());
     let watermarks: Arc<dyn mailbox_watch::WatermarkStore> = if settings.graph.enabled {
         // Mailboxes moving to Graph keep their records when EWS lets go of them.
         Arc::new(crate::graph::KeepRecords(watermarks))
@@ -754,7 +754,7 @@ async fn tenant_parts(
     let watcher: Arc<dyn MailboxWatcher> = Arc::new(watcher);
     let ews_counts = EwsUnread::new(
         Arc::clone(&auth.authenticator),
-        Arc::clone(store),
+        Arc::clone(store) as Arc<dyn MailboxStore>,
         id.clone(),
         ews_version.clone(),
     );
@@ -772,7 +772,7 @@ async fn tenant_parts(
         let counts = crate::graph::unread::TenantUnread::new(
             ews_counts,
             Arc::clone(&graph.watcher),
-            Arc::clone(store),
+            Arc::clone(store) as Arc<dyn MailboxStore>,
             id.clone(),
             graph.prefix().to_owned(),
         );
@@ -846,7 +846,7 @@ pub fn connect(
     );
     let redirect = public_url.and_then(|u| settings.redirect_uri(u));
     let refresh = Arc::new(TenantRefreshTokens::new(
-        Arc::clone(store),
+        Arc::clone(store) as Arc<dyn TenantStore>,
         settings.id.clone(),
     ));
     let auth = authenticator(settings, &transport, redirect, refresh)

@@ -7,13 +7,13 @@ use ews_proto::soap::ExchangeVersion;
 use exchange_auth::Authenticator;
 
 use crate::pipeline::UnreadCounts;
-use bems_store::Store;
+use bems_store::MailboxStore;
 use bems_store::model::TenantId;
 
 /// Asks Exchange, as the mailbox (impersonation), at the EWS URL the store recorded.
 pub struct EwsUnread {
     auth: Arc<dyn Authenticator>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn MailboxStore>,
     tenant: TenantId,
     version: ExchangeVersion,
 }
@@ -31,7 +31,7 @@ impl EwsUnread {
     /// tenant's `RequestServerVersion`.
     pub fn new(
         auth: Arc<dyn Authenticator>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn MailboxStore>,
         tenant: TenantId,
         version: ExchangeVersion,
     ) -> Self {

@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use crate::graph::GraphBackend;
 use crate::pipeline::UnreadCounts;
 use crate::unread::EwsUnread;
-use bems_store::Store;
+use bems_store::MailboxStore;
 use bems_store::model::TenantId;
 
 /// Asks Graph or EWS, by where the mailbox is watched.
 pub struct TenantUnread {
     ews: EwsUnread,
     graph: Arc<dyn GraphBackend>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn MailboxStore>,
     tenant: TenantId,
     /// Record URLs of mailboxes on Graph start with this.
     prefix: String,
@@ -34,7 +34,7 @@ impl TenantUnread {
     pub fn new(
         ews: EwsUnread,
         graph: Arc<dyn GraphBackend>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn MailboxStore>,
         tenant: TenantId,
         prefix: String,
     ) -> Self {

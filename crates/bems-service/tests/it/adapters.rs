@@ -26,8 +26,8 @@ fn tenant(id: &str) -> TenantId {
 #[tokio::test]
 async fn watermarks_are_kept_per_tenant() {
     let store = store().await;
-    let contoso = TenantWatermarks::new(Arc::clone(&store), tenant("contoso"));
-    let fabrikam = TenantWatermarks::new(Arc::clone(&store), tenant("fabrikam"));
+    let contoso = TenantWatermarks::new(store.clone(), tenant("contoso"));
+    let fabrikam = TenantWatermarks::new(store.clone(), tenant("fabrikam"));
     contoso
         .save("Alice@contoso.com", &Watermark::new("w1"))
         .await
@@ -52,7 +52,7 @@ async fn watermarks_are_kept_per_tenant() {
 #[tokio::test]
 async fn refresh_tokens_round_trip_encrypted_and_per_tenant() {
     let store = store().await;
-    let tokens = TenantRefreshTokens::new(Arc::clone(&store), tenant("contoso"));
+    let tokens = TenantRefreshTokens::new(store.clone(), tenant("contoso"));
     assert!(tokens.load().await.unwrap().is_none());
     tokens
         .save(&SecretString::from("0.ARoA-refresh"))
@@ -66,7 +66,7 @@ async fn refresh_tokens_round_trip_encrypted_and_per_tenant() {
         tokens.load().await.unwrap().unwrap().expose_secret(),
         "0.ARoA-rotated"
     );
-    let other = TenantRefreshTokens::new(Arc::clone(&store), tenant("fabrikam"));
+    let other = TenantRefreshTokens::new(store.clone(), tenant("fabrikam"));
     assert!(other.load().await.unwrap().is_none());
     let named = tokens.clone().with_name("second-sign-in");
     assert!(named.load().await.unwrap().is_none());
