@@ -6,6 +6,10 @@
 //! The store knows no other bems crate's traits: the service adapts it to what the watchers and
 //! the authenticators need.
 //!
+//! Every backend passes the same conformance suite: with the cargo feature `conformance`,
+//! `conformance` holds one check per behaviour and `conformance_tests!` runs them all as a
+//! backend's tests.
+//!
 //! Nothing is lost between "event seen" and "push accepted": [`Outbox::enqueue`] writes the pushes
 //! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
 //! a push leaves the outbox only through [`Outbox::complete`] (or with its device).
@@ -49,6 +53,8 @@
 //! ```
 
 mod check;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod crypto;
 mod error;
 mod followme;

@@ -1,9 +1,8 @@
-//! The SQLite store over a real file: reopening, migrations, keys, what the file holds, many
-//! callers at once.
+//! The SQLite store over a real file: reopening, migrations, keys, what the file holds. What any
+//! backend must do is the conformance suite (`tests/conformance.rs`).
 
 use bems_store::{DeviceStore, MailboxStore, Outbox, TenantStore};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
 use bems_store::{SqliteStore, Store, StoreError, StoreKey};
@@ -231,38 +230,4 @@ async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
     drop(conn);
     let error = SqliteStore::open(&other, key()).await.unwrap_err();
     assert!(matches!(error, StoreError::NotBems { .. }), "{error:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_tasks_register_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db(&dir), key()).await.unwrap());
-    let tasks: Vec<_> = (0..200)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                // Every fourth task registers the same token for the same mailbox.
-                let token = format!("token-{}", if n % 4 == 0 { 0 } else { n });
-                let mailbox = if n % 4 == 0 {
-                    "user0@contoso.com".to_owned()
-                } else {
-                    format!("user{}@contoso.com", n % 10)
-                };
-                store
-                    .register_device(&device(&mailbox, &token), 100)
-                    .await
-                    .unwrap()
-                    .id
-            })
-        })
-        .collect();
-    let mut ids = Vec::new();
-    for task in tasks {
-        ids.push(task.await.unwrap());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    // 150 distinct tokens, plus the one that 50 tasks shared.
-    assert_eq!(ids.len(), 151);
-    assert_eq!(store.device_count().await.unwrap(), 151);
 }

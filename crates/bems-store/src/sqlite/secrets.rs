@@ -99,36 +99,10 @@ pub(super) fn delete_certificate(
 
 #[cfg(test)]
 mod tests {
-    use secrecy::{ExposeSecret, SecretSlice};
+    use secrecy::SecretSlice;
 
-    use crate::TenantStore;
-
-    use crate::model::TenantId;
     use crate::sqlite::testing::{contoso, store};
-    use crate::{SqliteStore, StoreError, StoreKey};
-
-    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-
-    #[tokio::test]
-    async fn secrets_are_kept_replaced_and_deleted() {
-        let store = store().await;
-        assert!(store.secret(&contoso(), "oauth").await.unwrap().is_none());
-        store
-            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"one".to_vec()))
-            .await
-            .unwrap();
-        store
-            .put_secret(&contoso(), "oauth", &SecretSlice::from(b"two".to_vec()))
-            .await
-            .unwrap();
-        let secret = store.secret(&contoso(), "oauth").await.unwrap().unwrap();
-        assert_eq!(secret.expose_secret(), b"two");
-        let fabrikam = TenantId::new("fabrikam").unwrap();
-        assert!(store.secret(&fabrikam, "oauth").await.unwrap().is_none());
-        assert!(store.delete_secret(&contoso(), "oauth").await.unwrap());
-        assert!(!store.delete_secret(&contoso(), "oauth").await.unwrap());
-        assert!(store.secret(&contoso(), "oauth").await.unwrap().is_none());
-    }
+    use crate::{SqliteStore, StoreError, StoreKey, TenantStore};
 
     #[tokio::test]
     async fn a_row_moved_to_another_name_does_not_decrypt() {
@@ -199,36 +173,5 @@ mod tests {
             ),
             "{error:?}"
         );
-    }
-
-    #[tokio::test]
-    async fn certificates_are_listed_by_name_and_deleted() {
-        let store = store().await;
-        store
-            .put_certificate(&contoso(), "root", PEM)
-            .await
-            .unwrap();
-        store
-            .put_certificate(&contoso(), "issuing", "x")
-            .await
-            .unwrap_err();
-        store
-            .put_certificate(&contoso(), "issuing", PEM)
-            .await
-            .unwrap();
-        let names: Vec<_> = store
-            .certificates(&contoso())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(name, pem)| {
-                assert_eq!(pem, PEM);
-                name
-            })
-            .collect();
-        assert_eq!(names, ["issuing", "root"]);
-        assert!(store.delete_certificate(&contoso(), "root").await.unwrap());
-        assert!(!store.delete_certificate(&contoso(), "root").await.unwrap());
-        assert_eq!(store.certificates(&contoso()).await.unwrap().len(), 1);
     }
 }
