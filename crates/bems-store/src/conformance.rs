@@ -22,7 +22,8 @@
 //! The backend crate takes `bems-store` with the `conformance` feature and `tokio` (with
 //! `macros` and `rt-multi-thread`) as dev-dependencies. The block is run once per check and
 //! returns an `Arc<dyn Store>`, or `(Arc<dyn Store>, guard)` when something must outlive the
-//! check (a temporary directory, a scratch database): see [`Fixture`]. Tests that need a
+//! check (a temporary directory, a scratch database), or an `Option` of either, `None` skipping
+//! the check: see [`Fixture`]. Tests that need a
 //! backend's internals (raw rows, its schema, its files) stay with the backend.
 
 mod concurrency;
@@ -70,33 +71,43 @@ pub use tenants::{
 };
 
 /// What a backend's factory in [`conformance_tests!`](crate::conformance_tests) returns: a fresh
-/// store, alone or with a guard that is dropped only after the check has run.
+/// store, alone or with a guard that is dropped only after the check has run, or `None` when the
+/// backend is not at hand (a database server not started): the check is then skipped, and the
+/// factory says so on stderr.
 pub trait Fixture: Send {
-    /// The store to check.
-    fn store(&self) -> Arc<dyn Store>;
+    /// The store to check; `None` skips the check.
+    fn store(&self) -> Option<Arc<dyn Store>>;
 }
 
 impl Fixture for Arc<dyn Store> {
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::clone(self)
+    fn store(&self) -> Option<Arc<dyn Store>> {
+        Some(Arc::clone(self))
     }
 }
 
 impl<G: Send> Fixture for (Arc<dyn Store>, G) {
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::clone(&self.0)
+    fn store(&self) -> Option<Arc<dyn Store>> {
+        Some(Arc::clone(&self.0))
     }
 }
 
-/// Runs one check on the store `fixture` holds, then drops the fixture. Used by
-/// [`conformance_tests!`](crate::conformance_tests).
+impl<F: Fixture> Fixture for Option<F> {
+    fn store(&self) -> Option<Arc<dyn Store>> {
+        self.as_ref().and_then(F::store)
+    }
+}
+
+/// Runs one check on the store `fixture` holds (none when it holds none), then drops the
+/// fixture. Used by [`conformance_tests!`](crate::conformance_tests).
 pub async fn run<F, C, Fut>(fixture: F, check: C)
 where
     F: Fixture,
     C: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    check(fixture.store()).await;
+    if let Some(store) = fixture.store() {
+        check(store).await;
+    }
     drop(fixture);
 }
 

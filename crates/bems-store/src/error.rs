@@ -94,23 +94,33 @@ pub enum StoreError {
         #[source]
         source: Source,
     },
+    /// The PostgreSQL database could not be reached, set up or migrated.
+    #[error("cannot connect to the store {url}: {source}")]
+    Connect {
+        /// The database's URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: Source,
+    },
     /// The database was written by a newer version of bems.
     #[error(
         "the store {path} has schema version {found}, newer than the {supported} this bems \
          knows: upgrade bems or restore a backup"
     )]
     TooNew {
-        /// The file.
+        /// The file (for PostgreSQL, the database's URL without its password).
         path: PathBuf,
         /// Its schema version.
         found: i64,
         /// The newest schema version this build knows.
         supported: i64,
     },
-    /// The file is an SQLite database of another application.
+    /// The file is an SQLite database of another application (for PostgreSQL: the schema
+    /// holds another application's tables).
     #[error("{path} is not a bems store (it holds another application's tables)")]
     NotBems {
-        /// The file.
+        /// The file (for PostgreSQL, the database's URL without its password).
         path: PathBuf,
     },
     /// The store's worker thread has stopped (nothing more can be read or written), or the

@@ -2,7 +2,8 @@
 //! the push outbox.
 //!
 //! The service holds an `Arc<dyn` [`Store`]`>`; [`SqliteStore`] is the implementation (one file,
-//! WAL, numbered migrations), and a PostgreSQL one for clusters can follow behind the same trait.
+//! WAL, numbered migrations) of one node; with the cargo feature `postgres`, `PostgresStore` keeps
+//! it in a PostgreSQL database that several nodes share.
 //! The store knows no other bems crate's traits: the service adapts it to what the watchers and
 //! the authenticators need.
 //!
@@ -60,6 +61,8 @@ mod error;
 mod followme;
 mod key;
 pub mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod schema;
 mod sqlite;
 
@@ -70,6 +73,8 @@ use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, T
 pub use error::StoreError;
 pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
 pub use key::StoreKey;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use secrecy::{ExposeSecret, SecretSlice};
 pub use sqlite::SqliteStore;
 

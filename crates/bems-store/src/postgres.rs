@@ -1,0 +1,223 @@
+//! [`PostgresStore`]: the store in a PostgreSQL database, shared by several nodes.
+//!
+//! Connections come from a pool (`deadpool-postgres`); every operation takes one, runs its
+//! statements (in one transaction when it writes more than one row) and gives it back. The
+//! schema is brought up to date by numbered migrations when the store connects (see `schema`),
+//! under an advisory lock, so nodes starting together do not both apply them. Secrets are sealed
+//! as in SQLite (`crypto`) before they reach the database.
+
+mod api;
+mod schema;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use self::schema::MigrateError;
+use super::{StoreError, StoreKey};
+
+/// How many connections one store holds at most.
+const POOL_SIZE: usize = 16;
+/// How long an operation waits for a free connection, or for a new one to be made.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// The store in a PostgreSQL database: a pool of connections, the schema brought up to date by
+/// numbered migrations when connecting, secrets sealed with the store key.
+///
+/// Several processes (nodes) may use one database at once: every write is one transaction, and
+/// [`due`](crate::Outbox::due) reads the outbox with `FOR UPDATE SKIP LOCKED`, so nodes reading
+/// at the same moment are handed different pushes. Cheap to share behind an `Arc`.
+pub struct PostgresStore {
+    pool: Pool,
+    key: StoreKey,
+    url: String,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or
+    /// libpq's `key=value` form) and migrates its schema. Refuses a database written by a newer
+    /// bems ([`StoreError::TooNew`]) or one whose schema holds another application's tables
+    /// ([`StoreError::NotBems`]); an unreachable database is [`StoreError::Connect`].
+    ///
+    /// Connections are not encrypted: use a database on the node, on loopback or on a network
+    /// you trust.
+    pub async fn connect(url: &str, key: StoreKey) -> Result<Self, StoreError> {
+        let shown = redact(url);
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        };
+        let config: tokio_postgres::Config = url.parse().map_err(|e| failed(Box::new(e)))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| failed(Box::new(e)))?;
+        let mut client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
+        match schema::migrate(&mut client, now_ms()).await {
+            Ok(0) => {}
+            Ok(applied) => tracing::info!(url = %shown, applied, "store schema migrated"),
+            Err(MigrateError::Database(error)) => return Err(failed(Box::new(error))),
+            Err(MigrateError::TooNew(found)) => {
+                return Err(StoreError::TooNew {
+                    path: PathBuf::from(shown),
+                    found,
+                    supported: schema::LATEST,
+                });
+            }
+            Err(MigrateError::NotBems) => {
+                return Err(StoreError::NotBems {
+                    path: PathBuf::from(shown),
+                });
+            }
+        }
+        drop(client);
+        Ok(Self {
+            pool,
+            key,
+            url: shown,
+        })
+    }
+
+    /// The database's URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A connection from the pool.
+    async fn client(
+        &self,
+        op: &'static str,
+        record: &str,
+    ) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|error| match error {
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy {
+                op,
+                record: record.to_owned(),
+            },
+            error => StoreError::Database {
+                op,
+                record: record.to_owned(),
+                source: Box::new(error),
+            },
+        })
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.url)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a statement failed: the database refused it, or a stored value does not read back.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// The database's error.
+    #[error(transparent)]
+    Database(#[from] tokio_postgres::Error),
+    /// A stored value that is not what the store writes.
+    #[error("a stored value cannot be read: {0}")]
+    Unreadable(String),
+}
+
+impl Failure {
+    /// The [`StoreError`] of `op` on `record`: a serialization failure, a deadlock or a lock
+    /// not available is [`StoreError::Busy`] (retryable), the rest [`StoreError::Database`].
+    fn into_store_error(self, op: &'static str, record: String) -> StoreError {
+        if let Self::Database(error) = &self
+            && let Some(code) = error.code()
+            && [
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::LOCK_NOT_AVAILABLE,
+            ]
+            .contains(code)
+        {
+            return StoreError::Busy { op, record };
+        }
+        StoreError::Database {
+            op,
+            record,
+            source: Box::new(self),
+        }
+    }
+}
+
+/// `url` without its password, to be shown.
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let authority = match authority.rsplit_once('@') {
+            Some((user, hosts)) => {
+                let user = user.split_once(':').map_or(user, |(name, _)| name);
+                format!("{user}@{hosts}")
+            }
+            None => authority.to_owned(),
+        };
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| !pair.starts_with("password="))
+                    .collect();
+                if kept.is_empty() {
+                    path.to_owned()
+                } else {
+                    format!("{path}?{}", kept.join("&"))
+                }
+            }
+            None => tail.to_owned(),
+        };
+        format!("{scheme}://{authority}{tail}")
+    } else {
+        url.split_whitespace()
+            .filter(|pair| !pair.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    let ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://bems:s3cret@db.example:5433/bems?sslmode=disable&password=x"),
+            "postgres://bems@db.example:5433/bems?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgresql://db.example/bems"),
+            "postgresql://db.example/bems"
+        );
+        assert_eq!(
+            redact("host=db user=bems password=s3cret dbname=bems"),
+            "host=db user=bems dbname=bems"
+        );
+    }
+}
