@@ -52,7 +52,9 @@ impl PostgresStore {
             url: shown.clone(),
             source,
         };
-        let config: tokio_postgres::Config = url.parse().map_err(|e| failed(Box::new(e)))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| failed(Box::new(Failure::from(e))))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -67,11 +69,16 @@ impl PostgresStore {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| failed(Box::new(e)))?;
-        let mut client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
+        let mut client = pool.get().await.map_err(|error| match error {
+            deadpool_postgres::PoolError::Backend(error) => failed(Box::new(Failure::from(error))),
+            error => failed(Box::new(error)),
+        })?;
         match schema::migrate(&mut client, now_ms()).await {
             Ok(0) => {}
             Ok(applied) => tracing::info!(url = %shown, applied, "store schema migrated"),
-            Err(MigrateError::Database(error)) => return Err(failed(Box::new(error))),
+            Err(MigrateError::Database(error)) => {
+                return Err(failed(Box::new(Failure::from(error))));
+            }
             Err(MigrateError::TooNew(found)) => {
                 return Err(StoreError::TooNew {
                     path: PathBuf::from(shown),
@@ -109,6 +116,9 @@ impl PostgresStore {
                 op,
                 record: record.to_owned(),
             },
+            deadpool_postgres::PoolError::Backend(error) => {
+                Failure::from(error).into_store_error(op, record.to_owned())
+            }
             error => StoreError::Database {
                 op,
                 record: record.to_owned(),
@@ -130,8 +140,8 @@ impl fmt::Debug for PostgresStore {
 /// Why a statement failed: the database refused it, or a stored value does not read back.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
-    /// The database's error.
-    #[error(transparent)]
+    /// The database's error, shown with what the server said.
+    #[error("{}", describe(.0))]
     Database(#[from] tokio_postgres::Error),
     /// A stored value that is not what the store writes.
     #[error("a stored value cannot be read: {0}")]
@@ -158,6 +168,15 @@ impl Failure {
             record,
             source: Box::new(self),
         }
+    }
+}
+
+/// A driver error with its cause: tokio-postgres shows a server's refusal as "db error" alone.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => format!("{}: {}", db.severity(), db.message()),
+        (None, Some(cause)) => format!("{error}: {cause}"),
+        (None, None) => error.to_string(),
     }
 }
 

@@ -68,6 +68,38 @@ async fn nodes_starting_together_migrate_once() {
 }
 
 #[tokio::test]
+async fn errors_say_what_the_server_said_and_an_unreachable_server_is_named() {
+    let Some((url, _scratch)) = scratch("postgres::errors_say_what_the_server_said").await else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, key()).await.unwrap();
+    let push = PendingPush {
+        device_id: 42,
+        tenant: contoso(),
+        mailbox: "alice@contoso.com".into(),
+        payload: "{}".into(),
+        seen_at_ms: 1,
+    };
+    let error = store.enqueue(&[push], None).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("alice@contoso.com") && text.contains("foreign key"),
+        "{text}"
+    );
+
+    // Nothing listens on port 1.
+    let error = PostgresStore::connect("postgres://bems:s3cret@127.0.0.1:1/bems", key())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Connect { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("postgres://bems@127.0.0.1:1/bems") && !text.contains("s3cret"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let Some((url, _scratch)) = scratch("postgres::a_newer_schema_is_refused").await else {
         return;
