@@ -138,6 +138,49 @@ pub(crate) fn pushes(
         .collect()
 }
 
+/// How a mailbox is named in errors.
+pub(crate) fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
+    format!("mailbox {mailbox} of tenant {tenant}")
+}
+
+/// How a named record (a secret, a certificate) is named in errors.
+pub(crate) fn named(kind: &str, tenant: &TenantId, name: &str) -> String {
+    format!("{kind} {name:?} of tenant {tenant}")
+}
+
+/// How a Follow-Me document is named in errors.
+pub(crate) fn follow_me_record(tenant: &TenantId, user: &str, key: &str) -> String {
+    format!("follow-me document {key:?} of {user} in tenant {tenant}")
+}
+
+/// Why a registration was refused; nothing was written. Every backend refuses the same two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The (platform, token) is registered for another mailbox, of this tenant or another.
+    TokenTaken,
+    /// The mailbox has `max` devices already.
+    TooMany {
+        /// The bound.
+        max: u32,
+    },
+}
+
+impl Refusal {
+    /// The refusal as `op`'s error on `record`, with the rule that refused it.
+    pub(crate) fn into_conflict(self, op: &'static str, record: String) -> StoreError {
+        let rule = match self {
+            Self::TokenTaken => "the push token is registered for another mailbox; it moves only \
+                once that registration is removed (the device unregisters, the push provider \
+                reports the token dead, or an administrator removes the device)"
+                .to_owned(),
+            Self::TooMany { max } => {
+                format!("the mailbox has {max} devices registered, the most it may have")
+            }
+        };
+        StoreError::Conflict { op, record, rule }
+    }
+}
+
 /// How a device is named in errors: its token shortened, as tokens are credentials of sorts.
 pub(crate) fn device_record(tenant: &TenantId, mailbox: &str, token: &str) -> String {
     let shown: String = token.chars().take(8).collect();

@@ -6,8 +6,13 @@
 //! under an advisory lock, so nodes starting together do not both apply them. Secrets are sealed
 //! as in SQLite (`crypto`) before they reach the database.
 
-mod api;
+mod devices;
+mod followme;
+mod mailboxes;
+mod outbox;
 mod schema;
+mod shared;
+mod tenants;
 
 use std::fmt;
 use std::path::PathBuf;

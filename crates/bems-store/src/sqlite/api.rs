@@ -11,14 +11,6 @@ use crate::{
     Outbox, StoreError, TenantStore, check, crypto,
 };
 
-fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
-    format!("mailbox {mailbox} of tenant {tenant}")
-}
-
-fn named(kind: &str, tenant: &TenantId, name: &str) -> String {
-    format!("{kind} {name:?} of tenant {tenant}")
-}
-
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn put_tenant(&self, tenant: &TenantId, settings_json: &str) -> Result<(), StoreError> {
@@ -68,14 +60,14 @@ impl TenantStore for SqliteStore {
         check::name(OP, tenant, name)?;
         check::size(
             OP,
-            &named("secret", tenant, name),
+            &check::named("secret", tenant, name),
             value.expose_secret().len(),
         )?;
         let sealed = crypto::seal(&self.key, tenant, name, value)?;
         let (id, owned, now) = (tenant.to_string(), name.to_owned(), now_ms());
         self.call(
             OP,
-            || named("secret", tenant, name),
+            || check::named("secret", tenant, name),
             move |c| secrets::put_secret(c, &id, &owned, &sealed, now),
         )
         .await
@@ -90,7 +82,7 @@ impl TenantStore for SqliteStore {
         let sealed = self
             .call(
                 "read secret",
-                || named("secret", tenant, name),
+                || check::named("secret", tenant, name),
                 move |c| secrets::secret(c, &id, &owned),
             )
             .await?;
@@ -103,7 +95,7 @@ impl TenantStore for SqliteStore {
         let (id, owned) = (tenant.to_string(), name.to_owned());
         self.call(
             "delete secret",
-            || named("secret", tenant, name),
+            || check::named("secret", tenant, name),
             move |c| secrets::delete_secret(c, &id, &owned),
         )
         .await
@@ -126,7 +118,7 @@ impl TenantStore for SqliteStore {
         );
         self.call(
             OP,
-            || named("certificate", tenant, name),
+            || check::named("certificate", tenant, name),
             move |c| secrets::put_certificate(c, &id, &owned, &pem, now),
         )
         .await
@@ -146,7 +138,7 @@ impl TenantStore for SqliteStore {
         let (id, owned) = (tenant.to_string(), name.to_owned());
         self.call(
             "delete certificate",
-            || named("certificate", tenant, name),
+            || check::named("certificate", tenant, name),
             move |c| secrets::delete_certificate(c, &id, &owned),
         )
         .await
@@ -171,23 +163,7 @@ impl DeviceStore for SqliteStore {
                 move |c| devices::register(c, &device, max_per_mailbox, now),
             )
             .await?;
-        answer.map_err(|refusal| {
-            let rule = match refusal {
-                devices::Refusal::TokenTaken => "the push token is registered for another \
-                    mailbox; it moves only once that registration is removed (the device \
-                    unregisters, the push provider reports the token dead, or an administrator \
-                    removes the device)"
-                    .to_owned(),
-                devices::Refusal::TooMany { max } => {
-                    format!("the mailbox has {max} devices registered, the most it may have")
-                }
-            };
-            StoreError::Conflict {
-                op: OP,
-                record,
-                rule,
-            }
-        })
+        answer.map_err(|refusal| refusal.into_conflict(OP, record))
     }
 
     async fn unregister_device(
@@ -224,7 +200,7 @@ impl DeviceStore for SqliteStore {
     ) -> Result<Vec<Device>, StoreError> {
         const OP: &str = "list devices";
         let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
+        let record = check::in_mailbox(tenant, &mailbox);
         let id = tenant.to_string();
         self.call(
             OP,
@@ -255,7 +231,7 @@ impl MailboxStore for SqliteStore {
     async fn upsert_mailbox(&self, record: &MailboxRecord) -> Result<(), StoreError> {
         const OP: &str = "save mailbox";
         let mailbox = check::mailbox(OP, &record.mailbox)?;
-        let shown = in_mailbox(&record.tenant, &mailbox);
+        let shown = check::in_mailbox(&record.tenant, &mailbox);
         let record = MailboxRecord {
             mailbox,
             ..record.clone()
@@ -277,7 +253,7 @@ impl MailboxStore for SqliteStore {
     ) -> Result<Option<MailboxRecord>, StoreError> {
         const OP: &str = "read mailbox";
         let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
+        let record = check::in_mailbox(tenant, &mailbox);
         let id = tenant.to_string();
         self.call(OP, || record, move |c| mailboxes::get(c, &id, &mailbox))
             .await
@@ -286,7 +262,7 @@ impl MailboxStore for SqliteStore {
     async fn remove_mailbox(&self, tenant: &TenantId, mailbox: &str) -> Result<bool, StoreError> {
         const OP: &str = "remove mailbox";
         let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
+        let record = check::in_mailbox(tenant, &mailbox);
         let id = tenant.to_string();
         self.call(OP, || record, move |c| mailboxes::remove(c, &id, &mailbox))
             .await
@@ -300,7 +276,7 @@ impl MailboxStore for SqliteStore {
     ) -> Result<(), StoreError> {
         const OP: &str = "save watermark";
         let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
+        let record = check::in_mailbox(tenant, &mailbox);
         let (id, watermark, now) = (tenant.to_string(), watermark.to_owned(), now_ms());
         self.call(
             OP,
@@ -317,7 +293,7 @@ impl MailboxStore for SqliteStore {
     ) -> Result<Option<String>, StoreError> {
         const OP: &str = "load watermark";
         let mailbox = check::mailbox(OP, mailbox)?;
-        let record = in_mailbox(tenant, &mailbox);
+        let record = check::in_mailbox(tenant, &mailbox);
         let id = tenant.to_string();
         self.call(
             OP,

@@ -6,21 +6,10 @@ use time::OffsetDateTime;
 
 use super::tenants::tenant_id;
 use super::unreadable;
+use crate::check::Refusal;
 use crate::model::{Device, NewDevice, Platform};
 
 const COLUMNS: &str = "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms";
-
-/// Why a registration was refused; nothing was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Refusal {
-    /// The (platform, token) is registered for another mailbox, of this tenant or another.
-    TokenTaken,
-    /// The mailbox has `max` devices already.
-    TooMany {
-        /// The bound.
-        max: u32,
-    },
-}
 
 /// Inserts the device, or refreshes the one with its (platform, token) when that is
 /// registered for the same tenant and mailbox. A token registered for another mailbox or

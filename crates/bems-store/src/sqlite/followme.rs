@@ -8,10 +8,6 @@ use crate::followme::{check_body, check_key};
 use crate::model::TenantId;
 use crate::{FollowMeDocument, FollowMeExpect, FollowMeWrite, StoreError, check};
 
-fn record(tenant: &TenantId, user: &str, key: &str) -> String {
-    format!("follow-me document {key:?} of {user} in tenant {tenant}")
-}
-
 /// The [`Store`](crate::Store) methods of Follow-Me: input checked (the user
 /// lower-cased) here, the SQL on the store's thread.
 impl SqliteStore {
@@ -24,7 +20,7 @@ impl SqliteStore {
         const OP: &str = "read follow-me document";
         let user = check::mailbox(OP, user)?;
         check_key(OP, key)?;
-        let shown = record(tenant, &user, key);
+        let shown = check::follow_me_record(tenant, &user, key);
         let (id, key) = (tenant.to_string(), key.to_owned());
         self.call(OP, || shown, move |c| get(c, &id, &user, &key))
             .await
@@ -55,7 +51,7 @@ impl SqliteStore {
         let user = check::mailbox(OP, user)?;
         check_key(OP, key)?;
         check_body(OP, key, body)?;
-        let shown = record(tenant, &user, key);
+        let shown = check::follow_me_record(tenant, &user, key);
         let (id, key, body, now) = (
             tenant.to_string(),
             key.to_owned(),
@@ -80,7 +76,7 @@ impl SqliteStore {
         const OP: &str = "delete follow-me document";
         let user = check::mailbox(OP, user)?;
         check_key(OP, key)?;
-        let shown = record(tenant, &user, key);
+        let shown = check::follow_me_record(tenant, &user, key);
         let (id, key) = (tenant.to_string(), key.to_owned());
         self.call(OP, || shown, move |c| delete(c, &id, &user, &key, version))
             .await
