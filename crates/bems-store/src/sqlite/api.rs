@@ -3,9 +3,13 @@
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretSlice};
+use tokio::sync::broadcast;
 
 use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
-use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
+use crate::cluster::sql_limit;
+use crate::model::{
+    Checkpoint, Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId,
+};
 use crate::{
     DeviceStore, FollowMeDocument, FollowMeExpect, FollowMeStore, FollowMeWrite, MailboxStore,
     Outbox, StoreError, TenantStore, check, crypto,
@@ -22,7 +26,10 @@ impl TenantStore for SqliteStore {
             || format!("tenant {tenant}"),
             move |c| tenants::put(c, &id, &settings, now),
         )
-        .await
+        .await?;
+        // Nobody listening is no failure.
+        let _ = self.changes.send(tenant.clone());
+        Ok(())
     }
 
     async fn tenant(&self, tenant: &TenantId) -> Result<Option<String>, StoreError> {
@@ -42,12 +49,17 @@ impl TenantStore for SqliteStore {
 
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError> {
         let id = tenant.to_string();
-        self.call(
-            "delete tenant",
-            || format!("tenant {tenant}"),
-            move |c| tenants::delete(c, &id),
-        )
-        .await
+        let existed = self
+            .call(
+                "delete tenant",
+                || format!("tenant {tenant}"),
+                move |c| tenants::delete(c, &id),
+            )
+            .await?;
+        if existed {
+            let _ = self.changes.send(tenant.clone());
+        }
+        Ok(existed)
     }
 
     async fn put_secret(
@@ -142,6 +154,10 @@ impl TenantStore for SqliteStore {
             move |c| secrets::delete_certificate(c, &id, &owned),
         )
         .await
+    }
+
+    fn tenant_changes(&self) -> broadcast::Receiver<TenantId> {
+        self.changes.subscribe()
     }
 }
 
@@ -313,6 +329,27 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
+    async fn unread_counts_of(
+        &self,
+        tenant: &TenantId,
+        mailboxes: &[String],
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        const OP: &str = "list unread counts";
+        let mut asked = mailboxes
+            .iter()
+            .map(|mailbox| check::mailbox(OP, mailbox))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        asked.sort_unstable();
+        asked.dedup();
+        let (id, n) = (tenant.to_string(), asked.len());
+        self.call(
+            OP,
+            || format!("of {n} mailboxes of tenant {tenant}"),
+            move |c| mailboxes::unread_counts_of(c, &id, &asked),
+        )
+        .await
+    }
+
     async fn save_unread_counts(
         &self,
         tenant: &TenantId,
@@ -338,43 +375,46 @@ impl Outbox for SqliteStore {
     async fn enqueue(
         &self,
         pushes: &[PendingPush],
-        watermark: Option<(&TenantId, &str, &str)>,
+        not_before_ms: i64,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Vec<i64>, StoreError> {
         const OP: &str = "enqueue";
         let pushes = check::pushes(OP, pushes)?;
-        let mark = match watermark {
-            Some((tenant, mailbox, watermark)) => {
-                let mailbox = check::mailbox(OP, mailbox)?;
-                Some((tenant.to_string(), mailbox, watermark.to_owned()))
-            }
+        let mark = match checkpoint {
+            Some(checkpoint) => Some(outbox::Mark {
+                tenant: checkpoint.tenant.to_string(),
+                mailbox: check::mailbox(OP, checkpoint.mailbox)?,
+                watermark: checkpoint.watermark.map(str::to_owned),
+                holder: checkpoint.holder.cloned(),
+            }),
             None => None,
         };
-        let record = match (&mark, pushes.first()) {
-            (Some((tenant, mailbox, _)), _) => format!(
-                "{} pushes for mailbox {mailbox} of tenant {tenant}",
-                pushes.len()
-            ),
-            (None, Some(first)) => format!(
-                "{} pushes, the first for mailbox {}",
-                pushes.len(),
-                first.mailbox
-            ),
-            (None, None) => "nothing".to_owned(),
-        };
-        let now = now_ms();
-        self.call(
-            OP,
-            || record,
-            move |c| outbox::enqueue(c, &pushes, mark.as_ref(), now),
-        )
-        .await
+        let record = check::enqueued(
+            &pushes,
+            mark.as_ref()
+                .map(|m| (m.tenant.as_str(), m.mailbox.as_str())),
+        );
+        let answer = self
+            .call(
+                OP,
+                || record.clone(),
+                move |c| outbox::enqueue(c, &pushes, not_before_ms, mark.as_ref(), now_ms()),
+            )
+            .await?;
+        answer.map_err(|fenced| fenced.into_conflict(OP, record))
     }
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        until_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let limit = sql_limit(limit);
         self.call(
-            "read due pushes",
+            "claim due pushes",
             || format!("at {now_ms}"),
-            move |c| outbox::due(c, now_ms, limit),
+            move |c| outbox::claim_due(c, now_ms, limit, until_ms),
         )
         .await
     }

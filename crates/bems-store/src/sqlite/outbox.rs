@@ -1,27 +1,47 @@
-//! The push outbox: pending pushes, written with the watermark that follows their events.
+//! The push outbox: pending pushes, written with the watermark that follows their events, and
+//! claimed by the senders.
 
 use rusqlite::{Connection, Row, params};
 
-use super::mailboxes;
 use super::tenants::tenant_id;
+use super::{leases, mailboxes};
+use crate::cluster::{Fenced, NodeId};
 use crate::model::{OutboxEntry, PendingPush};
 
-/// A watermark to save: (tenant, mailbox, watermark).
-pub(super) type Mark = (String, String, String);
+/// A checkpoint to write: the tenant, the mailbox, its watermark, and the node that must
+/// hold its lease.
+pub(super) struct Mark {
+    pub(super) tenant: String,
+    pub(super) mailbox: String,
+    pub(super) watermark: Option<String>,
+    pub(super) holder: Option<NodeId>,
+}
 
-/// Inserts the pushes, due at their `seen_at_ms`, and saves the watermark, in one transaction.
+/// Inserts the pushes, due at `not_before_ms`, and writes the checkpoint, in one transaction;
+/// nothing when the checkpoint's holder does not hold the mailbox's lease.
 pub(super) fn enqueue(
     conn: &mut Connection,
     pushes: &[PendingPush],
-    watermark: Option<&Mark>,
+    not_before_ms: i64,
+    checkpoint: Option<&Mark>,
     now_ms: i64,
-) -> rusqlite::Result<Vec<i64>> {
+) -> rusqlite::Result<Result<Vec<i64>, Fenced>> {
     let tx = conn.savepoint()?;
+    if let Some(Mark {
+        tenant,
+        mailbox,
+        holder: Some(node),
+        ..
+    }) = checkpoint
+        && let Err(fenced) = leases::fence(&tx, node, tenant, mailbox, now_ms)?
+    {
+        return Ok(Err(fenced));
+    }
     let mut ids = Vec::with_capacity(pushes.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO outbox (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              RETURNING id",
         )?;
         for push in pushes {
@@ -31,33 +51,53 @@ pub(super) fn enqueue(
                     push.tenant.as_str(),
                     push.mailbox,
                     push.payload,
-                    push.seen_at_ms
+                    push.seen_at_ms,
+                    not_before_ms
                 ],
                 |row| row.get(0),
             )?;
             ids.push(id);
         }
     }
-    if let Some((tenant, mailbox, watermark)) = watermark {
+    if let Some(Mark {
+        tenant,
+        mailbox,
+        watermark: Some(watermark),
+        ..
+    }) = checkpoint
+    {
         mailboxes::save_watermark(&tx, tenant, mailbox, watermark, now_ms)?;
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(Ok(ids))
 }
 
-/// At most `limit` pushes with `not_before_ms <= now_ms`, oldest first.
-pub(super) fn due(
-    conn: &Connection,
+/// Claims at most `limit` pushes with `not_before_ms <= now_ms`, oldest first, making them due
+/// again at `until_ms`.
+pub(super) fn claim_due(
+    conn: &mut Connection,
     now_ms: i64,
-    limit: usize,
+    limit: i64,
+    until_ms: i64,
 ) -> rusqlite::Result<Vec<OutboxEntry>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms
-         FROM outbox WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
-    )?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = statement.query_map(params![now_ms, limit], entry)?;
-    rows.collect()
+    let tx = conn.savepoint()?;
+    let mut entries = {
+        let mut statement = tx.prepare_cached(
+            "SELECT id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms
+             FROM outbox WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![now_ms, limit], entry)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    {
+        let mut update = tx.prepare_cached("UPDATE outbox SET not_before_ms = ?2 WHERE id = ?1")?;
+        for entry in &mut entries {
+            update.execute([entry.id, until_ms])?;
+            entry.not_before_ms = until_ms;
+        }
+    }
+    tx.commit()?;
+    Ok(entries)
 }
 
 pub(super) fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
