@@ -4,7 +4,8 @@
 //! statements (in one transaction when it writes more than one row) and gives it back. The
 //! schema is brought up to date by numbered migrations when the store connects (see `schema`),
 //! under an advisory lock, so nodes starting together do not both apply them. Secrets are sealed
-//! as in SQLite (`crypto`) before they reach the database.
+//! as in SQLite (`crypto`) before they reach the database. Leases are timed by the database's
+//! clock (`leases`); one more connection listens for tenant changes of every node (`listen`).
 
 mod devices;
 mod followme;
