@@ -9,7 +9,7 @@
 //! sent once: changes made meanwhile were not heard, and listeners reread.
 
 use std::future::poll_fn;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
@@ -130,10 +130,16 @@ async fn keep_listening(
     changes: broadcast::Sender<TenantId>,
     mut session: Session,
 ) {
+    let mut backoff = BACKOFF_MIN;
     loop {
+        let listening = Instant::now();
         let _ = (&mut session.driver).await;
         tracing::warn!("tenant changes: the listening connection was lost, making it again");
-        let mut backoff = BACKOFF_MIN;
+        // A connection that held a while starts the backoff anew; one that keeps dropping
+        // at once does not.
+        if listening.elapsed() > BACKOFF_MAX {
+            backoff = BACKOFF_MIN;
+        }
         session = loop {
             tokio::time::sleep(jittered(backoff)).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);

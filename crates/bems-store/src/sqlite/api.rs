@@ -1,18 +1,16 @@
 //! [`Store`] for [`SqliteStore`]: input is checked (and mailboxes lower-cased) here, secrets are
-//! sealed and opened here, and the SQL runs on the store's thread.
+//! sealed and opened here, and the SQL runs on the store's thread. The outbox's part is in
+//! `outbox`, the leases' in `cluster`, beside their SQL.
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretSlice};
 use tokio::sync::broadcast;
 
-use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
-use crate::cluster::sql_limit;
-use crate::model::{
-    Checkpoint, Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId,
-};
+use super::{SqliteStore, devices, mailboxes, now_ms, secrets, tenants};
+use crate::model::{Device, MailboxRecord, NewDevice, TenantId};
 use crate::{
     DeviceStore, FollowMeDocument, FollowMeExpect, FollowMeStore, FollowMeWrite, MailboxStore,
-    Outbox, StoreError, TenantStore, check, crypto,
+    StoreError, TenantStore, check, crypto,
 };
 
 #[async_trait]
@@ -367,79 +365,6 @@ impl MailboxStore for SqliteStore {
             move |c| mailboxes::save_unread_counts(c, &id, &counts),
         )
         .await
-    }
-}
-
-#[async_trait]
-impl Outbox for SqliteStore {
-    async fn enqueue(
-        &self,
-        pushes: &[PendingPush],
-        not_before_ms: i64,
-        checkpoint: Option<Checkpoint<'_>>,
-    ) -> Result<Vec<i64>, StoreError> {
-        const OP: &str = "enqueue";
-        let pushes = check::pushes(OP, pushes)?;
-        let mark = match checkpoint {
-            Some(checkpoint) => Some(outbox::Mark {
-                tenant: checkpoint.tenant.to_string(),
-                mailbox: check::mailbox(OP, checkpoint.mailbox)?,
-                watermark: checkpoint.watermark.map(str::to_owned),
-                holder: checkpoint.holder.cloned(),
-            }),
-            None => None,
-        };
-        let record = check::enqueued(
-            &pushes,
-            mark.as_ref()
-                .map(|m| (m.tenant.as_str(), m.mailbox.as_str())),
-        );
-        let answer = self
-            .call(
-                OP,
-                || record.clone(),
-                move |c| outbox::enqueue(c, &pushes, not_before_ms, mark.as_ref(), now_ms()),
-            )
-            .await?;
-        answer.map_err(|fenced| fenced.into_conflict(OP, record))
-    }
-
-    async fn claim_due(
-        &self,
-        now_ms: i64,
-        limit: usize,
-        until_ms: i64,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let limit = sql_limit(limit);
-        self.call(
-            "claim due pushes",
-            || format!("at {now_ms}"),
-            move |c| outbox::claim_due(c, now_ms, limit, until_ms),
-        )
-        .await
-    }
-
-    async fn complete(&self, id: i64) -> Result<bool, StoreError> {
-        self.call(
-            "complete push",
-            || format!("push {id}"),
-            move |c| outbox::complete(c, id),
-        )
-        .await
-    }
-
-    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError> {
-        self.call(
-            "retry push",
-            || format!("push {id}"),
-            move |c| outbox::retry_later(c, id, not_before_ms),
-        )
-        .await
-    }
-
-    async fn outbox_len(&self) -> Result<u64, StoreError> {
-        self.call("count pushes", String::new, |c| outbox::len(c))
-            .await
     }
 }
 

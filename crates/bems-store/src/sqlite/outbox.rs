@@ -1,25 +1,100 @@
-//! The push outbox: pending pushes, written with the watermark that follows their events, and
-//! claimed by the senders.
+//! The push outbox ([`Outbox`] for [`SqliteStore`]): pending pushes, written with the watermark
+//! that follows their events (fenced by the mailbox's lease when asked), and claimed by the
+//! senders.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 
 use super::tenants::tenant_id;
-use super::{leases, mailboxes};
-use crate::cluster::{Fenced, NodeId};
-use crate::model::{OutboxEntry, PendingPush};
+use super::{SqliteStore, leases, mailboxes, now_ms};
+use crate::cluster::{Fenced, NodeId, sql_limit};
+use crate::model::{Checkpoint, OutboxEntry, PendingPush};
+use crate::{Outbox, StoreError, check};
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue(
+        &self,
+        pushes: &[PendingPush],
+        not_before_ms: i64,
+        checkpoint: Option<Checkpoint<'_>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        const OP: &str = "enqueue";
+        let pushes = check::pushes(OP, pushes)?;
+        let mark = match checkpoint {
+            Some(checkpoint) => Some(Mark {
+                tenant: checkpoint.tenant.to_string(),
+                mailbox: check::mailbox(OP, checkpoint.mailbox)?,
+                watermark: checkpoint.watermark.map(str::to_owned),
+                holder: checkpoint.holder.cloned(),
+            }),
+            None => None,
+        };
+        let record = check::enqueued(
+            &pushes,
+            mark.as_ref()
+                .map(|m| (m.tenant.as_str(), m.mailbox.as_str())),
+        );
+        let answer = self
+            .call(
+                OP,
+                || record.clone(),
+                move |c| enqueue(c, &pushes, not_before_ms, mark.as_ref(), now_ms()),
+            )
+            .await?;
+        answer.map_err(|fenced| fenced.into_conflict(OP, record))
+    }
+
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        until_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let limit = sql_limit(limit);
+        self.call(
+            "claim due pushes",
+            || format!("at {now_ms}"),
+            move |c| claim_due(c, now_ms, limit, until_ms),
+        )
+        .await
+    }
+
+    async fn complete(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(
+            "complete push",
+            || format!("push {id}"),
+            move |c| complete(c, id),
+        )
+        .await
+    }
+
+    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError> {
+        self.call(
+            "retry push",
+            || format!("push {id}"),
+            move |c| retry_later(c, id, not_before_ms),
+        )
+        .await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.call("count pushes", String::new, |c| len(c)).await
+    }
+}
 
 /// A checkpoint to write: the tenant, the mailbox, its watermark, and the node that must
 /// hold its lease.
-pub(super) struct Mark {
-    pub(super) tenant: String,
-    pub(super) mailbox: String,
-    pub(super) watermark: Option<String>,
-    pub(super) holder: Option<NodeId>,
+struct Mark {
+    tenant: String,
+    mailbox: String,
+    watermark: Option<String>,
+    holder: Option<NodeId>,
 }
 
 /// Inserts the pushes, due at `not_before_ms`, and writes the checkpoint, in one transaction;
 /// nothing when the checkpoint's holder does not hold the mailbox's lease.
-pub(super) fn enqueue(
+fn enqueue(
     conn: &mut Connection,
     pushes: &[PendingPush],
     not_before_ms: i64,
@@ -74,7 +149,7 @@ pub(super) fn enqueue(
 
 /// Claims at most `limit` pushes with `not_before_ms <= now_ms`, oldest first, making them due
 /// again at `until_ms`.
-pub(super) fn claim_due(
+fn claim_due(
     conn: &mut Connection,
     now_ms: i64,
     limit: i64,
@@ -100,18 +175,14 @@ pub(super) fn claim_due(
     Ok(entries)
 }
 
-pub(super) fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
         .execute([id])?
         > 0)
 }
 
-pub(super) fn retry_later(
-    conn: &Connection,
-    id: i64,
-    not_before_ms: i64,
-) -> rusqlite::Result<bool> {
+fn retry_later(conn: &Connection, id: i64, not_before_ms: i64) -> rusqlite::Result<bool> {
     let updated = conn
         .prepare_cached(
             "UPDATE outbox SET attempts = attempts + 1, not_before_ms = ?2 WHERE id = ?1",
@@ -120,7 +191,7 @@ pub(super) fn retry_later(
     Ok(updated > 0)
 }
 
-pub(super) fn len(conn: &Connection) -> rusqlite::Result<u64> {
+fn len(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT count(*) FROM outbox")?
         .query_row([], |row| row.get(0))
 }
