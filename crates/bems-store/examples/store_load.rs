@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
-use bems_store::{SqliteStore, Store, StoreKey};
+use bems_store::{Checkpoint, SqliteStore, Store, StoreKey};
 
 const PUSHES: i64 = 10_000;
 
@@ -55,14 +55,21 @@ async fn main() {
     let started = Instant::now();
     for n in 0..PUSHES {
         let mark = format!("wm-{n}");
-        let mark = Some((&device.device.tenant, "alice@contoso.com", mark.as_str()));
         store
-            .enqueue(&[push(device.id, n)], mark)
+            .enqueue(
+                &[push(device.id, n)],
+                n,
+                Some(checkpoint(&device.device.tenant, &mark)),
+            )
             .await
             .expect("store");
     }
     let enqueued = started.elapsed();
-    for entry in store.due(i64::MAX, PUSHES as usize).await.expect("store") {
+    for entry in store
+        .claim_due(i64::MAX, PUSHES as usize, i64::MAX)
+        .await
+        .expect("store")
+    {
         store.complete(entry.id).await.expect("store");
     }
     let one_by_one = started.elapsed();
@@ -81,13 +88,18 @@ async fn main() {
         store
             .enqueue(
                 &pushes,
-                Some((&device.device.tenant, "alice@contoso.com", mark.as_str())),
+                batch * 100,
+                Some(checkpoint(&device.device.tenant, &mark)),
             )
             .await
             .expect("store");
     }
     let enqueued = started.elapsed();
-    for entry in store.due(i64::MAX, PUSHES as usize).await.expect("store") {
+    for entry in store
+        .claim_due(i64::MAX, PUSHES as usize, i64::MAX)
+        .await
+        .expect("store")
+    {
         store.complete(entry.id).await.expect("store");
     }
     report(
@@ -108,9 +120,8 @@ async fn main() {
                 tokio::spawn(async move {
                     for n in 0..PUSHES / tasks {
                         let mark = format!("wm-{task}-{n}");
-                        let mark = Some((&tenant, "alice@contoso.com", mark.as_str()));
                         let ids = store
-                            .enqueue(&[push(device.id, n)], mark)
+                            .enqueue(&[push(device.id, n)], n, Some(checkpoint(&tenant, &mark)))
                             .await
                             .expect("store");
                         store.complete(ids[0]).await.expect("store");
@@ -130,6 +141,16 @@ async fn main() {
         );
     }
     assert_eq!(store.outbox_len().await.expect("store"), 0);
+}
+
+/// alice's watermark `watermark`, written without a lease (one node).
+fn checkpoint<'a>(tenant: &'a TenantId, watermark: &'a str) -> Checkpoint<'a> {
+    Checkpoint {
+        tenant,
+        mailbox: "alice@contoso.com",
+        watermark: Some(watermark),
+        holder: None,
+    }
 }
 
 fn report(what: &str, enqueued: Option<Duration>, total: Duration, pushes: i64) {

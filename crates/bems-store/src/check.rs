@@ -138,6 +138,22 @@ pub(crate) fn pushes(
         .collect()
 }
 
+/// How an enqueue is named in errors: its pushes, and the checkpoint's (tenant, mailbox).
+pub(crate) fn enqueued(pushes: &[PendingPush], checkpoint: Option<(&str, &str)>) -> String {
+    match (checkpoint, pushes.first()) {
+        (Some((tenant, mailbox)), _) => format!(
+            "{} pushes for mailbox {mailbox} of tenant {tenant}",
+            pushes.len()
+        ),
+        (None, Some(first)) => format!(
+            "{} pushes, the first for mailbox {}",
+            pushes.len(),
+            first.mailbox
+        ),
+        (None, None) => "nothing".to_owned(),
+    }
+}
+
 /// How a mailbox is named in errors.
 pub(crate) fn in_mailbox(tenant: &TenantId, mailbox: &str) -> String {
     format!("mailbox {mailbox} of tenant {tenant}")

@@ -28,16 +28,21 @@
 
 mod concurrency;
 mod devices;
+mod fencing;
 mod followme;
+mod groups;
+mod leases;
 mod mailboxes;
+mod nodes;
 mod outbox;
 mod secrets;
 mod tenants;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::Store;
-use crate::model::{NewDevice, Platform, TenantId};
+use crate::model::{MailboxRecord, NewDevice, Platform, TenantId};
+use crate::{NodeId, Store};
 
 pub use concurrency::many_tasks_register_at_once;
 pub use devices::{
@@ -46,28 +51,56 @@ pub use devices::{
     devices_are_found_by_mailbox_and_tenant, registering_again_in_place_keeps_pending_pushes,
     unregistering_and_removing_delete_the_device_and_its_pushes,
 };
+pub use fencing::{
+    enqueue_after_the_lease_expired_is_refused_and_writes_nothing,
+    enqueue_by_the_holder_is_written,
+    enqueue_for_a_mailbox_another_node_holds_is_refused_and_writes_nothing,
+    enqueue_for_a_mailbox_nobody_holds_is_refused,
+};
 pub use followme::{
     deletes_need_the_current_version_and_users_and_tenants_are_apart,
     documents_are_created_then_updated_only_at_the_version_read,
     the_document_count_bad_keys_and_bad_bodies_are_refused,
 };
+pub use groups::{
+    a_group_another_node_holds_is_claimed_last, claim_takes_the_rest_of_a_group_it_holds_first,
+    free_mailboxes_are_claimed_in_tenant_grouping_mailbox_order,
+};
+pub use leases::{
+    an_expired_lease_is_claimable_by_another_node,
+    claim_mailbox_takes_a_free_one_refuses_a_held_one_and_renews_its_own,
+    claim_takes_free_mailboxes_up_to_the_limit_and_never_a_held_one,
+    release_frees_at_once_and_only_the_callers_leases,
+    renew_returns_what_is_held_and_drops_what_expired,
+    saving_a_mailbox_keeps_its_lease_and_removing_it_drops_it,
+};
 pub use mailboxes::{
     an_upsert_without_a_watermark_keeps_the_saved_one,
     mailboxes_of_all_tenants_are_listed_for_start_up,
     unread_counts_are_kept_per_tenant_for_saved_mailboxes_only,
+    unread_counts_of_returns_only_the_asked_saved_ones,
     watermarks_are_saved_loaded_and_removed_with_their_mailbox,
 };
+pub use nodes::{
+    a_node_back_after_its_ttl_ran_out_starts_a_new_run,
+    a_node_long_gone_is_forgotten_by_any_heartbeat, a_node_whose_ttl_ran_out_is_listed_not_alive,
+    heartbeats_list_nodes_with_capacity_and_url, leaving_releases_the_leases_and_removes_the_node,
+    nodes_count_their_unexpired_leases,
+};
 pub use outbox::{
+    a_claimed_push_is_due_again_at_its_until_unless_completed,
     a_failure_half_way_writes_neither_pushes_nor_watermark,
     a_retried_push_counts_its_attempts_and_waits, an_id_names_one_push_for_good,
-    pushes_come_due_oldest_first_and_leave_when_completed, the_watermark_advances_with_its_pushes,
+    claimed_pushes_come_oldest_first_and_only_when_due, enqueued_pushes_wait_for_their_not_before,
+    the_watermark_advances_with_its_pushes,
 };
 pub use secrets::{
     certificates_are_listed_by_name_and_deleted, secrets_are_kept_replaced_and_deleted,
 };
 pub use tenants::{
     deleting_a_tenant_deletes_everything_of_it_and_nothing_else,
-    settings_that_are_not_json_leave_the_old_ones, tenant_settings_are_saved_replaced_and_listed,
+    settings_that_are_not_json_leave_the_old_ones, tenant_changes_report_saves_and_deletes,
+    tenant_settings_are_saved_replaced_and_listed,
 };
 
 /// What a backend's factory in [`conformance_tests!`](crate::conformance_tests) returns: a fresh
@@ -135,11 +168,34 @@ macro_rules! conformance_tests {
             unread_counts_are_kept_per_tenant_for_saved_mailboxes_only,
             mailboxes_of_all_tenants_are_listed_for_start_up,
             watermarks_are_saved_loaded_and_removed_with_their_mailbox,
-            pushes_come_due_oldest_first_and_leave_when_completed,
+            unread_counts_of_returns_only_the_asked_saved_ones,
+            tenant_changes_report_saves_and_deletes,
+            claimed_pushes_come_oldest_first_and_only_when_due,
+            a_claimed_push_is_due_again_at_its_until_unless_completed,
+            enqueued_pushes_wait_for_their_not_before,
             an_id_names_one_push_for_good,
             a_retried_push_counts_its_attempts_and_waits,
             the_watermark_advances_with_its_pushes,
             a_failure_half_way_writes_neither_pushes_nor_watermark,
+            enqueue_for_a_mailbox_another_node_holds_is_refused_and_writes_nothing,
+            enqueue_after_the_lease_expired_is_refused_and_writes_nothing,
+            enqueue_for_a_mailbox_nobody_holds_is_refused,
+            enqueue_by_the_holder_is_written,
+            heartbeats_list_nodes_with_capacity_and_url,
+            a_node_whose_ttl_ran_out_is_listed_not_alive,
+            a_node_back_after_its_ttl_ran_out_starts_a_new_run,
+            a_node_long_gone_is_forgotten_by_any_heartbeat,
+            leaving_releases_the_leases_and_removes_the_node,
+            nodes_count_their_unexpired_leases,
+            claim_takes_free_mailboxes_up_to_the_limit_and_never_a_held_one,
+            an_expired_lease_is_claimable_by_another_node,
+            renew_returns_what_is_held_and_drops_what_expired,
+            release_frees_at_once_and_only_the_callers_leases,
+            claim_mailbox_takes_a_free_one_refuses_a_held_one_and_renews_its_own,
+            saving_a_mailbox_keeps_its_lease_and_removing_it_drops_it,
+            free_mailboxes_are_claimed_in_tenant_grouping_mailbox_order,
+            claim_takes_the_rest_of_a_group_it_holds_first,
+            a_group_another_node_holds_is_claimed_last,
             documents_are_created_then_updated_only_at_the_version_read,
             deletes_need_the_current_version_and_users_and_tenants_are_apart,
             the_document_count_bad_keys_and_bad_bodies_are_refused,
@@ -178,4 +234,34 @@ fn new_device(mailbox: &str, token: &str) -> NewDevice {
         app_id: "com.example.mail".into(),
         locale: "en".into(),
     }
+}
+
+/// A lease or heartbeat ttl that does not run out during a check.
+const LONG: Duration = Duration::from_secs(60);
+/// A ttl that [`expire`] outlasts.
+const SHORT: Duration = Duration::from_millis(200);
+
+/// Waits until what was given [`SHORT`] has run out (by the store's clock too: it is this
+/// machine's, or the database's on the same host).
+async fn expire() {
+    tokio::time::sleep(SHORT * 2 + Duration::from_millis(100)).await;
+}
+
+/// A node of the cluster.
+fn node(name: &str) -> NodeId {
+    NodeId::new(name).unwrap()
+}
+
+/// Saves contoso's `mailbox` in `grouping`, held by nobody.
+async fn stored(store: &dyn Store, mailbox: &str, grouping: Option<&str>) {
+    store
+        .upsert_mailbox(&MailboxRecord {
+            tenant: contoso(),
+            mailbox: mailbox.into(),
+            ews_url: None,
+            grouping: grouping.map(str::to_owned),
+            watermark: None,
+        })
+        .await
+        .unwrap();
 }

@@ -15,12 +15,21 @@
 //! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
 //! a push leaves the outbox only through [`Outbox::complete`] (or with its device).
 //!
+//! Several nodes may share one store (PostgreSQL): each mailbox is then watched by the node that
+//! holds its lease ([`Leases`], in [`cluster`]), and a node that lost a lease writes nothing
+//! more for the mailbox ([`Checkpoint::holder`]). Senders take pushes with
+//! [`Outbox::claim_due`], so no two nodes send the same push at once.
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use std::sync::Arc;
+//! use std::time::Duration;
 //!
-//! use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
-//! use bems_store::{DeviceStore, Outbox, SqliteStore, Store, StoreKey};
+//! use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
+//! use bems_store::{
+//!     Checkpoint, DeviceStore, Leases, MailboxStore, NodeBeat, NodeId, Outbox, SqliteStore,
+//!     Store, StoreKey,
+//! };
 //!
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(StoreKey::generate()?).await?);
 //! let contoso = TenantId::new("contoso").expect("a valid id");
@@ -34,6 +43,24 @@
 //!         locale: "en".into(),
 //!     }, 10)
 //!     .await?;
+//! store
+//!     .upsert_mailbox(&MailboxRecord {
+//!         tenant: contoso.clone(),
+//!         mailbox: "alice@contoso.com".into(),
+//!         ews_url: None,
+//!         grouping: None,
+//!         watermark: None,
+//!     })
+//!     .await?;
+//!
+//! // This node says it is alive and takes the mailboxes nobody watches.
+//! let node = NodeId::new("node-1").expect("a valid id");
+//! let ttl = Duration::from_secs(30);
+//! let beat = NodeBeat { node: node.clone(), capacity: 1_000, url: None };
+//! store.heartbeat(&beat, ttl).await?;
+//! let watched = store.claim(&node, ttl, 100).await?;
+//! assert_eq!(watched[0].mailbox, "alice@contoso.com");
+//!
 //! let push = PendingPush {
 //!     device_id: device.id,
 //!     tenant: contoso.clone(),
@@ -41,19 +68,27 @@
 //!     payload: r#"{"badge":1}"#.into(),
 //!     seen_at_ms: 1_000,
 //! };
-//! // The push and the watermark after its event are written together.
-//! let ids = store
-//!     .enqueue(&[push], Some((&contoso, "alice@contoso.com", "AQAAAA==")))
-//!     .await?;
-//! let due = store.due(1_000, 100).await?;
-//! assert_eq!(due[0].id, ids[0]);
+//! // The push and the watermark after its event are written together, while the node
+//! // holds the mailbox's lease; others may send the push from 31_000 on.
+//! let checkpoint = Checkpoint {
+//!     tenant: &contoso,
+//!     mailbox: "alice@contoso.com",
+//!     watermark: Some("AQAAAA=="),
+//!     holder: Some(&node),
+//! };
+//! let ids = store.enqueue(&[push], 31_000, Some(checkpoint)).await?;
+//! assert!(store.claim_due(1_000, 100, 61_000).await?.is_empty());
+//! let due = store.claim_due(31_000, 100, 61_000).await?;
+//! assert_eq!((due[0].id, due[0].not_before_ms), (ids[0], 61_000));
 //! store.complete(ids[0]).await?;
 //! assert_eq!(store.outbox_len().await?, 0);
+//! store.leave(&node).await?;
 //! # Ok::<(), bems_store::StoreError>(())
 //! # }).unwrap();
 //! ```
 
 mod check;
+pub mod cluster;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod crypto;
@@ -67,21 +102,28 @@ mod schema;
 mod sqlite;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
 
+pub use cluster::{InvalidNodeId, Leases, NodeBeat, NodeId, NodeRecord};
 pub use error::StoreError;
 pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
 pub use key::StoreKey;
+pub use model::Checkpoint;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use secrecy::{ExposeSecret, SecretSlice};
 pub use sqlite::SqliteStore;
 
-/// Where the service keeps what must outlive the process: the five narrow traits a backend
+/// How many tenant changes a receiver of [`TenantStore::tenant_changes`] may leave unread
+/// before it lags.
+pub(crate) const TENANT_CHANGES: usize = 1024;
+
+/// Where the service keeps what must outlive the process: the six narrow traits a backend
 /// implements, together. The composition holds an `Arc<dyn Store>` and hands each part of the
 /// service the trait it needs (`Arc<dyn Outbox>` for the courier, ...); every type that
-/// implements the five is a `Store`.
+/// implements the six is a `Store`.
 ///
 /// | trait | what |
 /// |---|---|
@@ -90,12 +132,19 @@ pub use sqlite::SqliteStore;
 /// | [`MailboxStore`] | watched mailboxes, watermarks, unread counts |
 /// | [`Outbox`] | pushes not yet accepted by their provider |
 /// | [`FollowMeStore`] | Follow-Me documents |
+/// | [`Leases`] | the cluster's nodes, and which node watches which mailbox |
 ///
 /// Mailbox addresses are compared without regard to ASCII case and kept lower-cased. Every write
 /// is one transaction: a failed operation leaves what was stored before. Ids are the store's.
-pub trait Store: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore {}
+pub trait Store:
+    TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases
+{
+}
 
-impl<T: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + ?Sized> Store for T {}
+impl<T: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases + ?Sized> Store
+    for T
+{
+}
 
 /// Tenants' settings documents, their sealed secrets and trusted certificates. Part of [`Store`].
 #[async_trait]
@@ -146,6 +195,16 @@ pub trait TenantStore: Send + Sync {
 
     /// Deletes a trusted certificate; false if there was none.
     async fn delete_certificate(&self, tenant: &TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Tenants whose settings were saved or deleted from now on, by any node using the same
+    /// store (PostgreSQL: LISTEN/NOTIFY on channel `bems_tenants`, the NOTIFY sent in the same
+    /// transaction as the write; SQLite: this process's writes). Each receiver gets every change
+    /// after its creation; a receiver that lags gets `RecvError::Lagged` and should reread all.
+    ///
+    /// A delete of a tenant that had no settings is no change. A receiver holds at most 1024
+    /// changes not yet received. PostgreSQL: when the listening connection was lost and is made
+    /// again, every stored tenant id is sent once, as changes may have been missed meanwhile.
+    fn tenant_changes(&self) -> broadcast::Receiver<TenantId>;
 }
 
 /// Devices registered for push, each token held by one mailbox. Part of [`Store`].
@@ -226,6 +285,13 @@ pub trait MailboxStore: Send + Sync {
     /// The last unread count saved for each of `tenant`'s mailboxes (those with one).
     async fn unread_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u32)>, StoreError>;
 
+    /// The last unread counts saved for `mailboxes` of `tenant` (those with one), in any order.
+    async fn unread_counts_of(
+        &self,
+        tenant: &TenantId,
+        mailboxes: &[String],
+    ) -> Result<Vec<(String, u32)>, StoreError>;
+
     /// Saves mailboxes' last known unread counts (the badge a restarted service starts
     /// from); a mailbox not saved is skipped.
     async fn save_unread_counts(
@@ -238,18 +304,32 @@ pub trait MailboxStore: Send + Sync {
 /// Pushes between "event seen" and "push accepted". Part of [`Store`].
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Adds pushes to the outbox, due at once (at their `seen_at_ms`), and saves the watermark
-    /// `(tenant, mailbox, watermark)` that follows the events they came from, in one
-    /// transaction: either both are written or neither. Returns the pushes' ids, in order.
+    /// Adds pushes, due at `not_before_ms` (the node that enqueues sends them itself at once; no
+    /// other sender's claim_due sees them before then), and writes `checkpoint`, in one transaction.
+    ///
+    /// Either everything is written or nothing: the pushes, and the checkpoint's watermark
+    /// that follows the events they came from. With a [`Checkpoint::holder`], nothing is
+    /// written unless that node holds the mailbox's unexpired lease ([`StoreError::Conflict`]).
+    /// Returns the pushes' ids, in order.
     async fn enqueue(
         &self,
         pushes: &[PendingPush],
-        watermark: Option<(&TenantId, &str, &str)>,
+        not_before_ms: i64,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Vec<i64>, StoreError>;
 
-    /// At most `limit` pushes due at `now_ms` (`not_before_ms <= now_ms`), oldest first. They stay
-    /// in the outbox until completed: one dispatcher reads them.
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Claims at most `limit` pushes due at `now_ms` (not_before_ms <= now_ms), oldest first
+    /// (not_before_ms, id), making each due again only at `until_ms` unless completed or retried
+    /// before. Two callers claiming at once never get the same push (PostgreSQL: UPDATE ... WHERE
+    /// id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING). `attempts` is not changed by a claim.
+    ///
+    /// The entries answered carry their new `not_before_ms` (`until_ms`).
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        until_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Removes a push the provider accepted (or gave up on); false if it was gone.
     async fn complete(&self, id: i64) -> Result<bool, StoreError>;

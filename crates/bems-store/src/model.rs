@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::cluster::NodeId;
+
 /// A tenant's name (`contoso`): letters, digits, `-` and `_`, 1-64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -144,6 +146,24 @@ pub struct PendingPush {
     pub payload: String,
     /// When the event that caused it was seen (Unix milliseconds), for latency.
     pub seen_at_ms: i64,
+}
+
+/// Where a batch's events leave a mailbox, written with their pushes by
+/// [`Outbox::enqueue`](crate::Outbox::enqueue). Re-exported at the root.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint<'a> {
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// The mailbox (compared without regard to ASCII case).
+    pub mailbox: &'a str,
+    /// The watermark after the events, when the subscription has one (written; the mailbox
+    /// row is added if it is not stored, as today).
+    pub watermark: Option<&'a str>,
+    /// When set, nothing at all is written (no push, no watermark) unless this node holds the
+    /// mailbox's unexpired lease: StoreError::Conflict whose rule says the lease is another
+    /// node's or expired (fencing: a node that lost its lease cannot announce what the new
+    /// holder will announce).
+    pub holder: Option<&'a NodeId>,
 }
 
 /// A pending push as stored.

@@ -4,10 +4,13 @@
 //! statements (in one transaction when it writes more than one row) and gives it back. The
 //! schema is brought up to date by numbered migrations when the store connects (see `schema`),
 //! under an advisory lock, so nodes starting together do not both apply them. Secrets are sealed
-//! as in SQLite (`crypto`) before they reach the database.
+//! as in SQLite (`crypto`) before they reach the database. Leases are timed by the database's
+//! clock (`leases`); one more connection listens for tenant changes of every node (`listen`).
 
 mod devices;
 mod followme;
+mod leases;
+mod listen;
 mod mailboxes;
 mod outbox;
 mod schema;
@@ -20,11 +23,14 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use time::OffsetDateTime;
+use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use self::listen::Listener;
 use self::schema::MigrateError;
-use super::{StoreError, StoreKey};
+use super::{StoreError, StoreKey, TENANT_CHANGES};
+use crate::model::TenantId;
 
 /// How many connections one store holds at most.
 const POOL_SIZE: usize = 16;
@@ -34,13 +40,20 @@ const POOL_WAIT: Duration = Duration::from_secs(10);
 /// The store in a PostgreSQL database: a pool of connections, the schema brought up to date by
 /// numbered migrations when connecting, secrets sealed with the store key.
 ///
-/// Several processes (nodes) may use one database at once: every write is one transaction, and
-/// [`due`](crate::Outbox::due) reads the outbox with `FOR UPDATE SKIP LOCKED`, so nodes reading
-/// at the same moment are handed different pushes. Cheap to share behind an `Arc`.
+/// Several processes (nodes) may use one database at once: every write is one transaction;
+/// [`claim_due`](crate::Outbox::claim_due) and [`claim`](crate::Leases::claim) select with
+/// `FOR UPDATE SKIP LOCKED`, so nodes claiming at the same moment are handed different pushes
+/// and mailboxes; leases are timed by the database's clock. Besides the pool, the store keeps
+/// one connection that listens for tenant changes of every node
+/// ([`tenant_changes`](crate::TenantStore::tenant_changes)). Cheap to share behind an `Arc`.
 pub struct PostgresStore {
     pool: Pool,
     key: StoreKey,
     url: String,
+    /// Tenant changes heard by `listener`.
+    changes: broadcast::Sender<TenantId>,
+    /// Listens for tenant changes until the store is dropped.
+    _listener: Listener,
 }
 
 impl PostgresStore {
@@ -61,7 +74,7 @@ impl PostgresStore {
             .parse()
             .map_err(|e| failed(Box::new(Failure::from(e))))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -98,10 +111,16 @@ impl PostgresStore {
             }
         }
         drop(client);
+        let (changes, _) = broadcast::channel(TENANT_CHANGES);
+        let listener = Listener::start(&config, &changes)
+            .await
+            .map_err(|e| failed(Box::new(e)))?;
         Ok(Self {
             pool,
             key,
             url: shown,
+            changes,
+            _listener: listener,
         })
     }
 
@@ -151,6 +170,9 @@ pub(crate) enum Failure {
     /// A stored value that is not what the store writes.
     #[error("a stored value cannot be read: {0}")]
     Unreadable(String),
+    /// The database did not answer in time.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
 }
 
 impl Failure {
@@ -219,7 +241,11 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Now, in Unix milliseconds.
+/// Now, in Unix milliseconds, by the database's clock (leases are timed by it, so that nodes
+/// with skewed clocks agree).
+pub(crate) const CLOCK: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// Now, in Unix milliseconds (this node's clock: what the outbox and `updated_at_ms` keep).
 fn now_ms() -> i64 {
     let ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     i64::try_from(ms).unwrap_or(i64::MAX)

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "follow-me documents", V2_FOLLOW_ME),
     (3, "each mailbox's last known unread count", V3_UNREAD),
     (4, "outbox ids never reused", V4_OUTBOX_IDS),
+    (5, "mailbox leases and the cluster's nodes", V5_LEASES),
 ];
 
 /// The newest schema version this build knows.
@@ -127,6 +128,28 @@ CREATE INDEX outbox_due ON outbox (not_before_ms, id);
 CREATE INDEX outbox_by_device ON outbox (device_id);
 ";
 
+/// Each mailbox is watched by the node holding its lease: `holder` (a node id) until
+/// `lease_until_ms`, renewed at `leased_at_ms`; all three are NULL when nobody holds it. The
+/// nodes of the cluster say they are alive in `nodes` (times in Unix ms of the store's clock).
+const V5_LEASES: &str = "
+ALTER TABLE mailboxes ADD COLUMN holder TEXT;
+ALTER TABLE mailboxes ADD COLUMN lease_until_ms INTEGER;
+ALTER TABLE mailboxes ADD COLUMN leased_at_ms INTEGER
+    CHECK ((holder IS NULL) = (lease_until_ms IS NULL)
+           AND (holder IS NULL) = (leased_at_ms IS NULL));
+CREATE INDEX mailboxes_by_lease ON mailboxes (lease_until_ms);
+CREATE INDEX mailboxes_by_holder ON mailboxes (holder, lease_until_ms) WHERE holder IS NOT NULL;
+
+CREATE TABLE nodes (
+    node            TEXT PRIMARY KEY NOT NULL,
+    capacity        INTEGER NOT NULL CHECK (capacity >= 0),
+    started_at_ms   INTEGER NOT NULL,
+    heartbeat_at_ms INTEGER NOT NULL,
+    alive_until_ms  INTEGER NOT NULL,
+    url             TEXT
+) STRICT;
+";
+
 /// Why the schema could not be brought up to date.
 #[derive(Debug)]
 pub(crate) enum MigrateError {
@@ -216,6 +239,45 @@ mod tests {
             .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_file_at_version_4_keeps_its_mailboxes_free_of_leases() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (
+                 version INTEGER PRIMARY KEY, description TEXT NOT NULL,
+                 applied_at_ms INTEGER NOT NULL
+             ) STRICT;",
+        )
+        .unwrap();
+        for (version, description, sql) in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?1, ?2, 0)",
+                params![version, description],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO mailboxes (tenant, mailbox, watermark, updated_at_ms)
+             VALUES ('contoso', 'alice@contoso.com', 'w1', 1)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, 2).unwrap(), 1);
+        let row: (String, Option<String>, Option<i64>) = conn
+            .query_row(
+                "SELECT watermark, holder, lease_until_ms FROM mailboxes",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("w1".to_owned(), None, None));
+        let nodes: i64 = conn
+            .query_row("SELECT count(*) FROM nodes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(nodes, 0);
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! file is private to the service's user (see `file`).
 
 mod api;
+mod cluster;
 mod devices;
 mod file;
 mod followme;
+mod leases;
 mod mailboxes;
+mod nodes;
 mod outbox;
 mod secrets;
 mod tenants;
@@ -25,11 +28,12 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::types::Type;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use self::worker::{Deliver, Job};
 use super::schema::{self, MigrateError};
-use super::{StoreError, StoreKey};
+use super::{StoreError, StoreKey, TENANT_CHANGES};
+use crate::model::TenantId;
 
 /// How many operations may wait for the worker; callers wait beyond that.
 const QUEUE: usize = 1024;
@@ -44,6 +48,8 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     key: StoreKey,
     path: PathBuf,
+    /// This process's changes of tenant settings, for `tenant_changes`.
+    changes: broadcast::Sender<TenantId>,
 }
 
 impl SqliteStore {
@@ -101,7 +107,13 @@ impl SqliteStore {
         opened
             .await
             .map_err(|_| StoreError::Stopped { op: "open" })??;
-        Ok(Self { jobs, key, path })
+        let (changes, _) = broadcast::channel(TENANT_CHANGES);
+        Ok(Self {
+            jobs,
+            key,
+            path,
+            changes,
+        })
     }
 
     /// Runs `work` on the store's thread; `record` names what it concerns if it fails.

@@ -1,5 +1,6 @@
 //! The PostgreSQL store's own behaviour over a real server: migrations, refusals, what the
-//! database holds, the outbox read by two nodes. What any backend must do is the conformance
+//! database holds, the outbox claimed by two nodes; two nodes sharing the database (leases,
+//! claims, tenant changes) are in `cluster`. What any backend must do is the conformance
 //! suite (`tests/conformance.rs`). Each test takes a scratch database from `BEMS_POSTGRES_URL`;
 //! without it the tests are skipped with a note, unless `BEMS_REQUIRE_SERVICES=1`.
 //!
@@ -9,6 +10,7 @@
 //! scripts/postgres/stop.sh
 //! ```
 
+mod cluster;
 mod support;
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
@@ -46,7 +48,7 @@ async fn migrations_run_once_and_the_data_outlives_the_store() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2);
 }
 
 #[tokio::test]
@@ -80,7 +82,7 @@ async fn errors_say_what_the_server_said_and_an_unreachable_server_is_named() {
         payload: "{}".into(),
         seen_at_ms: 1,
     };
-    let error = store.enqueue(&[push], None).await.unwrap_err();
+    let error = store.enqueue(&[push], 1, None).await.unwrap_err();
     let text = error.to_string();
     assert!(
         text.contains("alice@contoso.com") && text.contains("foreign key"),
@@ -170,8 +172,8 @@ async fn secrets_are_sealed_in_the_database_and_need_their_key() {
 }
 
 #[tokio::test]
-async fn due_skips_the_pushes_another_node_is_reading() {
-    let Some((url, _scratch)) = scratch("postgres::due_skips_locked_pushes").await else {
+async fn claim_due_skips_the_pushes_another_node_is_claiming() {
+    let Some((url, _scratch)) = scratch("postgres::claim_due_skips_locked_pushes").await else {
         return;
     };
     let store = PostgresStore::connect(&url, key()).await.unwrap();
@@ -196,12 +198,12 @@ async fn due_skips_the_pushes_another_node_is_reading() {
         payload: "{}".into(),
         seen_at_ms,
     };
-    let ids = store.enqueue(&[push(1), push(2)], None).await.unwrap();
+    let ids = store.enqueue(&[push(1), push(2)], 1, None).await.unwrap();
 
-    // Another node holds the oldest push while it reads.
+    // Another node holds the oldest push while it claims.
     let mut other = admin_client(&url).await;
-    let reading = other.transaction().await.unwrap();
-    reading
+    let claiming = other.transaction().await.unwrap();
+    claiming
         .query(
             "SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
             &[],
@@ -209,20 +211,24 @@ async fn due_skips_the_pushes_another_node_is_reading() {
         .await
         .unwrap();
     let due: Vec<i64> = store
-        .due(10, 10)
+        .claim_due(10, 10, 20)
         .await
         .unwrap()
         .iter()
         .map(|e| e.id)
         .collect();
-    assert_eq!(due, [ids[1]], "the push being read elsewhere is skipped");
-    reading.commit().await.unwrap();
+    assert_eq!(due, [ids[1]], "the push being claimed elsewhere is skipped");
+    claiming.commit().await.unwrap();
     let due: Vec<i64> = store
-        .due(10, 10)
+        .claim_due(10, 10, 20)
         .await
         .unwrap()
         .iter()
         .map(|e| e.id)
         .collect();
-    assert_eq!(due, ids);
+    assert_eq!(
+        due,
+        [ids[0]],
+        "then it is claimed; the other is not due again before 20"
+    );
 }

@@ -5,7 +5,7 @@ use bems_store::{DeviceStore, MailboxStore, Outbox, TenantStore};
 use std::path::{Path, PathBuf};
 
 use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
-use bems_store::{SqliteStore, Store, StoreError, StoreKey};
+use bems_store::{Checkpoint, SqliteStore, Store, StoreError, StoreKey};
 use secrecy::{ExposeSecret, SecretSlice};
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
@@ -58,8 +58,17 @@ async fn fill(store: &dyn Store) -> i64 {
         })
         .await
         .unwrap();
-    let mark = Some((&contoso(), "alice@contoso.com", "AQAAAA=="));
-    store.enqueue(&[push(alice.id, 5)], mark).await.unwrap();
+    let tenant = contoso();
+    let mark = Checkpoint {
+        tenant: &tenant,
+        mailbox: "alice@contoso.com",
+        watermark: Some("AQAAAA=="),
+        holder: None,
+    };
+    store
+        .enqueue(&[push(alice.id, 5)], 5, Some(mark))
+        .await
+        .unwrap();
     store
         .put_secret(&contoso(), "oauth", &SecretSlice::from(SECRET.to_vec()))
         .await
@@ -113,7 +122,10 @@ async fn a_reopened_file_holds_everything() {
         .unwrap();
     assert_eq!(mailbox.grouping.as_deref(), Some("PRDEX01"));
     assert_eq!(mailbox.watermark.as_deref(), Some("AQAAAA=="));
-    assert_eq!(store.due(5, 10).await.unwrap()[0].push, push(device_id, 5));
+    assert_eq!(
+        store.claim_due(5, 10, 6).await.unwrap()[0].push,
+        push(device_id, 5)
+    );
     assert_eq!(
         store
             .secret(&contoso(), "oauth")
@@ -187,7 +199,7 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
@@ -215,7 +227,7 @@ async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
             error,
             StoreError::TooNew {
                 found: 99,
-                supported: 4,
+                supported: 5,
                 ..
             }
         ),

@@ -55,7 +55,7 @@ pub async fn a_token_of_another_mailbox_or_tenant_is_refused_and_nothing_moves(
         payload: "{}".into(),
         seen_at_ms: 1,
     };
-    store.enqueue(&[push], None).await.unwrap();
+    store.enqueue(&[push], 1, None).await.unwrap();
 
     let bob = new_device("bob@contoso.com", "tok");
     let mut elsewhere = new_device("alice@contoso.com", "tok");
@@ -139,7 +139,7 @@ pub async fn registering_again_in_place_keeps_pending_pushes(store: Arc<dyn Stor
         payload: "{}".into(),
         seen_at_ms: 1,
     };
-    store.enqueue(&[push], None).await.unwrap();
+    store.enqueue(&[push], 1, None).await.unwrap();
     store
         .register_device(&new_device("alice@contoso.com", "tok"), 10)
         .await
@@ -166,7 +166,7 @@ pub async fn unregistering_and_removing_delete_the_device_and_its_pushes(store: 
             seen_at_ms: 1,
         })
         .into();
-    store.enqueue(&pushes, None).await.unwrap();
+    store.enqueue(&pushes, 1, None).await.unwrap();
 
     assert!(
         !store

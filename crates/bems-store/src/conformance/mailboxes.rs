@@ -174,3 +174,69 @@ pub async fn watermarks_are_saved_loaded_and_removed_with_their_mailbox(store: A
         None
     );
 }
+
+/// `unread_counts_of` answers the saved counts of the mailboxes asked for (compared
+/// lower-cased), of that tenant, and no others.
+pub async fn unread_counts_of_returns_only_the_asked_saved_ones(store: Arc<dyn Store>) {
+    let fabrikam = TenantId::new("fabrikam").unwrap();
+    for mailbox in [
+        "a@contoso.com",
+        "b@contoso.com",
+        "c@contoso.com",
+        "d@contoso.com",
+    ] {
+        store.upsert_mailbox(&record(mailbox, None)).await.unwrap();
+    }
+    let mut other = record("a@contoso.com", None);
+    other.tenant = fabrikam.clone();
+    store.upsert_mailbox(&other).await.unwrap();
+    store
+        .save_unread_counts(
+            &contoso(),
+            &[
+                ("a@contoso.com".into(), 1),
+                ("b@contoso.com".into(), 2),
+                ("c@contoso.com".into(), 3),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .save_unread_counts(&fabrikam, &[("a@contoso.com".into(), 9)])
+        .await
+        .unwrap();
+    let asked: Vec<String> = [
+        "A@Contoso.com",
+        "c@contoso.com",
+        "d@contoso.com",
+        "ghost@contoso.com",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut counts = store.unread_counts_of(&contoso(), &asked).await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("a@contoso.com".to_owned(), 1),
+            ("c@contoso.com".to_owned(), 3)
+        ],
+        "d@ has no count saved, ghost@ is not stored, b@ was not asked for"
+    );
+    assert!(
+        store
+            .unread_counts_of(&contoso(), &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // More than one statement's worth (SQLite asks in chunks).
+    let many: Vec<String> = (0..1200)
+        .map(|n| format!("user{n}@contoso.com"))
+        .chain(["b@contoso.com".to_owned()])
+        .collect();
+    assert_eq!(
+        store.unread_counts_of(&contoso(), &many).await.unwrap(),
+        [("b@contoso.com".to_owned(), 2)]
+    );
+}

@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use super::{contoso, new_device};
-use crate::model::PendingPush;
+use crate::model::{Checkpoint, PendingPush, TenantId};
 use crate::{Store, StoreError};
 
-fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
+pub(super) fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
     PendingPush {
         device_id,
         tenant: contoso(),
@@ -14,8 +14,18 @@ fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
     }
 }
 
+/// A checkpoint of `tenant`'s `mailbox` with `watermark`, fenced by no node.
+fn mark<'a>(tenant: &'a TenantId, mailbox: &'a str, watermark: &'a str) -> Checkpoint<'a> {
+    Checkpoint {
+        tenant,
+        mailbox,
+        watermark: Some(watermark),
+        holder: None,
+    }
+}
+
 /// Registers alice's device and returns its id.
-async fn with_device(store: &dyn Store) -> i64 {
+pub(super) async fn with_device(store: &dyn Store) -> i64 {
     let device = store
         .register_device(&new_device("alice@contoso.com", "tok"), 10)
         .await
@@ -23,35 +33,76 @@ async fn with_device(store: &dyn Store) -> i64 {
     device.id
 }
 
-/// Pushes come due at their `seen_at_ms`, oldest first, and leave the outbox when completed, once.
-pub async fn pushes_come_due_oldest_first_and_leave_when_completed(store: Arc<dyn Store>) {
+/// `claim_due` hands out the pushes due (their `not_before_ms` reached), oldest first, each
+/// carrying its new time; a claimed push is not handed out again before it.
+pub async fn claimed_pushes_come_oldest_first_and_only_when_due(store: Arc<dyn Store>) {
     let device = with_device(&*store).await;
-    let ids = store
-        .enqueue(&[push(device, 30), push(device, 10)], None)
+    let late = store.enqueue(&[push(device, 3)], 30, None).await.unwrap();
+    let early = store
+        .enqueue(&[push(device, 1), push(device, 2)], 10, None)
         .await
         .unwrap();
-    let more = store.enqueue(&[push(device, 20)], None).await.unwrap();
-    assert_eq!(store.outbox_len().await.unwrap(), 3);
+    let middle = store.enqueue(&[push(device, 4)], 20, None).await.unwrap();
+    assert_eq!(store.outbox_len().await.unwrap(), 4);
 
-    assert!(store.due(9, 10).await.unwrap().is_empty());
-    let due: Vec<_> = store
-        .due(25, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(due, [ids[1], more[0]]);
-    let first = &store.due(100, 1).await.unwrap()[0];
+    assert!(store.claim_due(9, 10, 1_000).await.unwrap().is_empty());
+    let claimed = store.claim_due(25, 10, 1_000).await.unwrap();
+    let ids: Vec<_> = claimed.iter().map(|e| e.id).collect();
     assert_eq!(
-        (first.id, first.attempts, first.not_before_ms),
-        (ids[1], 0, 10)
+        ids,
+        [early[0], early[1], middle[0]],
+        "by not_before_ms, then id"
     );
-    assert_eq!(first.push, push(device, 10));
+    assert_eq!(
+        (claimed[0].attempts, claimed[0].not_before_ms),
+        (0, 1_000),
+        "the claim's new time, attempts untouched"
+    );
+    assert_eq!(claimed[0].push, push(device, 1));
+    let rest = store.claim_due(100, 10, 1_000).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        late,
+        "the pushes claimed before are not due again yet"
+    );
+    assert_eq!(store.claim_due(100, 2, 1_000).await.unwrap().len(), 0);
+    assert_eq!(
+        store.outbox_len().await.unwrap(),
+        4,
+        "a claim removes nothing"
+    );
+}
 
-    assert!(store.complete(ids[1]).await.unwrap());
-    assert!(!store.complete(ids[1]).await.unwrap());
-    assert_eq!(store.outbox_len().await.unwrap(), 2);
+/// A claimed push is due again at the claim's `until_ms` unless completed; a completed one is
+/// gone for good.
+pub async fn a_claimed_push_is_due_again_at_its_until_unless_completed(store: Arc<dyn Store>) {
+    let device = with_device(&*store).await;
+    let ids = store
+        .enqueue(&[push(device, 1), push(device, 2)], 1, None)
+        .await
+        .unwrap();
+    assert_eq!(store.claim_due(1, 10, 500).await.unwrap().len(), 2);
+    assert!(store.complete(ids[0]).await.unwrap());
+    assert!(!store.complete(ids[0]).await.unwrap());
+    assert!(store.claim_due(499, 10, 900).await.unwrap().is_empty());
+    let again = store.claim_due(500, 10, 900).await.unwrap();
+    assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
+    assert_eq!(again[0].attempts, 0);
+    assert_eq!(store.outbox_len().await.unwrap(), 1);
+}
+
+/// Pushes are not due before the `not_before_ms` they were enqueued with, whenever they were
+/// seen.
+pub async fn enqueued_pushes_wait_for_their_not_before(store: Arc<dyn Store>) {
+    let device = with_device(&*store).await;
+    let ids = store
+        .enqueue(&[push(device, 5)], 1_000, None)
+        .await
+        .unwrap();
+    assert!(store.claim_due(999, 10, 2_000).await.unwrap().is_empty());
+    let due = store.claim_due(1_000, 10, 2_000).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert_eq!(due[0].push.seen_at_ms, 5);
 }
 
 /// A push's id is never handed to a later push, even when the outbox was emptied.
@@ -59,10 +110,10 @@ pub async fn an_id_names_one_push_for_good(store: Arc<dyn Store>) {
     // The courier keeps ids of pushes on their way: an emptied outbox must not hand the
     // last id to the next push.
     let device = with_device(&*store).await;
-    let first = store.enqueue(&[push(device, 1)], None).await.unwrap()[0];
+    let first = store.enqueue(&[push(device, 1)], 1, None).await.unwrap()[0];
     assert!(store.complete(first).await.unwrap());
     assert_eq!(store.outbox_len().await.unwrap(), 0);
-    let next = store.enqueue(&[push(device, 2)], None).await.unwrap()[0];
+    let next = store.enqueue(&[push(device, 2)], 2, None).await.unwrap()[0];
     assert!(next > first, "{next} after {first}");
     assert!(
         !store.complete(first).await.unwrap(),
@@ -75,24 +126,33 @@ pub async fn an_id_names_one_push_for_good(store: Arc<dyn Store>) {
 pub async fn a_retried_push_counts_its_attempts_and_waits(store: Arc<dyn Store>) {
     let device = with_device(&*store).await;
     let ids = store
-        .enqueue(&[push(device, 10), push(device, 20)], None)
+        .enqueue(&[push(device, 10), push(device, 20)], 10, None)
         .await
         .unwrap();
+    assert_eq!(store.claim_due(10, 1, 100).await.unwrap()[0].id, ids[0]);
     assert!(store.retry_later(ids[0], 1_000).await.unwrap());
     assert!(store.retry_later(ids[0], 2_000).await.unwrap());
     assert!(!store.retry_later(ids[0] + 100, 2_000).await.unwrap());
-    let due = store.due(1_500, 10).await.unwrap();
+    let due = store.claim_due(1_500, 10, 5_000).await.unwrap();
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
-    let later = store.due(2_000, 10).await.unwrap();
-    assert_eq!(later[1].id, ids[0]);
-    assert_eq!((later[1].attempts, later[1].not_before_ms), (2, 2_000));
+    let later = store.claim_due(2_000, 10, 5_000).await.unwrap();
+    assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[0]]);
+    assert_eq!((later[0].attempts, later[0].not_before_ms), (2, 5_000));
 }
 
-/// The watermark given to `enqueue` is saved with its pushes, and without any.
+/// The watermark of `enqueue`'s checkpoint (without a holder) is saved with its pushes, and
+/// without any.
 pub async fn the_watermark_advances_with_its_pushes(store: Arc<dyn Store>) {
     let device = with_device(&*store).await;
-    let mark = Some((&contoso(), "Alice@contoso.com", "w1"));
-    let ids = store.enqueue(&[push(device, 1)], mark).await.unwrap();
+    let tenant = contoso();
+    let ids = store
+        .enqueue(
+            &[push(device, 1)],
+            1,
+            Some(mark(&tenant, "Alice@contoso.com", "w1")),
+        )
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 1);
     assert_eq!(
         store
@@ -104,7 +164,7 @@ pub async fn the_watermark_advances_with_its_pushes(store: Arc<dyn Store>) {
     );
     // Events that produce no push still move the watermark.
     store
-        .enqueue(&[], Some((&contoso(), "alice@contoso.com", "w2")))
+        .enqueue(&[], 1, Some(mark(&tenant, "alice@contoso.com", "w2")))
         .await
         .unwrap();
     assert_eq!(
@@ -129,7 +189,11 @@ pub async fn a_failure_half_way_writes_neither_pushes_nor_watermark(store: Arc<d
     // The second push names a device that does not exist: the foreign key fails it.
     let pushes = [push(device, 1), push(device + 1000, 2), push(device, 3)];
     let error = store
-        .enqueue(&pushes, Some((&contoso(), "alice@contoso.com", "w2")))
+        .enqueue(
+            &pushes,
+            1,
+            Some(mark(&contoso(), "alice@contoso.com", "w2")),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -148,7 +212,11 @@ pub async fn a_failure_half_way_writes_neither_pushes_nor_watermark(store: Arc<d
     );
     // The store goes on.
     assert_eq!(
-        store.enqueue(&[push(device, 4)], None).await.unwrap().len(),
+        store
+            .enqueue(&[push(device, 4)], 4, None)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

@@ -1,4 +1,7 @@
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 use super::{contoso, new_device};
 use crate::model::TenantId;
@@ -76,4 +79,42 @@ pub async fn deleting_a_tenant_deletes_everything_of_it_and_nothing_else(store: 
     assert!(store.certificates(&contoso()).await.unwrap().is_empty());
     assert_eq!(store.devices(&fabrikam).await.unwrap().len(), 1);
     assert!(store.secret(&fabrikam, "oauth").await.unwrap().is_some());
+}
+
+/// The next tenant change, waited for at most ten seconds (PostgreSQL's come back from the
+/// database).
+async fn next_change(changes: &mut broadcast::Receiver<TenantId>) -> TenantId {
+    tokio::time::timeout(Duration::from_secs(10), changes.recv())
+        .await
+        .expect("a tenant change within 10 s")
+        .expect("a tenant change")
+}
+
+/// A receiver of `tenant_changes` made before hears of every save and delete of tenant
+/// settings, in order; a delete of a tenant without settings is no change.
+pub async fn tenant_changes_report_saves_and_deletes(store: Arc<dyn Store>) {
+    let fabrikam = TenantId::new("fabrikam").unwrap();
+    let mut changes = store.tenant_changes();
+    store.put_tenant(&contoso(), r#"{"v":1}"#).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, contoso());
+    store.put_tenant(&fabrikam, "{}").await.unwrap();
+    assert!(
+        !store
+            .delete_tenant(&TenantId::new("ghost").unwrap())
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_tenant(&contoso()).await.unwrap());
+    assert_eq!(next_change(&mut changes).await, fabrikam);
+    assert_eq!(next_change(&mut changes).await, contoso());
+    // A refused write is no change.
+    assert!(store.put_tenant(&fabrikam, "not json").await.is_err());
+    let mut later = store.tenant_changes();
+    store.put_tenant(&fabrikam, r#"{"v":2}"#).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, fabrikam);
+    assert_eq!(
+        next_change(&mut later).await,
+        fabrikam,
+        "a receiver made later"
+    );
 }

@@ -143,6 +143,36 @@ impl MailboxStore for PostgresStore {
         settle(OP, record, result)
     }
 
+    async fn unread_counts_of(
+        &self,
+        tenant: &TenantId,
+        mailboxes: &[String],
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        const OP: &str = "list unread counts";
+        let mut asked = mailboxes
+            .iter()
+            .map(|mailbox| check::mailbox(OP, mailbox))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        asked.sort_unstable();
+        asked.dedup();
+        let record = format!("of {} mailboxes of tenant {tenant}", asked.len());
+        let client = self.client(OP, &record).await?;
+        let result = async {
+            let rows = client
+                .query(
+                    "SELECT mailbox, unread FROM mailboxes
+                     WHERE tenant = $1 AND mailbox = ANY($2) AND unread IS NOT NULL",
+                    &[&tenant.as_str(), &asked],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, unsigned(row, 1)?)))
+                .collect()
+        }
+        .await;
+        settle(OP, record, result)
+    }
+
     async fn save_unread_counts(
         &self,
         tenant: &TenantId,

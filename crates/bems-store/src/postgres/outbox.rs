@@ -1,10 +1,13 @@
-//! The outbox: pushes between "event seen" and "push accepted", read with `FOR UPDATE SKIP LOCKED`.
+//! The outbox: pushes between "event seen" and "push accepted", written fenced by the
+//! mailbox's lease and claimed with `FOR UPDATE SKIP LOCKED`.
 
 use async_trait::async_trait;
 
+use super::leases::fence;
 use super::shared::{OUTBOX_COLUMNS, count, entry, save_watermark, settle};
-use super::{PostgresStore, now_ms};
-use crate::model::{OutboxEntry, PendingPush, TenantId};
+use super::{Failure, PostgresStore, now_ms};
+use crate::cluster::sql_limit;
+use crate::model::{Checkpoint, OutboxEntry, PendingPush};
 use crate::{Outbox, StoreError, check};
 
 #[async_trait]
@@ -12,36 +15,33 @@ impl Outbox for PostgresStore {
     async fn enqueue(
         &self,
         pushes: &[PendingPush],
-        watermark: Option<(&TenantId, &str, &str)>,
+        not_before_ms: i64,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Vec<i64>, StoreError> {
         const OP: &str = "enqueue";
         let pushes = check::pushes(OP, pushes)?;
-        let mark = match watermark {
-            Some((tenant, mailbox, watermark)) => {
-                Some((tenant.as_str(), check::mailbox(OP, mailbox)?, watermark))
-            }
+        let mailbox = match checkpoint {
+            Some(checkpoint) => Some(check::mailbox(OP, checkpoint.mailbox)?),
             None => None,
         };
-        let record = match (&mark, pushes.first()) {
-            (Some((tenant, mailbox, _)), _) => format!(
-                "{} pushes for mailbox {mailbox} of tenant {tenant}",
-                pushes.len()
-            ),
-            (None, Some(first)) => format!(
-                "{} pushes, the first for mailbox {}",
-                pushes.len(),
-                first.mailbox
-            ),
-            (None, None) => "nothing".to_owned(),
-        };
+        let at = checkpoint
+            .zip(mailbox.as_deref())
+            .map(|(checkpoint, mailbox)| (checkpoint.tenant.as_str(), mailbox));
+        let record = check::enqueued(&pushes, at);
         let mut client = self.client(OP, &record).await?;
         let result = async {
             let tx = client.transaction().await?;
+            if let Some((checkpoint, (tenant, mailbox))) = checkpoint.zip(at)
+                && let Some(node) = checkpoint.holder
+                && let Err(fenced) = fence(&tx, node, tenant, mailbox).await?
+            {
+                return Ok(Err(fenced));
+            }
             let insert = tx
                 .prepare(
                     "INSERT INTO outbox
                          (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms)
-                     VALUES ($1, $2, $3, $4, $5, $5)
+                     VALUES ($1, $2, $3, $4, $5, $6)
                      RETURNING id",
                 )
                 .await?;
@@ -56,37 +56,53 @@ impl Outbox for PostgresStore {
                             &push.mailbox,
                             &push.payload,
                             &push.seen_at_ms,
+                            &not_before_ms,
                         ],
                     )
                     .await?;
                 ids.push(row.try_get(0)?);
             }
-            if let Some((tenant, mailbox, watermark)) = &mark {
+            if let Some((checkpoint, (tenant, mailbox))) = checkpoint.zip(at)
+                && let Some(watermark) = checkpoint.watermark
+            {
                 save_watermark(&tx, tenant, mailbox, watermark, now_ms()).await?;
             }
             tx.commit().await?;
-            Ok(ids)
+            Ok(Ok(ids))
         }
         .await;
-        settle(OP, record, result)
+        settle(OP, record.clone(), result)?.map_err(|fenced| fenced.into_conflict(OP, record))
     }
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        const OP: &str = "read due pushes";
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        until_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        const OP: &str = "claim due pushes";
         let record = format!("at {now_ms}");
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut client = self.client(OP, &record).await?;
+        let limit = sql_limit(limit);
+        let client = self.client(OP, &record).await?;
         let result = async {
-            let tx = client.transaction().await?;
-            // Rows another node is reading right now are skipped, not waited for.
+            // Rows another node is claiming right now are skipped, not waited for; a row it
+            // claimed meanwhile is due no more when its new version is checked again.
             let sql = format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE not_before_ms <= $1
-                 ORDER BY not_before_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+                "WITH picked AS (
+                     SELECT id AS picked, not_before_ms AS was FROM outbox
+                     WHERE not_before_ms <= $1
+                     ORDER BY not_before_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE outbox SET not_before_ms = $3 FROM picked WHERE id = picked
+                 RETURNING {OUTBOX_COLUMNS}, was"
             );
-            let rows = tx.query(&sql, &[&now_ms, &limit]).await?;
-            let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
-            tx.commit().await?;
-            Ok(entries)
+            let rows = client.query(&sql, &[&now_ms, &limit, &until_ms]).await?;
+            let mut claimed = rows
+                .iter()
+                .map(|row| Ok((row.try_get::<_, i64>(8)?, entry(row)?)))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            claimed.sort_by_key(|(was, entry)| (*was, entry.id));
+            Ok(claimed.into_iter().map(|(_, entry)| entry).collect())
         }
         .await;
         settle(OP, record, result)

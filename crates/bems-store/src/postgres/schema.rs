@@ -13,12 +13,15 @@ use deadpool_postgres::Client;
 const MIGRATION_LOCK: i64 = 0x6265_6d73;
 
 /// The migrations, in order: (version, what it does, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tenants, devices, mailboxes with unread counts, secrets, certificates, outbox, follow-me \
-     documents",
-    V1,
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tenants, devices, mailboxes with unread counts, secrets, certificates, outbox, \
+         follow-me documents",
+        V1,
+    ),
+    (2, "mailbox leases and the cluster's nodes", V2_LEASES),
+];
 
 /// The newest schema version this build knows.
 pub(super) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -94,6 +97,31 @@ CREATE TABLE follow_me (
     body          TEXT NOT NULL,
     updated_at_ms BIGINT NOT NULL,
     PRIMARY KEY (tenant, "user", key)
+);
+"#;
+
+/// Each mailbox is watched by the node holding its lease: `holder` (a node id) until
+/// `lease_until_ms`, renewed at `leased_at_ms`; all three are NULL when nobody holds it. The
+/// nodes of the cluster say they are alive in `nodes`. Times are Unix ms of the database's
+/// clock (`clock_timestamp()`), so nodes with skewed clocks agree on who holds what.
+const V2_LEASES: &str = r#"
+ALTER TABLE mailboxes
+    ADD COLUMN holder TEXT COLLATE "C",
+    ADD COLUMN lease_until_ms BIGINT,
+    ADD COLUMN leased_at_ms BIGINT,
+    ADD CONSTRAINT mailboxes_lease_whole
+        CHECK ((holder IS NULL) = (lease_until_ms IS NULL)
+               AND (holder IS NULL) = (leased_at_ms IS NULL));
+CREATE INDEX mailboxes_by_lease ON mailboxes (lease_until_ms);
+CREATE INDEX mailboxes_by_holder ON mailboxes (holder, lease_until_ms) WHERE holder IS NOT NULL;
+
+CREATE TABLE nodes (
+    node            TEXT COLLATE "C" PRIMARY KEY,
+    capacity        BIGINT NOT NULL CHECK (capacity >= 0),
+    started_at_ms   BIGINT NOT NULL,
+    heartbeat_at_ms BIGINT NOT NULL,
+    alive_until_ms  BIGINT NOT NULL,
+    url             TEXT NULL
 );
 "#;
 

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretSlice};
+use tokio::sync::broadcast;
 
+use super::listen::CHANNEL;
 use super::shared::{settle, tenant_id, unsigned};
 use super::{Failure, PostgresStore, now_ms};
 use crate::crypto::{self, Sealed};
@@ -16,12 +18,17 @@ impl TenantStore for PostgresStore {
         check::settings(OP, tenant, settings_json)?;
         let record = format!("tenant {tenant}");
         let client = self.client(OP, &record).await?;
+        // One statement: the change is announced to every node as it is committed.
         let result = client
             .execute(
-                "INSERT INTO tenants (id, settings, updated_at_ms) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET settings = excluded.settings,
-                                                updated_at_ms = excluded.updated_at_ms",
-                &[&tenant.as_str(), &settings_json, &now_ms()],
+                "WITH saved AS (
+                     INSERT INTO tenants (id, settings, updated_at_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET settings = excluded.settings,
+                                                    updated_at_ms = excluded.updated_at_ms
+                     RETURNING id
+                 )
+                 SELECT pg_notify($4, id) FROM saved",
+                &[&tenant.as_str(), &settings_json, &now_ms(), &CHANNEL],
             )
             .await
             .map(drop)
@@ -84,6 +91,10 @@ impl TenantStore for PostgresStore {
                 .execute("DELETE FROM tenants WHERE id = $1", &[&tenant.as_str()])
                 .await?
                 > 0;
+            if existed {
+                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant.as_str()])
+                    .await?;
+            }
             tx.commit().await?;
             Ok(existed)
         }
@@ -225,5 +236,9 @@ impl TenantStore for PostgresStore {
             &[&tenant.as_str(), &name],
         )
         .await
+    }
+
+    fn tenant_changes(&self) -> broadcast::Receiver<TenantId> {
+        self.changes.subscribe()
     }
 }

@@ -1,14 +1,16 @@
 //! [`Store`] for [`SqliteStore`]: input is checked (and mailboxes lower-cased) here, secrets are
-//! sealed and opened here, and the SQL runs on the store's thread.
+//! sealed and opened here, and the SQL runs on the store's thread. The outbox's part is in
+//! `outbox`, the leases' in `cluster`, beside their SQL.
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretSlice};
+use tokio::sync::broadcast;
 
-use super::{SqliteStore, devices, mailboxes, now_ms, outbox, secrets, tenants};
-use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, TenantId};
+use super::{SqliteStore, devices, mailboxes, now_ms, secrets, tenants};
+use crate::model::{Device, MailboxRecord, NewDevice, TenantId};
 use crate::{
     DeviceStore, FollowMeDocument, FollowMeExpect, FollowMeStore, FollowMeWrite, MailboxStore,
-    Outbox, StoreError, TenantStore, check, crypto,
+    StoreError, TenantStore, check, crypto,
 };
 
 #[async_trait]
@@ -22,7 +24,10 @@ impl TenantStore for SqliteStore {
             || format!("tenant {tenant}"),
             move |c| tenants::put(c, &id, &settings, now),
         )
-        .await
+        .await?;
+        // Nobody listening is no failure.
+        let _ = self.changes.send(tenant.clone());
+        Ok(())
     }
 
     async fn tenant(&self, tenant: &TenantId) -> Result<Option<String>, StoreError> {
@@ -42,12 +47,17 @@ impl TenantStore for SqliteStore {
 
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError> {
         let id = tenant.to_string();
-        self.call(
-            "delete tenant",
-            || format!("tenant {tenant}"),
-            move |c| tenants::delete(c, &id),
-        )
-        .await
+        let existed = self
+            .call(
+                "delete tenant",
+                || format!("tenant {tenant}"),
+                move |c| tenants::delete(c, &id),
+            )
+            .await?;
+        if existed {
+            let _ = self.changes.send(tenant.clone());
+        }
+        Ok(existed)
     }
 
     async fn put_secret(
@@ -142,6 +152,10 @@ impl TenantStore for SqliteStore {
             move |c| secrets::delete_certificate(c, &id, &owned),
         )
         .await
+    }
+
+    fn tenant_changes(&self) -> broadcast::Receiver<TenantId> {
+        self.changes.subscribe()
     }
 }
 
@@ -313,6 +327,27 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
+    async fn unread_counts_of(
+        &self,
+        tenant: &TenantId,
+        mailboxes: &[String],
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        const OP: &str = "list unread counts";
+        let mut asked = mailboxes
+            .iter()
+            .map(|mailbox| check::mailbox(OP, mailbox))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        asked.sort_unstable();
+        asked.dedup();
+        let (id, n) = (tenant.to_string(), asked.len());
+        self.call(
+            OP,
+            || format!("of {n} mailboxes of tenant {tenant}"),
+            move |c| mailboxes::unread_counts_of(c, &id, &asked),
+        )
+        .await
+    }
+
     async fn save_unread_counts(
         &self,
         tenant: &TenantId,
@@ -330,76 +365,6 @@ impl MailboxStore for SqliteStore {
             move |c| mailboxes::save_unread_counts(c, &id, &counts),
         )
         .await
-    }
-}
-
-#[async_trait]
-impl Outbox for SqliteStore {
-    async fn enqueue(
-        &self,
-        pushes: &[PendingPush],
-        watermark: Option<(&TenantId, &str, &str)>,
-    ) -> Result<Vec<i64>, StoreError> {
-        const OP: &str = "enqueue";
-        let pushes = check::pushes(OP, pushes)?;
-        let mark = match watermark {
-            Some((tenant, mailbox, watermark)) => {
-                let mailbox = check::mailbox(OP, mailbox)?;
-                Some((tenant.to_string(), mailbox, watermark.to_owned()))
-            }
-            None => None,
-        };
-        let record = match (&mark, pushes.first()) {
-            (Some((tenant, mailbox, _)), _) => format!(
-                "{} pushes for mailbox {mailbox} of tenant {tenant}",
-                pushes.len()
-            ),
-            (None, Some(first)) => format!(
-                "{} pushes, the first for mailbox {}",
-                pushes.len(),
-                first.mailbox
-            ),
-            (None, None) => "nothing".to_owned(),
-        };
-        let now = now_ms();
-        self.call(
-            OP,
-            || record,
-            move |c| outbox::enqueue(c, &pushes, mark.as_ref(), now),
-        )
-        .await
-    }
-
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.call(
-            "read due pushes",
-            || format!("at {now_ms}"),
-            move |c| outbox::due(c, now_ms, limit),
-        )
-        .await
-    }
-
-    async fn complete(&self, id: i64) -> Result<bool, StoreError> {
-        self.call(
-            "complete push",
-            || format!("push {id}"),
-            move |c| outbox::complete(c, id),
-        )
-        .await
-    }
-
-    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError> {
-        self.call(
-            "retry push",
-            || format!("push {id}"),
-            move |c| outbox::retry_later(c, id, not_before_ms),
-        )
-        .await
-    }
-
-    async fn outbox_len(&self) -> Result<u64, StoreError> {
-        self.call("count pushes", String::new, |c| outbox::len(c))
-            .await
     }
 }
 

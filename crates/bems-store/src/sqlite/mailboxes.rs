@@ -1,11 +1,11 @@
 //! Watched mailboxes and their watermarks.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::tenants::tenant_id;
 use crate::model::MailboxRecord;
 
-const COLUMNS: &str = "tenant, mailbox, ews_url, grouping, watermark";
+pub(super) const COLUMNS: &str = "tenant, mailbox, ews_url, grouping, watermark";
 
 /// Saves the record; a record without a watermark keeps the one saved before.
 pub(super) fn upsert(
@@ -98,6 +98,34 @@ pub(super) fn unread_counts(
     rows.collect()
 }
 
+/// How many mailboxes one statement of [`unread_counts_of`] asks for.
+const CHUNK: usize = 500;
+
+/// The saved unread counts of `mailboxes` (those with one), asked for in chunks.
+pub(super) fn unread_counts_of(
+    conn: &Connection,
+    tenant: &str,
+    mailboxes: &[String],
+) -> rusqlite::Result<Vec<(String, u32)>> {
+    let mut counts = Vec::new();
+    for chunk in mailboxes.chunks(CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT mailbox, unread FROM mailboxes
+             WHERE tenant = ? AND unread IS NOT NULL AND mailbox IN ({marks})"
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let asked = std::iter::once(tenant).chain(chunk.iter().map(String::as_str));
+        let rows = statement.query_map(params_from_iter(asked), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        for row in rows {
+            counts.push(row?);
+        }
+    }
+    Ok(counts)
+}
+
 pub(super) fn save_unread_counts(
     conn: &Connection,
     tenant: &str,
@@ -111,7 +139,7 @@ pub(super) fn save_unread_counts(
     Ok(())
 }
 
-fn mailbox_record(row: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
+pub(super) fn mailbox_record(row: &Row<'_>) -> rusqlite::Result<MailboxRecord> {
     Ok(MailboxRecord {
         tenant: tenant_id(row, 0)?,
         mailbox: row.get(1)?,

@@ -1,27 +1,122 @@
-//! The push outbox: pending pushes, written with the watermark that follows their events.
+//! The push outbox ([`Outbox`] for [`SqliteStore`]): pending pushes, written with the watermark
+//! that follows their events (fenced by the mailbox's lease when asked), and claimed by the
+//! senders.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 
-use super::mailboxes;
 use super::tenants::tenant_id;
-use crate::model::{OutboxEntry, PendingPush};
+use super::{SqliteStore, leases, mailboxes, now_ms};
+use crate::cluster::{Fenced, NodeId, sql_limit};
+use crate::model::{Checkpoint, OutboxEntry, PendingPush};
+use crate::{Outbox, StoreError, check};
 
-/// A watermark to save: (tenant, mailbox, watermark).
-pub(super) type Mark = (String, String, String);
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue(
+        &self,
+        pushes: &[PendingPush],
+        not_before_ms: i64,
+        checkpoint: Option<Checkpoint<'_>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        const OP: &str = "enqueue";
+        let pushes = check::pushes(OP, pushes)?;
+        let mark = match checkpoint {
+            Some(checkpoint) => Some(Mark {
+                tenant: checkpoint.tenant.to_string(),
+                mailbox: check::mailbox(OP, checkpoint.mailbox)?,
+                watermark: checkpoint.watermark.map(str::to_owned),
+                holder: checkpoint.holder.cloned(),
+            }),
+            None => None,
+        };
+        let record = check::enqueued(
+            &pushes,
+            mark.as_ref()
+                .map(|m| (m.tenant.as_str(), m.mailbox.as_str())),
+        );
+        let answer = self
+            .call(
+                OP,
+                || record.clone(),
+                move |c| enqueue(c, &pushes, not_before_ms, mark.as_ref(), now_ms()),
+            )
+            .await?;
+        answer.map_err(|fenced| fenced.into_conflict(OP, record))
+    }
 
-/// Inserts the pushes, due at their `seen_at_ms`, and saves the watermark, in one transaction.
-pub(super) fn enqueue(
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        until_ms: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let limit = sql_limit(limit);
+        self.call(
+            "claim due pushes",
+            || format!("at {now_ms}"),
+            move |c| claim_due(c, now_ms, limit, until_ms),
+        )
+        .await
+    }
+
+    async fn complete(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(
+            "complete push",
+            || format!("push {id}"),
+            move |c| complete(c, id),
+        )
+        .await
+    }
+
+    async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError> {
+        self.call(
+            "retry push",
+            || format!("push {id}"),
+            move |c| retry_later(c, id, not_before_ms),
+        )
+        .await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.call("count pushes", String::new, |c| len(c)).await
+    }
+}
+
+/// A checkpoint to write: the tenant, the mailbox, its watermark, and the node that must
+/// hold its lease.
+struct Mark {
+    tenant: String,
+    mailbox: String,
+    watermark: Option<String>,
+    holder: Option<NodeId>,
+}
+
+/// Inserts the pushes, due at `not_before_ms`, and writes the checkpoint, in one transaction;
+/// nothing when the checkpoint's holder does not hold the mailbox's lease.
+fn enqueue(
     conn: &mut Connection,
     pushes: &[PendingPush],
-    watermark: Option<&Mark>,
+    not_before_ms: i64,
+    checkpoint: Option<&Mark>,
     now_ms: i64,
-) -> rusqlite::Result<Vec<i64>> {
+) -> rusqlite::Result<Result<Vec<i64>, Fenced>> {
     let tx = conn.savepoint()?;
+    if let Some(Mark {
+        tenant,
+        mailbox,
+        holder: Some(node),
+        ..
+    }) = checkpoint
+        && let Err(fenced) = leases::fence(&tx, node, tenant, mailbox, now_ms)?
+    {
+        return Ok(Err(fenced));
+    }
     let mut ids = Vec::with_capacity(pushes.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO outbox (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              RETURNING id",
         )?;
         for push in pushes {
@@ -31,47 +126,63 @@ pub(super) fn enqueue(
                     push.tenant.as_str(),
                     push.mailbox,
                     push.payload,
-                    push.seen_at_ms
+                    push.seen_at_ms,
+                    not_before_ms
                 ],
                 |row| row.get(0),
             )?;
             ids.push(id);
         }
     }
-    if let Some((tenant, mailbox, watermark)) = watermark {
+    if let Some(Mark {
+        tenant,
+        mailbox,
+        watermark: Some(watermark),
+        ..
+    }) = checkpoint
+    {
         mailboxes::save_watermark(&tx, tenant, mailbox, watermark, now_ms)?;
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(Ok(ids))
 }
 
-/// At most `limit` pushes with `not_before_ms <= now_ms`, oldest first.
-pub(super) fn due(
-    conn: &Connection,
+/// Claims at most `limit` pushes with `not_before_ms <= now_ms`, oldest first, making them due
+/// again at `until_ms`.
+fn claim_due(
+    conn: &mut Connection,
     now_ms: i64,
-    limit: usize,
+    limit: i64,
+    until_ms: i64,
 ) -> rusqlite::Result<Vec<OutboxEntry>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms
-         FROM outbox WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
-    )?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = statement.query_map(params![now_ms, limit], entry)?;
-    rows.collect()
+    let tx = conn.savepoint()?;
+    let mut entries = {
+        let mut statement = tx.prepare_cached(
+            "SELECT id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms
+             FROM outbox WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![now_ms, limit], entry)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    {
+        let mut update = tx.prepare_cached("UPDATE outbox SET not_before_ms = ?2 WHERE id = ?1")?;
+        for entry in &mut entries {
+            update.execute([entry.id, until_ms])?;
+            entry.not_before_ms = until_ms;
+        }
+    }
+    tx.commit()?;
+    Ok(entries)
 }
 
-pub(super) fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
         .execute([id])?
         > 0)
 }
 
-pub(super) fn retry_later(
-    conn: &Connection,
-    id: i64,
-    not_before_ms: i64,
-) -> rusqlite::Result<bool> {
+fn retry_later(conn: &Connection, id: i64, not_before_ms: i64) -> rusqlite::Result<bool> {
     let updated = conn
         .prepare_cached(
             "UPDATE outbox SET attempts = attempts + 1, not_before_ms = ?2 WHERE id = ?1",
@@ -80,7 +191,7 @@ pub(super) fn retry_later(
     Ok(updated > 0)
 }
 
-pub(super) fn len(conn: &Connection) -> rusqlite::Result<u64> {
+fn len(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT count(*) FROM outbox")?
         .query_row([], |row| row.get(0))
 }

@@ -107,7 +107,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::SqliteStore;
-    use crate::model::PendingPush;
+    use crate::model::{Checkpoint, PendingPush};
     use crate::sqlite::testing::{contoso, new_device, store};
 
     /// Keeps the worker busy, so that what is sent meanwhile queues up into one batch.
@@ -137,10 +137,16 @@ mod tests {
         let tenant = contoso();
         let (one, two) = ([push(device.id)], [push(device.id), push(-1)]);
         let bob = new_device("bob@contoso.com", "tok2");
+        let mark = |watermark| Checkpoint {
+            tenant: &tenant,
+            mailbox: "alice@contoso.com",
+            watermark: Some(watermark),
+            holder: None,
+        };
         let (_, good, bad, other) = tokio::join!(
             hold(&store),
-            store.enqueue(&one, Some((&tenant, "alice@contoso.com", "w1"))),
-            store.enqueue(&two, Some((&tenant, "alice@contoso.com", "w2"))),
+            store.enqueue(&one, 1, Some(mark("w1"))),
+            store.enqueue(&two, 1, Some(mark("w2"))),
             store.register_device(&bob, 10),
         );
         assert_eq!(good.unwrap().len(), 1);
