@@ -25,6 +25,9 @@ pub const TENANT: &str = "contoso";
 /// The admin API's token in the demo.
 pub const ADMIN_TOKEN: &str = "demo-admin-token-0123456789abcdef0123";
 
+/// The store key in the demo.
+pub const STORE_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 /// The simulator, the push mocks and a service configuration that points at them.
 pub struct World {
     /// Exchange, its DNS server and its identity platform.
@@ -37,6 +40,9 @@ pub struct World {
     pub dir: tempfile::TempDir,
     /// The service's settings (validated).
     pub settings: ServiceSettings,
+    /// The settings file they were read from (the store key and the admin token, which a
+    /// file never holds, are [`STORE_KEY`] and [`ADMIN_TOKEN`]).
+    pub toml: String,
     /// How the service reaches the simulator's names and ports.
     pub overrides: Overrides,
 }
@@ -190,9 +196,7 @@ pull_interval_seconds = 1
         );
         let mut settings = ServiceSettings::from_toml_str(&toml).map_err(|e| e.to_string())?;
         settings.admin.token = Some(SecretString::from(ADMIN_TOKEN));
-        settings.store.key = Some(SecretString::from(
-            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-        ));
+        settings.store.key = Some(SecretString::from(STORE_KEY));
         settings.validate().map_err(|e| e.to_string())?;
         let mut overrides = Overrides {
             dns_server: sim.dns_addr(),
@@ -218,8 +222,37 @@ pull_interval_seconds = 1
             fcm,
             dir,
             settings,
+            toml,
             overrides,
         })
+    }
+
+    /// The settings file of a `bems serve` process of its own on this world, which has no
+    /// [`Overrides`]: the world's, with the tenant finding the simulator by its settings
+    /// alone (Autodiscover at `https://localhost:<port>`, the simulator's CA trusted for
+    /// Exchange, the identity platform's keys fetched from `localhost`). The scenario's EWS
+    /// hosts must be `localhost` ([`Domain`](exchange_sim::scenario::Domain)'s
+    /// `external_ews_host` and `internal_ews_host`), which the simulator's certificate names.
+    /// The process takes the store key and admin token from `BEMS_STORE_KEY` and
+    /// `BEMS_ADMIN_TOKEN`, and its own listener, store and node from other `BEMS_` variables.
+    pub fn process_toml(&self) -> Result<String, String> {
+        let port = self.sim.https_addr().port();
+        let ca = write(self.dir.path(), "sim-ca.pem", self.sim.ca_pem())?;
+        let login = format!("{}:{port}", self.sim.scenario().login_host);
+        let account = "service_account_password = \"Svc-Pa55w.rd\"\n";
+        let tenant = format!(
+            "{account}autodiscover_url_override = \"https://localhost:{port}/autodiscover/autodiscover.xml\"\n\n\
+             [[tenants.trusted_certificates]]\nname = \"exchange-sim\"\npurpose = \"exchange\"\npem_file = {ca:?}\n"
+        );
+        let jwks = self
+            .sim
+            .identity()
+            .jwks_uri()
+            .replace(&login, &format!("localhost:{port}"));
+        Ok(self
+            .toml
+            .replacen(account, &tenant, 1)
+            .replace(&self.sim.identity().jwks_uri(), &jwks))
     }
 
     /// A registration token for `mailbox` (a delegated token of the tenant's identity

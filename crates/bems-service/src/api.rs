@@ -7,7 +7,8 @@
 //! | `DELETE /v1/tenants/{tenant}/devices/{token}?mailbox=` | the device's user | unregister it |
 //! | `GET /v1/tenants/{tenant}/directory/search?q=`, `GET .../directory/photos/{address}` | a device user | Directory Lookup ([`crate::directory::api`]) |
 //! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
-//! | `GET /admin/status` | administrator (bearer admin token) | per tenant: authentication and token expiry, subscriptions, devices |
+//! | `GET /admin/status` | administrator (bearer admin token) | this node (its mailboxes against its capacity, the capacity alarm) and per tenant: authentication and token expiry, subscriptions, devices |
+//! | `GET /admin/cluster` | administrator | the nodes sharing the store: alive or not, capacity, mailboxes, age of the oldest lease ([`crate::cluster`]) |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
 //! | `DELETE /admin/tenants/{tenant}/devices/{id}` | administrator | remove a device (its token may then be registered for another user) |
 //! | `GET /admin/tenants/{tenant}/settings` | administrator | JSON in `PUT`'s shape: the settings in force (secrets left out, named in `redacted`) and those stored through the API |
@@ -58,6 +59,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tenants/{tenant}/devices", post(register))
         .route("/v1/tenants/{tenant}/devices/{token}", delete(unregister))
         .route("/admin/status", get(status))
+        .route("/admin/cluster", get(cluster))
         .route("/admin/tenants/{tenant}/devices", get(devices))
         .route(
             "/admin/tenants/{tenant}/devices/{id}",
@@ -234,11 +236,24 @@ async fn status(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     }
     let outbox = state.service.store.outbox_len().await.unwrap_or(0);
     Json(json!({
+        "node": state.service.node.status(),
         "tenants": state.service.status().await,
         "outbox": outbox,
         "push_apps": state.service.courier.routes().apps(),
     }))
     .into_response()
+}
+
+/// The nodes sharing the store: each with its capacity, its mailboxes, whether it is alive
+/// and the age of its oldest lease; and this node's status with its capacity alarm.
+async fn cluster(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = admin(&state, &headers) {
+        return *denied;
+    }
+    match state.service.cluster().await {
+        Ok(view) => Json(view).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn devices(

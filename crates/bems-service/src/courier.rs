@@ -1,6 +1,11 @@
 //! Sends what the outbox holds, and settles each push by its outcome: delivered pushes leave
 //! the outbox, dead tokens take their device with them, the rest wait for a later try.
 //!
+//! Nodes sharing the store never send one push twice while it is theirs: the node that
+//! writes a push claims it for a lease ([`claim_until`](Courier::claim_until)) and sends it at
+//! once; the outbox sweep of any node claims only what is due and unclaimed (a node that
+//! died before settling its pushes leaves them to the others when its claims run out).
+//!
 //! A device's pushes go one after the other, each once the provider answered the one before
 //! (its outbox entry is settled meanwhile): pushes to different devices go at once, but a
 //! phone never gets an older badge after a newer one (its alerts share a collapse id, so the
@@ -100,6 +105,8 @@ pub struct Courier {
     store: Arc<dyn Store>,
     routes: Arc<PushRoutes>,
     metrics: Arc<Metrics>,
+    /// How long a push taken by this node is left alone by the others.
+    claim: Duration,
     /// Outbox entries taken (sent or waiting in their device's lane).
     in_flight: Mutex<HashSet<i64>>,
     /// Entries settled since the outbox sweep began reading: its list may still hold them.
@@ -123,12 +130,19 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier over `store` sending through `routes`.
-    pub fn new(store: Arc<dyn Store>, routes: Arc<PushRoutes>, metrics: Arc<Metrics>) -> Self {
+    /// A courier over `store` sending through `routes`; a push it takes is its own for
+    /// `claim` (the node's lease), unless settled sooner.
+    pub fn new(
+        store: Arc<dyn Store>,
+        routes: Arc<PushRoutes>,
+        metrics: Arc<Metrics>,
+        claim: Duration,
+    ) -> Self {
         Self {
             store,
             routes,
             metrics,
+            claim,
             in_flight: Mutex::new(HashSet::new()),
             settled: Mutex::new(HashSet::new()),
             sweep: tokio::sync::Mutex::new(()),
@@ -139,6 +153,11 @@ impl Courier {
     /// The routes.
     pub fn routes(&self) -> &PushRoutes {
         &self.routes
+    }
+
+    /// Until when a push taken at `now_ms` stays this node's (Unix ms).
+    pub fn claim_until(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(i64::try_from(self.claim.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// Sends outbox entry `id` in the background (unless it is already on its way), after
@@ -175,12 +194,17 @@ impl Courier {
         });
     }
 
-    /// Sends every entry that is due and not already on its way; returns how many were
-    /// started. (An entry settled while the list was read is not sent again.)
+    /// Claims and sends every entry that is due and not already on its way; returns how many
+    /// were started. (An entry settled while the list was read is not sent again.)
     pub async fn send_due(self: &Arc<Self>, limit: usize) -> usize {
         let _one_sweep = self.sweep.lock().await;
         lock(&self.settled).clear();
-        let due: Vec<OutboxEntry> = match self.store.due(now_ms(), limit).await {
+        let now = now_ms();
+        let claimed = self
+            .store
+            .claim_due(now, limit, self.claim_until(now))
+            .await;
+        let due: Vec<OutboxEntry> = match claimed {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "outbox not readable");

@@ -4,7 +4,8 @@
 //! its settings ([`service`], [`compose`]), the [`pipeline`] from mailbox events to pushes, the
 //! [`courier`] that sends the outbox, the HTTP API ([`api`], [`server`]) for devices and
 //! administrators, and the services a tenant gets automatically ([`directory`] lookup,
-//! [`followme`]), with the EWS-to-Graph switch ([`graph`]).
+//! [`followme`]), with the EWS-to-Graph switch ([`graph`]). Nodes sharing one store divide
+//! the mailboxes among them under leases ([`cluster`], [`leases`]).
 //!
 //! Every other crate is held behind a trait object: the watchers as
 //! `Arc<dyn mailbox_watch::MailboxWatcher>`, Autodiscover as
@@ -18,6 +19,7 @@
 pub mod adapters;
 pub mod api;
 pub mod check_config;
+pub mod cluster;
 pub mod compose;
 pub mod courier;
 pub mod directory;
@@ -26,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod followme;
 pub mod graph;
+pub mod leases;
 pub mod listener;
 pub mod metrics;
 pub mod notify;

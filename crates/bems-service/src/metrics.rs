@@ -97,6 +97,8 @@ pub struct Gauges {
     pub devices: u64,
     /// Pushes waiting in the outbox.
     pub outbox: u64,
+    /// This node among the nodes sharing the store.
+    pub node: Option<crate::cluster::NodeStatus>,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -190,6 +192,9 @@ impl Metrics {
             "# HELP bems_outbox Pushes waiting to be sent.\n# TYPE bems_outbox gauge\nbems_outbox {}",
             gauges.outbox
         );
+        if let Some(node) = &gauges.node {
+            render_node(&mut out, node);
+        }
         out.push_str("# HELP bems_event_to_push_seconds From a mailbox event to the provider accepting its push.\n# TYPE bems_event_to_push_seconds histogram\n");
         self.event_to_push
             .render(&mut out, "bems_event_to_push_seconds", "");
@@ -198,6 +203,44 @@ impl Metrics {
             .render(&mut out, "bems_push_send_seconds", "");
         out
     }
+}
+
+/// This node's gauges: its mailboxes against its capacity, the alarms BEMS raises at 80% and
+/// 100%, and the cluster around it.
+fn render_node(out: &mut String, node: &crate::cluster::NodeStatus) {
+    use crate::cluster::Alarm;
+    let name = escape(node.node.as_str());
+    let _ = writeln!(
+        out,
+        "# HELP bems_node_mailboxes Mailboxes whose lease this node holds.\n# TYPE bems_node_mailboxes gauge\nbems_node_mailboxes{{node=\"{name}\"}} {}",
+        node.mailboxes
+    );
+    let _ = writeln!(
+        out,
+        "# HELP bems_node_capacity Mailboxes this node watches at most.\n# TYPE bems_node_capacity gauge\nbems_node_capacity{{node=\"{name}\"}} {}",
+        node.capacity
+    );
+    out.push_str("# HELP bems_capacity_alarm 1 while this node's capacity alarm is raised: warning from 80% of its capacity, critical at 100%.\n# TYPE bems_capacity_alarm gauge\n");
+    for (level, raised) in [
+        ("warning", node.alarm != Alarm::Ok),
+        ("critical", node.alarm == Alarm::Critical),
+    ] {
+        let _ = writeln!(
+            out,
+            "bems_capacity_alarm{{node=\"{name}\",level=\"{level}\"}} {}",
+            u8::from(raised)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP bems_cluster_nodes Nodes alive sharing the store.\n# TYPE bems_cluster_nodes gauge\nbems_cluster_nodes {}",
+        node.nodes_alive
+    );
+    let _ = writeln!(
+        out,
+        "# HELP bems_mailboxes_waiting Stored mailboxes no node holds (all full, or a dead node's leases not yet run out).\n# TYPE bems_mailboxes_waiting gauge\nbems_mailboxes_waiting {}",
+        node.waiting
+    );
 }
 
 /// Escapes a label value.
@@ -226,6 +269,15 @@ mod tests {
             streams_open: vec![("contoso".into(), 2)],
             devices: 4,
             outbox: 1,
+            node: Some(crate::cluster::NodeStatus {
+                node: bems_store::NodeId::new("bems-1").unwrap(),
+                capacity: 10,
+                mailboxes: 8,
+                percent: 80,
+                alarm: crate::cluster::Alarm::Warning,
+                waiting: 3,
+                nodes_alive: 2,
+            }),
         };
         let text = metrics.render(&gauges);
         for line in [
@@ -234,6 +286,12 @@ mod tests {
             "bems_registrations_total{result=\"forbidden\"} 1",
             "bems_subscriptions{tenant=\"contoso\",state=\"subscribed\"} 3",
             "bems_devices 4",
+            "bems_node_mailboxes{node=\"bems-1\"} 8",
+            "bems_node_capacity{node=\"bems-1\"} 10",
+            "bems_capacity_alarm{node=\"bems-1\",level=\"warning\"} 1",
+            "bems_capacity_alarm{node=\"bems-1\",level=\"critical\"} 0",
+            "bems_cluster_nodes 2",
+            "bems_mailboxes_waiting 3",
             "bems_event_to_push_seconds_bucket{le=\"0.005\"} 1",
             "bems_event_to_push_seconds_bucket{le=\"0.05\"} 2",
             "bems_event_to_push_seconds_bucket{le=\"+Inf\"} 2",

@@ -7,10 +7,14 @@
 //! pushes and the mailbox's checkpoint (its watermark after these events) are written in one
 //! transaction, then sent: a crash at any point loses no notification.
 //!
-//! Each mailbox's last unread count is saved too. A restarted service that subscribes a
-//! mailbox afresh (a streaming subscription, which cannot resume) compares the inbox's unread
-//! count with the saved one, and announces the difference: mail that arrived while it was down
-//! is not lost, only coalesced. (A count cannot tell a new mail from an old one marked
+//! Each mailbox's last unread count is saved too. A node that takes a mailbox (at its start,
+//! or from a node that died or handed it over) and subscribes it afresh (a streaming
+//! subscription, which cannot resume) compares the inbox's unread count with the saved one,
+//! and announces the difference: mail that arrived meanwhile is not lost, only coalesced.
+//!
+//! The write names this node as the mailbox's lease holder: a node that lost the lease
+//! meanwhile writes nothing (the store refuses it), and the new holder announces those events
+//! from the watermark, once. (A count cannot tell a new mail from an old one marked
 //! unread, nor see new mail hidden by mail read meanwhile; push and pull subscriptions resume
 //! from their watermarks and replay exactly.)
 
@@ -24,11 +28,12 @@ use ews_proto::{ChangedObject, EventType, Watermark};
 use futures_util::StreamExt as _;
 use mailbox_watch::{Events, WatchEvent};
 
+use crate::cluster::Node;
 use crate::courier::{Courier, now_ms};
 use crate::metrics::Metrics;
 use crate::notify::mail_push;
-use bems_store::Store;
 use bems_store::model::{PendingPush, TenantId};
+use bems_store::{Checkpoint, Store, StoreError};
 
 /// Events taken in one batch at most.
 const BATCH: usize = 1024;
@@ -51,7 +56,8 @@ struct Change {
     unread: Option<u32>,
     checkpoint: Option<Watermark>,
     resync: bool,
-    /// The unread count saved before a restart, when this batch resubscribed the mailbox.
+    /// The unread count saved before this node took the mailbox, when this batch subscribed
+    /// it afresh.
     saved_unread: Option<u32>,
 }
 
@@ -62,10 +68,10 @@ pub struct Pipeline {
     courier: Arc<Courier>,
     metrics: Arc<Metrics>,
     counts: Arc<dyn UnreadCounts>,
+    /// This node, whose leases the writes name.
+    node: Arc<Node>,
     /// The last unread count per mailbox, as pushed.
     unread: HashMap<String, u32>,
-    /// Counts saved by the service before it started, until the mailbox is subscribed.
-    saved: HashMap<String, u32>,
     /// Counts changed since they were last saved.
     unsaved: BTreeMap<String, u32>,
 }
@@ -86,6 +92,7 @@ impl Pipeline {
         courier: Arc<Courier>,
         metrics: Arc<Metrics>,
         counts: Arc<dyn UnreadCounts>,
+        node: Arc<Node>,
     ) -> Self {
         Self {
             tenant,
@@ -93,19 +100,14 @@ impl Pipeline {
             courier,
             metrics,
             counts,
+            node,
             unread: HashMap::new(),
-            saved: HashMap::new(),
             unsaved: BTreeMap::new(),
         }
     }
 
     /// Runs until the watcher stops.
     pub async fn run(mut self, mut events: Events) {
-        self.saved = self
-            .retry("unread counts", || self.store.unread_counts(&self.tenant))
-            .await
-            .into_iter()
-            .collect();
         while let Some(first) = events.recv().await {
             let mut batch = vec![first];
             while batch.len() < BATCH {
@@ -122,6 +124,8 @@ impl Pipeline {
     async fn batch(&mut self, batch: Vec<WatchEvent>) {
         let now = now_ms();
         let mut changes: BTreeMap<String, Change> = BTreeMap::new();
+        // Mailboxes this node took that were subscribed afresh: their saved counts are read.
+        let mut afresh = Vec::new();
         for event in batch {
             match event {
                 WatchEvent::Mail(mail) => {
@@ -161,14 +165,14 @@ impl Pipeline {
                 }
                 WatchEvent::Subscribed { mailbox, resumed } => {
                     let mailbox = mailbox.to_ascii_lowercase();
-                    // The first subscription since the service started: one that could not
-                    // resume missed what arrived while the service was down.
-                    if let Some(saved) = self.saved.remove(&mailbox)
-                        && !resumed
-                    {
-                        let change = changes.entry(mailbox).or_default();
-                        change.resync = true;
-                        change.saved_unread = Some(saved);
+                    // The first subscription since this node took the mailbox: what it
+                    // remembers may be another holder's past; one that could not resume
+                    // missed what arrived while no node watched.
+                    if self.node.first_subscription(&self.tenant, &mailbox) {
+                        self.unread.remove(&mailbox);
+                        if !resumed {
+                            afresh.push(mailbox);
+                        }
                     }
                 }
                 WatchEvent::Lost { mailbox, reason } => {
@@ -185,6 +189,18 @@ impl Pipeline {
                     tracing::info!(tenant = %self.tenant, %mailbox, ?wait, code = code.as_str(), "throttled");
                 }
                 other => tracing::debug!(tenant = %self.tenant, event = ?other, "watcher event"),
+            }
+        }
+        if !afresh.is_empty() {
+            let saved = self
+                .retry("unread counts", || {
+                    self.store.unread_counts_of(&self.tenant, &afresh)
+                })
+                .await;
+            for (mailbox, count) in saved {
+                let change = changes.entry(mailbox).or_default();
+                change.resync = true;
+                change.saved_unread = Some(count);
             }
         }
         // Badges first, in order (they read and update the last known counts); then each
@@ -267,29 +283,54 @@ impl Pipeline {
         if pushes.is_empty() && change.checkpoint.is_none() {
             return;
         }
-        let checkpoint = change.checkpoint.as_ref().map(Watermark::as_str);
-        let ids = self
-            .retry("outbox", || {
-                self.store
-                    .enqueue(&pushes, checkpoint.map(|w| (&self.tenant, mailbox, w)))
+        let checkpoint = Checkpoint {
+            tenant: &self.tenant,
+            mailbox,
+            watermark: change.checkpoint.as_ref().map(Watermark::as_str),
+            holder: Some(self.node.id()),
+        };
+        // This node sends them at once; other nodes' sweeps leave them alone for a lease.
+        let claimed_until = self.courier.claim_until(now_ms());
+        let written = self
+            .until_done("outbox", || {
+                self.store.enqueue(&pushes, claimed_until, Some(checkpoint))
             })
             .await;
+        let ids = match written {
+            Ok(ids) => ids,
+            Err(rule) => {
+                tracing::info!(tenant = %self.tenant, %mailbox, %rule, "not written: the mailbox's new holder announces these events");
+                return;
+            }
+        };
         for (id, push) in ids.into_iter().zip(pushes) {
             self.courier.send(id, push);
         }
     }
 
-    /// Runs a store operation until it succeeds: the pipeline stalls (and the watcher with
-    /// it) rather than skip an event whose pushes are not written.
-    async fn retry<T, F, Fut>(&self, what: &str, operation: F) -> T
+    /// Reads from the store until it answers (see [`until_done`](Self::until_done); a read
+    /// is never refused).
+    async fn retry<T: Default, F, Fut>(&self, what: &str, operation: F) -> T
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, bems_store::StoreError>>,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.until_done(what, operation).await.unwrap_or_default()
+    }
+
+    /// Runs a store operation until it succeeds, or until the store refuses it (a conflict,
+    /// which trying again cannot mend: its rule): the pipeline stalls (and the watcher with
+    /// it) rather than skip an event whose pushes are not written.
+    async fn until_done<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, String>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
     {
         let mut wait = Duration::from_millis(100);
         loop {
             match operation().await {
-                Ok(value) => return value,
+                Ok(value) => return Ok(value),
+                Err(StoreError::Conflict { rule, .. }) => return Err(rule),
                 Err(error) => {
                     tracing::error!(tenant = %self.tenant, what, %error, ?wait, "store failed; retrying");
                     tokio::time::sleep(wait).await;

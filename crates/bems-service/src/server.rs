@@ -3,14 +3,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use push_delivery::{Dispatcher, DispatcherConfig, ProviderTokenCache};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::api::{ApiState, router};
+use crate::cluster::Node;
 use crate::courier::{Courier, PushRoutes};
 use crate::error::StartError;
 use crate::metrics::Metrics;
@@ -18,7 +21,7 @@ use crate::service::{Overrides, Service};
 use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
 use bems_settings::{ServiceSettings, TenantSettings};
 use bems_store::model::Platform;
-use bems_store::{SqliteStore, Store, StoreKey};
+use bems_store::{PostgresStore, SqliteStore, Store, StoreKey};
 
 /// A running service.
 pub struct Running {
@@ -153,8 +156,9 @@ fn verifier(
     Ok(Arc::new(verifier))
 }
 
-/// The store the settings name, with their key (or a key of this run only, when no tenant
-/// keeps secrets).
+/// The store the settings name (the PostgreSQL database of `store.url`, else the SQLite file
+/// of `store.path`), with their key (or a key of this run only, when no tenant keeps secrets
+/// in a SQLite file).
 pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, StartError> {
     let key = match settings.store.key_bytes() {
         Ok(Some(bytes)) => StoreKey::from_bytes(*bytes),
@@ -166,6 +170,13 @@ pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, St
             });
         }
     };
+    if let Some(url) = &settings.store.url {
+        let store = PostgresStore::connect(url.expose_secret(), key)
+            .await
+            .map_err(|source| StartError::part("store.url", source))?;
+        tracing::info!(database = %store.url(), "store: PostgreSQL");
+        return Ok(Arc::new(store));
+    }
     let store = SqliteStore::open(&settings.store.path, key)
         .await
         .map_err(|source| StartError::OpenStore {
@@ -228,10 +239,12 @@ pub async fn start_with_store(
     let settings = &effective_settings(settings, store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
     let routes = Arc::new(push_routes(settings, &store).await?);
+    let lease = Duration::from_secs(u64::from(settings.cluster.lease_seconds));
     let courier = Arc::new(Courier::new(
         Arc::clone(&store),
         routes,
         Arc::clone(&metrics),
+        lease,
     ));
     let mut tenants = Vec::new();
     for tenant in &settings.tenants {
@@ -250,10 +263,16 @@ pub async fn start_with_store(
         .map_err(listen)?;
     let addr = listener.local_addr().map_err(listen)?;
     let public_url = settings.server.public_url.clone();
+    let shown_url = public_url
+        .as_ref()
+        .map_or_else(|| format!("http://{addr}"), Url::to_string);
+    let node = Arc::new(Node::new(&settings.cluster, Some(shown_url))?);
+    tracing::info!(node = %node.id(), capacity = settings.cluster.capacity, "cluster node");
     let service = Service::start(
         store,
         courier,
         metrics,
+        node,
         tenants,
         settings.devices,
         public_url.as_ref(),

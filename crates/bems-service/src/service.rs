@@ -11,11 +11,12 @@ use ews_subscriptions::{
     Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings, Watcher,
 };
 use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
-use mailbox_watch::{Events, MailboxWatcher, WatchTarget, WatcherStatus};
+use mailbox_watch::{Events, MailboxWatcher, WatcherStatus};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::cluster::Node;
 use crate::compose::authenticator;
 use crate::courier::Courier;
 use crate::metrics::{Gauges, Metrics};
@@ -255,10 +256,12 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     /// Sends the outbox.
     pub courier: Arc<Courier>,
+    /// This node: the mailboxes it holds among the nodes sharing the store.
+    pub node: Arc<Node>,
     tenants: HashMap<TenantId, Arc<Tenant>>,
     devices: DeviceSettings,
     registrations: RegistrationLimit,
-    shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for Service {
@@ -323,12 +326,14 @@ pub fn callback_url(public_url: &Url, tenant: &TenantId) -> Result<Url, StartErr
 }
 
 impl Service {
-    /// Starts every tenant of `tenants`: its watcher, its pipeline, and the mailboxes the
-    /// store says it watches (resumed from their watermarks).
+    /// Starts every tenant of `tenants`: its watcher, its pipeline, and this node's share
+    /// of the mailboxes the store holds (resumed from their watermarks).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         store: Arc<dyn Store>,
         courier: Arc<Courier>,
         metrics: Arc<Metrics>,
+        node: Arc<Node>,
         tenants: Vec<(TenantSettings, Arc<dyn RegistrationVerifier>)>,
         devices: DeviceSettings,
         public_url: Option<&Url>,
@@ -338,25 +343,27 @@ impl Service {
         for (settings, verifier) in tenants {
             parts.push(tenant_parts(&store, settings, verifier, public_url, overrides).await?);
         }
-        Self::compose(store, courier, metrics, parts, devices)
+        Self::compose(store, courier, metrics, node, parts, devices)
             .await
             .map_err(StartError::Resume)
     }
 
     /// Runs `tenants` as they are given: each one's pipeline from its events to `courier`,
-    /// then the mailboxes `store` says it watches (resumed from their watermarks), and the
-    /// outbox. [`start`](Self::start) composes the tenants of the settings here.
+    /// then `node`'s first lease round (its share of the mailboxes `store` holds, resumed
+    /// from their watermarks), the rounds after it, and the outbox.
+    /// [`start`](Self::start) composes the tenants of the settings here.
     pub async fn compose(
         store: Arc<dyn Store>,
         courier: Arc<Courier>,
         metrics: Arc<Metrics>,
+        node: Arc<Node>,
         tenants: Vec<TenantParts>,
         devices: DeviceSettings,
     ) -> Result<Arc<Self>, StoreError> {
         let running = tenants
             .into_iter()
             .map(|parts| {
-                let tenant = run_tenant(parts, &store, &courier, &metrics);
+                let tenant = run_tenant(parts, &store, &courier, &metrics, &node);
                 (tenant.id.clone(), tenant)
             })
             .collect();
@@ -364,12 +371,16 @@ impl Service {
             store,
             metrics,
             courier,
+            node,
             tenants: running,
             devices,
             registrations: RegistrationLimit::new(devices.registrations_per_minute),
             shutdown: CancellationToken::new(),
         });
-        service.resume().await?;
+        // A node back under its name watches nothing yet: what its last run held is free.
+        service.store.leave(service.node.id()).await?;
+        service.lease_round().await?;
+        service.spawn_lease_loop();
         service.spawn_outbox_loop();
         Ok(service)
     }
@@ -382,42 +393,6 @@ impl Service {
     /// Every running tenant.
     pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant>> {
         self.tenants.values()
-    }
-
-    /// Watches every stored mailbox that has devices again.
-    async fn resume(&self) -> Result<(), StoreError> {
-        for record in self.store.mailboxes().await? {
-            let Some(tenant) = self.tenants.get(&record.tenant) else {
-                continue;
-            };
-            if self
-                .store
-                .devices_for(&record.tenant, &record.mailbox)
-                .await?
-                .is_empty()
-            {
-                continue;
-            }
-            if let Some(graph) = &tenant.graph
-                && graph.is_on_graph(&record)
-            {
-                if let Err(error) = graph.watch(&record.mailbox).await {
-                    tracing::warn!(mailbox = %record.mailbox, %error, "not resumed on Graph");
-                }
-                continue;
-            }
-            match (&record.ews_url, record.ews_url.as_deref().map(Url::parse)) {
-                (Some(_), Some(Ok(url))) => {
-                    let mut target = WatchTarget::new(&record.mailbox, url);
-                    target.grouping_information = record.grouping.clone();
-                    if let Err(error) = tenant.watcher.watch(target).await {
-                        tracing::warn!(mailbox = %record.mailbox, %error, "not resumed");
-                    }
-                }
-                _ => self.locate_and_watch(tenant, record.mailbox.clone()),
-            }
-        }
-        Ok(())
     }
 
     /// Sends what the outbox holds that is due, every second, until shut down.
@@ -436,7 +411,7 @@ impl Service {
     }
 
     /// Finds a mailbox through Autodiscover, records where it is, and watches it.
-    fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
+    pub(crate) fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
         let tenant = Arc::clone(tenant);
         let store = Arc::clone(&self.store);
         tokio::spawn(async move {
@@ -526,8 +501,13 @@ impl Service {
                 .upsert_mailbox(&record)
                 .await
                 .map_err(|e| RegisterError::Store(e.to_string()))?;
-            match &running.graph {
-                Some(graph) => {
+            // This node watches it when it has room; else a node with room takes it.
+            let taken = self
+                .take_new(tenant, &device.mailbox)
+                .await
+                .map_err(|e| RegisterError::Store(e.to_string()))?;
+            match (taken, &running.graph) {
+                (Some(_), Some(graph)) => {
                     graph
                         .watch(&device.mailbox)
                         .await
@@ -536,7 +516,8 @@ impl Service {
                             reason: e.to_string(),
                         })?
                 }
-                None => self.locate_and_watch(running, device.mailbox.clone()),
+                (Some(record), None) => self.start_watching(record).await,
+                (None, _) => {}
             }
         }
         self.metrics.registration("accepted");
@@ -609,10 +590,11 @@ impl Service {
             .await
             .map_err(RegisterError::from_store)?;
         if devices.is_empty() {
-            let _ = running.watcher.unwatch(mailbox).await;
-            if let Some(graph) = &running.graph {
-                let _ = graph.watcher.unwatch(mailbox).await;
-            }
+            // Its lease goes with its row; the node holding it (this one or another) stops
+            // watching it at its next round.
+            crate::leases::stop(running, mailbox).await;
+            self.node
+                .drop_held(&[(running.id.clone(), mailbox.to_owned())]);
             self.store
                 .remove_mailbox(&running.id, mailbox)
                 .await
@@ -663,21 +645,26 @@ impl Service {
         }
         gauges.devices = self.store.device_count().await.unwrap_or(0);
         gauges.outbox = self.store.outbox_len().await.unwrap_or(0);
+        gauges.node = Some(self.node.status());
         gauges
     }
 
     /// Stops watching and sending: each tenant's EWS subscriptions are ended with
-    /// `Unsubscribe` (their watermarks stay saved, and the next start subscribes again from
-    /// them), then the pushes in flight are given 5 s.
+    /// `Unsubscribe` (their watermarks stay saved, and the node that takes them next
+    /// subscribes again from them), the node leaves the cluster (its mailboxes free for the
+    /// others at once), then the pushes in flight are given 5 s.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         let stops = self.tenants.values().map(|tenant| async move {
-            tenant.watcher.stop(Duration::from_secs(5)).await;
+            tenant.watcher.stop(crate::leases::STOP_WATCHERS).await;
             if let Some(graph) = &tenant.graph {
                 graph.shutdown().await;
             }
         });
         futures_util::future::join_all(stops).await;
+        if let Err(error) = self.store.leave(self.node.id()).await {
+            tracing::warn!(node = %self.node.id(), %error, "not left the cluster: its leases run out instead");
+        }
         self.courier.routes().shutdown(Duration::from_secs(5)).await;
     }
 }
@@ -688,6 +675,7 @@ fn run_tenant(
     store: &Arc<dyn Store>,
     courier: &Arc<Courier>,
     metrics: &Arc<Metrics>,
+    node: &Arc<Node>,
 ) -> Arc<Tenant> {
     let id = parts.settings.id.clone();
     let counts = parts.counts.unwrap_or_else(|| {
@@ -704,6 +692,7 @@ fn run_tenant(
         Arc::clone(courier),
         Arc::clone(metrics),
         counts,
+        Arc::clone(node),
     );
     tokio::spawn(pipeline.run(parts.events));
     Arc::new(Tenant {

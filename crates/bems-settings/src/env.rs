@@ -18,7 +18,9 @@ use zeroize::Zeroizing;
 use super::ServiceSettings;
 use super::error::{Problems, SettingsError};
 use super::list::CommaList;
-use super::service::{AdminSettings, ApnsSettings, FcmSettings, ServerSettings, StoreSettings};
+use super::service::{
+    AdminSettings, ApnsSettings, ClusterSettings, FcmSettings, ServerSettings, StoreSettings,
+};
 
 /// The prefix of every variable this module reads.
 pub const ENV_PREFIX: &str = "BEMS_";
@@ -85,6 +87,7 @@ impl ServiceSettings {
         match segments.as_slice() {
             ["server", field] => set_server(&mut self.server, field, value),
             ["store", field] => set_store(&mut self.store, field, value),
+            ["cluster", field] => set_cluster(&mut self.cluster, field, value),
             ["admin", field] => set_admin(&mut self.admin, field, value),
             ["secrets", "directories"] => {
                 let directories = list(value)?;
@@ -129,11 +132,25 @@ fn set_server(server: &mut ServerSettings, field: &str, value: &str) -> Result<(
 
 fn set_store(store: &mut StoreSettings, field: &str, value: &str) -> Result<(), SetError> {
     let (key, file, env) = (&mut store.key, &mut store.key_file, &mut store.key_env);
+    let (url, url_file, url_env) = (&mut store.url, &mut store.url_file, &mut store.url_env);
     match field {
         "path" => store.path = path(value)?,
         "key" => set_secret_value(key, file, env, value),
         "key_file" => set_secret_file(key, file, env, value)?,
         "key_env" => set_secret_env(key, file, env, value),
+        "url" => set_secret_value(url, url_file, url_env, value),
+        "url_file" => set_secret_file(url, url_file, url_env, value)?,
+        "url_env" => set_secret_env(url, url_file, url_env, value),
+        _ => return Err(SetError::Unknown),
+    }
+    Ok(())
+}
+
+fn set_cluster(cluster: &mut ClusterSettings, field: &str, value: &str) -> Result<(), SetError> {
+    match field {
+        "node" => cluster.node = (!value.is_empty()).then(|| value.to_owned()),
+        "capacity" => cluster.capacity = number(value)?,
+        "lease_seconds" => cluster.lease_seconds = number(value)?,
         _ => return Err(SetError::Unknown),
     }
     Ok(())

@@ -139,8 +139,8 @@ pub use self::graph::{GRAPH_ENDPOINT, GraphTenantSettings};
 pub use self::list::CommaList;
 pub use self::secret_dirs::SecretsSettings;
 pub use self::service::{
-    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, DeviceSettings, FCM_BASE_URL,
-    FcmSettings, PushSettings, ServerSettings, StoreSettings,
+    APNS_PRODUCTION, APNS_SANDBOX, AdminSettings, ApnsSettings, ClusterSettings, DeviceSettings,
+    FCM_BASE_URL, FcmSettings, PushSettings, ServerSettings, StoreSettings,
 };
 pub use self::tenant::{
     AuthenticationType, CertificatePurpose, ClientCertificateSettings, EntitlementMode,
@@ -160,6 +160,8 @@ pub struct ServiceSettings {
     pub server: ServerSettings,
     /// `[store]`.
     pub store: StoreSettings,
+    /// `[cluster]`.
+    pub cluster: ClusterSettings,
     /// `[devices]`.
     pub devices: DeviceSettings,
     /// `[admin]`.

@@ -51,6 +51,12 @@ impl ServiceSettings {
                 env: &mut self.store.key_env,
             },
             Slot {
+                field: "store.url".into(),
+                value: &mut self.store.url,
+                file: &mut self.store.url_file,
+                env: &mut self.store.url_env,
+            },
+            Slot {
                 field: "admin.token".into(),
                 value: &mut self.admin.token,
                 file: &mut self.admin.token_file,

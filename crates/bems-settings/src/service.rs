@@ -1,5 +1,5 @@
-//! The service-wide sections: `[server]`, `[store]`, `[devices]`, `[admin]`, `[push.apns]`,
-//! `[push.fcm]`.
+//! The service-wide sections: `[server]`, `[store]`, `[cluster]`, `[devices]`, `[admin]`,
+//! `[push.apns]`, `[push.fcm]`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -38,15 +38,27 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[store]`: the SQLite file and the key that encrypts the secrets kept in it.
+/// `[store]`: where the service keeps its data (a SQLite file for one node, or a PostgreSQL
+/// database that several nodes share) and the key that encrypts the secrets kept there.
 ///
 /// The key is never written in the settings file: it comes from `key_file`, from the
-/// variable named by `key_env`, or from `BEMS_STORE_KEY`.
+/// variable named by `key_env`, or from `BEMS_STORE_KEY`. The PostgreSQL URL may carry a
+/// password, so it is a secret too: `url`, `url_file` or `url_env` (or `BEMS_STORE__URL`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// The SQLite file (`bems.db` by default, relative to the working directory).
+    /// The SQLite file (`bems.db` by default, relative to the working directory). With a
+    /// PostgreSQL `url` no SQLite file is opened; the node's own files (Graph's spool) are
+    /// still placed next to this path.
     pub path: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:5432/bems`) instead of the
+    /// SQLite file: every node given the same URL and key shares tenants, devices, mailboxes,
+    /// the outbox and the mailbox leases.
+    pub url: Option<SecretString>,
+    /// A file holding the PostgreSQL URL.
+    pub url_file: Option<PathBuf>,
+    /// An environment variable holding the PostgreSQL URL.
+    pub url_env: Option<String>,
     /// A file holding the AES-256-GCM key: 64 hexadecimal digits, or 32 bytes in base64.
     pub key_file: Option<PathBuf>,
     /// An environment variable holding the key (besides `BEMS_STORE_KEY`, always read).
@@ -60,6 +72,9 @@ impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             path: PathBuf::from("bems.db"),
+            url: None,
+            url_file: None,
+            url_env: None,
             key_file: None,
             key_env: None,
             key: None,
@@ -105,6 +120,38 @@ fn hex_value(digit: u8) -> u8 {
         .to_digit(16)
         .and_then(|value| u8::try_from(value).ok())
         .unwrap_or(0)
+}
+
+/// `[cluster]`: this node among the nodes that share one PostgreSQL store.
+///
+/// Each stored mailbox is watched by one node at a time, under a lease in the store that
+/// its node renews every third of `lease_seconds`; a node that stops renewing (killed,
+/// cut off) loses its mailboxes to the others when the leases run out. Each node takes a
+/// fair share of the mailboxes, at most `capacity`; alarms are raised at 80% and 100% of it.
+/// One node on SQLite uses the same machinery, alone.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The node's name in the cluster (letters, digits, `.`, `-`, `_`; at most 64), unique
+    /// among the nodes. When left out, a name is made for this run (`node-` and 8 random
+    /// hexadecimal digits): a restarted node is then a new node.
+    pub node: Option<String>,
+    /// The most mailboxes this node watches (10,000 by default, as in BlackBerry's example
+    /// deployment): a warning at 80% of it, an error at 100%, when mailboxes beyond it wait.
+    pub capacity: u32,
+    /// How long a mailbox lease lasts unless renewed (30 s by default, 3 to 600): the
+    /// longest a dead node's mailboxes, and the pushes it had taken, wait for another node.
+    pub lease_seconds: u32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            node: None,
+            capacity: 10_000,
+            lease_seconds: 30,
+        }
+    }
 }
 
 /// `[devices]`: bounds on what device registrations may hold and cost.

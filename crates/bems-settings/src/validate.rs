@@ -33,6 +33,7 @@ impl ServiceSettings {
     pub(crate) fn validate_into(&self, problems: &mut Problems) {
         self.check_server(problems);
         self.check_store(problems);
+        self.check_cluster(problems);
         self.check_devices(problems);
         if self
             .secrets
@@ -99,6 +100,27 @@ impl ServiceSettings {
         }
     }
 
+    fn check_cluster(&self, problems: &mut Problems) {
+        let cluster = &self.cluster;
+        if let Some(node) = &cluster.node
+            && let Err(invalid) = bems_store::NodeId::new(node.as_str())
+        {
+            problems.push("cluster.node", invalid.to_string());
+        }
+        if !(1..=1_000_000).contains(&cluster.capacity) {
+            problems.push(
+                "cluster.capacity",
+                "must be 1 to 1,000,000 mailboxes a node watches",
+            );
+        }
+        if !(3..=600).contains(&cluster.lease_seconds) {
+            problems.push(
+                "cluster.lease_seconds",
+                "must be 3 to 600 (a lease is renewed every third of it)",
+            );
+        }
+    }
+
     fn check_devices(&self, problems: &mut Problems) {
         let devices = &self.devices;
         if !(1..=1000).contains(&devices.max_per_mailbox) {
@@ -117,17 +139,41 @@ impl ServiceSettings {
         if store.path.as_os_str().is_empty() {
             problems.push("store.path", "the SQLite file's path is empty");
         }
+        secret(
+            problems,
+            "store.url",
+            (&store.url, &store.url_file, &store.url_env),
+            None,
+        );
+        let shared = store.url.as_ref().filter(|u| !u.expose_secret().is_empty());
+        if let Some(url) = shared {
+            // The URL may hold a password: the rule never quotes it.
+            let scheme = Url::parse(url.expose_secret()).map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("postgres" | "postgresql")) {
+                problems.push(
+                    "store.url",
+                    "must be a PostgreSQL URL: postgres://user:password@host:5432/database",
+                );
+            }
+        }
         let passive = self
             .tenants
             .iter()
             .find(|t| t.authentication == AuthenticationType::Passive);
-        let needed = passive.map(|tenant| {
-            format!(
+        let needed = match (passive, shared) {
+            (_, Some(_)) => Some(
+                "a PostgreSQL store is shared by nodes that must all read the secrets sealed in \
+                 it: a store key is required, the same on every node (store.key_file or \
+                 BEMS_STORE_KEY)"
+                    .to_owned(),
+            ),
+            (Some(tenant), None) => Some(format!(
                 "tenant {} uses passive authentication, whose refresh token is stored \
                  encrypted: a store key is required (store.key_file or BEMS_STORE_KEY)",
                 tenant.id
-            )
-        });
+            )),
+            (None, None) => None,
+        };
         secret(
             problems,
             "store.key",

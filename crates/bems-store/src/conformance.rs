@@ -35,6 +35,8 @@ mod leases;
 mod mailboxes;
 mod nodes;
 mod outbox;
+#[cfg(feature = "postgres")]
+pub mod scratch;
 mod secrets;
 mod tenants;
 

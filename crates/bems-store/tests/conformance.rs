@@ -1,8 +1,6 @@
 //! The store conformance suite against [`SqliteStore`], in memory and in a file, and against
 //! [`PostgresStore`] when PostgreSQL is at hand.
 
-mod support;
-
 mod in_memory {
     use std::sync::Arc;
 
@@ -51,7 +49,7 @@ mod postgres {
 
     use bems_store::{PostgresStore, Store, StoreKey};
 
-    use crate::support::{Scratch, scratch};
+    use bems_store::conformance::scratch::{Scratch, scratch};
 
     /// A store in a fresh, empty database, or `None` when the check is skipped.
     async fn fresh() -> Option<(Arc<dyn Store>, Scratch)> {

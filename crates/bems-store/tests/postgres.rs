@@ -11,13 +11,12 @@
 //! ```
 
 mod cluster;
-mod support;
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
 use bems_store::{DeviceStore, Outbox, PostgresStore, StoreError, StoreKey, TenantStore};
 use secrecy::{ExposeSecret, SecretSlice};
 
-use support::{admin_client, scratch};
+use bems_store::conformance::scratch::{admin_client, scratch};
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
 

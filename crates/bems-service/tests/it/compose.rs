@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use autodiscover::{Discovery, MailboxLocator, Method};
+use bems_service::cluster::Node;
 use bems_service::courier::{Courier, PushRoutes};
 use bems_service::metrics::Metrics;
 use bems_service::pipeline::UnreadCounts;
@@ -17,7 +18,7 @@ use bems_service::service::{Service, TenantParts};
 use bems_service::verify::{Caller, RegistrationVerifier, VerifyError};
 use bems_settings::{DeviceSettings, ServiceSettings};
 use bems_store::model::{NewDevice, Platform, TenantId};
-use bems_store::{SqliteStore, Store, StoreKey};
+use bems_store::{NodeId, SqliteStore, Store, StoreKey};
 use ews_proto::{ChangedObject, Event, EventType, ItemId};
 use exchange_auth::{AuthError, AuthMethod, AuthStatus, Authenticator, HttpRequest, HttpResponse};
 use mailbox_watch::{
@@ -199,6 +200,13 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
         Arc::clone(&store),
         Arc::new(routes),
         Arc::clone(&metrics),
+        Duration::from_secs(30),
+    ));
+    let node = Arc::new(Node::named(
+        NodeId::new("bems-1").unwrap(),
+        100,
+        Duration::from_secs(30),
+        None,
     ));
 
     let watcher = Arc::new(StubWatcher::default());
@@ -217,6 +225,7 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
         Arc::clone(&store),
         courier,
         metrics,
+        Arc::clone(&node),
         vec![parts],
         DeviceSettings::default(),
     )
@@ -248,6 +257,12 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
         .expect("recorded");
     assert_eq!(record.ews_url.as_deref(), Some(EWS));
     assert_eq!(record.grouping.as_deref(), Some("CONTOSO-1"));
+    // This node took the new mailbox's lease.
+    assert!(node.holds(&contoso, MARA));
+    assert_eq!(
+        store.holder(&contoso, MARA).await.unwrap(),
+        Some(node.id().clone())
+    );
     let status = service.status().await;
     assert_eq!(status[0].subscriptions.mode, "stub");
     assert_eq!(status[0].subscriptions.mailboxes, 1);
@@ -289,6 +304,12 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
     );
     assert_eq!(watcher.calls().last(), Some(&Call::Unwatch(MARA.into())));
     assert!(store.mailbox(&contoso, MARA).await.unwrap().is_none());
+    assert!(!node.holds(&contoso, MARA));
+    assert_eq!(store.nodes().await.unwrap().len(), 1, "the node beats");
     service.shutdown().await;
     assert_eq!(watcher.calls().last(), Some(&Call::Stop));
+    assert!(
+        store.nodes().await.unwrap().is_empty(),
+        "a clean stop leaves the cluster"
+    );
 }

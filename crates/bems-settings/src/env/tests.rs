@@ -210,6 +210,32 @@ fn store_key_and_admin_token_come_from_their_variables() {
 }
 
 #[test]
+fn the_store_url_and_the_cluster_come_from_variables() {
+    let mut s = settings("[store]\nurl_file = \"/etc/bems/store.url\"");
+    let url = "postgres://bems:Pa55@db.contoso.com/bems";
+    let result = s.apply_env([
+        ("BEMS_STORE__URL", url),
+        ("BEMS_CLUSTER__NODE", "bems-3"),
+        ("BEMS_CLUSTER__CAPACITY", "2500"),
+        ("BEMS_CLUSTER__LEASE_SECONDS", "12"),
+    ]);
+    assert_eq!(fields(result), Vec::<String>::new());
+    assert_eq!(
+        s.store.url.as_ref().map(ExposeSecret::expose_secret),
+        Some(url)
+    );
+    assert_eq!(s.store.url_file, None);
+    assert_eq!(s.cluster.node.as_deref(), Some("bems-3"));
+    assert_eq!((s.cluster.capacity, s.cluster.lease_seconds), (2500, 12));
+    assert!(
+        !format!("{s:?}").contains("Pa55"),
+        "Debug keeps the URL's password out"
+    );
+    let result = s.apply_env([("BEMS_CLUSTER__CAPACITY", "many")]);
+    assert_eq!(fields(result), vec!["BEMS_CLUSTER__CAPACITY".to_owned()]);
+}
+
+#[test]
 fn env_references_are_resolved_and_missing_ones_named() {
     let mut s = settings(
         r#"

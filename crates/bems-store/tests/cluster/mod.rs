@@ -12,7 +12,7 @@ use bems_store::{
 };
 use tokio::sync::broadcast;
 
-use crate::support::{admin_client, scratch};
+use bems_store::conformance::scratch::{admin_client, scratch};
 
 const LONG: Duration = Duration::from_secs(60);
 

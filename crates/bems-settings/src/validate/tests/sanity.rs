@@ -239,6 +239,50 @@ fn tls_needs_both_certificate_and_key() {
 }
 
 #[test]
+fn a_postgres_store_needs_a_postgres_url_and_a_key_and_its_rule_never_quotes_the_url() {
+    let mut settings = tenant("");
+    settings.store.url = Some("mysql://bems:Secret-Pa55@db:3306/bems".into());
+    settings.store.key = Some("ab".repeat(32).as_str().into());
+    assert_problems(&settings, &[("store.url", "must be a PostgreSQL URL")]);
+    assert!(
+        problems(&settings)
+            .iter()
+            .all(|p| !p.to_string().contains("Secret-Pa55")),
+        "the password stays out of the problem"
+    );
+    settings.store.url = Some("postgres://bems:Secret-Pa55@db:5432/bems".into());
+    assert_problems(&settings, &[]);
+    settings.store.key = None;
+    assert_problems(&settings, &[("store.key", "the same on every node")]);
+    settings.store.key_env = Some("STORE_KEY".into());
+    settings.store.url_env = Some("STORE_URL".into());
+    assert_problems(
+        &settings,
+        &[("store.url", "give only one of url, url_file and url_env")],
+    );
+}
+
+#[test]
+fn the_cluster_node_capacity_and_lease_are_bounded() {
+    let mut settings = tenant("");
+    settings.cluster.node = Some("bems 1/eu".into());
+    settings.cluster.capacity = 0;
+    settings.cluster.lease_seconds = 2;
+    assert_problems(
+        &settings,
+        &[
+            ("cluster.node", "bems 1/eu"),
+            ("cluster.capacity", "1 to 1,000,000"),
+            ("cluster.lease_seconds", "3 to 600"),
+        ],
+    );
+    settings.cluster.node = Some("bems-1.eu_west".into());
+    settings.cluster.capacity = 10_000;
+    settings.cluster.lease_seconds = 600;
+    assert_problems(&settings, &[]);
+}
+
+#[test]
 fn the_store_key_is_required_for_passive_authentication_and_well_formed() {
     let mut settings = tenant(&format!(
         "authentication = \"passive\"\n[tenants.passive]\nauthority = \"https://login.microsoftonline.com/common\"\nclient_application_id = \"{GUID}\""

@@ -1,12 +1,14 @@
-//! A scratch PostgreSQL database per test, from `BEMS_POSTGRES_URL`.
+//! A scratch PostgreSQL database per test, from `BEMS_POSTGRES_URL` (behind the features
+//! `conformance` and `postgres`): the backend's own tests and any test of a service on
+//! PostgreSQL make one with [`scratch`].
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::NoTls;
 
-/// A database made for one check, dropped (with its connections) after it.
-pub(crate) struct Scratch {
+/// A database made for one check, dropped (with its connections) when this is dropped.
+pub struct Scratch {
     admin: String,
     name: String,
 }
@@ -40,7 +42,7 @@ impl Drop for Scratch {
 }
 
 /// A connection to `url`, its connection task spawned on the current runtime.
-pub(crate) async fn admin_client(url: &str) -> tokio_postgres::Client {
+pub async fn admin_client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .unwrap_or_else(|e| {
@@ -69,7 +71,7 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// A fresh, empty database and its URL; `None` (with a note naming `test`) when PostgreSQL is not
 /// asked for, or a panic when it is required (`BEMS_REQUIRE_SERVICES=1`) and missing.
-pub(crate) async fn scratch(test: &str) -> Option<(String, Scratch)> {
+pub async fn scratch(test: &str) -> Option<(String, Scratch)> {
     let Ok(admin) = std::env::var("BEMS_POSTGRES_URL") else {
         if std::env::var("BEMS_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
             panic!(

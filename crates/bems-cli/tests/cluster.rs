@@ -1,0 +1,358 @@
+//! Three `bems serve` processes on one PostgreSQL database, killed with `kill -9` in turn
+//! while mail keeps arriving in a few hundred mailboxes of the simulator: every mail is
+//! announced, no push is sent twice, and each phone's last badge is its inbox's unread count.
+//!
+//! The simulator, mock FCM and the identity platform run in this test's process; the nodes
+//! are the real `bems` binary with a settings file of its own (no test overrides: they find
+//! the simulator by their settings alone, [`World::process_toml`]). The devices register
+//! through the nodes' API, each with whichever node is next. Pull subscriptions resume from
+//! their watermarks, so a node that takes a dead node's mailbox replays what it missed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bems_demo::{self as demo, ADMIN_TOKEN, STORE_KEY, World};
+use bems_settings::SubscriptionMode;
+use exchange_sim::Scenario;
+use exchange_sim::push::FcmRequest;
+
+const NODES: usize = 3;
+const MAILBOXES: usize = 200;
+/// How long mail is delivered and nodes are killed.
+const RUN: Duration = Duration::from_secs(36);
+/// A node is killed this often (each in turn), and restarted a second later.
+const KILL_EVERY: Duration = Duration::from_secs(4);
+/// Mails delivered per second, to mailboxes in turn.
+const MAILS_PER_SECOND: u64 = 20;
+/// The nodes' lease: how long a dead node's mailboxes wait for the others.
+const LEASE_SECONDS: u32 = 3;
+const APP: &str = "com.contoso.mail";
+
+/// The sample scenario with `MAILBOXES` users whose EWS hosts are `localhost`.
+fn scenario() -> Scenario {
+    let mut scenario = demo::scenario().expect("sample scenario");
+    for domain in &mut scenario.domains {
+        domain.external_ews_host = "localhost".into();
+        domain.internal_ews_host = "localhost".into();
+    }
+    let template = scenario.users[0].clone();
+    scenario.users.clear();
+    let servers = scenario.servers.len();
+    for i in 0..MAILBOXES {
+        let mut user = template.clone();
+        user.smtp = address(i);
+        user.display_name = format!("User {i}");
+        user.server = scenario.servers[i % servers].name.clone();
+        user.photo = false;
+        scenario.users.push(user);
+    }
+    scenario
+}
+
+fn address(i: usize) -> String {
+    format!("u{i}@contoso.com")
+}
+
+fn token(i: usize) -> String {
+    format!("fcm-registration-token-{i:04}-0123456789abcdefghijklmnopqrstuvwxyz")
+}
+
+/// One `bems serve` process.
+struct NodeProcess {
+    name: String,
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+}
+
+impl NodeProcess {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self, config: &Path, database: &str) {
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("node log");
+        let child = Command::new(env!("CARGO_BIN_EXE_bems"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("BEMS_SERVER__LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("BEMS_SERVER__PUBLIC_URL", self.base())
+            .env("BEMS_STORE__URL", database)
+            .env("BEMS_STORE_KEY", STORE_KEY)
+            .env("BEMS_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("BEMS_CLUSTER__NODE", &self.name)
+            .env("BEMS_CLUSTER__LEASE_SECONDS", LEASE_SECONDS.to_string())
+            .env("BEMS_LOG", "warn,bems_service::leases=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("bems serve starts");
+        self.child = Some(child);
+    }
+
+    /// `kill -9`: nothing drained, nothing released.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn admin_json(http: &reqwest::Client, url: String) -> Option<serde_json::Value> {
+    let response = http.get(url).bearer_auth(ADMIN_TOKEN).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+/// Waits (at most `limit`) until `check` holds, saying what was awaited when it does not.
+async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return started.elapsed(),
+            Err(state) if started.elapsed() > limit => {
+                panic!("{what}: not within {limit:?}: {state}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Mailboxes subscribed on every node that answers, by node.
+async fn subscribed(http: &reqwest::Client, nodes: &[NodeProcess]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for node in nodes {
+        let status = admin_json(http, format!("{}/admin/status", node.base())).await;
+        out.push(status.map_or(0, |s| {
+            s["tenants"][0]["subscriptions"]["subscribed"]
+                .as_u64()
+                .unwrap_or(0)
+        }));
+    }
+    out
+}
+
+/// What mock FCM received for one phone: the mails its pushes announce, their badges in order.
+#[derive(Debug, Default)]
+struct Phone {
+    mails: u64,
+    badges: Vec<u64>,
+}
+
+fn phones(received: &[FcmRequest]) -> BTreeMap<String, Phone> {
+    let mut phones: BTreeMap<String, Phone> = BTreeMap::new();
+    for request in received.iter().filter(|r| r.status == 200) {
+        let Some(token) = &request.token else {
+            continue;
+        };
+        let message = &request.body["message"];
+        let body = message["notification"]["body"].as_str().unwrap_or_default();
+        let phone = phones.entry(token.clone()).or_default();
+        phone.mails += body
+            .split_whitespace()
+            .find_map(|w| w.parse::<u64>().ok())
+            .unwrap_or(1);
+        if let Some(badge) = message["android"]["notification"]["notification_count"].as_u64() {
+            phone.badges.push(badge);
+        }
+    }
+    phones
+}
+
+#[test]
+fn three_nodes_killed_in_turn_announce_every_mail_once_with_the_right_badges() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(cluster());
+}
+
+async fn cluster() {
+    let Some((database, _scratch)) = bems_store::conformance::scratch::scratch("cluster").await
+    else {
+        return;
+    };
+    let world = World::with_scenario(scenario(), SubscriptionMode::Pull, None, false)
+        .await
+        .expect("the simulator and the mocks");
+    let config = world.dir.path().join("bems.toml");
+    std::fs::write(&config, world.process_toml().expect("settings")).expect("settings file");
+    let mut nodes: Vec<NodeProcess> = (0..NODES)
+        .map(|i| NodeProcess {
+            name: format!("node-{i}"),
+            port: free_port(),
+            child: None,
+            log: world.dir.path().join(format!("node-{i}.log")),
+            starts: 0,
+        })
+        .collect();
+    for node in &mut nodes {
+        node.spawn(&config, &database);
+    }
+    let http = reqwest::Client::new();
+    for node in &nodes {
+        let ready = format!("{}/readyz", node.base());
+        until(
+            &format!("{} ready", node.name),
+            Duration::from_secs(60),
+            || {
+                let (http, ready) = (&http, ready.clone());
+                async move {
+                    match http.get(ready).send().await {
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                }
+            },
+        )
+        .await;
+    }
+
+    // Every phone registers with the next node: any node takes a registration.
+    for i in 0..MAILBOXES {
+        let bearer = world.user_token(&address(i)).expect("user token");
+        let base = nodes[i % NODES].base();
+        let (status, body) =
+            demo::register(&http, &base, &bearer, &address(i), "fcm", &token(i), APP)
+                .await
+                .expect("the API answers");
+        assert_eq!(status, 201, "registration {i} on {base}: {body}");
+    }
+    let shared = until("every mailbox watched", Duration::from_secs(60), || {
+        let (http, nodes) = (&http, &nodes);
+        async move {
+            let counts = subscribed(http, nodes).await;
+            let all = counts.iter().sum::<u64>() as usize == MAILBOXES;
+            let each = counts.iter().all(|&n| n > 0);
+            if all && each {
+                Ok(())
+            } else {
+                Err(format!("{counts:?}"))
+            }
+        }
+    })
+    .await;
+    eprintln!("{MAILBOXES} mailboxes watched by {NODES} nodes after {shared:.1?}");
+
+    // Mail arrives throughout; a node is killed every few seconds and comes back a second later.
+    let mut delivered = vec![0u64; MAILBOXES];
+    let started = Instant::now();
+    let mut next_kill = started + KILL_EVERY;
+    let mut killed: Option<(usize, Instant)> = None;
+    let mut kills = 0;
+    let mut n = 0usize;
+    let gap = Duration::from_millis(1000 / MAILS_PER_SECOND);
+    while started.elapsed() < RUN {
+        let i = n % MAILBOXES;
+        world
+            .sim
+            .deliver_mail(&address(i), &format!("mail {n}"), "x@contoso.com")
+            .expect("delivered");
+        delivered[i] += 1;
+        n += 1;
+        let now = Instant::now();
+        if let Some((index, at)) = killed
+            && now >= at + Duration::from_secs(1)
+        {
+            nodes[index].spawn(&config, &database);
+            killed = None;
+        }
+        if now >= next_kill && killed.is_none() {
+            let index = kills % NODES;
+            nodes[index].kill();
+            killed = Some((index, now));
+            kills += 1;
+            next_kill = now + KILL_EVERY;
+        }
+        tokio::time::sleep(gap).await;
+    }
+    if let Some((index, _)) = killed {
+        nodes[index].spawn(&config, &database);
+    }
+    eprintln!("{n} mails to {MAILBOXES} mailboxes in {RUN:?}, {kills} nodes killed");
+
+    let settled = until("every mail announced", Duration::from_secs(90), || {
+        let world = &world;
+        let delivered = &delivered;
+        async move {
+            let phones = phones(&world.fcm.received());
+            let short: Vec<String> = (0..MAILBOXES)
+                .filter(|&i| phones.get(&token(i)).map_or(0, |p| p.mails) < delivered[i])
+                .map(address)
+                .collect();
+            if short.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} short: {short:?}", short.len()))
+            }
+        }
+    })
+    .await;
+    eprintln!("every mail announced {settled:.1?} after the last one");
+    // Late duplicates would come within a lease of a claim running out.
+    tokio::time::sleep(Duration::from_secs(u64::from(LEASE_SECONDS) + 2)).await;
+
+    let phones = phones(&world.fcm.received());
+    let mut duplicates = Vec::new();
+    for i in 0..MAILBOXES {
+        let phone = &phones[&token(i)];
+        let unread = world.sim.unread_count(&address(i)).expect("unread") as u64;
+        assert_eq!(
+            phone.badges.last().copied(),
+            Some(unread),
+            "{}: the last badge is the unread count",
+            address(i)
+        );
+        if phone.mails != delivered[i] || phone.badges.windows(2).any(|w| w[0] >= w[1]) {
+            duplicates.push((address(i), delivered[i], phone.mails, phone.badges.clone()));
+        }
+    }
+    let restarts: u32 = nodes.iter().map(|n| n.starts - 1).sum();
+    eprintln!(
+        "{} pushes for {n} mails; {} duplicates; {restarts} restarts",
+        world.fcm.received().len(),
+        duplicates.len()
+    );
+    if !duplicates.is_empty() {
+        for node in &nodes {
+            eprintln!("--- {} ---\n{}", node.name, node.tail());
+        }
+    }
+    assert!(
+        duplicates.is_empty(),
+        "pushes sent twice (mailbox, delivered, announced, badges): {duplicates:#?}"
+    );
+}

@@ -1,0 +1,205 @@
+//! The service's side of the mailbox leases ([`crate::cluster`]): each round beats, renews,
+//! stops what was lost, claims up to the node's share and hands over the surplus; a taken
+//! mailbox is watched where the store says it is, a lost one unwatched.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bems_store::StoreError;
+use bems_store::model::{MailboxRecord, TenantId};
+use mailbox_watch::WatchTarget;
+use url::Url;
+
+use crate::cluster::{Alarm, ClusterView, MailboxKey, NodeView};
+use crate::service::{Service, Tenant};
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Mailboxes taken.
+    pub claimed: usize,
+    /// Mailboxes whose lease was lost.
+    pub lost: usize,
+    /// Mailboxes handed over.
+    pub released: usize,
+}
+
+impl Service {
+    /// One round of the node's leases (the table of [`crate::cluster`]).
+    pub async fn lease_round(&self) -> Result<Round, StoreError> {
+        let node = &self.node;
+        let nodes = self.store.heartbeat(&node.beat(), node.lease()).await?;
+        let renewed: HashSet<MailboxKey> = self
+            .store
+            .renew(node.id(), node.lease())
+            .await?
+            .into_iter()
+            .collect();
+        let lost = node.lost(&renewed);
+        for (tenant, mailbox) in &lost {
+            tracing::info!(%tenant, %mailbox, node = %node.id(), "lease lost: no longer watched here");
+            self.stop_watching(tenant, mailbox).await;
+        }
+        node.drop_held(&lost);
+        // Held in the store but not here (taken by a registration while this round ran):
+        // watched now.
+        for (tenant, mailbox) in node.unknown(&renewed) {
+            if let Some(record) = self.store.mailbox(&tenant, &mailbox).await?
+                && node.take(&record)
+            {
+                self.start_watching(record).await;
+            }
+        }
+        let stored = self.store.mailbox_count().await?;
+        let target = node.target(&nodes, stored);
+        node.saw(nodes, stored);
+        let mut round = Round {
+            lost: lost.len(),
+            ..Round::default()
+        };
+        let held = node.held();
+        if held < target {
+            let taken = self
+                .store
+                .claim(node.id(), node.lease(), target - held)
+                .await?;
+            round.claimed = taken.len();
+            for record in taken {
+                if node.take(&record) {
+                    self.start_watching(record).await;
+                }
+            }
+        } else if held > target + slack(target) {
+            let surplus = node.surplus(target);
+            for (tenant, mailbox) in &surplus {
+                self.stop_watching(tenant, mailbox).await;
+            }
+            node.drop_held(&surplus);
+            round.released = usize::try_from(self.store.release(node.id(), &surplus).await?)
+                .unwrap_or(usize::MAX);
+            tracing::info!(node = %node.id(), released = round.released, target, "mailboxes handed over");
+        }
+        Ok(round)
+    }
+
+    /// Runs [`lease_round`](Self::lease_round) every third of a lease until shut down; a
+    /// failed round is logged and the next one tries again.
+    pub(crate) fn spawn_lease_loop(self: &Arc<Self>) {
+        let service = Arc::clone(self);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(service.node.tick()) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                if let Err(error) = service.lease_round().await {
+                    tracing::warn!(node = %service.node.id(), %error, "lease round failed; the next one tries again");
+                }
+            }
+        });
+    }
+
+    /// Takes a mailbox just stored (a first registration) for this node when it has room
+    /// and nobody holds it: its record, for the caller to watch. Otherwise a node with room
+    /// takes it at its next round.
+    pub(crate) async fn take_new(
+        &self,
+        tenant: &TenantId,
+        mailbox: &str,
+    ) -> Result<Option<MailboxRecord>, StoreError> {
+        let node = &self.node;
+        if !node.has_room() {
+            return Ok(None);
+        }
+        let claimed = self
+            .store
+            .claim_mailbox(node.id(), tenant, mailbox, node.lease())
+            .await?;
+        Ok(claimed.filter(|record| node.take(record)))
+    }
+
+    /// Watches a mailbox this node took: on Graph when its tenant moved it there, at its
+    /// recorded EWS URL, or wherever Autodiscover finds it. A mailbox without devices is held
+    /// but not watched.
+    pub(crate) async fn start_watching(&self, record: MailboxRecord) {
+        let Some(tenant) = self.tenant(&record.tenant) else {
+            return;
+        };
+        match self
+            .store
+            .devices_for(&record.tenant, &record.mailbox)
+            .await
+        {
+            Ok(devices) if devices.is_empty() => return,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(mailbox = %record.mailbox, %error, "devices not readable; watched anyway");
+            }
+        }
+        if let Some(graph) = &tenant.graph
+            && graph.is_on_graph(&record)
+        {
+            if let Err(error) = graph.watch(&record.mailbox).await {
+                tracing::warn!(mailbox = %record.mailbox, %error, "not watched on Graph");
+            }
+            return;
+        }
+        match record.ews_url.as_deref().map(Url::parse) {
+            Some(Ok(url)) => {
+                let mut target = WatchTarget::new(&record.mailbox, url);
+                target.grouping_information = record.grouping.clone();
+                if let Err(error) = tenant.watcher.watch(target).await {
+                    tracing::warn!(mailbox = %record.mailbox, %error, "not watched");
+                }
+            }
+            _ => self.locate_and_watch(tenant, record.mailbox),
+        }
+    }
+
+    /// Stops watching a mailbox here (on EWS and Graph); its watermark stays saved.
+    pub(crate) async fn stop_watching(&self, tenant: &TenantId, mailbox: &str) {
+        if let Some(running) = self.tenant(tenant) {
+            stop(running, mailbox).await;
+        }
+    }
+}
+
+impl Service {
+    /// The cluster as the store knows it: every node with its mailboxes and lease ages, and
+    /// this node's status.
+    pub async fn cluster(&self) -> Result<ClusterView, StoreError> {
+        let nodes = self.store.nodes().await?;
+        let mailboxes = self.store.mailbox_count().await?;
+        let nodes = nodes
+            .into_iter()
+            .map(|record| NodeView {
+                alarm: Alarm::of(record.mailboxes, record.capacity),
+                record,
+            })
+            .collect();
+        Ok(ClusterView {
+            this: self.node.status(),
+            nodes,
+            mailboxes,
+        })
+    }
+}
+
+/// Unwatches `mailbox` on `tenant`'s watchers.
+pub(crate) async fn stop(tenant: &Tenant, mailbox: &str) {
+    let _ = tenant.watcher.unwatch(mailbox).await;
+    if let Some(graph) = &tenant.graph {
+        let _ = graph.watcher.unwatch(mailbox).await;
+    }
+}
+
+/// How far above its share a node may be before it hands mailboxes over: 2% of the share
+/// and at least one, so that a share that does not divide evenly does not move back and forth.
+fn slack(target: usize) -> usize {
+    (target / 50).max(1)
+}
+
+/// How long a clean stop waits for the watchers before leaving the cluster.
+pub(crate) const STOP_WATCHERS: Duration = Duration::from_secs(5);
