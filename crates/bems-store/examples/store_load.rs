@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
-use bems_store::{Checkpoint, SqliteStore, Store, StoreKey};
+use bems_store::{Checkpoint, NodeId, SqliteStore, Store, StoreKey};
 
 const PUSHES: i64 = 10_000;
 
@@ -36,6 +36,8 @@ async fn main() {
             .await
             .expect("store"),
     );
+    // The one node, sending what it enqueued.
+    let node = NodeId::new("node-1").expect("node id");
     let device = store
         .register_device(
             &NewDevice {
@@ -66,7 +68,7 @@ async fn main() {
     }
     let enqueued = started.elapsed();
     for entry in store
-        .claim_due(i64::MAX, PUSHES as usize, i64::MAX)
+        .claim_due(&node, i64::MAX, PUSHES as usize, i64::MAX)
         .await
         .expect("store")
     {
@@ -96,7 +98,7 @@ async fn main() {
     }
     let enqueued = started.elapsed();
     for entry in store
-        .claim_due(i64::MAX, PUSHES as usize, i64::MAX)
+        .claim_due(&node, i64::MAX, PUSHES as usize, i64::MAX)
         .await
         .expect("store")
     {

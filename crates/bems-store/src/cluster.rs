@@ -3,8 +3,9 @@
 //! Every stored mailbox is watched by one node at a time. A node says it is alive with
 //! [`Leases::heartbeat`], takes free mailboxes with [`Leases::claim`] (or one with
 //! [`Leases::claim_mailbox`]), keeps them with [`Leases::renew`] before their ttl runs out, and
-//! gives them up with [`Leases::release`] or, when it stops, [`Leases::leave`]. A lease that is
-//! not renewed in time expires, and any node may claim the mailbox then.
+//! gives them up with [`Leases::release`] or, when it stops, [`Leases::leave`] (which gives back
+//! the pushes it was sending too). A lease that is not renewed in time expires, and any node may
+//! claim the mailbox then.
 //!
 //! Leases are timed by the store's clock (PostgreSQL's `clock_timestamp()`, for SQLite the
 //! system clock), so nodes whose clocks disagree still agree on who holds what. A node that lost
@@ -173,7 +174,15 @@ pub trait Leases: Send + Sync {
         mailboxes: &[(TenantId, String)],
     ) -> Result<u64, StoreError>;
 
-    /// A clean stop: releases every lease of `node` and deletes its node row.
+    /// A clean stop, or a start after a crash: releases every lease of `node`, gives back the
+    /// pushes it claimed ([`Outbox::enqueue`](crate::Outbox::enqueue) with it as the holder,
+    /// or [`Outbox::claim_due`](crate::Outbox::claim_due)) and deletes its node row. The pushes
+    /// are then claimed by nobody and due at once: their `not_before_ms` becomes now (Unix ms,
+    /// store clock) unless it was earlier, so any node's next `claim_due` takes them. Pushes
+    /// of other nodes, and those waiting for a retry, are untouched.
+    ///
+    /// Call it when the node sends nothing more: a push it is still sending may be sent again
+    /// by another node.
     async fn leave(&self, node: &NodeId) -> Result<(), StoreError>;
 
     /// Who holds `mailbox`'s unexpired lease.

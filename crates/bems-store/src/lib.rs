@@ -77,11 +77,12 @@
 //!     holder: Some(&node),
 //! };
 //! let ids = store.enqueue(&[push], 31_000, Some(checkpoint)).await?;
-//! assert!(store.claim_due(1_000, 100, 61_000).await?.is_empty());
-//! let due = store.claim_due(31_000, 100, 61_000).await?;
+//! assert!(store.claim_due(&node, 1_000, 100, 61_000).await?.is_empty());
+//! let due = store.claim_due(&node, 31_000, 100, 61_000).await?;
 //! assert_eq!((due[0].id, due[0].not_before_ms), (ids[0], 61_000));
 //! store.complete(ids[0]).await?;
 //! assert_eq!(store.outbox_len().await?, 0);
+//! // A clean stop: the node's leases, and the pushes it had claimed, are free at once.
 //! store.leave(&node).await?;
 //! # Ok::<(), bems_store::StoreError>(())
 //! # }).unwrap();
@@ -302,6 +303,9 @@ pub trait MailboxStore: Send + Sync {
 }
 
 /// Pushes between "event seen" and "push accepted". Part of [`Store`].
+///
+/// Each push is claimed by the node sending it, or by nobody: a node that leaves
+/// ([`Leases::leave`]) gives back the pushes it claimed, due at once.
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Adds pushes, due at `not_before_ms` (the node that enqueues sends them itself at once; no
@@ -309,7 +313,8 @@ pub trait Outbox: Send + Sync {
     ///
     /// Either everything is written or nothing: the pushes, and the checkpoint's watermark
     /// that follows the events they came from. With a [`Checkpoint::holder`], nothing is
-    /// written unless that node holds the mailbox's unexpired lease ([`StoreError::Conflict`]).
+    /// written unless that node holds the mailbox's unexpired lease ([`StoreError::Conflict`]),
+    /// and the pushes are written claimed by that node; otherwise they are nobody's.
     /// Returns the pushes' ids, in order.
     async fn enqueue(
         &self,
@@ -318,14 +323,18 @@ pub trait Outbox: Send + Sync {
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Vec<i64>, StoreError>;
 
-    /// Claims at most `limit` pushes due at `now_ms` (not_before_ms <= now_ms), oldest first
-    /// (not_before_ms, id), making each due again only at `until_ms` unless completed or retried
-    /// before. Two callers claiming at once never get the same push (PostgreSQL: UPDATE ... WHERE
-    /// id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING). `attempts` is not changed by a claim.
+    /// Claims for `node` at most `limit` pushes due at `now_ms` (not_before_ms <= now_ms),
+    /// oldest first (not_before_ms, id), making each due again only at `until_ms` unless
+    /// completed or retried before. Two callers claiming at once never get the same push
+    /// (PostgreSQL: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING).
+    /// `attempts` is not changed by a claim.
     ///
-    /// The entries answered carry their new `not_before_ms` (`until_ms`).
+    /// The entries answered carry their new `not_before_ms` (`until_ms`). The pushes are
+    /// claimed by `node` (whoever claimed them before) until completed or retried, or until
+    /// `node` leaves.
     async fn claim_due(
         &self,
+        node: &NodeId,
         now_ms: i64,
         limit: usize,
         until_ms: i64,
@@ -334,7 +343,8 @@ pub trait Outbox: Send + Sync {
     /// Removes a push the provider accepted (or gave up on); false if it was gone.
     async fn complete(&self, id: i64) -> Result<bool, StoreError>;
 
-    /// Counts a failed attempt and makes the push due again at `not_before_ms`; false if gone.
+    /// Counts a failed attempt and makes the push due again at `not_before_ms`, claimed by
+    /// nobody (a push waiting for its retry is nobody's); false if gone.
     async fn retry_later(&self, id: i64, not_before_ms: i64) -> Result<bool, StoreError>;
 
     /// How many pushes are waiting.

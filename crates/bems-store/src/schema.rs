@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "each mailbox's last known unread count", V3_UNREAD),
     (4, "outbox ids never reused", V4_OUTBOX_IDS),
     (5, "mailbox leases and the cluster's nodes", V5_LEASES),
+    (6, "the node sending each push", V6_OUTBOX_CLAIMS),
 ];
 
 /// The newest schema version this build knows.
@@ -150,6 +151,14 @@ CREATE TABLE nodes (
 ) STRICT;
 ";
 
+/// Who is sending a push: `claimed_by` is the node that enqueued it with a lease, or took it
+/// with `claim_due`; NULL when nobody is (enqueued without a lease, waiting for a retry, or
+/// given back by a node that left). Pushes already stored are nobody's.
+const V6_OUTBOX_CLAIMS: &str = "
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
+";
+
 /// Why the schema could not be brought up to date.
 #[derive(Debug)]
 pub(crate) enum MigrateError {
@@ -241,9 +250,9 @@ mod tests {
         assert_eq!(rows, MIGRATIONS.len() as i64);
     }
 
-    #[test]
-    fn a_file_at_version_4_keeps_its_mailboxes_free_of_leases() {
-        let mut conn = Connection::open_in_memory().unwrap();
+    /// A file as a bems of schema version `version` left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE schema_version (
                  version INTEGER PRIMARY KEY, description TEXT NOT NULL,
@@ -251,7 +260,7 @@ mod tests {
              ) STRICT;",
         )
         .unwrap();
-        for (version, description, sql) in &MIGRATIONS[..4] {
+        for (version, description, sql) in &MIGRATIONS[..version] {
             conn.execute_batch(sql).unwrap();
             conn.execute(
                 "INSERT INTO schema_version VALUES (?1, ?2, 0)",
@@ -259,13 +268,19 @@ mod tests {
             )
             .unwrap();
         }
+        conn
+    }
+
+    #[test]
+    fn a_file_at_version_4_keeps_its_mailboxes_free_of_leases() {
+        let mut conn = at_version(4);
         conn.execute(
             "INSERT INTO mailboxes (tenant, mailbox, watermark, updated_at_ms)
              VALUES ('contoso', 'alice@contoso.com', 'w1', 1)",
             [],
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, 2).unwrap(), 1);
+        assert_eq!(migrate(&mut conn, 2).unwrap(), MIGRATIONS.len() - 4);
         let row: (String, Option<String>, Option<i64>) = conn
             .query_row(
                 "SELECT watermark, holder, lease_until_ms FROM mailboxes",
@@ -278,6 +293,29 @@ mod tests {
             .query_row("SELECT count(*) FROM nodes", [], |row| row.get(0))
             .unwrap();
         assert_eq!(nodes, 0);
+    }
+
+    #[test]
+    fn a_file_at_version_5_keeps_its_pushes_claimed_by_nobody() {
+        let mut conn = at_version(5);
+        conn.execute_batch(
+            "INSERT INTO devices (id, tenant, mailbox, platform, token, app_id, locale,
+                                  registered_at_ms)
+             VALUES (7, 'contoso', 'alice@contoso.com', 'apns', 'a1b2', 'app', 'en', 1);
+             INSERT INTO outbox (id, device_id, tenant, mailbox, payload, seen_at_ms,
+                                 not_before_ms)
+             VALUES (3, 7, 'contoso', 'alice@contoso.com', '{}', 1, 50);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, 2).unwrap(), MIGRATIONS.len() - 5);
+        let row: (i64, i64, Option<String>) = conn
+            .query_row(
+                "SELECT id, not_before_ms, claimed_by FROM outbox",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (3, 50, None));
     }
 
     #[test]

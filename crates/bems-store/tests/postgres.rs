@@ -13,12 +13,17 @@
 mod cluster;
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
-use bems_store::{DeviceStore, Outbox, PostgresStore, StoreError, StoreKey, TenantStore};
+use bems_store::{DeviceStore, NodeId, Outbox, PostgresStore, StoreError, StoreKey, TenantStore};
 use secrecy::{ExposeSecret, SecretSlice};
 
 use bems_store::conformance::scratch::{admin_client, scratch};
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
+
+/// The node claiming pushes.
+fn node() -> NodeId {
+    NodeId::new("node-a").unwrap()
+}
 
 fn contoso() -> TenantId {
     TenantId::new("contoso").unwrap()
@@ -47,7 +52,7 @@ async fn migrations_run_once_and_the_data_outlives_the_store() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 2);
+    assert_eq!(versions, 3);
 }
 
 #[tokio::test]
@@ -210,7 +215,7 @@ async fn claim_due_skips_the_pushes_another_node_is_claiming() {
         .await
         .unwrap();
     let due: Vec<i64> = store
-        .claim_due(10, 10, 20)
+        .claim_due(&node(), 10, 10, 20)
         .await
         .unwrap()
         .iter()
@@ -219,7 +224,7 @@ async fn claim_due_skips_the_pushes_another_node_is_claiming() {
     assert_eq!(due, [ids[1]], "the push being claimed elsewhere is skipped");
     claiming.commit().await.unwrap();
     let due: Vec<i64> = store
-        .claim_due(10, 10, 20)
+        .claim_due(&node(), 10, 10, 20)
         .await
         .unwrap()
         .iter()

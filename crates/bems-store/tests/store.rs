@@ -5,12 +5,17 @@ use bems_store::{DeviceStore, MailboxStore, Outbox, TenantStore};
 use std::path::{Path, PathBuf};
 
 use bems_store::model::{MailboxRecord, NewDevice, PendingPush, Platform, TenantId};
-use bems_store::{Checkpoint, SqliteStore, Store, StoreError, StoreKey};
+use bems_store::{Checkpoint, NodeId, SqliteStore, Store, StoreError, StoreKey};
 use secrecy::{ExposeSecret, SecretSlice};
 
 const SECRET: &[u8] = b"plaintext-refresh-token-7f3a9c";
 const SETTINGS: &str = r#"{"marker":"settings-in-the-clear-5b2e"}"#;
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----\n";
+
+/// The node claiming pushes.
+fn node() -> NodeId {
+    NodeId::new("node-a").unwrap()
+}
 
 fn contoso() -> TenantId {
     TenantId::new("contoso").unwrap()
@@ -123,7 +128,7 @@ async fn a_reopened_file_holds_everything() {
     assert_eq!(mailbox.grouping.as_deref(), Some("PRDEX01"));
     assert_eq!(mailbox.watermark.as_deref(), Some("AQAAAA=="));
     assert_eq!(
-        store.claim_due(5, 10, 6).await.unwrap()[0].push,
+        store.claim_due(&node(), 5, 10, 6).await.unwrap()[0].push,
         push(device_id, 5)
     );
     assert_eq!(
@@ -199,7 +204,7 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
@@ -227,7 +232,7 @@ async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
             error,
             StoreError::TooNew {
                 found: 99,
-                supported: 5,
+                supported: 6,
                 ..
             }
         ),

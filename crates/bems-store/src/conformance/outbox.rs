@@ -1,8 +1,13 @@
 use std::sync::Arc;
 
-use super::{contoso, new_device};
+use super::{contoso, new_device, node};
 use crate::model::{Checkpoint, PendingPush, TenantId};
-use crate::{Store, StoreError};
+use crate::{NodeId, Store, StoreError};
+
+/// The node claiming pushes in these checks.
+pub(super) fn sender() -> NodeId {
+    node("node-a")
+}
 
 pub(super) fn push(device_id: i64, seen_at_ms: i64) -> PendingPush {
     PendingPush {
@@ -45,8 +50,14 @@ pub async fn claimed_pushes_come_oldest_first_and_only_when_due(store: Arc<dyn S
     let middle = store.enqueue(&[push(device, 4)], 20, None).await.unwrap();
     assert_eq!(store.outbox_len().await.unwrap(), 4);
 
-    assert!(store.claim_due(9, 10, 1_000).await.unwrap().is_empty());
-    let claimed = store.claim_due(25, 10, 1_000).await.unwrap();
+    assert!(
+        store
+            .claim_due(&sender(), 9, 10, 1_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store.claim_due(&sender(), 25, 10, 1_000).await.unwrap();
     let ids: Vec<_> = claimed.iter().map(|e| e.id).collect();
     assert_eq!(
         ids,
@@ -59,13 +70,20 @@ pub async fn claimed_pushes_come_oldest_first_and_only_when_due(store: Arc<dyn S
         "the claim's new time, attempts untouched"
     );
     assert_eq!(claimed[0].push, push(device, 1));
-    let rest = store.claim_due(100, 10, 1_000).await.unwrap();
+    let rest = store.claim_due(&sender(), 100, 10, 1_000).await.unwrap();
     assert_eq!(
         rest.iter().map(|e| e.id).collect::<Vec<_>>(),
         late,
         "the pushes claimed before are not due again yet"
     );
-    assert_eq!(store.claim_due(100, 2, 1_000).await.unwrap().len(), 0);
+    assert_eq!(
+        store
+            .claim_due(&sender(), 100, 2, 1_000)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     assert_eq!(
         store.outbox_len().await.unwrap(),
         4,
@@ -81,11 +99,20 @@ pub async fn a_claimed_push_is_due_again_at_its_until_unless_completed(store: Ar
         .enqueue(&[push(device, 1), push(device, 2)], 1, None)
         .await
         .unwrap();
-    assert_eq!(store.claim_due(1, 10, 500).await.unwrap().len(), 2);
+    assert_eq!(
+        store.claim_due(&sender(), 1, 10, 500).await.unwrap().len(),
+        2
+    );
     assert!(store.complete(ids[0]).await.unwrap());
     assert!(!store.complete(ids[0]).await.unwrap());
-    assert!(store.claim_due(499, 10, 900).await.unwrap().is_empty());
-    let again = store.claim_due(500, 10, 900).await.unwrap();
+    assert!(
+        store
+            .claim_due(&sender(), 499, 10, 900)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_due(&sender(), 500, 10, 900).await.unwrap();
     assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
     assert_eq!(again[0].attempts, 0);
     assert_eq!(store.outbox_len().await.unwrap(), 1);
@@ -99,8 +126,14 @@ pub async fn enqueued_pushes_wait_for_their_not_before(store: Arc<dyn Store>) {
         .enqueue(&[push(device, 5)], 1_000, None)
         .await
         .unwrap();
-    assert!(store.claim_due(999, 10, 2_000).await.unwrap().is_empty());
-    let due = store.claim_due(1_000, 10, 2_000).await.unwrap();
+    assert!(
+        store
+            .claim_due(&sender(), 999, 10, 2_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.claim_due(&sender(), 1_000, 10, 2_000).await.unwrap();
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
     assert_eq!(due[0].push.seen_at_ms, 5);
 }
@@ -129,13 +162,16 @@ pub async fn a_retried_push_counts_its_attempts_and_waits(store: Arc<dyn Store>)
         .enqueue(&[push(device, 10), push(device, 20)], 10, None)
         .await
         .unwrap();
-    assert_eq!(store.claim_due(10, 1, 100).await.unwrap()[0].id, ids[0]);
+    assert_eq!(
+        store.claim_due(&sender(), 10, 1, 100).await.unwrap()[0].id,
+        ids[0]
+    );
     assert!(store.retry_later(ids[0], 1_000).await.unwrap());
     assert!(store.retry_later(ids[0], 2_000).await.unwrap());
     assert!(!store.retry_later(ids[0] + 100, 2_000).await.unwrap());
-    let due = store.claim_due(1_500, 10, 5_000).await.unwrap();
+    let due = store.claim_due(&sender(), 1_500, 10, 5_000).await.unwrap();
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
-    let later = store.claim_due(2_000, 10, 5_000).await.unwrap();
+    let later = store.claim_due(&sender(), 2_000, 10, 5_000).await.unwrap();
     assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[0]]);
     assert_eq!((later[0].attempts, later[0].not_before_ms), (2, 5_000));
 }

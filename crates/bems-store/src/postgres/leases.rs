@@ -1,4 +1,5 @@
-//! Mailbox leases and the cluster's nodes, timed by the database's clock ([`CLOCK`]).
+//! Mailbox leases and the cluster's nodes, timed by the database's clock ([`CLOCK`]); a node
+//! that leaves gives back its leases and the pushes it claimed.
 //!
 //! A statement reads the clock once (`WITH clock AS MATERIALIZED`), so what it compares and
 //! what it writes agree. Claims select free mailboxes `FOR UPDATE SKIP LOCKED` and check again,
@@ -204,6 +205,14 @@ impl Leases for PostgresStore {
                 &[&node.as_str()],
             )
             .await?;
+            // Its pushes, due now for any node (a claim that ran out keeps its earlier time).
+            let give_back = format!(
+                "WITH clock AS MATERIALIZED (SELECT {CLOCK} AS ms)
+                 UPDATE outbox SET claimed_by = NULL, not_before_ms = least(not_before_ms, clock.ms)
+                 FROM clock
+                 WHERE claimed_by = $1"
+            );
+            tx.execute(&give_back, &[&node.as_str()]).await?;
             tx.execute("DELETE FROM nodes WHERE node = $1", &[&node.as_str()])
                 .await?;
             tx.commit().await?;

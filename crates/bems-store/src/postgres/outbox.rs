@@ -1,14 +1,15 @@
 //! The outbox: pushes between "event seen" and "push accepted", written fenced by the
-//! mailbox's lease and claimed with `FOR UPDATE SKIP LOCKED`.
+//! mailbox's lease and claimed with `FOR UPDATE SKIP LOCKED`, each by the node sending it
+//! (`claimed_by`, given back by `leave` in `leases`).
 
 use async_trait::async_trait;
 
 use super::leases::fence;
 use super::shared::{OUTBOX_COLUMNS, count, entry, save_watermark, settle};
 use super::{Failure, PostgresStore, now_ms};
-use crate::cluster::sql_limit;
+use crate::cluster::{node_record, sql_limit};
 use crate::model::{Checkpoint, OutboxEntry, PendingPush};
-use crate::{Outbox, StoreError, check};
+use crate::{NodeId, Outbox, StoreError, check};
 
 #[async_trait]
 impl Outbox for PostgresStore {
@@ -37,11 +38,13 @@ impl Outbox for PostgresStore {
             {
                 return Ok(Err(fenced));
             }
+            // The holder sends them itself: they are its claim.
+            let claimed_by = checkpoint.and_then(|c| c.holder).map(NodeId::as_str);
             let insert = tx
                 .prepare(
-                    "INSERT INTO outbox
-                         (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                    "INSERT INTO outbox (device_id, tenant, mailbox, payload, seen_at_ms,
+                                         not_before_ms, claimed_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      RETURNING id",
                 )
                 .await?;
@@ -57,6 +60,7 @@ impl Outbox for PostgresStore {
                             &push.payload,
                             &push.seen_at_ms,
                             &not_before_ms,
+                            &claimed_by,
                         ],
                     )
                     .await?;
@@ -76,12 +80,13 @@ impl Outbox for PostgresStore {
 
     async fn claim_due(
         &self,
+        node: &NodeId,
         now_ms: i64,
         limit: usize,
         until_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         const OP: &str = "claim due pushes";
-        let record = format!("at {now_ms}");
+        let record = format!("for {} at {now_ms}", node_record(node));
         let limit = sql_limit(limit);
         let client = self.client(OP, &record).await?;
         let result = async {
@@ -93,10 +98,13 @@ impl Outbox for PostgresStore {
                      WHERE not_before_ms <= $1
                      ORDER BY not_before_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED
                  )
-                 UPDATE outbox SET not_before_ms = $3 FROM picked WHERE id = picked
+                 UPDATE outbox SET not_before_ms = $3, claimed_by = $4
+                 FROM picked WHERE id = picked
                  RETURNING {OUTBOX_COLUMNS}, was"
             );
-            let rows = client.query(&sql, &[&now_ms, &limit, &until_ms]).await?;
+            let rows = client
+                .query(&sql, &[&now_ms, &limit, &until_ms, &node.as_str()])
+                .await?;
             let mut claimed = rows
                 .iter()
                 .map(|row| Ok((row.try_get::<_, i64>(8)?, entry(row)?)))
@@ -121,7 +129,8 @@ impl Outbox for PostgresStore {
         self.change(
             OP,
             record,
-            "UPDATE outbox SET attempts = attempts + 1, not_before_ms = $2 WHERE id = $1",
+            "UPDATE outbox SET attempts = attempts + 1, not_before_ms = $2, claimed_by = NULL
+             WHERE id = $1",
             &[&id, &not_before_ms],
         )
         .await

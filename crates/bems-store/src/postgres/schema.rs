@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         V1,
     ),
     (2, "mailbox leases and the cluster's nodes", V2_LEASES),
+    (3, "the node sending each push", V3_OUTBOX_CLAIMS),
 ];
 
 /// The newest schema version this build knows.
@@ -123,6 +124,14 @@ CREATE TABLE nodes (
     alive_until_ms  BIGINT NOT NULL,
     url             TEXT NULL
 );
+"#;
+
+/// Who is sending a push: `claimed_by` is the node that enqueued it with a lease, or took it
+/// with `claim_due`; NULL when nobody is (enqueued without a lease, waiting for a retry, or
+/// given back by a node that left). Pushes already stored are nobody's.
+const V3_OUTBOX_CLAIMS: &str = r#"
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT COLLATE "C";
+CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
 "#;
 
 /// Why the schema could not be brought up to date.

@@ -118,8 +118,12 @@ impl Leases for SqliteStore {
 
     async fn leave(&self, node: &NodeId) -> Result<(), StoreError> {
         let (record, node) = (node_record(node), node.to_string());
-        self.call("leave", || record, move |c| nodes::leave(c, &node))
-            .await
+        self.call(
+            "leave",
+            || record,
+            move |c| nodes::leave(c, &node, now_ms()),
+        )
+        .await
     }
 
     async fn holder(&self, tenant: &TenantId, mailbox: &str) -> Result<Option<NodeId>, StoreError> {

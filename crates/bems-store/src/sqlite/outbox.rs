@@ -1,13 +1,13 @@
 //! The push outbox ([`Outbox`] for [`SqliteStore`]): pending pushes, written with the watermark
 //! that follows their events (fenced by the mailbox's lease when asked), and claimed by the
-//! senders.
+//! senders, each by the node sending it (`claimed_by`, given back by `leave` in `nodes`).
 
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 
 use super::tenants::tenant_id;
 use super::{SqliteStore, leases, mailboxes, now_ms};
-use crate::cluster::{Fenced, NodeId, sql_limit};
+use crate::cluster::{Fenced, NodeId, node_record, sql_limit};
 use crate::model::{Checkpoint, OutboxEntry, PendingPush};
 use crate::{Outbox, StoreError, check};
 
@@ -47,15 +47,17 @@ impl Outbox for SqliteStore {
 
     async fn claim_due(
         &self,
+        node: &NodeId,
         now_ms: i64,
         limit: usize,
         until_ms: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let limit = sql_limit(limit);
+        let record = format!("for {} at {now_ms}", node_record(node));
+        let (node, limit) = (node.to_string(), sql_limit(limit));
         self.call(
             "claim due pushes",
-            || format!("at {now_ms}"),
-            move |c| claim_due(c, now_ms, limit, until_ms),
+            || record,
+            move |c| claim_due(c, &node, now_ms, limit, until_ms),
         )
         .await
     }
@@ -92,8 +94,9 @@ struct Mark {
     holder: Option<NodeId>,
 }
 
-/// Inserts the pushes, due at `not_before_ms`, and writes the checkpoint, in one transaction;
-/// nothing when the checkpoint's holder does not hold the mailbox's lease.
+/// Inserts the pushes, due at `not_before_ms` (claimed by the checkpoint's holder, if any), and
+/// writes the checkpoint, in one transaction; nothing when the checkpoint's holder does not
+/// hold the mailbox's lease.
 fn enqueue(
     conn: &mut Connection,
     pushes: &[PendingPush],
@@ -112,11 +115,14 @@ fn enqueue(
     {
         return Ok(Err(fenced));
     }
+    // The holder sends them itself: they are its claim.
+    let claimed_by = checkpoint.and_then(|mark| mark.holder.as_ref().map(NodeId::as_str));
     let mut ids = Vec::with_capacity(pushes.len());
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO outbox (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO outbox (device_id, tenant, mailbox, payload, seen_at_ms, not_before_ms,
+                                 claimed_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              RETURNING id",
         )?;
         for push in pushes {
@@ -127,7 +133,8 @@ fn enqueue(
                     push.mailbox,
                     push.payload,
                     push.seen_at_ms,
-                    not_before_ms
+                    not_before_ms,
+                    claimed_by
                 ],
                 |row| row.get(0),
             )?;
@@ -147,10 +154,11 @@ fn enqueue(
     Ok(Ok(ids))
 }
 
-/// Claims at most `limit` pushes with `not_before_ms <= now_ms`, oldest first, making them due
-/// again at `until_ms`.
+/// Claims for `node` at most `limit` pushes with `not_before_ms <= now_ms`, oldest first,
+/// making them due again at `until_ms`.
 fn claim_due(
     conn: &mut Connection,
+    node: &str,
     now_ms: i64,
     limit: i64,
     until_ms: i64,
@@ -165,9 +173,11 @@ fn claim_due(
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     {
-        let mut update = tx.prepare_cached("UPDATE outbox SET not_before_ms = ?2 WHERE id = ?1")?;
+        let mut update = tx.prepare_cached(
+            "UPDATE outbox SET not_before_ms = ?2, claimed_by = ?3 WHERE id = ?1",
+        )?;
         for entry in &mut entries {
-            update.execute([entry.id, until_ms])?;
+            update.execute(params![entry.id, until_ms, node])?;
             entry.not_before_ms = until_ms;
         }
     }
@@ -185,7 +195,8 @@ fn complete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
 fn retry_later(conn: &Connection, id: i64, not_before_ms: i64) -> rusqlite::Result<bool> {
     let updated = conn
         .prepare_cached(
-            "UPDATE outbox SET attempts = attempts + 1, not_before_ms = ?2 WHERE id = ?1",
+            "UPDATE outbox SET attempts = attempts + 1, not_before_ms = ?2, claimed_by = NULL
+             WHERE id = ?1",
         )?
         .execute([id, not_before_ms])?;
     Ok(updated > 0)

@@ -20,6 +20,29 @@ fn contoso() -> TenantId {
     TenantId::new("contoso").unwrap()
 }
 
+/// alice's phone.
+fn alices_device() -> NewDevice {
+    NewDevice {
+        tenant: contoso(),
+        mailbox: "alice@contoso.com".into(),
+        platform: Platform::Apns,
+        token: "a1b2c3".into(),
+        app_id: "com.example.mail".into(),
+        locale: "en".into(),
+    }
+}
+
+/// A push to alice's `device`, seen at `seen_at_ms`.
+fn alices_push(device_id: i64, seen_at_ms: i64) -> PendingPush {
+    PendingPush {
+        device_id,
+        tenant: contoso(),
+        mailbox: "alice@contoso.com".into(),
+        payload: "{}".into(),
+        seen_at_ms,
+    }
+}
+
 /// Two stores (nodes) on one scratch database.
 async fn two_nodes(url: &str) -> (Arc<PostgresStore>, Arc<PostgresStore>) {
     let key = || StoreKey::from_bytes([7; 32]);
@@ -112,51 +135,35 @@ async fn two_nodes_claiming_due_pushes_never_get_one_twice() {
         return;
     };
     let (one, two) = two_nodes(&url).await;
-    let device = one
-        .register_device(
-            &NewDevice {
-                tenant: contoso(),
-                mailbox: "alice@contoso.com".into(),
-                platform: Platform::Apns,
-                token: "a1b2c3".into(),
-                app_id: "com.example.mail".into(),
-                locale: "en".into(),
-            },
-            10,
-        )
-        .await
-        .unwrap();
-    let pushes: Vec<_> = (0..500)
-        .map(|n| PendingPush {
-            device_id: device.id,
-            tenant: contoso(),
-            mailbox: "alice@contoso.com".into(),
-            payload: "{}".into(),
-            seen_at_ms: n,
-        })
-        .collect();
+    let device = one.register_device(&alices_device(), 10).await.unwrap();
+    let pushes: Vec<_> = (0..500).map(|n| alices_push(device.id, n)).collect();
     let enqueued: BTreeSet<i64> = one
         .enqueue(&pushes, 1, None)
         .await
         .unwrap()
         .into_iter()
         .collect();
-    let senders: Vec<_> = [&one, &one, &two, &two]
-        .into_iter()
-        .map(|store| {
-            let store = Arc::clone(store);
-            tokio::spawn(async move {
-                let mut claimed = Vec::new();
-                loop {
-                    let due = store.claim_due(10, 7, 1_000_000).await.unwrap();
-                    if due.is_empty() {
-                        return claimed;
-                    }
-                    claimed.extend(due.into_iter().map(|e| e.id));
+    let senders: Vec<_> = [
+        (&one, "node-a"),
+        (&one, "node-a"),
+        (&two, "node-b"),
+        (&two, "node-b"),
+    ]
+    .into_iter()
+    .map(|(store, name)| {
+        let (store, node) = (Arc::clone(store), NodeId::new(name).unwrap());
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let due = store.claim_due(&node, 10, 7, 1_000_000).await.unwrap();
+                if due.is_empty() {
+                    return claimed;
                 }
-            })
+                claimed.extend(due.into_iter().map(|e| e.id));
+            }
         })
-        .collect();
+    })
+    .collect();
     let mut all = BTreeSet::new();
     for sender in senders {
         for id in sender.await.unwrap() {
@@ -223,8 +230,8 @@ async fn a_lost_listening_connection_comes_back_and_announces_every_tenant() {
 }
 
 #[tokio::test]
-async fn a_database_at_version_1_migrates_to_2_with_its_rows() {
-    let Some((url, _scratch)) = scratch("postgres::cluster::migration_2").await else {
+async fn a_database_at_version_1_migrates_to_3_with_its_rows() {
+    let Some((url, _scratch)) = scratch("postgres::cluster::migration_3").await else {
         return;
     };
     let store = PostgresStore::connect(&url, StoreKey::from_bytes([7; 32]))
@@ -239,15 +246,22 @@ async fn a_database_at_version_1_migrates_to_2_with_its_rows() {
         .save_unread_counts(&contoso(), &[("alice@contoso.com".into(), 3)])
         .await
         .unwrap();
+    let device = store.register_device(&alices_device(), 10).await.unwrap();
+    let pushed = store
+        .enqueue(&[alices_push(device.id, 1)], 50, None)
+        .await
+        .unwrap();
     drop(store);
-    // Version 1 as it was: migration 2 undone.
+    // Version 1 as it was: migrations 3 and 2 undone.
     let admin = admin_client(&url).await;
     admin
         .batch_execute(
-            "DROP TABLE nodes;
+            "DROP INDEX outbox_by_claimer;
+             ALTER TABLE outbox DROP COLUMN claimed_by;
+             DROP TABLE nodes;
              ALTER TABLE mailboxes DROP CONSTRAINT mailboxes_lease_whole,
                  DROP COLUMN holder, DROP COLUMN lease_until_ms, DROP COLUMN leased_at_ms;
-             DELETE FROM schema_version WHERE version = 2;",
+             DELETE FROM schema_version WHERE version IN (2, 3);",
         )
         .await
         .unwrap();
@@ -262,7 +276,7 @@ async fn a_database_at_version_1_migrates_to_2_with_its_rows() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     assert_eq!(
         store.tenant(&contoso()).await.unwrap().as_deref(),
         Some(r#"{"v":1}"#)
@@ -284,4 +298,20 @@ async fn a_database_at_version_1_migrates_to_2_with_its_rows() {
         None
     );
     assert_eq!(store.claim(&node, LONG, 10).await.unwrap().len(), 1);
+    // The migrated push is nobody's, due when it was.
+    let claimed_by: Option<String> = admin
+        .query_one("SELECT claimed_by FROM outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claimed_by, None);
+    assert!(
+        store
+            .claim_due(&node, 49, 10, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.claim_due(&node, 50, 10, 100).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), pushed);
 }
