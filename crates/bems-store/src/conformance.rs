@@ -26,6 +26,7 @@
 //! the check: see [`Fixture`]. Tests that need a
 //! backend's internals (raw rows, its schema, its files) stay with the backend.
 
+mod claims;
 mod concurrency;
 mod devices;
 mod fencing;
@@ -46,6 +47,13 @@ use std::time::Duration;
 use crate::model::{MailboxRecord, NewDevice, Platform, TenantId};
 use crate::{NodeId, Store};
 
+pub use claims::{
+    a_push_claimed_again_is_the_new_claimers,
+    a_retried_push_is_nobodys_and_waits_when_its_node_leaves,
+    leaving_gives_back_only_the_leaving_nodes_pushes,
+    leaving_gives_back_the_pushes_the_node_claimed_at_once,
+    leaving_gives_back_the_pushes_the_node_enqueued_at_once,
+};
 pub use concurrency::many_tasks_register_at_once;
 pub use devices::{
     a_bad_token_is_refused_and_changes_nothing, a_mailbox_holds_at_most_its_bound_of_devices,
@@ -183,6 +191,11 @@ macro_rules! conformance_tests {
             enqueue_after_the_lease_expired_is_refused_and_writes_nothing,
             enqueue_for_a_mailbox_nobody_holds_is_refused,
             enqueue_by_the_holder_is_written,
+            leaving_gives_back_the_pushes_the_node_enqueued_at_once,
+            leaving_gives_back_the_pushes_the_node_claimed_at_once,
+            leaving_gives_back_only_the_leaving_nodes_pushes,
+            a_push_claimed_again_is_the_new_claimers,
+            a_retried_push_is_nobodys_and_waits_when_its_node_leaves,
             heartbeats_list_nodes_with_capacity_and_url,
             a_node_whose_ttl_ran_out_is_listed_not_alive,
             a_node_back_after_its_ttl_ran_out_starts_a_new_run,
