@@ -18,7 +18,9 @@
 //! Several nodes may share one store (PostgreSQL): each mailbox is then watched by the node that
 //! holds its lease ([`Leases`], in [`cluster`]), and a node that lost a lease writes nothing
 //! more for the mailbox ([`Checkpoint::holder`]). Senders take pushes with
-//! [`Outbox::claim_due`], so no two nodes send the same push at once.
+//! [`Outbox::claim_due`], so no two nodes send the same push at once; the store knows which
+//! node claimed each push, and a node that leaves ([`Leases::leave`], also at its start after a
+//! crash) gives its pushes back at once.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
