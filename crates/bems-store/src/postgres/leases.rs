@@ -199,13 +199,8 @@ impl Leases for PostgresStore {
         let mut client = self.client(OP, &record).await?;
         let result = async {
             let tx = client.transaction().await?;
-            tx.execute(
-                "UPDATE mailboxes SET holder = NULL, lease_until_ms = NULL, leased_at_ms = NULL
-                 WHERE holder = $1",
-                &[&node.as_str()],
-            )
-            .await?;
             // Its pushes, due now for any node (a claim that ran out keeps its earlier time).
+            // The outbox's rows are locked before the mailboxes', as delete_tenant does.
             let give_back = format!(
                 "WITH clock AS MATERIALIZED (SELECT {CLOCK} AS ms)
                  UPDATE outbox SET claimed_by = NULL, not_before_ms = least(not_before_ms, clock.ms)
@@ -213,6 +208,12 @@ impl Leases for PostgresStore {
                  WHERE claimed_by = $1"
             );
             tx.execute(&give_back, &[&node.as_str()]).await?;
+            tx.execute(
+                "UPDATE mailboxes SET holder = NULL, lease_until_ms = NULL, leased_at_ms = NULL
+                 WHERE holder = $1",
+                &[&node.as_str()],
+            )
+            .await?;
             tx.execute("DELETE FROM nodes WHERE node = $1", &[&node.as_str()])
                 .await?;
             tx.commit().await?;

@@ -64,17 +64,17 @@ pub(super) fn list(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<NodeR
 /// latest) and deletes its row.
 pub(super) fn leave(conn: &mut Connection, node: &str, now_ms: i64) -> rusqlite::Result<()> {
     let tx = conn.savepoint()?;
-    tx.prepare_cached(
-        "UPDATE mailboxes SET holder = NULL, lease_until_ms = NULL, leased_at_ms = NULL
-         WHERE holder = ?1",
-    )?
-    .execute([node])?;
     // A claim that ran out keeps its earlier time.
     tx.prepare_cached(
         "UPDATE outbox SET claimed_by = NULL, not_before_ms = min(not_before_ms, ?2)
          WHERE claimed_by = ?1",
     )?
     .execute(params![node, now_ms])?;
+    tx.prepare_cached(
+        "UPDATE mailboxes SET holder = NULL, lease_until_ms = NULL, leased_at_ms = NULL
+         WHERE holder = ?1",
+    )?
+    .execute([node])?;
     tx.prepare_cached("DELETE FROM nodes WHERE node = ?1")?
         .execute([node])?;
     tx.commit()
