@@ -1,6 +1,10 @@
 //! Three `bems serve` processes on one PostgreSQL database, killed with `kill -9` in turn
 //! while mail keeps arriving in a few hundred mailboxes of the simulator: every mail is
 //! announced, no push is sent twice, and each phone's last badge is its inbox's unread count.
+//! Every other node killed comes back after a second, under its name (it takes back what its
+//! last run held at once); the others stay down for longer than a lease, so the survivors take
+//! their mailboxes when the leases run out (asserted: all watched again while it is down), and
+//! the node is handed its share back when it returns.
 //!
 //! The simulator, mock FCM and the identity platform run in this test's process; the nodes
 //! are the real `bems` binary with a settings file of its own (no test overrides: they find
@@ -21,9 +25,11 @@ use exchange_sim::push::FcmRequest;
 const NODES: usize = 3;
 const MAILBOXES: usize = 200;
 /// How long mail is delivered and nodes are killed.
-const RUN: Duration = Duration::from_secs(36);
-/// A node is killed this often (each in turn), and restarted a second later.
+const RUN: Duration = Duration::from_secs(40);
+/// A node is killed this long after the last one came back (each node in turn).
 const KILL_EVERY: Duration = Duration::from_secs(4);
+/// How long a node killed stays down: a short stay, and one past its leases.
+const DOWN: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(9)];
 /// Mails delivered per second, to mailboxes in turn.
 const MAILS_PER_SECOND: u64 = 20;
 /// The nodes' lease: how long a dead node's mailboxes wait for the others.
@@ -90,7 +96,7 @@ impl NodeProcess {
             .env("BEMS_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("BEMS_CLUSTER__NODE", &self.name)
             .env("BEMS_CLUSTER__LEASE_SECONDS", LEASE_SECONDS.to_string())
-            .env("BEMS_LOG", "warn,bems_service::leases=info")
+            .env("BEMS_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -135,8 +141,9 @@ async fn admin_json(http: &reqwest::Client, url: String) -> Option<serde_json::V
     response.json().await.ok()
 }
 
-/// Waits (at most `limit`) until `check` holds, saying what was awaited when it does not.
-async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+/// Waits (at most `limit`) until `check` holds; how long it took, or what was awaited and
+/// the state last seen.
+async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<Duration, String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), String>>,
@@ -144,13 +151,26 @@ where
     let started = Instant::now();
     loop {
         match check().await {
-            Ok(()) => return started.elapsed(),
+            Ok(()) => return Ok(started.elapsed()),
             Err(state) if started.elapsed() > limit => {
-                panic!("{what}: not within {limit:?}: {state}")
+                return Err(format!("{what}: not within {limit:?}: {state}"));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Panics with `failure` and the end of every node's log.
+fn fail(failure: &str, nodes: &[NodeProcess]) -> ! {
+    for node in nodes {
+        eprintln!(
+            "--- {} (started {} times) ---\n{}",
+            node.name,
+            node.starts,
+            node.tail()
+        );
+    }
+    panic!("{failure}");
 }
 
 /// Mailboxes subscribed on every node that answers, by node.
@@ -238,7 +258,8 @@ async fn cluster() {
                 }
             },
         )
-        .await;
+        .await
+        .unwrap_or_else(|failure| fail(&failure, &nodes));
     }
 
     // Every phone registers with the next node: any node takes a registration.
@@ -264,14 +285,18 @@ async fn cluster() {
             }
         }
     })
-    .await;
+    .await
+    .unwrap_or_else(|failure| fail(&failure, &nodes));
     eprintln!("{MAILBOXES} mailboxes watched by {NODES} nodes after {shared:.1?}");
 
-    // Mail arrives throughout; a node is killed every few seconds and comes back a second later.
+    // Mail arrives throughout; a node is killed every few seconds and comes back later.
     let mut delivered = vec![0u64; MAILBOXES];
     let started = Instant::now();
     let mut next_kill = started + KILL_EVERY;
-    let mut killed: Option<(usize, Instant)> = None;
+    let mut next_look = started;
+    // The node down, when it was killed, for how long, and when the others watched all.
+    let mut killed: Option<(usize, Instant, Duration, Option<Duration>)> = None;
+    let mut takeovers = Vec::new();
     let mut kills = 0;
     let mut n = 0usize;
     let gap = Duration::from_millis(1000 / MAILS_PER_SECOND);
@@ -284,25 +309,48 @@ async fn cluster() {
         delivered[i] += 1;
         n += 1;
         let now = Instant::now();
-        if let Some((index, at)) = killed
-            && now >= at + Duration::from_secs(1)
-        {
-            nodes[index].spawn(&config, &database);
-            killed = None;
-        }
-        if now >= next_kill && killed.is_none() {
+        if let Some((index, at, down, ref mut all_watched)) = killed {
+            if down > DOWN[0] && all_watched.is_none() && now >= next_look {
+                next_look = now + Duration::from_millis(250);
+                if subscribed(&http, &nodes).await.iter().sum::<u64>() as usize == MAILBOXES {
+                    *all_watched = Some(at.elapsed());
+                }
+            }
+            if now >= at + down {
+                if down > DOWN[0] {
+                    takeovers.push((nodes[index].name.clone(), *all_watched));
+                }
+                nodes[index].spawn(&config, &database);
+                killed = None;
+                next_kill = now + KILL_EVERY;
+            }
+        } else if now >= next_kill {
             let index = kills % NODES;
             nodes[index].kill();
-            killed = Some((index, now));
+            killed = Some((index, now, DOWN[kills % 2], None));
             kills += 1;
-            next_kill = now + KILL_EVERY;
         }
         tokio::time::sleep(gap).await;
     }
-    if let Some((index, _)) = killed {
+    if let Some((index, ..)) = killed {
         nodes[index].spawn(&config, &database);
     }
-    eprintln!("{n} mails to {MAILBOXES} mailboxes in {RUN:?}, {kills} nodes killed");
+    eprintln!(
+        "{n} mails to {MAILBOXES} mailboxes in {RUN:?}, {kills} nodes killed; \
+         the survivors watched every mailbox again after (from the kill): {takeovers:?}"
+    );
+    assert!(!takeovers.is_empty(), "a node stayed down past its leases");
+    for (node, all_watched) in &takeovers {
+        if all_watched.is_none() {
+            fail(
+                &format!(
+                    "{node} stayed down {:?}, past its {LEASE_SECONDS} s leases, and the others did not take all of its mailboxes",
+                    DOWN[1]
+                ),
+                &nodes,
+            );
+        }
+    }
 
     let settled = until("every mail announced", Duration::from_secs(90), || {
         let world = &world;
@@ -320,7 +368,8 @@ async fn cluster() {
             }
         }
     })
-    .await;
+    .await
+    .unwrap_or_else(|failure| fail(&failure, &nodes));
     eprintln!("every mail announced {settled:.1?} after the last one");
     // Late duplicates would come within a lease of a claim running out.
     tokio::time::sleep(Duration::from_secs(u64::from(LEASE_SECONDS) + 2)).await;
@@ -347,12 +396,9 @@ async fn cluster() {
         duplicates.len()
     );
     if !duplicates.is_empty() {
-        for node in &nodes {
-            eprintln!("--- {} ---\n{}", node.name, node.tail());
-        }
+        fail(
+            &format!("pushes sent twice (mailbox, delivered, announced, badges): {duplicates:#?}"),
+            &nodes,
+        );
     }
-    assert!(
-        duplicates.is_empty(),
-        "pushes sent twice (mailbox, delivered, announced, badges): {duplicates:#?}"
-    );
 }

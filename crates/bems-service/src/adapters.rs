@@ -64,6 +64,28 @@ impl WatermarkStore for TenantWatermarks {
     }
 }
 
+/// The tenant's watermarks as its watchers see them: a watcher letting go of a mailbox does
+/// not remove its record. The service removes it itself when the last device goes; a mailbox
+/// handed to another node (or whose lease this node lost) keeps the watermark the next holder
+/// resumes from, and one moving from EWS to Graph keeps its record.
+#[derive(Debug, Clone)]
+pub struct KeepRecords(pub TenantWatermarks);
+
+#[async_trait]
+impl WatermarkStore for KeepRecords {
+    async fn load(&self, mailbox: &str) -> Result<Option<Watermark>, WatchError> {
+        self.0.load(mailbox).await
+    }
+
+    async fn save(&self, mailbox: &str, watermark: &Watermark) -> Result<(), WatchError> {
+        self.0.save(mailbox, watermark).await
+    }
+
+    async fn remove(&self, _mailbox: &str) -> Result<(), WatchError> {
+        Ok(())
+    }
+}
+
 /// One tenant's OAuth refresh token (passive authentication), kept as an encrypted secret.
 #[derive(Clone)]
 pub struct TenantRefreshTokens {

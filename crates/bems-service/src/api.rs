@@ -476,7 +476,7 @@ async fn write_settings(
     match state.service.store.put_tenant(&tenant, &stored).await {
         Ok(()) => Json(json!({
             "stored": true,
-            "applies": "at the next start of the service",
+            "applies": "at the next start of each node (GET /admin/status lists it under node.settings_pending until then)",
         }))
         .into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -87,6 +87,9 @@ pub struct NodeStatus {
     pub waiting: u64,
     /// The nodes alive at the last look, this one included.
     pub nodes_alive: usize,
+    /// Tenants whose settings were stored through the admin API (on any node) since this
+    /// node started: they apply at its next start.
+    pub settings_pending: Vec<TenantId>,
 }
 
 /// The cluster as `GET /admin/cluster` shows it: every node the store knows, this one first.
@@ -123,6 +126,8 @@ pub struct Node {
     fresh: Mutex<HashSet<MailboxKey>>,
     /// The cluster at the last beat, and the mailboxes stored then.
     seen: Mutex<(Vec<NodeRecord>, u64)>,
+    /// Tenants whose stored settings changed since this node started.
+    pending: Mutex<std::collections::BTreeSet<TenantId>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -141,11 +146,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Node {
     /// The node `[cluster]` describes, its API at `url` (for the cluster view).
     pub fn new(settings: &ClusterSettings, url: Option<String>) -> Result<Self, StartError> {
-        // Without a name, one for this run: `node-` and 8 hexadecimal digits of a UUID.
-        let name = settings.node.clone().unwrap_or_else(|| {
-            let uuid = uuid::Uuid::new_v4().simple().to_string();
-            format!("node-{}", &uuid[..8])
-        });
+        let name = settings.node.clone().unwrap_or_else(host_name);
         let id = NodeId::new(name).map_err(|e| StartError::part("cluster.node", e))?;
         Ok(Self::named(
             id,
@@ -165,6 +166,7 @@ impl Node {
             held: Mutex::new(BTreeMap::new()),
             fresh: Mutex::new(HashSet::new()),
             seen: Mutex::new((Vec::new(), 0)),
+            pending: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -229,13 +231,9 @@ impl Node {
         }
     }
 
-    /// The held mailboxes that `renewed` no longer lists (their leases were lost).
-    pub(crate) fn lost(&self, renewed: &HashSet<MailboxKey>) -> Vec<MailboxKey> {
-        lock(&self.held)
-            .keys()
-            .filter(|key| !renewed.contains(*key))
-            .cloned()
-            .collect()
+    /// The mailboxes it holds now.
+    pub(crate) fn held_keys(&self) -> Vec<MailboxKey> {
+        lock(&self.held).keys().cloned().collect()
     }
 
     /// The mailboxes of `renewed` it does not know it holds.
@@ -277,6 +275,11 @@ impl Node {
         usize::try_from(share.min(u64::from(self.capacity))).unwrap_or(usize::MAX)
     }
 
+    /// Notes that `tenant`'s stored settings changed: they apply at this node's next start.
+    pub fn settings_changed(&self, tenant: TenantId) {
+        lock(&self.pending).insert(tenant);
+    }
+
     /// Remembers the cluster of the last beat.
     pub(crate) fn saw(&self, nodes: Vec<NodeRecord>, mailboxes: u64) {
         *lock(&self.seen) = (nodes, mailboxes);
@@ -296,7 +299,53 @@ impl Node {
             alarm: Alarm::of(held, self.capacity),
             waiting: stored.saturating_sub(holding),
             nodes_alive: alive.len().max(1),
+            settings_pending: lock(&self.pending).iter().cloned().collect(),
         }
+    }
+}
+
+/// The host's name as a node name (`bems` when the system does not say): the kernel's, with
+/// characters a node name cannot hold made `-`, at most 64.
+fn host_name() -> String {
+    let raw = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    node_name(raw.trim())
+}
+
+/// `raw` made a valid node name.
+fn node_name(raw: &str) -> String {
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "bems".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Refuses `node`'s name when a live node elsewhere (another URL) beats under it: two nodes
+/// with one name would each take the other's mailboxes for their own.
+pub(crate) fn check_name(node: &Node, nodes: &[NodeRecord]) -> Result<(), StartError> {
+    let taken = nodes
+        .iter()
+        .find(|n| n.node == node.id && n.alive && n.url != node.url);
+    match taken {
+        Some(other) => Err(StartError::NodeNameTaken {
+            node: node.id.to_string(),
+            url: other.url.clone().unwrap_or_default(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -335,6 +384,36 @@ mod tests {
             mailboxes: 0,
             oldest_lease_age_ms: None,
         }
+    }
+
+    #[test]
+    fn the_host_name_is_made_a_node_name() {
+        assert_eq!(node_name("mail-gw01.corp"), "mail-gw01.corp");
+        assert_eq!(node_name("gw 01/ä"), "gw-01--");
+        assert_eq!(node_name(""), "bems");
+        assert_eq!(node_name(&"h".repeat(80)).len(), 64);
+        assert!(NodeId::new(host_name()).is_ok());
+    }
+
+    #[test]
+    fn a_live_node_elsewhere_keeps_its_name() {
+        let here = Node::named(
+            NodeId::new("a").unwrap(),
+            10,
+            Duration::from_secs(3),
+            Some("http://10.0.0.1:8443".into()),
+        );
+        let mut other = record("a", true);
+        other.url = Some("http://10.0.0.2:8443".into());
+        assert!(check_name(&here, std::slice::from_ref(&other)).is_err());
+        other.alive = false;
+        assert!(
+            check_name(&here, &[other.clone()]).is_ok(),
+            "a dead one's name is free"
+        );
+        other.alive = true;
+        other.url = here.url.clone();
+        assert!(check_name(&here, &[other]).is_ok(), "its own last run");
     }
 
     #[test]

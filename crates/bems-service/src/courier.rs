@@ -21,8 +21,8 @@ use push_delivery::{Dispatcher, Outcome};
 
 use crate::metrics::Metrics;
 use crate::notify::StoredPush;
-use bems_store::Store;
 use bems_store::model::{OutboxEntry, PendingPush, Platform};
+use bems_store::{NodeId, Store};
 
 /// How long a push that could not be sent waits in the outbox before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -105,6 +105,8 @@ pub struct Courier {
     store: Arc<dyn Store>,
     routes: Arc<PushRoutes>,
     metrics: Arc<Metrics>,
+    /// The node whose claims its pushes are.
+    node: NodeId,
     /// How long a push taken by this node is left alone by the others.
     claim: Duration,
     /// Outbox entries taken (sent or waiting in their device's lane).
@@ -130,18 +132,20 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier over `store` sending through `routes`; a push it takes is its own for
-    /// `claim` (the node's lease), unless settled sooner.
+    /// A courier of `node` over `store` sending through `routes`; a push it takes is the
+    /// node's for `claim` (its lease), unless settled sooner or the node leaves.
     pub fn new(
         store: Arc<dyn Store>,
         routes: Arc<PushRoutes>,
         metrics: Arc<Metrics>,
+        node: NodeId,
         claim: Duration,
     ) -> Self {
         Self {
             store,
             routes,
             metrics,
+            node,
             claim,
             in_flight: Mutex::new(HashSet::new()),
             settled: Mutex::new(HashSet::new()),
@@ -202,7 +206,7 @@ impl Courier {
         let now = now_ms();
         let claimed = self
             .store
-            .claim_due(now, limit, self.claim_until(now))
+            .claim_due(&self.node, now, limit, self.claim_until(now))
             .await;
         let due: Vec<OutboxEntry> = match claimed {
             Ok(due) => due,

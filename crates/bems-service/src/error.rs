@@ -65,6 +65,16 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// Another node, alive, beats under this node's name.
+    #[error(
+        "cluster.node: {node} is the name of a live node at {url}: give each node a name of its own ([cluster] node, or BEMS_CLUSTER__NODE)"
+    )]
+    NodeNameTaken {
+        /// The name.
+        node: String,
+        /// Where the other node's API is.
+        url: String,
+    },
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -13,14 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ews_proto::Watermark;
 use exchange_auth::Authenticator;
 use graph_subscriptions::{
     FileSpool, GraphCounts, GraphError, GraphSettings, GraphWatcher, MemorySpool, Spool,
 };
-use mailbox_watch::{
-    Events, MailboxWatcher, WatchError, WatchTarget, WatcherStatus, WatermarkStore,
-};
+use mailbox_watch::{Events, MailboxWatcher, WatchError, WatchTarget, WatcherStatus};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -78,27 +75,6 @@ impl std::fmt::Debug for GraphTenant {
     }
 }
 
-/// The tenant's watermarks, except that a watcher forgetting a mailbox does not remove its
-/// record: the service does that itself when the last device goes, and a mailbox moving from
-/// EWS to Graph keeps its record.
-#[derive(Debug, Clone)]
-pub struct KeepRecords(pub TenantWatermarks);
-
-#[async_trait]
-impl WatermarkStore for KeepRecords {
-    async fn load(&self, mailbox: &str) -> Result<Option<Watermark>, WatchError> {
-        self.0.load(mailbox).await
-    }
-
-    async fn save(&self, mailbox: &str, watermark: &Watermark) -> Result<(), WatchError> {
-        self.0.save(mailbox, watermark).await
-    }
-
-    async fn remove(&self, _mailbox: &str) -> Result<(), WatchError> {
-        Ok(())
-    }
-}
-
 /// What starting a Graph tenant needs from the service.
 pub(crate) struct Start<'a> {
     pub(crate) settings: &'a TenantSettings,
@@ -150,7 +126,7 @@ impl GraphTenant {
                 Arc::new(MemorySpool::new())
             }
         };
-        let store = KeepRecords(TenantWatermarks::new(
+        let store = crate::adapters::KeepRecords(TenantWatermarks::new(
             Arc::clone(start.store) as Arc<dyn MailboxStore>,
             tenant.id.clone(),
         ));

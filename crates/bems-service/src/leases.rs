@@ -11,7 +11,7 @@ use bems_store::model::{MailboxRecord, TenantId};
 use mailbox_watch::WatchTarget;
 use url::Url;
 
-use crate::cluster::{Alarm, ClusterView, MailboxKey, NodeView};
+use crate::cluster::{Alarm, ClusterView, MailboxKey, Node, NodeView};
 use crate::service::{Service, Tenant};
 
 /// What one round did.
@@ -30,18 +30,24 @@ impl Service {
     pub async fn lease_round(&self) -> Result<Round, StoreError> {
         let node = &self.node;
         let nodes = self.store.heartbeat(&node.beat(), node.lease()).await?;
+        // What it held before renewing: a mailbox a registration takes meanwhile is not lost.
+        let before = node.held_keys();
         let renewed: HashSet<MailboxKey> = self
             .store
             .renew(node.id(), node.lease())
             .await?
             .into_iter()
             .collect();
-        let lost = node.lost(&renewed);
+        let lost: Vec<MailboxKey> = before
+            .into_iter()
+            .filter(|key| !renewed.contains(key))
+            .collect();
+        // Forgotten first: a watch still being set up sees it is no longer held.
+        node.drop_held(&lost);
         for (tenant, mailbox) in &lost {
             tracing::info!(%tenant, %mailbox, node = %node.id(), "lease lost: no longer watched here");
             self.stop_watching(tenant, mailbox).await;
         }
-        node.drop_held(&lost);
         // Held in the store but not here (taken by a registration while this round ran):
         // watched now.
         for (tenant, mailbox) in node.unknown(&renewed) {
@@ -72,10 +78,10 @@ impl Service {
             }
         } else if held > target + slack(target) {
             let surplus = node.surplus(target);
+            node.drop_held(&surplus);
             for (tenant, mailbox) in &surplus {
                 self.stop_watching(tenant, mailbox).await;
             }
-            node.drop_held(&surplus);
             round.released = usize::try_from(self.store.release(node.id(), &surplus).await?)
                 .unwrap_or(usize::MAX);
             tracing::info!(node = %node.id(), released = round.released, target, "mailboxes handed over");
@@ -96,6 +102,35 @@ impl Service {
                 }
                 if let Err(error) = service.lease_round().await {
                     tracing::warn!(node = %service.node.id(), %error, "lease round failed; the next one tries again");
+                }
+            }
+        });
+    }
+
+    /// Follows the tenants' stored settings as every node writes them (PostgreSQL's
+    /// `LISTEN`/`NOTIFY`): each change is noted in this node's status, to apply at its next
+    /// start as the admin API says. A listener that fell behind rereads every tenant.
+    pub(crate) fn spawn_settings_listener(self: &Arc<Self>) {
+        let service = Arc::clone(self);
+        let shutdown = self.shutdown.clone();
+        let mut changes = self.store.tenant_changes();
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    change = changes.recv() => change,
+                    () = shutdown.cancelled() => return,
+                };
+                match change {
+                    Ok(tenant) => {
+                        tracing::info!(%tenant, node = %service.node.id(), "tenant settings stored through the admin API: they apply at this node's next start");
+                        service.node.settings_changed(tenant);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        for tenant in service.store.tenants().await.unwrap_or_default() {
+                            service.node.settings_changed(tenant);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
             }
         });
@@ -150,9 +185,7 @@ impl Service {
             Some(Ok(url)) => {
                 let mut target = WatchTarget::new(&record.mailbox, url);
                 target.grouping_information = record.grouping.clone();
-                if let Err(error) = tenant.watcher.watch(target).await {
-                    tracing::warn!(mailbox = %record.mailbox, %error, "not watched");
-                }
+                watch_held(&self.node, tenant, target).await;
             }
             _ => self.locate_and_watch(tenant, record.mailbox),
         }
@@ -184,6 +217,21 @@ impl Service {
             nodes,
             mailboxes,
         })
+    }
+}
+
+/// Watches `target` while `node` holds it: a lease lost while the watch was being set up
+/// (the round forgets it first, then unwatches) is let go again here.
+pub(crate) async fn watch_held(node: &Node, tenant: &Tenant, target: WatchTarget) {
+    let mailbox = target.mailbox.clone();
+    if !node.holds(&tenant.id, &mailbox) {
+        return;
+    }
+    if let Err(error) = tenant.watcher.watch(target).await {
+        tracing::warn!(%mailbox, %error, "not watched");
+    }
+    if !node.holds(&tenant.id, &mailbox) {
+        let _ = tenant.watcher.unwatch(&mailbox).await;
     }
 }
 

@@ -277,6 +277,7 @@ mod tests {
                 alarm: crate::cluster::Alarm::Warning,
                 waiting: 3,
                 nodes_alive: 2,
+                settings_pending: Vec::new(),
             }),
         };
         let text = metrics.render(&gauges);

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use push_delivery::{Dispatcher, DispatcherConfig, ProviderTokenCache};
@@ -239,13 +238,6 @@ pub async fn start_with_store(
     let settings = &effective_settings(settings, store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
     let routes = Arc::new(push_routes(settings, &store).await?);
-    let lease = Duration::from_secs(u64::from(settings.cluster.lease_seconds));
-    let courier = Arc::new(Courier::new(
-        Arc::clone(&store),
-        routes,
-        Arc::clone(&metrics),
-        lease,
-    ));
     let mut tenants = Vec::new();
     for tenant in &settings.tenants {
         let mut tenant = tenant.clone();
@@ -267,6 +259,14 @@ pub async fn start_with_store(
         .as_ref()
         .map_or_else(|| format!("http://{addr}"), Url::to_string);
     let node = Arc::new(Node::new(&settings.cluster, Some(shown_url))?);
+    crate::cluster::check_name(&node, &store.nodes().await?)?;
+    let courier = Arc::new(Courier::new(
+        Arc::clone(&store),
+        routes,
+        Arc::clone(&metrics),
+        node.id().clone(),
+        node.lease(),
+    ));
     tracing::info!(node = %node.id(), capacity = settings.cluster.capacity, "cluster node");
     let service = Service::start(
         store,

@@ -26,7 +26,7 @@ use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
 use bems_store::{MailboxStore, Store, StoreError, TenantStore};
 
-use crate::adapters::{TenantRefreshTokens, TenantWatermarks};
+use crate::adapters::{KeepRecords, TenantRefreshTokens, TenantWatermarks};
 use crate::error::StartError;
 use crate::relocate::Rediscover;
 use crate::unread::EwsUnread;
@@ -381,6 +381,7 @@ impl Service {
         service.store.leave(service.node.id()).await?;
         service.lease_round().await?;
         service.spawn_lease_loop();
+        service.spawn_settings_listener();
         service.spawn_outbox_loop();
         Ok(service)
     }
@@ -410,10 +411,12 @@ impl Service {
         });
     }
 
-    /// Finds a mailbox through Autodiscover, records where it is, and watches it.
+    /// Finds a mailbox through Autodiscover, records where it is, and watches it while this
+    /// node holds it.
     pub(crate) fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
         let tenant = Arc::clone(tenant);
         let store = Arc::clone(&self.store);
+        let node = Arc::clone(&self.node);
         tokio::spawn(async move {
             let found = match tenant.locator.locate(&mailbox).await {
                 Ok(found) => found,
@@ -433,9 +436,7 @@ impl Service {
                 tracing::warn!(%mailbox, %error, "mailbox not recorded");
             }
             let target = crate::relocate::target(&mailbox, &found);
-            if let Err(error) = tenant.watcher.watch(target).await {
-                tracing::warn!(%error, "mailbox not watched");
-            }
+            crate::leases::watch_held(&node, &tenant, target).await;
         });
     }
 
@@ -651,8 +652,9 @@ impl Service {
 
     /// Stops watching and sending: each tenant's EWS subscriptions are ended with
     /// `Unsubscribe` (their watermarks stay saved, and the node that takes them next
-    /// subscribes again from them), the node leaves the cluster (its mailboxes free for the
-    /// others at once), then the pushes in flight are given 5 s.
+    /// subscribes again from them), the pushes in flight are given 5 s, then the node leaves
+    /// the cluster (its mailboxes, and the pushes it had not settled, free for the others at
+    /// once).
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         let stops = self.tenants.values().map(|tenant| async move {
@@ -662,10 +664,11 @@ impl Service {
             }
         });
         futures_util::future::join_all(stops).await;
+        // The pushes in flight settle before the node gives back what it still holds.
+        self.courier.routes().shutdown(Duration::from_secs(5)).await;
         if let Err(error) = self.store.leave(self.node.id()).await {
             tracing::warn!(node = %self.node.id(), %error, "not left the cluster: its leases run out instead");
         }
-        self.courier.routes().shutdown(Duration::from_secs(5)).await;
     }
 }
 
@@ -726,13 +729,10 @@ async fn tenant_parts(
         .map_err(|e| e.of_tenant(&id, "connection"))?;
     let watch = watch_settings(&settings, public_url, overrides)
         .map_err(|e| e.of_tenant(&id, "subscription"))?;
-    let watermarks = TenantWatermarks::new(Arc::clone(store) as Arc<dyn MailboxStore>, id.clone());
-    let watermarks: Arc<dyn mailbox_watch::WatermarkStore> = if settings.graph.enabled {
-        // Mailboxes moving to Graph keep their records when EWS lets go of them.
-        Arc::new(crate::graph::KeepRecords(watermarks))
-    } else {
-        Arc::new(watermarks)
-    };
+    // A watcher letting go of a mailbox (handed over, moved to Graph) keeps its record.
+    let watermarks: Arc<dyn mailbox_watch::WatermarkStore> = Arc::new(KeepRecords(
+        TenantWatermarks::new(Arc::clone(store) as Arc<dyn MailboxStore>, id.clone()),
+    ));
     let ews_version = watch.version.clone();
     let (watcher, events) = Watcher::builder(watch, Arc::clone(&auth.authenticator))
         .store(watermarks)

@@ -133,8 +133,9 @@ fn hex_value(digit: u8) -> u8 {
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
     /// The node's name in the cluster (letters, digits, `.`, `-`, `_`; at most 64), unique
-    /// among the nodes. When left out, a name is made for this run (`node-` and 8 random
-    /// hexadecimal digits): a restarted node is then a new node.
+    /// among the nodes: the host's name when left out (so two nodes on one host must each
+    /// be given one). A node restarted under its name takes back at once what its last run
+    /// held; a node refuses to start under the name of a live node elsewhere.
     pub node: Option<String>,
     /// The most mailboxes this node watches (10,000 by default, as in BlackBerry's example
     /// deployment): a warning at 80% of it, an error at 100%, when mailboxes beyond it wait.

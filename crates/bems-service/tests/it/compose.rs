@@ -196,17 +196,18 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
     let mut routes = PushRoutes::default();
     let dispatcher = Dispatcher::new(Arc::new(StubSender(pushed)), DispatcherConfig::default());
     routes.add(Platform::Apns, TOPIC, Arc::new(dispatcher));
-    let courier = Arc::new(Courier::new(
-        Arc::clone(&store),
-        Arc::new(routes),
-        Arc::clone(&metrics),
-        Duration::from_secs(30),
-    ));
     let node = Arc::new(Node::named(
         NodeId::new("bems-1").unwrap(),
         100,
         Duration::from_secs(30),
         None,
+    ));
+    let courier = Arc::new(Courier::new(
+        Arc::clone(&store),
+        Arc::new(routes),
+        Arc::clone(&metrics),
+        node.id().clone(),
+        node.lease(),
     ));
 
     let watcher = Arc::new(StubWatcher::default());
