@@ -256,9 +256,10 @@ fn main() {
     let settled = runtime.block_on(until(Duration::from_secs(300), || {
         announced(&world) >= expected
     }));
-    runtime.block_on(tokio::time::sleep(Duration::from_secs(
-        u64::from(LEASE_SECONDS) + 2,
-    )));
+    // Late duplicates would come within a lease of a claim running out.
+    runtime.block_on(async {
+        tokio::time::sleep(Duration::from_secs(u64::from(LEASE_SECONDS) + 2)).await;
+    });
     let phones = phones(&world);
     let duplicates = (0..mailboxes)
         .filter(|&i| {

@@ -374,6 +374,19 @@ async fn cluster() {
     // Late duplicates would come within a lease of a claim running out.
     tokio::time::sleep(Duration::from_secs(u64::from(LEASE_SECONDS) + 2)).await;
 
+    // Every node sees the cluster: three alive, holding every mailbox between them.
+    let view = admin_json(&http, format!("{}/admin/cluster", nodes[0].base()))
+        .await
+        .unwrap_or_else(|| fail("no cluster view", &nodes));
+    let alive: Vec<&serde_json::Value> = view["nodes"]
+        .as_array()
+        .map(|all| all.iter().filter(|n| n["alive"] == true).collect())
+        .unwrap_or_default();
+    let held: u64 = alive.iter().filter_map(|n| n["mailboxes"].as_u64()).sum();
+    if alive.len() != NODES || held != MAILBOXES as u64 || view["mailboxes"] != MAILBOXES {
+        fail(&format!("the cluster view: {view:#}"), &nodes);
+    }
+
     let phones = phones(&world.fcm.received());
     let mut duplicates = Vec::new();
     for i in 0..MAILBOXES {
