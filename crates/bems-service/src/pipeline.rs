@@ -4,13 +4,18 @@
 //! mail of a batch becomes one push per device, so a burst is coalesced without delaying the
 //! first alert. The badge is the inbox's unread count: from the folder's `ModifiedEvent` when
 //! the batch has one, else the last count plus the new mail, else asked of Exchange. The
-//! pushes and the mailbox's checkpoint (its watermark after these events) are written in one
-//! transaction, then sent: a crash at any point loses no notification.
+//! pushes and the mailbox's checkpoint (its watermark after these events, and its unread count:
+//! the badge) are written in one transaction, then sent: a crash at any point loses no
+//! notification.
 //!
-//! Each mailbox's last unread count is saved too. A node that takes a mailbox (at its start,
-//! or from a node that died or handed it over) and subscribes it afresh (a streaming
+//! Each mailbox's last unread count is saved. A node that takes a mailbox (at its start, or
+//! from a node that died or handed it over) and subscribes it afresh (a streaming
 //! subscription, which cannot resume) compares the inbox's unread count with the saved one,
-//! and announces the difference: mail that arrived meanwhile is not lost, only coalesced.
+//! and announces the difference: mail that arrived meanwhile is not lost, only coalesced. The
+//! count is saved with the pushes that announced it, in the same transaction, so a node killed
+//! right after writing them does not leave a count below what they announced (the next holder
+//! would announce that mail again). Counts that changed without a write (mail read, and no
+//! watermark to save) are saved at the end of the batch, best effort.
 //!
 //! The write names this node as the mailbox's lease holder: a node that lost the lease
 //! meanwhile writes nothing (the store refuses it), and the new holder announces those events
@@ -72,7 +77,7 @@ pub struct Pipeline {
     node: Arc<Node>,
     /// The last unread count per mailbox, as pushed.
     unread: HashMap<String, u32>,
-    /// Counts changed since they were last saved.
+    /// Counts changed in this batch and not written with a checkpoint: saved at its end.
     unsaved: BTreeMap<String, u32>,
 }
 
@@ -211,14 +216,21 @@ impl Pipeline {
             work.push((mailbox, change, unread));
         }
         let this = &*self;
-        futures_util::stream::iter(work)
-            .for_each_concurrent(
-                CONCURRENT_MAILBOXES,
-                |(mailbox, change, unread)| async move {
-                    this.write(&mailbox, change, unread).await;
-                },
-            )
+        let written: Vec<String> = futures_util::stream::iter(work)
+            .map(|(mailbox, change, unread)| async move {
+                this.write(&mailbox, change, unread)
+                    .await
+                    .then_some(mailbox)
+            })
+            .buffer_unordered(CONCURRENT_MAILBOXES)
+            .filter_map(std::future::ready)
+            .collect()
             .await;
+        // Their counts went with their checkpoints: written, or refused because another node
+        // holds the mailbox now (its count is that node's to save).
+        for mailbox in &written {
+            self.unsaved.remove(mailbox);
+        }
         if !self.unsaved.is_empty() {
             let counts: Vec<(String, u32)> = mem::take(&mut self.unsaved).into_iter().collect();
             // Only a restart's baseline: a failure is logged, not retried.
@@ -255,8 +267,10 @@ impl Pipeline {
         unread
     }
 
-    /// Writes a mailbox's pushes with its checkpoint, then sends them.
-    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) {
+    /// Writes a mailbox's pushes with its checkpoint (its watermark and unread count), then
+    /// sends them. Whether the checkpoint was put to the store (written, or refused by the
+    /// lease fence); not when there was nothing to write (no push and no watermark).
+    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) -> bool {
         let mut pushes = Vec::new();
         if change.new_mail > 0 {
             let devices = self
@@ -281,12 +295,14 @@ impl Pipeline {
             }
         }
         if pushes.is_empty() && change.checkpoint.is_none() {
-            return;
+            return false;
         }
         let checkpoint = Checkpoint {
             tenant: &self.tenant,
             mailbox,
             watermark: change.checkpoint.as_ref().map(Watermark::as_str),
+            // The badge: saved with the pushes that announce it.
+            unread,
             holder: Some(self.node.id()),
         };
         // This node sends them at once; other nodes' sweeps leave them alone for a lease.
@@ -300,12 +316,13 @@ impl Pipeline {
             Ok(ids) => ids,
             Err(rule) => {
                 tracing::info!(tenant = %self.tenant, %mailbox, %rule, "not written: the mailbox's new holder announces these events");
-                return;
+                return true;
             }
         };
         for (id, push) in ids.into_iter().zip(pushes) {
             self.courier.send(id, push);
         }
+        true
     }
 
     /// Reads from the store until it answers (see [`until_done`](Self::until_done); a read
@@ -338,5 +355,130 @@ impl Pipeline {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ews_proto::{Event, FolderId};
+    use mailbox_watch::MailboxEvent;
+
+    use super::*;
+    use crate::courier::PushRoutes;
+    use bems_store::model::{MailboxRecord, NewDevice, Platform};
+    use bems_store::{NodeId, SqliteStore, StoreKey};
+
+    const MARA: &str = "mara@contoso.com";
+
+    /// Every inbox has 7 unread.
+    struct SevenUnread;
+
+    #[async_trait]
+    impl UnreadCounts for SevenUnread {
+        async fn unread(&self, _mailbox: &str) -> Option<u32> {
+            Some(7)
+        }
+    }
+
+    /// A pipeline of node `bems-1` over a store where mara is stored with a device and saved
+    /// count 3, her lease taken by `holder`.
+    async fn pipeline(holder: &str) -> Pipeline {
+        let key = StoreKey::generate().expect("a key");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key).await.expect("store"));
+        let tenant = TenantId::new("contoso").expect("id");
+        let record = MailboxRecord {
+            tenant: tenant.clone(),
+            mailbox: MARA.into(),
+            ews_url: None,
+            grouping: None,
+            watermark: None,
+        };
+        store.upsert_mailbox(&record).await.expect("stored");
+        let counts = [(MARA.to_owned(), 3)];
+        store
+            .save_unread_counts(&tenant, &counts)
+            .await
+            .expect("saved");
+        let device = NewDevice {
+            tenant: tenant.clone(),
+            mailbox: MARA.into(),
+            platform: Platform::Apns,
+            token: "ab".repeat(32),
+            app_id: "com.contoso.mail".into(),
+            locale: "en".into(),
+        };
+        store.register_device(&device, 10).await.expect("device");
+        let lease = Duration::from_secs(30);
+        let holder = NodeId::new(holder).expect("id");
+        assert_eq!(
+            store.claim(&holder, lease, 10).await.expect("claim").len(),
+            1
+        );
+        let node = Arc::new(Node::named(
+            NodeId::new("bems-1").expect("id"),
+            10,
+            lease,
+            None,
+        ));
+        let metrics = Arc::new(Metrics::default());
+        let routes = Arc::new(PushRoutes::default());
+        let courier = Courier::new(
+            Arc::clone(&store),
+            routes,
+            Arc::clone(&metrics),
+            node.id().clone(),
+            lease,
+        );
+        Pipeline::new(
+            tenant,
+            store,
+            Arc::new(courier),
+            metrics,
+            Arc::new(SevenUnread),
+            node,
+        )
+    }
+
+    fn event(event: Event) -> WatchEvent {
+        WatchEvent::Mail(MailboxEvent::new(Arc::from(MARA), event))
+    }
+
+    async fn saved(pipeline: &Pipeline) -> Vec<(String, u32)> {
+        pipeline
+            .store
+            .unread_counts(&pipeline.tenant)
+            .await
+            .expect("counts")
+    }
+
+    #[tokio::test]
+    async fn the_badge_is_saved_with_its_pushes() {
+        let mut pipeline = pipeline("bems-1").await;
+        pipeline
+            .batch(vec![event(Event::new(EventType::NewMail))])
+            .await;
+        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 7)]);
+        assert!(pipeline.unsaved.is_empty());
+    }
+
+    /// A write the lease fence refuses saves no count either: the mailbox's new holder's is kept.
+    #[tokio::test]
+    async fn a_refused_write_saves_no_count() {
+        let mut pipeline = pipeline("bems-2").await;
+        pipeline
+            .batch(vec![event(Event::new(EventType::NewMail))])
+            .await;
+        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 3)]);
+    }
+
+    /// A count changed without pushes nor watermark (mail read) is saved at the batch's end.
+    #[tokio::test]
+    async fn a_count_changed_without_a_write_is_saved_after_the_batch() {
+        let mut pipeline = pipeline("bems-1").await;
+        let mut read = Event::new(EventType::Modified);
+        read.object = Some(ChangedObject::Folder(FolderId::new("inbox")));
+        read.unread_count = Some(2);
+        pipeline.batch(vec![event(read)]).await;
+        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 2)]);
     }
 }

@@ -151,6 +151,7 @@ fn checkpoint<'a>(tenant: &'a TenantId, watermark: &'a str) -> Checkpoint<'a> {
         tenant,
         mailbox: "alice@contoso.com",
         watermark: Some(watermark),
+        unread: None,
         holder: None,
     }
 }

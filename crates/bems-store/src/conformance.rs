@@ -40,6 +40,7 @@ mod outbox;
 pub mod scratch;
 mod secrets;
 mod tenants;
+mod unread;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,11 @@ pub use tenants::{
     deleting_a_tenant_deletes_everything_of_it_and_nothing_else,
     settings_that_are_not_json_leave_the_old_ones, tenant_changes_report_saves_and_deletes,
     tenant_settings_are_saved_replaced_and_listed,
+};
+pub use unread::{
+    a_checkpoint_without_a_count_keeps_the_saved_one,
+    a_failure_half_way_leaves_the_saved_unread_count, a_fenced_write_leaves_the_saved_unread_count,
+    an_unread_count_for_a_mailbox_not_stored_adds_it, the_unread_count_is_written_with_its_pushes,
 };
 
 /// What a backend's factory in [`conformance_tests!`](crate::conformance_tests) returns: a fresh
@@ -191,6 +197,11 @@ macro_rules! conformance_tests {
             enqueue_after_the_lease_expired_is_refused_and_writes_nothing,
             enqueue_for_a_mailbox_nobody_holds_is_refused,
             enqueue_by_the_holder_is_written,
+            the_unread_count_is_written_with_its_pushes,
+            a_fenced_write_leaves_the_saved_unread_count,
+            a_checkpoint_without_a_count_keeps_the_saved_one,
+            an_unread_count_for_a_mailbox_not_stored_adds_it,
+            a_failure_half_way_leaves_the_saved_unread_count,
             leaving_gives_back_the_pushes_the_node_enqueued_at_once,
             leaving_gives_back_the_pushes_the_node_claimed_at_once,
             leaving_gives_back_only_the_leaving_nodes_pushes,

@@ -12,8 +12,10 @@
 //! backend's tests.
 //!
 //! Nothing is lost between "event seen" and "push accepted": [`Outbox::enqueue`] writes the pushes
-//! that a batch of mailbox events produced and the mailbox's new watermark in one transaction, and
-//! a push leaves the outbox only through [`Outbox::complete`] (or with its device).
+//! that a batch of mailbox events produced, the mailbox's new watermark and its unread count (the
+//! badge of the pushes) in one transaction, and a push leaves the outbox only through
+//! [`Outbox::complete`] (or with its device). Nothing is announced twice either: the count saved
+//! never falls behind what the pushes written announced.
 //!
 //! Several nodes may share one store (PostgreSQL): each mailbox is then watched by the node that
 //! holds its lease ([`Leases`], in [`cluster`]), and a node that lost a lease writes nothing
@@ -70,15 +72,19 @@
 //!     payload: r#"{"badge":1}"#.into(),
 //!     seen_at_ms: 1_000,
 //! };
-//! // The push and the watermark after its event are written together, while the node
-//! // holds the mailbox's lease; others may send the push from 31_000 on.
+//! // The push, the watermark after its event and the inbox's unread count (its badge) are
+//! // written together, while the node holds the mailbox's lease; others may send the push
+//! // from 31_000 on.
 //! let checkpoint = Checkpoint {
 //!     tenant: &contoso,
 //!     mailbox: "alice@contoso.com",
 //!     watermark: Some("AQAAAA=="),
+//!     unread: Some(1),
 //!     holder: Some(&node),
 //! };
 //! let ids = store.enqueue(&[push], 31_000, Some(checkpoint)).await?;
+//! let alice = ["alice@contoso.com".to_owned()];
+//! assert_eq!(store.unread_counts_of(&contoso, &alice).await?, [(alice[0].clone(), 1)]);
 //! assert!(store.claim_due(&node, 1_000, 100, 61_000).await?.is_empty());
 //! let due = store.claim_due(&node, 31_000, 100, 61_000).await?;
 //! assert_eq!((due[0].id, due[0].not_before_ms), (ids[0], 61_000));
@@ -296,7 +302,9 @@ pub trait MailboxStore: Send + Sync {
     ) -> Result<Vec<(String, u32)>, StoreError>;
 
     /// Saves mailboxes' last known unread counts (the badge a restarted service starts
-    /// from); a mailbox not saved is skipped.
+    /// from); a mailbox not saved is skipped. Not fenced by a lease: a count that goes with
+    /// pushes is written with them ([`Checkpoint::unread`]); this one is for counts that
+    /// changed without any (mail read).
     async fn save_unread_counts(
         &self,
         tenant: &TenantId,
@@ -314,7 +322,7 @@ pub trait Outbox: Send + Sync {
     /// other sender's claim_due sees them before then), and writes `checkpoint`, in one transaction.
     ///
     /// Either everything is written or nothing: the pushes, and the checkpoint's watermark
-    /// that follows the events they came from. With a [`Checkpoint::holder`], nothing is
+    /// and unread count that follow the events they came from ([`Checkpoint::unread`]). With a [`Checkpoint::holder`], nothing is
     /// written unless that node holds the mailbox's unexpired lease ([`StoreError::Conflict`]),
     /// and the pushes are written claimed by that node; otherwise they are nobody's.
     /// Returns the pushes' ids, in order.

@@ -159,7 +159,16 @@ pub struct Checkpoint<'a> {
     /// The watermark after the events, when the subscription has one (written; the mailbox
     /// row is added if it is not stored, as today).
     pub watermark: Option<&'a str>,
-    /// When set, nothing at all is written (no push, no watermark) unless this node holds the
+    /// The inbox's unread count after the events (the badge of the pushes), written with them
+    /// as the mailbox's saved count (what [`unread_counts`](crate::MailboxStore::unread_counts)
+    /// and [`unread_counts_of`](crate::MailboxStore::unread_counts_of) read; the mailbox row is
+    /// added if it is not stored, like the watermark's). `None` leaves the saved count as it is.
+    ///
+    /// A node that takes a mailbox whose subscription cannot resume announces the difference
+    /// between the inbox's count and the saved one: written with the pushes, the count never
+    /// falls behind what they announced, so that mail is not announced twice.
+    pub unread: Option<u32>,
+    /// When set, nothing at all is written (no push, no watermark, no count) unless this node holds the
     /// mailbox's unexpired lease: StoreError::Conflict whose rule says the lease is another
     /// node's or expired (fencing: a node that lost its lease cannot announce what the new
     /// holder will announce).

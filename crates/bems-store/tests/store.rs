@@ -68,6 +68,7 @@ async fn fill(store: &dyn Store) -> i64 {
         tenant: &tenant,
         mailbox: "alice@contoso.com",
         watermark: Some("AQAAAA=="),
+        unread: None,
         holder: None,
     };
     store

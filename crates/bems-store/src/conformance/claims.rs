@@ -57,6 +57,7 @@ fn held<'a>(tenant: &'a TenantId, holder: &'a NodeId) -> Checkpoint<'a> {
         tenant,
         mailbox: ALICE,
         watermark: None,
+        unread: None,
         holder: Some(holder),
     }
 }

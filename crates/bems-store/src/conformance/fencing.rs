@@ -16,6 +16,7 @@ fn fenced<'a>(tenant: &'a TenantId, watermark: &'a str, holder: &'a NodeId) -> C
         tenant,
         mailbox: ALICE,
         watermark: Some(watermark),
+        unread: None,
         holder: Some(holder),
     }
 }

@@ -25,6 +25,7 @@ fn mark<'a>(tenant: &'a TenantId, mailbox: &'a str, watermark: &'a str) -> Check
         tenant,
         mailbox,
         watermark: Some(watermark),
+        unread: None,
         holder: None,
     }
 }

@@ -1,11 +1,11 @@
-//! The outbox: pushes between "event seen" and "push accepted", written fenced by the
-//! mailbox's lease and claimed with `FOR UPDATE SKIP LOCKED`, each by the node sending it
-//! (`claimed_by`, given back by `leave` in `leases`).
+//! The outbox: pushes between "event seen" and "push accepted", written with the mailbox's
+//! watermark and unread count, fenced by its lease, and claimed with `FOR UPDATE SKIP LOCKED`,
+//! each by the node sending it (`claimed_by`, given back by `leave` in `leases`).
 
 use async_trait::async_trait;
 
 use super::leases::fence;
-use super::shared::{OUTBOX_COLUMNS, count, entry, save_watermark, settle};
+use super::shared::{OUTBOX_COLUMNS, count, entry, save_checkpoint, settle};
 use super::{Failure, PostgresStore, now_ms};
 use crate::cluster::{node_record, sql_limit};
 use crate::model::{Checkpoint, OutboxEntry, PendingPush};
@@ -66,10 +66,16 @@ impl Outbox for PostgresStore {
                     .await?;
                 ids.push(row.try_get(0)?);
             }
-            if let Some((checkpoint, (tenant, mailbox))) = checkpoint.zip(at)
-                && let Some(watermark) = checkpoint.watermark
-            {
-                save_watermark(&tx, tenant, mailbox, watermark, now_ms()).await?;
+            if let Some((checkpoint, (tenant, mailbox))) = checkpoint.zip(at) {
+                save_checkpoint(
+                    &tx,
+                    tenant,
+                    mailbox,
+                    checkpoint.watermark,
+                    checkpoint.unread,
+                    now_ms(),
+                )
+                .await?;
             }
             tx.commit().await?;
             Ok(Ok(ids))

@@ -141,3 +141,32 @@ pub(super) async fn save_watermark(
         .await?;
     Ok(())
 }
+
+/// Saves what a checkpoint writes besides its pushes: the watermark and the unread count, each
+/// kept as saved when `None`; the mailbox is added if it is not saved yet (nothing is written
+/// when both are `None`).
+pub(super) async fn save_checkpoint(
+    client: &impl deadpool_postgres::GenericClient,
+    tenant: &str,
+    mailbox: &str,
+    watermark: Option<&str>,
+    unread: Option<u32>,
+    now: i64,
+) -> Result<(), Failure> {
+    if watermark.is_none() && unread.is_none() {
+        return Ok(());
+    }
+    let unread = unread.map(i64::from);
+    client
+        .execute(
+            "INSERT INTO mailboxes (tenant, mailbox, watermark, unread, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, mailbox) DO UPDATE SET
+                 watermark = coalesce(excluded.watermark, mailboxes.watermark),
+                 unread = coalesce(excluded.unread, mailboxes.unread),
+                 updated_at_ms = excluded.updated_at_ms",
+            &[&tenant, &mailbox, &watermark, &unread, &now],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! Watched mailboxes and their watermarks.
+//! Watched mailboxes, their watermarks and last unread counts.
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -71,6 +71,32 @@ pub(super) fn save_watermark(
              watermark = excluded.watermark, updated_at_ms = excluded.updated_at_ms",
     )?
     .execute(params![tenant, mailbox, watermark, now_ms])?;
+    Ok(())
+}
+
+/// Saves what a checkpoint writes besides its pushes: the watermark and the unread count, each
+/// kept as saved when `None`; the mailbox is added if it is not saved yet (nothing is written
+/// when both are `None`).
+pub(super) fn save_checkpoint(
+    conn: &Connection,
+    tenant: &str,
+    mailbox: &str,
+    watermark: Option<&str>,
+    unread: Option<u32>,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    if watermark.is_none() && unread.is_none() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO mailboxes (tenant, mailbox, watermark, unread, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, mailbox) DO UPDATE SET
+             watermark = coalesce(excluded.watermark, mailboxes.watermark),
+             unread = coalesce(excluded.unread, mailboxes.unread),
+             updated_at_ms = excluded.updated_at_ms",
+    )?
+    .execute(params![tenant, mailbox, watermark, unread, now_ms])?;
     Ok(())
 }
 

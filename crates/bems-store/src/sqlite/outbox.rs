@@ -1,6 +1,7 @@
 //! The push outbox ([`Outbox`] for [`SqliteStore`]): pending pushes, written with the watermark
-//! that follows their events (fenced by the mailbox's lease when asked), and claimed by the
-//! senders, each by the node sending it (`claimed_by`, given back by `leave` in `nodes`).
+//! and unread count that follow their events (fenced by the mailbox's lease when asked), and
+//! claimed by the senders, each by the node sending it (`claimed_by`, given back by `leave` in
+//! `nodes`).
 
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
@@ -26,6 +27,7 @@ impl Outbox for SqliteStore {
                 tenant: checkpoint.tenant.to_string(),
                 mailbox: check::mailbox(OP, checkpoint.mailbox)?,
                 watermark: checkpoint.watermark.map(str::to_owned),
+                unread: checkpoint.unread,
                 holder: checkpoint.holder.cloned(),
             }),
             None => None,
@@ -85,12 +87,13 @@ impl Outbox for SqliteStore {
     }
 }
 
-/// A checkpoint to write: the tenant, the mailbox, its watermark, and the node that must
-/// hold its lease.
+/// A checkpoint to write: the tenant, the mailbox, its watermark and unread count, and the
+/// node that must hold its lease.
 struct Mark {
     tenant: String,
     mailbox: String,
     watermark: Option<String>,
+    unread: Option<u32>,
     holder: Option<NodeId>,
 }
 
@@ -141,14 +144,15 @@ fn enqueue(
             ids.push(id);
         }
     }
-    if let Some(Mark {
-        tenant,
-        mailbox,
-        watermark: Some(watermark),
-        ..
-    }) = checkpoint
-    {
-        mailboxes::save_watermark(&tx, tenant, mailbox, watermark, now_ms)?;
+    if let Some(mark) = checkpoint {
+        mailboxes::save_checkpoint(
+            &tx,
+            &mark.tenant,
+            &mark.mailbox,
+            mark.watermark.as_deref(),
+            mark.unread,
+            now_ms,
+        )?;
     }
     tx.commit()?;
     Ok(Ok(ids))

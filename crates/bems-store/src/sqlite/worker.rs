@@ -141,6 +141,7 @@ mod tests {
             tenant: &tenant,
             mailbox: "alice@contoso.com",
             watermark: Some(watermark),
+            unread: None,
             holder: None,
         };
         let (_, good, bad, other) = tokio::join!(
