@@ -94,7 +94,9 @@ async fn a_node_at_its_capacity_raises_its_alarms_and_the_mailbox_beyond_waits()
     assert_eq!(nodes[0]["alive"], true);
     assert_eq!(nodes[0]["mailboxes"], 2);
     assert_eq!(nodes[0]["alarm"], "critical");
-    let age = nodes[0]["oldest_lease_age_ms"].as_i64().expect("a lease age");
+    let age = nodes[0]["oldest_lease_age_ms"]
+        .as_i64()
+        .expect("a lease age");
     assert!(
         (0..=30_000).contains(&age),
         "renewed within a lease: {age} ms"

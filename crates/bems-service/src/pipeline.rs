@@ -14,8 +14,9 @@
 //! and announces the difference: mail that arrived meanwhile is not lost, only coalesced. The
 //! count is saved with the pushes that announced it, in the same transaction, so a node killed
 //! right after writing them does not leave a count below what they announced (the next holder
-//! would announce that mail again). Counts that changed without a write (mail read, and no
-//! watermark to save) are saved at the end of the batch, best effort.
+//! would announce that mail again); a count that changed without pushes (mail read) is written
+//! the same way, alone. Every write is fenced by the lease, counts included: a node that lost
+//! a mailbox cannot leave a count that hides mail it never announced.
 //!
 //! The write names this node as the mailbox's lease holder: a node that lost the lease
 //! meanwhile writes nothing (the store refuses it), and the new holder announces those events
@@ -24,7 +25,6 @@
 //! from their watermarks and replay exactly.)
 
 use std::collections::{BTreeMap, HashMap};
-use std::mem;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +64,8 @@ struct Change {
     /// The unread count saved before this node took the mailbox, when this batch subscribed
     /// it afresh.
     saved_unread: Option<u32>,
+    /// Whether the badge differs from the last count this node knew: it is written.
+    count_changed: bool,
 }
 
 /// One tenant's event loop.
@@ -77,8 +79,6 @@ pub struct Pipeline {
     node: Arc<Node>,
     /// The last unread count per mailbox, as pushed.
     unread: HashMap<String, u32>,
-    /// Counts changed in this batch and not written with a checkpoint: saved at its end.
-    unsaved: BTreeMap<String, u32>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -107,7 +107,6 @@ impl Pipeline {
             counts,
             node,
             unread: HashMap::new(),
-            unsaved: BTreeMap::new(),
         }
     }
 
@@ -216,28 +215,14 @@ impl Pipeline {
             work.push((mailbox, change, unread));
         }
         let this = &*self;
-        let written: Vec<String> = futures_util::stream::iter(work)
-            .map(|(mailbox, change, unread)| async move {
-                this.write(&mailbox, change, unread)
-                    .await
-                    .then_some(mailbox)
-            })
-            .buffer_unordered(CONCURRENT_MAILBOXES)
-            .filter_map(std::future::ready)
-            .collect()
+        futures_util::stream::iter(work)
+            .for_each_concurrent(
+                CONCURRENT_MAILBOXES,
+                |(mailbox, change, unread)| async move {
+                    this.write(&mailbox, change, unread).await;
+                },
+            )
             .await;
-        // Their counts went with their checkpoints: written, or refused because another node
-        // holds the mailbox now (its count is that node's to save).
-        for mailbox in &written {
-            self.unsaved.remove(mailbox);
-        }
-        if !self.unsaved.is_empty() {
-            let counts: Vec<(String, u32)> = mem::take(&mut self.unsaved).into_iter().collect();
-            // Only a restart's baseline: a failure is logged, not retried.
-            if let Err(error) = self.store.save_unread_counts(&self.tenant, &counts).await {
-                tracing::warn!(tenant = %self.tenant, %error, "unread counts not saved");
-            }
-        }
     }
 
     /// The badge of a mailbox's pushes; settles what a resync found.
@@ -259,18 +244,15 @@ impl Pipeline {
         if unread.is_none() && change.new_mail > 0 {
             unread = self.counts.unread(mailbox).await;
         }
-        if let Some(count) = unread
-            && self.unread.insert(mailbox.to_owned(), count) != Some(count)
-        {
-            self.unsaved.insert(mailbox.to_owned(), count);
+        if let Some(count) = unread {
+            change.count_changed = self.unread.insert(mailbox.to_owned(), count) != Some(count);
         }
         unread
     }
 
     /// Writes a mailbox's pushes with its checkpoint (its watermark and unread count), then
-    /// sends them. Whether the checkpoint was put to the store (written, or refused by the
-    /// lease fence); not when there was nothing to write (no push and no watermark).
-    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) -> bool {
+    /// sends them; nothing when there is nothing new (no push, no watermark, the same count).
+    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) {
         let mut pushes = Vec::new();
         if change.new_mail > 0 {
             let devices = self
@@ -294,8 +276,8 @@ impl Pipeline {
                 });
             }
         }
-        if pushes.is_empty() && change.checkpoint.is_none() {
-            return false;
+        if pushes.is_empty() && change.checkpoint.is_none() && !change.count_changed {
+            return;
         }
         let checkpoint = Checkpoint {
             tenant: &self.tenant,
@@ -316,13 +298,12 @@ impl Pipeline {
             Ok(ids) => ids,
             Err(rule) => {
                 tracing::info!(tenant = %self.tenant, %mailbox, %rule, "not written: the mailbox's new holder announces these events");
-                return true;
+                return;
             }
         };
         for (id, push) in ids.into_iter().zip(pushes) {
             self.courier.send(id, push);
         }
-        true
     }
 
     /// Reads from the store until it answers (see [`until_done`](Self::until_done); a read
@@ -458,7 +439,6 @@ mod tests {
             .batch(vec![event(Event::new(EventType::NewMail))])
             .await;
         assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 7)]);
-        assert!(pipeline.unsaved.is_empty());
     }
 
     /// A write the lease fence refuses saves no count either: the mailbox's new holder's is kept.
@@ -471,14 +451,21 @@ mod tests {
         assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 3)]);
     }
 
-    /// A count changed without pushes nor watermark (mail read) is saved at the batch's end.
+    /// A count changed without pushes nor watermark (mail read) is written alone, fenced too.
     #[tokio::test]
-    async fn a_count_changed_without_a_write_is_saved_after_the_batch() {
-        let mut pipeline = pipeline("bems-1").await;
+    async fn a_count_changed_without_pushes_is_written_alone_by_the_holder_only() {
+        let mut holder = pipeline("bems-1").await;
         let mut read = Event::new(EventType::Modified);
         read.object = Some(ChangedObject::Folder(FolderId::new("inbox")));
         read.unread_count = Some(2);
-        pipeline.batch(vec![event(read)]).await;
-        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 2)]);
+        holder.batch(vec![event(read.clone())]).await;
+        assert_eq!(saved(&holder).await, [(MARA.to_owned(), 2)]);
+        let mut elsewhere = pipeline("bems-2").await;
+        elsewhere.batch(vec![event(read)]).await;
+        assert_eq!(
+            saved(&elsewhere).await,
+            [(MARA.to_owned(), 3)],
+            "not the holder"
+        );
     }
 }
