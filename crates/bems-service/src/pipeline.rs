@@ -201,17 +201,43 @@ impl Pipeline {
                     self.store.unread_counts_of(&self.tenant, &afresh)
                 })
                 .await;
-            for (mailbox, count) in saved {
+            let saved: HashMap<String, u32> = saved.into_iter().collect();
+            // Each is compared with its saved count; one without a saved count (no mail
+            // announced yet) gets its baseline now, so that mail arriving while no node
+            // watches it later is announced by the next holder.
+            for mailbox in afresh {
+                let saved_unread = saved.get(&mailbox).copied();
                 let change = changes.entry(mailbox).or_default();
                 change.resync = true;
-                change.saved_unread = Some(count);
+                change.saved_unread = saved_unread;
             }
         }
+        // The counts the events do not say, asked of Exchange at once for the whole batch.
+        let ask: Vec<String> = changes
+            .iter()
+            .filter(|(mailbox, change)| {
+                change.resync
+                    || (change.unread.is_none()
+                        && change.new_mail > 0
+                        && !self.unread.contains_key(*mailbox))
+            })
+            .map(|(mailbox, _)| mailbox.clone())
+            .collect();
+        let counts = &self.counts;
+        let asked: HashMap<String, u32> = futures_util::stream::iter(ask)
+            .map(|mailbox| async move {
+                let count = counts.unread(&mailbox).await;
+                count.map(|count| (mailbox, count))
+            })
+            .buffer_unordered(CONCURRENT_MAILBOXES)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
         // Badges first, in order (they read and update the last known counts); then each
         // mailbox's pushes are written and sent, many at once: the store commits them together.
         let mut work = Vec::with_capacity(changes.len());
         for (mailbox, mut change) in changes {
-            let unread = self.badge(&mailbox, &mut change).await;
+            let unread = self.badge(&mailbox, &mut change, asked.get(&mailbox).copied());
             work.push((mailbox, change, unread));
         }
         let this = &*self;
@@ -225,11 +251,12 @@ impl Pipeline {
             .await;
     }
 
-    /// The badge of a mailbox's pushes; settles what a resync found.
-    async fn badge(&mut self, mailbox: &str, change: &mut Change) -> Option<u32> {
+    /// The badge of a mailbox's pushes (`asked`: the count Exchange gave, when it was asked);
+    /// settles what a resync found.
+    fn badge(&mut self, mailbox: &str, change: &mut Change, asked: Option<u32>) -> Option<u32> {
         if change.resync {
             // Events may be missing: compare the unread count with the last one known.
-            if let Some(now) = self.counts.unread(mailbox).await {
+            if let Some(now) = asked {
                 let before = self.unread.get(mailbox).copied().or(change.saved_unread);
                 if before.is_some_and(|b| now > b) && change.new_mail == 0 {
                     change.new_mail = now - before.unwrap_or(0);
@@ -242,7 +269,7 @@ impl Pipeline {
             .unread
             .or_else(|| self.unread.get(mailbox).map(|u| u + change.new_mail));
         if unread.is_none() && change.new_mail > 0 {
-            unread = self.counts.unread(mailbox).await;
+            unread = asked;
         }
         if let Some(count) = unread {
             change.count_changed = self.unread.insert(mailbox.to_owned(), count) != Some(count);
@@ -340,132 +367,4 @@ impl Pipeline {
 }
 
 #[cfg(test)]
-mod tests {
-    use ews_proto::{Event, FolderId};
-    use mailbox_watch::MailboxEvent;
-
-    use super::*;
-    use crate::courier::PushRoutes;
-    use bems_store::model::{MailboxRecord, NewDevice, Platform};
-    use bems_store::{NodeId, SqliteStore, StoreKey};
-
-    const MARA: &str = "mara@contoso.com";
-
-    /// Every inbox has 7 unread.
-    struct SevenUnread;
-
-    #[async_trait]
-    impl UnreadCounts for SevenUnread {
-        async fn unread(&self, _mailbox: &str) -> Option<u32> {
-            Some(7)
-        }
-    }
-
-    /// A pipeline of node `bems-1` over a store where mara is stored with a device and saved
-    /// count 3, her lease taken by `holder`.
-    async fn pipeline(holder: &str) -> Pipeline {
-        let key = StoreKey::generate().expect("a key");
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key).await.expect("store"));
-        let tenant = TenantId::new("contoso").expect("id");
-        let record = MailboxRecord {
-            tenant: tenant.clone(),
-            mailbox: MARA.into(),
-            ews_url: None,
-            grouping: None,
-            watermark: None,
-        };
-        store.upsert_mailbox(&record).await.expect("stored");
-        let counts = [(MARA.to_owned(), 3)];
-        store
-            .save_unread_counts(&tenant, &counts)
-            .await
-            .expect("saved");
-        let device = NewDevice {
-            tenant: tenant.clone(),
-            mailbox: MARA.into(),
-            platform: Platform::Apns,
-            token: "ab".repeat(32),
-            app_id: "com.contoso.mail".into(),
-            locale: "en".into(),
-        };
-        store.register_device(&device, 10).await.expect("device");
-        let lease = Duration::from_secs(30);
-        let holder = NodeId::new(holder).expect("id");
-        assert_eq!(
-            store.claim(&holder, lease, 10).await.expect("claim").len(),
-            1
-        );
-        let node = Arc::new(Node::named(
-            NodeId::new("bems-1").expect("id"),
-            10,
-            lease,
-            None,
-        ));
-        let metrics = Arc::new(Metrics::default());
-        let routes = Arc::new(PushRoutes::default());
-        let courier = Courier::new(
-            Arc::clone(&store),
-            routes,
-            Arc::clone(&metrics),
-            node.id().clone(),
-            lease,
-        );
-        Pipeline::new(
-            tenant,
-            store,
-            Arc::new(courier),
-            metrics,
-            Arc::new(SevenUnread),
-            node,
-        )
-    }
-
-    fn event(event: Event) -> WatchEvent {
-        WatchEvent::Mail(MailboxEvent::new(Arc::from(MARA), event))
-    }
-
-    async fn saved(pipeline: &Pipeline) -> Vec<(String, u32)> {
-        pipeline
-            .store
-            .unread_counts(&pipeline.tenant)
-            .await
-            .expect("counts")
-    }
-
-    #[tokio::test]
-    async fn the_badge_is_saved_with_its_pushes() {
-        let mut pipeline = pipeline("bems-1").await;
-        pipeline
-            .batch(vec![event(Event::new(EventType::NewMail))])
-            .await;
-        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 7)]);
-    }
-
-    /// A write the lease fence refuses saves no count either: the mailbox's new holder's is kept.
-    #[tokio::test]
-    async fn a_refused_write_saves_no_count() {
-        let mut pipeline = pipeline("bems-2").await;
-        pipeline
-            .batch(vec![event(Event::new(EventType::NewMail))])
-            .await;
-        assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 3)]);
-    }
-
-    /// A count changed without pushes nor watermark (mail read) is written alone, fenced too.
-    #[tokio::test]
-    async fn a_count_changed_without_pushes_is_written_alone_by_the_holder_only() {
-        let mut holder = pipeline("bems-1").await;
-        let mut read = Event::new(EventType::Modified);
-        read.object = Some(ChangedObject::Folder(FolderId::new("inbox")));
-        read.unread_count = Some(2);
-        holder.batch(vec![event(read.clone())]).await;
-        assert_eq!(saved(&holder).await, [(MARA.to_owned(), 2)]);
-        let mut elsewhere = pipeline("bems-2").await;
-        elsewhere.batch(vec![event(read)]).await;
-        assert_eq!(
-            saved(&elsewhere).await,
-            [(MARA.to_owned(), 3)],
-            "not the holder"
-        );
-    }
-}
+mod tests;
