@@ -16,7 +16,6 @@
 //! devices and mailboxes are written to the store before the nodes start (the API path of a
 //! registration is `service_load`'s subject), so each node finds its share by Autodiscover.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,24 +29,8 @@ use futures_util::StreamExt as _;
 /// The lease: how long a killed node's mailboxes wait for the others.
 const LEASE_SECONDS: u32 = 6;
 
-fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
-    let mut scenario = demo::scenario().expect("sample scenario");
-    let template = scenario.users[0].clone();
-    scenario.users.clear();
-    let servers = scenario.servers.len();
-    for i in 0..mailboxes {
-        let mut user = template.clone();
-        user.smtp = address(i);
-        user.display_name = format!("User {i}");
-        user.server = scenario.servers[i % servers].name.clone();
-        user.photo = false;
-        scenario.users.push(user);
-    }
-    scenario
-}
-
 fn address(i: usize) -> String {
-    format!("u{i}@contoso.com")
+    demo::user_address(i)
 }
 
 fn token(i: usize) -> String {
@@ -129,27 +112,6 @@ fn seconds(d: Option<Duration>) -> serde_json::Value {
     })
 }
 
-/// Per phone: mails announced, badges in order.
-fn phones(world: &World) -> BTreeMap<String, (u64, Vec<u64>)> {
-    let mut phones: BTreeMap<String, (u64, Vec<u64>)> = BTreeMap::new();
-    for request in world.fcm.received().iter().filter(|r| r.status == 200) {
-        let Some(token) = &request.token else {
-            continue;
-        };
-        let message = &request.body["message"];
-        let body = message["notification"]["body"].as_str().unwrap_or_default();
-        let phone = phones.entry(token.clone()).or_default();
-        phone.0 += body
-            .split_whitespace()
-            .find_map(|w| w.parse::<u64>().ok())
-            .unwrap_or(1);
-        if let Some(badge) = message["android"]["notification"]["notification_count"].as_u64() {
-            phone.1.push(badge);
-        }
-    }
-    phones
-}
-
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -168,7 +130,7 @@ fn main() {
         .expect("BEMS_POSTGRES_URL names a PostgreSQL server (scripts/postgres/start.sh)");
     let world = runtime
         .block_on(World::with_scenario(
-            scenario(mailboxes),
+            demo::scenario_with_users(mailboxes).expect("scenario"),
             SubscriptionMode::Streaming,
             None,
             false,
@@ -213,7 +175,12 @@ fn main() {
             delivered[i] += 1;
         }
     });
-    let announced = |world: &World| phones(world).values().map(|p| p.0).sum::<u64>();
+    let announced = |world: &World| {
+        demo::fcm_phones(&world.fcm)
+            .values()
+            .map(|p| p.mails)
+            .sum::<u64>()
+    };
     let all_announced = runtime.block_on(until(Duration::from_secs(300), || {
         announced(&world) >= mails as u64
     }));
@@ -262,16 +229,16 @@ fn main() {
     runtime.block_on(async {
         tokio::time::sleep(Duration::from_secs(u64::from(LEASE_SECONDS) + 2)).await;
     });
-    let phones = phones(&world);
+    let phones = demo::fcm_phones(&world.fcm);
     let duplicates = (0..mailboxes)
         .filter(|&i| {
-            phones.get(&token(i)).is_some_and(|(mails, badges)| {
-                *mails > delivered[i] || badges.windows(2).any(|w| w[0] >= w[1])
+            phones.get(&token(i)).is_some_and(|phone| {
+                phone.mails > delivered[i] || phone.badges.windows(2).any(|w| w[0] >= w[1])
             })
         })
         .count();
     let missing = (0..mailboxes)
-        .filter(|&i| phones.get(&token(i)).map_or(0, |p| p.0) < delivered[i])
+        .filter(|&i| phones.get(&token(i)).map_or(0, |p| p.mails) < delivered[i])
         .count();
     let rss = std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()

@@ -19,22 +19,6 @@ use std::time::{Duration, Instant};
 use bems::settings::SubscriptionMode;
 use bems_demo::{self as demo, TOPIC, World};
 
-fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
-    let mut scenario = demo::scenario().expect("sample scenario");
-    let template = scenario.users[0].clone();
-    scenario.users.clear();
-    let servers = scenario.servers.len();
-    for i in 0..mailboxes {
-        let mut user = template.clone();
-        user.smtp = format!("u{i}@contoso.com");
-        user.display_name = format!("User {i}");
-        user.server = scenario.servers[i % servers].name.clone();
-        user.photo = false;
-        scenario.users.push(user);
-    }
-    scenario
-}
-
 fn main() {
     let graph = std::env::args().any(|a| a == "--graph");
     let args: Vec<u64> = std::env::args()
@@ -54,7 +38,7 @@ fn main() {
 async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
     let started = Instant::now();
     let mut world = World::with_scenario(
-        scenario(mailboxes),
+        demo::scenario_with_users(mailboxes).expect("scenario"),
         SubscriptionMode::Streaming,
         None,
         false,

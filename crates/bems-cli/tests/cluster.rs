@@ -15,7 +15,6 @@
 //! mailbox compares its unread count with the one saved with the last pushes, and announces
 //! the difference).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,6 @@ use std::time::{Duration, Instant};
 use bems_demo::{self as demo, ADMIN_TOKEN, STORE_KEY, World};
 use bems_settings::SubscriptionMode;
 use exchange_sim::Scenario;
-use exchange_sim::push::FcmRequest;
 
 const NODES: usize = 3;
 const MAILBOXES: usize = 200;
@@ -39,29 +37,18 @@ const MAILS_PER_SECOND: u64 = 20;
 const LEASE_SECONDS: u32 = 3;
 const APP: &str = "com.contoso.mail";
 
-/// The sample scenario with `MAILBOXES` users whose EWS hosts are `localhost`.
+/// `MAILBOXES` users whose EWS hosts are `localhost`.
 fn scenario() -> Scenario {
-    let mut scenario = demo::scenario().expect("sample scenario");
+    let mut scenario = demo::scenario_with_users(MAILBOXES).expect("scenario");
     for domain in &mut scenario.domains {
         domain.external_ews_host = "localhost".into();
         domain.internal_ews_host = "localhost".into();
-    }
-    let template = scenario.users[0].clone();
-    scenario.users.clear();
-    let servers = scenario.servers.len();
-    for i in 0..MAILBOXES {
-        let mut user = template.clone();
-        user.smtp = address(i);
-        user.display_name = format!("User {i}");
-        user.server = scenario.servers[i % servers].name.clone();
-        user.photo = false;
-        scenario.users.push(user);
     }
     scenario
 }
 
 fn address(i: usize) -> String {
-    format!("u{i}@contoso.com")
+    demo::user_address(i)
 }
 
 fn token(i: usize) -> String {
@@ -188,36 +175,6 @@ async fn subscribed(http: &reqwest::Client, nodes: &[NodeProcess]) -> Vec<u64> {
         }));
     }
     out
-}
-
-/// What mock FCM received for one phone: the mails its pushes announce, their badges in order.
-#[derive(Debug, Default)]
-struct Phone {
-    mails: u64,
-    badges: Vec<u64>,
-    /// When each push arrived, from `origin`.
-    at: Vec<Duration>,
-}
-
-fn phones(received: &[FcmRequest], origin: Instant) -> BTreeMap<String, Phone> {
-    let mut phones: BTreeMap<String, Phone> = BTreeMap::new();
-    for request in received.iter().filter(|r| r.status == 200) {
-        let Some(token) = &request.token else {
-            continue;
-        };
-        let message = &request.body["message"];
-        let body = message["notification"]["body"].as_str().unwrap_or_default();
-        let phone = phones.entry(token.clone()).or_default();
-        phone.mails += body
-            .split_whitespace()
-            .find_map(|w| w.parse::<u64>().ok())
-            .unwrap_or(1);
-        if let Some(badge) = message["android"]["notification"]["notification_count"].as_u64() {
-            phone.badges.push(badge);
-        }
-        phone.at.push(request.at.saturating_duration_since(origin));
-    }
-    phones
 }
 
 #[test]
@@ -381,7 +338,7 @@ async fn cluster(mode: SubscriptionMode) {
         let world = &world;
         let delivered = &delivered;
         async move {
-            let phones = phones(&world.fcm.received(), started);
+            let phones = demo::fcm_phones(&world.fcm);
             let short: Vec<String> = (0..MAILBOXES)
                 .filter(|&i| phones.get(&token(i)).map_or(0, |p| p.mails) < delivered[i])
                 .map(address)
@@ -412,7 +369,7 @@ async fn cluster(mode: SubscriptionMode) {
         fail(&format!("the cluster view: {view:#}"), &nodes);
     }
 
-    let phones = phones(&world.fcm.received(), started);
+    let phones = demo::fcm_phones(&world.fcm);
     // A repeat: a push whose badge did not rise (the phone shows one notification: they share
     // a collapse id). A badge that fell back never passes.
     // - Pull subscriptions resume exactly: the only repeat is a push the provider accepted
@@ -445,7 +402,11 @@ async fn cluster(mode: SubscriptionMode) {
                 delivered[i],
                 phone.mails,
                 phone.badges.clone(),
-                phone.at.clone(),
+                phone
+                    .at
+                    .iter()
+                    .map(|at| at.saturating_duration_since(started))
+                    .collect::<Vec<_>>(),
             ));
         }
     }

@@ -62,6 +62,70 @@ pub fn scenario() -> Result<Scenario, String> {
     Scenario::contoso().map_err(|e| e.to_string())
 }
 
+/// The sample scenario with `mailboxes` users instead of its own, `u0@contoso.com`,
+/// `u1@contoso.com`, ... ([`user`]), spread over its mailbox servers in turn: for load and for
+/// many nodes.
+pub fn scenario_with_users(mailboxes: usize) -> Result<Scenario, String> {
+    let mut scenario = scenario()?;
+    let template = scenario
+        .users
+        .first()
+        .cloned()
+        .ok_or("the sample scenario has no user")?;
+    scenario.users.clear();
+    let servers = scenario.servers.len().max(1);
+    for i in 0..mailboxes {
+        let mut user = template.clone();
+        user.smtp = user_address(i);
+        user.display_name = format!("User {i}");
+        if let Some(server) = scenario.servers.get(i % servers) {
+            user.server = server.name.clone();
+        }
+        user.photo = false;
+        scenario.users.push(user);
+    }
+    Ok(scenario)
+}
+
+/// The address of [`scenario_with_users`]' user `i`.
+pub fn user_address(i: usize) -> String {
+    format!("u{i}@contoso.com")
+}
+
+/// What mock FCM told one phone: the mails its pushes announce (a push for a burst says how
+/// many), their badges and when each arrived, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Phone {
+    /// Mails announced.
+    pub mails: u64,
+    /// Each push's badge (`notification_count`).
+    pub badges: Vec<u64>,
+    /// When each push arrived.
+    pub at: Vec<std::time::Instant>,
+}
+
+/// Every phone mock FCM delivered to, by token.
+pub fn fcm_phones(fcm: &MockFcm) -> std::collections::BTreeMap<String, Phone> {
+    let mut phones = std::collections::BTreeMap::<String, Phone>::new();
+    for request in fcm.received().iter().filter(|r| r.status == 200) {
+        let Some(token) = &request.token else {
+            continue;
+        };
+        let message = &request.body["message"];
+        let body = message["notification"]["body"].as_str().unwrap_or_default();
+        let phone = phones.entry(token.clone()).or_default();
+        phone.mails += body
+            .split_whitespace()
+            .find_map(|w| w.parse::<u64>().ok())
+            .unwrap_or(1);
+        if let Some(badge) = message["android"]["notification"]["notification_count"].as_u64() {
+            phone.badges.push(badge);
+        }
+        phone.at.push(request.at);
+    }
+    phones
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) -> Result<String, String> {
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
