@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL on loopback for the PostgreSQL store tests of crates/bems-store
 # (tests/conformance.rs, module `postgres`: the conformance suite, each check in a fresh database).
 #
-#   eval "$(scripts/postgres/start.sh)"     # exports BEMS_POSTGRES_URL=postgres://...
+#   eval "$(scripts/postgres/start.sh)"     # exports BEMS_POSTGRES_URL=postgres://..., BEMS_POSTGRES_TLS_URL, BEMS_POSTGRES_CA
 #   BEMS_REQUIRE_SERVICES=1 cargo test -p bems-store --test conformance postgres
 #   scripts/postgres/stop.sh
 #
@@ -13,7 +13,14 @@
 # PostgreSQL refuses to run as root: as root, the cluster belongs to and runs as the `postgres`
 # user (made by the Debian package; a system user `bems-postgres` is created when there is none).
 # The cluster is for tests only: fsync is off.
-# stdout carries only shell lines (an export and comments); progress goes to stderr.
+# TLS: the cluster always has `ssl = on`, with a fresh CA and a server certificate for 127.0.0.1
+# and localhost made with `openssl` (Debian's `openssl` is installed when missing) in $PG_DIR/tls;
+# pg_hba allows TCP with and without TLS. BEMS_POSTGRES_URL says `sslmode=disable` (plain, as
+# the tests that do not test TLS want it); BEMS_POSTGRES_TLS_URL says `sslmode=require` and
+# BEMS_POSTGRES_CA names the CA's PEM file (tests/tls.rs of bems-store uses both).
+# Another cluster beside it: PG_PORT=55433 PG_DIR=/tmp/bems-pg-tls scripts/postgres/start.sh
+# (and stop it with the same PG_DIR).
+# stdout carries only shell lines (exports and comments); progress goes to stderr.
 set -euo pipefail
 
 PG_DIR=${PG_DIR:-/tmp/bems-postgres}
@@ -55,6 +62,12 @@ if [ -z "$BIN" ]; then
   BIN=$(pg_bin) || die "postgresql was installed but initdb/pg_ctl are not found"
 fi
 
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing the Debian package openssl"
+  apt_install openssl
+  command -v openssl >/dev/null 2>&1 || die "openssl was installed but is not found"
+fi
+
 # 2. Who runs it: us, or (as root) an unprivileged user.
 if [ "$(id -u)" -eq 0 ]; then
   RUN_AS=postgres
@@ -89,10 +102,54 @@ if ! as_owner "$BIN/initdb" -D "$PG_DIR/data" -U "$PG_USER" --pwfile="$pwfile" \
 fi
 rm -f "$pwfile" "$init_log"
 
-# 4. Start it on loopback and wait until it accepts connections.
+# 4. TLS: a fresh CA (its key is thrown away) and a server certificate for 127.0.0.1 and
+# localhost, the server's key readable by the cluster's owner alone.
+TLS_DIR=$PG_DIR/tls
+mkdir -p -m 755 "$TLS_DIR"
+log "a CA and a server certificate for 127.0.0.1 and localhost in $TLS_DIR"
+cat >"$TLS_DIR/ca.cnf" <<'CNF'
+[req]
+distinguished_name = dn
+x509_extensions = ca
+prompt = no
+[dn]
+CN = bems throwaway PostgreSQL CA
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+CNF
+cat >"$TLS_DIR/server.cnf" <<'CNF'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+tls_log=$(mktemp)
+if ! {
+  openssl req -x509 -new -config "$TLS_DIR/ca.cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" -days 30 &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=localhost" -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" &&
+    openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+      -set_serial "0x$(openssl rand -hex 16)" -days 30 -extfile "$TLS_DIR/server.cnf" \
+      -out "$TLS_DIR/server.pem"
+} >"$tls_log" 2>&1; then
+  tail -n 20 "$tls_log" >&2
+  rm -f "$tls_log"
+  die "openssl could not make the certificates"
+fi
+rm -f "$tls_log" "$TLS_DIR/ca.key" "$TLS_DIR/server.csr" "$TLS_DIR"/*.cnf
+chmod 644 "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem"
+chmod 600 "$TLS_DIR/server.key"
+[ "$(id -u)" -ne 0 ] || chown "$RUN_AS" "$TLS_DIR/server.key"
+
+# 5. Start it on loopback and wait until it accepts connections.
 log "starting on 127.0.0.1:$PG_PORT"
 if ! as_owner "$BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$TLS_DIR/server.pem -c ssl_key_file=$TLS_DIR/server.key" \
   start >&2; then
   tail -n 30 "$PG_DIR/postgres.log" >&2 || true
   die "PostgreSQL did not start (is port $PG_PORT taken? set PG_PORT)"
@@ -102,6 +159,9 @@ as_owner "$BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_
   -c "CREATE DATABASE $PG_DATABASE" >&2 ||
   { PG_DIR=$PG_DIR "$HERE/stop.sh"; die "cannot create the database $PG_DATABASE (log: $PG_DIR/postgres.log)"; }
 
-echo "export BEMS_POSTGRES_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"
+echo "export BEMS_POSTGRES_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE?sslmode=disable"
+echo "export BEMS_POSTGRES_TLS_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE?sslmode=require"
+echo "export BEMS_POSTGRES_CA=$TLS_DIR/ca.pem"
 echo "# PostgreSQL $("$BIN/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT as $RUN_AS, data $PG_DIR/data, pid $(head -n 1 "$PG_DIR/data/postmaster.pid")"
-echo "#   the tests create a database per check from this URL; log: $PG_DIR/postgres.log; stop: $HERE/stop.sh"
+echo "#   TLS (ssl = on, plain TCP allowed too): server certificate for 127.0.0.1 and localhost, CA $TLS_DIR/ca.pem"
+echo "#   the tests create a database per check from these URLs; log: $PG_DIR/postgres.log; stop: $HERE/stop.sh"

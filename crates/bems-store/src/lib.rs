@@ -121,7 +121,7 @@ pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as F
 pub use key::StoreKey;
 pub use model::Checkpoint;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use secrecy::{ExposeSecret, SecretSlice};
 pub use sqlite::SqliteStore;
 

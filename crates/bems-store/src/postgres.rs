@@ -6,6 +6,7 @@
 //! under an advisory lock, so nodes starting together do not both apply them. Secrets are sealed
 //! as in SQLite (`crypto`) before they reach the database. Leases are timed by the database's
 //! clock (`leases`); one more connection listens for tenant changes of every node (`listen`).
+//! Connections speak TLS as the URL's `sslmode` says, verifying the server's certificate (`tls`).
 
 mod devices;
 mod followme;
@@ -16,6 +17,7 @@ mod outbox;
 mod schema;
 mod shared;
 mod tenants;
+mod tls;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -24,11 +26,11 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use self::listen::Listener;
 use self::schema::MigrateError;
+pub use self::tls::PostgresOptions;
 use super::{StoreError, StoreKey, TENANT_CHANGES};
 use crate::model::TenantId;
 
@@ -62,9 +64,26 @@ impl PostgresStore {
     /// bems ([`StoreError::TooNew`]) or one whose schema holds another application's tables
     /// ([`StoreError::NotBems`]); an unreachable database is [`StoreError::Connect`].
     ///
-    /// Connections are not encrypted: use a database on the node, on loopback or on a network
-    /// you trust.
+    /// TLS: the URL's `sslmode` decides: `disable` plain, `prefer` (the default) TLS when the
+    /// server offers it, `require` TLS or fail. With TLS the server's certificate is always
+    /// verified, against the platform's roots, and must name the URL's host (an IP address
+    /// host: one of the certificate's IP addresses): rustls cannot encrypt without verifying,
+    /// so `require` here is libpq's `verify-full`, and `prefer` fails on a server offering TLS
+    /// with a certificate not trusted. A database whose certificate a private CA issued:
+    /// [`connect_with`](Self::connect_with). A TLS failure is [`StoreError::Connect`] naming
+    /// its cause (the certificate not trusted, a name mismatch).
     pub async fn connect(url: &str, key: StoreKey) -> Result<Self, StoreError> {
+        Self::connect_with(url, key, PostgresOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect), trusting for the server's certificate the CAs of `options`
+    /// besides the platform's roots. The pool's connections and the listening one use the same
+    /// TLS.
+    pub async fn connect_with(
+        url: &str,
+        key: StoreKey,
+        options: PostgresOptions,
+    ) -> Result<Self, StoreError> {
         let shown = redact(url);
         let failed = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Connect {
             url: shown.clone(),
@@ -73,9 +92,10 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| failed(Box::new(Failure::from(e))))?;
+        let tls = tls::connector(&options).map_err(|e| failed(Box::new(e)))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -112,7 +132,7 @@ impl PostgresStore {
         }
         drop(client);
         let (changes, _) = broadcast::channel(TENANT_CHANGES);
-        let listener = Listener::start(&config, &changes)
+        let listener = Listener::start(&config, tls, &changes)
             .await
             .map_err(|e| failed(Box::new(e)))?;
         Ok(Self {
@@ -200,6 +220,9 @@ impl Failure {
 
 /// A driver error with its cause: tokio-postgres shows a server's refusal as "db error" alone.
 fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(tls) = tls::explain(error) {
+        return tls;
+    }
     match (error.as_db_error(), std::error::Error::source(error)) {
         (Some(db), _) => format!("{}: {}", db.severity(), db.message()),
         (None, Some(cause)) => format!("{error}: {cause}"),

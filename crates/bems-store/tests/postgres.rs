@@ -1,6 +1,6 @@
 //! The PostgreSQL store's own behaviour over a real server: migrations, refusals, what the
 //! database holds, the outbox claimed by two nodes; two nodes sharing the database (leases,
-//! claims, tenant changes) are in `cluster`. What any backend must do is the conformance
+//! claims, tenant changes) are in `cluster`, TLS in `tls`. What any backend must do is the conformance
 //! suite (`tests/conformance.rs`). Each test takes a scratch database from `BEMS_POSTGRES_URL`;
 //! without it the tests are skipped with a note, unless `BEMS_REQUIRE_SERVICES=1`.
 //!
@@ -11,6 +11,7 @@
 //! ```
 
 mod cluster;
+mod tls;
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
 use bems_store::{DeviceStore, NodeId, Outbox, PostgresStore, StoreError, StoreKey, TenantStore};

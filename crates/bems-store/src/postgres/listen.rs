@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::Failure;
 use super::shared::tenant_id;
@@ -47,14 +48,15 @@ impl Listener {
     /// Connects, listens, and keeps listening in a task of its own.
     pub(super) async fn start(
         config: &Config,
+        tls: MakeRustlsConnect,
         changes: &broadcast::Sender<TenantId>,
     ) -> Result<Self, Failure> {
         let mut config = config.clone();
         config
             .application_name(APPLICATION_NAME)
             .keepalives_idle(Duration::from_secs(30));
-        let session = Session::open(&config, changes).await?;
-        let task = tokio::spawn(keep_listening(config, changes.clone(), session));
+        let session = Session::open(&config, &tls, changes).await?;
+        let task = tokio::spawn(keep_listening(config, tls, changes.clone(), session));
         Ok(Self { task })
     }
 }
@@ -72,10 +74,14 @@ impl Drop for Session {
 }
 
 impl Session {
-    /// Connects and listens on [`CHANNEL`], within [`CONNECT_TIMEOUT`].
-    async fn open(config: &Config, changes: &broadcast::Sender<TenantId>) -> Result<Self, Failure> {
+    /// Connects (with the pool's TLS) and listens on [`CHANNEL`], within [`CONNECT_TIMEOUT`].
+    async fn open(
+        config: &Config,
+        tls: &MakeRustlsConnect,
+        changes: &broadcast::Sender<TenantId>,
+    ) -> Result<Self, Failure> {
         let open = async {
-            let (client, mut connection) = config.connect(NoTls).await?;
+            let (client, mut connection) = config.connect(tls.clone()).await?;
             let changes = changes.clone();
             let driver = tokio::spawn(async move {
                 // Driving the connection by its messages also runs the client's queries.
@@ -127,6 +133,7 @@ impl Session {
 /// back; for as long as the store lives.
 async fn keep_listening(
     config: Config,
+    tls: MakeRustlsConnect,
     changes: broadcast::Sender<TenantId>,
     mut session: Session,
 ) {
@@ -143,7 +150,7 @@ async fn keep_listening(
         session = loop {
             tokio::time::sleep(jittered(backoff)).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
-            match Session::open(&config, &changes).await {
+            match Session::open(&config, &tls, &changes).await {
                 Ok(session) => break session,
                 Err(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "tenant changes: cannot listen");
