@@ -65,9 +65,11 @@ fn parse_cas(pems: &[String]) -> Result<Vec<CertificateDer<'static>>, TlsSetupEr
     for (i, pem) in pems.iter().enumerate() {
         let before = cas.len();
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            cas.push(cert.map_err(|e| {
-                TlsSetupError(format!("trusted_ca_pem entry {i} is not PEM: {e}"))
-            })?);
+            cas.push(
+                cert.map_err(|e| {
+                    TlsSetupError(format!("trusted_ca_pem entry {i} is not PEM: {e}"))
+                })?,
+            );
         }
         if cas.len() == before {
             return Err(TlsSetupError(format!(
@@ -89,14 +91,13 @@ pub(super) fn explain(error: &tokio_postgres::Error) -> Option<String> {
             .downcast_ref::<rustls::Error>()
     });
     match rustls {
-        Some(rustls::Error::InvalidCertificate(problem)) => Some(format!(
-            "TLS: {} ({problem:?})",
-            certificate_problem(problem)
-        )),
+        Some(rustls::Error::InvalidCertificate(problem)) => {
+            Some(format!("TLS: {}", certificate_problem(problem)))
+        }
         Some(other) => Some(format!("TLS: the handshake failed: {other}")),
-        None if cause.to_string().contains("server does not support TLS") => Some(
-            "TLS: the server does not offer TLS and the URL says sslmode=require".to_owned(),
-        ),
+        None if cause.to_string().contains("server does not support TLS") => {
+            Some("TLS: the server does not offer TLS and the URL says sslmode=require".to_owned())
+        }
         None => None,
     }
 }
@@ -104,16 +105,23 @@ pub(super) fn explain(error: &tokio_postgres::Error) -> Option<String> {
 /// The words for a refused server certificate.
 fn certificate_problem(problem: &CertificateError) -> String {
     match problem {
-        CertificateError::UnknownIssuer => "the server's certificate is not trusted: no CA of \
-            the platform's roots or of the trusted CAs given (PostgresOptions::trusted_ca_pem) \
-            issued it"
+        CertificateError::UnknownIssuer => "the server's certificate is not trusted (unknown \
+            issuer): no CA of the platform's roots or of the trusted CAs given \
+            (PostgresOptions::trusted_ca_pem) issued it"
             .to_owned(),
         CertificateError::NotValidForName => {
             "name mismatch: the server's certificate does not name the URL's host".to_owned()
         }
-        CertificateError::NotValidForNameContext { expected, presented } => format!(
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
             "name mismatch: the server's certificate names {}, not the URL's host {}",
-            presented.join(", "),
+            presented
+                .iter()
+                .map(|name| bare_name(name))
+                .collect::<Vec<_>>()
+                .join(", "),
             expected.to_str()
         ),
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -123,13 +131,29 @@ fn certificate_problem(problem: &CertificateError) -> String {
             "the server's certificate is not valid yet".to_owned()
         }
         CertificateError::Revoked => "the server's certificate is revoked".to_owned(),
-        _ => "the server's certificate is refused".to_owned(),
+        other => format!("the server's certificate is refused: {other:?}"),
     }
+}
+
+/// `DnsName("db.example")` or `IpAddress(10.0.0.1)` (how rustls shows a certificate's names)
+/// as `db.example` or `10.0.0.1`.
+fn bare_name(shown: &str) -> &str {
+    shown
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(shown, |inner| inner.trim_matches('"'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_names_are_shown_bare() {
+        assert_eq!(bare_name("DnsName(\"db.example\")"), "db.example");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(bare_name("odd"), "odd");
+    }
 
     #[test]
     fn trusted_cas_must_be_pem_certificates() {
