@@ -8,7 +8,8 @@
 //!
 //! The simulator, mock FCM and the identity platform run in this test's process; the nodes
 //! are the real `bems` binary with a settings file of its own (no test overrides: they find
-//! the simulator by their settings alone, [`World::process_toml`]). The devices register
+//! the simulator by their settings alone, [`World::process_toml`]) and reach PostgreSQL over
+//! TLS (`sslmode=require`, the test cluster's CA in `[store] ca_file`). The devices register
 //! through the nodes' API, each with whichever node is next. Run with pull subscriptions, which
 //! resume from their watermarks (a node that takes a dead node's mailbox replays what it
 //! missed), and with streaming subscriptions, which cannot resume (the node that takes the
@@ -55,6 +56,24 @@ fn token(i: usize) -> String {
     format!("fcm-registration-token-{i:04}-0123456789abcdefghijklmnopqrstuvwxyz")
 }
 
+/// The scratch database as the nodes reach it: over TLS, trusting the test cluster's CA
+/// (`BEMS_POSTGRES_CA`, which scripts/postgres/start.sh prints).
+struct Database {
+    url: String,
+    ca_file: String,
+}
+
+fn over_tls(url: &str) -> Database {
+    let ca_file = std::env::var("BEMS_POSTGRES_CA").unwrap_or_else(|_| {
+        panic!("BEMS_POSTGRES_CA names the test PostgreSQL's CA: run eval \"$(scripts/postgres/start.sh)\"")
+    });
+    let base = url.split_once('?').map_or(url, |(base, _)| base);
+    Database {
+        url: format!("{base}?sslmode=require"),
+        ca_file,
+    }
+}
+
 /// One `bems serve` process.
 struct NodeProcess {
     name: String,
@@ -69,7 +88,7 @@ impl NodeProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn spawn(&mut self, config: &Path, database: &str) {
+    fn spawn(&mut self, config: &Path, database: &Database) {
         self.starts += 1;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -81,7 +100,8 @@ impl NodeProcess {
             .arg(config)
             .env("BEMS_SERVER__LISTEN", format!("127.0.0.1:{}", self.port))
             .env("BEMS_SERVER__PUBLIC_URL", self.base())
-            .env("BEMS_STORE__URL", database)
+            .env("BEMS_STORE__URL", &database.url)
+            .env("BEMS_STORE__CA_FILE", &database.ca_file)
             .env("BEMS_STORE_KEY", STORE_KEY)
             .env("BEMS_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("BEMS_CLUSTER__NODE", &self.name)
@@ -190,10 +210,10 @@ fn three_nodes_killed_in_turn_announce_every_mail_once_on_streaming_subscription
 }
 
 async fn cluster(mode: SubscriptionMode) {
-    let Some((database, _scratch)) = bems_store::conformance::scratch::scratch("cluster").await
-    else {
+    let Some((url, _scratch)) = bems_store::conformance::scratch::scratch("cluster").await else {
         return;
     };
+    let database = over_tls(&url);
     let world = World::with_scenario(scenario(), mode, None, false)
         .await
         .expect("the simulator and the mocks");

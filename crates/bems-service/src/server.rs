@@ -20,7 +20,7 @@ use crate::service::{Overrides, Service};
 use crate::verify::{Caller, JwtSettings, JwtVerifier, RegistrationVerifier, VerifyError};
 use bems_settings::{ServiceSettings, TenantSettings};
 use bems_store::model::Platform;
-use bems_store::{PostgresStore, SqliteStore, Store, StoreKey};
+use bems_store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreKey};
 
 /// A running service.
 pub struct Running {
@@ -170,7 +170,16 @@ pub async fn open_store(settings: &ServiceSettings) -> Result<Arc<dyn Store>, St
         }
     };
     if let Some(url) = &settings.store.url {
-        let store = PostgresStore::connect(url.expose_secret(), key)
+        let mut options = PostgresOptions::default();
+        if let Some(path) = &settings.store.ca_file {
+            let pem = std::fs::read_to_string(path).map_err(|source| StartError::Read {
+                field: "store.ca_file",
+                path: path.clone(),
+                source,
+            })?;
+            options = options.trusting(pem);
+        }
+        let store = PostgresStore::connect_with(url.expose_secret(), key, options)
             .await
             .map_err(|source| StartError::part("store.url", source))?;
         tracing::info!(database = %store.url(), "store: PostgreSQL");

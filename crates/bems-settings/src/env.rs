@@ -141,6 +141,7 @@ fn set_store(store: &mut StoreSettings, field: &str, value: &str) -> Result<(), 
         "url" => set_secret_value(url, url_file, url_env, value),
         "url_file" => set_secret_file(url, url_file, url_env, value)?,
         "url_env" => set_secret_env(url, url_file, url_env, value),
+        "ca_file" => store.ca_file = optional(value, path)?,
         _ => return Err(SetError::Unknown),
     }
     Ok(())

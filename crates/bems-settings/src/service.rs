@@ -59,6 +59,10 @@ pub struct StoreSettings {
     pub url_file: Option<PathBuf>,
     /// An environment variable holding the PostgreSQL URL.
     pub url_env: Option<String>,
+    /// A CA (PEM) trusted for the PostgreSQL server's certificate besides the system's roots.
+    /// The URL's `sslmode` decides whether TLS is used (`require`, `prefer` (the default),
+    /// `disable`); with TLS the certificate and the host name are always checked.
+    pub ca_file: Option<PathBuf>,
     /// A file holding the AES-256-GCM key: 64 hexadecimal digits, or 32 bytes in base64.
     pub key_file: Option<PathBuf>,
     /// An environment variable holding the key (besides `BEMS_STORE_KEY`, always read).
@@ -75,6 +79,7 @@ impl Default for StoreSettings {
             url: None,
             url_file: None,
             url_env: None,
+            ca_file: None,
             key_file: None,
             key_env: None,
             key: None,
