@@ -63,7 +63,7 @@ pub fn scenario() -> Result<Scenario, String> {
 }
 
 /// The sample scenario with `mailboxes` users instead of its own, `u0@contoso.com`,
-/// `u1@contoso.com`, ... ([`user`]), spread over its mailbox servers in turn: for load and for
+/// `u1@contoso.com`, ... ([`user_address`]), spread over its mailbox servers in turn: for load and for
 /// many nodes.
 pub fn scenario_with_users(mailboxes: usize) -> Result<Scenario, String> {
     let mut scenario = scenario()?;
