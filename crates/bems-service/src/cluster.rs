@@ -128,7 +128,12 @@ pub struct Node {
     seen: Mutex<(Vec<NodeRecord>, u64)>,
     /// Tenants whose stored settings changed since this node started.
     pending: Mutex<std::collections::BTreeSet<TenantId>>,
+    /// Autodiscover lookups of mailboxes taken, at most [`LOCATING`] at once.
+    locating: tokio::sync::Semaphore,
 }
+
+/// Autodiscover lookups a node runs at once for the mailboxes it takes.
+pub const LOCATING: usize = 32;
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,7 +172,13 @@ impl Node {
             fresh: Mutex::new(HashSet::new()),
             seen: Mutex::new((Vec::new(), 0)),
             pending: Mutex::new(std::collections::BTreeSet::new()),
+            locating: tokio::sync::Semaphore::new(LOCATING),
         }
+    }
+
+    /// The permits of its Autodiscover lookups.
+    pub(crate) fn locating(&self) -> &tokio::sync::Semaphore {
+        &self.locating
     }
 
     /// Its name.

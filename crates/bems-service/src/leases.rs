@@ -2,7 +2,7 @@
 //! stops what was lost, claims up to the node's share and hands over the surplus; a taken
 //! mailbox is watched where the store says it is, a lost one unwatched.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,13 +50,13 @@ impl Service {
         }
         // Held in the store but not here (taken by a registration while this round ran):
         // watched now.
+        let mut adopted = Vec::new();
         for (tenant, mailbox) in node.unknown(&renewed) {
-            if let Some(record) = self.store.mailbox(&tenant, &mailbox).await?
-                && node.take(&record)
-            {
-                self.start_watching(record).await;
+            if let Some(record) = self.store.mailbox(&tenant, &mailbox).await? {
+                adopted.push(record);
             }
         }
+        self.take_and_watch(adopted).await;
         let stored = self.store.mailbox_count().await?;
         let target = node.target(&nodes, stored);
         node.saw(nodes, stored);
@@ -71,11 +71,7 @@ impl Service {
                 .claim(node.id(), node.lease(), target - held)
                 .await?;
             round.claimed = taken.len();
-            for record in taken {
-                if node.take(&record) {
-                    self.start_watching(record).await;
-                }
-            }
+            self.take_and_watch(taken).await;
         } else if held > target + slack(target) {
             let surplus = node.surplus(target);
             node.drop_held(&surplus);
@@ -155,24 +151,47 @@ impl Service {
         Ok(claimed.filter(|record| node.take(record)))
     }
 
+    /// Records `records` as held here and watches those with devices (read once per tenant,
+    /// not once per mailbox: a node taking thousands at once keeps its rounds short). A
+    /// mailbox without devices is held but not watched.
+    async fn take_and_watch(&self, records: Vec<MailboxRecord>) {
+        let taken: Vec<MailboxRecord> = records
+            .into_iter()
+            .filter(|record| self.node.take(record))
+            .collect();
+        let tenants: BTreeSet<&TenantId> = taken.iter().map(|r| &r.tenant).collect();
+        let mut with_devices: HashSet<MailboxKey> = HashSet::new();
+        for tenant in tenants {
+            match self.store.devices(tenant).await {
+                Ok(devices) => with_devices.extend(
+                    devices
+                        .into_iter()
+                        .map(|d| (tenant.clone(), d.device.mailbox)),
+                ),
+                Err(error) => {
+                    tracing::warn!(%tenant, %error, "devices not readable; every mailbox taken is watched");
+                    with_devices.extend(
+                        taken
+                            .iter()
+                            .filter(|r| &r.tenant == tenant)
+                            .map(|r| (r.tenant.clone(), r.mailbox.clone())),
+                    );
+                }
+            }
+        }
+        for record in taken {
+            if with_devices.contains(&(record.tenant.clone(), record.mailbox.clone())) {
+                self.start_watching(record).await;
+            }
+        }
+    }
+
     /// Watches a mailbox this node took: on Graph when its tenant moved it there, at its
-    /// recorded EWS URL, or wherever Autodiscover finds it. A mailbox without devices is held
-    /// but not watched.
+    /// recorded EWS URL, or wherever Autodiscover finds it.
     pub(crate) async fn start_watching(&self, record: MailboxRecord) {
         let Some(tenant) = self.tenant(&record.tenant) else {
             return;
         };
-        match self
-            .store
-            .devices_for(&record.tenant, &record.mailbox)
-            .await
-        {
-            Ok(devices) if devices.is_empty() => return,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(mailbox = %record.mailbox, %error, "devices not readable; watched anyway");
-            }
-        }
         if let Some(graph) = &tenant.graph
             && graph.is_on_graph(&record)
         {

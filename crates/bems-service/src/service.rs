@@ -411,17 +411,28 @@ impl Service {
         });
     }
 
-    /// Finds a mailbox through Autodiscover, records where it is, and watches it while this
-    /// node holds it.
+    /// Finds a mailbox through Autodiscover (a bounded number at once: a node taking
+    /// thousands of new mailboxes does not flood Autodiscover), records where it is, and
+    /// watches it while this node holds it. When Autodiscover fails the node gives the
+    /// mailbox back: the next lease round (this node's or another's) tries again.
     pub(crate) fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
         let tenant = Arc::clone(tenant);
         let store = Arc::clone(&self.store);
         let node = Arc::clone(&self.node);
         tokio::spawn(async move {
-            let found = match tenant.locator.locate(&mailbox).await {
+            let located = {
+                let _permit = node.locating().acquire().await;
+                tenant.locator.locate(&mailbox).await
+            };
+            let found = match located {
                 Ok(found) => found,
                 Err(error) => {
-                    tracing::warn!(tenant = %tenant.id, %mailbox, %error, "Autodiscover failed; the mailbox is not watched");
+                    tracing::warn!(tenant = %tenant.id, %mailbox, %error, "Autodiscover failed; the mailbox is given back for the next round to try again");
+                    let key = (tenant.id.clone(), mailbox);
+                    node.drop_held(std::slice::from_ref(&key));
+                    if let Err(error) = store.release(node.id(), &[key]).await {
+                        tracing::warn!(%error, "not given back: its lease runs out instead");
+                    }
                     return;
                 }
             };
