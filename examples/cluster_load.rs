@@ -23,7 +23,7 @@ use bems::service::server::{self, Running};
 use bems::settings::{ServiceSettings, SubscriptionMode};
 use bems::store::model::{MailboxRecord, NewDevice, Platform, TenantId};
 use bems::store::{PostgresStore, Store, StoreKey};
-use bems_demo::{self as demo, STORE_KEY, TENANT, World};
+use bems_demo::{self as demo, TENANT, World};
 use futures_util::StreamExt as _;
 
 /// The lease: how long a killed node's mailboxes wait for the others.
@@ -137,7 +137,13 @@ fn main() {
         ))
         .expect("world");
     let started = Instant::now();
-    runtime.block_on(populate(&database, mailboxes));
+    let key = world
+        .settings
+        .store
+        .key_bytes()
+        .expect("the demo's key is well formed")
+        .expect("the demo has a store key");
+    runtime.block_on(populate(&database, StoreKey::from_bytes(*key), mailboxes));
     eprintln!(
         "{mailboxes} devices and mailboxes stored in {:.1?}",
         started.elapsed()
@@ -277,8 +283,7 @@ fn main() {
 }
 
 /// Writes one device per mailbox and the mailboxes (not yet located) to the store.
-async fn populate(database: &str, mailboxes: usize) {
-    let key = StoreKey::from_bytes(demo_key());
+async fn populate(database: &str, key: StoreKey, mailboxes: usize) {
     let store: Arc<dyn Store> =
         Arc::new(PostgresStore::connect(database, key).await.expect("store"));
     let tenant = TenantId::new(TENANT).expect("tenant");
@@ -309,13 +314,4 @@ async fn populate(database: &str, mailboxes: usize) {
         .count()
         .await;
     assert_eq!(written, mailboxes);
-}
-
-/// The demo's store key as bytes.
-fn demo_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    for (byte, pair) in key.iter_mut().zip(STORE_KEY.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).expect("hex"), 16).expect("hex");
-    }
-    key
 }
