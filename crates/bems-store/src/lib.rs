@@ -22,7 +22,9 @@
 //! more for the mailbox ([`Checkpoint::holder`]). Senders take pushes with
 //! [`Outbox::claim_due`], so no two nodes send the same push at once; the store knows which
 //! node claimed each push, and a node that leaves ([`Leases::leave`], also at its start after a
-//! crash) gives its pushes back at once.
+//! crash) gives its pushes back at once. A notification (a Graph webhook) that reaches a node
+//! not watching its mailbox is checked against the subscription its holder published and
+//! handed to that holder through the store ([`Relay`]).
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -107,6 +109,7 @@ mod key;
 pub mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod relay;
 mod schema;
 mod sqlite;
 
@@ -122,6 +125,7 @@ pub use key::StoreKey;
 pub use model::Checkpoint;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use relay::{Relay, RelayedNote, SharedSubscription};
 pub use secrecy::{ExposeSecret, SecretSlice};
 pub use sqlite::SqliteStore;
 
@@ -129,10 +133,10 @@ pub use sqlite::SqliteStore;
 /// before it lags.
 pub(crate) const TENANT_CHANGES: usize = 1024;
 
-/// Where the service keeps what must outlive the process: the six narrow traits a backend
+/// Where the service keeps what must outlive the process: the seven narrow traits a backend
 /// implements, together. The composition holds an `Arc<dyn Store>` and hands each part of the
 /// service the trait it needs (`Arc<dyn Outbox>` for the courier, ...); every type that
-/// implements the six is a `Store`.
+/// implements the seven is a `Store`.
 ///
 /// | trait | what |
 /// |---|---|
@@ -142,16 +146,17 @@ pub(crate) const TENANT_CHANGES: usize = 1024;
 /// | [`Outbox`] | pushes not yet accepted by their provider |
 /// | [`FollowMeStore`] | Follow-Me documents |
 /// | [`Leases`] | the cluster's nodes, and which node watches which mailbox |
+/// | [`Relay`] | notifications any node accepted, for the node that watches their mailbox |
 ///
 /// Mailbox addresses are compared without regard to ASCII case and kept lower-cased. Every write
 /// is one transaction: a failed operation leaves what was stored before. Ids are the store's.
 pub trait Store:
-    TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases
+    TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases + Relay
 {
 }
 
-impl<T: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases + ?Sized> Store
-    for T
+impl<T: TenantStore + DeviceStore + MailboxStore + Outbox + FollowMeStore + Leases + Relay + ?Sized>
+    Store for T
 {
 }
 
@@ -168,7 +173,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
 
     /// Deletes `tenant` and everything stored for it (devices and their pushes, mailboxes,
-    /// secrets, certificates); false if it had no settings saved.
+    /// secrets, certificates, Follow-Me documents, shared subscriptions and relayed notes);
+    /// false if it had no settings saved.
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 
     /// Saves a secret (a refresh token, a client secret, a `.pfx`), encrypted, replacing any

@@ -14,6 +14,7 @@ mod leases;
 mod listen;
 mod mailboxes;
 mod outbox;
+mod relay;
 mod schema;
 mod shared;
 mod tenants;

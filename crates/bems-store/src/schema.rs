@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "outbox ids never reused", V4_OUTBOX_IDS),
     (5, "mailbox leases and the cluster's nodes", V5_LEASES),
     (6, "the node sending each push", V6_OUTBOX_CLAIMS),
+    (7, "shared subscriptions and relayed notes", V7_RELAY),
 ];
 
 /// The newest schema version this build knows.
@@ -157,6 +158,29 @@ CREATE TABLE nodes (
 const V6_OUTBOX_CLAIMS: &str = "
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
+";
+
+/// Notifications any node accepts for the node watching their mailbox: the subscriptions
+/// their holders published (the digest of each `clientState`, never the secret), and the notes
+/// waiting for the holder of their mailbox's lease (`relayed_to` joins them to `mailboxes` by
+/// (tenant, mailbox), from the holder's leases). A note's id is never reused.
+const V7_RELAY: &str = "
+CREATE TABLE shared_subscriptions (
+    tenant  TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    digest  TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) STRICT;
+
+CREATE TABLE relayed (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant  TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    at_ms   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX relayed_by_mailbox ON relayed (tenant, mailbox, id);
 ";
 
 /// Why the schema could not be brought up to date.
@@ -316,6 +340,28 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, (3, 50, None));
+    }
+
+    #[test]
+    fn a_file_at_version_6_keeps_its_mailboxes_and_relays_nothing_yet() {
+        let mut conn = at_version(6);
+        conn.execute(
+            "INSERT INTO mailboxes (tenant, mailbox, watermark, updated_at_ms)
+             VALUES ('contoso', 'alice@contoso.com', 'w1', 1)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, 2).unwrap(), MIGRATIONS.len() - 6);
+        let counts: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM mailboxes),
+                        (SELECT count(*) FROM shared_subscriptions),
+                        (SELECT count(*) FROM relayed)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(counts, (1, 0, 0));
     }
 
     #[test]

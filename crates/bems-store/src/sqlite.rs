@@ -15,6 +15,7 @@ mod leases;
 mod mailboxes;
 mod nodes;
 mod outbox;
+mod relay;
 mod secrets;
 mod tenants;
 #[cfg(test)]

@@ -53,7 +53,7 @@ async fn migrations_run_once_and_the_data_outlives_the_store() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "mailbox leases and the cluster's nodes", V2_LEASES),
     (3, "the node sending each push", V3_OUTBOX_CLAIMS),
+    (4, "shared subscriptions and relayed notes", V4_RELAY),
 ];
 
 /// The newest schema version this build knows.
@@ -132,6 +133,29 @@ CREATE TABLE nodes (
 const V3_OUTBOX_CLAIMS: &str = r#"
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT COLLATE "C";
 CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
+"#;
+
+/// Notifications any node accepts for the node watching their mailbox: the subscriptions
+/// their holders published (the digest of each `clientState`, never the secret), and the notes
+/// waiting for the holder of their mailbox's lease (`relayed_to` joins them to `mailboxes` by
+/// (tenant, mailbox), from the holder's leases).
+const V4_RELAY: &str = r#"
+CREATE TABLE shared_subscriptions (
+    tenant  TEXT COLLATE "C" NOT NULL,
+    id      TEXT COLLATE "C" NOT NULL,
+    mailbox TEXT COLLATE "C" NOT NULL,
+    digest  TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+
+CREATE TABLE relayed (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant  TEXT COLLATE "C" NOT NULL,
+    mailbox TEXT COLLATE "C" NOT NULL,
+    body    TEXT NOT NULL,
+    at_ms   BIGINT NOT NULL
+);
+CREATE INDEX relayed_by_mailbox ON relayed (tenant, mailbox, id);
 "#;
 
 /// Why the schema could not be brought up to date.

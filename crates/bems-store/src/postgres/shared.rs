@@ -1,9 +1,9 @@
 //! What the operations of [`PostgresStore`] share: reading rows, reporting failures, serializing
 //! writers of one key, running one changing statement. The operations are in the units beside
-//! (`tenants`, `devices`, `mailboxes`, `outbox`, `followme`): input is checked (and mailboxes
-//! lower-cased) with the same rules as SQLite, secrets are sealed and opened there, and each
-//! operation's SQL runs on one pooled connection, in one transaction when it writes more than
-//! one row.
+//! (`tenants`, `devices`, `mailboxes`, `outbox`, `followme`, `relay`): input is checked (and
+//! mailboxes lower-cased) with the same rules as SQLite, secrets are sealed and opened there,
+//! and each operation's SQL runs on one pooled connection, in one transaction when it writes
+//! more than one row.
 
 use time::OffsetDateTime;
 use tokio_postgres::Row;

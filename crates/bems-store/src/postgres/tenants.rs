@@ -80,6 +80,8 @@ impl TenantStore for PostgresStore {
                 "secrets",
                 "certificates",
                 "follow_me",
+                "shared_subscriptions",
+                "relayed",
             ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE tenant = $1"),

@@ -1,6 +1,6 @@
 //! [`Store`] for [`SqliteStore`]: input is checked (and mailboxes lower-cased) here, secrets are
 //! sealed and opened here, and the SQL runs on the store's thread. The outbox's part is in
-//! `outbox`, the leases' in `cluster`, beside their SQL.
+//! `outbox`, the leases' in `cluster`, the relay's in `relay`, beside their SQL.
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretSlice};

@@ -44,6 +44,8 @@ pub(super) fn delete(conn: &mut Connection, tenant: &str) -> rusqlite::Result<bo
         "secrets",
         "certificates",
         "follow_me",
+        "shared_subscriptions",
+        "relayed",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [tenant])?;
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bems_store::model::{NewDevice, PendingPush, Platform, TenantId};
 use bems_store::{
-    DeviceStore, Leases, MailboxStore, NodeId, Outbox, PostgresStore, StoreKey, TenantStore,
+    DeviceStore, Leases, MailboxStore, NodeId, Outbox, PostgresStore, Relay, StoreKey, TenantStore,
 };
 use tokio::sync::broadcast;
 
@@ -230,8 +230,8 @@ async fn a_lost_listening_connection_comes_back_and_announces_every_tenant() {
 }
 
 #[tokio::test]
-async fn a_database_at_version_1_migrates_to_3_with_its_rows() {
-    let Some((url, _scratch)) = scratch("postgres::cluster::migration_3").await else {
+async fn a_database_at_version_1_migrates_to_4_with_its_rows() {
+    let Some((url, _scratch)) = scratch("postgres::cluster::migration_4").await else {
         return;
     };
     let store = PostgresStore::connect(&url, StoreKey::from_bytes([7; 32]))
@@ -252,16 +252,17 @@ async fn a_database_at_version_1_migrates_to_3_with_its_rows() {
         .await
         .unwrap();
     drop(store);
-    // Version 1 as it was: migrations 3 and 2 undone.
+    // Version 1 as it was: migrations 4, 3 and 2 undone.
     let admin = admin_client(&url).await;
     admin
         .batch_execute(
-            "DROP INDEX outbox_by_claimer;
+            "DROP TABLE relayed, shared_subscriptions;
+             DROP INDEX outbox_by_claimer;
              ALTER TABLE outbox DROP COLUMN claimed_by;
              DROP TABLE nodes;
              ALTER TABLE mailboxes DROP CONSTRAINT mailboxes_lease_whole,
                  DROP COLUMN holder, DROP COLUMN lease_until_ms, DROP COLUMN leased_at_ms;
-             DELETE FROM schema_version WHERE version IN (2, 3);",
+             DELETE FROM schema_version WHERE version IN (2, 3, 4);",
         )
         .await
         .unwrap();
@@ -276,7 +277,7 @@ async fn a_database_at_version_1_migrates_to_3_with_its_rows() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     assert_eq!(
         store.tenant(&contoso()).await.unwrap().as_deref(),
         Some(r#"{"v":1}"#)
@@ -314,4 +315,9 @@ async fn a_database_at_version_1_migrates_to_3_with_its_rows() {
     );
     let due = store.claim_due(&node, 50, 10, 100).await.unwrap();
     assert_eq!(due.iter().map(|e| e.id).collect::<Vec<_>>(), pushed);
+    // Notes relayed for the migrated mailbox reach its holder.
+    let note = [("alice@contoso.com".to_owned(), "{}".to_owned())];
+    store.relay(&contoso(), &note, 1).await.unwrap();
+    let relayed = store.relayed_to(&node, &contoso(), 10).await.unwrap();
+    assert_eq!(relayed.len(), 1);
 }
