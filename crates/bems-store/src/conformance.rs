@@ -36,6 +36,7 @@ mod leases;
 mod mailboxes;
 mod nodes;
 mod outbox;
+mod relay;
 #[cfg(feature = "postgres")]
 pub mod scratch;
 mod secrets;
@@ -104,6 +105,14 @@ pub use outbox::{
     a_retried_push_counts_its_attempts_and_waits, an_id_names_one_push_for_good,
     claimed_pushes_come_oldest_first_and_only_when_due, enqueued_pushes_wait_for_their_not_before,
     the_watermark_advances_with_its_pushes,
+};
+pub use relay::{
+    a_bad_subscription_is_refused_and_nothing_is_stored,
+    a_shared_subscription_is_found_replaced_and_withdrawn,
+    deleting_a_tenant_deletes_its_subscriptions_and_notes,
+    dropped_notes_are_gone_and_the_next_holder_gets_the_rest,
+    expire_relayed_removes_only_the_tenants_notes_before_the_bound,
+    relayed_notes_reach_only_the_holder_oldest_first,
 };
 pub use secrets::{
     certificates_are_listed_by_name_and_deleted, secrets_are_kept_replaced_and_deleted,
@@ -225,6 +234,12 @@ macro_rules! conformance_tests {
             documents_are_created_then_updated_only_at_the_version_read,
             deletes_need_the_current_version_and_users_and_tenants_are_apart,
             the_document_count_bad_keys_and_bad_bodies_are_refused,
+            a_shared_subscription_is_found_replaced_and_withdrawn,
+            a_bad_subscription_is_refused_and_nothing_is_stored,
+            relayed_notes_reach_only_the_holder_oldest_first,
+            dropped_notes_are_gone_and_the_next_holder_gets_the_rest,
+            expire_relayed_removes_only_the_tenants_notes_before_the_bound,
+            deleting_a_tenant_deletes_its_subscriptions_and_notes,
         );
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn many_tasks_register_at_once() {
