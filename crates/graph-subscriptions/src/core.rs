@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::{GraphClient, Verb};
 use crate::error::GraphError;
 use crate::member::Member;
+use crate::peers::Peers;
 use crate::secret::StateDigest;
 use crate::settings::GraphSettings;
 use crate::spool::{Spool, SpoolRecord};
@@ -36,6 +37,8 @@ pub(crate) struct Counters {
     pub(crate) reauthorizations: AtomicU64,
     pub(crate) delta_rounds: AtomicU64,
     pub(crate) busy: AtomicU64,
+    pub(crate) forwarded: AtomicU64,
+    pub(crate) taken: AtomicU64,
 }
 
 impl Counters {
@@ -60,6 +63,8 @@ pub(crate) struct Core {
     pub(crate) client: GraphClient,
     pub(crate) store: Arc<dyn WatermarkStore>,
     pub(crate) spool: Arc<dyn Spool>,
+    /// The other watchers behind the same notification URL, if any ([`crate::peers`]).
+    pub(crate) peers: Option<Arc<dyn Peers>>,
     pub(crate) events: mpsc::Sender<WatchEvent>,
     pub(crate) queue: mpsc::Sender<SpoolRecord>,
     pub(crate) registry: Mutex<Registry>,

@@ -20,6 +20,8 @@
 //! - **The [`Webhook`]**: the validation handshake, the `clientState` check (a mismatch is
 //!   refused and nothing acted on), 202 once notifications are written to the [`Spool`]
 //!   (durably with [`FileSpool`]), duplicates and batches handled.
+//! - **Several nodes behind one URL**: with [`Peers`], a webhook accepts notifications of
+//!   subscriptions another node holds, and that node delivers them (the [`peers`] module).
 //! - **Events**: a new message is `WatchEvent::Mail` of kind `NewMail` (with its id in EWS
 //!   form), followed by the inbox's `unreadItemCount` as a modified-folder event (the badge).
 //! - **Budgets**: at most 4 requests in flight per mailbox, `Retry-After` honoured on 429,
@@ -56,6 +58,7 @@ mod ids;
 mod manage;
 mod member;
 mod orphans;
+pub mod peers;
 mod persist;
 mod process;
 mod resync;
@@ -68,6 +71,7 @@ pub mod wire;
 
 pub use error::GraphError;
 pub use ids::rest_to_ews;
+pub use peers::{Forwarded, PeerSubscription, Peers};
 pub use settings::{Clock, GRAPH_API, GRAPH_SCOPE, GraphSettings, MAILBOX_CONCURRENCY};
 pub use spool::{FileSpool, MemorySpool, Spool, SpoolRecord};
 pub use watcher::{GraphCounts, GraphWatcher, GraphWatcherBuilder};

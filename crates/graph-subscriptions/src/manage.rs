@@ -83,6 +83,7 @@ async fn load(core: &Core, member: &Arc<Member>) {
             Saved::default()
         }
     };
+    let mut restored = None;
     let replay = {
         let mut state = member.state();
         state.restore(saved, core.settings.clock.now());
@@ -91,6 +92,7 @@ async fn load(core: &Core, member: &Arc<Member>) {
                 subscription.id.clone(),
                 (subscription.digest, Arc::clone(member)),
             );
+            restored = Some((subscription.id.clone(), subscription.digest));
         }
         state.phase = Phase::Pending;
         state.loaded = true;
@@ -99,6 +101,10 @@ async fn load(core: &Core, member: &Arc<Member>) {
         replay.retain(|r| r.seq > state.spool_seq);
         replay
     };
+    // This node holds the mailbox now (a restart, or another node let it go).
+    if let Some((id, digest)) = restored {
+        crate::peers::publish(core, &id, &member.key, digest).await;
+    }
     core.loading.fetch_sub(1, Ordering::SeqCst);
     for record in replay {
         if core.queue.send(record).await.is_err() {
@@ -234,6 +240,7 @@ fn forget(core: &Core, member: &Member) {
     state.phase = Phase::Lost;
     if let Some(old) = state.subscription.take() {
         lock(&core.registry).subscriptions.remove(&old.id);
+        crate::peers::withdraw(core, old.id);
     }
 }
 
@@ -335,12 +342,13 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
             return Err(error);
         }
     };
-    {
+    let replaced = {
         let mut registry = lock(&core.registry);
         registry.pending.remove(&digest);
         let mut state = member.state();
-        if let Some(old) = state.subscription.take() {
-            registry.subscriptions.remove(&old.id);
+        let replaced = state.subscription.take().map(|old| old.id);
+        if let Some(old) = &replaced {
+            registry.subscriptions.remove(old);
         }
         registry
             .subscriptions
@@ -351,6 +359,11 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
             expires: subscription.expires,
             renew_at: subscription.expires,
         });
+        replaced
+    };
+    crate::peers::publish(core, &subscription.id, &member.key, digest).await;
+    if let Some(old) = replaced {
+        crate::peers::withdraw(core, old);
     }
     granted(core, member, &subscription);
     tracing::info!(mailbox = %member.mailbox, subscription = %subscription.id, expires = %subscription.expires, "Graph subscription created");

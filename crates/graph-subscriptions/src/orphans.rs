@@ -8,7 +8,7 @@
 //! |---|---|
 //! | a notification names a subscription the watcher does not know | during `startup_grace`: 503, Graph delivers again (its mailbox may not be loaded yet); later: counted (`unknown`) and ignored, never a request to Graph |
 //! | every `orphan_sweep` (15 minutes), not within `startup_grace` of the start | `GET /subscriptions`, every page (at most [`MAX_PAGES`]) |
-//! | a listed subscription notifies our `notificationUrl` and no mailbox holds it | a suspect |
+//! | a listed subscription notifies our `notificationUrl`, no mailbox here holds it and no other node published it ([`Peers`](crate::Peers)) | a suspect |
 //! | a suspect of the sweep before is still held by no mailbox | `DELETE /subscriptions/{id}` |
 //!
 //! The second sweep spares a subscription whose creation was still being answered during the
@@ -45,6 +45,11 @@ pub(crate) async fn sweep(core: &Core) -> Result<usize, GraphError> {
             Some(link) => url = core.client.rebase(&link)?,
             None => break,
         }
+    }
+    // Another node's subscriptions notify the same URL: they are no orphans.
+    if let Some(peers) = core.peers.as_deref() {
+        let held = crate::peers::find(peers, listed.clone()).await?;
+        listed.retain(|id| !held.contains_key(id));
     }
     let (suspects, orphans) = {
         let registry = lock(&core.registry);

@@ -103,6 +103,10 @@ pub struct GraphSettings {
     /// default): the bound on how late a notification Graph dropped without telling
     /// (no `missed` lifecycle event) is announced. One request per mailbox per period.
     pub catch_up_interval: Duration,
+    /// How often records handed on by other nodes are taken (with
+    /// [`Peers`](crate::Peers) only; 200 ms by default): the most a notification that
+    /// reached another node waits before this one delivers it.
+    pub peer_poll: Duration,
     /// Whether the consumer saves the state (`WatchEvent::Checkpoint`) with what the events
     /// produced; otherwise the watcher saves it in its store.
     pub consumer_saves_state: bool,
@@ -144,6 +148,7 @@ impl GraphSettings {
             orphan_sweep: Duration::from_secs(15 * 60),
             catch_up_after: 64,
             catch_up_interval: Duration::from_secs(3600),
+            peer_poll: Duration::from_millis(200),
             consumer_saves_state: false,
             clock: Clock::system(),
         })
@@ -191,6 +196,7 @@ impl GraphSettings {
             ("catch_up_interval", self.catch_up_interval.is_zero()),
             ("request_timeout", self.request_timeout.is_zero()),
             ("catch_up_after", self.catch_up_after == 0),
+            ("peer_poll", self.peer_poll.is_zero()),
         ];
         for (field, is_zero) in zero {
             if is_zero {

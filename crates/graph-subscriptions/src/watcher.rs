@@ -18,6 +18,7 @@ use crate::client::{GraphClient, Verb};
 use crate::core::{Core, Counters, Registry, lock};
 use crate::error::GraphError;
 use crate::member::{Member, Phase};
+use crate::peers::Peers;
 use crate::persist::Saved;
 use crate::settings::GraphSettings;
 use crate::spool::{MemorySpool, Spool, SpoolRecord};
@@ -42,6 +43,10 @@ pub struct GraphCounts {
     pub busy: u64,
     /// Validation handshakes answered.
     pub validations: u64,
+    /// Notifications of subscriptions other nodes hold, handed on to them ([`Peers`]).
+    pub forwarded: u64,
+    /// Notifications other nodes handed on to this one, taken into its spool.
+    pub taken: u64,
     /// Subscriptions renewed.
     pub renewals: u64,
     /// Subscriptions reauthorized.
@@ -56,6 +61,7 @@ pub struct GraphWatcherBuilder {
     auth: Arc<dyn Authenticator>,
     store: Arc<dyn WatermarkStore>,
     spool: Arc<dyn Spool>,
+    peers: Option<Arc<dyn Peers>>,
 }
 
 impl std::fmt::Debug for GraphWatcherBuilder {
@@ -63,6 +69,7 @@ impl std::fmt::Debug for GraphWatcherBuilder {
         f.debug_struct("GraphWatcherBuilder")
             .field("settings", &self.settings)
             .field("spool", &self.spool)
+            .field("peers", &self.peers)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +85,13 @@ impl GraphWatcherBuilder {
     /// crash; in memory by default).
     pub fn spool(mut self, spool: Arc<dyn Spool>) -> Self {
         self.spool = spool;
+        self
+    }
+
+    /// Shares the subscriptions with the other watchers behind the same notification URL, so
+    /// that each accepts the others' notifications (see [`crate::peers`]).
+    pub fn peers(mut self, peers: Arc<dyn Peers>) -> Self {
+        self.peers = Some(peers);
         self
     }
 
@@ -109,6 +123,7 @@ impl GraphWatcherBuilder {
             settings: self.settings,
             store: self.store,
             spool: self.spool,
+            peers: self.peers.clone(),
             events: tx,
             queue,
             registry: std::sync::Mutex::new(Registry::default()),
@@ -122,6 +137,9 @@ impl GraphWatcherBuilder {
         });
         tokio::spawn(process::run(Arc::clone(&core), queue_rx));
         tokio::spawn(tick(Arc::clone(&core)));
+        if let Some(peers) = self.peers {
+            tokio::spawn(crate::peers::run(Arc::clone(&core), peers));
+        }
         let stop = Arc::new(StopOnDrop(core.shutdown.clone()));
         Ok((
             GraphWatcher { core, _stop: stop },
@@ -222,6 +240,7 @@ impl GraphWatcher {
             auth,
             store: Arc::new(MemoryWatermarks::new()),
             spool: Arc::new(MemorySpool::new()),
+            peers: None,
         }
     }
 
@@ -273,6 +292,7 @@ impl GraphWatcher {
             lock(&self.core.registry)
                 .subscriptions
                 .remove(&subscription.id);
+            crate::peers::withdraw(&self.core, subscription.id.clone());
             let url = self
                 .core
                 .client
@@ -355,6 +375,8 @@ impl GraphWatcher {
             unknown: load(&c.unknown),
             busy: load(&c.busy),
             validations: load(&c.validations),
+            forwarded: load(&c.forwarded),
+            taken: load(&c.taken),
             renewals: load(&c.renewals),
             reauthorizations: load(&c.reauthorizations),
             delta_rounds: load(&c.delta_rounds),

@@ -13,7 +13,10 @@
 //!   delivers again.
 //! - A notification whose `subscriptionId` is not a GUID, or whose message id is not a Graph
 //!   id, is skipped (see the `ids` module).
-//! - Notifications for subscriptions this watcher does not know are answered 503 while it is
+//! - A notification of a subscription another node published (with [`Peers`](crate::Peers))
+//!   is checked against that node's digest the same way, and handed on to it before the 202
+//!   (the `peers` module).
+//! - Notifications for subscriptions no node holds are answered 503 while this watcher is
 //!   starting (their mailboxes may not be loaded yet); later they are counted and ignored.
 //!   Nothing in an unauthenticated notification decides a request to Graph: subscriptions of
 //!   no watched mailbox are found by listing the app's own (the `orphans` module).
@@ -29,6 +32,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::core::{Core, Counters, lock};
+use crate::error::GraphError;
 use crate::member::Member;
 use crate::spool::{RecordKind, SpoolRecord};
 use crate::wire::notification::{Kind, Notification, parse_collection};
@@ -166,7 +170,7 @@ async fn accept(
     items: Vec<Result<Notification, String>>,
 ) -> Result<(), Response> {
     let mut accepted = Vec::new();
-    let mut unknown = 0u64;
+    let mut unknown = Vec::new();
     for item in items {
         let notification = match item {
             Ok(notification) => notification,
@@ -176,28 +180,35 @@ async fn accept(
             }
         };
         match owner(core, &notification) {
-            Owner::Member(member) => accepted.push((member, notification)),
-            Owner::Unknown => unknown += 1,
-            Owner::Mismatch => {
-                Counters::add(&core.counters.refused, 1);
-                tracing::warn!(
-                    subscription = %notification.subscription_id,
-                    "Graph webhook: clientState does not match the subscription's; request refused, nothing acted on"
-                );
-                return Err(text(StatusCode::FORBIDDEN, "clientState mismatch\n"));
-            }
+            Owner::Member(member) => accepted.push((member.key.clone(), notification)),
+            Owner::Unknown => unknown.push(notification),
+            Owner::Mismatch => return Err(mismatch(core, &notification)),
         }
     }
-    if unknown > 0 {
+    let (forward, unknown) = held_elsewhere(core, unknown).await?;
+    if !unknown.is_empty() {
         if core.warming_up() {
             Counters::add(&core.counters.busy, 1);
             return Err(later("starting: not every subscription is loaded yet"));
         }
-        Counters::add(&core.counters.unknown, unknown);
+        Counters::add(&core.counters.unknown, unknown.len() as u64);
         tracing::debug!(
-            notifications = unknown,
-            "Graph webhook: notifications of subscriptions this watcher does not hold; ignored"
+            notifications = unknown.len(),
+            "Graph webhook: notifications of subscriptions no node holds; ignored"
         );
+    }
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX);
+    // Only found through the peers: with none, `forward` is empty.
+    if let Some(peers) = core.peers.as_deref()
+        && !forward.is_empty()
+    {
+        let records: Vec<SpoolRecord> = forward
+            .into_iter()
+            .map(|(mailbox, notification)| record(0, mailbox, notification, now_ms))
+            .collect();
+        within_deadline("handing on", peers.forward(&records)).await?;
+        Counters::add(&core.counters.forwarded, records.len() as u64);
     }
     if accepted.is_empty() {
         return Ok(());
@@ -207,46 +218,94 @@ async fn accept(
         return Err(later("the notification queue is full"));
     };
     let first = core.sequence(accepted.len());
-    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-        .unwrap_or(i64::MAX);
     let records: Vec<SpoolRecord> = accepted
         .into_iter()
         .zip(first..)
-        .map(|((member, notification), seq)| {
-            let kind = match notification.kind {
-                Kind::Change {
-                    change_type, id, ..
-                } => RecordKind::Change {
-                    change: change_type.as_str().to_owned(),
-                    id: id.unwrap_or_default(),
-                },
-                Kind::Lifecycle(event) => RecordKind::Lifecycle {
-                    event: event.as_str().to_owned(),
-                },
-            };
-            SpoolRecord::new(
-                seq,
-                member.key.clone(),
-                notification.subscription_id,
-                now_ms,
-                kind,
-            )
-        })
+        .map(|((mailbox, notification), seq)| record(seq, mailbox, notification, now_ms))
         .collect();
-    match tokio::time::timeout(SPOOL_DEADLINE, core.spool.append(&records)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => {
-            tracing::error!(%error, "Graph webhook: notifications not spooled; Graph will send them again");
-            return Err(later("the spool failed"));
-        }
-        Err(_) => {
-            tracing::error!("Graph webhook: spooling took too long; Graph will send them again");
-            return Err(later("the spool is slow"));
-        }
-    }
+    within_deadline("spooling", core.spool.append(&records)).await?;
     Counters::add(&core.counters.accepted, records.len() as u64);
     for (place, record) in places.zip(records) {
         place.send(record);
     }
     Ok(())
+}
+
+/// A notification whose `clientState` is not its subscription's: the whole request is
+/// refused.
+fn mismatch(core: &Core, notification: &Notification) -> Response {
+    Counters::add(&core.counters.refused, 1);
+    tracing::warn!(
+        subscription = %notification.subscription_id,
+        "Graph webhook: clientState does not match the subscription's; request refused, nothing acted on"
+    );
+    text(StatusCode::FORBIDDEN, "clientState mismatch\n")
+}
+
+/// Splits notifications of subscriptions this watcher does not hold into those another node
+/// published (with their mailbox; their `clientState` checked) and those no node did.
+async fn held_elsewhere(
+    core: &Core,
+    unknown: Vec<Notification>,
+) -> Result<(Vec<(String, Notification)>, Vec<Notification>), Response> {
+    let Some(peers) = core.peers.as_deref() else {
+        return Ok((Vec::new(), unknown));
+    };
+    if unknown.is_empty() {
+        return Ok((Vec::new(), unknown));
+    }
+    let mut ids: Vec<String> = unknown.iter().map(|n| n.subscription_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = within_deadline("looking up", crate::peers::find(peers, ids)).await?;
+    let mut forward = Vec::new();
+    let mut left = Vec::new();
+    for notification in unknown {
+        match found.get(&notification.subscription_id) {
+            Some(shared) if shared.matches(notification.client_state().unwrap_or_default()) => {
+                forward.push((shared.mailbox.clone(), notification));
+            }
+            Some(_) => return Err(mismatch(core, &notification)),
+            None => left.push(notification),
+        }
+    }
+    Ok((forward, left))
+}
+
+/// Runs `work` within [`SPOOL_DEADLINE`]; a failure or a timeout is a 503 (Graph delivers
+/// again).
+async fn within_deadline<T>(
+    what: &str,
+    work: impl Future<Output = Result<T, GraphError>>,
+) -> Result<T, Response> {
+    match tokio::time::timeout(SPOOL_DEADLINE, work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
+            tracing::error!(%error, what, "Graph webhook: notifications not kept; Graph will send them again");
+            Err(later("the notifications could not be kept"))
+        }
+        Err(_) => {
+            tracing::error!(
+                what,
+                "Graph webhook: keeping notifications took too long; Graph will send them again"
+            );
+            Err(later("keeping the notifications is slow"))
+        }
+    }
+}
+
+/// The spool record of an accepted notification.
+fn record(seq: u64, mailbox: String, notification: Notification, now_ms: i64) -> SpoolRecord {
+    let kind = match notification.kind {
+        Kind::Change {
+            change_type, id, ..
+        } => RecordKind::Change {
+            change: change_type.as_str().to_owned(),
+            id: id.unwrap_or_default(),
+        },
+        Kind::Lifecycle(event) => RecordKind::Lifecycle {
+            event: event.as_str().to_owned(),
+        },
+    };
+    SpoolRecord::new(seq, mailbox, notification.subscription_id, now_ms, kind)
 }

@@ -4,6 +4,7 @@ mod delivery;
 mod handshake;
 mod hostile;
 mod lifecycle;
+mod peers;
 mod recovery;
 mod renewal;
 mod support;

@@ -18,7 +18,7 @@ use exchange_auth::{
     TransportSettings,
 };
 use exchange_sim::{GRAPH_HOST, Scenario, Sim};
-use graph_subscriptions::{Clock, GraphSettings, GraphWatcher, MemorySpool, Spool};
+use graph_subscriptions::{Clock, GraphSettings, GraphWatcher, MemorySpool, Peers, Spool};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -99,6 +99,9 @@ pub(crate) struct Tap {
     pub(crate) down: AtomicBool,
     /// Bodies of notification POSTs (not validations), as received.
     pub(crate) bodies: Mutex<Vec<Bytes>>,
+    /// Another node's webhook (its base) that notification POSTs go to instead, as a load
+    /// balancer in front of both would send them.
+    pub(crate) elsewhere: Mutex<Option<(reqwest::Client, String)>>,
 }
 
 async fn tap(
@@ -119,6 +122,22 @@ async fn tap(
     };
     if !validation {
         tap.bodies.lock().expect("lock").push(bytes.clone());
+        let elsewhere = tap.elsewhere.lock().expect("lock").clone();
+        if let Some((http, base)) = elsewhere {
+            let leaf = parts.uri.path().rsplit('/').next().unwrap_or_default();
+            let answer = http
+                .post(format!("{base}/{leaf}"))
+                .header("Content-Type", "application/json")
+                .body(bytes)
+                .send()
+                .await;
+            return match answer {
+                Ok(answer) => StatusCode::from_u16(answer.status().as_u16())
+                    .unwrap_or(StatusCode::BAD_GATEWAY)
+                    .into_response(),
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            };
+        }
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -154,6 +173,7 @@ pub(crate) fn settings(sim: &Sim, base: &str) -> GraphSettings {
 pub(crate) struct Options {
     pub(crate) store: Arc<dyn WatermarkStore>,
     pub(crate) spool: Arc<dyn Spool>,
+    pub(crate) peers: Option<Arc<dyn Peers>>,
     pub(crate) adjust: fn(&mut GraphSettings),
     pub(crate) clock: Option<Clock>,
 }
@@ -163,6 +183,7 @@ impl Default for Options {
         Self {
             store: Arc::new(MemoryWatermarks::new()),
             spool: Arc::new(MemorySpool::new()),
+            peers: None,
             adjust: |_| {},
             clock: None,
         }
@@ -189,12 +210,13 @@ impl Harness {
             settings.clock = clock;
         }
         (options.adjust)(&mut settings);
-        let (watcher, events) = GraphWatcher::builder(settings, auth(sim))
+        let mut builder = GraphWatcher::builder(settings, auth(sim))
             .store(options.store)
-            .spool(options.spool)
-            .start()
-            .await
-            .expect("watcher starts");
+            .spool(options.spool);
+        if let Some(peers) = options.peers {
+            builder = builder.peers(peers);
+        }
+        let (watcher, events) = builder.start().await.expect("watcher starts");
         let tap = Arc::new(Tap::default());
         let router = Router::new()
             .nest_service("/graph/contoso", watcher.webhook().router())
