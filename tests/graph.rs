@@ -261,3 +261,110 @@ async fn wait_announced(world: &World, token: &str, n: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Two nodes on one PostgreSQL database behind one public URL: Graph notifies the first
+/// node's webhook of every mailbox, and a mailbox the second node holds is announced all the
+/// same, once per mail: the first node checks the notification against the subscription the
+/// second published in the store, keeps it there, and the second takes it.
+#[tokio::test]
+async fn a_node_delivers_what_graph_posted_to_another_nodes_webhook() {
+    let Some((url, _database)) = bems_store::conformance::scratch::scratch("graph_nodes").await
+    else {
+        return;
+    };
+    let mut world = world(true).await;
+    world.settings.store.url = Some(url.into());
+    world.settings.cluster.lease_seconds = 3;
+    let mut first = world.settings.clone();
+    first.cluster.node = Some("graph-a".into());
+    let mut second = world.settings.clone();
+    second.cluster.node = Some("graph-b".into());
+    second.server.listen = "127.0.0.1:0".parse().expect("address");
+    let a = server::start(&first, &world.overrides)
+        .await
+        .expect("node a starts");
+    let b = server::start(&second, &world.overrides)
+        .await
+        .expect("node b starts");
+    let mailboxes = [MARA, SADIE, ALFRED];
+    let tokens: BTreeMap<&str, String> = mailboxes
+        .iter()
+        .zip(1u8..)
+        .map(|(m, n)| (*m, demo::apns_token(n)))
+        .collect();
+    // A registration is watched by the node that takes it: Sadie by b.
+    for (mailbox, node) in [(MARA, &a), (SADIE, &b), (ALFRED, &a)] {
+        let (status, body) = register(&world, node, mailbox, &tokens[mailbox]).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Each is subscribed once, by its holder.
+    let on_graph = |s: &[bems::service::service::TenantStatus]| {
+        s[0].graph.as_ref().map_or(0, |g| g.subscribed)
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (at_a, at_b) = (
+            on_graph(&a.service.status().await),
+            on_graph(&b.service.status().await),
+        );
+        let once = mailboxes
+            .iter()
+            .all(|m| world.sim.graph().subscriptions(Some(m)).len() == 1);
+        if at_b >= 1 && at_a + at_b == 3 && once {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not shared out: a {at_a}, b {at_b}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let notified = format!(
+        "https://localhost:{}/graph/contoso/notifications",
+        a.addr.port()
+    );
+    for mailbox in mailboxes {
+        assert_eq!(
+            world.sim.graph().subscriptions(Some(mailbox))[0].notification_url,
+            notified,
+            "{mailbox}: Graph notifies node a's URL, whoever holds it"
+        );
+    }
+    let mut sent: BTreeMap<&str, u64> = BTreeMap::new();
+    for round in 0..3 {
+        for mailbox in mailboxes {
+            world
+                .sim
+                .deliver_mail(mailbox, &format!("round {round}"), "boss@contoso.com")
+                .expect("mail");
+            *sent.entry(mailbox).or_default() += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for mailbox in mailboxes {
+        wait_announced(&world, &tokens[mailbox], sent[mailbox]).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for mailbox in mailboxes {
+        let (mails, badge) = announced(&world, &tokens[mailbox]);
+        assert_eq!(mails, sent[mailbox], "{mailbox}: announced once each");
+        assert_eq!(
+            badge, sent[mailbox],
+            "{mailbox}: the badge is the unread count"
+        );
+    }
+    // What went through the store: a forwarded Sadie's, b took them.
+    let count = |gauges: &bems::service::metrics::Gauges, outcome: &str| {
+        gauges
+            .graph_notifications
+            .iter()
+            .find(|(_, o, _)| *o == outcome)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    let (at_a, at_b) = (a.service.gauges().await, b.service.gauges().await);
+    assert!(count(&at_a, "forwarded") >= sent[SADIE], "{at_a:?}");
+    assert!(count(&at_b, "taken") >= sent[SADIE], "{at_b:?}");
+    assert_eq!(count(&at_b, "accepted"), 0, "Graph posts nothing to b");
+    b.stop().await;
+    a.stop().await;
+}

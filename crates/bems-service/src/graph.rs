@@ -1,11 +1,14 @@
 //! A tenant on Microsoft Graph ("Use Microsoft Graph"): its Graph watcher, with app-only
 //! authentication, its webhook (mounted at `/graph/<tenant>` by the API), a spool next to the
-//! store, and the move of its mailboxes still on EWS ([`switch`]).
+//! store, and the move of its mailboxes still on EWS ([`switch`]). Nodes sharing a store
+//! share the webhook: any of them accepts a notification, and the node that holds the
+//! mailbox delivers it (`peers`).
 //!
 //! A mailbox's record says where it is watched: on Graph, its URL is
 //! `<graph endpoint>/v1.0/users/<mailbox>`; otherwise it is its EWS URL.
 
 pub mod auth;
+mod peers;
 pub mod switch;
 pub mod unread;
 
@@ -25,7 +28,7 @@ use crate::error::StartError;
 use crate::service::Overrides;
 use bems_settings::TenantSettings;
 use bems_store::model::{MailboxRecord, TenantId};
-use bems_store::{MailboxStore, Store};
+use bems_store::{MailboxStore, NodeId, Relay, Store};
 
 use crate::adapters::TenantWatermarks;
 use switch::{Mover, Switch};
@@ -80,6 +83,8 @@ pub(crate) struct Start<'a> {
     pub(crate) settings: &'a TenantSettings,
     pub(crate) store: &'a Arc<dyn Store>,
     pub(crate) public_url: Option<&'a Url>,
+    /// This node: it takes what other nodes' webhooks accepted for the mailboxes it holds.
+    pub(crate) node: &'a NodeId,
     pub(crate) overrides: &'a Overrides,
     pub(crate) ews: Arc<dyn MailboxWatcher>,
     pub(crate) ews_events: Events,
@@ -130,9 +135,16 @@ impl GraphTenant {
             Arc::clone(start.store) as Arc<dyn MailboxStore>,
             tenant.id.clone(),
         ));
+        // Every node sharing the store accepts the tenant's notifications.
+        let peers = peers::StorePeers::new(
+            Arc::clone(start.store) as Arc<dyn Relay>,
+            tenant.id.clone(),
+            start.node.clone(),
+        );
         let (watcher, graph_events) = GraphWatcher::builder(settings, Arc::clone(&auth))
             .store(Arc::new(store))
             .spool(spool)
+            .peers(Arc::new(peers))
             .start()
             .await
             .map_err(|e| StartError::part("Graph watcher", e))?;

@@ -93,6 +93,8 @@ pub struct Gauges {
     pub subscriptions: Vec<(String, &'static str, u64)>,
     /// Streaming connections open, by tenant.
     pub streams_open: Vec<(String, u64)>,
+    /// (tenant, outcome) → Graph notifications since the start (counters read at render).
+    pub graph_notifications: Vec<(String, &'static str, u64)>,
     /// Devices registered.
     pub devices: u64,
     /// Pushes waiting in the outbox.
@@ -182,6 +184,14 @@ impl Metrics {
                 escape(tenant)
             );
         }
+        out.push_str("# HELP bems_graph_notifications_total Graph change notifications by tenant and outcome: accepted (for this node's mailboxes), forwarded (for another node's, kept in the store), taken (forwarded by another node), refused (a clientState that does not match; counts requests), unknown (of no subscription), busy (requests answered 503).\n# TYPE bems_graph_notifications_total counter\n");
+        for (tenant, outcome, n) in &gauges.graph_notifications {
+            let _ = writeln!(
+                out,
+                "bems_graph_notifications_total{{tenant=\"{}\",outcome=\"{outcome}\"}} {n}",
+                escape(tenant)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP bems_devices Registered devices.\n# TYPE bems_devices gauge\nbems_devices {}",
@@ -267,6 +277,7 @@ mod tests {
         let gauges = Gauges {
             subscriptions: vec![("contoso".into(), "subscribed", 3)],
             streams_open: vec![("contoso".into(), 2)],
+            graph_notifications: vec![("contoso".into(), "forwarded", 5)],
             devices: 4,
             outbox: 1,
             node: Some(crate::cluster::NodeStatus {
@@ -287,6 +298,7 @@ mod tests {
             "bems_registrations_total{result=\"forbidden\"} 1",
             "bems_subscriptions{tenant=\"contoso\",state=\"subscribed\"} 3",
             "bems_devices 4",
+            "bems_graph_notifications_total{tenant=\"contoso\",outcome=\"forwarded\"} 5",
             "bems_node_mailboxes{node=\"bems-1\"} 8",
             "bems_node_capacity{node=\"bems-1\"} 10",
             "bems_capacity_alarm{node=\"bems-1\",level=\"warning\"} 1",

@@ -24,7 +24,7 @@ use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
 use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
-use bems_store::{MailboxStore, Store, StoreError, TenantStore};
+use bems_store::{MailboxStore, NodeId, Store, StoreError, TenantStore};
 
 use crate::adapters::{KeepRecords, TenantRefreshTokens, TenantWatermarks};
 use crate::error::StartError;
@@ -341,7 +341,8 @@ impl Service {
     ) -> Result<Arc<Self>, StartError> {
         let mut parts = Vec::new();
         for (settings, verifier) in tenants {
-            parts.push(tenant_parts(&store, settings, verifier, public_url, overrides).await?);
+            let tenant = tenant_parts(&store, settings, verifier, public_url, node.id(), overrides);
+            parts.push(tenant.await?);
         }
         Self::compose(store, courier, metrics, node, parts, devices)
             .await
@@ -653,6 +654,19 @@ impl Service {
             ] {
                 gauges.subscriptions.push((name.clone(), state, n as u64));
             }
+            if let Some(graph) = &tenant.graph {
+                let c = graph.watcher.counts();
+                for (outcome, n) in [
+                    ("accepted", c.accepted),
+                    ("forwarded", c.forwarded),
+                    ("taken", c.taken),
+                    ("refused", c.refused),
+                    ("unknown", c.unknown),
+                    ("busy", c.busy),
+                ] {
+                    gauges.graph_notifications.push((name.clone(), outcome, n));
+                }
+            }
             gauges.streams_open.push((name, s.streams_open));
         }
         gauges.devices = self.store.device_count().await.unwrap_or(0);
@@ -733,6 +747,7 @@ async fn tenant_parts(
     settings: TenantSettings,
     verifier: Arc<dyn RegistrationVerifier>,
     public_url: Option<&Url>,
+    node: &NodeId,
     overrides: &Overrides,
 ) -> Result<TenantParts, StartError> {
     let id = settings.id.clone();
@@ -763,6 +778,7 @@ async fn tenant_parts(
             settings: &settings,
             store,
             public_url,
+            node,
             overrides,
             ews: Arc::clone(&watcher),
             ews_events: events,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bems_service::adapters::{TenantRefreshTokens, TenantWatermarks};
+use bems_service::adapters::{KeepRecords, TenantRefreshTokens, TenantWatermarks};
 use bems_store::model::TenantId;
 use bems_store::{SqliteStore, Store, StoreKey};
 use ews_proto::Watermark;
@@ -47,6 +47,23 @@ async fn watermarks_are_kept_per_tenant() {
     assert!(
         matches!(error, WatchError::Store(ref source) if source.to_string().contains("no address"))
     );
+}
+
+/// A watcher letting go of a mailbox (handed to another node, moved to Graph) removes
+/// nothing: the next holder resumes from the watermark.
+#[tokio::test]
+async fn a_watcher_letting_go_keeps_the_record_and_its_watermark() {
+    let store = store().await;
+    let kept = KeepRecords(TenantWatermarks::new(store.clone(), tenant("contoso")));
+    kept.save("alice@contoso.com", &Watermark::new("w1"))
+        .await
+        .unwrap();
+    kept.remove("alice@contoso.com").await.unwrap();
+    assert_eq!(
+        kept.load("alice@contoso.com").await.unwrap(),
+        Some(Watermark::new("w1"))
+    );
+    assert_eq!(store.mailboxes().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

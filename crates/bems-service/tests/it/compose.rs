@@ -86,16 +86,26 @@ impl MailboxWatcher for StubWatcher {
     }
 }
 
-/// Finds every mailbox at [`EWS`] in group `CONTOSO-1`; records what it was asked.
+/// Finds every mailbox at [`EWS`] in group `CONTOSO-1`, except that it fails once for each
+/// address in `fail_once`; records what it was asked.
 #[derive(Debug, Default)]
 struct StubLocator {
     asked: Mutex<Vec<String>>,
+    fail_once: Mutex<Vec<String>>,
 }
 
 #[async_trait]
 impl MailboxLocator for StubLocator {
     async fn locate(&self, email: &str) -> Result<Discovery, autodiscover::Error> {
         self.asked.lock().unwrap().push(email.to_owned());
+        let mut failing = self.fail_once.lock().unwrap();
+        if let Some(at) = failing.iter().position(|m| m == email) {
+            failing.remove(at);
+            return Err(autodiscover::Error::NotFound {
+                email: email.to_owned(),
+                trace: Vec::new(),
+            });
+        }
         let url: url::Url = EWS.parse().unwrap();
         let mut found = Discovery::new(email, url.clone(), Method::Override, url);
         found.grouping_information = Some("CONTOSO-1".into());
@@ -183,8 +193,19 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
+/// A service of one tenant composed of stubs, on SQLite in a temporary directory.
+struct Composed {
+    service: Arc<Service>,
+    store: Arc<dyn Store>,
+    node: Arc<Node>,
+    watcher: Arc<StubWatcher>,
+    locator: Arc<StubLocator>,
+    events: mpsc::Sender<WatchEvent>,
+    pushes: mpsc::UnboundedReceiver<Push>,
+    _dir: tempfile::TempDir,
+}
+
+async fn compose(locator: StubLocator) -> Composed {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(dir.path().join("bems.db"), StoreKey::generate().unwrap())
@@ -192,7 +213,7 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
             .unwrap(),
     );
     let metrics = Arc::new(Metrics::default());
-    let (pushed, mut pushes) = mpsc::unbounded_channel();
+    let (pushed, pushes) = mpsc::unbounded_channel();
     let mut routes = PushRoutes::default();
     let dispatcher = Dispatcher::new(Arc::new(StubSender(pushed)), DispatcherConfig::default());
     routes.add(Platform::Apns, TOPIC, Arc::new(dispatcher));
@@ -209,10 +230,9 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
         node.id().clone(),
         node.lease(),
     ));
-
     let watcher = Arc::new(StubWatcher::default());
-    let locator = Arc::new(StubLocator::default());
-    let (events_tx, events_rx) = mpsc::channel(16);
+    let locator = Arc::new(locator);
+    let (events, events_rx) = mpsc::channel(16);
     let mut parts = TenantParts::new(
         tenant_settings(),
         Arc::clone(&locator) as Arc<dyn MailboxLocator>,
@@ -232,19 +252,46 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
     )
     .await
     .expect("composed");
-    let contoso = TenantId::new("contoso").unwrap();
+    Composed {
+        service,
+        store,
+        node,
+        watcher,
+        locator,
+        events,
+        pushes,
+        _dir: dir,
+    }
+}
 
-    // Registering locates the mailbox and watches it where the locator found it.
-    let device = NewDevice {
-        tenant: contoso.clone(),
+fn device(tenant: &TenantId) -> NewDevice {
+    NewDevice {
+        tenant: tenant.clone(),
         mailbox: MARA.into(),
         platform: Platform::Apns,
         token: TOKEN.into(),
         app_id: TOPIC.into(),
         locale: "en".into(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
+    let Composed {
+        service,
+        store,
+        node,
+        watcher,
+        locator,
+        events: events_tx,
+        mut pushes,
+        _dir,
+    } = compose(StubLocator::default()).await;
+    let contoso = TenantId::new("contoso").unwrap();
+
+    // Registering locates the mailbox and watches it where the locator found it.
     service
-        .register(&contoso, MARA, device)
+        .register(&contoso, MARA, device(&contoso))
         .await
         .expect("registered");
     until("the mailbox is watched", || !watcher.calls().is_empty()).await;
@@ -313,4 +360,40 @@ async fn a_tenant_of_stubs_turns_a_watched_mailbox_event_into_a_push() {
         store.nodes().await.unwrap().is_empty(),
         "a clean stop leaves the cluster"
     );
+}
+
+#[tokio::test]
+async fn a_mailbox_autodiscover_cannot_find_is_given_back_and_located_at_the_next_round() {
+    let locator = StubLocator::default();
+    locator.fail_once.lock().unwrap().push(MARA.into());
+    let composed = compose(locator).await;
+    let (service, store, node) = (&composed.service, &composed.store, &composed.node);
+    let contoso = TenantId::new("contoso").unwrap();
+    service
+        .register(&contoso, MARA, device(&contoso))
+        .await
+        .expect("registered: the device is kept whatever Autodiscover says");
+    // Autodiscover fails: the lease is given back, nothing is watched.
+    until("the lease is given back", || !node.holds(&contoso, MARA)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.holder(&contoso, MARA).await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still held in the store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(composed.watcher.calls().is_empty());
+    assert_eq!(store.devices_for(&contoso, MARA).await.unwrap().len(), 1);
+    // The next round takes it again and Autodiscover, asked again, finds it.
+    service.lease_round().await.expect("a lease round");
+    until("watched after the round", || {
+        !composed.watcher.calls().is_empty()
+    })
+    .await;
+    assert_eq!(*composed.locator.asked.lock().unwrap(), [MARA, MARA]);
+    let expected = WatchTarget::new(MARA, EWS.parse().unwrap()).grouping("CONTOSO-1");
+    assert_eq!(composed.watcher.calls(), [Call::Watch(expected)]);
+    assert!(node.holds(&contoso, MARA));
+    composed.service.shutdown().await;
 }
