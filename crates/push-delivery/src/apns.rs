@@ -193,28 +193,35 @@ impl ApnsSender {
             Err(error) => return fail(error),
         };
         let status = response.status().as_u16();
+        let after = retry_after(response.headers().get(http::header::RETRY_AFTER));
+        let id = response
+            .headers()
+            .get("apns-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // Read to the end of the stream, even an empty one: a response dropped before its
+        // END_STREAM makes h2 reset a stream the server has finished (RST_STREAM(CANCEL)),
+        // which some servers answer with GOAWAY.
+        let bytes = read_to_end(response.into_body()).await;
         if status == 200 {
             conn.proven();
-            let id = response
-                .headers()
-                .get("apns-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
             return Answer::Outcome(Outcome::Delivered { id });
-        }
-        let after = retry_after(response.headers().get(http::header::RETRY_AFTER));
-        let mut body = response.into_body();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let Ok(chunk) = chunk else { break };
-            let _ = body.flow_control().release_capacity(chunk.len());
-            if bytes.len() + chunk.len() > MAX_ERROR_BODY {
-                break;
-            }
-            bytes.extend_from_slice(&chunk);
         }
         response::classify(status, &bytes, after)
     }
+}
+
+/// A response body read to its end, its first [`MAX_ERROR_BODY`] bytes kept (the rest is
+/// read and dropped; the attempt's timeout bounds how long).
+async fn read_to_end(mut body: h2::RecvStream) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { break };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        let room = MAX_ERROR_BODY.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    bytes
 }
 
 #[async_trait]

@@ -4,4 +4,5 @@ mod apns;
 mod apns_connections;
 mod dispatch;
 mod fcm;
+mod nghttpd;
 mod support;

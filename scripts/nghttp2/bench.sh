@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The APNs sender against h2load, in one run, on one nghttpd: how close the sender comes to
+# what the HTTP/2 server can take. A benchmark, not a test: it prints, it asserts nothing.
+#
+#   scripts/nghttp2/bench.sh [pushes] [connections] [streams per connection]
+#
+# Defaults: 400,000 pushes, 2 connections, 1,000 streams each. nghttpd (TLS, h2) serves a
+# docroot file at /3/device/<token>, so every POST is answered 200 with no body, as APNs
+# answers. h2load then push_load (release) send the same number of POSTs with the same
+# payload over the same connections and streams; the script prints both rates and their
+# ratio, and push_load's JSON summary (retries, connections made).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+pushes=${1:-400000}
+connections=${2:-2}
+streams=${3:-1000}
+token=a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90
+
+scripts/nghttp2/install.sh
+work=$(mktemp -d "${TMPDIR:-/tmp}/bems-h2bench.XXXXXX")
+server=
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+mkdir -p "$work/docroot/3/device"
+: >"$work/docroot/3/device/$token"
+printf '%s' '{"aps":{"alert":{"title":"New mail","body":"From: Mara Whitley"},"badge":1}}' >"$work/payload.json"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+nghttpd -d "$work/docroot" -m "$streams" --address 127.0.0.1 "$port" "$work/key.pem" "$work/cert.pem" \
+  >"$work/nghttpd.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.05
+done
+
+printf '==> building push_load (release)\n' >&2
+cargo build --release --locked -q -p push-delivery --example push_load
+bin="${CARGO_TARGET_DIR:-target}/release/examples/push_load"
+
+printf '==> h2load: %s POSTs, %s connections, %s streams each\n' "$pushes" "$connections" "$streams" >&2
+h2load -n "$pushes" -c "$connections" -m "$streams" -d "$work/payload.json" \
+  -H 'apns-topic: com.example.mail' -H 'apns-push-type: alert' \
+  "https://127.0.0.1:$port/3/device/$token" >"$work/h2load.txt"
+h2load_rate=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$work/h2load.txt")
+grep -E '^(finished in|requests:|status codes:)' "$work/h2load.txt" >&2
+
+printf '==> push_load: the same\n' >&2
+"$bin" --url "https://127.0.0.1:$port" --ca "$work/cert.pem" --count "$pushes" \
+  --connections "$connections" --streams "$streams" --concurrency $((connections * streams)) \
+  --warmup 0 >"$work/push_load.json" 2>"$work/push_load.err" || { cat "$work/push_load.err" >&2; exit 1; }
+cat "$work/push_load.json"
+sender_rate=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pushes_per_second"])' "$work/push_load.json")
+goaways=$(grep -c 'GOAWAY' "$work/nghttpd.log" || true)
+
+python3 - "$h2load_rate" "$sender_rate" "$goaways" <<'PY'
+import sys
+h2load, sender, goaways = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+print(f"h2load      {h2load:12,.0f} req/s")
+print(f"push_load   {sender:12,.0f} pushes/s")
+print(f"ratio       {sender / h2load:12.1%}")
+print(f"GOAWAY lines in nghttpd's log: {goaways}")
+PY
