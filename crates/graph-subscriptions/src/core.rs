@@ -37,6 +37,7 @@ pub(crate) struct Counters {
     pub(crate) reauthorizations: AtomicU64,
     pub(crate) delta_rounds: AtomicU64,
     pub(crate) busy: AtomicU64,
+    pub(crate) held: AtomicU64,
     pub(crate) forwarded: AtomicU64,
     pub(crate) taken: AtomicU64,
 }

@@ -150,7 +150,7 @@ pub(crate) async fn run(core: Arc<Core>, peers: Arc<dyn Peers>) {
         }
         loop {
             match take(&core, peers.as_ref()).await {
-                Ok(taken) if taken == INBOX_BATCH => continue,
+                Ok(taken) if taken == INBOX_BATCH.min(core.settings.queue_capacity) => continue,
                 Ok(_) => break,
                 Err(error) => {
                     tracing::warn!(%error, "Graph: records handed on by other nodes not taken; trying again");
@@ -165,7 +165,9 @@ pub(crate) async fn run(core: Arc<Core>, peers: Arc<dyn Peers>) {
 /// records of mailboxes this watcher does not know (yet) are left for a later round.
 /// Returns how many records were taken.
 async fn take(core: &Core, peers: &dyn Peers) -> Result<usize, GraphError> {
-    let batch = peers.inbox(INBOX_BATCH).await?;
+    let batch = peers
+        .inbox(INBOX_BATCH.min(core.settings.queue_capacity))
+        .await?;
     let known: Vec<Forwarded> = {
         let registry = lock(&core.registry);
         batch

@@ -41,6 +41,8 @@ pub struct GraphCounts {
     pub unknown: u64,
     /// Requests answered 503 (starting, queue full, spool failed).
     pub busy: u64,
+    /// Requests that waited for room in a full queue (and were accepted).
+    pub held: u64,
     /// Validation handshakes answered.
     pub validations: u64,
     /// Notifications of subscriptions other nodes hold, handed on to them ([`Peers`]).
@@ -374,6 +376,7 @@ impl GraphWatcher {
             refused: load(&c.refused),
             unknown: load(&c.unknown),
             busy: load(&c.busy),
+            held: load(&c.held),
             validations: load(&c.validations),
             forwarded: load(&c.forwarded),
             taken: load(&c.taken),

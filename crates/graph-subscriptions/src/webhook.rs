@@ -9,8 +9,9 @@
 //!   logged without the value) and nothing in it is acted on.
 //! - Accepted notifications are written to the spool (durably) and queued, then the
 //!   request is answered 202, well within Graph's 3 seconds; duplicates are dropped later,
-//!   by message. When the queue is full or the spool fails, the answer is 503 and Graph
-//!   delivers again.
+//!   by message. When the queue is full the request waits for room (backpressure: Graph posts
+//!   a subscription's next batch only once this one is answered); still full after
+//!   `QUEUE_WAIT`, or when the spool fails, the answer is 503 and Graph delivers again.
 //! - A notification whose `subscriptionId` is not a GUID, or whose message id is not a Graph
 //!   id, is skipped (see the `ids` module).
 //! - A notification of a subscription another node published (with [`Peers`](crate::Peers))
@@ -42,6 +43,10 @@ const MAX_BODY: usize = 1 << 20;
 
 /// The longest validation token echoed (Graph's are opaque and far shorter).
 const MAX_TOKEN: usize = 1024;
+
+/// How long a request waits for room in a full queue before it is answered 503: Graph waits
+/// 3 s for an answer, and spooling has [`SPOOL_DEADLINE`] after this.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long spooling may take before the webhook answers 503 (Graph waits 3 s).
 const SPOOL_DEADLINE: Duration = Duration::from_millis(2500);
@@ -213,9 +218,23 @@ async fn accept(
     if accepted.is_empty() {
         return Ok(());
     }
-    let Ok(places) = core.queue.try_reserve_many(accepted.len()) else {
-        Counters::add(&core.counters.busy, 1);
-        return Err(later("the notification queue is full"));
+    // A collection larger than the whole queue reserves what the queue holds; the rest waits
+    // for room once spooled.
+    let reserve = accepted.len().min(core.settings.queue_capacity);
+    let places = match core.queue.try_reserve_many(reserve) {
+        Ok(places) => places,
+        // Backpressure: Graph waits for the answer before it posts this subscription's next
+        // batch, so holding the request slows it down; a 503 would make it wait 30 s and more.
+        Err(_) => match tokio::time::timeout(QUEUE_WAIT, core.queue.reserve_many(reserve)).await {
+            Ok(Ok(places)) => {
+                Counters::add(&core.counters.held, 1);
+                places
+            }
+            _ => {
+                Counters::add(&core.counters.busy, 1);
+                return Err(later("the notification queue is full"));
+            }
+        },
     };
     let first = core.sequence(accepted.len());
     let records: Vec<SpoolRecord> = accepted
@@ -225,8 +244,14 @@ async fn accept(
         .collect();
     within_deadline("spooling", core.spool.append(&records)).await?;
     Counters::add(&core.counters.accepted, records.len() as u64);
-    for (place, record) in places.zip(records) {
+    let mut records = records.into_iter();
+    for (place, record) in places.zip(&mut records) {
         place.send(record);
+    }
+    for record in records {
+        if core.queue.send(record).await.is_err() {
+            break;
+        }
     }
     Ok(())
 }

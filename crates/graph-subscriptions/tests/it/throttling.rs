@@ -1,10 +1,11 @@
-//! 429 with Retry-After, and at most four requests in flight per mailbox.
+//! 429 with Retry-After, at most four requests in flight per mailbox, and backpressure on
+//! the webhook when the queue is full.
 
 use std::time::Duration;
 
 use mailbox_watch::WatchEvent;
 
-use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, SADIE, has_new_mail, new_mail, sim};
 
 #[tokio::test]
 async fn throttled_requests_wait_for_retry_after_and_then_succeed() {
@@ -55,4 +56,51 @@ async fn no_more_than_four_requests_are_in_flight_on_a_mailbox() {
     let stats = sim.graph().stats();
     assert_eq!(stats.max_in_flight, 4);
     assert_eq!(stats.throttled, 0, "the simulator never had to refuse one");
+}
+
+/// Backpressure: with the queue full (two places, and Graph slow to answer the processor's
+/// unread-count reads), a notification request waits for room and is accepted, rather than
+/// answered 503 (which Graph would retry only 30 s later); a collection larger than the whole
+/// queue is accepted too.
+#[tokio::test]
+async fn a_full_queue_holds_the_request_instead_of_refusing_it() {
+    let sim = sim().await;
+    let mut harness = Harness::start(
+        &sim,
+        Options {
+            adjust: |s| s.queue_capacity = 2,
+            ..Options::default()
+        },
+    )
+    .await;
+    for mailbox in [MARA, SADIE] {
+        harness.watch(mailbox);
+    }
+    for mailbox in [MARA, SADIE] {
+        harness.subscribed(mailbox).await;
+    }
+    sim.graph().slow_answers(Duration::from_millis(150));
+    let mut sent = Vec::new();
+    for i in 0..4 {
+        for mailbox in [MARA, SADIE] {
+            sent.push(
+                sim.deliver_mail(mailbox, &format!("mail {i}"), "boss@contoso.com")
+                    .expect("mail"),
+            );
+        }
+    }
+    let events = harness
+        .collect(
+            |e| new_mail(e, MARA).len() + new_mail(e, SADIE).len() >= sent.len(),
+            Duration::from_millis(100),
+        )
+        .await;
+    let mut reported = [new_mail(&events, MARA), new_mail(&events, SADIE)].concat();
+    reported.sort();
+    sent.sort();
+    assert_eq!(reported, sent, "every mail once");
+    let counts = harness.watcher.counts();
+    assert_eq!(counts.busy, 0, "no request refused: {counts:?}");
+    assert!(counts.held >= 1, "a request waited for room: {counts:?}");
+    assert_eq!(sim.graph().stats().failed_posts, 0);
 }
