@@ -8,7 +8,8 @@
 # docroot file at /3/device/<token>, so every POST is answered 200 with no body, as APNs
 # answers. h2load then push_load (release) send the same number of POSTs with the same
 # payload over the same connections and streams; the script prints both rates and their
-# ratio, and push_load's JSON summary (retries, connections made).
+# ratio, and push_load's JSON summary (retries, connections made). PUSH_LOAD=<binary> runs
+# that push_load instead of building this tree's (another commit's, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,7 +29,7 @@ trap cleanup EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
 mkdir -p "$work/docroot/3/device"
 : >"$work/docroot/3/device/$token"
 printf '%s' '{"aps":{"alert":{"title":"New mail","body":"From: Mara Whitley"},"badge":1}}' >"$work/payload.json"
@@ -42,9 +43,13 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-printf '==> building push_load (release)\n' >&2
-cargo build --release --locked -q -p push-delivery --example push_load
-bin="${CARGO_TARGET_DIR:-target}/release/examples/push_load"
+if [ -n "${PUSH_LOAD:-}" ]; then
+  bin=$PUSH_LOAD
+else
+  printf '==> building push_load (release)\n' >&2
+  cargo build --release --locked -q -p push-delivery --example push_load
+  bin="${CARGO_TARGET_DIR:-target}/release/examples/push_load"
+fi
 
 printf '==> h2load: %s POSTs, %s connections, %s streams each\n' "$pushes" "$connections" "$streams" >&2
 h2load -n "$pushes" -c "$connections" -m "$streams" -d "$work/payload.json" \

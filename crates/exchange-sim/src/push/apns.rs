@@ -234,6 +234,26 @@ impl MockApns {
             .clone()
     }
 
+    /// The requests received after the first `from`, in order of arrival (a load generator
+    /// reading as it goes copies each once).
+    pub fn received_since(&self, from: usize) -> Vec<ApnsRequest> {
+        let received = self
+            .state
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        received.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
+    /// How many requests were received so far.
+    pub fn received_len(&self) -> usize {
+        self.state
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> MockStats {
         self.state.counters.snapshot()
