@@ -217,19 +217,7 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
             .expect("mail");
         *sent.entry(mailbox).or_default() += 1;
     }
-    for mailbox in mailboxes {
-        wait_announced(&world, &tokens[mailbox], sent[mailbox]).await;
-    }
-    // Nothing more comes: every mail was pushed once.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for mailbox in mailboxes {
-        let (mails, badge) = announced(&world, &tokens[mailbox]);
-        assert_eq!(mails, sent[mailbox], "{mailbox}: announced once each");
-        assert_eq!(
-            badge, sent[mailbox],
-            "{mailbox}: the badge is the unread count"
-        );
-    }
+    announced_once_each(&world, &tokens, &sent).await;
     let status = running.service.status().await;
     assert_eq!(
         status[0].subscriptions.mailboxes, 0,
@@ -244,6 +232,25 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
         );
     }
     running.stop().await;
+}
+
+/// Waits until every mail `sent` to each mailbox was announced to its phone (`tokens`), then
+/// a little more: nothing more comes, every mail was pushed once, and each phone's badge is
+/// its inbox's unread count.
+async fn announced_once_each(
+    world: &World,
+    tokens: &BTreeMap<&str, String>,
+    sent: &BTreeMap<&str, u64>,
+) {
+    for (mailbox, n) in sent {
+        wait_announced(world, &tokens[mailbox], *n).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (mailbox, n) in sent {
+        let (mails, badge) = announced(world, &tokens[mailbox]);
+        assert_eq!(mails, *n, "{mailbox}: announced once each");
+        assert_eq!(badge, *n, "{mailbox}: the badge is the unread count");
+    }
 }
 
 /// Waits (at most 30 s) until `n` mails were announced to `token`.
@@ -341,18 +348,7 @@ async fn a_node_delivers_what_graph_posted_to_another_nodes_webhook() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for mailbox in mailboxes {
-        wait_announced(&world, &tokens[mailbox], sent[mailbox]).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for mailbox in mailboxes {
-        let (mails, badge) = announced(&world, &tokens[mailbox]);
-        assert_eq!(mails, sent[mailbox], "{mailbox}: announced once each");
-        assert_eq!(
-            badge, sent[mailbox],
-            "{mailbox}: the badge is the unread count"
-        );
-    }
+    announced_once_each(&world, &tokens, &sent).await;
     // What went through the store: a forwarded Sadie's, b took them.
     let count = |gauges: &bems::service::metrics::Gauges, outcome: &str| {
         gauges
