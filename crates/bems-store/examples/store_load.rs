@@ -3,7 +3,7 @@
 //! what queued up together).
 //!
 //! ```text
-//! cargo run --release -p bems-service --example store_load
+//! cargo run --release -p bems-store --example store_load
 //! ```
 
 use std::sync::Arc;
