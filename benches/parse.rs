@@ -1,7 +1,10 @@
 //! Parsing speed of the wire layer: a large `GetStreamingEvents` body, split and read into
 //! typed events, and single push callbacks.
 //!
-//! Run with `cargo bench --bench parse`. Throughput is reported both in bytes and in events.
+//! Run with `cargo bench --bench parse`. Throughput is reported both in bytes and in events,
+//! with quick-xml's tokenizer alone on the same envelopes as the floor. With
+//! `BEMS_DUMP_STREAM=<file>` the body is written out, for other parsers
+//! (`scripts/bench-parse/lxml_trees.py <file>` times lxml building the trees).
 
 use std::hint::black_box;
 
@@ -81,6 +84,28 @@ fn parse_stream(body: &[u8], chunk: usize) -> usize {
     events
 }
 
+/// The floor under `parse_stream`: the same envelopes through quick-xml's tokenizer (UTF-8
+/// checked, end names checked, as the typed reader does), each event dropped.
+fn tokenize_stream(body: &[u8], chunk: usize) -> usize {
+    let mut splitter = EnvelopeSplitter::new();
+    let mut events = 0;
+    for piece in body.chunks(chunk) {
+        splitter.push(piece);
+        while let Some(envelope) = splitter.next_envelope().expect("splits") {
+            let text = std::str::from_utf8(&envelope).expect("UTF-8");
+            let mut reader = quick_xml::Reader::from_str(text);
+            reader.config_mut().check_end_names = true;
+            loop {
+                match reader.read_event().expect("well-formed") {
+                    quick_xml::events::Event::Eof => break,
+                    _ => events += 1,
+                }
+            }
+        }
+    }
+    events
+}
+
 fn streaming(c: &mut Criterion) {
     let body = streaming_body();
     if let Ok(path) = std::env::var("BEMS_DUMP_STREAM") {
@@ -100,6 +125,10 @@ fn streaming(c: &mut Criterion) {
         b.iter(|| parse_stream(black_box(&body), 16 * 1024))
     });
     group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function(
+        "split+tokenize bytes (16 KiB chunks, quick-xml events only)",
+        |b| b.iter(|| tokenize_stream(black_box(&body), 16 * 1024)),
+    );
     group.bench_function("split only bytes (1 KiB chunks)", |b| {
         b.iter(|| {
             let mut splitter = EnvelopeSplitter::new();
