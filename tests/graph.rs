@@ -138,11 +138,7 @@ async fn a_microsoft_365_tenant_on_graph_pushes_new_mail_to_the_phone() {
 async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_move() {
     let mut world = world(false).await;
     let mailboxes = [MARA, SADIE, ALFRED];
-    let tokens: BTreeMap<&str, String> = mailboxes
-        .iter()
-        .zip(1u8..)
-        .map(|(m, n)| (*m, demo::apns_token(n)))
-        .collect();
+    let tokens = phones(&mailboxes);
     let mut sent: BTreeMap<&str, u64> = BTreeMap::new();
 
     // On EWS: every mailbox registered, subscribed, notified.
@@ -234,6 +230,15 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
     running.stop().await;
 }
 
+/// A phone's APNs token for each of `mailboxes`.
+fn phones<'a>(mailboxes: &[&'a str]) -> BTreeMap<&'a str, String> {
+    mailboxes
+        .iter()
+        .zip(1u8..)
+        .map(|(m, n)| (*m, demo::apns_token(n)))
+        .collect()
+}
+
 /// Waits until every mail `sent` to each mailbox was announced to its phone (`tokens`), then
 /// a little more: nothing more comes, every mail was pushed once, and each phone's badge is
 /// its inbox's unread count.
@@ -294,11 +299,7 @@ async fn a_node_delivers_what_graph_posted_to_another_nodes_webhook() {
         .await
         .expect("node b starts");
     let mailboxes = [MARA, SADIE, ALFRED];
-    let tokens: BTreeMap<&str, String> = mailboxes
-        .iter()
-        .zip(1u8..)
-        .map(|(m, n)| (*m, demo::apns_token(n)))
-        .collect();
+    let tokens = phones(&mailboxes);
     // A registration is watched by the node that takes it: Sadie by b.
     for (mailbox, node) in [(MARA, &a), (SADIE, &b), (ALFRED, &a)] {
         let (status, body) = register(&world, node, mailbox, &tokens[mailbox]).await;

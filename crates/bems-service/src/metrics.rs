@@ -169,13 +169,12 @@ impl Metrics {
             );
         }
         out.push_str("# HELP bems_subscriptions Watched mailboxes, by tenant and subscription state.\n# TYPE bems_subscriptions gauge\n");
-        for (tenant, state, n) in &gauges.subscriptions {
-            let _ = writeln!(
-                out,
-                "bems_subscriptions{{tenant=\"{}\",state=\"{state}\"}} {n}",
-                escape(tenant)
-            );
-        }
+        by_tenant(
+            &mut out,
+            "bems_subscriptions",
+            "state",
+            &gauges.subscriptions,
+        );
         out.push_str("# HELP bems_streaming_connections Open GetStreamingEvents connections.\n# TYPE bems_streaming_connections gauge\n");
         for (tenant, n) in &gauges.streams_open {
             let _ = writeln!(
@@ -185,13 +184,12 @@ impl Metrics {
             );
         }
         out.push_str("# HELP bems_graph_notifications_total Graph change notifications by tenant and outcome: accepted (for this node's mailboxes), forwarded (for another node's, kept in the store), taken (forwarded by another node), refused (a clientState that does not match; counts requests), unknown (of no subscription), busy (requests answered 503).\n# TYPE bems_graph_notifications_total counter\n");
-        for (tenant, outcome, n) in &gauges.graph_notifications {
-            let _ = writeln!(
-                out,
-                "bems_graph_notifications_total{{tenant=\"{}\",outcome=\"{outcome}\"}} {n}",
-                escape(tenant)
-            );
-        }
+        by_tenant(
+            &mut out,
+            "bems_graph_notifications_total",
+            "outcome",
+            &gauges.graph_notifications,
+        );
         let _ = writeln!(
             out,
             "# HELP bems_devices Registered devices.\n# TYPE bems_devices gauge\nbems_devices {}",
@@ -251,6 +249,17 @@ fn render_node(out: &mut String, node: &crate::cluster::NodeStatus) {
         "# HELP bems_mailboxes_waiting Stored mailboxes no node holds (all full, or a dead node's leases not yet run out).\n# TYPE bems_mailboxes_waiting gauge\nbems_mailboxes_waiting {}",
         node.waiting
     );
+}
+
+/// One sample of `name` per (tenant, `label` value) row.
+fn by_tenant(out: &mut String, name: &str, label: &str, rows: &[(String, &'static str, u64)]) {
+    for (tenant, value, n) in rows {
+        let _ = writeln!(
+            out,
+            "{name}{{tenant=\"{}\",{label}=\"{value}\"}} {n}",
+            escape(tenant)
+        );
+    }
 }
 
 /// Escapes a label value.

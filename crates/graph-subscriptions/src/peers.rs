@@ -150,8 +150,8 @@ pub(crate) async fn run(core: Arc<Core>, peers: Arc<dyn Peers>) {
         }
         loop {
             match take(&core, peers.as_ref()).await {
-                Ok(taken) if taken == INBOX_BATCH.min(core.settings.queue_capacity) => continue,
-                Ok(_) => break,
+                Ok(true) => continue,
+                Ok(false) => break,
                 Err(error) => {
                     tracing::warn!(%error, "Graph: records handed on by other nodes not taken; trying again");
                     break;
@@ -163,11 +163,10 @@ pub(crate) async fn run(core: Arc<Core>, peers: Arc<dyn Peers>) {
 
 /// One batch: spooled here with this watcher's sequence numbers, queued, then let go;
 /// records of mailboxes this watcher does not know (yet) are left for a later round.
-/// Returns how many records were taken.
-async fn take(core: &Core, peers: &dyn Peers) -> Result<usize, GraphError> {
-    let batch = peers
-        .inbox(INBOX_BATCH.min(core.settings.queue_capacity))
-        .await?;
+/// Returns whether a whole batch was taken (more may wait).
+async fn take(core: &Core, peers: &dyn Peers) -> Result<bool, GraphError> {
+    let limit = INBOX_BATCH.min(core.settings.queue_capacity);
+    let batch = peers.inbox(limit).await?;
     let known: Vec<Forwarded> = {
         let registry = lock(&core.registry);
         batch
@@ -176,7 +175,7 @@ async fn take(core: &Core, peers: &dyn Peers) -> Result<usize, GraphError> {
             .collect()
     };
     if known.is_empty() {
-        return Ok(0);
+        return Ok(false);
     }
     let Ok(places) = core.queue.reserve_many(known.len()).await else {
         return Err(GraphError::Stopped);
@@ -193,7 +192,7 @@ async fn take(core: &Core, peers: &dyn Peers) -> Result<usize, GraphError> {
         place.send(record);
     }
     peers.taken(&handles).await?;
-    Ok(handles.len())
+    Ok(handles.len() == limit)
 }
 
 /// The published subscriptions among `ids`, by id.
