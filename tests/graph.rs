@@ -365,3 +365,29 @@ async fn a_node_delivers_what_graph_posted_to_another_nodes_webhook() {
     b.stop().await;
     a.stop().await;
 }
+
+/// The API over TLS offers HTTP/2 (ALPN): Graph's webhook calls, and any client that speaks
+/// it, share a connection instead of taking one (and a handshake) per request in flight.
+/// HTTP/1.1 clients are served as before.
+#[tokio::test]
+async fn the_api_over_tls_speaks_http2_and_http1() {
+    let world = world(true).await;
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    let url = format!("https://localhost:{}/healthz", running.addr.port());
+    let h2 = world.https_client().expect("client");
+    let answer = h2.get(&url).send().await.expect("answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    let ca = reqwest::Certificate::from_pem(world.sim.ca_pem().as_bytes()).expect("CA");
+    let h1 = reqwest::Client::builder()
+        .tls_certs_merge([ca])
+        .http1_only()
+        .build()
+        .expect("client");
+    let answer = h1.get(&url).send().await.expect("answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.version(), reqwest::Version::HTTP_11);
+    running.stop().await;
+}
