@@ -97,7 +97,8 @@ pub struct Discovery {
     pub source: Url,
     /// Every candidate tried and its outcome.
     pub trace: Vec<TraceEntry>,
-    /// Whether this answer came from the cache.
+    /// Whether this answer came from the cache (its `trace` is then empty: nobody was
+    /// asked).
     pub from_cache: bool,
 }
 
@@ -147,6 +148,7 @@ impl Autodiscover {
     ) -> Result<Self, Error> {
         let dns = dns::Dns::new(settings.dns_server, settings.timeouts.dns)?;
         let http = http::client(&settings, &dns)?;
+        let cache = cache::Cache::new(settings.cache);
         Ok(Self {
             ctx: engine::Ctx {
                 trust: safety::Trust::new(&settings),
@@ -155,7 +157,7 @@ impl Autodiscover {
                 dns,
                 credentials,
             },
-            cache: cache::Cache::default(),
+            cache,
         })
     }
 
@@ -168,12 +170,11 @@ impl Autodiscover {
     /// discovery.
     pub async fn discover(&self, email: &str) -> Result<Discovery, Error> {
         let email = email::Email::parse(email)?;
-        let ttl = self.ctx.settings.cache;
-        if let Some(mut cached) = self.cache.mailbox(email.address(), ttl.success_ttl) {
+        if let Some(mut cached) = self.cache.mailbox(email.address()) {
             cached.from_cache = true;
             return Ok(cached);
         }
-        if let Some(reason) = self.cache.failure(email.domain(), ttl.failure_ttl) {
+        if let Some(reason) = self.cache.failure(email.domain()) {
             return Err(Error::NotFound {
                 email: email.address().to_owned(),
                 trace: vec![TraceEntry::new(
@@ -200,8 +201,7 @@ impl Autodiscover {
 
     async fn discover_uncached(&self, email: &email::Email) -> Result<Discovery, Error> {
         // A domain whose endpoint answered recently is asked there first.
-        let ttl = self.ctx.settings.cache.success_ttl;
-        if let Some((method, url)) = self.cache.endpoint(email.domain(), ttl)
+        if let Some((method, url)) = self.cache.endpoint(email.domain())
             && let Ok(found) = self.ctx.discover_at(email.clone(), method, url).await
         {
             return Ok(found);

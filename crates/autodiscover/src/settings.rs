@@ -157,7 +157,7 @@ impl Default for Protocols {
     }
 }
 
-/// Cache lifetimes.
+/// Cache lifetimes and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -168,6 +168,11 @@ pub struct CacheSettings {
     /// How long a failure is remembered (5 minutes).
     #[serde(with = "seconds")]
     pub failure_ttl: Duration,
+    /// The most mailboxes' answers kept (1,000, about a megabyte): past it, the oldest half is
+    /// forgotten. A service that records where each mailbox is (as bems does in its store)
+    /// needs the cache for the lookups of the moment, not for every mailbox it watches; the
+    /// endpoint that answered for each domain is kept regardless.
+    pub max_mailboxes: usize,
 }
 
 impl Default for CacheSettings {
@@ -175,6 +180,7 @@ impl Default for CacheSettings {
         Self {
             success_ttl: Duration::from_secs(3600),
             failure_ttl: Duration::from_secs(300),
+            max_mailboxes: 1_000,
         }
     }
 }

@@ -1,0 +1,147 @@
+//! Load through the whole service: mailboxes with one phone each, mail delivered to
+//! `exchange-sim` at a fixed rate, pushes counted where mock APNs receives them.
+//!
+//! ```text
+//! cargo run --release --example service_load -- [MAILBOXES] [MAILS] [MAILS_PER_SECOND] [--graph]
+//! cargo build --release -p bems-cli
+//! cargo run --release --example service_load -- 100000 20000 1000 --process
+//! ```
+//!
+//! Everything runs in this process on loopback: the simulator (Autodiscover, EWS streaming),
+//! the service (registration API, watcher, pipeline, SQLite outbox, APNs sender) and mock
+//! APNs. With `--graph` the tenant is a Microsoft 365 one on Microsoft Graph: the simulator's
+//! Graph POSTs change notifications to the service's webhook over TLS. Each device registers
+//! through the HTTP API with its user's token.
+//!
+//! With `--process` the service is the `bems` binary in a process of its own (`process.rs`),
+//! its devices written to its store beforehand, and the summary gives its resident memory:
+//! empty, while subscribing, steady with every mailbox watched, and per mailbox.
+//!
+//! Latency is measured from the moment a mail is delivered to the simulator to the moment mock
+//! APNs receives the push that announces it. Progress goes to standard error; one JSON summary
+//! to standard output.
+
+mod measure;
+mod process;
+
+use std::time::{Duration, Instant};
+
+use bems::settings::SubscriptionMode;
+use bems_demo::{self as demo, TOPIC, World};
+
+fn main() {
+    let graph = std::env::args().any(|a| a == "--graph");
+    let own_process = std::env::args().any(|a| a == "--process");
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let mailboxes = args.first().copied().unwrap_or(2_000) as usize;
+    let mails = args.get(1).copied().unwrap_or(20_000) as usize;
+    let rate = args.get(2).copied().unwrap_or(2_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if own_process {
+        runtime.block_on(process::run(mailboxes, mails, rate));
+    } else {
+        runtime.block_on(run(mailboxes, mails, rate, graph));
+    }
+}
+
+async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
+    let started = Instant::now();
+    let mut world = World::with_scenario(
+        demo::scenario_with_users(mailboxes).expect("scenario"),
+        SubscriptionMode::Streaming,
+        None,
+        false,
+    )
+    .await
+    .expect("world");
+    if graph {
+        world.use_graph(true).expect("Microsoft 365 on Graph");
+    }
+    let running = bems::service::server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service");
+    let (base, http) = if graph {
+        let base = format!("https://localhost:{}", running.addr.port());
+        (base, world.https_client().expect("client"))
+    } else {
+        (format!("http://{}", running.addr), reqwest::Client::new())
+    };
+    eprintln!("world and service up in {:.1?}", started.elapsed());
+
+    // Register one phone per mailbox through the API, 32 at a time.
+    let registering = Instant::now();
+    let tokens: Vec<(String, String)> = (0..mailboxes)
+        .map(|i| (format!("u{i}@contoso.com"), format!("{:064x}", i + 1)))
+        .collect();
+    let bearers: Vec<String> = tokens
+        .iter()
+        .map(|(mailbox, _)| world.user_token(mailbox).expect("user token"))
+        .collect();
+    use futures_util::StreamExt as _;
+    let failures = futures_util::stream::iter(tokens.iter().zip(&bearers))
+        .map(|((mailbox, token), bearer)| {
+            let (http, base) = (&http, &base);
+            async move {
+                demo::register(http, base, bearer, mailbox, "apns", token, TOPIC)
+                    .await
+                    .map(|(status, _)| status)
+            }
+        })
+        .buffer_unordered(32)
+        .filter(|status| std::future::ready(!matches!(status, Ok(201))))
+        .count()
+        .await;
+    assert_eq!(failures, 0, "registrations failed");
+    let registration_time = registering.elapsed();
+    eprintln!("{mailboxes} devices registered in {registration_time:.1?}");
+    loop {
+        let status = running.service.status().await;
+        let subscribed: usize = status
+            .iter()
+            .map(|t| t.subscriptions.subscribed + t.graph.as_ref().map_or(0, |g| g.subscribed))
+            .sum();
+        if subscribed == mailboxes {
+            break;
+        }
+        eprintln!("  {subscribed} of {mailboxes} subscribed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let subscribed_after = registering.elapsed();
+    eprintln!("all subscribed {subscribed_after:.1?} after the first registration");
+
+    let measured = measure::drive(&world, &tokens, mails, rate, Duration::from_secs(90)).await;
+    let metrics = &running.service.metrics;
+    let peak = measure::proc_status_bytes("self", "VmHWM").unwrap_or(0);
+    let mut summary = serde_json::json!({
+            "through": if graph { "graph" } else { "ews-streaming" },
+            "mailboxes": mailboxes,
+            "registration_seconds": registration_time.as_secs_f64(),
+            "subscribed_seconds": subscribed_after.as_secs_f64(),
+            "event_to_push_ms_service": {
+                "p50": metrics.event_to_push.quantile(0.5).map(|d| d.as_secs_f64() * 1e3),
+                "p99": metrics.event_to_push.quantile(0.99).map(|d| d.as_secs_f64() * 1e3),
+            },
+            "peak_rss_mib": measure::mib(peak),
+            "outbox_left": running.service.store.outbox_len().await.unwrap_or(0),
+            "provider_answers": {
+                "delivered": metrics.pushes_with("delivered"),
+                "retry": metrics.pushes_with("retry"),
+                "rejected": metrics.pushes_with("rejected"),
+                "token_invalid": metrics.pushes_with("token_invalid"),
+            },
+            "graph_at_simulator": graph.then(|| world.sim.graph().stats()),
+            "graph_webhook": running
+                .service
+                .tenants()
+                .find_map(|t| t.graph.as_ref().map(|g| g.watcher.counts())),
+    });
+    measure::merge(&mut summary, measured.json());
+    println!("{summary}");
+    running.stop().await;
+}
