@@ -332,7 +332,7 @@ impl Directory {
         limit: usize,
     ) -> Result<SearchAnswer, DirectoryError> {
         let max = usize::try_from(self.settings.max_results).unwrap_or(usize::MAX);
-        let limit = limit.clamp(1, max);
+        let limit = limit.clamp(1, max.max(1));
         let key = (
             caller.to_ascii_lowercase(),
             query.as_str().to_lowercase(),

@@ -203,7 +203,7 @@ async fn search(
         Err(error) => return problem(StatusCode::BAD_REQUEST, format!("q: {error}")),
     };
     let max = usize::try_from(settings.max_results).unwrap_or(25);
-    let limit = params.limit.unwrap_or(max).clamp(1, max);
+    let limit = params.limit.unwrap_or(max).clamp(1, max.max(1));
     match directory.search(&caller.address, &query, limit).await {
         Ok(answer) => {
             let people: Vec<Shown<'_>> = answer
