@@ -22,7 +22,7 @@
 //! [`Checkpoint::holder`]: bems_store::Checkpoint
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bems_settings::ClusterSettings;
@@ -128,8 +128,9 @@ pub struct Node {
     seen: Mutex<(Vec<NodeRecord>, u64)>,
     /// Tenants whose stored settings changed since this node started.
     pending: Mutex<std::collections::BTreeSet<TenantId>>,
-    /// Autodiscover lookups of mailboxes taken, at most [`LOCATING`] at once.
-    locating: tokio::sync::Semaphore,
+    /// Autodiscover lookups (and the subscriptions after them) of mailboxes taken, at most
+    /// [`LOCATING`] at once.
+    locating: Arc<crate::jobs::Jobs>,
 }
 
 /// Autodiscover lookups a node runs at once for the mailboxes it takes.
@@ -172,12 +173,12 @@ impl Node {
             fresh: Mutex::new(HashSet::new()),
             seen: Mutex::new((Vec::new(), 0)),
             pending: Mutex::new(std::collections::BTreeSet::new()),
-            locating: tokio::sync::Semaphore::new(LOCATING),
+            locating: Arc::new(crate::jobs::Jobs::new(LOCATING)),
         }
     }
 
-    /// The permits of its Autodiscover lookups.
-    pub(crate) fn locating(&self) -> &tokio::sync::Semaphore {
+    /// The queue of its Autodiscover lookups.
+    pub(crate) fn locating(&self) -> &Arc<crate::jobs::Jobs> {
         &self.locating
     }
 

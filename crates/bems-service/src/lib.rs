@@ -28,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod followme;
 pub mod graph;
+mod jobs;
 pub mod leases;
 pub mod listener;
 pub mod metrics;

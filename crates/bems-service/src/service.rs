@@ -412,44 +412,19 @@ impl Service {
         });
     }
 
-    /// Finds a mailbox through Autodiscover (a bounded number at once: a node taking
-    /// thousands of new mailboxes does not flood Autodiscover), records where it is, and
-    /// watches it while this node holds it. When Autodiscover fails the node gives the
-    /// mailbox back: the next lease round (this node's or another's) tries again.
+    /// Finds a mailbox through Autodiscover and watches it while this node holds it, a
+    /// bounded number at once ([`LOCATING`](crate::cluster::LOCATING)): a node taking
+    /// thousands of new mailboxes neither floods Autodiscover nor holds a whole lookup's
+    /// state for each mailbox still waiting (it waits in the node's queue as its arguments).
+    /// When Autodiscover fails the node gives the mailbox back: the next lease round (this
+    /// node's or another's) tries again.
     pub(crate) fn locate_and_watch(&self, tenant: &Arc<Tenant>, mailbox: String) {
         let tenant = Arc::clone(tenant);
         let store = Arc::clone(&self.store);
         let node = Arc::clone(&self.node);
-        tokio::spawn(async move {
-            let located = {
-                let _permit = node.locating().acquire().await;
-                tenant.locator.locate(&mailbox).await
-            };
-            let found = match located {
-                Ok(found) => found,
-                Err(error) => {
-                    tracing::warn!(tenant = %tenant.id, %mailbox, %error, "Autodiscover failed; the mailbox is given back for the next round to try again");
-                    let key = (tenant.id.clone(), mailbox);
-                    node.drop_held(std::slice::from_ref(&key));
-                    if let Err(error) = store.release(node.id(), &[key]).await {
-                        tracing::warn!(%error, "not given back: its lease runs out instead");
-                    }
-                    return;
-                }
-            };
-            let record = MailboxRecord {
-                tenant: tenant.id.clone(),
-                mailbox: mailbox.clone(),
-                ews_url: Some(found.ews_url.to_string()),
-                grouping: found.grouping_information.clone(),
-                watermark: None,
-            };
-            if let Err(error) = store.upsert_mailbox(&record).await {
-                tracing::warn!(%mailbox, %error, "mailbox not recorded");
-            }
-            let target = crate::relocate::target(&mailbox, &found);
-            crate::leases::watch_held(&node, &tenant, target).await;
-        });
+        self.node.locating().push(Box::new(move || {
+            Box::pin(locate_now(tenant, store, node, mailbox))
+        }));
     }
 
     /// Registers a device for the caller's own mailbox and starts watching it.
@@ -868,4 +843,32 @@ pub fn connect(
     let auth = authenticator(settings, &transport, redirect, refresh)
         .map_err(|e| StartError::part("authentication", e))?;
     Ok((locator, auth))
+}
+
+/// [`Service::locate_and_watch`] when its turn has come.
+async fn locate_now(tenant: Arc<Tenant>, store: Arc<dyn Store>, node: Arc<Node>, mailbox: String) {
+    let found = match tenant.locator.locate(&mailbox).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(tenant = %tenant.id, %mailbox, %error, "Autodiscover failed; the mailbox is given back for the next round to try again");
+            let key = (tenant.id.clone(), mailbox);
+            node.drop_held(std::slice::from_ref(&key));
+            if let Err(error) = store.release(node.id(), &[key]).await {
+                tracing::warn!(%error, "not given back: its lease runs out instead");
+            }
+            return;
+        }
+    };
+    let record = MailboxRecord {
+        tenant: tenant.id.clone(),
+        mailbox: mailbox.clone(),
+        ews_url: Some(found.ews_url.to_string()),
+        grouping: found.grouping_information.clone(),
+        watermark: None,
+    };
+    if let Err(error) = store.upsert_mailbox(&record).await {
+        tracing::warn!(%mailbox, %error, "mailbox not recorded");
+    }
+    let target = crate::relocate::target(&mailbox, &found);
+    crate::leases::watch_held(&node, &tenant, target).await;
 }
