@@ -111,22 +111,25 @@ impl Counters {
     }
 }
 
-/// A group's handle: its command channel and how many mailboxes it holds.
+/// A group's handle: its command channel, how many mailboxes it holds, and its endpoint
+/// (which its members share rather than each holding a copy).
 #[derive(Debug)]
 pub(crate) struct GroupHandle {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) size: usize,
+    url: Arc<Url>,
+    grouping: Option<Arc<str>>,
 }
 
 /// Mailboxes and groups.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    /// Lower-cased address → member and the group it is in.
-    pub(crate) members: HashMap<String, (Arc<Member>, String)>,
+    /// Lower-cased address → member and the name of the group it is in.
+    pub(crate) members: HashMap<String, (Arc<Member>, Arc<str>)>,
     /// Group name → handle.
-    pub(crate) groups: HashMap<String, GroupHandle>,
-    /// Base key (grouping + URL) → how many groups were made for it.
-    pub(crate) splits: HashMap<String, usize>,
+    pub(crate) groups: HashMap<Arc<str>, GroupHandle>,
+    /// Base key (grouping + URL) → the names of the groups made for it, in order.
+    pub(crate) splits: HashMap<String, Vec<Arc<str>>>,
 }
 
 /// The watcher's shared state.
@@ -240,26 +243,47 @@ impl Core {
         let base = format!("{}|{}", grouping.as_deref().unwrap_or("-"), url.as_str());
         let key = member.smtp.to_ascii_lowercase();
         let mut registry = lock(&self.registry);
+        let registry = &mut *registry;
         let limit = self.settings.group_size;
-        let splits = registry.splits.get(&base).copied().unwrap_or(0);
-        let existing = (0..splits)
-            .map(|n| group_name(&base, n))
-            .find(|name| registry.groups.get(name).is_some_and(|g| g.size < limit));
-        let name = existing.unwrap_or_else(|| {
-            let name = group_name(&base, splits);
-            registry.splits.insert(base.clone(), splits + 1);
-            let (tx, rx) = mpsc::unbounded_channel();
-            registry.groups.insert(
-                name.clone(),
-                GroupHandle {
-                    commands: tx,
-                    size: 0,
-                },
-            );
-            group::spawn(Arc::clone(self), name.clone(), Arc::clone(&url), rx);
-            name
+        let names = registry.splits.entry(base).or_default();
+        let existing = names.iter().find(|name| {
+            registry
+                .groups
+                .get(&***name)
+                .is_some_and(|g| g.size < limit)
         });
+        let name = match existing {
+            Some(name) => Arc::clone(name),
+            None => {
+                let name: Arc<str> = match names.first() {
+                    None => Arc::from(format!(
+                        "{}|{}",
+                        grouping.as_deref().unwrap_or("-"),
+                        url.as_str()
+                    )),
+                    Some(first) => Arc::from(format!("{first}#{}", names.len() + 1)),
+                };
+                names.push(Arc::clone(&name));
+                let (tx, rx) = mpsc::unbounded_channel();
+                registry.groups.insert(
+                    Arc::clone(&name),
+                    GroupHandle {
+                        commands: tx,
+                        size: 0,
+                        url: Arc::clone(&url),
+                        grouping: grouping.clone(),
+                    },
+                );
+                group::spawn(Arc::clone(self), name.to_string(), Arc::clone(&url), rx);
+                name
+            }
+        };
         if let Some(group) = registry.groups.get_mut(&name) {
+            {
+                let mut state = member.state();
+                state.url = Arc::clone(&group.url);
+                state.grouping = group.grouping.clone();
+            }
             group.size += 1;
             let _ = group.commands.send(Command::Add(Arc::clone(&member)));
         }
@@ -401,13 +425,5 @@ impl Core {
             !state.removed && state.subscription.as_ref() == Some(id)
         };
         current.then_some(member)
-    }
-}
-
-fn group_name(base: &str, n: usize) -> String {
-    if n == 0 {
-        base.to_owned()
-    } else {
-        format!("{base}#{}", n + 1)
     }
 }
