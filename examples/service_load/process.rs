@@ -213,7 +213,7 @@ async fn seed(path: &Path, key: StoreKey, mailboxes: &[(String, String)]) {
         .buffer_unordered(16);
     while writes.next().await.is_some() {
         written += 1;
-        if written % 20_000 == 0 {
+        if written.is_multiple_of(20_000) {
             eprintln!("  {written} devices stored");
         }
     }
