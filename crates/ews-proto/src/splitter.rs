@@ -131,15 +131,35 @@ impl EnvelopeSplitter {
     ///
     /// After an error the splitter is unusable: the stream cannot be resynchronised.
     pub fn next_envelope(&mut self) -> Result<Option<Vec<u8>>, ProtoError> {
+        Ok(self.next_envelope_slice()?.map(<[u8]>::to_vec))
+    }
+
+    /// [`next_envelope`](Self::next_envelope) without the copy: the envelope is borrowed from
+    /// the splitter's buffer, for a caller that reads it before pushing more bytes.
+    ///
+    /// ```
+    /// use ews_proto::EnvelopeSplitter;
+    /// use ews_proto::operations::GetStreamingEventsResponse;
+    /// use ews_proto::soap::read_envelope;
+    ///
+    /// let mut splitter = EnvelopeSplitter::new();
+    /// splitter.push(br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#);
+    /// splitter.push(br#"<GetStreamingEventsResponse/></s:Body></s:Envelope>"#);
+    /// while let Some(envelope) = splitter.next_envelope_slice()? {
+    ///     let response = read_envelope::<GetStreamingEventsResponse>(envelope)?;
+    ///     assert!(response.body.messages.is_empty());
+    /// }
+    /// # Ok::<(), ews_proto::ProtoError>(())
+    /// ```
+    pub fn next_envelope_slice(&mut self) -> Result<Option<&[u8]>, ProtoError> {
         if self.failed {
             return Err(ProtoError::Stream("the splitter failed earlier"));
         }
         match self.scan_envelope() {
             Ok(Some((start, end))) => {
-                let envelope = self.buf[start..end].to_vec();
                 self.consumed = end;
                 self.root_start = None;
-                Ok(Some(envelope))
+                Ok(self.buf.get(start..end))
             }
             Ok(None) => Ok(None),
             Err(error) => {
@@ -363,13 +383,12 @@ impl EnvelopeSplitter {
                     (None, b'<') => return Err(ProtoError::Stream("'<' inside a tag")),
                     (None, b) if b.is_ascii_whitespace() => {}
                     (None, _) => {
-                        // Skip ahead to the next byte that matters in a tag.
+                        // Skip ahead to the next byte that matters in a tag; `/` and `<` are
+                        // only looked for before the first of the others.
                         let rest = &self.buf[self.scan..];
-                        let quote_or_end = memchr::memchr3(b'>', b'"', b'\'', rest);
-                        let slash_or_lt = memchr::memchr2(b'/', b'<', rest);
-                        let next = match (quote_or_end, slash_or_lt) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
+                        let next = match memchr::memchr3(b'>', b'"', b'\'', rest) {
+                            Some(a) => Some(memchr::memchr2(b'/', b'<', &rest[..a]).unwrap_or(a)),
+                            None => memchr::memchr2(b'/', b'<', rest),
                         };
                         match next {
                             Some(offset) if offset > 0 => {
