@@ -48,6 +48,14 @@ enum State {
     EndTag,
 }
 
+/// A tag read whole by [`EnvelopeSplitter::whole_tag`].
+#[derive(Debug, Clone, Copy)]
+enum Tag {
+    Start,
+    SelfClosing,
+    End,
+}
+
 /// Splits a byte stream into complete SOAP envelopes.
 ///
 /// ```
@@ -217,6 +225,24 @@ impl EnvelopeSplitter {
                                 self.scan = self.buf.len();
                                 break;
                             }
+                        }
+                        // And the tag it reaches, in one go when it can be.
+                        if let Some((end, tag)) = self.whole_tag(self.scan) {
+                            self.markup_start = self.scan;
+                            self.scan = end;
+                            self.check_size()?;
+                            match tag {
+                                Tag::Start => self.depth += 1,
+                                Tag::SelfClosing => {}
+                                Tag::End => {
+                                    self.depth -= 1;
+                                    if self.depth == 0 {
+                                        return Ok(self.complete());
+                                    }
+                                }
+                            }
+                            self.scan += 1;
+                            continue;
                         }
                     } else if byte != b'<' {
                         if !byte.is_ascii_whitespace() {
@@ -444,6 +470,52 @@ impl EnvelopeSplitter {
         }
         self.check_size()?;
         Ok(None)
+    }
+
+    /// The start or end tag at `lt` (a `<` inside an envelope) read in one go, when it is
+    /// whole in the buffer and plain: a name, attributes with their quotes closed, no `<`
+    /// outside them. The offset of its `>` and what it does to the depth, as the state machine
+    /// would find them byte by byte; `None` leaves the tag to the state machine (incomplete,
+    /// comments, CDATA, processing instructions, and every error).
+    fn whole_tag(&self, lt: usize) -> Option<(usize, Tag)> {
+        let rest = self.buf.get(lt + 1..)?;
+        match *rest.first()? {
+            b'/' => {
+                let end = memchr::memchr2(b'>', b'<', rest)?;
+                (rest.get(end) == Some(&b'>')).then_some((lt + 1 + end, Tag::End))
+            }
+            b'!' | b'?' | b'<' | b'>' => None,
+            b if b.is_ascii_whitespace() => None,
+            _ => {
+                // A `/` makes the tag self-closing when it is the last byte before `>` other
+                // than white space; quoted values and the name's first byte are not `/`.
+                let mut from = 1;
+                let mut slash = false;
+                loop {
+                    let rest_from = rest.get(from..)?;
+                    let next = memchr::memchr3(b'>', b'"', b'\'', rest_from)?;
+                    let between = rest_from.get(..next)?;
+                    if memchr(b'<', between).is_some() {
+                        return None;
+                    }
+                    if let Some(last) = between.iter().rposition(|b| !b.is_ascii_whitespace()) {
+                        slash = between.get(last) == Some(&b'/');
+                    }
+                    let at = from + next;
+                    match *rest.get(at)? {
+                        b'>' => {
+                            let tag = if slash { Tag::SelfClosing } else { Tag::Start };
+                            return Some((lt + 1 + at, tag));
+                        }
+                        quote => {
+                            let close = memchr(quote, rest.get(at + 1..)?)?;
+                            slash = false;
+                            from = at + 1 + close + 1;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Where scanning continues after a comment or processing instruction.

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 
 use quick_xml::Reader;
-use quick_xml::events::attributes::AttrError;
+use quick_xml::events::attributes::{AttrError, Attribute};
+use quick_xml::name::QName;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::ProtoError;
@@ -414,35 +415,42 @@ impl<'a> Element<'a> {
 
     /// The values of two attributes, in one pass over the tag.
     ///
-    /// Duplicate names are found without quick-xml's check, which allocates for every tag with
-    /// an attribute. On any other error, or for a tag with many attributes, the tag is read
-    /// again with quick-xml's own check, so the result is the one it gives.
+    /// Tags written plainly (`name="value"` or `name='value'`, nothing around the `=`) are read
+    /// here, without quick-xml's attribute iterator and the allocation its duplicate check
+    /// makes for every tag. Anything else, and tags with many attributes, go to quick-xml's
+    /// iterator with its check, so the values and errors are the ones it gives.
     pub(crate) fn attrs(&self, locals: [&str; 2]) -> Result<[Option<String>; 2], ProtoError> {
         let mut found = [None, None];
-        if self.start.attributes_raw().is_empty() {
+        let raw = self.start.attributes_raw();
+        if raw.is_empty() {
             return Ok(found);
         }
         let tag: &str = &self.start;
         let mut seen = SeenNames::default();
-        let mut attributes = self.start.attributes();
-        attributes.with_checks(false);
-        for attribute in attributes {
-            let Ok(attribute) = attribute else {
+        let mut rest = raw;
+        loop {
+            rest = rest.trim_start_matches(is_xml_space);
+            if rest.is_empty() {
+                return Ok(found);
+            }
+            let Some((name, value, after)) = plain_attribute(rest) else {
                 return self.attrs_checked(locals);
             };
-            let name = attribute.key.0;
             if !seen
                 .insert(tag, name)
                 .map_err(|error| ProtoError::xml(0, error))?
             {
                 return self.attrs_checked(locals);
             }
-            let name = local_part(name);
-            if let Some(i) = locals.iter().position(|l| *l == name) {
-                found[i] = Some(attribute_value(&attribute)?);
+            let local = local_part(name);
+            if let Some(i) = locals.iter().position(|l| *l == local) {
+                found[i] = Some(attribute_value(&Attribute {
+                    key: QName(name),
+                    value: Cow::Borrowed(value),
+                })?);
             }
+            rest = after;
         }
-        Ok(found)
     }
 
     /// [`attrs`](Self::attrs) with quick-xml's duplicate check.
@@ -503,6 +511,32 @@ impl<'t> SeenNames<'t> {
     }
 }
 
+/// Splits `name="value"` (or with `'`) off the front of `text`, which starts with the name:
+/// `None` for anything written otherwise (no `=` right after the name, white space before the
+/// quote, no closing quote, an empty name).
+fn plain_attribute(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let eq = bytes
+        .iter()
+        .position(|&b| b == b'=' || is_xml_space(char::from(b)))?;
+    if eq == 0 || bytes.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let quote = *bytes.get(eq + 1).filter(|&&q| q == b'"' || q == b'\'')?;
+    let value_start = eq + 2;
+    let len = memchr::memchr(quote, bytes.get(value_start..)?)?;
+    Some((
+        text.get(..eq)?,
+        text.get(value_start..value_start + len)?,
+        text.get(value_start + len + 1..)?,
+    ))
+}
+
+/// XML white space, as quick-xml's attribute reader knows it.
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
 /// The local part of an attribute's name (after the last colon).
 fn local_part(name: &str) -> &str {
     match name.as_bytes().iter().rposition(|&b| b == b':') {
@@ -514,7 +548,7 @@ fn local_part(name: &str) -> &str {
 /// An attribute's value: as written when it holds no reference or white space to
 /// normalise (the common case, no copy of the work), else normalised per XML 1.0.
 fn attribute_value(
-    attribute: &quick_xml::events::attributes::Attribute<'_>,
+    attribute: &Attribute<'_>,
 ) -> Result<String, ProtoError> {
     let raw: &str = &attribute.value;
     if !any_control_or(raw.as_bytes(), b'&') {
