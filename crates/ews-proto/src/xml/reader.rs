@@ -142,13 +142,27 @@ impl<'a> XmlReader<'a> {
             return Ok(Cow::Borrowed(""));
         }
         let mut out = Cow::Borrowed("");
+        // Whether every piece so far had no control character (so no line end to normalise)
+        // and nothing that could start U+FFFE or U+FFFF: then the text needs no second look.
+        let mut plain = true;
         let mut depth = 0usize;
         loop {
             let event = self.bookkeeping_event()?;
             match event {
-                Event::Text(text) if depth == 0 => push_cow(&mut out, text.xml10_content()),
-                Event::CData(data) if depth == 0 => push_cow(&mut out, data.xml10_content()),
+                Event::Text(text) if depth == 0 => {
+                    if any_special(text.as_bytes(), 0) {
+                        plain = false;
+                        push_cow(&mut out, text.xml10_content());
+                    } else {
+                        push_cow(&mut out, text.into_inner());
+                    }
+                }
+                Event::CData(data) if depth == 0 => {
+                    plain = false;
+                    push_cow(&mut out, data.xml10_content());
+                }
                 Event::GeneralRef(reference) if depth == 0 => {
+                    plain = false;
                     let resolved = match reference.resolve_char_ref() {
                         Ok(Some(ch)) => ch,
                         Ok(None) => match predefined_entity(&reference) {
@@ -163,7 +177,7 @@ impl<'a> XmlReader<'a> {
                 }
                 Event::Start(_) => depth += 1,
                 Event::End(_) if depth == 0 => {
-                    return if is_xml_text(&out) {
+                    return if plain || is_xml_text(&out) {
                         Ok(out)
                     } else {
                         Err(self.error("character not allowed in XML"))
@@ -551,11 +565,8 @@ fn attribute_value(
     attribute: &Attribute<'_>,
 ) -> Result<String, ProtoError> {
     let raw: &str = &attribute.value;
-    if !any_control_or(raw.as_bytes(), b'&') {
-        // Nothing to resolve or normalise, and no control character to refuse.
-        if has_noncharacter(raw) {
-            return Err(ProtoError::xml(0, "character not allowed in XML"));
-        }
+    if !any_special(raw.as_bytes(), b'&') {
+        // Nothing to resolve or normalise, and no character to refuse.
         return Ok(raw.to_owned());
     }
     let plain = !raw
@@ -589,11 +600,12 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 /// line feed and carriage return, and no U+FFFE / U+FFFF.
 fn is_xml_text(text: &str) -> bool {
     let bytes = text.as_bytes();
-    // A quick scan for any control byte first; the exact check only runs when there is one.
-    let controls_ok = !any_control_or(bytes, 0)
-        || bytes
-            .iter()
-            .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
+    if !any_special(bytes, 0) {
+        return true;
+    }
+    let controls_ok = bytes
+        .iter()
+        .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
     controls_ok && !has_noncharacter(text)
 }
 
@@ -602,12 +614,17 @@ fn has_noncharacter(text: &str) -> bool {
     memchr::memchr(0xEF, text.as_bytes()).is_some() && text.contains(['\u{FFFE}', '\u{FFFF}'])
 }
 
-/// Whether any byte is a control character (below 0x20) or `extra`: eight bytes at a time
-/// (the compiler does not vectorise the byte loop), with the usual bit tricks.
-fn any_control_or(bytes: &[u8], extra: u8) -> bool {
+/// Whether any byte needs a closer look: a control character (below 0x20, among them the line
+/// ends), `0xEF` (the first byte of U+FFFE and U+FFFF), or `extra`. Eight bytes at a time
+/// with the usual bit tricks: one pass, where the byte loop would not be vectorised.
+fn any_special(bytes: &[u8], extra: u8) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let splat = ONES * u64::from(extra);
+    /// Whether a byte of `x` is zero (exact as a yes/no test).
+    fn zero_byte(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+    let extra_splat = ONES * u64::from(extra);
     let mut words = bytes.chunks_exact(8);
     let mut found = 0u64;
     for word in &mut words {
@@ -615,11 +632,16 @@ fn any_control_or(bytes: &[u8], extra: u8) -> bool {
             continue;
         };
         let x = u64::from_ne_bytes(word);
-        let y = x ^ splat;
-        // A byte below 0x20 in `x`, a zero byte in `y`: exact as a yes/no test.
-        found |= (x.wrapping_sub(ONES * 0x20) & !x & HIGH) | (y.wrapping_sub(ONES) & !y & HIGH);
+        // A byte below 0x20 (exact as a yes/no test, as `zero_byte`), `extra`, or 0xEF.
+        found |= (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | zero_byte(x ^ extra_splat)
+            | zero_byte(x ^ (ONES * 0xEF));
     }
-    found != 0 || words.remainder().iter().any(|&b| b < 0x20 || b == extra)
+    found != 0
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b < 0x20 || b == extra || b == 0xEF)
 }
 
 fn push_cow<'a>(out: &mut Cow<'a, str>, text: Cow<'a, str>) {
@@ -647,5 +669,51 @@ fn predefined_entity(name: &str) -> Option<char> {
         "quot" => Some('"'),
         "apos" => Some('\''),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time scan agrees with the byte loop for every byte value at every
+    /// position of a word and of the tail, next to every other kind of byte.
+    #[test]
+    fn any_special_matches_the_byte_loop() {
+        let naive = |bytes: &[u8], extra: u8| {
+            bytes
+                .iter()
+                .any(|&b| b < 0x20 || b == extra || b == 0xEF)
+        };
+        for extra in [0, b'&'] {
+            for len in [1, 7, 8, 9, 16, 19] {
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        for fill in [b'a', 0x7F, 0x80, 0xFF, 0x20, 0xF0] {
+                            let mut bytes = vec![fill; len];
+                            bytes[at] = byte;
+                            assert_eq!(
+                                any_special(&bytes, extra),
+                                naive(&bytes, extra),
+                                "{bytes:?} with {extra}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_attributes_split_as_quick_xml_reads_them() {
+        assert_eq!(
+            plain_attribute("Id=\"a b\" ChangeKey='c'"),
+            Some(("Id", "a b", " ChangeKey='c'"))
+        );
+        assert_eq!(plain_attribute("Id='x\"y'"), Some(("Id", "x\"y", "")));
+        // Anything else is left to quick-xml.
+        for other in ["Id = \"a\"", "Id=\"a", "Id=a", "=\"a\"", "Id", "Id= \"a\""] {
+            assert_eq!(plain_attribute(other), None, "{other}");
+        }
     }
 }
