@@ -39,23 +39,6 @@ pub struct Element<'a> {
     local_start: usize,
 }
 
-/// What [`XmlReader::event`] found out about a start tag's name: its namespace and where its
-/// local name starts.
-#[derive(Clone, Copy)]
-struct Name {
-    ns: Ns,
-    local_start: usize,
-}
-
-impl Default for Name {
-    fn default() -> Self {
-        Self {
-            ns: Ns::Other,
-            local_start: 0,
-        }
-    }
-}
-
 impl<'a> XmlReader<'a> {
     /// A reader over `bytes`, which must be UTF-8 (a byte-order mark is skipped).
     pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, ProtoError> {
@@ -77,10 +60,9 @@ impl<'a> XmlReader<'a> {
     /// Reads up to the root element and returns it.
     pub(crate) fn root(&mut self) -> Result<Element<'a>, ProtoError> {
         loop {
-            let (name, event) = self.event()?;
-            match event {
-                Event::Start(start) => return Ok(Element::new(start, name, false)),
-                Event::Empty(start) => return Ok(Element::new(start, name, true)),
+            match self.bookkeeping_event()? {
+                Event::Start(start) => return Ok(self.element(start, false)),
+                Event::Empty(start) => return Ok(self.element(start, true)),
                 Event::Eof => {
                     return Err(ProtoError::Missing {
                         parent: "document",
@@ -111,10 +93,9 @@ impl<'a> XmlReader<'a> {
             return Ok(None);
         }
         loop {
-            let (name, event) = self.event()?;
-            match event {
-                Event::Start(start) => return Ok(Some(Element::new(start, name, false))),
-                Event::Empty(start) => return Ok(Some(Element::new(start, name, true))),
+            match self.bookkeeping_event()? {
+                Event::Start(start) => return Ok(Some(self.element(start, false))),
+                Event::Empty(start) => return Ok(Some(self.element(start, true))),
                 Event::End(_) => return Ok(None),
                 Event::Eof => return Err(parent.eof()),
                 Event::DocType(_) => {
@@ -270,31 +251,27 @@ impl<'a> XmlReader<'a> {
         }
     }
 
-    /// The next event, with the namespace and local name of a start tag resolved.
-    fn event(&mut self) -> Result<(Name, Event<'a>), ProtoError> {
-        let event = self.bookkeeping_event()?;
-        let name = match &event {
-            Event::Start(start) | Event::Empty(start) => {
-                let qname = start.name().0.as_bytes();
-                // The prefix ends at the last colon, the local name starts after the first.
-                match qname.iter().rposition(|&b| b == b':') {
-                    None => Name {
-                        ns: self.resolve(b""),
-                        local_start: 0,
-                    },
-                    Some(last) => Name {
-                        ns: self.resolve(qname.get(..last).unwrap_or_default()),
-                        local_start: qname.iter().position(|&b| b == b':').map_or(0, |c| c + 1),
-                    },
-                }
-            }
-            _ => Name::default(),
+    /// The element a start tag opens, its namespace resolved.
+    fn element(&self, start: BytesStart<'a>, empty: bool) -> Element<'a> {
+        let qname = start.name().0.as_bytes();
+        // The prefix ends at the last colon, the local name starts after the first.
+        let (ns, local_start) = match qname.iter().rposition(|&b| b == b':') {
+            None => (self.resolve(b""), 0),
+            Some(last) => (
+                self.resolve(qname.get(..last).unwrap_or_default()),
+                qname.iter().position(|&b| b == b':').map_or(0, |c| c + 1),
+            ),
         };
-        Ok((name, event))
+        Element {
+            start,
+            ns,
+            empty,
+            local_start,
+        }
     }
 
-    /// The next event, with the depth and the namespace declarations in scope kept up to date
-    /// (what [`skip`](Self::skip) and [`text`](Self::text) need: no name is resolved).
+    /// The next event, with the depth and the namespace declarations in scope kept up to date.
+    #[inline(always)]
     fn bookkeeping_event(&mut self) -> Result<Event<'a>, ProtoError> {
         if self.empty_open {
             self.empty_open = false;
@@ -376,15 +353,6 @@ impl<'a> XmlReader<'a> {
 }
 
 impl<'a> Element<'a> {
-    fn new(start: BytesStart<'a>, name: Name, empty: bool) -> Self {
-        Self {
-            start,
-            ns: name.ns,
-            empty,
-            local_start: name.local_start,
-        }
-    }
-
     /// The local name (without prefix).
     pub(crate) fn local(&self) -> &str {
         self.start
