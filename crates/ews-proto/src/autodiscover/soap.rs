@@ -393,7 +393,8 @@ impl GetUserSettingsResponse {
                     while let Some(part) = r.child(&response)? {
                         match part.local() {
                             "ErrorCode" => {
-                                out.error_code = AutodiscoverErrorCode::parse(&r.trimmed_str(&part)?)
+                                out.error_code =
+                                    AutodiscoverErrorCode::parse(&r.trimmed_str(&part)?)
                             }
                             "ErrorMessage" => out.error_message = optional_text(r, &part)?,
                             "UserResponses" => {
@@ -463,7 +464,8 @@ fn read_user_response(
                     while let Some(field) = r.child(&error)? {
                         match field.local() {
                             "ErrorCode" => {
-                                out.error_code = AutodiscoverErrorCode::parse(&r.trimmed_str(&field)?)
+                                out.error_code =
+                                    AutodiscoverErrorCode::parse(&r.trimmed_str(&field)?)
                             }
                             "ErrorMessage" => out.error_message = optional_text(r, &field)?,
                             "SettingName" => out.setting_name = r.trimmed(&field)?,

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use quick_xml::Reader;
 use quick_xml::events::attributes::{AttrError, Attribute};
-use quick_xml::name::QName;
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::QName;
 
 use crate::error::ProtoError;
 use crate::namespaces::Ns;
@@ -181,7 +181,10 @@ impl<'a> XmlReader<'a> {
 
     /// The text of `element`, trimmed, without a copy when it can be borrowed: for values
     /// that are parsed rather than kept.
-    pub(crate) fn trimmed_str(&mut self, element: &Element<'_>) -> Result<Cow<'a, str>, ProtoError> {
+    pub(crate) fn trimmed_str(
+        &mut self,
+        element: &Element<'_>,
+    ) -> Result<Cow<'a, str>, ProtoError> {
         Ok(match self.text_cow(element)? {
             Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
             Cow::Owned(text) => {
@@ -529,9 +532,7 @@ fn local_part(name: &str) -> &str {
 
 /// An attribute's value: as written when it holds no reference or white space to
 /// normalise (the common case, no copy of the work), else normalised per XML 1.0.
-fn attribute_value(
-    attribute: &Attribute<'_>,
-) -> Result<String, ProtoError> {
+fn attribute_value(attribute: &Attribute<'_>) -> Result<String, ProtoError> {
     let raw: &str = &attribute.value;
     if !any_special(raw.as_bytes(), b'&') {
         // Nothing to resolve or normalise, and no character to refuse.
@@ -648,11 +649,8 @@ mod tests {
     /// position of a word and of the tail, next to every other kind of byte.
     #[test]
     fn any_special_matches_the_byte_loop() {
-        let naive = |bytes: &[u8], extra: u8| {
-            bytes
-                .iter()
-                .any(|&b| b < 0x20 || b == extra || b == 0xEF)
-        };
+        let naive =
+            |bytes: &[u8], extra: u8| bytes.iter().any(|&b| b < 0x20 || b == extra || b == 0xEF);
         for extra in [0, b'&'] {
             for len in [1, 7, 8, 9, 16, 19] {
                 for at in 0..len {
