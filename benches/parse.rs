@@ -72,8 +72,8 @@ fn parse_stream(body: &[u8], chunk: usize) -> usize {
     let mut events = 0;
     for piece in body.chunks(chunk) {
         splitter.push(piece);
-        while let Some(envelope) = splitter.next_envelope().expect("splits") {
-            let response = read_envelope::<GetStreamingEventsResponse>(&envelope).expect("parses");
+        while let Some(envelope) = splitter.next_envelope_slice().expect("splits") {
+            let response = read_envelope::<GetStreamingEventsResponse>(envelope).expect("parses");
             for message in &response.body.messages {
                 for notification in &message.notifications {
                     events += notification.events.len();
@@ -91,8 +91,8 @@ fn tokenize_stream(body: &[u8], chunk: usize) -> usize {
     let mut events = 0;
     for piece in body.chunks(chunk) {
         splitter.push(piece);
-        while let Some(envelope) = splitter.next_envelope().expect("splits") {
-            let text = std::str::from_utf8(&envelope).expect("UTF-8");
+        while let Some(envelope) = splitter.next_envelope_slice().expect("splits") {
+            let text = std::str::from_utf8(envelope).expect("UTF-8");
             let mut reader = quick_xml::Reader::from_str(text);
             reader.config_mut().check_end_names = true;
             loop {
@@ -135,7 +135,7 @@ fn streaming(c: &mut Criterion) {
             let mut count = 0;
             for piece in body.chunks(1024) {
                 splitter.push(piece);
-                while let Some(envelope) = splitter.next_envelope().expect("splits") {
+                while let Some(envelope) = splitter.next_envelope_slice().expect("splits") {
                     count += envelope.len();
                 }
             }

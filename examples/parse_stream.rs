@@ -68,11 +68,11 @@ fn run(mut input: Box<dyn Read>) -> Result<Counts, String> {
         }
         splitter.push(&chunk[..n]);
         while let Some(envelope) = splitter
-            .next_envelope()
+            .next_envelope_slice()
             .map_err(|e| format!("the stream breaks near byte {offset}: {e}"))?
         {
             counts.envelopes += 1;
-            let body = read_envelope::<GetStreamingEventsResponse>(&envelope)
+            let body = read_envelope::<GetStreamingEventsResponse>(envelope)
                 .map_err(|e| {
                     format!(
                         "envelope {} is not a GetStreamingEvents answer: {e}",

@@ -110,7 +110,7 @@ impl Event {
         r: &mut XmlReader<'_>,
         element: &Element<'_>,
     ) -> Result<Self, ProtoError> {
-        let mut event = Self::new(EventType::parse(&element.name()?));
+        let mut event = Self::new(EventType::parse(element.plain_name()?));
         while let Some(child) = r.child(element)? {
             match child.local() {
                 "Watermark" => event.watermark = Some(Watermark::new(r.trimmed(&child)?)),

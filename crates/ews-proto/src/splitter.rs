@@ -48,6 +48,14 @@ enum State {
     EndTag,
 }
 
+/// A tag read whole by [`EnvelopeSplitter::whole_tag`].
+#[derive(Debug, Clone, Copy)]
+enum Tag {
+    Start,
+    SelfClosing,
+    End,
+}
+
 /// Splits a byte stream into complete SOAP envelopes.
 ///
 /// ```
@@ -131,15 +139,35 @@ impl EnvelopeSplitter {
     ///
     /// After an error the splitter is unusable: the stream cannot be resynchronised.
     pub fn next_envelope(&mut self) -> Result<Option<Vec<u8>>, ProtoError> {
+        Ok(self.next_envelope_slice()?.map(<[u8]>::to_vec))
+    }
+
+    /// [`next_envelope`](Self::next_envelope) without the copy: the envelope is borrowed from
+    /// the splitter's buffer, for a caller that reads it before pushing more bytes.
+    ///
+    /// ```
+    /// use ews_proto::EnvelopeSplitter;
+    /// use ews_proto::operations::GetStreamingEventsResponse;
+    /// use ews_proto::soap::read_envelope;
+    ///
+    /// let mut splitter = EnvelopeSplitter::new();
+    /// splitter.push(br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#);
+    /// splitter.push(br#"<GetStreamingEventsResponse/></s:Body></s:Envelope>"#);
+    /// while let Some(envelope) = splitter.next_envelope_slice()? {
+    ///     let response = read_envelope::<GetStreamingEventsResponse>(envelope)?;
+    ///     assert!(response.body.messages.is_empty());
+    /// }
+    /// # Ok::<(), ews_proto::ProtoError>(())
+    /// ```
+    pub fn next_envelope_slice(&mut self) -> Result<Option<&[u8]>, ProtoError> {
         if self.failed {
             return Err(ProtoError::Stream("the splitter failed earlier"));
         }
         match self.scan_envelope() {
             Ok(Some((start, end))) => {
-                let envelope = self.buf[start..end].to_vec();
                 self.consumed = end;
                 self.root_start = None;
-                Ok(Some(envelope))
+                Ok(self.buf.get(start..end))
             }
             Ok(None) => Ok(None),
             Err(error) => {
@@ -197,6 +225,24 @@ impl EnvelopeSplitter {
                                 self.scan = self.buf.len();
                                 break;
                             }
+                        }
+                        // And the tag it reaches, in one go when it can be.
+                        if let Some((end, tag)) = self.whole_tag(self.scan) {
+                            self.markup_start = self.scan;
+                            self.scan = end;
+                            self.check_size()?;
+                            match tag {
+                                Tag::Start => self.depth += 1,
+                                Tag::SelfClosing => {}
+                                Tag::End => {
+                                    self.depth -= 1;
+                                    if self.depth == 0 {
+                                        return Ok(self.complete());
+                                    }
+                                }
+                            }
+                            self.scan += 1;
+                            continue;
                         }
                     } else if byte != b'<' {
                         if !byte.is_ascii_whitespace() {
@@ -363,13 +409,12 @@ impl EnvelopeSplitter {
                     (None, b'<') => return Err(ProtoError::Stream("'<' inside a tag")),
                     (None, b) if b.is_ascii_whitespace() => {}
                     (None, _) => {
-                        // Skip ahead to the next byte that matters in a tag.
+                        // Skip ahead to the next byte that matters in a tag; `/` and `<` are
+                        // only looked for before the first of the others.
                         let rest = &self.buf[self.scan..];
-                        let quote_or_end = memchr::memchr3(b'>', b'"', b'\'', rest);
-                        let slash_or_lt = memchr::memchr2(b'/', b'<', rest);
-                        let next = match (quote_or_end, slash_or_lt) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
+                        let next = match memchr::memchr3(b'>', b'"', b'\'', rest) {
+                            Some(a) => Some(memchr::memchr2(b'/', b'<', &rest[..a]).unwrap_or(a)),
+                            None => memchr::memchr2(b'/', b'<', rest),
                         };
                         match next {
                             Some(offset) if offset > 0 => {
@@ -425,6 +470,52 @@ impl EnvelopeSplitter {
         }
         self.check_size()?;
         Ok(None)
+    }
+
+    /// The start or end tag at `lt` (a `<` inside an envelope) read in one go, when it is
+    /// whole in the buffer and plain: a name, attributes with their quotes closed, no `<`
+    /// outside them. The offset of its `>` and what it does to the depth, as the state machine
+    /// would find them byte by byte; `None` leaves the tag to the state machine (incomplete,
+    /// comments, CDATA, processing instructions, and every error).
+    fn whole_tag(&self, lt: usize) -> Option<(usize, Tag)> {
+        let rest = self.buf.get(lt + 1..)?;
+        match *rest.first()? {
+            b'/' => {
+                let end = memchr::memchr2(b'>', b'<', rest)?;
+                (rest.get(end) == Some(&b'>')).then_some((lt + 1 + end, Tag::End))
+            }
+            b'!' | b'?' | b'<' | b'>' => None,
+            b if b.is_ascii_whitespace() => None,
+            _ => {
+                // A `/` makes the tag self-closing when it is the last byte before `>` other
+                // than white space; quoted values and the name's first byte are not `/`.
+                let mut from = 1;
+                let mut slash = false;
+                loop {
+                    let rest_from = rest.get(from..)?;
+                    let next = memchr::memchr3(b'>', b'"', b'\'', rest_from)?;
+                    let between = rest_from.get(..next)?;
+                    if memchr(b'<', between).is_some() {
+                        return None;
+                    }
+                    if let Some(last) = between.iter().rposition(|b| !b.is_ascii_whitespace()) {
+                        slash = between.get(last) == Some(&b'/');
+                    }
+                    let at = from + next;
+                    match *rest.get(at)? {
+                        b'>' => {
+                            let tag = if slash { Tag::SelfClosing } else { Tag::Start };
+                            return Some((lt + 1 + at, tag));
+                        }
+                        quote => {
+                            let close = memchr(quote, rest.get(at + 1..)?)?;
+                            slash = false;
+                            from = at + 1 + close + 1;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Where scanning continues after a comment or processing instruction.

@@ -116,10 +116,10 @@ impl Group {
                     };
                     splitter.push(&bytes);
                     loop {
-                        match splitter.next_envelope() {
+                        match splitter.next_envelope_slice() {
                             Ok(Some(envelope)) => {
                                 self.stream_failures = 0;
-                                if let Some(end) = self.envelope(&envelope, members).await {
+                                if let Some(end) = self.envelope(envelope, members).await {
                                     return end;
                                 }
                             }
@@ -246,9 +246,9 @@ fn hand_over(
         let deadline = Instant::now() + limit;
         while let Ok(Ok(Some(bytes))) = tokio::time::timeout_at(deadline, response.chunk()).await {
             splitter.push(&bytes);
-            while let Ok(Some(envelope)) = splitter.next_envelope() {
+            while let Ok(Some(envelope)) = splitter.next_envelope_slice() {
                 let Ok(envelope) =
-                    ews_proto::soap::read_envelope::<GetStreamingEventsResponse>(&envelope)
+                    ews_proto::soap::read_envelope::<GetStreamingEventsResponse>(envelope)
                 else {
                     return;
                 };

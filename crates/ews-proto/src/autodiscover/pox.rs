@@ -209,7 +209,7 @@ impl PoxProtocol {
         let mut out = Self::default();
         while let Some(child) = r.child(element)? {
             match child.local() {
-                "Type" => out.protocol_type = Some(ProtocolType::parse(&r.trimmed(&child)?)),
+                "Type" => out.protocol_type = Some(ProtocolType::parse(&r.trimmed_str(&child)?)),
                 "Internal" | "External" if !nested => {
                     let endpoints = read_endpoints(r, &child)?;
                     if child.local() == "Internal" {
@@ -487,7 +487,7 @@ fn read_account(r: &mut XmlReader<'_>, element: &Element<'_>) -> Result<PoxAccou
     while let Some(child) = r.child(element)? {
         match child.local() {
             "AccountType" => account.account_type = Some(r.trimmed(&child)?),
-            "Action" => account.action = Some(PoxAction::parse(&r.trimmed(&child)?)),
+            "Action" => account.action = Some(PoxAction::parse(&r.trimmed_str(&child)?)),
             "MicrosoftOnline" => account.microsoft_online = Some(r.trimmed(&child)?),
             "RedirectAddr" => account.redirect_addr = Some(r.trimmed(&child)?),
             "RedirectUrl" | "RedirectURL" => account.redirect_url = Some(r.trimmed(&child)?),

@@ -393,7 +393,8 @@ impl GetUserSettingsResponse {
                     while let Some(part) = r.child(&response)? {
                         match part.local() {
                             "ErrorCode" => {
-                                out.error_code = AutodiscoverErrorCode::parse(&r.trimmed(&part)?)
+                                out.error_code =
+                                    AutodiscoverErrorCode::parse(&r.trimmed_str(&part)?)
                             }
                             "ErrorMessage" => out.error_message = optional_text(r, &part)?,
                             "UserResponses" => {
@@ -452,7 +453,7 @@ fn read_user_response(
     let mut user = UserResponse::default();
     while let Some(part) = r.child(element)? {
         match part.local() {
-            "ErrorCode" => user.error_code = AutodiscoverErrorCode::parse(&r.trimmed(&part)?),
+            "ErrorCode" => user.error_code = AutodiscoverErrorCode::parse(&r.trimmed_str(&part)?),
             "ErrorMessage" => user.error_message = optional_text(r, &part)?,
             "RedirectTarget" => {
                 user.redirect_target = optional_text(r, &part)?.map(|t| t.trim().to_owned())
@@ -463,7 +464,8 @@ fn read_user_response(
                     while let Some(field) = r.child(&error)? {
                         match field.local() {
                             "ErrorCode" => {
-                                out.error_code = AutodiscoverErrorCode::parse(&r.trimmed(&field)?)
+                                out.error_code =
+                                    AutodiscoverErrorCode::parse(&r.trimmed_str(&field)?)
                             }
                             "ErrorMessage" => out.error_message = optional_text(r, &field)?,
                             "SettingName" => out.setting_name = r.trimmed(&field)?,

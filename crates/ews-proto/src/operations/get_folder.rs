@@ -81,7 +81,7 @@ impl Body for GetFolder {
                     while let Some(shape) = r.child(&child)? {
                         match shape.local() {
                             "BaseShape" => {
-                                out.shape = BaseShape::parse(&r.trimmed(&shape)?);
+                                out.shape = BaseShape::parse(&r.trimmed_str(&shape)?);
                                 has_shape = true;
                             }
                             "AdditionalProperties" => {

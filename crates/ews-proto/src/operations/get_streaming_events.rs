@@ -193,7 +193,7 @@ impl MessageFields for GetStreamingEventsResponseMessage {
             }
             "ErrorSubscriptionIds" => self.error_subscription_ids = read_ids(r, child)?,
             "ConnectionStatus" => {
-                self.connection_status = Some(ConnectionStatus::parse(&r.trimmed(child)?))
+                self.connection_status = Some(ConnectionStatus::parse(&r.trimmed_str(child)?))
             }
             _ => return Ok(false),
         }

@@ -79,7 +79,7 @@ impl Body for GetUserPhoto {
         while let Some(child) = r.child(element)? {
             match child.local() {
                 "Email" => email = Some(r.trimmed(&child)?),
-                "SizeRequested" => size = Some(UserPhotoSize::parse(&r.trimmed(&child)?)),
+                "SizeRequested" => size = Some(UserPhotoSize::parse(&r.trimmed_str(&child)?)),
                 "TypeRequested" => type_requested = Some(r.trimmed(&child)?),
                 _ => r.skip(&child)?,
             }

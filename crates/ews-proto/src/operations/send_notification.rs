@@ -108,7 +108,7 @@ impl Body for SendNotificationResult {
         let mut status = None;
         while let Some(child) = r.child(element)? {
             if child.local() == "SubscriptionStatus" {
-                status = Some(SubscriptionStatus::parse(&r.trimmed(&child)?));
+                status = Some(SubscriptionStatus::parse(&r.trimmed_str(&child)?));
             } else {
                 r.skip(&child)?;
             }

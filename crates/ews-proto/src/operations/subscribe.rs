@@ -213,7 +213,7 @@ fn read_request(
                     if event_type.local() == "EventType" {
                         subscribe
                             .event_types
-                            .push(EventType::parse(&r.trimmed(&event_type)?));
+                            .push(EventType::parse(&r.trimmed_str(&event_type)?));
                     } else {
                         r.skip(&event_type)?;
                     }

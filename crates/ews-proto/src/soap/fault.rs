@@ -175,7 +175,7 @@ impl SoapFault {
                         match detail.local() {
                             "ResponseCode" => {
                                 fault.response_code =
-                                    Some(ResponseCode::parse(&r.trimmed(&detail)?));
+                                    Some(ResponseCode::parse(&r.trimmed_str(&detail)?));
                             }
                             "Message" => fault.message = Some(r.text(&detail)?),
                             "MessageXml" => {

@@ -176,7 +176,7 @@ impl ResponseStatus {
     ) -> Result<bool, ProtoError> {
         match child.local() {
             "MessageText" => self.message_text = Some(r.text(child)?),
-            "ResponseCode" => self.code = ResponseCode::parse(&r.trimmed(child)?),
+            "ResponseCode" => self.code = ResponseCode::parse(&r.trimmed_str(child)?),
             "DescriptiveLinkKey" => {
                 self.descriptive_link_key =
                     Some(r.parse(child, "DescriptiveLinkKey", "expected an integer")?);

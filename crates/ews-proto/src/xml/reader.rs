@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use quick_xml::Reader;
+use quick_xml::events::attributes::{AttrError, Attribute};
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::QName;
 
 use crate::error::ProtoError;
 use crate::namespaces::Ns;
@@ -18,9 +20,13 @@ use crate::namespaces::Ns;
 pub struct XmlReader<'a> {
     inner: Reader<&'a [u8]>,
     /// Namespace declarations in scope: (depth of the declaring element, prefix, namespace).
-    /// Few documents declare more than a handful, so a stack searched from the top is enough.
+    /// Few documents declare more than a handful, so a stack searched from the top is enough;
+    /// a declaration is looked up by comparing the prefix's bytes, with no allocation per
+    /// element.
     scopes: Vec<(usize, Box<str>, Ns)>,
     depth: usize,
+    /// The last event was an empty element, still counted in `depth` and `scopes`.
+    empty_open: bool,
 }
 
 /// A start tag, with its resolved namespace.
@@ -47,16 +53,16 @@ impl<'a> XmlReader<'a> {
             inner,
             scopes: Vec::new(),
             depth: 0,
+            empty_open: false,
         })
     }
 
     /// Reads up to the root element and returns it.
     pub(crate) fn root(&mut self) -> Result<Element<'a>, ProtoError> {
         loop {
-            let (ns, event) = self.event()?;
-            match event {
-                Event::Start(start) => return Ok(Element::new(start, ns, false)),
-                Event::Empty(start) => return Ok(Element::new(start, ns, true)),
+            match self.bookkeeping_event()? {
+                Event::Start(start) => return Ok(self.element(start, false)),
+                Event::Empty(start) => return Ok(self.element(start, true)),
                 Event::Eof => {
                     return Err(ProtoError::Missing {
                         parent: "document",
@@ -87,10 +93,9 @@ impl<'a> XmlReader<'a> {
             return Ok(None);
         }
         loop {
-            let (ns, event) = self.event()?;
-            match event {
-                Event::Start(start) => return Ok(Some(Element::new(start, ns, false))),
-                Event::Empty(start) => return Ok(Some(Element::new(start, ns, true))),
+            match self.bookkeeping_event()? {
+                Event::Start(start) => return Ok(Some(self.element(start, false))),
+                Event::Empty(start) => return Ok(Some(self.element(start, true))),
                 Event::End(_) => return Ok(None),
                 Event::Eof => return Err(parent.eof()),
                 Event::DocType(_) => {
@@ -108,17 +113,37 @@ impl<'a> XmlReader<'a> {
 
     /// The text content of `element`, entities resolved; nested elements are skipped.
     pub(crate) fn text(&mut self, element: &Element<'_>) -> Result<String, ProtoError> {
+        self.text_cow(element).map(Cow::into_owned)
+    }
+
+    /// The text content of `element`, borrowed from the document when it is one run of
+    /// characters with no reference and no line end to normalise (the common case).
+    fn text_cow(&mut self, element: &Element<'_>) -> Result<Cow<'a, str>, ProtoError> {
         if element.empty {
-            return Ok(String::new());
+            return Ok(Cow::Borrowed(""));
         }
-        let mut out = String::new();
+        let mut out = Cow::Borrowed("");
+        // Whether every piece so far had no control character (so no line end to normalise)
+        // and nothing that could start U+FFFE or U+FFFF: then the text needs no second look.
+        let mut plain = true;
         let mut depth = 0usize;
         loop {
-            let (_, event) = self.event()?;
+            let event = self.bookkeeping_event()?;
             match event {
-                Event::Text(text) if depth == 0 => push_cow(&mut out, text.xml10_content()),
-                Event::CData(data) if depth == 0 => push_cow(&mut out, data.xml10_content()),
+                Event::Text(text) if depth == 0 => {
+                    if any_special(text.as_bytes(), 0) {
+                        plain = false;
+                        push_cow(&mut out, text.xml10_content());
+                    } else {
+                        push_cow(&mut out, text.into_inner());
+                    }
+                }
+                Event::CData(data) if depth == 0 => {
+                    plain = false;
+                    push_cow(&mut out, data.xml10_content());
+                }
                 Event::GeneralRef(reference) if depth == 0 => {
+                    plain = false;
                     let resolved = match reference.resolve_char_ref() {
                         Ok(Some(ch)) => ch,
                         Ok(None) => match predefined_entity(&reference) {
@@ -129,11 +154,11 @@ impl<'a> XmlReader<'a> {
                             return Err(ProtoError::xml(self.inner.buffer_position(), error));
                         }
                     };
-                    out.push(resolved);
+                    out.to_mut().push(resolved);
                 }
                 Event::Start(_) => depth += 1,
                 Event::End(_) if depth == 0 => {
-                    return if is_xml_text(&out) {
+                    return if plain || is_xml_text(&out) {
                         Ok(out)
                     } else {
                         Err(self.error("character not allowed in XML"))
@@ -151,12 +176,25 @@ impl<'a> XmlReader<'a> {
 
     /// The text of `element`, trimmed of surrounding whitespace.
     pub(crate) fn trimmed(&mut self, element: &Element<'_>) -> Result<String, ProtoError> {
-        let text = self.text(element)?;
-        let trimmed = text.trim();
-        Ok(if trimmed.len() == text.len() {
-            text
-        } else {
-            trimmed.to_owned()
+        Ok(self.trimmed_str(element)?.into_owned())
+    }
+
+    /// The text of `element`, trimmed, without a copy when it can be borrowed: for values
+    /// that are parsed rather than kept.
+    pub(crate) fn trimmed_str(
+        &mut self,
+        element: &Element<'_>,
+    ) -> Result<Cow<'a, str>, ProtoError> {
+        Ok(match self.text_cow(element)? {
+            Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+            Cow::Owned(text) => {
+                let trimmed = text.trim();
+                if trimmed.len() == text.len() {
+                    Cow::Owned(text)
+                } else {
+                    Cow::Owned(trimmed.to_owned())
+                }
+            }
         })
     }
 
@@ -167,7 +205,7 @@ impl<'a> XmlReader<'a> {
         name: &'static str,
         reason: &'static str,
     ) -> Result<T, ProtoError> {
-        let text = self.trimmed(element)?;
+        let text = self.trimmed_str(element)?;
         text.parse()
             .map_err(|_| ProtoError::invalid(name, &text, reason))
     }
@@ -178,7 +216,7 @@ impl<'a> XmlReader<'a> {
         element: &Element<'_>,
         name: &'static str,
     ) -> Result<bool, ProtoError> {
-        let text = self.trimmed(element)?;
+        let text = self.trimmed_str(element)?;
         parse_bool(&text).ok_or_else(|| ProtoError::invalid(name, &text, "expected true or false"))
     }
 
@@ -189,7 +227,7 @@ impl<'a> XmlReader<'a> {
         }
         let mut depth = 0usize;
         loop {
-            let (_, event) = self.event()?;
+            let event = self.bookkeeping_event()?;
             match event {
                 Event::Start(_) => depth += 1,
                 Event::End(_) if depth == 0 => return Ok(()),
@@ -206,7 +244,7 @@ impl<'a> XmlReader<'a> {
     /// Checks that nothing but whitespace, comments and processing instructions follows the root.
     pub(crate) fn finish(&mut self) -> Result<(), ProtoError> {
         loop {
-            let (_, event) = self.event()?;
+            let event = self.bookkeeping_event()?;
             match event {
                 Event::Eof => return Ok(()),
                 Event::Text(text) if is_whitespace(&text) => {}
@@ -216,28 +254,52 @@ impl<'a> XmlReader<'a> {
         }
     }
 
-    fn event(&mut self) -> Result<(Ns, Event<'a>), ProtoError> {
+    /// The element a start tag opens, its namespace resolved.
+    fn element(&self, start: BytesStart<'a>, empty: bool) -> Element<'a> {
+        let qname = start.name().0.as_bytes();
+        // The prefix ends at the last colon, the local name starts after the first.
+        let (ns, local_start) = match qname.iter().rposition(|&b| b == b':') {
+            None => (self.resolve(b""), 0),
+            Some(last) => (
+                self.resolve(qname.get(..last).unwrap_or_default()),
+                qname.iter().position(|&b| b == b':').map_or(0, |c| c + 1),
+            ),
+        };
+        Element {
+            start,
+            ns,
+            empty,
+            local_start,
+        }
+    }
+
+    /// The next event, with the depth and the namespace declarations in scope kept up to date.
+    #[inline(always)]
+    fn bookkeeping_event(&mut self) -> Result<Event<'a>, ProtoError> {
+        if self.empty_open {
+            self.empty_open = false;
+            self.leave();
+        }
         let event = self
             .inner
             .read_event()
             .map_err(|error| ProtoError::xml(self.inner.error_position(), error))?;
-        let ns = match &event {
-            Event::Start(start) | Event::Empty(start) => {
+        match &event {
+            Event::Start(start) => {
                 self.depth += 1;
                 self.declare(start)?;
-                let ns = self.resolve(start.name().0);
-                if matches!(event, Event::Empty(_)) {
-                    self.leave();
-                }
-                ns
             }
-            Event::End(_) => {
-                self.leave();
-                Ns::Other
+            Event::Empty(start) => {
+                self.depth += 1;
+                self.declare(start)?;
+                // It closes at once, but its own name is resolved with its declarations in
+                // scope: they go out of scope when the next event is read.
+                self.empty_open = true;
             }
-            _ => Ns::Other,
-        };
-        Ok((ns, event))
+            Event::End(_) => self.leave(),
+            _ => {}
+        }
+        Ok(event)
     }
 
     /// Records the `xmlns` / `xmlns:p` declarations of a start tag.
@@ -266,13 +328,13 @@ impl<'a> XmlReader<'a> {
         Ok(())
     }
 
-    /// The namespace of a qualified name, from the declarations in scope.
-    fn resolve(&self, qname: &str) -> Ns {
-        let prefix = qname.rsplit_once(':').map_or("", |(prefix, _)| prefix);
+    /// The namespace bound to `prefix` (empty: the default namespace) by the declarations in
+    /// scope.
+    fn resolve(&self, prefix: &[u8]) -> Ns {
         self.scopes
             .iter()
             .rev()
-            .find(|(_, p, _)| &**p == prefix)
+            .find(|(_, p, _)| same_bytes(p.as_bytes(), prefix))
             .map_or(Ns::Other, |(_, _, ns)| *ns)
     }
 
@@ -294,16 +356,6 @@ impl<'a> XmlReader<'a> {
 }
 
 impl<'a> Element<'a> {
-    fn new(start: BytesStart<'a>, ns: Ns, empty: bool) -> Self {
-        let local_start = start.name().0.find(':').map_or(0, |colon| colon + 1);
-        Self {
-            start,
-            ns,
-            empty,
-            local_start,
-        }
-    }
-
     /// The local name (without prefix).
     pub(crate) fn local(&self) -> &str {
         self.start
@@ -316,11 +368,16 @@ impl<'a> Element<'a> {
     /// The local name, for values that keep it and write it back as an element name: it must
     /// be a plain XML name (letters, digits, `-`, `_`, `.`, not starting with a digit).
     pub(crate) fn name(&self) -> Result<String, ProtoError> {
+        self.plain_name().map(str::to_owned)
+    }
+
+    /// [`name`](Self::name), borrowed: for names that are matched rather than kept.
+    pub(crate) fn plain_name(&self) -> Result<&str, ProtoError> {
         let local = self.local();
         let mut chars = local.chars();
         let valid_start = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
         if valid_start && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-            Ok(local.to_owned())
+            Ok(local)
         } else {
             Err(ProtoError::invalid(
                 "element name",
@@ -342,15 +399,52 @@ impl<'a> Element<'a> {
     }
 
     /// The values of two attributes, in one pass over the tag.
+    ///
+    /// Tags written plainly (`name="value"` or `name='value'`, nothing around the `=`) are read
+    /// here, without quick-xml's attribute iterator and the allocation its duplicate check
+    /// makes for every tag. Anything else, and tags with many attributes, go to quick-xml's
+    /// iterator with its check, so the values and errors are the ones it gives.
     pub(crate) fn attrs(&self, locals: [&str; 2]) -> Result<[Option<String>; 2], ProtoError> {
         let mut found = [None, None];
-        if self.start.attributes_raw().is_empty() {
+        let raw = self.start.attributes_raw();
+        if raw.is_empty() {
             return Ok(found);
         }
+        let tag: &str = &self.start;
+        let mut seen = SeenNames::default();
+        let mut rest = raw;
+        loop {
+            rest = rest.trim_start_matches(is_xml_space);
+            if rest.is_empty() {
+                return Ok(found);
+            }
+            let Some((name, value, after)) = plain_attribute(rest) else {
+                return self.attrs_checked(locals);
+            };
+            if !seen
+                .insert(tag, name)
+                .map_err(|error| ProtoError::xml(0, error))?
+            {
+                return self.attrs_checked(locals);
+            }
+            let local = local_part(name);
+            if let Some(i) = locals.iter().position(|l| *l == local) {
+                found[i] = Some(attribute_value(&Attribute {
+                    key: QName(name),
+                    value: Cow::Borrowed(value),
+                })?);
+            }
+            rest = after;
+        }
+    }
+
+    /// [`attrs`](Self::attrs) with quick-xml's duplicate check.
+    #[cold]
+    fn attrs_checked(&self, locals: [&str; 2]) -> Result<[Option<String>; 2], ProtoError> {
+        let mut found = [None, None];
         for attribute in self.start.attributes() {
             let attribute = attribute.map_err(|error| ProtoError::xml(0, error))?;
-            let name = attribute.key.0;
-            let name = name.rsplit_once(':').map_or(name, |(_, local)| local);
+            let name = local_part(attribute.key.0);
             if let Some(i) = locals.iter().position(|l| *l == name) {
                 found[i] = Some(attribute_value(&attribute)?);
             }
@@ -374,12 +468,76 @@ impl<'a> Element<'a> {
     }
 }
 
+/// The attribute names of one tag seen so far, to find a duplicate without allocating.
+/// A tag with more names than it holds goes to quick-xml's check, which stays linear in the
+/// number of attributes (hostile tags with thousands of them).
+#[derive(Default)]
+struct SeenNames<'t> {
+    names: [&'t str; 8],
+    len: usize,
+}
+
+impl<'t> SeenNames<'t> {
+    /// Records `name`, a slice of `tag`. A name seen before is the error quick-xml's own check
+    /// gives, with the same positions (offsets in the tag); `Ok(false)` when the tag has more
+    /// names than this holds.
+    fn insert(&mut self, tag: &str, name: &'t str) -> Result<bool, AttrError> {
+        let seen = self.names.get(..self.len).unwrap_or_default();
+        if let Some(previous) = seen.iter().find(|p| **p == name) {
+            let offset = |s: &str| (s.as_ptr() as usize).wrapping_sub(tag.as_ptr() as usize);
+            return Err(AttrError::Duplicated(offset(name), offset(previous)));
+        }
+        let Some(slot) = self.names.get_mut(self.len) else {
+            return Ok(false);
+        };
+        *slot = name;
+        self.len += 1;
+        Ok(true)
+    }
+}
+
+/// Splits `name="value"` (or with `'`) off the front of `text`, which starts with the name:
+/// `None` for anything written otherwise (no `=` right after the name, white space before the
+/// quote, no closing quote, an empty name).
+fn plain_attribute(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let eq = bytes
+        .iter()
+        .position(|&b| b == b'=' || is_xml_space(char::from(b)))?;
+    if eq == 0 || bytes.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let quote = *bytes.get(eq + 1).filter(|&&q| q == b'"' || q == b'\'')?;
+    let value_start = eq + 2;
+    let len = memchr::memchr(quote, bytes.get(value_start..)?)?;
+    Some((
+        text.get(..eq)?,
+        text.get(value_start..value_start + len)?,
+        text.get(value_start + len + 1..)?,
+    ))
+}
+
+/// XML white space, as quick-xml's attribute reader knows it.
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The local part of an attribute's name (after the last colon).
+fn local_part(name: &str) -> &str {
+    match name.as_bytes().iter().rposition(|&b| b == b':') {
+        Some(colon) => name.get(colon + 1..).unwrap_or_default(),
+        None => name,
+    }
+}
+
 /// An attribute's value: as written when it holds no reference or white space to
 /// normalise (the common case, no copy of the work), else normalised per XML 1.0.
-fn attribute_value(
-    attribute: &quick_xml::events::attributes::Attribute<'_>,
-) -> Result<String, ProtoError> {
+fn attribute_value(attribute: &Attribute<'_>) -> Result<String, ProtoError> {
     let raw: &str = &attribute.value;
+    if !any_special(raw.as_bytes(), b'&') {
+        // Nothing to resolve or normalise, and no character to refuse.
+        return Ok(raw.to_owned());
+    }
     let plain = !raw
         .bytes()
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'));
@@ -411,23 +569,61 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 /// line feed and carriage return, and no U+FFFE / U+FFFF.
 fn is_xml_text(text: &str) -> bool {
     let bytes = text.as_bytes();
-    // A branch-free scan for any control byte first (vectorised); the exact check only runs
-    // when there is one.
-    let any_control = bytes.iter().fold(false, |acc, &b| acc | (b < 0x20));
-    let controls_ok = !any_control
-        || bytes
-            .iter()
-            .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
-    controls_ok
-        && (memchr::memchr(0xEF, bytes).is_none() || !text.contains(['\u{FFFE}', '\u{FFFF}']))
+    if !any_special(bytes, 0) {
+        return true;
+    }
+    let controls_ok = bytes
+        .iter()
+        .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r');
+    controls_ok && !has_noncharacter(text)
 }
 
-fn push_cow(out: &mut String, text: Cow<'_, str>) {
-    if out.is_empty() {
-        *out = text.into_owned();
-    } else {
-        out.push_str(&text);
+/// Whether `text` holds U+FFFE or U+FFFF, which XML does not allow (both start with `0xEF`).
+fn has_noncharacter(text: &str) -> bool {
+    memchr::memchr(0xEF, text.as_bytes()).is_some() && text.contains(['\u{FFFE}', '\u{FFFF}'])
+}
+
+/// Whether any byte needs a closer look: a control character (below 0x20, among them the line
+/// ends), `0xEF` (the first byte of U+FFFE and U+FFFF), or `extra`. Eight bytes at a time
+/// with the usual bit tricks: one pass, where the byte loop would not be vectorised.
+fn any_special(bytes: &[u8], extra: u8) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// Whether a byte of `x` is zero (exact as a yes/no test).
+    fn zero_byte(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
     }
+    let extra_splat = ONES * u64::from(extra);
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            continue;
+        };
+        let x = u64::from_ne_bytes(word);
+        // A byte below 0x20 (exact as a yes/no test, as `zero_byte`), `extra`, or 0xEF.
+        found |= (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | zero_byte(x ^ extra_splat)
+            | zero_byte(x ^ (ONES * 0xEF));
+    }
+    found != 0
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b < 0x20 || b == extra || b == 0xEF)
+}
+
+fn push_cow<'a>(out: &mut Cow<'a, str>, text: Cow<'a, str>) {
+    if out.is_empty() {
+        *out = text;
+    } else {
+        out.to_mut().push_str(&text);
+    }
+}
+
+/// Byte equality, written out: prefixes are a few bytes, shorter than a call to `memcmp`.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 fn is_whitespace(text: &str) -> bool {
@@ -442,5 +638,48 @@ fn predefined_entity(name: &str) -> Option<char> {
         "quot" => Some('"'),
         "apos" => Some('\''),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time scan agrees with the byte loop for every byte value at every
+    /// position of a word and of the tail, next to every other kind of byte.
+    #[test]
+    fn any_special_matches_the_byte_loop() {
+        let naive =
+            |bytes: &[u8], extra: u8| bytes.iter().any(|&b| b < 0x20 || b == extra || b == 0xEF);
+        for extra in [0, b'&'] {
+            for len in [1, 7, 8, 9, 16, 19] {
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        for fill in [b'a', 0x7F, 0x80, 0xFF, 0x20, 0xF0] {
+                            let mut bytes = vec![fill; len];
+                            bytes[at] = byte;
+                            assert_eq!(
+                                any_special(&bytes, extra),
+                                naive(&bytes, extra),
+                                "{bytes:?} with {extra}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_attributes_split_as_quick_xml_reads_them() {
+        assert_eq!(
+            plain_attribute("Id=\"a b\" ChangeKey='c'"),
+            Some(("Id", "a b", " ChangeKey='c'"))
+        );
+        assert_eq!(plain_attribute("Id='x\"y'"), Some(("Id", "x\"y", "")));
+        // Anything else is left to quick-xml.
+        for other in ["Id = \"a\"", "Id=\"a", "Id=a", "=\"a\"", "Id", "Id= \"a\""] {
+            assert_eq!(plain_attribute(other), None, "{other}");
+        }
     }
 }
