@@ -249,3 +249,47 @@ async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
     let error = SqliteStore::open(&other, key()).await.unwrap_err();
     assert!(matches!(error, StoreError::NotBems { .. }), "{error:?}");
 }
+
+/// A node holding more mailboxes than one slice of a renewal (2,000) renews them all, and
+/// only its own.
+#[tokio::test]
+async fn a_renewal_larger_than_a_slice_renews_every_lease_and_only_the_nodes_own() {
+    use bems_store::Leases as _;
+    let store = SqliteStore::in_memory(key()).await.expect("store");
+    let mailboxes = 4_500;
+    for i in 0..mailboxes {
+        let record = MailboxRecord {
+            tenant: contoso(),
+            mailbox: format!("u{i}@contoso.com"),
+            ews_url: None,
+            grouping: None,
+            watermark: None,
+        };
+        store.upsert_mailbox(&record).await.expect("mailbox");
+    }
+    let lease = std::time::Duration::from_secs(30);
+    let other = NodeId::new("node-b").expect("node");
+    let theirs = store.claim(&other, lease, 100).await.expect("claimed");
+    let ours = store
+        .claim(&node(), lease, mailboxes)
+        .await
+        .expect("claimed");
+    assert_eq!(theirs.len() + ours.len(), mailboxes);
+    let renewed = store.renew(&node(), lease).await.expect("renewed");
+    assert_eq!(renewed.len(), ours.len(), "every lease renewed");
+    let mut expected: Vec<(TenantId, String)> = ours
+        .iter()
+        .map(|r| (r.tenant.clone(), r.mailbox.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(renewed, expected, "ours, by tenant then mailbox");
+    // Renewed again at once: the same, not twice as many.
+    assert_eq!(
+        store.renew(&node(), lease).await.expect("renewed"),
+        expected
+    );
+    assert_eq!(
+        store.renew(&other, lease).await.expect("renewed").len(),
+        100
+    );
+}

@@ -1,5 +1,6 @@
 //! [`Leases`] for [`SqliteStore`]: input checked (mailboxes lower-cased) here, the SQL on the
-//! store's thread, timed by the system clock read there when the operation runs.
+//! store's thread, timed by the system clock read there when the operation runs (a renewal,
+//! which runs in slices, reads it once before the first).
 
 use std::time::Duration;
 
@@ -9,6 +10,10 @@ use super::{SqliteStore, leases, nodes, now_ms};
 use crate::cluster::{check_beat, node_record, sql_limit, ttl_ms};
 use crate::model::{MailboxRecord, TenantId};
 use crate::{Leases, NodeBeat, NodeId, NodeRecord, StoreError, check};
+
+/// Leases renewed per call of the store's thread: a slice takes a few milliseconds, and the
+/// outbox's writes queued meanwhile go between slices.
+const RENEW_SLICE: usize = 2_000;
 
 #[async_trait]
 impl Leases for SqliteStore {
@@ -44,12 +49,23 @@ impl Leases for SqliteStore {
         let record = node_record(node);
         let ttl = ttl_ms(OP, &record, ttl)?;
         let node = node.to_string();
-        self.call(
-            OP,
-            || record,
-            move |c| leases::renew(c, &node, ttl, now_ms()),
-        )
-        .await
+        // Every slice renews to the same deadline; the mailboxes held are read at the end.
+        let now = now_ms();
+        loop {
+            let slice = node.clone();
+            let renewed = self
+                .call(
+                    OP,
+                    || record.clone(),
+                    move |c| leases::renew_slice(c, &slice, ttl, now, RENEW_SLICE as i64),
+                )
+                .await?;
+            if renewed < RENEW_SLICE {
+                break;
+            }
+        }
+        self.call(OP, || record, move |c| leases::renewed(c, &node, ttl, now))
+            .await
     }
 
     async fn claim(

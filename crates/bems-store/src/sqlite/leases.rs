@@ -51,17 +51,38 @@ pub(super) fn claim(
     Ok(claimed)
 }
 
-/// Renews `node`'s unexpired leases; the mailboxes it holds, by tenant then mailbox.
-pub(super) fn renew(
+/// Renews at most `limit` of `node`'s unexpired leases not renewed yet at `now_ms` (those
+/// whose lease ends before `now_ms + ttl_ms`); how many it renewed. A renewal goes slice by
+/// slice ([`SqliteStore`](super::SqliteStore)'s `renew`), so that the store's one thread
+/// serves the other operations (the outbox's writes) between slices instead of waiting for
+/// 100,000 rows at once.
+pub(super) fn renew_slice(
+    conn: &Connection,
+    node: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+    limit: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE mailboxes SET lease_until_ms = ?2 + ?3, leased_at_ms = ?2
+         WHERE (tenant, mailbox) IN (
+             SELECT tenant, mailbox FROM mailboxes
+             WHERE holder = ?1 AND lease_until_ms > ?2 AND lease_until_ms < ?2 + ?3
+             LIMIT ?4)",
+    )?
+    .execute(params![node, now_ms, ttl_ms, limit])
+}
+
+/// The mailboxes `node` holds once its leases were renewed at `now_ms` (a lease ending at
+/// `now_ms + ttl_ms` or later), by tenant then mailbox.
+pub(super) fn renewed(
     conn: &Connection,
     node: &str,
     ttl_ms: i64,
     now_ms: i64,
 ) -> rusqlite::Result<Vec<(TenantId, String)>> {
     let mut statement = conn.prepare_cached(
-        "UPDATE mailboxes SET lease_until_ms = ?2 + ?3, leased_at_ms = ?2
-         WHERE holder = ?1 AND lease_until_ms > ?2
-         RETURNING tenant, mailbox",
+        "SELECT tenant, mailbox FROM mailboxes WHERE holder = ?1 AND lease_until_ms >= ?2 + ?3",
     )?;
     let rows = statement.query_map(params![node, now_ms, ttl_ms], |row| {
         Ok((tenant_id(row, 0)?, row.get::<_, String>(1)?))
