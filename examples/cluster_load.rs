@@ -21,10 +21,12 @@ use std::time::{Duration, Instant};
 
 use bems::service::server::{self, Running};
 use bems::settings::{ServiceSettings, SubscriptionMode};
-use bems::store::model::{MailboxRecord, NewDevice, Platform, TenantId};
-use bems::store::{PostgresStore, Store, StoreKey};
-use bems_demo::{self as demo, TENANT, World};
-use futures_util::StreamExt as _;
+use bems::store::PostgresStore;
+use bems::store::model::Platform;
+use bems_demo::{self as demo, World};
+
+#[path = "common/seed.rs"]
+mod seed;
 
 /// The lease: how long a killed node's mailboxes wait for the others.
 const LEASE_SECONDS: u32 = 6;
@@ -137,13 +139,13 @@ fn main() {
         ))
         .expect("world");
     let started = Instant::now();
-    let key = world
-        .settings
-        .store
-        .key_bytes()
-        .expect("the demo's key is well formed")
-        .expect("the demo has a store key");
-    runtime.block_on(populate(&database, StoreKey::from_bytes(*key), mailboxes));
+    let devices: Vec<(String, String)> = (0..mailboxes).map(|i| (address(i), token(i))).collect();
+    runtime.block_on(async {
+        let store = PostgresStore::connect(&database, seed::store_key(&world))
+            .await
+            .expect("store");
+        seed::seed(Arc::new(store), &devices, Platform::Fcm, "com.contoso.mail").await;
+    });
     eprintln!(
         "{mailboxes} devices and mailboxes stored in {:.1?}",
         started.elapsed()
@@ -280,38 +282,4 @@ fn main() {
         node.kill();
     }
     drop(scratch);
-}
-
-/// Writes one device per mailbox and the mailboxes (not yet located) to the store.
-async fn populate(database: &str, key: StoreKey, mailboxes: usize) {
-    let store: Arc<dyn Store> =
-        Arc::new(PostgresStore::connect(database, key).await.expect("store"));
-    let tenant = TenantId::new(TENANT).expect("tenant");
-    let written = futures_util::stream::iter(0..mailboxes)
-        .map(|i| {
-            let (store, tenant) = (Arc::clone(&store), tenant.clone());
-            async move {
-                let device = NewDevice {
-                    tenant: tenant.clone(),
-                    mailbox: address(i),
-                    platform: Platform::Fcm,
-                    token: token(i),
-                    app_id: "com.contoso.mail".into(),
-                    locale: "en".into(),
-                };
-                store.register_device(&device, 10).await.expect("device");
-                let record = MailboxRecord {
-                    tenant,
-                    mailbox: address(i),
-                    ews_url: None,
-                    grouping: None,
-                    watermark: None,
-                };
-                store.upsert_mailbox(&record).await.expect("mailbox");
-            }
-        })
-        .buffer_unordered(16)
-        .count()
-        .await;
-    assert_eq!(written, mailboxes);
 }

@@ -23,6 +23,8 @@
 
 mod measure;
 mod process;
+#[path = "../common/seed.rs"]
+mod seed;
 
 use std::time::{Duration, Instant};
 

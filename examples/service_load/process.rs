@@ -14,12 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bems::store::model::{MailboxRecord, NewDevice, Platform, TenantId};
-use bems::store::{SqliteStore, Store, StoreKey};
-use bems_demo::{self as demo, ADMIN_TOKEN, STORE_KEY, TENANT, TOPIC, World};
-use futures_util::StreamExt as _;
+use bems::store::SqliteStore;
+use bems::store::model::Platform;
+use bems_demo::{self as demo, ADMIN_TOKEN, STORE_KEY, TOPIC, World};
 
 use crate::measure::{self, mib};
+use crate::seed;
 
 /// How long the resident set is sampled while nothing happens.
 const QUIET: Duration = Duration::from_secs(15);
@@ -182,43 +182,6 @@ fn scenario(mailboxes: usize) -> exchange_sim::Scenario {
     scenario
 }
 
-/// Writes one APNs device and its mailbox per user, 16 at a time, with progress.
-async fn seed(path: &Path, key: StoreKey, mailboxes: &[(String, String)]) {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path, key).await.expect("store"));
-    let tenant = TenantId::new(TENANT).expect("tenant");
-    let mut written = 0usize;
-    let mut writes = futures_util::stream::iter(mailboxes)
-        .map(|(mailbox, token)| {
-            let (store, tenant) = (Arc::clone(&store), tenant.clone());
-            async move {
-                let device = NewDevice {
-                    tenant: tenant.clone(),
-                    mailbox: mailbox.clone(),
-                    platform: Platform::Apns,
-                    token: token.clone(),
-                    app_id: TOPIC.into(),
-                    locale: "en".into(),
-                };
-                store.register_device(&device, 10).await.expect("device");
-                let record = MailboxRecord {
-                    tenant,
-                    mailbox: mailbox.clone(),
-                    ews_url: None,
-                    grouping: None,
-                    watermark: None,
-                };
-                store.upsert_mailbox(&record).await.expect("mailbox");
-            }
-        })
-        .buffer_unordered(16);
-    while writes.next().await.is_some() {
-        written += 1;
-        if written.is_multiple_of(20_000) {
-            eprintln!("  {written} devices stored");
-        }
-    }
-}
-
 pub(crate) async fn run(mailboxes: usize, mails: usize, rate: u64) {
     let started = Instant::now();
     let world = World::with_scenario(
@@ -253,14 +216,10 @@ pub(crate) async fn run(mailboxes: usize, mails: usize, rate: u64) {
         .map(|i| (demo::user_address(i), format!("{:064x}", i + 1)))
         .collect();
     let seeding = Instant::now();
-    let key = world
-        .settings
-        .store
-        .key_bytes()
-        .expect("the demo's key is well formed")
-        .expect("the demo has a store key");
-    let path = world.settings.store.path.clone();
-    seed(&path, StoreKey::from_bytes(*key), &users).await;
+    let store = SqliteStore::open(&world.settings.store.path, seed::store_key(&world))
+        .await
+        .expect("store");
+    seed::seed(Arc::new(store), &users, Platform::Apns, TOPIC).await;
     eprintln!("{mailboxes} devices stored in {:.1?}", seeding.elapsed());
     let mut serve = Serve::start(&config, mailboxes, world.dir.path().join("bems.log"));
     let starting = Instant::now();
