@@ -157,24 +157,30 @@ impl Group {
                     .insert(member.smtp.to_ascii_lowercase(), member);
             }
             Command::Remove(smtp) => {
-                if let Some(member) = self.members.remove(&smtp.to_ascii_lowercase()) {
-                    let _ = self.unsubscribe(&member);
+                if let Some(member) = self.members.remove(&smtp.to_ascii_lowercase())
+                    && let Some(call) = self.unsubscribing(&member)
+                {
+                    tokio::spawn(call.run());
                 }
             }
             Command::Wake => {}
             Command::Stop(done) => {
+                // One task for the group's calls, PARALLEL at a time: a stopping watcher of
+                // 100,000 mailboxes does not make 100,000 tasks at once.
                 let members = std::mem::take(&mut self.members);
-                let calls: Vec<_> = members
+                let calls: Vec<Unsubscribing> = members
                     .values()
                     .filter_map(|member| {
                         member.state().removed = true;
-                        self.unsubscribe(member)
+                        self.unsubscribing(member)
                     })
                     .collect();
                 tokio::spawn(async move {
-                    for call in calls {
-                        let _ = call.await;
-                    }
+                    futures_util::stream::iter(calls)
+                        .map(Unsubscribing::run)
+                        .buffer_unordered(PARALLEL)
+                        .count()
+                        .await;
                     let _ = done.send(());
                 });
             }
@@ -486,28 +492,18 @@ impl Group {
         self.core.relocate(Arc::clone(member), reason);
     }
 
-    /// Unsubscribes a removed member, in the background; the call's task, if one was made.
-    fn unsubscribe(&self, member: &Arc<Member>) -> Option<tokio::task::JoinHandle<()>> {
+    /// The call that unsubscribes a removed member, if it has a subscription.
+    fn unsubscribing(&self, member: &Arc<Member>) -> Option<Unsubscribing> {
         let id = member.state().subscription.take()?;
         self.core.forget_push(&id);
-        let core = Arc::clone(&self.core);
-        let url = Arc::clone(&self.url);
-        let cookie = self.cookie.clone();
-        let anchor = self.anchor();
-        let smtp = Arc::clone(&member.smtp);
-        Some(tokio::spawn(async move {
-            let anchor = if anchor.is_empty() { &smtp } else { &anchor };
-            let target = Target {
-                url: &url,
-                act_as: &smtp,
-                anchor,
-                cookie: cookie.as_deref(),
-            };
-            match core.ews.call(target, &Unsubscribe::new(id)).await {
-                Ok(_) => tracing::debug!(mailbox = %smtp, "unsubscribed"),
-                Err(error) => tracing::debug!(mailbox = %smtp, %error, "unsubscribe failed"),
-            }
-        }))
+        Some(Unsubscribing {
+            core: Arc::clone(&self.core),
+            url: Arc::clone(&self.url),
+            cookie: self.cookie.clone(),
+            anchor: self.anchor(),
+            smtp: Arc::clone(&member.smtp),
+            id,
+        })
     }
 
     /// When the next failed member is due for another try.
@@ -677,5 +673,35 @@ impl Drop for Subscribing<'_> {
         self.0
             .subscribing
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An `Unsubscribe` to send: what it needs, and nothing of the call's own state until it runs.
+struct Unsubscribing {
+    core: Arc<Core>,
+    url: Arc<Url>,
+    cookie: Option<String>,
+    anchor: Arc<str>,
+    smtp: Arc<str>,
+    id: SubscriptionId,
+}
+
+impl Unsubscribing {
+    async fn run(self) {
+        let anchor = if self.anchor.is_empty() {
+            &self.smtp
+        } else {
+            &self.anchor
+        };
+        let target = Target {
+            url: &self.url,
+            act_as: &self.smtp,
+            anchor,
+            cookie: self.cookie.as_deref(),
+        };
+        match self.core.ews.call(target, &Unsubscribe::new(self.id)).await {
+            Ok(_) => tracing::debug!(mailbox = %self.smtp, "unsubscribed"),
+            Err(error) => tracing::debug!(mailbox = %self.smtp, %error, "unsubscribe failed"),
+        }
     }
 }
