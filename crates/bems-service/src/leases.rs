@@ -151,9 +151,10 @@ impl Service {
         Ok(claimed.filter(|record| node.take(record)))
     }
 
-    /// Records `records` as held here and watches those with devices (read once per tenant,
-    /// not once per mailbox: a node taking thousands at once keeps its rounds short). A
-    /// mailbox without devices is held but not watched.
+    /// Records `records` as held here and watches those with devices (the tenant's mailboxes
+    /// with devices read once per tenant, not once per mailbox, and not every device: a node
+    /// taking thousands at once keeps its rounds short and small). A mailbox without devices
+    /// is held but not watched.
     async fn take_and_watch(&self, records: Vec<MailboxRecord>) {
         let taken: Vec<MailboxRecord> = records
             .into_iter()
@@ -162,12 +163,10 @@ impl Service {
         let tenants: BTreeSet<&TenantId> = taken.iter().map(|r| &r.tenant).collect();
         let mut with_devices: HashSet<MailboxKey> = HashSet::new();
         for tenant in tenants {
-            match self.store.devices(tenant).await {
-                Ok(devices) => with_devices.extend(
-                    devices
-                        .into_iter()
-                        .map(|d| (tenant.clone(), d.device.mailbox)),
-                ),
+            match self.store.mailboxes_with_devices(tenant).await {
+                Ok(mailboxes) => {
+                    with_devices.extend(mailboxes.into_iter().map(|m| (tenant.clone(), m)));
+                }
                 Err(error) => {
                     tracing::warn!(%tenant, %error, "devices not readable; every mailbox taken is watched");
                     with_devices.extend(

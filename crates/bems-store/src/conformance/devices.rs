@@ -4,7 +4,8 @@ use super::{contoso, new_device};
 use crate::model::{PendingPush, Platform, TenantId};
 use crate::{Store, StoreError};
 
-/// Devices are found by mailbox (lower-cased, in the order registered) and by tenant, and counted.
+/// Devices are found by mailbox (lower-cased, in the order registered) and by tenant, and counted;
+/// a tenant's mailboxes with devices are listed once each.
 pub async fn devices_are_found_by_mailbox_and_tenant(store: Arc<dyn Store>) {
     let alice = store
         .register_device(&new_device("Alice@Contoso.com", "t1"), 10)
@@ -29,7 +30,19 @@ pub async fn devices_are_found_by_mailbox_and_tenant(store: Arc<dyn Store>) {
         vec![alice, android, bob]
     );
     assert_eq!(store.device_count().await.unwrap(), 3);
+    assert_eq!(
+        store.mailboxes_with_devices(&contoso()).await.unwrap(),
+        vec!["alice@contoso.com", "bob@contoso.com"],
+        "each mailbox once, sorted"
+    );
     let other = TenantId::new("fabrikam").unwrap();
+    assert!(
+        store
+            .mailboxes_with_devices(&other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .devices_for(&other, "alice@contoso.com")

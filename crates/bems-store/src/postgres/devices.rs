@@ -152,6 +152,19 @@ impl DeviceStore for PostgresStore {
         settle(OP, record, result)
     }
 
+    async fn mailboxes_with_devices(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
+        const OP: &str = "list mailboxes with devices";
+        let record = format!("of tenant {tenant}");
+        let client = self.client(OP, &record).await?;
+        let result = async {
+            let sql = "SELECT DISTINCT mailbox FROM devices WHERE tenant = $1 ORDER BY mailbox";
+            let rows = client.query(sql, &[&tenant.as_str()]).await?;
+            rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+        }
+        .await;
+        settle(OP, record, result)
+    }
+
     async fn device_count(&self) -> Result<u64, StoreError> {
         const OP: &str = "count devices";
         let client = self.client(OP, "").await?;

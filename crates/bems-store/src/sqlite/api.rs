@@ -234,6 +234,16 @@ impl DeviceStore for SqliteStore {
         .await
     }
 
+    async fn mailboxes_with_devices(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
+        let id = tenant.to_string();
+        self.call(
+            "list mailboxes with devices",
+            || format!("of tenant {tenant}"),
+            move |c| devices::mailboxes_of_tenant(c, &id),
+        )
+        .await
+    }
+
     async fn device_count(&self) -> Result<u64, StoreError> {
         self.call("count devices", String::new, |c| devices::count(c))
             .await

@@ -116,6 +116,17 @@ pub(super) fn for_tenant(conn: &Connection, tenant: &str) -> rusqlite::Result<Ve
     rows.collect()
 }
 
+pub(super) fn mailboxes_of_tenant(
+    conn: &Connection,
+    tenant: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT DISTINCT mailbox FROM devices WHERE tenant = ?1 ORDER BY mailbox",
+    )?;
+    let rows = statement.query_map([tenant], |row| row.get(0))?;
+    rows.collect()
+}
+
 pub(super) fn count(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT count(*) FROM devices")?
         .query_row([], |row| row.get(0))
