@@ -245,7 +245,7 @@ impl Core {
         let mut registry = lock(&self.registry);
         let registry = &mut *registry;
         let limit = self.settings.group_size;
-        let names = registry.splits.entry(base).or_default();
+        let names = registry.splits.entry(base.clone()).or_default();
         let existing = names.iter().find(|name| {
             registry
                 .groups
@@ -255,13 +255,10 @@ impl Core {
         let name = match existing {
             Some(name) => Arc::clone(name),
             None => {
-                let name: Arc<str> = match names.first() {
-                    None => Arc::from(format!(
-                        "{}|{}",
-                        grouping.as_deref().unwrap_or("-"),
-                        url.as_str()
-                    )),
-                    Some(first) => Arc::from(format!("{first}#{}", names.len() + 1)),
+                let name: Arc<str> = if names.is_empty() {
+                    Arc::from(base)
+                } else {
+                    Arc::from(format!("{base}#{}", names.len() + 1))
                 };
                 names.push(Arc::clone(&name));
                 let (tx, rx) = mpsc::unbounded_channel();
