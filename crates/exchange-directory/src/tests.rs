@@ -277,3 +277,22 @@ async fn ews_without_the_callers_ews_url_fails_before_sending_anything() {
     assert_eq!(error.backend(), "ews");
     assert_eq!(auth.0.load(Ordering::SeqCst), 0);
 }
+
+/// A library user's `max_results` of 0 (bems validates 1 to 100; a library caller may not)
+/// answers with at most one person instead of panicking.
+#[tokio::test]
+async fn a_max_results_of_zero_answers_instead_of_panicking() {
+    let hits = (0..3)
+        .map(|i| person("ews", &format!("user{i}@contoso.com"), &format!("User {i}")))
+        .collect();
+    let settings = DirectorySettings {
+        max_results: 0,
+        ..DirectorySettings::default()
+    };
+    let directory = Directory::new(
+        settings,
+        vec![Arc::new(Scripted::new(BackendKind::Ews, hits))],
+    );
+    let answer = directory.search("a@contoso.com", &query("User"), 5).await;
+    assert_eq!(answer.expect("answered").people.len(), 1);
+}
