@@ -23,6 +23,10 @@ use push_delivery::{
     PushSender,
 };
 
+/// The allocator of the `bems` binary, so the sender is measured as the service runs it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// APNs load generator.
 #[derive(Debug, Parser)]
 struct Args {

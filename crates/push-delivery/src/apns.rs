@@ -5,6 +5,7 @@
 //! <https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns>
 
 mod config;
+mod http2;
 mod jwt;
 mod pool;
 mod request;
@@ -165,63 +166,35 @@ impl ApnsSender {
         }
     }
 
-    async fn exchange(&self, head: http::Request<()>, body: Bytes) -> Answer {
+    async fn exchange(&self, head: http2::Head, body: Bytes) -> Answer {
         let stream = match self.pool.stream().await {
             Ok(stream) => stream,
             Err(detail) => return Answer::Outcome(Outcome::retry(None, "Connection", detail)),
         };
         let conn = &stream.conn;
-        let fail = |error: h2::Error| {
-            if error.is_go_away() || error.is_io() || error.reason().is_none() {
-                conn.kill();
+        let response = match conn.handle().request(head, body).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                return Answer::Outcome(Outcome::retry(None, "Connection", error.to_string()));
             }
-            Answer::Outcome(Outcome::retry(None, "Connection", error.to_string()))
+            Err(_) => {
+                conn.kill();
+                let detail = "the connection ended before the answer";
+                return Answer::Outcome(Outcome::retry(None, "Connection", detail));
+            }
         };
-        let mut sender = match conn.sender().ready().await {
-            Ok(sender) => sender,
-            Err(error) => return fail(error),
-        };
-        let (response, mut send) = match sender.send_request(head, false) {
-            Ok(pair) => pair,
-            Err(error) => return fail(error),
-        };
-        if let Err(error) = send.send_data(body, true) {
-            return fail(error);
-        }
-        let response = match response.await {
-            Ok(response) => response,
-            Err(error) => return fail(error),
-        };
-        let status = response.status().as_u16();
-        let after = retry_after(response.headers().get(http::header::RETRY_AFTER));
-        let id = response
-            .headers()
-            .get("apns-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // Read to the end of the stream, even an empty one: a response dropped before its
-        // END_STREAM makes h2 reset a stream the server has finished (RST_STREAM(CANCEL)),
-        // which some servers answer with GOAWAY.
-        let bytes = read_to_end(response.into_body()).await;
-        if status == 200 {
+        let after = retry_after(response.headers.get(http::header::RETRY_AFTER));
+        if response.status == 200 {
             conn.proven();
+            let id = response
+                .headers
+                .get("apns-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             return Answer::Outcome(Outcome::Delivered { id });
         }
-        response::classify(status, &bytes, after)
+        response::classify(response.status, &response.body, after)
     }
-}
-
-/// A response body read to its end, its first [`MAX_ERROR_BODY`] bytes kept (the rest is
-/// read and dropped; the attempt's timeout bounds how long).
-async fn read_to_end(mut body: h2::RecvStream) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.data().await {
-        let Ok(chunk) = chunk else { break };
-        let _ = body.flow_control().release_capacity(chunk.len());
-        let room = MAX_ERROR_BODY.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-    bytes
 }
 
 #[async_trait]

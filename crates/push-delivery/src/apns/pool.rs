@@ -13,14 +13,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio_rustls::TlsConnector;
 
+use super::http2::{self, Handle, Options};
 use crate::Error;
+
+/// What the connections keep of APNs responses, and which request headers are unique to a
+/// push (sent without indexing, so they do not push the provider token out of the table).
+const OPTIONS: Options = Options {
+    keep: &["apns-id", "retry-after"],
+    unindexed: &["apns-id", "apns-expiration", "apns-collapse-id"],
+    max_body: super::MAX_ERROR_BODY,
+};
 
 /// Where and how to connect.
 pub(crate) struct Connector {
@@ -49,7 +57,7 @@ pub(crate) struct PoolStats {
 
 /// One HTTP/2 connection.
 pub(crate) struct Conn {
-    send: h2::client::SendRequest<Bytes>,
+    handle: Handle,
     streams: Arc<Semaphore>,
     proven: AtomicBool,
     settings_seen: AtomicBool,
@@ -82,7 +90,7 @@ impl Drop for Stream {
 
 impl Conn {
     pub(crate) fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Relaxed)
+        self.dead.load(Ordering::Relaxed) || self.handle.status().is_closed()
     }
 
     /// Closes the connection: after a GOAWAY, an I/O error, an unanswered PING.
@@ -91,9 +99,9 @@ impl Conn {
         self.driver.abort();
     }
 
-    /// The h2 handle to send on.
-    pub(crate) fn sender(&self) -> h2::client::SendRequest<Bytes> {
-        self.send.clone()
+    /// The handle to send on.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// A push succeeded: the connection may carry its full number of streams, and the
@@ -102,8 +110,10 @@ impl Conn {
         if !self.proven.swap(true, Ordering::Relaxed) {
             self.streams.add_permits(self.max_streams.saturating_sub(1));
         }
-        if !self.settings_seen.swap(true, Ordering::Relaxed) {
-            let server_max = self.send.current_max_send_streams();
+        if !self.settings_seen.load(Ordering::Relaxed)
+            && let Some(server_max) = self.handle.status().server_max_streams()
+        {
+            self.settings_seen.store(true, Ordering::Relaxed);
             if server_max != usize::MAX {
                 self.stats
                     .server_max_streams
@@ -215,17 +225,15 @@ impl Pool {
         let started = Instant::now();
         let span = tracing::debug_span!("apns_connect", host = %c.host, port = c.port);
         let _enter = span.enter();
-        let (send, connection) = tokio::time::timeout(c.connect_timeout, handshake(c))
+        let (handle, connection) = tokio::time::timeout(c.connect_timeout, handshake(c))
             .await
             .map_err(|_| format!("connect to {}:{} timed out", c.host, c.port))??;
         drop(_enter);
-        let mut connection = connection;
-        let ping_pong = connection.ping_pong();
         let dead = Arc::new(AtomicBool::new(false));
         let driver_dead = Arc::clone(&dead);
         let host = c.host.clone();
         let driver = tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            if let Err(error) = connection.run().await {
                 tracing::debug!(%host, %error, "APNs connection closed");
             }
             driver_dead.store(true, Ordering::Relaxed);
@@ -233,7 +241,7 @@ impl Pool {
         .abort_handle();
         let first = if c.prove_first { 1 } else { c.max_streams };
         let conn = Arc::new(Conn {
-            send,
+            handle,
             streams: Arc::new(Semaphore::new(first)),
             proven: AtomicBool::new(!c.prove_first),
             settings_seen: AtomicBool::new(false),
@@ -247,15 +255,12 @@ impl Pool {
         conn.touch();
         self.stats.opened.fetch_add(1, Ordering::Relaxed);
         self.stats.open.fetch_add(1, Ordering::Relaxed);
-        if let Some(ping_pong) = ping_pong {
-            tokio::spawn(keepalive(
-                Arc::downgrade(&conn),
-                ping_pong,
-                c.ping_interval,
-                c.ping_timeout,
-                Arc::clone(&self.stats),
-            ));
-        }
+        tokio::spawn(keepalive(
+            Arc::downgrade(&conn),
+            c.ping_interval,
+            c.ping_timeout,
+            Arc::clone(&self.stats),
+        ));
         tracing::debug!(
             host = %c.host,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -277,8 +282,8 @@ fn live(slot: &Slot) -> Option<Arc<Conn>> {
 }
 
 type Handshake = (
-    h2::client::SendRequest<Bytes>,
-    h2::client::Connection<tokio_rustls::client::TlsStream<TcpStream>, Bytes>,
+    Handle,
+    http2::Connection<tokio_rustls::client::TlsStream<TcpStream>>,
 );
 
 async fn handshake(c: &Connector) -> Result<Handshake, String> {
@@ -307,18 +312,11 @@ async fn handshake(c: &Connector) -> Result<Handshake, String> {
     if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
         return Err(format!("{} did not agree to HTTP/2 (ALPN h2)", c.host));
     }
-    h2::client::Builder::new()
-        .initial_window_size(1 << 20)
-        .initial_connection_window_size(4 << 20)
-        .enable_push(false)
-        .handshake(tls)
-        .await
-        .map_err(|e| format!("HTTP/2 handshake with {}: {e}", c.host))
+    Ok(http2::client(tls, OPTIONS))
 }
 
 async fn keepalive(
     conn: Weak<Conn>,
-    mut ping_pong: h2::PingPong,
     interval: Duration,
     timeout: Duration,
     stats: Arc<PoolStats>,
@@ -333,12 +331,16 @@ async fn keepalive(
             continue;
         }
         stats.pings.fetch_add(1, Ordering::Relaxed);
-        let pong = tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await;
+        let pong = match conn.upgrade() {
+            Some(conn) => conn.handle.ping(),
+            None => return,
+        };
+        let pong = tokio::time::timeout(timeout, pong).await;
         let Some(conn) = conn.upgrade() else { return };
         match pong {
-            Ok(Ok(_)) => conn.touch(),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "APNs PING failed; closing the connection");
+            Ok(Ok(())) => conn.touch(),
+            Ok(Err(_)) => {
+                tracing::debug!("APNs connection ended before its PING was answered");
                 conn.kill();
                 return;
             }

@@ -9,8 +9,10 @@ use a2::request::notification::{
     PushType,
 };
 use bytes::Bytes;
+use http::Method;
 use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
+
+use super::http2::Head;
 
 use crate::{Notification, Outcome, Push, PushKind};
 
@@ -117,46 +119,38 @@ pub(crate) fn payload(push: &Push) -> Result<Bytes, Outcome> {
     Ok(Bytes::from(json))
 }
 
-/// The request head: `POST /3/device/<token>` with the `apns-*` headers.
+/// The request head: `POST /3/device/<token>` with the `apns-*` headers. (The token is
+/// 64 hex digits, checked when the `DeviceToken` was made, so the path needs no encoding.)
 pub(crate) fn head(
     push: &Push,
     authority: &http::uri::Authority,
     topic: &str,
     topic_header: &HeaderValue,
     authorization: Option<HeaderValue>,
-) -> Result<Request<()>, Outcome> {
+) -> Result<Head, Outcome> {
     let options = options(push, topic)?;
-    let uri = Uri::builder()
-        .scheme("https")
-        .authority(authority.clone())
-        .path_and_query(format!("/3/device/{}", push.token.as_str()))
-        .build()
-        .map_err(|e| Outcome::rejected(None, "BadDeviceToken", e.to_string()))?;
-    let mut request = Request::new(());
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    headers.insert(APNS_TOPIC.clone(), topic_header.clone());
+    let mut headers = Vec::with_capacity(7);
+    headers.push((APNS_TOPIC.clone(), topic_header.clone()));
     if let Some(value) = authorization {
-        headers.insert(AUTHORIZATION, value);
+        headers.push((AUTHORIZATION, value));
     }
     if let Some(id) = options.apns_id
         && let Ok(value) = HeaderValue::from_str(id)
     {
-        headers.insert(APNS_ID.clone(), value);
+        headers.push((APNS_ID.clone(), value));
     }
     if let Some(push_type) = options.apns_push_type {
-        headers.insert(APNS_PUSH_TYPE.clone(), push_type_value(push_type));
+        headers.push((APNS_PUSH_TYPE.clone(), push_type_value(push_type)));
     }
     if let Some(priority) = options.apns_priority {
         let value = match priority {
             Priority::Normal => HeaderValue::from_static("5"),
             Priority::High => HeaderValue::from_static("10"),
         };
-        headers.insert(APNS_PRIORITY.clone(), value);
+        headers.push((APNS_PRIORITY.clone(), value));
     }
     if let Some(expiration) = options.apns_expiration {
-        headers.insert(APNS_EXPIRATION.clone(), HeaderValue::from(expiration));
+        headers.push((APNS_EXPIRATION.clone(), HeaderValue::from(expiration)));
     }
     if let Some(collapse_id) = options.apns_collapse_id {
         let value = HeaderValue::from_str(collapse_id.value).map_err(|_| {
@@ -166,9 +160,14 @@ pub(crate) fn head(
                 "apns-collapse-id is not a header value",
             )
         })?;
-        headers.insert(APNS_COLLAPSE_ID.clone(), value);
+        headers.push((APNS_COLLAPSE_ID.clone(), value));
     }
-    Ok(request)
+    Ok(Head {
+        method: Method::POST,
+        authority: authority.clone(),
+        path: format!("/3/device/{}", push.token.as_str()),
+        headers,
+    })
 }
 
 fn push_type_value(push_type: PushType) -> HeaderValue {
@@ -211,16 +210,16 @@ mod tests {
         let topic = HeaderValue::from_static("com.example");
         let req = head(&p, &authority, "com.example", &topic, None).unwrap();
         assert_eq!(
-            req.uri().to_string(),
+            format!("https://{}{}", req.authority, req.path),
             format!("https://api.push.apple.com/3/device/{}", "ab".repeat(32))
         );
-        let h = req.headers();
-        assert_eq!(h["apns-topic"], "com.example");
-        assert_eq!(h["apns-push-type"], "alert");
-        assert_eq!(h["apns-priority"], "10");
-        assert_eq!(h["apns-collapse-id"], "mbx-1");
-        assert_eq!(h["apns-id"], p.id());
-        let expiration: u64 = h["apns-expiration"].to_str().unwrap().parse().unwrap();
+        let h = |name| req.header(name);
+        assert_eq!(h("apns-topic"), "com.example");
+        assert_eq!(h("apns-push-type"), "alert");
+        assert_eq!(h("apns-priority"), "10");
+        assert_eq!(h("apns-collapse-id"), "mbx-1");
+        assert_eq!(h("apns-id"), p.id());
+        let expiration: u64 = h("apns-expiration").to_str().unwrap().parse().unwrap();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -236,11 +235,11 @@ mod tests {
         let authority: http::uri::Authority = "h".parse().unwrap();
         let topic = HeaderValue::from_static("t");
         let req = head(&p, &authority, "t", &topic, None).unwrap();
-        assert_eq!(req.headers()["apns-push-type"], "background");
-        assert_eq!(req.headers()["apns-priority"], "5");
+        assert_eq!(req.header("apns-push-type"), "background");
+        assert_eq!(req.header("apns-priority"), "5");
         let p = push(Notification::background().ttl(Duration::ZERO));
         let req = head(&p, &authority, "t", &topic, None).unwrap();
-        assert_eq!(req.headers()["apns-expiration"], "0");
+        assert_eq!(req.header("apns-expiration"), "0");
     }
 
     #[test]

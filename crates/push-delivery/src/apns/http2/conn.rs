@@ -1,0 +1,891 @@
+//! One client connection, driven by one task that owns the socket.
+//!
+//! Callers hand requests to the task through a channel and wait on a oneshot for the
+//! response; the task writes the requests of a wake-up in one batch, reads every frame that
+//! has arrived, and answers each stream as it ends. Nothing is shared but the channel, so
+//! the cost of a request is an encode, a frame and a hash-map entry.
+//!
+//! What the task holds to, from RFC 9113:
+//! - **Streams:** odd ids, opened in order; no more open at once than the server's
+//!   `SETTINGS_MAX_CONCURRENT_STREAMS` (100 until its SETTINGS arrive). A stream is over
+//!   when the server ends it; the client never resets a stream it has finished sending,
+//!   and a caller that stopped waiting leaves its stream to end on its own.
+//! - **Flow control:** DATA waits for both the connection's and the stream's send window,
+//!   in the order the requests came; we grant the server a 1 MiB window per stream and
+//!   4 MiB for the connection, and renew the connection's as it is used.
+//! - **The server's SETTINGS** are applied and acknowledged; PING is answered; GOAWAY fails
+//!   the streams above its last id as not processed and lets the rest finish; RST_STREAM
+//!   fails its stream (`REFUSED_STREAM` as not processed).
+//! - **Faults** (a frame where it may not be, a bad size, a window overflow, an HPACK
+//!   error) end the connection with GOAWAY and the code the RFC names; a fault confined to
+//!   one stream resets that stream only. Unknown frame types and settings are ignored.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{self, FrameHead, Reason, flag, kind, setting};
+use super::hpack::{Decoder, Encoder, Indexing};
+
+/// The window we grant each stream, announced in our SETTINGS.
+const STREAM_WINDOW: u32 = 1 << 20;
+/// The window we grant the connection; renewed once half is used.
+const CONNECTION_WINDOW: u32 = 4 << 20;
+/// The most frame payload we take (the default: we announce no other).
+const MAX_FRAME: usize = frame::DEFAULT_MAX_FRAME;
+/// The largest header block we put together from CONTINUATION frames.
+const MAX_HEADER_BLOCK: usize = 64 * 1024;
+/// New requests wait while this much is written and not yet sent.
+const WRITE_HIGH: usize = 64 * 1024;
+/// Reading pauses while this much is waiting to be sent (a server that sends without
+/// reading cannot make us buffer without end).
+const WRITE_MAX: usize = 1 << 20;
+/// Streams we open before the server's SETTINGS say how many it takes.
+const STREAMS_BEFORE_SETTINGS: usize = 100;
+/// Rounds of work in one poll before the task yields to others.
+const ROUNDS: usize = 32;
+
+/// A request's head: what an `http::Request` holds, without its maps (the scheme is
+/// https).
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) authority: Authority,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[cfg(test)]
+impl Head {
+    /// The first value of a header (tests).
+    pub(crate) fn header(&self, name: &str) -> &HeaderValue {
+        let found = self.headers.iter().find(|(n, _)| n == name);
+        &found.unwrap_or_else(|| panic!("no {name} header")).1
+    }
+}
+
+/// A response: its status, the headers the connection was asked to keep, and the body
+/// (its first `max_body` bytes).
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Why a request has no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StreamError {
+    /// The server did not process it (GOAWAY below it, `REFUSED_STREAM`, or it was never
+    /// sent): sending it again is safe.
+    #[error("not processed: {0}")]
+    Refused(String),
+    /// The server reset the stream.
+    #[error("stream reset: {0}")]
+    Reset(String),
+    /// The connection ended with the request in flight; whether it was processed is unknown.
+    #[error("{0}")]
+    Connection(String),
+}
+
+type Reply = oneshot::Sender<Result<Response, StreamError>>;
+
+enum Command {
+    Request {
+        head: Head,
+        body: Bytes,
+        reply: Reply,
+    },
+    Ping(oneshot::Sender<()>),
+}
+
+/// What the connection's holders see of it.
+#[derive(Debug)]
+pub(crate) struct Status {
+    closed: AtomicBool,
+    max_streams: AtomicUsize,
+    settings: AtomicBool,
+}
+
+impl Status {
+    /// Closed or closing (GOAWAY, a fault, the end): it takes no new requests.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// The server's `SETTINGS_MAX_CONCURRENT_STREAMS`, once its SETTINGS have arrived.
+    pub(crate) fn server_max_streams(&self) -> Option<usize> {
+        self.settings
+            .load(Ordering::Relaxed)
+            .then(|| self.max_streams.load(Ordering::Relaxed))
+    }
+}
+
+/// How the connection treats headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Response headers kept in [`Response::headers`]; others are read and dropped.
+    pub(crate) keep: &'static [&'static str],
+    /// Request headers unique to each request, sent without indexing. Others are indexed,
+    /// but for sensitive values, which are never indexed.
+    pub(crate) unindexed: &'static [&'static str],
+    /// The most of a response body kept.
+    pub(crate) max_body: usize,
+}
+
+/// The caller's side of a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    status: Arc<Status>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Request { .. } => "Request",
+            Command::Ping(_) => "Ping",
+        })
+    }
+}
+
+impl Handle {
+    pub(crate) fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Sends a request; the response (or why there is none) comes on the receiver.
+    pub(crate) fn request(
+        &self,
+        head: Head,
+        body: Bytes,
+    ) -> oneshot::Receiver<Result<Response, StreamError>> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(mpsc::error::SendError(Command::Request { reply, .. })) =
+            self.commands.send(Command::Request { head, body, reply })
+        {
+            let _ = reply.send(Err(StreamError::Refused("the connection is closed".into())));
+        }
+        answer
+    }
+
+    /// Sends a PING; the receiver resolves when it is acknowledged, fails if the
+    /// connection ends first.
+    pub(crate) fn ping(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Ping(tx));
+        rx
+    }
+}
+
+/// Starts a connection on `io` (after TLS and ALPN): the handle, and the task to spawn.
+pub(crate) fn client<T>(io: T, options: Options) -> (Handle, Connection<T>)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let (commands, receiver) = mpsc::unbounded_channel();
+    let status = Arc::new(Status {
+        closed: AtomicBool::new(false),
+        max_streams: AtomicUsize::new(usize::MAX),
+        settings: AtomicBool::new(false),
+    });
+    let mut wbuf = Vec::with_capacity(WRITE_HIGH * 2);
+    wbuf.extend_from_slice(frame::PREFACE);
+    frame::put_settings(
+        &mut wbuf,
+        &[
+            (setting::ENABLE_PUSH, 0),
+            (setting::MAX_CONCURRENT_STREAMS, 0),
+            (setting::INITIAL_WINDOW_SIZE, STREAM_WINDOW),
+        ],
+    );
+    frame::put_window_update(&mut wbuf, 0, CONNECTION_WINDOW - 65_535);
+    let connection = Connection {
+        io,
+        commands: receiver,
+        status: Arc::clone(&status),
+        options,
+        rbuf: BytesMut::with_capacity(64 * 1024),
+        wbuf,
+        wpos: 0,
+        flush: true,
+        hbuf: Vec::with_capacity(512),
+        encoder: Encoder::default(),
+        decoder: Decoder::default(),
+        streams: HashMap::new(),
+        next_id: 1,
+        closing: false,
+        goaway: None,
+        continuation: None,
+        pings: VecDeque::new(),
+        ping_count: 0,
+        max_streams: STREAMS_BEFORE_SETTINGS,
+        max_frame: frame::DEFAULT_MAX_FRAME,
+        initial_window: 65_535,
+        send_window: 65_535,
+        recv_window: i64::from(CONNECTION_WINDOW),
+        recv_unacked: 0,
+        blocked: VecDeque::new(),
+    };
+    (Handle { commands, status }, connection)
+}
+
+/// Why the connection ended.
+#[derive(Debug)]
+enum Fault {
+    Io(std::io::Error),
+    Eof,
+    /// Our finding: the connection ends with GOAWAY and this code.
+    Protocol(Reason, &'static str),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Io(e) => write!(f, "I/O: {e}"),
+            Fault::Eof => f.write_str("the server closed the connection"),
+            Fault::Protocol(reason, detail) => write!(f, "{detail} ({})", reason.name()),
+        }
+    }
+}
+
+fn protocol(detail: &'static str) -> Fault {
+    Fault::Protocol(Reason::PROTOCOL_ERROR, detail)
+}
+
+fn frame_size(detail: &'static str) -> Fault {
+    Fault::Protocol(Reason::FRAME_SIZE_ERROR, detail)
+}
+
+struct Stream {
+    reply: Reply,
+    status: Option<u16>,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    send_window: i64,
+    received: usize,
+}
+
+struct Continuation {
+    stream: u32,
+    block: Vec<u8>,
+    end_stream: bool,
+}
+
+/// The task of one connection: spawn [`Connection::run`].
+pub(crate) struct Connection<T> {
+    io: T,
+    commands: mpsc::UnboundedReceiver<Command>,
+    status: Arc<Status>,
+    options: Options,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    flush: bool,
+    hbuf: Vec<u8>,
+    encoder: Encoder,
+    decoder: Decoder,
+    streams: HashMap<u32, Stream>,
+    next_id: u32,
+    /// Every handle is gone: finish the streams and end.
+    closing: bool,
+    /// The server's GOAWAY: its last stream id.
+    goaway: Option<u32>,
+    continuation: Option<Continuation>,
+    pings: VecDeque<oneshot::Sender<()>>,
+    ping_count: u64,
+    max_streams: usize,
+    max_frame: usize,
+    initial_window: i64,
+    send_window: i64,
+    recv_window: i64,
+    recv_unacked: u32,
+    /// Request bodies waiting for window, in order.
+    blocked: VecDeque<(u32, Bytes)>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
+    /// Drives the connection until the server or a fault ends it, or every handle is gone
+    /// and the last stream is over. What is left in flight fails.
+    pub(crate) async fn run(mut self) -> Result<(), String> {
+        let result = poll_fn(|cx| self.poll_drive(cx)).await;
+        self.status.closed.store(true, Ordering::Relaxed);
+        let detail = match &result {
+            Ok(()) => return Ok(()),
+            Err(fault) => fault.to_string(),
+        };
+        if let Err(Fault::Protocol(reason, _)) = result {
+            self.wbuf.drain(..self.wpos);
+            frame::put_goaway(&mut self.wbuf, 0, reason);
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                self.io.write_all(&self.wbuf).await?;
+                self.io.flush().await
+            })
+            .await;
+        }
+        for (_, stream) in self.streams.drain() {
+            let _ = stream.reply.send(Err(StreamError::Connection(detail.clone())));
+        }
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Request { reply, .. } = command {
+                let _ = reply.send(Err(StreamError::Refused(detail.clone())));
+            }
+        }
+        Err(detail)
+    }
+
+    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Fault>> {
+        for _ in 0..ROUNDS {
+            let mut busy = false;
+            if self.wbuf.len() - self.wpos < WRITE_MAX {
+                if self.rbuf.capacity() - self.rbuf.len() < MAX_FRAME {
+                    self.rbuf.reserve(64 * 1024);
+                }
+                match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(Fault::Eof)),
+                    Poll::Ready(Ok(_)) => {
+                        busy = true;
+                        self.read_frames()?;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Fault::Io(e))),
+                    Poll::Pending => {}
+                }
+            }
+            while self.takes_commands() {
+                match self.commands.poll_recv(cx) {
+                    Poll::Ready(Some(command)) => {
+                        busy = true;
+                        self.command(command);
+                    }
+                    Poll::Ready(None) => self.closing = true,
+                    Poll::Pending => break,
+                }
+            }
+            while self.wpos < self.wbuf.len() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(Fault::Io(std::io::ErrorKind::WriteZero.into())));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.wpos += n;
+                        self.flush = true;
+                        busy = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Fault::Io(e))),
+                    Poll::Pending => break,
+                }
+            }
+            if self.wpos == self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+                if self.flush {
+                    match Pin::new(&mut self.io).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => self.flush = false,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Fault::Io(e))),
+                        Poll::Pending => {}
+                    }
+                }
+            }
+            let ending = self.closing || self.goaway.is_some();
+            if ending && self.streams.is_empty() && self.wbuf.is_empty() && !self.flush {
+                return Poll::Ready(Ok(()));
+            }
+            if !busy {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Whether to take the next command now: not while the write buffer is full, nor while
+    /// no stream may open (after GOAWAY, commands are taken to be refused).
+    fn takes_commands(&self) -> bool {
+        if self.closing || self.wbuf.len() >= WRITE_HIGH {
+            return false;
+        }
+        self.goaway.is_some() || (self.blocked.is_empty() && self.streams.len() < self.max_streams)
+    }
+
+    fn command(&mut self, command: Command) {
+        let (head, body, reply) = match command {
+            Command::Ping(ack) => {
+                self.ping_count += 1;
+                frame::put_ping(&mut self.wbuf, self.ping_count.to_be_bytes(), false);
+                self.pings.push_back(ack);
+                return;
+            }
+            Command::Request { head, body, reply } => (head, body, reply),
+        };
+        if reply.is_closed() {
+            // The caller stopped waiting before the request was sent: it is not sent.
+            return;
+        }
+        if let Some(last) = self.goaway {
+            let detail = format!("the server sent GOAWAY (last stream {last})");
+            let _ = reply.send(Err(StreamError::Refused(detail)));
+            return;
+        }
+        if self.next_id > 0x7fff_ffff {
+            self.status.closed.store(true, Ordering::Relaxed);
+            self.goaway = Some(self.next_id - 2);
+            let _ = reply.send(Err(StreamError::Refused("stream ids used up".into())));
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 2;
+        self.hbuf.clear();
+        encode(&mut self.encoder, &mut self.hbuf, &head, self.options.unindexed);
+        frame::put_headers(&mut self.wbuf, id, &self.hbuf, body.is_empty(), self.max_frame);
+        self.streams.insert(
+            id,
+            Stream {
+                reply,
+                status: None,
+                headers: HeaderMap::new(),
+                body: Vec::new(),
+                send_window: self.initial_window,
+                received: 0,
+            },
+        );
+        if !body.is_empty() {
+            self.blocked.push_back((id, body));
+            self.send_blocked();
+        }
+    }
+
+    /// Sends waiting DATA as far as the windows allow, in order.
+    fn send_blocked(&mut self) {
+        while let Some((id, body)) = self.blocked.front_mut() {
+            let Some(stream) = self.streams.get_mut(id) else {
+                self.blocked.pop_front();
+                continue;
+            };
+            let room = self.send_window.min(stream.send_window).min(self.max_frame as i64);
+            if room <= 0 {
+                return;
+            }
+            let n = body.len().min(room as usize);
+            let chunk = body.split_to(n);
+            let end = body.is_empty();
+            frame::put_data(&mut self.wbuf, *id, &chunk, end);
+            self.send_window -= n as i64;
+            stream.send_window -= n as i64;
+            if end {
+                self.blocked.pop_front();
+            }
+        }
+    }
+
+    fn read_frames(&mut self) -> Result<(), Fault> {
+        let buf = std::mem::take(&mut self.rbuf);
+        let mut at = 0;
+        let result = loop {
+            let rest = &buf[at..];
+            let Some(head) = rest.first_chunk::<9>().map(FrameHead::parse) else {
+                break Ok(());
+            };
+            if head.len > MAX_FRAME {
+                break Err(frame_size("a frame larger than SETTINGS_MAX_FRAME_SIZE"));
+            }
+            let Some(payload) = rest.get(FrameHead::SIZE..FrameHead::SIZE + head.len) else {
+                break Ok(());
+            };
+            if let Err(fault) = self.frame(head, payload) {
+                break Err(fault);
+            }
+            at += FrameHead::SIZE + head.len;
+        };
+        self.rbuf = buf;
+        self.rbuf.advance(at);
+        result
+    }
+
+    fn frame(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if let Some(c) = &self.continuation
+            && (head.kind != kind::CONTINUATION || head.stream != c.stream)
+        {
+            return Err(protocol("a frame inside a header block"));
+        }
+        match head.kind {
+            kind::DATA => self.on_data(head, payload),
+            kind::HEADERS => self.on_headers(head, payload),
+            kind::CONTINUATION => self.on_continuation(head, payload),
+            kind::PRIORITY => {
+                if head.stream == 0 {
+                    return Err(protocol("PRIORITY on stream 0"));
+                }
+                if payload.len() != 5 {
+                    self.reset(head.stream, Reason::FRAME_SIZE_ERROR, "PRIORITY not 5 bytes");
+                }
+                Ok(())
+            }
+            kind::RST_STREAM => self.on_rst_stream(head, payload),
+            kind::SETTINGS => self.on_settings(head, payload),
+            kind::PUSH_PROMISE => Err(protocol("PUSH_PROMISE, though push is disabled")),
+            kind::PING => self.on_ping(head, payload),
+            kind::GOAWAY => self.on_goaway(head, payload),
+            kind::WINDOW_UPDATE => self.on_window_update(head, payload),
+            _ => Ok(()),
+        }
+    }
+
+    /// A stream id the server may send on: one we opened (`false`: since closed).
+    fn opened(&self, id: u32) -> Result<bool, Fault> {
+        if id == 0 {
+            return Err(protocol("a stream frame on stream 0"));
+        }
+        if id % 2 == 0 || id >= self.next_id {
+            return Err(protocol("a frame on a stream we did not open"));
+        }
+        Ok(self.streams.contains_key(&id))
+    }
+
+    fn on_data(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        let open = self.opened(head.stream)?;
+        let len = payload.len() as u32;
+        self.recv_window -= i64::from(len);
+        if self.recv_window < 0 {
+            return Err(Fault::Protocol(
+                Reason::FLOW_CONTROL_ERROR,
+                "DATA beyond the connection's window",
+            ));
+        }
+        self.recv_unacked += len;
+        if self.recv_unacked >= CONNECTION_WINDOW / 2 {
+            frame::put_window_update(&mut self.wbuf, 0, self.recv_unacked);
+            self.recv_window += i64::from(self.recv_unacked);
+            self.recv_unacked = 0;
+        }
+        let data = frame::unpad(&head, payload).ok_or(protocol("DATA padding past its end"))?;
+        if !open {
+            return Ok(());
+        }
+        let max_body = self.options.max_body;
+        let Some(stream) = self.streams.get_mut(&head.stream) else {
+            return Ok(());
+        };
+        stream.received += payload.len();
+        if stream.status.is_none() {
+            self.reset(head.stream, Reason::PROTOCOL_ERROR, "DATA before the response");
+            return Ok(());
+        }
+        if stream.received > STREAM_WINDOW as usize {
+            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR, "DATA beyond the window");
+            return Ok(());
+        }
+        let room = max_body.saturating_sub(stream.body.len());
+        stream.body.extend_from_slice(&data[..data.len().min(room)]);
+        if head.has(flag::END_STREAM) {
+            self.complete(head.stream);
+        }
+        Ok(())
+    }
+
+    fn on_headers(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        self.opened(head.stream)?;
+        let mut block =
+            frame::unpad(&head, payload).ok_or(protocol("HEADERS padding past its end"))?;
+        if head.has(flag::PRIORITY) {
+            block = block.get(5..).ok_or(frame_size("HEADERS too short for its priority"))?;
+        }
+        let end_stream = head.has(flag::END_STREAM);
+        if head.has(flag::END_HEADERS) {
+            return self.on_block(head.stream, block, end_stream);
+        }
+        self.continuation = Some(Continuation {
+            stream: head.stream,
+            block: block.to_vec(),
+            end_stream,
+        });
+        Ok(())
+    }
+
+    fn on_continuation(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        let Some(mut c) = self.continuation.take() else {
+            return Err(protocol("CONTINUATION without HEADERS"));
+        };
+        if c.block.len() + payload.len() > MAX_HEADER_BLOCK {
+            return Err(Fault::Protocol(
+                Reason::ENHANCE_YOUR_CALM,
+                "a header block over 64 KiB",
+            ));
+        }
+        c.block.extend_from_slice(payload);
+        if head.has(flag::END_HEADERS) {
+            return self.on_block(c.stream, &c.block, c.end_stream);
+        }
+        self.continuation = Some(c);
+        Ok(())
+    }
+
+    /// A whole header block: decoded always (the table must follow the server's), applied
+    /// when its stream is open.
+    fn on_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), Fault> {
+        let keep = self.options.keep;
+        let mut status: Option<Option<u16>> = None;
+        let mut headers = HeaderMap::new();
+        self.decoder
+            .decode(block, |name, value| {
+                if name == b":status" {
+                    status = Some(parse_status(value));
+                } else if keep.iter().any(|k| k.as_bytes() == name)
+                    && let (Ok(n), Ok(v)) =
+                        (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+                {
+                    headers.append(n, v);
+                }
+            })
+            .map_err(|e| Fault::Protocol(Reason::COMPRESSION_ERROR, e.0))?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        if stream.status.is_none() {
+            match status {
+                Some(Some(code)) if code >= 200 => {
+                    stream.status = Some(code);
+                    stream.headers = headers;
+                }
+                Some(Some(_)) if !end_stream => return Ok(()),
+                _ => {
+                    self.reset(id, Reason::PROTOCOL_ERROR, "a response without a final :status");
+                    return Ok(());
+                }
+            }
+        } else if !end_stream {
+            self.reset(id, Reason::PROTOCOL_ERROR, "trailers that do not end the stream");
+            return Ok(());
+        }
+        if end_stream {
+            self.complete(id);
+        }
+        Ok(())
+    }
+
+    fn on_rst_stream(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if payload.len() != 4 {
+            return Err(frame_size("RST_STREAM not 4 bytes"));
+        }
+        self.opened(head.stream)?;
+        let reason = Reason(frame::u32_at(payload));
+        if let Some(stream) = self.streams.remove(&head.stream) {
+            let error = if reason == Reason::REFUSED_STREAM {
+                StreamError::Refused(format!("the server reset the stream: {reason}"))
+            } else {
+                StreamError::Reset(reason.to_string())
+            };
+            let _ = stream.reply.send(Err(error));
+        }
+        Ok(())
+    }
+
+    fn on_settings(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if head.stream != 0 {
+            return Err(protocol("SETTINGS on a stream"));
+        }
+        if head.has(flag::ACK) {
+            return match payload.len() {
+                0 => Ok(()),
+                _ => Err(frame_size("a SETTINGS acknowledgement with a payload")),
+            };
+        }
+        if payload.len() % 6 != 0 {
+            return Err(frame_size("SETTINGS not a multiple of 6 bytes"));
+        }
+        for entry in payload.chunks_exact(6) {
+            let id = u16::from_be_bytes([entry[0], entry[1]]);
+            let value = frame::u32_at(&entry[2..]);
+            match id {
+                setting::HEADER_TABLE_SIZE => self.encoder.set_limit(value as usize),
+                setting::ENABLE_PUSH if value != 0 => {
+                    return Err(protocol("a server's SETTINGS_ENABLE_PUSH is not 0"));
+                }
+                setting::MAX_CONCURRENT_STREAMS => {
+                    self.max_streams = value as usize;
+                    self.status.max_streams.store(value as usize, Ordering::Relaxed);
+                }
+                setting::INITIAL_WINDOW_SIZE => {
+                    let value = i64::from(value);
+                    if value > frame::MAX_WINDOW {
+                        return Err(Fault::Protocol(
+                            Reason::FLOW_CONTROL_ERROR,
+                            "SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1",
+                        ));
+                    }
+                    let delta = value - self.initial_window;
+                    self.initial_window = value;
+                    for stream in self.streams.values_mut() {
+                        stream.send_window += delta;
+                        if stream.send_window > frame::MAX_WINDOW {
+                            return Err(Fault::Protocol(
+                                Reason::FLOW_CONTROL_ERROR,
+                                "a stream window over 2^31-1",
+                            ));
+                        }
+                    }
+                }
+                setting::MAX_FRAME_SIZE => {
+                    if !(16_384..=16_777_215).contains(&value) {
+                        return Err(protocol("SETTINGS_MAX_FRAME_SIZE out of range"));
+                    }
+                    self.max_frame = value as usize;
+                }
+                _ => {}
+            }
+        }
+        if !self.status.settings.swap(true, Ordering::Relaxed)
+            && self.status.max_streams.load(Ordering::Relaxed) == usize::MAX
+        {
+            // No limit announced: none but ours.
+            self.max_streams = usize::MAX;
+        }
+        frame::put_settings_ack(&mut self.wbuf);
+        self.send_blocked();
+        Ok(())
+    }
+
+    fn on_ping(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if head.stream != 0 {
+            return Err(protocol("PING on a stream"));
+        }
+        let Ok(data) = <[u8; 8]>::try_from(payload) else {
+            return Err(frame_size("PING not 8 bytes"));
+        };
+        if head.has(flag::ACK) {
+            if let Some(ack) = self.pings.pop_front() {
+                let _ = ack.send(());
+            }
+        } else {
+            frame::put_ping(&mut self.wbuf, data, true);
+        }
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if head.stream != 0 {
+            return Err(protocol("GOAWAY on a stream"));
+        }
+        if payload.len() < 8 {
+            return Err(frame_size("GOAWAY shorter than 8 bytes"));
+        }
+        let last = frame::u32_at(payload) & 0x7fff_ffff;
+        let reason = Reason(frame::u32_at(&payload[4..]));
+        let message = String::from_utf8_lossy(&payload[8..payload.len().min(8 + 200)]);
+        tracing::debug!(last, %reason, %message, "the server sent GOAWAY");
+        self.goaway = Some(self.goaway.map_or(last, |before| before.min(last)));
+        self.status.closed.store(true, Ordering::Relaxed);
+        let refused: Vec<u32> = self.streams.keys().copied().filter(|&id| id > last).collect();
+        for id in refused {
+            if let Some(stream) = self.streams.remove(&id) {
+                let detail = format!("the server sent GOAWAY {reason} (last stream {last})");
+                let _ = stream.reply.send(Err(StreamError::Refused(detail)));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, head: FrameHead, payload: &[u8]) -> Result<(), Fault> {
+        if payload.len() != 4 {
+            return Err(frame_size("WINDOW_UPDATE not 4 bytes"));
+        }
+        let increment = i64::from(frame::u32_at(payload) & 0x7fff_ffff);
+        if head.stream == 0 {
+            if increment == 0 {
+                return Err(protocol("a WINDOW_UPDATE of 0"));
+            }
+            self.send_window += increment;
+            if self.send_window > frame::MAX_WINDOW {
+                return Err(Fault::Protocol(
+                    Reason::FLOW_CONTROL_ERROR,
+                    "the connection's window over 2^31-1",
+                ));
+            }
+        } else if self.opened(head.stream)? {
+            if increment == 0 {
+                self.reset(head.stream, Reason::PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
+                return Ok(());
+            }
+            if let Some(stream) = self.streams.get_mut(&head.stream) {
+                stream.send_window += increment;
+                if stream.send_window > frame::MAX_WINDOW {
+                    self.reset(head.stream, Reason::FLOW_CONTROL_ERROR, "a window over 2^31-1");
+                    return Ok(());
+                }
+            }
+        }
+        self.send_blocked();
+        Ok(())
+    }
+
+    /// The stream is over: its caller gets the response.
+    fn complete(&mut self, id: u32) {
+        let Some(stream) = self.streams.remove(&id) else {
+            return;
+        };
+        if let Some(at) = self.blocked.iter().position(|(b, _)| *b == id) {
+            // The server answered before the body was all sent: our half is still open.
+            self.blocked.remove(at);
+            frame::put_rst_stream(&mut self.wbuf, id, Reason::CANCEL);
+        }
+        let _ = stream.reply.send(Ok(Response {
+            status: stream.status.unwrap_or(0),
+            headers: stream.headers,
+            body: stream.body,
+        }));
+    }
+
+    /// A fault confined to one stream: it is reset and its caller told why.
+    fn reset(&mut self, id: u32, reason: Reason, detail: &'static str) {
+        frame::put_rst_stream(&mut self.wbuf, id, reason);
+        self.blocked.retain(|(b, _)| *b != id);
+        if let Some(stream) = self.streams.remove(&id) {
+            let error = StreamError::Reset(format!("{detail} ({})", reason.name()));
+            let _ = stream.reply.send(Err(error));
+        }
+    }
+}
+
+/// `:status`: three digits.
+fn parse_status(value: &[u8]) -> Option<u16> {
+    match value {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// A request's header block: the pseudo-headers first, as the RFC requires (§8.3).
+fn encode(encoder: &mut Encoder, out: &mut Vec<u8>, head: &Head, unindexed: &[&str]) {
+    encoder.begin(out);
+    match head.method {
+        Method::GET => Encoder::indexed_static(out, 2),
+        Method::POST => Encoder::indexed_static(out, 3),
+        ref other => encoder.field(out, b":method", other.as_str().as_bytes(), Indexing::Incremental),
+    }
+    Encoder::indexed_static(out, 7);
+    let authority = head.authority.as_str().as_bytes();
+    encoder.field(out, b":authority", authority, Indexing::Incremental);
+    encoder.field(out, b":path", head.path.as_bytes(), Indexing::Without);
+    for (name, value) in &head.headers {
+        let how = if value.is_sensitive() {
+            Indexing::Never
+        } else if unindexed.contains(&name.as_str()) {
+            Indexing::Without
+        } else {
+            Indexing::Incremental
+        };
+        encoder.field(out, name.as_str().as_bytes(), value.as_bytes(), how);
+    }
+}
