@@ -10,6 +10,9 @@
 # payload over the same connections and streams; the script prints both rates and their
 # ratio, and push_load's JSON summary (retries, connections made). PUSH_LOAD=<binary> runs
 # that push_load instead of building this tree's (another commit's, to compare).
+#
+# push_load runs on one runtime thread (THREADS=<n> for more), as h2load runs on one: on
+# two cores the other is nghttpd's, and a second sender thread only takes time from it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -61,7 +64,7 @@ grep -E '^(finished in|requests:|status codes:)' "$work/h2load.txt" >&2
 printf '==> push_load: the same\n' >&2
 "$bin" --url "https://127.0.0.1:$port" --ca "$work/cert.pem" --count "$pushes" \
   --connections "$connections" --streams "$streams" --concurrency $((connections * streams)) \
-  --warmup 0 >"$work/push_load.json" 2>"$work/push_load.err" || { cat "$work/push_load.err" >&2; exit 1; }
+  --threads "${THREADS:-1}" --warmup 0 >"$work/push_load.json" 2>"$work/push_load.err" || { cat "$work/push_load.err" >&2; exit 1; }
 cat "$work/push_load.json"
 sender_rate=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pushes_per_second"])' "$work/push_load.json")
 goaways=$(grep -c 'GOAWAY' "$work/nghttpd.log" || true)

@@ -198,11 +198,16 @@ impl Pool {
     async fn conn(&self) -> Result<Arc<Conn>, String> {
         // Each runtime thread prefers its own connection while it has free streams: h2 locks a
         // connection's state on every operation, and threads sharing one contend for it.
-        let preferred = &self.slots[THREAD_SLOT.with(|slot| *slot) % self.slots.len()];
-        if let Some(conn) = live(preferred)
-            && conn.streams.available_permits() > 0
-        {
-            return Ok(conn);
+        // Failing that, any live connection with a free stream: waiting on a full one while
+        // another has room would idle that one.
+        let preferred = THREAD_SLOT.with(|slot| *slot);
+        for offset in 0..self.slots.len() {
+            let slot = &self.slots[(preferred + offset) % self.slots.len()];
+            if let Some(conn) = live(slot)
+                && conn.streams.available_permits() > 0
+            {
+                return Ok(conn);
+            }
         }
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let slot = &self.slots[index];

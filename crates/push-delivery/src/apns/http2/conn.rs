@@ -219,6 +219,7 @@ where
         wbuf,
         wpos: 0,
         flush: true,
+        deferred: false,
         hbuf: Vec::with_capacity(512),
         encoder: Encoder::default(),
         decoder: Decoder::default(),
@@ -292,6 +293,8 @@ pub(crate) struct Connection<T> {
     wbuf: Vec<u8>,
     wpos: usize,
     flush: bool,
+    /// Writing was put off once for more requests to come in.
+    deferred: bool,
     hbuf: Vec<u8>,
     encoder: Encoder,
     decoder: Decoder,
@@ -362,16 +365,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     Poll::Pending => {}
                 }
             }
+            let mut took = false;
             while self.takes_commands() {
                 match self.commands.poll_recv(cx) {
                     Poll::Ready(Some(command)) => {
-                        busy = true;
+                        took = true;
                         self.command(command);
                     }
                     Poll::Ready(None) => self.closing = true,
                     Poll::Pending => break,
                 }
             }
+            if took && !self.deferred && self.wbuf.len() < WRITE_HIGH / 2 {
+                // A first few requests: let the callers woken with them run and add theirs,
+                // then write them all at once. Once per write, so nothing waits long.
+                self.deferred = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            busy |= took;
             while self.wpos < self.wbuf.len() {
                 match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
                     Poll::Ready(Ok(0)) => {
@@ -380,6 +392,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     Poll::Ready(Ok(n)) => {
                         self.wpos += n;
                         self.flush = true;
+                        self.deferred = false;
                         busy = true;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Fault::Io(e))),
