@@ -11,6 +11,9 @@
 # ratio, and push_load's JSON summary (retries, connections made). PUSH_LOAD=<binary> runs
 # that push_load instead of building this tree's (another commit's, to compare).
 #
+# BEFORE=<binary> runs a second push_load (another commit's) right after the first, against
+# the same server, and prints its rate beside.
+#
 # push_load runs on one runtime thread (THREADS=<n> for more), as h2load runs on one: on
 # two cores the other is nghttpd's, and a second sender thread only takes time from it.
 set -euo pipefail
@@ -61,19 +64,27 @@ h2load -n "$pushes" -c "$connections" -m "$streams" -d "$work/payload.json" \
 h2load_rate=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$work/h2load.txt")
 grep -E '^(finished in|requests:|status codes:)' "$work/h2load.txt" >&2
 
-printf '==> push_load: the same\n' >&2
-"$bin" --url "https://127.0.0.1:$port" --ca "$work/cert.pem" --count "$pushes" \
-  --connections "$connections" --streams "$streams" --concurrency $((connections * streams)) \
-  --threads "${THREADS:-1}" --warmup 0 >"$work/push_load.json" 2>"$work/push_load.err" || { cat "$work/push_load.err" >&2; exit 1; }
-cat "$work/push_load.json"
-sender_rate=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pushes_per_second"])' "$work/push_load.json")
+# push_load <binary> <name>: the same POSTs through the sender; its JSON to $work/<name>.json.
+push_load() {
+  printf '==> %s: the same\n' "$2" >&2
+  "$1" --url "https://127.0.0.1:$port" --ca "$work/cert.pem" --count "$pushes" \
+    --connections "$connections" --streams "$streams" --concurrency $((connections * streams)) \
+    --threads "${THREADS:-1}" --warmup 0 >"$work/$2.json" 2>"$work/$2.err" || { cat "$work/$2.err" >&2; exit 1; }
+  cat "$work/$2.json"
+}
+push_load "$bin" push_load
+[ -n "${BEFORE:-}" ] && push_load "$BEFORE" before
 goaways=$(grep -c 'GOAWAY' "$work/nghttpd.log" || true)
 
-python3 - "$h2load_rate" "$sender_rate" "$goaways" <<'PY'
-import sys
-h2load, sender, goaways = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+python3 - "$h2load_rate" "$work" "$goaways" <<'PY'
+import json, os, sys
+h2load, work, goaways = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 print(f"h2load      {h2load:12,.0f} req/s")
-print(f"push_load   {sender:12,.0f} pushes/s")
-print(f"ratio       {sender / h2load:12.1%}")
+for name in ("push_load", "before"):
+    path = os.path.join(work, name + ".json")
+    if os.path.exists(path):
+        summary = json.load(open(path))
+        rate, retried = summary["pushes_per_second"], summary["outcomes"]["retry"]
+        print(f"{name:<11} {rate:12,.0f} pushes/s  {rate / h2load:6.1%} of h2load  {retried} retried")
 print(f"GOAWAY lines in nghttpd's log: {goaways}")
 PY

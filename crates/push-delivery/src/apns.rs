@@ -24,6 +24,9 @@ use tracing::Instrument as _;
 pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint, OnSigned, ProviderTokenCache};
 pub(crate) use response::retry_after;
 
+#[cfg(feature = "fuzzing")]
+pub use http2::fuzzing;
+
 use crate::{Error, ExposeSecret, Outcome, Platform, Push, PushSender};
 use jwt::TokenSigner;
 use pool::{Connector, Pool};

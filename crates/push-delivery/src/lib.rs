@@ -85,3 +85,8 @@ pub use outcome::{Outcome, Reason};
 pub use push::{DeviceToken, Notification, Platform, Priority, Push, PushKind};
 pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 pub use sender::PushSender;
+
+/// Entry points for `cargo fuzz`; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use apns::fuzzing;

@@ -320,12 +320,7 @@ async fn handshake(c: &Connector) -> Result<Handshake, String> {
     Ok(http2::client(tls, OPTIONS))
 }
 
-async fn keepalive(
-    conn: Weak<Conn>,
-    interval: Duration,
-    timeout: Duration,
-    stats: Arc<PoolStats>,
-) {
+async fn keepalive(conn: Weak<Conn>, interval: Duration, timeout: Duration, stats: Arc<PoolStats>) {
     loop {
         let wait = match conn.upgrade() {
             Some(conn) if !conn.is_dead() => interval.saturating_sub(conn.idle()),

@@ -153,8 +153,8 @@ pub(crate) struct Handle {
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Command::Request { .. } => "Request",
-            Command::Ping(_) => "Ping",
+            Self::Request { .. } => "Request",
+            Self::Ping(_) => "Ping",
         })
     }
 }
@@ -253,9 +253,9 @@ enum Fault {
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fault::Io(e) => write!(f, "I/O: {e}"),
-            Fault::Eof => f.write_str("the server closed the connection"),
-            Fault::Protocol(reason, detail) => write!(f, "{detail} ({})", reason.name()),
+            Self::Io(e) => write!(f, "I/O: {e}"),
+            Self::Eof => f.write_str("the server closed the connection"),
+            Self::Protocol(reason, detail) => write!(f, "{detail} ({})", reason.name()),
         }
     }
 }
@@ -337,7 +337,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             .await;
         }
         for (_, stream) in self.streams.drain() {
-            let _ = stream.reply.send(Err(StreamError::Connection(detail.clone())));
+            let _ = stream
+                .reply
+                .send(Err(StreamError::Connection(detail.clone())));
         }
         self.commands.close();
         while let Ok(command) = self.commands.try_recv() {
@@ -459,8 +461,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         let id = self.next_id;
         self.next_id += 2;
         self.hbuf.clear();
-        encode(&mut self.encoder, &mut self.hbuf, &head, self.options.unindexed);
-        frame::put_headers(&mut self.wbuf, id, &self.hbuf, body.is_empty(), self.max_frame);
+        encode(
+            &mut self.encoder,
+            &mut self.hbuf,
+            &head,
+            self.options.unindexed,
+        );
+        frame::put_headers(
+            &mut self.wbuf,
+            id,
+            &self.hbuf,
+            body.is_empty(),
+            self.max_frame,
+        );
         self.streams.insert(
             id,
             Stream {
@@ -485,7 +498,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 self.blocked.pop_front();
                 continue;
             };
-            let room = self.send_window.min(stream.send_window).min(self.max_frame as i64);
+            let room = self
+                .send_window
+                .min(stream.send_window)
+                .min(self.max_frame as i64);
             if room <= 0 {
                 return;
             }
@@ -540,7 +556,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     return Err(protocol("PRIORITY on stream 0"));
                 }
                 if payload.len() != 5 {
-                    self.reset(head.stream, Reason::FRAME_SIZE_ERROR, "PRIORITY not 5 bytes");
+                    self.reset(
+                        head.stream,
+                        Reason::FRAME_SIZE_ERROR,
+                        "PRIORITY not 5 bytes",
+                    );
                 }
                 Ok(())
             }
@@ -559,7 +579,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         if id == 0 {
             return Err(protocol("a stream frame on stream 0"));
         }
-        if id % 2 == 0 || id >= self.next_id {
+        if id.is_multiple_of(2) || id >= self.next_id {
             return Err(protocol("a frame on a stream we did not open"));
         }
         Ok(self.streams.contains_key(&id))
@@ -591,11 +611,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         };
         stream.received += payload.len();
         if stream.status.is_none() {
-            self.reset(head.stream, Reason::PROTOCOL_ERROR, "DATA before the response");
+            self.reset(
+                head.stream,
+                Reason::PROTOCOL_ERROR,
+                "DATA before the response",
+            );
             return Ok(());
         }
         if stream.received > STREAM_WINDOW as usize {
-            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR, "DATA beyond the window");
+            self.reset(
+                head.stream,
+                Reason::FLOW_CONTROL_ERROR,
+                "DATA beyond the window",
+            );
             return Ok(());
         }
         let room = max_body.saturating_sub(stream.body.len());
@@ -611,7 +639,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         let mut block =
             frame::unpad(&head, payload).ok_or(protocol("HEADERS padding past its end"))?;
         if head.has(flag::PRIORITY) {
-            block = block.get(5..).ok_or(frame_size("HEADERS too short for its priority"))?;
+            block = block
+                .get(5..)
+                .ok_or(frame_size("HEADERS too short for its priority"))?;
         }
         let end_stream = head.has(flag::END_STREAM);
         if head.has(flag::END_HEADERS) {
@@ -672,12 +702,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
                 Some(Some(_)) if !end_stream => return Ok(()),
                 _ => {
-                    self.reset(id, Reason::PROTOCOL_ERROR, "a response without a final :status");
+                    self.reset(
+                        id,
+                        Reason::PROTOCOL_ERROR,
+                        "a response without a final :status",
+                    );
                     return Ok(());
                 }
             }
         } else if !end_stream {
-            self.reset(id, Reason::PROTOCOL_ERROR, "trailers that do not end the stream");
+            self.reset(
+                id,
+                Reason::PROTOCOL_ERROR,
+                "trailers that do not end the stream",
+            );
             return Ok(());
         }
         if end_stream {
@@ -713,7 +751,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 _ => Err(frame_size("a SETTINGS acknowledgement with a payload")),
             };
         }
-        if payload.len() % 6 != 0 {
+        if !payload.len().is_multiple_of(6) {
             return Err(frame_size("SETTINGS not a multiple of 6 bytes"));
         }
         for entry in payload.chunks_exact(6) {
@@ -726,7 +764,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
                 setting::MAX_CONCURRENT_STREAMS => {
                     self.max_streams = value as usize;
-                    self.status.max_streams.store(value as usize, Ordering::Relaxed);
+                    self.status
+                        .max_streams
+                        .store(value as usize, Ordering::Relaxed);
                 }
                 setting::INITIAL_WINDOW_SIZE => {
                     let value = i64::from(value);
@@ -798,7 +838,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         tracing::debug!(last, %reason, %message, "the server sent GOAWAY");
         self.goaway = Some(self.goaway.map_or(last, |before| before.min(last)));
         self.status.closed.store(true, Ordering::Relaxed);
-        let refused: Vec<u32> = self.streams.keys().copied().filter(|&id| id > last).collect();
+        let refused: Vec<u32> = self
+            .streams
+            .keys()
+            .copied()
+            .filter(|&id| id > last)
+            .collect();
         for id in refused {
             if let Some(stream) = self.streams.remove(&id) {
                 let detail = format!("the server sent GOAWAY {reason} (last stream {last})");
@@ -832,7 +877,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             if let Some(stream) = self.streams.get_mut(&head.stream) {
                 stream.send_window += increment;
                 if stream.send_window > frame::MAX_WINDOW {
-                    self.reset(head.stream, Reason::FLOW_CONTROL_ERROR, "a window over 2^31-1");
+                    self.reset(
+                        head.stream,
+                        Reason::FLOW_CONTROL_ERROR,
+                        "a window over 2^31-1",
+                    );
                     return Ok(());
                 }
             }
@@ -885,7 +934,12 @@ fn encode(encoder: &mut Encoder, out: &mut Vec<u8>, head: &Head, unindexed: &[&s
     match head.method {
         Method::GET => Encoder::indexed_static(out, 2),
         Method::POST => Encoder::indexed_static(out, 3),
-        ref other => encoder.field(out, b":method", other.as_str().as_bytes(), Indexing::Incremental),
+        ref other => encoder.field(
+            out,
+            b":method",
+            other.as_str().as_bytes(),
+            Indexing::Incremental,
+        ),
     }
     Encoder::indexed_static(out, 7);
     let authority = head.authority.as_str().as_bytes();

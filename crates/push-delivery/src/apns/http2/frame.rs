@@ -65,7 +65,10 @@ impl Reason {
             "INADEQUATE_SECURITY",
             "HTTP_1_1_REQUIRED",
         ];
-        NAMES.get(self.0 as usize).copied().unwrap_or("unknown error code")
+        NAMES
+            .get(self.0 as usize)
+            .copied()
+            .unwrap_or("unknown error code")
     }
 }
 
@@ -213,7 +216,13 @@ mod tests {
     #[test]
     fn a_header_round_trips_and_ignores_the_reserved_bit() {
         let mut out = Vec::new();
-        put_head(&mut out, 0x01_02_03, kind::HEADERS, flag::END_HEADERS, 0x7fff_ffff);
+        put_head(
+            &mut out,
+            0x01_02_03,
+            kind::HEADERS,
+            flag::END_HEADERS,
+            0x7fff_ffff,
+        );
         out[5] |= 0x80;
         let head = FrameHead::parse(out[..9].try_into().unwrap());
         assert_eq!(

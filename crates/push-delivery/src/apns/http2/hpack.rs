@@ -99,10 +99,13 @@ fn static_name(name: &[u8]) -> Option<usize> {
     STATIC.iter().position(|(n, _)| *n == name).map(|i| i + 1)
 }
 
+/// A name and a value.
+type Entry = (Box<[u8]>, Box<[u8]>);
+
 /// A dynamic table: newest entry first, its size as the RFC counts it.
 #[derive(Debug, Default)]
 struct Table {
-    entries: VecDeque<(Box<[u8]>, Box<[u8]>)>,
+    entries: VecDeque<Entry>,
     size: usize,
     max: usize,
 }
@@ -119,10 +122,7 @@ impl Table {
         match index {
             0 => None,
             1..=61 => Some(STATIC[index - 1]),
-            _ => self
-                .entries
-                .get(index - 62)
-                .map(|(n, v)| (&n[..], &v[..])),
+            _ => self.entries.get(index - 62).map(|(n, v)| (&n[..], &v[..])),
         }
     }
 
@@ -555,7 +555,10 @@ mod tests {
             .collect()
     }
 
-    fn decode_all(decoder: &mut Decoder, block: &[u8]) -> Result<Vec<(String, String)>, CompressionError> {
+    fn decode_all(
+        decoder: &mut Decoder,
+        block: &[u8],
+    ) -> Result<Vec<(String, String)>, CompressionError> {
         let mut fields = Vec::new();
         decoder.decode(block, |n, v| {
             fields.push((
@@ -706,8 +709,18 @@ mod tests {
             let mut block = Vec::new();
             e.begin(&mut block);
             Encoder::indexed_static(&mut block, 3);
-            e.field(&mut block, b":authority", b"api.push.apple.com", Indexing::Incremental);
-            e.field(&mut block, b"authorization", token.as_bytes(), Indexing::Incremental);
+            e.field(
+                &mut block,
+                b":authority",
+                b"api.push.apple.com",
+                Indexing::Incremental,
+            );
+            e.field(
+                &mut block,
+                b"authorization",
+                token.as_bytes(),
+                Indexing::Incremental,
+            );
             let id = format!("id-{i}");
             e.field(&mut block, b"apns-id", id.as_bytes(), Indexing::Never);
             let fields = decode_all(&mut d, &block).unwrap();
@@ -738,13 +751,15 @@ mod tests {
 
     #[test]
     fn huffman_round_trips_every_byte() {
-        let text: Vec<u8> = (0..=255u8).chain(b"apns-id: 9b1c5e7e-0000".iter().copied()).collect();
+        let text: Vec<u8> = (0..=255u8)
+            .chain(b"apns-id: 9b1c5e7e-0000".iter().copied())
+            .collect();
         let mut bits: Vec<bool> = Vec::new();
         for &b in &text {
             let (code, len) = huffman::code_of(u16::from(b));
             bits.extend((0..len).rev().map(|i| code >> i & 1 == 1));
         }
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push(true);
         }
         let bytes: Vec<u8> = bits
@@ -761,17 +776,26 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (&[0x80], "an index past the table"),
             (&[0xbe], "an index past the table"),
-            (&[0x82, 0x3f, 0xe1, 0x1f], "a table size update after a field"),
+            (
+                &[0x82, 0x3f, 0xe1, 0x1f],
+                "a table size update after a field",
+            ),
             (&[0x3f, 0xe2, 0x1f], "a table size over our limit"),
             (&[0x41, 0x05, b'a'], "a truncated string"),
-            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], "an integer over 2^28"),
+            (
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+                "an integer over 2^28",
+            ),
             (&[0xff], "a truncated integer"),
             // A Huffman string of eight padding bits.
             (&[0x41, 0x81, 0xff], "bad Huffman padding"),
             // Padding that is not EOS's bits ('0' is 00000, then 000).
             (&[0x41, 0x81, 0x00], "bad Huffman padding"),
             // EOS itself: 30 ones.
-            (&[0x41, 0x84, 0xff, 0xff, 0xff, 0xfc], "EOS in a Huffman string"),
+            (
+                &[0x41, 0x84, 0xff, 0xff, 0xff, 0xfc],
+                "EOS in a Huffman string",
+            ),
         ];
         for (block, message) in cases {
             let mut d = Decoder::default();

@@ -14,3 +14,70 @@ mod frame;
 mod hpack;
 
 pub(crate) use conn::{Connection, Handle, Head, Options, client};
+
+#[cfg(test)]
+mod tests;
+
+/// Entry points for `cargo fuzz` (the `fuzzing` feature): what a hostile server can send.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use bytes::Bytes;
+    use http::{HeaderName, HeaderValue, Method};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::conn::{Head, Options};
+
+    const OPTIONS: Options = Options {
+        keep: &["apns-id", "retry-after"],
+        unindexed: &["apns-id"],
+        max_body: 4096,
+    };
+
+    /// A connection with three requests in flight reads `input` as everything the server
+    /// sends, then the end of the stream. It must end without a panic, every caller
+    /// answered.
+    pub fn server_bytes(input: &[u8]) {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+            return;
+        };
+        runtime.block_on(async {
+            let (ours, theirs) = tokio::io::duplex(1 << 16);
+            let (handle, connection) = super::client(ours, OPTIONS);
+            let task = tokio::spawn(connection.run());
+            let answers: Vec<_> = (0..3)
+                .map(|_| {
+                    let head = Head {
+                        method: Method::POST,
+                        authority: http::uri::Authority::from_static("api.push.example"),
+                        path: "/3/device/abc".into(),
+                        headers: vec![(
+                            HeaderName::from_static("apns-id"),
+                            HeaderValue::from_static("id"),
+                        )],
+                    };
+                    handle.request(head, Bytes::from_static(b"{\"aps\":{}}"))
+                })
+                .collect();
+            let (mut read, mut write) = tokio::io::split(theirs);
+            let drain = tokio::spawn(async move {
+                let mut sink = [0u8; 4096];
+                while read.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            });
+            let _ = write.write_all(input).await;
+            drop(write);
+            let _ = task.await;
+            for answer in answers {
+                assert!(answer.await.is_ok(), "a caller left without an answer");
+            }
+            drop(handle);
+            drain.abort();
+        });
+    }
+
+    /// Decodes `input` as one header block.
+    pub fn hpack_block(input: &[u8]) {
+        let mut decoder = super::hpack::Decoder::default();
+        let _ = decoder.decode(input, |_, _| {});
+        let _ = decoder.decode(input, |_, _| {});
+    }
+}
