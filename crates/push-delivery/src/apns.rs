@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::HeaderValue;
 use rustls_pki_types::ServerName;
-use tracing::Instrument as _;
 
 pub use config::{ApnsAuth, ApnsConfig, ApnsEndpoint, OnSigned, ProviderTokenCache};
 pub(crate) use response::retry_after;
@@ -140,6 +139,11 @@ impl ApnsSender {
         })
     }
 
+    fn timed_out(&self) -> Answer {
+        let detail = format!("no answer within {:?}", self.request_timeout);
+        Answer::Outcome(Outcome::retry(None, "Timeout", detail))
+    }
+
     /// Counters of the connections and streams.
     pub fn stats(&self) -> ApnsStats {
         let s = &self.pool.stats;
@@ -159,24 +163,20 @@ impl ApnsSender {
             Ok(head) => head,
             Err(outcome) => return Answer::Outcome(outcome),
         };
-        match tokio::time::timeout(self.request_timeout, self.exchange(head, body.clone())).await {
-            Ok(answer) => answer,
-            Err(_) => Answer::Outcome(Outcome::retry(
-                None,
-                "Timeout",
-                format!("no answer within {:?}", self.request_timeout),
-            )),
-        }
-    }
-
-    async fn exchange(&self, head: http2::Head, body: Bytes) -> Answer {
-        let stream = match self.pool.stream().await {
+        // One deadline for the whole attempt: the wait for a stream, and then the answer (the
+        // connection holds to it, with one timer for all its streams).
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let stream = match self.pool.stream(deadline).await {
             Ok(stream) => stream,
-            Err(detail) => return Answer::Outcome(Outcome::retry(None, "Connection", detail)),
+            Err(pool::Wait::Failed(detail)) => {
+                return Answer::Outcome(Outcome::retry(None, "Connection", detail));
+            }
+            Err(pool::Wait::TimedOut) => return self.timed_out(),
         };
         let conn = &stream.conn;
-        let response = match conn.handle().request(head, body).await {
+        let response = match conn.handle().request(head, body.clone(), deadline).await {
             Ok(Ok(response)) => response,
+            Ok(Err(http2::StreamError::TimedOut)) => return self.timed_out(),
             Ok(Err(error)) => {
                 return Answer::Outcome(Outcome::retry(None, "Connection", error.to_string()));
             }
@@ -203,53 +203,42 @@ impl ApnsSender {
 #[async_trait]
 impl PushSender for ApnsSender {
     async fn send(&self, push: &Push) -> Outcome {
-        let span =
-            tracing::debug_span!("apns_send", push = %push.id(), status = tracing::field::Empty);
-        async {
-            if push.token.platform() != Platform::Apns {
-                return Outcome::rejected(None, "WrongPlatform", "not an APNs device token");
-            }
-            let body = match request::payload(push) {
-                Ok(body) => body,
-                Err(outcome) => return outcome,
-            };
-            let (auth, iat) = match &self.signer {
-                Some(signer) => {
-                    let (value, iat) = signer.header();
-                    (Some(value), Some(iat))
-                }
-                None => (None, None),
-            };
-            let outcome = match self.attempt(push, &body, auth).await {
-                Answer::Outcome(outcome) => outcome,
-                Answer::ExpiredToken(reason) => match (&self.signer, iat) {
-                    (Some(signer), Some(iat)) => {
-                        let (fresh, _) = signer.expired(iat);
-                        match self.attempt(push, &body, Some(fresh)).await {
-                            Answer::Outcome(outcome) => outcome,
-                            Answer::ExpiredToken(reason) => Outcome::Retry {
-                                reason,
-                                after: None,
-                            },
-                        }
-                    }
-                    _ => Outcome::Rejected { reason },
-                },
-            };
-            let span = tracing::Span::current();
-            match outcome.reason() {
-                Some(reason) => {
-                    span.record("status", reason.status.unwrap_or(0));
-                    tracing::debug!(outcome = outcome.kind(), %reason, "APNs push not delivered");
-                }
-                None => {
-                    span.record("status", 200);
-                }
-            }
-            outcome
+        if push.token.platform() != Platform::Apns {
+            return Outcome::rejected(None, "WrongPlatform", "not an APNs device token");
         }
-        .instrument(span)
-        .await
+        let body = match request::payload(push) {
+            Ok(body) => body,
+            Err(outcome) => return outcome,
+        };
+        let (auth, iat) = match &self.signer {
+            Some(signer) => {
+                let (value, iat) = signer.header();
+                (Some(value), Some(iat))
+            }
+            None => (None, None),
+        };
+        let outcome = match self.attempt(push, &body, auth).await {
+            Answer::Outcome(outcome) => outcome,
+            Answer::ExpiredToken(reason) => match (&self.signer, iat) {
+                (Some(signer), Some(iat)) => {
+                    let (fresh, _) = signer.expired(iat);
+                    match self.attempt(push, &body, Some(fresh)).await {
+                        Answer::Outcome(outcome) => outcome,
+                        Answer::ExpiredToken(reason) => Outcome::Retry {
+                            reason,
+                            after: None,
+                        },
+                    }
+                }
+                _ => Outcome::Rejected { reason },
+            },
+        };
+        // No span per push: at hundreds of thousands a second its cost shows. What was not
+        // delivered is told with the push's id.
+        if let Some(reason) = outcome.reason() {
+            tracing::debug!(push = %push.id(), outcome = outcome.kind(), %reason, "APNs push not delivered");
+        }
+        outcome
     }
 
     fn platform(&self) -> Platform {

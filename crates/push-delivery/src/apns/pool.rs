@@ -5,8 +5,9 @@
 //! - A connection carries at most `max_streams_per_connection` streams, and h2 also holds to
 //!   the server's `SETTINGS_MAX_CONCURRENT_STREAMS`. With token authentication a new
 //!   connection carries one stream until a push on it succeeds (Apple's rule).
-//! - A connection idle for `ping_interval` is sent a PING; no PONG within `ping_timeout`, a
-//!   GOAWAY or an I/O error closes it.
+//! - A connection that carried no request for a whole `ping_interval` (checked at each
+//!   interval's end, so one to two intervals of silence) is sent a PING; no PONG within
+//!   `ping_timeout`, a GOAWAY or an I/O error closes it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -62,8 +63,9 @@ pub(crate) struct Conn {
     proven: AtomicBool,
     settings_seen: AtomicBool,
     dead: Arc<AtomicBool>,
-    last_used: AtomicU64,
-    epoch: Instant,
+    /// Streams taken, counted so the keepalive can tell a busy connection without a clock
+    /// read per request.
+    uses: AtomicU64,
     driver: AbortHandle,
     max_streams: usize,
     stats: Arc<PoolStats>,
@@ -74,6 +76,15 @@ impl Drop for Conn {
         self.driver.abort();
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Why no stream was had.
+#[derive(Debug)]
+pub(crate) enum Wait {
+    /// No connection: why.
+    Failed(String),
+    /// Every stream stayed busy until the deadline.
+    TimedOut,
 }
 
 /// A stream slot on a connection, held for one request.
@@ -123,15 +134,7 @@ impl Conn {
     }
 
     fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_used.store(ms, Ordering::Relaxed);
-    }
-
-    fn idle(&self) -> Duration {
-        let now = self.epoch.elapsed();
-        now.saturating_sub(Duration::from_millis(
-            self.last_used.load(Ordering::Relaxed),
-        ))
+        self.uses.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -164,13 +167,23 @@ impl Pool {
         }
     }
 
-    /// A stream on a live connection, connecting when needed.
-    pub(crate) async fn stream(&self) -> Result<Stream, String> {
-        let conn = self.conn().await?;
-        let permit = Arc::clone(&conn.streams)
-            .acquire_owned()
-            .await
-            .map_err(|_| "connection closed".to_owned())?;
+    /// A stream on a live connection, connecting when needed; waiting for a free stream
+    /// until `deadline` at most (a free one is taken with no timer).
+    pub(crate) async fn stream(&self, deadline: tokio::time::Instant) -> Result<Stream, Wait> {
+        let conn = self.conn().await.map_err(Wait::Failed)?;
+        let closed = || Wait::Failed("connection closed".to_owned());
+        let permit = match Arc::clone(&conn.streams).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(closed()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let wait = Arc::clone(&conn.streams).acquire_owned();
+                match tokio::time::timeout_at(deadline, wait).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(closed()),
+                    Err(_) => return Err(Wait::TimedOut),
+                }
+            }
+        };
         conn.touch();
         let in_flight = self.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.stats
@@ -251,13 +264,11 @@ impl Pool {
             proven: AtomicBool::new(!c.prove_first),
             settings_seen: AtomicBool::new(false),
             dead,
-            last_used: AtomicU64::new(0),
-            epoch: Instant::now(),
+            uses: AtomicU64::new(0),
             driver,
             max_streams: c.max_streams,
             stats: Arc::clone(&self.stats),
         });
-        conn.touch();
         self.stats.opened.fetch_add(1, Ordering::Relaxed);
         self.stats.open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(keepalive(
@@ -321,24 +332,24 @@ async fn handshake(c: &Connector) -> Result<Handshake, String> {
 }
 
 async fn keepalive(conn: Weak<Conn>, interval: Duration, timeout: Duration, stats: Arc<PoolStats>) {
+    let mut seen = None;
     loop {
-        let wait = match conn.upgrade() {
-            Some(conn) if !conn.is_dead() => interval.saturating_sub(conn.idle()),
+        tokio::time::sleep(interval).await;
+        let pong = match conn.upgrade() {
+            Some(conn) if !conn.is_dead() => {
+                let uses = conn.uses.load(Ordering::Relaxed);
+                if seen.replace(uses) != Some(uses) {
+                    continue;
+                }
+                conn.handle.ping()
+            }
             _ => return,
         };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-            continue;
-        }
         stats.pings.fetch_add(1, Ordering::Relaxed);
-        let pong = match conn.upgrade() {
-            Some(conn) => conn.handle.ping(),
-            None => return,
-        };
         let pong = tokio::time::timeout(timeout, pong).await;
         let Some(conn) = conn.upgrade() else { return };
         match pong {
-            Ok(Ok(())) => conn.touch(),
+            Ok(Ok(())) => {}
             Ok(Err(_)) => {
                 tracing::debug!("APNs connection ended before its PING was answered");
                 conn.kill();

@@ -33,6 +33,7 @@ use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, Sleep};
 
 use super::frame::{self, FrameHead, Reason, flag, kind, setting};
 use super::hpack::{Decoder, Encoder, Indexing};
@@ -96,17 +97,25 @@ pub(crate) enum StreamError {
     /// The connection ended with the request in flight; whether it was processed is unknown.
     #[error("{0}")]
     Connection(String),
+    /// No answer by the request's deadline: the stream was reset with `CANCEL` (or, not yet
+    /// sent, never opened).
+    #[error("no answer by the deadline")]
+    TimedOut,
 }
 
 type Reply = oneshot::Sender<Result<Response, StreamError>>;
 
 enum Command {
-    Request {
-        head: Head,
-        body: Bytes,
-        reply: Reply,
-    },
+    Request(Request),
     Ping(oneshot::Sender<()>),
+}
+
+/// A request on its way to a stream.
+struct Request {
+    head: Head,
+    body: Bytes,
+    reply: Reply,
+    deadline: Instant,
 }
 
 /// What the connection's holders see of it.
@@ -153,7 +162,7 @@ pub(crate) struct Handle {
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Request { .. } => "Request",
+            Self::Request(_) => "Request",
             Self::Ping(_) => "Ping",
         })
     }
@@ -164,17 +173,27 @@ impl Handle {
         &self.status
     }
 
-    /// Sends a request; the response (or why there is none) comes on the receiver.
+    /// Sends a request; the response (or why there is none) comes on the receiver, by the
+    /// deadline at the latest. The connection keeps the deadline, so a caller needs no timer
+    /// of its own.
     pub(crate) fn request(
         &self,
         head: Head,
         body: Bytes,
+        deadline: Instant,
     ) -> oneshot::Receiver<Result<Response, StreamError>> {
         let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(Command::Request { reply, .. })) =
-            self.commands.send(Command::Request { head, body, reply })
+        let request = Request {
+            head,
+            body,
+            reply,
+            deadline,
+        };
+        if let Err(mpsc::error::SendError(Command::Request(request))) =
+            self.commands.send(Command::Request(request))
         {
-            let _ = reply.send(Err(StreamError::Refused("the connection is closed".into())));
+            let closed = StreamError::Refused("the connection is closed".into());
+            let _ = request.reply.send(Err(closed));
         }
         answer
     }
@@ -223,7 +242,7 @@ where
         hbuf: Vec::with_capacity(512),
         encoder: Encoder::default(),
         decoder: Decoder::default(),
-        streams: HashMap::new(),
+        streams: HashMap::with_hasher(StreamIds),
         next_id: 1,
         closing: false,
         goaway: None,
@@ -237,6 +256,10 @@ where
         recv_window: i64::from(CONNECTION_WINDOW),
         recv_unacked: 0,
         blocked: VecDeque::new(),
+        waiting: VecDeque::new(),
+        deadlines: VecDeque::new(),
+        timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        armed: None,
     };
     (Handle { commands, status }, connection)
 }
@@ -283,6 +306,40 @@ struct Continuation {
     end_stream: bool,
 }
 
+/// Stream ids are distinct odd numbers, chosen by us, not the server: a multiply spreads
+/// them over the table's bits for less than a keyed hash costs per request.
+#[derive(Debug, Default, Clone, Copy)]
+struct StreamIds;
+
+impl std::hash::BuildHasher for StreamIds {
+    type Hasher = StreamIdHasher;
+
+    fn build_hasher(&self) -> StreamIdHasher {
+        StreamIdHasher(0)
+    }
+}
+
+struct StreamIdHasher(u64);
+
+impl std::hash::Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b) ^ (self.0 as u32));
+        }
+    }
+
+    /// A folded multiply: the product's halves XORed, so the low bits (the bucket) and the
+    /// high bits (hashbrown's tag) both depend on every bit of the id.
+    fn write_u32(&mut self, id: u32) {
+        let product = u128::from(id) * 0x9E37_79B9_7F4A_7C15;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
 /// The task of one connection: spawn [`Connection::run`].
 pub(crate) struct Connection<T> {
     io: T,
@@ -298,7 +355,7 @@ pub(crate) struct Connection<T> {
     hbuf: Vec<u8>,
     encoder: Encoder,
     decoder: Decoder,
-    streams: HashMap<u32, Stream>,
+    streams: HashMap<u32, Stream, StreamIds>,
     next_id: u32,
     /// Every handle is gone: finish the streams and end.
     closing: bool,
@@ -315,6 +372,14 @@ pub(crate) struct Connection<T> {
     recv_unacked: u32,
     /// Request bodies waiting for window, in order.
     blocked: VecDeque<(u32, Bytes)>,
+    /// Requests taken while no stream may open, in order.
+    waiting: VecDeque<Request>,
+    /// The deadlines of open streams, in the order they opened (entries of streams since
+    /// ended are dropped from the front as they come up).
+    deadlines: VecDeque<(Instant, u32)>,
+    /// One timer for all deadlines, and when it is set for.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
@@ -343,9 +408,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
         self.commands.close();
         while let Ok(command) = self.commands.try_recv() {
-            if let Command::Request { reply, .. } = command {
-                let _ = reply.send(Err(StreamError::Refused(detail.clone())));
+            if let Command::Request(request) = command {
+                self.waiting.push_back(request);
             }
+        }
+        for request in self.waiting.drain(..) {
+            let _ = request
+                .reply
+                .send(Err(StreamError::Refused(detail.clone())));
         }
         Err(detail)
     }
@@ -368,16 +438,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
             }
             let mut took = false;
-            while self.takes_commands() {
+            while !self.closing && self.wbuf.len() < WRITE_HIGH {
+                if self.can_open()
+                    && let Some(request) = self.waiting.pop_front()
+                {
+                    took = true;
+                    self.open(request);
+                    continue;
+                }
                 match self.commands.poll_recv(cx) {
-                    Poll::Ready(Some(command)) => {
+                    Poll::Ready(Some(Command::Request(request))) => {
                         took = true;
-                        self.command(command);
+                        if self.goaway.is_some() || (self.can_open() && self.waiting.is_empty()) {
+                            self.open(request);
+                        } else {
+                            self.waiting.push_back(request);
+                        }
+                    }
+                    Poll::Ready(Some(Command::Ping(ack))) => {
+                        took = true;
+                        self.ping_count += 1;
+                        frame::put_ping(&mut self.wbuf, self.ping_count.to_be_bytes(), false);
+                        self.pings.push_back(ack);
                     }
                     Poll::Ready(None) => self.closing = true,
                     Poll::Pending => break,
                 }
             }
+            busy |= self.poll_deadlines(cx);
             if took && !self.deferred && self.wbuf.len() < WRITE_HIGH / 2 {
                 // A first few requests: let the callers woken with them run and add theirs,
                 // then write them all at once. Once per write, so nothing waits long.
@@ -424,25 +512,62 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         Poll::Pending
     }
 
-    /// Whether to take the next command now: not while the write buffer is full, nor while
-    /// no stream may open (after GOAWAY, commands are taken to be refused).
-    fn takes_commands(&self) -> bool {
-        if self.closing || self.wbuf.len() >= WRITE_HIGH {
-            return false;
-        }
-        self.goaway.is_some() || (self.blocked.is_empty() && self.streams.len() < self.max_streams)
+    /// Whether a stream may open now: within the server's limit, no DATA waiting for window,
+    /// no GOAWAY.
+    fn can_open(&self) -> bool {
+        self.goaway.is_none() && self.blocked.is_empty() && self.streams.len() < self.max_streams
     }
 
-    fn command(&mut self, command: Command) {
-        let (head, body, reply) = match command {
-            Command::Ping(ack) => {
-                self.ping_count += 1;
-                frame::put_ping(&mut self.wbuf, self.ping_count.to_be_bytes(), false);
-                self.pings.push_back(ack);
-                return;
-            }
-            Command::Request { head, body, reply } => (head, body, reply),
+    /// Expires what is past its deadline; `true` when the timer fired.
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> bool {
+        while let Some((_, id)) = self.deadlines.front()
+            && !self.streams.contains_key(id)
+        {
+            self.deadlines.pop_front();
+        }
+        let first = self.deadlines.front().map(|(at, _)| *at);
+        let next = match (first, self.waiting.front().map(|r| r.deadline)) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return false,
         };
+        if self.armed.is_none_or(|armed| next < armed) {
+            self.timer.as_mut().reset(next);
+            self.armed = Some(next);
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.armed = None;
+        let now = Instant::now();
+        while let Some(&(at, id)) = self.deadlines.front()
+            && at <= now
+        {
+            self.deadlines.pop_front();
+            if self.streams.contains_key(&id) {
+                frame::put_rst_stream(&mut self.wbuf, id, Reason::CANCEL);
+                self.blocked.retain(|(b, _)| *b != id);
+                if let Some(stream) = self.streams.remove(&id) {
+                    let _ = stream.reply.send(Err(StreamError::TimedOut));
+                }
+            }
+        }
+        while self.waiting.front().is_some_and(|r| r.deadline <= now) {
+            if let Some(request) = self.waiting.pop_front() {
+                let _ = request.reply.send(Err(StreamError::TimedOut));
+            }
+        }
+        true
+    }
+
+    /// Opens a stream for a request (or refuses it after GOAWAY).
+    fn open(&mut self, request: Request) {
+        let Request {
+            head,
+            body,
+            reply,
+            deadline,
+        } = request;
         if reply.is_closed() {
             // The caller stopped waiting before the request was sent: it is not sent.
             return;
@@ -474,6 +599,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             body.is_empty(),
             self.max_frame,
         );
+        self.deadlines.push_back((deadline, id));
         self.streams.insert(
             id,
             Stream {

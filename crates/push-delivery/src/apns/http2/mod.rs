@@ -13,7 +13,7 @@ mod conn;
 mod frame;
 mod hpack;
 
-pub(crate) use conn::{Connection, Handle, Head, Options, client};
+pub(crate) use conn::{Connection, Handle, Head, Options, StreamError, client};
 
 #[cfg(test)]
 mod tests;
@@ -37,7 +37,10 @@ pub mod fuzzing {
     /// sends, then the end of the stream. It must end without a panic, every caller
     /// answered.
     pub fn server_bytes(input: &[u8]) {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        else {
             return;
         };
         runtime.block_on(async {
@@ -55,7 +58,8 @@ pub mod fuzzing {
                             HeaderValue::from_static("id"),
                         )],
                     };
-                    handle.request(head, Bytes::from_static(b"{\"aps\":{}}"))
+                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+                    handle.request(head, Bytes::from_static(b"{\"aps\":{}}"), deadline)
                 })
                 .collect();
             let (mut read, mut write) = tokio::io::split(theirs);

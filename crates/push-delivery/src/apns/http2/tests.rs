@@ -150,7 +150,12 @@ async fn answer(answer: Answer) -> Result<Response, StreamError> {
 }
 
 fn request(handle: &Handle, body: &'static [u8]) -> Answer {
-    handle.request(head("/3/device/abc"), Bytes::from_static(body))
+    request_by(handle, body, Duration::from_secs(10))
+}
+
+fn request_by(handle: &Handle, body: &'static [u8], within: Duration) -> Answer {
+    let deadline = tokio::time::Instant::now() + within;
+    handle.request(head("/3/device/abc"), Bytes::from_static(body), deadline)
 }
 
 #[tokio::test]
@@ -411,4 +416,48 @@ async fn faults_end_the_connection_with_the_code_the_rfc_names() {
         );
         assert!(handle.status().is_closed());
     }
+}
+
+#[tokio::test]
+async fn past_its_deadline_a_stream_is_cancelled_and_a_waiting_request_never_sent() {
+    let (handle, mut peer) = Peer::start().await;
+    peer.settings(&[(setting::MAX_CONCURRENT_STREAMS, 1)]).await;
+    let sent = request_by(&handle, b"", Duration::from_millis(200));
+    let waiting = request_by(&handle, b"", Duration::from_millis(300));
+    let later = request_by(&handle, b"", Duration::from_secs(10));
+    let (h, _) = peer.next().await;
+    assert_eq!((h.kind, h.stream), (kind::HEADERS, 1));
+
+    assert_eq!(answer(sent).await.unwrap_err(), StreamError::TimedOut);
+    let (h, payload) = peer.next().await;
+    assert_eq!((h.kind, h.stream), (kind::RST_STREAM, 1));
+    assert_eq!(Reason(frame::u32_at(&payload)), Reason::CANCEL);
+    // The freed stream goes to the next request in line.
+    let (h, _) = peer.next().await;
+    assert_eq!((h.kind, h.stream), (kind::HEADERS, 3));
+    peer.respond(3, "200", true, false).await;
+    assert_eq!(answer(waiting).await.unwrap().status, 200);
+    let (h, _) = peer.next().await;
+    assert_eq!((h.kind, h.stream), (kind::HEADERS, 5));
+    peer.respond(5, "200", true, false).await;
+    assert_eq!(answer(later).await.unwrap().status, 200);
+
+    // Two waiting behind one that is never answered: the two time out unsent.
+    let stuck = request_by(&handle, b"", Duration::from_millis(100));
+    let (h, _) = peer.next().await;
+    assert_eq!(h.stream, 7);
+    let behind: Vec<Answer> = (0..2)
+        .map(|_| request_by(&handle, b"", Duration::from_millis(50)))
+        .collect();
+    for answer_ in behind {
+        assert_eq!(answer(answer_).await.unwrap_err(), StreamError::TimedOut);
+    }
+    assert_eq!(answer(stuck).await.unwrap_err(), StreamError::TimedOut);
+    let (h, _) = peer.next().await;
+    assert_eq!(
+        (h.kind, h.stream),
+        (kind::RST_STREAM, 7),
+        "only stream 7 was opened"
+    );
+    assert!(peer.maybe_frame().await.is_none());
 }
