@@ -134,11 +134,14 @@ pub struct ApnsConfig {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS` lowers it; with token authentication a new connection
     /// carries one stream until a push succeeds on it, as Apple requires.
     pub max_streams_per_connection: usize,
-    /// Time for one push, from taking a stream to the response (default 20 s).
+    /// Time for one push, from waiting for a free stream to the response (default 20 s;
+    /// connecting has its own `connect_timeout`). A stream still unanswered then is reset
+    /// with `CANCEL` and the push is a `Retry`.
     pub request_timeout: Duration,
     /// Time to connect, including TLS and the HTTP/2 handshake (default 10 s).
     pub connect_timeout: Duration,
-    /// A connection idle this long is sent a PING (default 60 s).
+    /// A connection that carried no push for this long is sent a PING (default 60 s; checked
+    /// once per interval, so after one to two intervals of silence).
     pub ping_interval: Duration,
     /// A PING unanswered this long closes the connection (default 10 s).
     pub ping_timeout: Duration,
