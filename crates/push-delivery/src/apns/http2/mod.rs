@@ -68,7 +68,8 @@ pub mod fuzzing {
                 while read.read(&mut sink).await.is_ok_and(|n| n > 0) {}
             });
             let _ = write.write_all(input).await;
-            drop(write);
+            // The end of the server's bytes (dropping one half of a split would not say it).
+            let _ = write.shutdown().await;
             let _ = task.await;
             for answer in answers {
                 assert!(answer.await.is_ok(), "a caller left without an answer");
