@@ -391,7 +391,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         let result = poll_fn(|cx| self.poll_drive(cx)).await;
         self.status.closed.store(true, Ordering::Relaxed);
         let detail = match &result {
-            Ok(()) => return Ok(()),
+            Ok(()) => "the connection closed".to_owned(),
             Err(fault) => fault.to_string(),
         };
         if let Err(Fault::Protocol(reason, _)) = result {
@@ -419,7 +419,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 .reply
                 .send(Err(StreamError::Refused(detail.clone())));
         }
-        Err(detail)
+        result.map_err(|_| detail)
     }
 
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Fault>> {
@@ -526,6 +526,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             && !self.streams.contains_key(id)
         {
             self.deadlines.pop_front();
+        }
+        if self.deadlines.len() > 2 * self.streams.len() + 1024 {
+            // A stream held open at the front keeps those ended behind it: drop them now
+            // and then, so the queue stays near the number of open streams.
+            let streams = &self.streams;
+            self.deadlines.retain(|(_, id)| streams.contains_key(id));
         }
         let first = self.deadlines.front().map(|(at, _)| *at);
         let next = match (first, self.waiting.front().map(|r| r.deadline)) {

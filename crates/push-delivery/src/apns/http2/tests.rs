@@ -461,3 +461,20 @@ async fn past_its_deadline_a_stream_is_cancelled_and_a_waiting_request_never_sen
     );
     assert!(peer.maybe_frame().await.is_none());
 }
+
+#[tokio::test]
+async fn goaway_refuses_at_once_what_waits_for_a_stream() {
+    let (handle, mut peer) = Peer::start().await;
+    peer.settings(&[(setting::MAX_CONCURRENT_STREAMS, 1)]).await;
+    let open = request(&handle, b"");
+    let waiting = request(&handle, b"");
+    let (h, _) = peer.next().await;
+    assert_eq!(h.stream, 1);
+    let mut out = Vec::new();
+    frame::put_goaway(&mut out, 1, Reason(0));
+    peer.send(&out).await;
+    let refused = answer(waiting).await.unwrap_err();
+    assert!(matches!(refused, StreamError::Refused(_)), "{refused:?}");
+    peer.respond(1, "200", true, false).await;
+    assert_eq!(answer(open).await.unwrap().status, 200);
+}

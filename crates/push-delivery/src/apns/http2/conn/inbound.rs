@@ -349,6 +349,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 let _ = stream.reply.send(Err(StreamError::Refused(detail)));
             }
         }
+        for request in self.waiting.drain(..) {
+            let detail = format!("the server sent GOAWAY {reason} before it was sent");
+            let _ = request.reply.send(Err(StreamError::Refused(detail)));
+        }
         Ok(())
     }
 
