@@ -576,55 +576,61 @@ mod tests {
             .collect()
     }
 
+    /// Decodes each block in turn on one decoder, checking its fields.
+    fn decode_in_turn(d: &mut Decoder, blocks: &[(&str, &[(&str, &str)])]) {
+        for (block, fields) in blocks {
+            assert_eq!(
+                decode_all(d, &hex(block)).unwrap(),
+                pairs(fields),
+                "{block}"
+            );
+        }
+    }
+
     /// RFC 7541 Appendix C.6: three responses with Huffman coding and a 256-byte table, so
     /// entries are evicted on the way.
     #[test]
     fn rfc_c6_responses_with_huffman_and_eviction() {
         let mut d = Decoder::default();
         d.table.resize(256);
-        let first = hex(
-            "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
-             2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
-        );
-        assert_eq!(
-            decode_all(&mut d, &first).unwrap(),
-            pairs(&[
-                (":status", "302"),
-                ("cache-control", "private"),
-                ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
-                ("location", "https://www.example.com"),
-            ])
+        let first = [
+            (":status", "302"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+            ("location", "https://www.example.com"),
+        ];
+        let mut second = first;
+        second[0] = (":status", "307");
+        let third = [
+            (":status", "200"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+            ("location", "https://www.example.com"),
+            ("content-encoding", "gzip"),
+            (
+                "set-cookie",
+                "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+            ),
+        ];
+        decode_in_turn(
+            &mut d,
+            &[(
+                "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+                 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+                &first,
+            )],
         );
         assert_eq!(d.table.size, 222);
-        let second = hex("4883 640e ff c1 c0 bf");
-        assert_eq!(
-            decode_all(&mut d, &second).unwrap(),
-            pairs(&[
-                (":status", "307"),
-                ("cache-control", "private"),
-                ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
-                ("location", "https://www.example.com"),
-            ])
-        );
+        decode_in_turn(&mut d, &[("4883 640e ff c1 c0 bf", &second)]);
         assert_eq!(d.table.size, 222);
-        let third = hex(
-            "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
-             77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
-             9587 3160 65c0 03ed 4ee5 b106 3d50 07",
-        );
-        assert_eq!(
-            decode_all(&mut d, &third).unwrap(),
-            pairs(&[
-                (":status", "200"),
-                ("cache-control", "private"),
-                ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
-                ("location", "https://www.example.com"),
-                ("content-encoding", "gzip"),
-                (
-                    "set-cookie",
-                    "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1"
-                ),
-            ])
+        decode_in_turn(
+            &mut d,
+            &[(
+                "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+                 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+                 9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+                &third,
+            )],
         );
         assert_eq!(d.table.size, 215);
         assert_eq!(d.table.entries.len(), 3);
@@ -634,37 +640,36 @@ mod tests {
     #[test]
     fn rfc_c4_requests_with_huffman() {
         let mut d = Decoder::default();
-        let block = hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff");
-        assert_eq!(
-            decode_all(&mut d, &block).unwrap(),
-            pairs(&[
-                (":method", "GET"),
-                (":scheme", "http"),
-                (":path", "/"),
-                (":authority", "www.example.com"),
-            ])
-        );
-        let block = hex("8286 84be 5886 a8eb 1064 9cbf");
-        assert_eq!(
-            decode_all(&mut d, &block).unwrap(),
-            pairs(&[
-                (":method", "GET"),
-                (":scheme", "http"),
-                (":path", "/"),
-                (":authority", "www.example.com"),
-                ("cache-control", "no-cache"),
-            ])
-        );
-        let block = hex("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf");
-        assert_eq!(
-            decode_all(&mut d, &block).unwrap(),
-            pairs(&[
-                (":method", "GET"),
-                (":scheme", "https"),
-                (":path", "/index.html"),
-                (":authority", "www.example.com"),
-                ("custom-key", "custom-value"),
-            ])
+        let first = [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "www.example.com"),
+        ];
+        let second = [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "www.example.com"),
+            ("cache-control", "no-cache"),
+        ];
+        let third = [
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":path", "/index.html"),
+            (":authority", "www.example.com"),
+            ("custom-key", "custom-value"),
+        ];
+        decode_in_turn(
+            &mut d,
+            &[
+                ("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", &first),
+                ("8286 84be 5886 a8eb 1064 9cbf", &second),
+                (
+                    "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+                    &third,
+                ),
+            ],
         );
         assert_eq!(d.table.size, 164);
     }
