@@ -1,9 +1,10 @@
 //! A few long-lived HTTP/2 connections to APNs, each carrying many concurrent streams.
 //!
-//! - Requests go round-robin over `connections` slots; a slot whose connection died is
-//!   reconnected by the next request that picks it (one connect at a time per slot).
-//! - A connection carries at most `max_streams_per_connection` streams, and h2 also holds to
-//!   the server's `SETTINGS_MAX_CONCURRENT_STREAMS`. With token authentication a new
+//! - A request takes a free stream on its runtime thread's connection, else on any live
+//!   connection, else goes round-robin over `connections` slots; a slot whose connection
+//!   died is reconnected by the next request that picks it (one connect at a time per slot).
+//! - A connection carries at most `max_streams_per_connection` streams, and the connection
+//!   (`http2`) also holds to the server's `SETTINGS_MAX_CONCURRENT_STREAMS`. With token authentication a new
 //!   connection carries one stream until a push on it succeeds (Apple's rule).
 //! - A connection that carried no request for a whole `ping_interval` (checked at each
 //!   interval's end, so one to two intervals of silence) is sent a PING; no PONG within
@@ -209,8 +210,8 @@ impl Pool {
     }
 
     async fn conn(&self) -> Result<Arc<Conn>, String> {
-        // Each runtime thread prefers its own connection while it has free streams: h2 locks a
-        // connection's state on every operation, and threads sharing one contend for it.
+        // Each runtime thread prefers its own connection while it has free streams: requests
+        // from one thread then wake one connection task, and their batches stay whole.
         // Failing that, any live connection with a free stream: waiting on a full one while
         // another has room would idle that one.
         let preferred = THREAD_SLOT.with(|slot| *slot);
