@@ -19,6 +19,10 @@ use bems::ews_proto::{
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// The allocator of the `bems` binary, so parsing is measured as the service runs it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Envelopes in the stream; each carries `NOTIFICATIONS` notifications of `EVENTS` events.
 const ENVELOPES: usize = 500;
 const NOTIFICATIONS: usize = 8;

@@ -17,6 +17,10 @@ use bems::ews_proto::EnvelopeSplitter;
 use bems::ews_proto::operations::{ConnectionStatus, GetStreamingEventsResponse};
 use bems::ews_proto::soap::read_envelope;
 
+/// The allocator of the `bems` binary, so the parse is timed as the service runs it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let path = std::env::args().nth(1);
     let input: Box<dyn Read> = match &path {
