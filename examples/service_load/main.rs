@@ -31,6 +31,11 @@ use std::time::{Duration, Instant};
 use bems::settings::SubscriptionMode;
 use bems_demo::{self as demo, TOPIC, World};
 
+/// The allocator of the `bems` binary, so the service in this process runs as it does there
+/// (and the simulator beside it with it).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let graph = std::env::args().any(|a| a == "--graph");
     let own_process = std::env::args().any(|a| a == "--process");
