@@ -4,8 +4,9 @@
 //!   connection, else goes round-robin over `connections` slots; a slot whose connection
 //!   died is reconnected by the next request that picks it (one connect at a time per slot).
 //! - A connection carries at most `max_streams_per_connection` streams, and the connection
-//!   (`http2`) also holds to the server's `SETTINGS_MAX_CONCURRENT_STREAMS`. With token authentication a new
-//!   connection carries one stream until a push on it succeeds (Apple's rule).
+//!   (`http2`) also holds to the server's `SETTINGS_MAX_CONCURRENT_STREAMS`. With token
+//!   authentication a new connection carries one stream until a push on it succeeds
+//!   (Apple's rule).
 //! - A connection that carried no request for a whole `ping_interval` (checked at each
 //!   interval's end, so one to two intervals of silence) is sent a PING; no PONG within
 //!   `ping_timeout`, a GOAWAY or an I/O error closes it.
@@ -63,7 +64,8 @@ pub(crate) struct Conn {
     streams: Arc<Semaphore>,
     proven: AtomicBool,
     settings_seen: AtomicBool,
-    dead: Arc<AtomicBool>,
+    /// Killed by us (the connection's own end is in its status).
+    dead: AtomicBool,
     /// Streams taken, counted so the keepalive can tell a busy connection without a clock
     /// read per request.
     uses: AtomicU64,
@@ -134,7 +136,7 @@ impl Conn {
         }
     }
 
-    fn touch(&self) {
+    fn count_use(&self) {
         self.uses.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -185,7 +187,7 @@ impl Pool {
                 }
             }
         };
-        conn.touch();
+        conn.count_use();
         let in_flight = self.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.stats
             .max_in_flight
@@ -248,14 +250,11 @@ impl Pool {
             .await
             .map_err(|_| format!("connect to {}:{} timed out", c.host, c.port))??;
         drop(_enter);
-        let dead = Arc::new(AtomicBool::new(false));
-        let driver_dead = Arc::clone(&dead);
         let host = c.host.clone();
         let driver = tokio::spawn(async move {
             if let Err(error) = connection.run().await {
                 tracing::debug!(%host, %error, "APNs connection closed");
             }
-            driver_dead.store(true, Ordering::Relaxed);
         })
         .abort_handle();
         let first = if c.prove_first { 1 } else { c.max_streams };
@@ -264,7 +263,7 @@ impl Pool {
             streams: Arc::new(Semaphore::new(first)),
             proven: AtomicBool::new(!c.prove_first),
             settings_seen: AtomicBool::new(false),
-            dead,
+            dead: AtomicBool::new(false),
             uses: AtomicU64::new(0),
             driver,
             max_streams: c.max_streams,

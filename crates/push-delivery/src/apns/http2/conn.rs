@@ -8,8 +8,9 @@
 //! What the task holds to, from RFC 9113:
 //! - **Streams:** odd ids, opened in order; no more open at once than the server's
 //!   `SETTINGS_MAX_CONCURRENT_STREAMS` (100 until its SETTINGS arrive). A stream is over
-//!   when the server ends it; the client never resets a stream it has finished sending,
-//!   and a caller that stopped waiting leaves its stream to end on its own.
+//!   when the server ends it; the client never resets a stream it has finished sending.
+//!   A stream still unanswered at its request's deadline is reset with `CANCEL`; a caller
+//!   that stopped waiting before that leaves its stream to end on its own.
 //! - **Flow control:** DATA waits for both the connection's and the stream's send window,
 //!   in the order the requests came; we grant the server a 1 MiB window per stream and
 //!   4 MiB for the connection, and renew the connection's as it is used.

@@ -84,11 +84,16 @@ impl Peer {
         self.io.write_all(bytes).await.unwrap();
     }
 
+    /// Sends what `write` puts down (frames, through `frame::put_*`).
+    async fn put(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut out = Vec::new();
+        write(&mut out);
+        self.send(&out).await;
+    }
+
     /// Our SETTINGS, then the client's acknowledgement of them.
     async fn settings(&mut self, settings: &[(u16, u32)]) {
-        let mut out = Vec::new();
-        frame::put_settings(&mut out, settings);
-        self.send(&out).await;
+        self.put(|out| frame::put_settings(out, settings)).await;
         let (head, _) = self.frame().await;
         assert_eq!((head.kind, head.flags), (kind::SETTINGS, flag::ACK));
     }
@@ -117,10 +122,9 @@ impl Peer {
             .field(&mut block, b"apns-id", b"the-id", Indexing::Without);
         self.encoder
             .field(&mut block, b"server", b"scripted", Indexing::Incremental);
-        let mut out = Vec::new();
         let max = if split { 4 } else { 16_384 };
-        frame::put_headers(&mut out, stream, &block, end_stream, max);
-        self.send(&out).await;
+        self.put(|out| frame::put_headers(out, stream, &block, end_stream, max))
+            .await;
     }
 }
 
@@ -191,9 +195,8 @@ async fn a_request_goes_out_whole_and_its_response_comes_back() {
 
     // The response head in HEADERS and two CONTINUATIONs, then a body longer than kept.
     peer.respond(1, "400", false, true).await;
-    let mut out = Vec::new();
-    frame::put_data(&mut out, 1, b"{\"reason\":\"BadDeviceToken\"}", true);
-    peer.send(&out).await;
+    peer.put(|out| frame::put_data(out, 1, b"{\"reason\":\"BadDeviceToken\"}", true))
+        .await;
     let response = answer(pending).await.unwrap();
     assert_eq!(response.status, 400);
     assert_eq!(response.headers["apns-id"], "the-id");
@@ -248,9 +251,7 @@ async fn streams_wait_for_the_servers_limit_and_data_for_its_windows() {
         "the stream's window is spent"
     );
 
-    let mut out = Vec::new();
-    frame::put_window_update(&mut out, 1, 100);
-    peer.send(&out).await;
+    peer.put(|out| frame::put_window_update(out, 1, 100)).await;
     let (h, data) = peer.next().await;
     assert_eq!(
         (h.kind, h.flags, data.as_slice()),
@@ -286,9 +287,7 @@ async fn goaway_refuses_the_streams_above_its_last_id_and_lets_the_rest_finish()
             (kind::HEADERS, id, flag::END_HEADERS | flag::END_STREAM)
         );
     }
-    let mut out = Vec::new();
-    frame::put_goaway(&mut out, 3, Reason(0));
-    peer.send(&out).await;
+    peer.put(|out| frame::put_goaway(out, 3, Reason(0))).await;
     peer.respond(1, "200", true, false).await;
     peer.respond(3, "200", true, false).await;
     let mut answers = answers.into_iter();
@@ -311,10 +310,11 @@ async fn reset_streams_fail_alone_and_refused_ones_as_not_processed() {
     for _ in 0..3 {
         peer.next().await;
     }
-    let mut out = Vec::new();
-    frame::put_rst_stream(&mut out, 1, Reason::REFUSED_STREAM);
-    frame::put_rst_stream(&mut out, 3, Reason(0x2));
-    peer.send(&out).await;
+    peer.put(|out| {
+        frame::put_rst_stream(out, 1, Reason::REFUSED_STREAM);
+        frame::put_rst_stream(out, 3, Reason(0x2));
+    })
+    .await;
     peer.respond(5, "200", true, false).await;
     assert!(matches!(
         answer(refused).await,
@@ -330,9 +330,8 @@ async fn reset_streams_fail_alone_and_refused_ones_as_not_processed() {
 async fn pings_are_answered_and_ours_acknowledged() {
     let (handle, mut peer) = Peer::start().await;
     peer.settings(&[]).await;
-    let mut out = Vec::new();
-    frame::put_ping(&mut out, *b"12345678", false);
-    peer.send(&out).await;
+    peer.put(|out| frame::put_ping(out, *b"12345678", false))
+        .await;
     let (h, payload) = peer.next().await;
     assert_eq!(
         (h.kind, h.flags, payload.as_slice()),
@@ -342,9 +341,8 @@ async fn pings_are_answered_and_ours_acknowledged() {
     let pong = handle.ping();
     let (h, payload) = peer.next().await;
     assert_eq!((h.kind, h.flags), (kind::PING, 0));
-    let mut out = Vec::new();
-    frame::put_ping(&mut out, payload.try_into().unwrap(), true);
-    peer.send(&out).await;
+    peer.put(|out| frame::put_ping(out, payload.try_into().unwrap(), true))
+        .await;
     tokio::time::timeout(Duration::from_secs(5), pong)
         .await
         .unwrap()
@@ -470,9 +468,7 @@ async fn goaway_refuses_at_once_what_waits_for_a_stream() {
     let waiting = request(&handle, b"");
     let (h, _) = peer.next().await;
     assert_eq!(h.stream, 1);
-    let mut out = Vec::new();
-    frame::put_goaway(&mut out, 1, Reason(0));
-    peer.send(&out).await;
+    peer.put(|out| frame::put_goaway(out, 1, Reason(0))).await;
     let refused = answer(waiting).await.unwrap_err();
     assert!(matches!(refused, StreamError::Refused(_)), "{refused:?}");
     peer.respond(1, "200", true, false).await;
