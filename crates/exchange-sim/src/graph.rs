@@ -172,7 +172,7 @@ async fn handle(
         Ok(slot) => slot,
         Err(error) => return error.into_response(),
     };
-    let delay = graph.throttle.delay();
+    let delay = graph.throttle.delay(mailbox.as_deref());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

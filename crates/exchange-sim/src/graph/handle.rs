@@ -258,6 +258,15 @@ impl<'a> GraphHandle<'a> {
         self.ctx.graph.throttle.slow(delay);
     }
 
+    /// Every Graph answer on `smtp`'s mailbox waits `delay` first (zero to stop); the other
+    /// mailboxes answer as before.
+    pub fn slow_mailbox(&self, smtp: &str, delay: Duration) -> Result<(), SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let key = mailbox.address.to_ascii_lowercase();
+        self.ctx.graph.throttle.slow_mailbox(key, delay);
+        Ok(())
+    }
+
     /// Counts.
     pub fn stats(&self) -> GraphStats {
         let graph = &self.ctx.graph;

@@ -35,6 +35,8 @@ struct ThrottleState {
     /// The next N requests get 429 with this `Retry-After`.
     forced: u64,
     forced_retry_after: u32,
+    /// Answers on these mailboxes (lowercase addresses) wait this long first.
+    slow_mailboxes: HashMap<String, Duration>,
 }
 
 /// A request's place; frees it when dropped.
@@ -91,8 +93,26 @@ impl Throttle {
         );
     }
 
-    pub(crate) fn delay(&self) -> Duration {
-        Duration::from_millis(self.slow_ms.load(Ordering::Relaxed))
+    /// Answers on `mailbox` (a lowercase address) wait `delay` first (zero to stop), as when
+    /// one mailbox's store is slow and the others are not.
+    pub(crate) fn slow_mailbox(&self, mailbox: String, delay: Duration) {
+        let mut state = self.lock();
+        if delay.is_zero() {
+            state.slow_mailboxes.remove(&mailbox);
+        } else {
+            state.slow_mailboxes.insert(mailbox, delay);
+        }
+    }
+
+    /// How long an answer on `mailbox` waits first.
+    pub(crate) fn delay(&self, mailbox: Option<&str>) -> Duration {
+        let every = Duration::from_millis(self.slow_ms.load(Ordering::Relaxed));
+        let Some(mailbox) = mailbox else {
+            return every;
+        };
+        let state = self.lock();
+        let one = state.slow_mailboxes.get(mailbox).copied();
+        one.map_or(every, |one| one.max(every))
     }
 
     /// Admits a request of `app` on `mailbox`, or answers 429.
@@ -202,5 +222,21 @@ mod tests {
         }
         assert!(throttle.enter("app", None).is_ok());
         assert_eq!(throttle.throttled.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_slow_mailbox_slows_its_own_answers_only() {
+        let throttle = Throttle::new(4, 1);
+        let second = Duration::from_secs(1);
+        throttle.slow_mailbox("mara".into(), second);
+        assert_eq!(throttle.delay(Some("mara")), second);
+        assert_eq!(throttle.delay(Some("sadie")), Duration::ZERO);
+        assert_eq!(throttle.delay(None), Duration::ZERO);
+        // The slower of the two applies.
+        throttle.slow(2 * second);
+        assert_eq!(throttle.delay(Some("mara")), 2 * second);
+        throttle.slow(Duration::ZERO);
+        throttle.slow_mailbox("mara".into(), Duration::ZERO);
+        assert_eq!(throttle.delay(Some("mara")), Duration::ZERO);
     }
 }

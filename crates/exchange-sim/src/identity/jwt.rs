@@ -2,6 +2,8 @@
 //! (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>), and
 //! their validation as a resource (EWS) does it.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -95,8 +97,7 @@ pub(crate) fn mint(identity: &Identity, grant: &Grant<'_>, now: i64) -> Result<M
         Some(user) => {
             let oid = derived_guid(&format!("user:{}", user.upn.to_ascii_lowercase()));
             let pairwise = Sha256::digest(format!("{}:{oid}", grant.client_id));
-            let sub =
-                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, pairwise);
+            let sub = URL_SAFE_NO_PAD.encode(pairwise);
             (oid, sub)
         }
         None => {
@@ -203,4 +204,79 @@ pub(crate) fn verify(
             .collect(),
         upn: claims.upn.or(claims.preferred_username),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::keys::RsaCredential;
+    use crate::scenario::Scenario;
+    use crate::tls::Pki;
+    use crate::world::World;
+
+    const RESOURCE: &str = "https://graph.microsoft.com";
+
+    fn identity() -> Identity {
+        let world = World::new(Scenario::default());
+        Identity::new(&world, &Pki::new(&[]).expect("pki")).expect("identity")
+    }
+
+    fn token(identity: &Identity) -> String {
+        let grant = Grant {
+            client_id: "app",
+            client_auth: ClientAuth::Secret,
+            resource: RESOURCE,
+            subject: None,
+            roles: &["Mail.Read".to_owned()],
+            permissions: &[],
+        };
+        mint(identity, &grant, now()).expect("minted").token
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn a_token_we_signed_is_accepted_with_its_claims() {
+        let identity = identity();
+        let claims =
+            verify(&identity, &token(&identity), &[RESOURCE.into()], now()).expect("accepted");
+        assert_eq!(claims.app_id, "app");
+        assert_eq!(claims.roles, ["Mail.Read"]);
+    }
+
+    #[test]
+    fn a_changed_payload_a_changed_signature_or_another_key_is_refused() {
+        let identity = identity();
+        let good = token(&identity);
+        let (rest, signature) = good.rsplit_once('.').expect("three parts");
+        let (header, payload) = rest.split_once('.').expect("three parts");
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64"))
+                .expect("json");
+        claims["roles"] = serde_json::json!(["Mail.ReadWrite"]);
+        let forged_payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut flipped = URL_SAFE_NO_PAD.decode(signature).expect("base64");
+        flipped[10] ^= 1;
+        let other = RsaCredential::generate("another key").expect("key");
+        let mut other_header = Header::new(Algorithm::RS256);
+        other_header.kid = Some(identity.kid.clone());
+        let cases = [
+            format!("{header}.{forged_payload}.{signature}"),
+            format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(flipped)),
+            jsonwebtoken::encode(&other_header, &claims, &other.encoding).expect("signed"),
+        ];
+        for forged in cases {
+            let refused = verify(&identity, &forged, &[RESOURCE.into()], now());
+            assert_eq!(
+                refused.expect_err("refused"),
+                "The token is invalid: InvalidSignature.",
+                "{forged}"
+            );
+        }
+        let malformed = verify(&identity, &format!("{rest}.%%%"), &[RESOURCE.into()], now())
+            .expect_err("refused");
+        assert!(malformed.starts_with("The token is invalid"), "{malformed}");
+    }
 }
