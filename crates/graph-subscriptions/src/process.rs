@@ -3,13 +3,17 @@
 //! that says they were delivered; lifecycle notifications become work for the mailbox's
 //! task.
 //!
-//! Records are taken in batches (whatever waits, after the first) and grouped by mailbox;
-//! mailboxes are handled concurrently, each in the order its records were accepted.
+//! Each mailbox has at most one task at a time, which takes all of its records waiting then,
+//! in the order they were accepted; up to [`CONCURRENT`] mailboxes are handled at once, and a
+//! mailbox whose records arrive while its task runs is taken again when it ends. So a slow
+//! mailbox holds back only itself, and the busier the service, the more records one inbox read
+//! answers for: under load the work per notification falls instead of the queue growing.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::core::{Core, Counters, folder_count, new_mail};
@@ -18,43 +22,92 @@ use crate::member::{Phase, Work};
 use crate::spool::{RecordKind, SpoolRecord};
 use crate::wire::notification::LifecycleEvent;
 
-/// Records taken at once.
-const BATCH: usize = 256;
-
-/// Mailboxes handled at once. A batch ends when its last mailbox does (that keeps each
-/// mailbox's records in order across batches), so with 32 a batch of 256 mailboxes took eight
-/// rounds of inbox reads; with 128, two. At 10,000 notifications/s (`service_load 5000 100000
-/// 10000 --graph`) that took 8,337-8,586 events/s to 8,882-9,361, and p99 from 2.0-2.6 s to
-/// 1.0-1.7 s. Each mailbox still has one request at a time, within Graph's four.
+/// Mailboxes handled at once. Each still has one request at a time, within Graph's four.
 const CONCURRENT: usize = 128;
+
+/// Records taken from the queue and not yet handed to a mailbox's task, at most. Beyond it the
+/// queue fills and the webhook holds its callers (backpressure before 503).
+const HOLD: usize = 4096;
 
 /// Runs until the watcher stops.
 pub(crate) async fn run(core: Arc<Core>, mut queue: mpsc::Receiver<SpoolRecord>) {
+    let mut waiting = Waiting::default();
+    let mut running = FuturesUnordered::new();
     loop {
-        let first = tokio::select! {
-            record = queue.recv() => record,
-            () = core.shutdown.cancelled() => None,
-        };
-        let Some(first) = first else {
-            return;
-        };
-        let mut groups: BTreeMap<String, Vec<SpoolRecord>> = BTreeMap::new();
-        groups.entry(first.mailbox.clone()).or_default().push(first);
-        for _ in 1..BATCH {
-            match queue.try_recv() {
-                Ok(record) => groups
-                    .entry(record.mailbox.clone())
-                    .or_default()
-                    .push(record),
-                Err(_) => break,
+        while running.len() < CONCURRENT {
+            let Some((key, records)) = waiting.next() else {
+                break;
+            };
+            let core = Arc::clone(&core);
+            running.push(async move {
+                apply(&core, &key, records).await;
+                key
+            });
+        }
+        tokio::select! {
+            biased;
+            () = core.shutdown.cancelled() => return,
+            Some(key) = running.next(), if !running.is_empty() => waiting.done(key),
+            record = queue.recv(), if waiting.held < HOLD => {
+                let Some(record) = record else {
+                    return;
+                };
+                waiting.add(record);
+                while waiting.held < HOLD {
+                    match queue.try_recv() {
+                        Ok(record) => waiting.add(record),
+                        Err(_) => break,
+                    }
+                }
             }
         }
-        futures_util::stream::iter(groups)
-            .for_each_concurrent(CONCURRENT, |(key, records)| {
-                let core = &core;
-                async move { apply(core, &key, records).await }
-            })
-            .await;
+    }
+}
+
+/// Records waiting for their mailbox's task, and which mailboxes have one.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// Records not yet handed to a task, by mailbox, in the order they were accepted.
+    records: HashMap<String, Vec<SpoolRecord>>,
+    /// Mailboxes with records and no task, in the order their first record came.
+    ready: VecDeque<String>,
+    /// Mailboxes with a task.
+    busy: HashSet<String>,
+    /// How many records `records` holds.
+    held: usize,
+}
+
+impl Waiting {
+    fn add(&mut self, record: SpoolRecord) {
+        self.held += 1;
+        if let Some(records) = self.records.get_mut(&record.mailbox) {
+            records.push(record);
+            return;
+        }
+        let key = record.mailbox.clone();
+        if !self.busy.contains(&key) {
+            self.ready.push_back(key.clone());
+        }
+        self.records.insert(key, vec![record]);
+    }
+
+    /// The next mailbox to start a task for, with its records; it is busy until [`done`].
+    ///
+    /// [`done`]: Self::done
+    fn next(&mut self) -> Option<(String, Vec<SpoolRecord>)> {
+        let key = self.ready.pop_front()?;
+        let records = self.records.remove(&key).unwrap_or_default();
+        self.held -= records.len();
+        self.busy.insert(key.clone());
+        Some((key, records))
+    }
+
+    /// The task of `key` ended: it is ready again if records came meanwhile.
+    fn done(&mut self, key: String) {
+        self.busy.remove(&key);
+        if self.records.contains_key(&key) {
+            self.ready.push_back(key);
+        }
     }
 }
 
@@ -150,5 +203,68 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
     core.deliver(&member, events).await;
     if !member.state().work.is_empty() {
         member.kick.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::RecordKind;
+
+    fn record(seq: u64, mailbox: &str) -> SpoolRecord {
+        let kind = RecordKind::Change {
+            change: "created".into(),
+            id: format!("id-{seq}"),
+        };
+        SpoolRecord::new(seq, mailbox.into(), "sub".into(), 1, kind)
+    }
+
+    fn seqs(taken: &(String, Vec<SpoolRecord>)) -> (&str, Vec<u64>) {
+        (&taken.0, taken.1.iter().map(|r| r.seq).collect())
+    }
+
+    #[test]
+    fn mailboxes_are_taken_in_the_order_their_first_record_came_with_all_their_records() {
+        let mut waiting = Waiting::default();
+        for (seq, mailbox) in [(1, "a"), (2, "b"), (3, "a"), (4, "c"), (5, "b")] {
+            waiting.add(record(seq, mailbox));
+        }
+        assert_eq!(waiting.held, 5);
+        let taken: Vec<_> = std::iter::from_fn(|| waiting.next()).collect();
+        let taken: Vec<_> = taken.iter().map(seqs).collect();
+        assert_eq!(
+            taken,
+            [("a", vec![1, 3]), ("b", vec![2, 5]), ("c", vec![4])]
+        );
+        assert_eq!(waiting.held, 0);
+    }
+
+    #[test]
+    fn a_busy_mailbox_waits_for_its_task_and_then_takes_what_came_meanwhile() {
+        let mut waiting = Waiting::default();
+        waiting.add(record(1, "a"));
+        let first = waiting.next().expect("a is ready");
+        assert_eq!(seqs(&first), ("a", vec![1]));
+        waiting.add(record(2, "a"));
+        waiting.add(record(3, "b"));
+        waiting.add(record(4, "a"));
+        // b may start; a may not while its task runs.
+        assert_eq!(seqs(&waiting.next().expect("b is ready")), ("b", vec![3]));
+        assert!(waiting.next().is_none(), "a is still busy");
+        assert_eq!(waiting.held, 2);
+        waiting.done(first.0);
+        assert_eq!(seqs(&waiting.next().expect("a again")), ("a", vec![2, 4]));
+        assert!(waiting.next().is_none());
+    }
+
+    #[test]
+    fn a_task_that_ends_with_nothing_new_leaves_its_mailbox_idle() {
+        let mut waiting = Waiting::default();
+        waiting.add(record(1, "a"));
+        let (key, _) = waiting.next().expect("a is ready");
+        waiting.done(key);
+        assert!(waiting.next().is_none());
+        waiting.add(record(2, "a"));
+        assert_eq!(seqs(&waiting.next().expect("a is ready")), ("a", vec![2]));
     }
 }

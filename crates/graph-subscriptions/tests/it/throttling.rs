@@ -104,3 +104,51 @@ async fn a_full_queue_holds_the_request_instead_of_refusing_it() {
     assert!(counts.held >= 1, "a request waited for room: {counts:?}");
     assert_eq!(sim.graph().stats().failed_posts, 0);
 }
+
+/// A mailbox whose reads are slow holds back only itself: mail to another mailbox, notified
+/// while the slow mailbox's unread-count read waits, is announced before the slow one's.
+#[tokio::test]
+async fn a_slow_mailbox_holds_back_only_itself() {
+    let sim = sim().await;
+    let mut harness = Harness::start(&sim, Options::default()).await;
+    for mailbox in [MARA, SADIE] {
+        harness.watch(mailbox);
+    }
+    for mailbox in [MARA, SADIE] {
+        harness.subscribed(mailbox).await;
+    }
+    sim.graph()
+        .slow_mailbox(MARA, Duration::from_secs(2))
+        .expect("mara's mailbox");
+    let slow = sim
+        .deliver_mail(MARA, "slow to count", "a@contoso.com")
+        .expect("mail");
+    // Mara's notification is taken and her read is waiting.
+    let accepted = || harness.watcher.counts().accepted;
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while accepted() < 1 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(accepted(), 1, "mara's notification came");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quick = sim
+        .deliver_mail(SADIE, "quick to count", "a@contoso.com")
+        .expect("mail");
+    let events = harness
+        .collect(has_new_mail(1, MARA), Duration::from_millis(100))
+        .await;
+    let order: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Mail(m) if m.is_new_mail() => Some(&*m.mailbox),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(new_mail(&events, SADIE), [quick]);
+    assert_eq!(new_mail(&events, MARA), [slow]);
+    assert_eq!(
+        order,
+        [SADIE, MARA],
+        "sadie's mail did not wait for mara's read"
+    );
+}
