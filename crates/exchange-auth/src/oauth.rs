@@ -20,6 +20,7 @@ use std::fmt;
 use async_trait::async_trait;
 use oauth2::{ResourceOwnerPassword, ResourceOwnerUsername, Scope};
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument as _;
 use url::Url;
 
 pub use assertion::AssertionAlgorithm;
@@ -203,9 +204,12 @@ impl OAuthTokens {
     }
 
     async fn fetch(&self) -> Result<AccessToken, AuthError> {
-        let endpoint = self.config.token_endpoint()?;
         let span = tracing::debug_span!("oauth.token", client_id = %self.config.client_id, grant = ?self.method());
-        let _entered = span.enter();
+        self.request_token().instrument(span).await
+    }
+
+    async fn request_token(&self) -> Result<AccessToken, AuthError> {
+        let endpoint = self.config.token_endpoint()?;
         match &self.grant {
             Grant::Password { user, password } => {
                 let scopes = vec![self.config.delegated_scope()];

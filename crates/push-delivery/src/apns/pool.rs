@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio_rustls::TlsConnector;
+use tracing::Instrument as _;
 
 use super::http2::{self, Handle, Options};
 use crate::Error;
@@ -245,11 +246,10 @@ impl Pool {
         let c = &self.connector;
         let started = Instant::now();
         let span = tracing::debug_span!("apns_connect", host = %c.host, port = c.port);
-        let _enter = span.enter();
         let (handle, connection) = tokio::time::timeout(c.connect_timeout, handshake(c))
+            .instrument(span)
             .await
             .map_err(|_| format!("connect to {}:{} timed out", c.host, c.port))??;
-        drop(_enter);
         let host = c.host.clone();
         let driver = tokio::spawn(async move {
             if let Err(error) = connection.run().await {
