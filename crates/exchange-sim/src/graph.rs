@@ -168,11 +168,11 @@ async fn handle(
         Ok(mailbox) => mailbox,
         Err(error) => return error.into_response(),
     };
-    let _slot = match graph.throttle.enter(&app, mailbox.as_deref()) {
+    let slot = match graph.throttle.enter(&app, mailbox.as_deref()) {
         Ok(slot) => slot,
         Err(error) => return error.into_response(),
     };
-    let delay = graph.throttle.delay(mailbox.as_deref());
+    let delay = slot.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

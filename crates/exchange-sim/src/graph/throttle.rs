@@ -44,6 +44,14 @@ struct ThrottleState {
 pub(crate) struct Slot<'a> {
     throttle: &'a Throttle,
     key: Option<(String, String)>,
+    delay: Duration,
+}
+
+impl Slot<'_> {
+    /// How long the answer waits first ([`Throttle::slow`], [`Throttle::slow_mailbox`]).
+    pub(crate) fn delay(&self) -> Duration {
+        self.delay
+    }
 }
 
 impl Drop for Slot<'_> {
@@ -104,17 +112,6 @@ impl Throttle {
         }
     }
 
-    /// How long an answer on `mailbox` waits first.
-    pub(crate) fn delay(&self, mailbox: Option<&str>) -> Duration {
-        let every = Duration::from_millis(self.slow_ms.load(Ordering::Relaxed));
-        let Some(mailbox) = mailbox else {
-            return every;
-        };
-        let state = self.lock();
-        let one = state.slow_mailboxes.get(mailbox).copied();
-        one.map_or(every, |one| one.max(every))
-    }
-
     /// Admits a request of `app` on `mailbox`, or answers 429.
     pub(crate) fn enter(&self, app: &str, mailbox: Option<&str>) -> Result<Slot<'_>, GraphError> {
         let now = Instant::now();
@@ -139,10 +136,14 @@ impl Throttle {
             let seconds = state.forced_retry_after;
             return Err(self.refuse(&mut state, key, seconds, "Too many requests."));
         }
+        let every = Duration::from_millis(self.slow_ms.load(Ordering::Relaxed));
+        let one = mailbox.and_then(|m| state.slow_mailboxes.get(m).copied());
+        let delay = one.map_or(every, |one| one.max(every));
         let Some(key) = key else {
             return Ok(Slot {
                 throttle: self,
                 key: None,
+                delay,
             });
         };
         let in_flight = state.in_flight.entry(key.clone()).or_default();
@@ -160,6 +161,7 @@ impl Throttle {
         Ok(Slot {
             throttle: self,
             key: Some(key),
+            delay,
         })
     }
 
@@ -227,16 +229,17 @@ mod tests {
     #[test]
     fn a_slow_mailbox_slows_its_own_answers_only() {
         let throttle = Throttle::new(4, 1);
+        let delay = |mailbox| throttle.enter("app", mailbox).expect("admitted").delay();
         let second = Duration::from_secs(1);
         throttle.slow_mailbox("mara".into(), second);
-        assert_eq!(throttle.delay(Some("mara")), second);
-        assert_eq!(throttle.delay(Some("sadie")), Duration::ZERO);
-        assert_eq!(throttle.delay(None), Duration::ZERO);
+        assert_eq!(delay(Some("mara")), second);
+        assert_eq!(delay(Some("sadie")), Duration::ZERO);
+        assert_eq!(delay(None), Duration::ZERO);
         // The slower of the two applies.
         throttle.slow(2 * second);
-        assert_eq!(throttle.delay(Some("mara")), 2 * second);
+        assert_eq!(delay(Some("mara")), 2 * second);
         throttle.slow(Duration::ZERO);
         throttle.slow_mailbox("mara".into(), Duration::ZERO);
-        assert_eq!(throttle.delay(Some("mara")), Duration::ZERO);
+        assert_eq!(delay(Some("mara")), Duration::ZERO);
     }
 }
