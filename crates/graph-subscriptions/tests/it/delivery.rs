@@ -9,7 +9,9 @@ use graph_subscriptions::{FileSpool, GraphSettings};
 use mailbox_watch::{MemoryWatermarks, WatchEvent};
 use serde_json::Value;
 
-use crate::support::{Harness, MARA, Options, SADIE, has_new_mail, new_mail, sim, unread};
+use crate::support::{
+    Harness, MARA, Options, SADIE, eventually, has_new_mail, new_mail, sim, unread,
+};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -130,12 +132,10 @@ async fn a_webhook_down_for_a_while_loses_nothing() {
                 .expect("mail"),
         );
     }
-    for _ in 0..500 {
-        if sim.graph().stats().failed_posts >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(5), || {
+        sim.graph().stats().failed_posts >= 3
+    })
+    .await;
     assert!(
         sim.graph().stats().failed_posts >= 3,
         "Graph tried and failed"
@@ -172,12 +172,10 @@ async fn notifications_accepted_before_a_crash_are_delivered_after_the_restart()
                 .expect("mail"),
         );
     }
-    for _ in 0..500 {
-        if first.watcher.counts().accepted >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(5), || {
+        first.watcher.counts().accepted >= 2
+    })
+    .await;
     assert_eq!(first.watcher.counts().accepted, 2, "202 given for both");
     first.watcher.shutdown();
     drop(first);

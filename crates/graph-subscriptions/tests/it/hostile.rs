@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Harness, MARA, Options, SADIE, auth, sim};
+use crate::support::{Harness, MARA, Options, SADIE, auth, eventually, sim};
 
 /// Forged notifications: ids that are paths, ids of no subscription, a Graph message URL.
 fn forged() -> Vec<String> {
@@ -88,14 +88,10 @@ async fn a_subscription_of_no_watched_mailbox_is_found_by_listing_and_deleted() 
     let created = auth(&sim).send(request).await.expect("Graph answers");
     assert_eq!(created.status, 201);
     assert_eq!(sim.graph().subscriptions(Some(MARA)).len(), 1);
-    let mut gone = false;
-    for _ in 0..300 {
-        if sim.graph().subscriptions(Some(MARA)).is_empty() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let gone = eventually(Duration::from_secs(6), || {
+        sim.graph().subscriptions(Some(MARA)).is_empty()
+    })
+    .await;
     assert!(gone, "the orphan was not deleted");
     assert_eq!(sim.graph().subscriptions(Some(SADIE)).len(), 1);
     assert!(harness.watcher.is_subscribed(SADIE));

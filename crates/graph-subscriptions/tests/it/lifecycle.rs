@@ -5,7 +5,7 @@ use std::time::Duration;
 use exchange_sim::LifecycleEvent;
 use mailbox_watch::WatchEvent;
 
-use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, eventually, has_new_mail, new_mail, sim};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -93,12 +93,7 @@ async fn missed_notifications_are_found_by_a_delta_round() {
         sim.deliver_mail(MARA, "lost 2", "a@contoso.com")
             .expect("mail"),
     ];
-    for _ in 0..300 {
-        if sim.graph().stats().dropped >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(3), || sim.graph().stats().dropped >= 2).await;
     let events = harness.collect(|_| true, QUIET).await;
     assert!(new_mail(&events, MARA).is_empty(), "dropped: {events:#?}");
     sim.graph()

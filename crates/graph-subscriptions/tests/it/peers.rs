@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use graph_subscriptions::{Forwarded, GraphError, PeerSubscription, Peers, SpoolRecord};
 
-use crate::support::{Harness, MARA, Options, SADIE, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, SADIE, eventually, has_new_mail, new_mail, sim};
 
 /// What the nodes share, in memory: published subscriptions, and records handed on, each for
 /// the node that published its mailbox's subscription last (that node holds the mailbox).
@@ -165,12 +165,8 @@ async fn a_forged_notification_of_another_nodes_subscription_is_refused_and_not_
     assert!(shared.lock().expect("lock").records.is_empty());
     // A withdrawn subscription is no longer accepted anywhere but counted as unknown.
     assert!(a.watcher.unwatch(MARA).await.expect("unwatch"));
-    for _ in 0..100 {
-        if shared.lock().expect("lock").subscriptions.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let withdrawn = || shared.lock().expect("lock").subscriptions.is_empty();
+    eventually(Duration::from_secs(1), withdrawn).await;
     assert!(
         shared.lock().expect("lock").subscriptions.is_empty(),
         "withdrawn"

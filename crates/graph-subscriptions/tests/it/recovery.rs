@@ -9,7 +9,7 @@ use exchange_sim::LifecycleEvent;
 use graph_subscriptions::Clock;
 use mailbox_watch::WatchEvent;
 
-use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, eventually, has_new_mail, new_mail, sim};
 
 /// Mara's mail `m1` is announced; `m2`'s notification is dropped and every delta link of the
 /// mailbox expires (answered `410` when `gone`, else `400 syncStateNotFound`); `missed` then
@@ -107,14 +107,7 @@ async fn a_mailbox_whose_rounds_are_refused_keeps_its_subscription_alive() {
     // Past half the subscription's life, it is renewed all the same.
     let lifetime = first.expires - sim.now();
     sim.advance_clock(Duration::try_from(lifetime * 0.6).expect("duration"));
-    let mut renewed = false;
-    for _ in 0..1000 {
-        if sim.graph().stats().renewed >= 1 {
-            renewed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let renewed = eventually(Duration::from_secs(10), || sim.graph().stats().renewed >= 1).await;
     assert!(
         renewed,
         "a failed mailbox's subscription was left to expire"
@@ -134,15 +127,11 @@ async fn a_mailbox_whose_rounds_are_refused_keeps_its_subscription_alive() {
         .collect(has_new_mail(1, MARA), Duration::from_millis(100))
         .await;
     assert_eq!(new_mail(&events, MARA), [mail]);
-    let mut back = false;
-    for _ in 0..1000 {
+    let back = eventually(Duration::from_secs(10), || {
         let status = harness.watcher.status();
-        if status.subscribed == 1 && status.failed == 0 {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        status.subscribed == 1 && status.failed == 0
+    })
+    .await;
     assert!(back, "{:?}", harness.watcher.status());
     assert_eq!(sim.graph().stats().expired, 0);
 }

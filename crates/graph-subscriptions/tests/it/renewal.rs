@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use graph_subscriptions::Clock;
 
-use crate::support::{Harness, MARA, Options, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, eventually, has_new_mail, new_mail, sim};
 
 #[tokio::test]
 async fn subscriptions_are_renewed_before_they_expire() {
@@ -28,12 +28,7 @@ async fn subscriptions_are_renewed_before_they_expire() {
     let lifetime = first.expires - sim.now();
     // Past half the lifetime (when the watcher renews), short of the expiry.
     sim.advance_clock(Duration::try_from(lifetime * 0.6).expect("duration"));
-    for _ in 0..1000 {
-        if sim.graph().stats().renewed >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(10), || sim.graph().stats().renewed >= 1).await;
     assert_eq!(sim.graph().stats().renewed, 1);
     assert_eq!(harness.watcher.counts().renewals, 1);
     let renewed = sim.graph().subscriptions(Some(MARA))[0].clone();

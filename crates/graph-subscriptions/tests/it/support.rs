@@ -274,13 +274,10 @@ impl Harness {
 
     /// Waits (bounded) until `mailbox` is subscribed.
     pub(crate) async fn subscribed(&self, mailbox: &str) {
-        for _ in 0..500 {
-            if self.watcher.is_subscribed(mailbox) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let subscribed = || self.watcher.is_subscribed(mailbox);
+        if !eventually(Duration::from_secs(5), subscribed).await {
+            panic!("{mailbox} not subscribed: {:?}", self.watcher.status());
         }
-        panic!("{mailbox} not subscribed: {:?}", self.watcher.status());
     }
 
     /// Events until `done` says enough (at most 10 s), then whatever follows within `quiet`.
@@ -328,6 +325,20 @@ pub(crate) fn new_mail(events: &[WatchEvent], mailbox: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// Polls `done` every 10 ms until it holds or `limit` has passed; whether it held.
+pub(crate) async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The unread counts reported for `mailbox`, in order.

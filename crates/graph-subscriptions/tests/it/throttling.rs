@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mailbox_watch::WatchEvent;
 
-use crate::support::{Harness, MARA, Options, SADIE, has_new_mail, new_mail, sim};
+use crate::support::{Harness, MARA, Options, SADIE, eventually, has_new_mail, new_mail, sim};
 
 #[tokio::test]
 async fn throttled_requests_wait_for_retry_after_and_then_succeed() {
@@ -125,10 +125,7 @@ async fn a_slow_mailbox_holds_back_only_itself() {
         .expect("mail");
     // Mara's notification is taken and her read is waiting.
     let accepted = || harness.watcher.counts().accepted;
-    let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    while accepted() < 1 && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(5), || accepted() >= 1).await;
     assert_eq!(accepted(), 1, "mara's notification came");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let quick = sim
