@@ -5,9 +5,8 @@
 //!
 //! Each mailbox has at most one task at a time, which takes all of its records waiting then,
 //! in the order they were accepted; up to [`CONCURRENT`] mailboxes are handled at once, and a
-//! mailbox whose records arrive while its task runs is taken again when it ends. So a slow
-//! mailbox holds back only itself, and the busier the service, the more records one inbox read
-//! answers for: under load the work per notification falls instead of the queue growing.
+//! mailbox whose records arrive while its task runs is taken again when it ends, with one
+//! inbox read for all of them. So a slow mailbox holds back only itself.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;

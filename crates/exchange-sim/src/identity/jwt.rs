@@ -210,6 +210,7 @@ pub(crate) fn verify(
 mod tests {
     use super::*;
     use crate::identity::keys::RsaCredential;
+    use crate::identity::now;
     use crate::scenario::Scenario;
     use crate::tls::Pki;
     use crate::world::World;
@@ -231,10 +232,6 @@ mod tests {
             permissions: &[],
         };
         mint(identity, &grant, now()).expect("minted").token
-    }
-
-    fn now() -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
     #[test]
