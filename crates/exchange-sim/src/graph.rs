@@ -19,8 +19,10 @@
 //!   45 minutes (a shorter one is raised to 45), by the simulator's clock (`Sim::advance_clock`
 //!   moves it), and are deleted when they expire ([`store`]).
 //! - Every change to a subscribed inbox becomes a change notification POSTed to the
-//!   `notificationUrl` (at most `graph.batch_size` per POST), retried when the webhook fails
-//!   or takes longer than 3 s, with time-scaled backoff, for up to 4 hours ([`delivery`]).
+//!   `notificationUrl` (at most `graph.batch_size` per POST, with those of other
+//!   subscriptions to the same URL ready at the same time, at most `graph.posts_per_url`
+//!   POSTs in flight per URL: [`posting`]), retried when the webhook fails or takes longer
+//!   than 3 s, with time-scaled backoff, for up to 4 hours ([`delivery`]).
 //! - Lifecycle notifications (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) are
 //!   sent on demand ([`GraphHandle`], admin API); throttling: at most
 //!   `graph.mailbox_concurrency` (4) requests in flight per app and mailbox, and 429 with
@@ -34,6 +36,7 @@ mod errors;
 mod filter;
 mod handle;
 mod messages;
+mod posting;
 mod routing;
 mod store;
 mod subscriptions;
@@ -76,6 +79,8 @@ pub(crate) struct Counters {
     pub(crate) validation_failures: AtomicU64,
     pub(crate) notifications: AtomicU64,
     pub(crate) posts: AtomicU64,
+    /// Notifications waiting for a POST to their URL (a gauge).
+    pub(crate) queued: AtomicU64,
     pub(crate) failed_posts: AtomicU64,
     pub(crate) slow_posts: AtomicU64,
     pub(crate) dropped: AtomicU64,
@@ -94,10 +99,12 @@ impl Counters {
 pub(crate) struct GraphState {
     pub(crate) subscriptions: Subscriptions,
     pub(crate) throttle: Throttle,
-    pub(crate) counters: Counters,
-    /// Posts validation requests and notifications (trusts the simulator's CA and the
-    /// builder's `push_trusted_ca`).
+    pub(crate) counters: Arc<Counters>,
+    /// Posts validation requests (trusts the simulator's CA and the builder's
+    /// `push_trusted_ca`).
     pub(crate) client: reqwest::Client,
+    /// Posts notifications, with the same client.
+    pub(crate) posting: posting::Posting,
     /// Users by Graph id.
     pub(crate) users: routing::UserIds,
     /// Per mailbox id: delta links of this generation or older are expired, and answered
@@ -111,12 +118,23 @@ pub(crate) struct GraphState {
 }
 
 impl GraphState {
-    pub(crate) fn new(client: reqwest::Client, world: &crate::world::World) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        world: &crate::world::World,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Self {
         let scenario = &world.scenario.graph;
+        let counters = Arc::new(Counters::default());
         Self {
             subscriptions: Subscriptions::default(),
             throttle: Throttle::new(scenario.mailbox_concurrency, scenario.retry_after_seconds),
-            counters: Counters::default(),
+            posting: posting::Posting::new(
+                client.clone(),
+                Arc::clone(&counters),
+                scenario,
+                shutdown,
+            ),
+            counters,
             client,
             users: routing::UserIds::new(world),
             expired_delta: std::sync::Mutex::default(),

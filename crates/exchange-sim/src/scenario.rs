@@ -338,6 +338,10 @@ pub struct Graph {
     pub retry_after_seconds: u32,
     /// Most change notifications in one POST to a webhook.
     pub batch_size: usize,
+    /// POSTs in flight at once to one notification URL; notifications that become ready
+    /// meanwhile, of any subscription with that URL, wait and go together. Microsoft does not
+    /// document the number.
+    pub posts_per_url: usize,
 }
 
 impl Default for Graph {
@@ -347,6 +351,7 @@ impl Default for Graph {
             mailbox_concurrency: 4,
             retry_after_seconds: 1,
             batch_size: 100,
+            posts_per_url: 4,
         }
     }
 }
@@ -556,8 +561,14 @@ impl Scenario {
                 self.graph.max_lifetime_minutes
             ));
         }
-        if self.graph.mailbox_concurrency == 0 || self.graph.batch_size == 0 {
-            return bad("graph.mailbox_concurrency and graph.batch_size must be at least 1".into());
+        if self.graph.mailbox_concurrency == 0
+            || self.graph.batch_size == 0
+            || self.graph.posts_per_url == 0
+        {
+            return bad(
+                "graph.mailbox_concurrency, graph.batch_size and graph.posts_per_url must be at least 1"
+                    .into(),
+            );
         }
         for host in &self.hosts {
             if !host.address.is_empty() && host.address.parse::<std::net::Ipv4Addr>().is_err() {

@@ -126,7 +126,7 @@ impl SimBuilder {
             push_client,
             shutdown: shutdown.clone(),
             autodiscover: autodiscover::State::default(),
-            graph: graph::GraphState::new(graph_client, &world),
+            graph: graph::GraphState::new(graph_client, &world, shutdown.clone()),
         });
         let router = router(Arc::clone(&ctx));
         let tls = TlsAcceptor::from(ctx.pki.server_config(&[b"http/1.1"])?);

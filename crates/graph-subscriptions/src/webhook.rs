@@ -31,6 +31,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
 
 use crate::core::{Core, Counters, lock};
 use crate::error::GraphError;
@@ -248,7 +249,19 @@ async fn accept(
     for (place, record) in places.zip(&mut records) {
         place.send(record);
     }
+    // Beyond what was reserved: spooled already, so they wait for room (and the request is
+    // held, as above).
+    let mut held = false;
     for record in records {
+        let record = match core.queue.try_send(record) {
+            Ok(()) => continue,
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
+            Err(mpsc::error::TrySendError::Full(record)) => record,
+        };
+        if !held {
+            held = true;
+            Counters::add(&core.counters.held, 1);
+        }
         if core.queue.send(record).await.is_err() {
             break;
         }

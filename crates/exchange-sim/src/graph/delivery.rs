@@ -1,7 +1,8 @@
 //! Change notifications: every change to a subscribed folder becomes a `changeNotification`
 //! (<https://learn.microsoft.com/graph/api/resources/changenotification>) POSTed to the
 //! subscription's `notificationUrl` in a `changeNotificationCollection`, at most the scenario's
-//! `graph.batch_size` per POST.
+//! `graph.batch_size` per POST, with other subscriptions' notifications for the same URL when
+//! they are ready at the same time ([`posting`](super::posting)).
 //!
 //! A POST that fails, or is not answered 2xx within 3 seconds, is sent again 30 s later,
 //! then after doubling waits (at most 15 minutes apart), for up to 4 hours; then it is
@@ -16,16 +17,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::posting::Posted;
 use super::store::{Change, Subscription, graph_datetime};
 use super::{Counters, LifecycleEvent, handle, messages};
 use crate::sim::Ctx;
 use crate::world::mailbox::{FolderKind, Kind, LogEntry, Object};
-
-/// The webhook's time to answer.
-pub(crate) const NOTIFICATION_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A response slower than this counts as slow.
-const SLOW: Duration = Duration::from_millis(2900);
 
 /// How long Graph keeps trying one notification.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(4 * 3600);
@@ -72,12 +68,11 @@ async fn run(ctx: &Ctx, subscription: &Subscription, mut cursor: u64) -> &'stati
             .skip(usize::try_from(dropped).unwrap_or(usize::MAX))
             .collect();
         for batch in send.chunks(ctx.world.scenario.graph.batch_size) {
-            let body = json!({ "value": batch });
             if !post_with_retries(
                 ctx,
                 &subscription.ended,
                 &subscription.notification_url,
-                &body,
+                batch,
             )
             .await
             {
@@ -178,39 +173,25 @@ fn notification(
     })
 }
 
-/// POSTs `body` to `url` until a 2xx answer, with Graph's retries; false when it gave up
-/// (or the subscription ended).
+/// POSTs `notifications` to `url` until a 2xx answer, with Graph's retries; false when it
+/// gave up (or the subscription ended). Notifications of other subscriptions ready at the same
+/// time may share the POST ([`posting`](super::posting)).
 pub(crate) async fn post_with_retries(
     ctx: &Ctx,
     stop: &CancellationToken,
     url: &str,
-    body: &Value,
+    notifications: &[Value],
 ) -> bool {
-    let graph = &ctx.graph;
     let first = Instant::now();
     let mut wait = Duration::from_secs(30);
     loop {
-        let started = Instant::now();
-        let outcome = graph
-            .client
-            .post(url)
-            .header("Content-Type", "application/json; charset=utf-8")
-            .timeout(NOTIFICATION_TIMEOUT)
-            .json(body)
-            .send()
-            .await;
-        Counters::add(&graph.counters.posts, 1);
-        if started.elapsed() > SLOW {
-            Counters::add(&graph.counters.slow_posts, 1);
+        let posted = tokio::select! {
+            posted = ctx.graph.posting.post(url, notifications) => posted,
+            () = stop.cancelled() => return false,
+        };
+        if posted == Posted::Accepted {
+            return true;
         }
-        match outcome {
-            Ok(response) if response.status().is_success() => return true,
-            Ok(response) => {
-                tracing::debug!(%url, status = response.status().as_u16(), "Graph: webhook refused a notification");
-            }
-            Err(error) => tracing::debug!(%url, %error, "Graph: webhook unreachable"),
-        }
-        Counters::add(&graph.counters.failed_posts, 1);
         let scaled = ctx.world.clock.scaled(wait);
         if ctx.world.clock.scaled(GIVE_UP_AFTER) < first.elapsed() + scaled {
             return false;

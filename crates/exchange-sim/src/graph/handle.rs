@@ -92,8 +92,10 @@ pub struct GraphStats {
     pub validation_failures: u64,
     /// Change notifications delivered (answered 2xx).
     pub notifications: u64,
-    /// POSTs of notifications (every attempt).
+    /// POSTs of notifications (every attempt; one may carry several subscriptions').
     pub posts: u64,
+    /// Notifications (change and lifecycle) waiting for a POST to their URL now.
+    pub queued: u64,
     /// POSTs that failed or timed out (each is retried).
     pub failed_posts: u64,
     /// POSTs answered after more than 2.9 s.
@@ -283,6 +285,7 @@ impl<'a> GraphHandle<'a> {
             validations: load(&c.validations),
             validation_failures: load(&c.validation_failures),
             notifications: load(&c.notifications),
+            queued: load(&c.queued),
             posts: load(&c.posts),
             failed_posts: load(&c.failed_posts),
             slow_posts: load(&c.slow_posts),
@@ -306,14 +309,12 @@ pub(crate) async fn send_lifecycle(
     let Some(url) = &subscription.lifecycle_url else {
         return false;
     };
-    let body = json!({
-        "value": [{
-            "subscriptionId": subscription.id,
-            "subscriptionExpirationDateTime": graph_datetime(subscription.state().expires),
-            "tenantId": ctx.identity.tenant_id(),
-            "clientState": subscription.client_state,
-            "lifecycleEvent": event.as_str(),
-        }]
+    let notification = json!({
+        "subscriptionId": subscription.id,
+        "subscriptionExpirationDateTime": graph_datetime(subscription.state().expires),
+        "tenantId": ctx.identity.tenant_id(),
+        "clientState": subscription.client_state,
+        "lifecycleEvent": event.as_str(),
     });
     // A removed subscription's delivery has ended: its notice is retried all the same.
     let stop = if subscription.ended.is_cancelled() {
@@ -321,7 +322,7 @@ pub(crate) async fn send_lifecycle(
     } else {
         subscription.ended.clone()
     };
-    let delivered = post_with_retries(ctx, &stop, url, &body).await;
+    let delivered = post_with_retries(ctx, &stop, url, &[notification]).await;
     if delivered {
         Counters::add(&ctx.graph.counters.lifecycle, 1);
     }

@@ -23,10 +23,15 @@ const DIRECTORY_APP: &str = "44444444-4444-4444-4444-444444444444";
 const PEOPLE_APP: &str = "55555555-5555-5555-5555-555555555555";
 
 fn scenario(max_lifetime_minutes: u32) -> Scenario {
+    scenario_with(&format!("max_lifetime_minutes = {max_lifetime_minutes}"))
+}
+
+/// The test scenario, with `graph` as the `[graph]` table's keys.
+fn scenario_with(graph: &str) -> Scenario {
     Scenario::from_toml(&format!(
         "{SCENARIO}
 [graph]
-max_lifetime_minutes = {max_lifetime_minutes}
+{graph}
 
 [[apps]]
 client_id = \"{GRAPH_APP}\"
@@ -55,8 +60,12 @@ pub(crate) struct Graph {
 
 impl Graph {
     pub(crate) async fn start(max_lifetime_minutes: u32) -> Self {
+        Self::start_with(scenario(max_lifetime_minutes)).await
+    }
+
+    async fn start_with(scenario: Scenario) -> Self {
         let sim = Sim::builder()
-            .scenario(scenario(max_lifetime_minutes))
+            .scenario(scenario)
             .start()
             .await
             .expect("simulator starts");
@@ -94,8 +103,18 @@ impl Graph {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// `POST /subscriptions` to `mailbox`'s inbox, with `hook`'s URLs.
+    /// `POST /subscriptions` to Mara's inbox, with `hook`'s URLs.
     pub(crate) async fn subscribe(&self, hook: &Webhook, minutes: i64) -> (u16, Value) {
+        self.subscribe_to(MARA, hook, minutes).await
+    }
+
+    /// `POST /subscriptions` to `mailbox`'s inbox, with `hook`'s URLs.
+    pub(crate) async fn subscribe_to(
+        &self,
+        mailbox: &str,
+        hook: &Webhook,
+        minutes: i64,
+    ) -> (u16, Value) {
         let expiry = self.sim.now() + time::Duration::minutes(minutes);
         self.call(
             reqwest::Method::POST,
@@ -104,7 +123,7 @@ impl Graph {
                 "changeType": "created,updated",
                 "notificationUrl": format!("{}/notify", hook.base),
                 "lifecycleNotificationUrl": format!("{}/lifecycle", hook.base),
-                "resource": format!("/users/{MARA}/mailFolders('inbox')/messages"),
+                "resource": format!("/users/{mailbox}/mailFolders('inbox')/messages"),
                 "expirationDateTime": expiry
                     .format(&time::format_description::well_known::Rfc3339)
                     .expect("format"),
@@ -311,6 +330,68 @@ async fn new_mail_is_notified_and_retried_until_the_webhook_takes_it() {
     let seen = hook.wait_for("/notify", 2).await;
     assert_eq!(seen[1]["changeType"], "updated");
     assert_eq!(graph.sim.graph().stats().notifications, 2);
+}
+
+/// Notifications of several subscriptions to one URL that become ready while a POST to it is
+/// in flight go out together in the next POST, as Microsoft documents a collection may mix
+/// them; one subscription's next notification still waits for the answer to its last.
+#[tokio::test]
+async fn notifications_ready_together_share_the_next_post_to_their_url() {
+    let graph = Graph::start_with(scenario_with("posts_per_url = 1")).await;
+    let hook = Webhook::start(&graph.sim, Validation::Echo).await;
+    let mut subscriptions = Vec::new();
+    for mailbox in [MARA, "sadie@contoso.com", "alfred@contoso.com"] {
+        let (status, subscription) = graph.subscribe_to(mailbox, &hook, 600).await;
+        assert_eq!(status, 201, "{subscription}");
+        subscriptions.push(subscription["id"].as_str().expect("id").to_owned());
+    }
+    hook.hold();
+    let mail = |to: &str| graph.sim.deliver_mail(to, "Hello", "boss@contoso.com");
+    mail(MARA).expect("mail");
+    eventually(|| hook.waiting() == 1).await;
+    // Mara's second mail waits for the answer to her first; Sadie's and Alfred's wait for the
+    // one POST allowed in flight.
+    for to in [MARA, "sadie@contoso.com", "alfred@contoso.com"] {
+        mail(to).expect("mail");
+    }
+    eventually(|| graph.sim.graph().stats().queued == 2).await;
+    hook.release();
+    let seen = hook.wait_for("/notify", 4).await;
+    let posts: Vec<Vec<String>> = hook.seen(|s| {
+        s.accepted
+            .iter()
+            .map(|(_, body)| {
+                let value = body["value"].as_array().cloned().unwrap_or_default();
+                let mut ids: Vec<String> = value
+                    .iter()
+                    .map(|n| n["subscriptionId"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                ids.sort_unstable();
+                ids
+            })
+            .collect()
+    });
+    let [mara, sadie, alfred] = [0, 1, 2].map(|i| subscriptions[i].clone());
+    let mut together = vec![sadie, alfred];
+    together.sort_unstable();
+    assert_eq!(
+        posts,
+        [vec![mara.clone()], together, vec![mara]],
+        "{seen:?}"
+    );
+    let stats = graph.sim.graph().stats();
+    assert_eq!((stats.posts, stats.notifications, stats.queued), (3, 4, 0));
+}
+
+/// Waits, bounded, for `done`.
+async fn eventually(done: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(done(), "not within 5 s");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! A webhook over TLS (with a certificate of the simulator's CA) that answers Graph's
 //! validation requests and records the notifications it is sent.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -40,6 +40,10 @@ struct Shared {
     validation: Validation,
     /// The status notification POSTs get.
     status: AtomicU16,
+    /// While true, notification POSTs wait (see [`Webhook::hold`]).
+    held: tokio::sync::watch::Sender<bool>,
+    /// Notification POSTs waiting now.
+    waiting: AtomicUsize,
     seen: Mutex<Seen>,
 }
 
@@ -60,6 +64,12 @@ async fn handle(
         .find(|(k, _)| k == "validationToken")
         .map(|(_, v)| v.into_owned());
     let path = uri.path().to_owned();
+    if token.is_none() {
+        shared.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut held = shared.held.subscribe();
+        let _ = held.wait_for(|held| !held).await;
+        shared.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
     let mut seen = shared.seen.lock().expect("lock");
     if let Some(token) = token {
         seen.validations.push((path, token.clone()));
@@ -107,6 +117,8 @@ impl Webhook {
         let shared = Arc::new(Shared {
             validation,
             status: AtomicU16::new(202),
+            held: tokio::sync::watch::Sender::new(false),
+            waiting: AtomicUsize::new(0),
             seen: Mutex::new(Seen::default()),
         });
         let router = Router::new()
@@ -137,6 +149,21 @@ impl Webhook {
             shared,
             _task: task,
         }
+    }
+
+    /// Notification POSTs wait unanswered from now on, until [`release`](Self::release).
+    pub(crate) fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Answers the POSTs held, and the next at once.
+    pub(crate) fn release(&self) {
+        self.shared.held.send_replace(false);
+    }
+
+    /// Notification POSTs held now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.shared.waiting.load(Ordering::SeqCst)
     }
 
     /// The status notification POSTs get from now on.
