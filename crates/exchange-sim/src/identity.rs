@@ -77,6 +77,8 @@ pub(crate) struct Identity {
     apps: HashMap<String, RsaCredential>,
     /// Codes, refresh tokens, seen assertions, lifetimes, counters.
     store: Store,
+    /// Access tokens whose signature was checked.
+    verified: jwt::Verified,
 }
 
 impl Identity {
@@ -105,6 +107,7 @@ impl Identity {
             tenant_id,
             apps,
             store: Store::default(),
+            verified: jwt::Verified::default(),
         })
     }
 

@@ -2,6 +2,9 @@
 //! (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>), and
 //! their validation as a resource (EWS) does it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -151,31 +154,24 @@ pub(crate) fn mint(identity: &Identity, grant: &Grant<'_>, now: i64) -> Result<M
 
 /// Validates an access token: RS256 with our key, our issuer, an `aud` among `audiences`
 /// (compared without case or a trailing slash), and `nbf <= now < exp` with no leeway.
+///
+/// A token whose signature was checked once is remembered with its claims, as resources that
+/// see the same token on every request do: the claims are checked again each time, against
+/// `audiences` and `now`.
 pub(crate) fn verify(
     identity: &Identity,
     token: &str,
     audiences: &[String],
     now: i64,
 ) -> Result<TokenClaims, String> {
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|_| "The token is malformed.".to_owned())?;
-    if header.alg != Algorithm::RS256 {
-        return Err(format!(
-            "The token's signing algorithm {:?} is not accepted.",
-            header.alg
-        ));
-    }
-    if header.kid.as_deref() != Some(identity.kid.as_str()) {
-        return Err("The token was not signed by a key of this identity platform.".to_owned());
-    }
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    let data = jsonwebtoken::decode::<AccessClaims>(token, &identity.signing.decoding, &validation)
-        .map_err(|e| format!("The token is invalid: {e}."))?;
-    let claims = data.claims;
+    let claims = match identity.verified.get(token) {
+        Some(claims) => claims,
+        None => {
+            let claims = Arc::new(signed_claims(identity, token)?);
+            identity.verified.insert(token, Arc::clone(&claims));
+            claims
+        }
+    };
     if claims.iss != identity.issuer {
         return Err(format!("The issuer '{}' is not trusted.", claims.iss));
     }
@@ -193,8 +189,8 @@ pub(crate) fn verify(
         return Err("The token has expired.".to_owned());
     }
     Ok(TokenClaims {
-        app_id: claims.appid,
-        roles: claims.roles,
+        app_id: claims.appid.clone(),
+        roles: claims.roles.clone(),
         scopes: claims
             .scp
             .as_deref()
@@ -202,8 +198,61 @@ pub(crate) fn verify(
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
-        upn: claims.upn.or(claims.preferred_username),
+        upn: claims
+            .upn
+            .clone()
+            .or_else(|| claims.preferred_username.clone()),
     })
+}
+
+/// The claims of a token signed with our key (RS256, our `kid`), not yet checked.
+fn signed_claims(identity: &Identity, token: &str) -> Result<AccessClaims, String> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| "The token is malformed.".to_owned())?;
+    if header.alg != Algorithm::RS256 {
+        return Err(format!(
+            "The token's signing algorithm {:?} is not accepted.",
+            header.alg
+        ));
+    }
+    if header.kid.as_deref() != Some(identity.kid.as_str()) {
+        return Err("The token was not signed by a key of this identity platform.".to_owned());
+    }
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<AccessClaims>(token, &identity.signing.decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| format!("The token is invalid: {e}."))
+}
+
+/// Tokens whose signature was checked, with their claims: at most [`Verified::MAX`], forgotten
+/// all at once beyond (tokens live an hour; a load's few thousand fit).
+#[derive(Debug, Default)]
+pub(crate) struct Verified {
+    tokens: Mutex<HashMap<Box<str>, Arc<AccessClaims>>>,
+}
+
+impl Verified {
+    const MAX: usize = 16_384;
+
+    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        self.lock().get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
+        let mut tokens = self.lock();
+        if tokens.len() >= Self::MAX {
+            tokens.clear();
+        }
+        tokens.insert(token.into(), claims);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Arc<AccessClaims>>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +296,8 @@ mod tests {
     fn a_changed_payload_a_changed_signature_or_another_key_is_refused() {
         let identity = identity();
         let good = token(&identity);
+        // The good token's signature is remembered: its forgeries are still refused.
+        verify(&identity, &good, &[RESOURCE.into()], now()).expect("accepted");
         let (rest, signature) = good.rsplit_once('.').expect("three parts");
         let (header, payload) = rest.split_once('.').expect("three parts");
         let mut claims: serde_json::Value =
@@ -275,5 +326,31 @@ mod tests {
         let malformed = verify(&identity, &format!("{rest}.%%%"), &[RESOURCE.into()], now())
             .expect_err("refused");
         assert!(malformed.starts_with("The token is invalid"), "{malformed}");
+    }
+
+    #[test]
+    fn a_remembered_token_is_checked_again_for_its_audience_and_its_lifetime() {
+        let identity = identity();
+        let good = token(&identity);
+        let claims = verify(&identity, &good, &[RESOURCE.into()], now()).expect("accepted");
+        assert_eq!(claims.app_id, "app");
+        let elsewhere = verify(
+            &identity,
+            &good,
+            &["https://outlook.office365.com".into()],
+            now(),
+        );
+        assert!(
+            elsewhere
+                .expect_err("refused")
+                .starts_with("The audience claim value"),
+            "another resource"
+        );
+        let later = verify(&identity, &good, &[RESOURCE.into()], now() + 24 * 3600);
+        assert_eq!(later.expect_err("refused"), "The token has expired.");
+        let earlier = verify(&identity, &good, &[RESOURCE.into()], now() - 3600);
+        assert_eq!(earlier.expect_err("refused"), "The token is not yet valid.");
+        // And still accepted now.
+        verify(&identity, &good, &[RESOURCE.into()], now()).expect("accepted");
     }
 }
