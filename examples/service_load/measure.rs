@@ -19,6 +19,8 @@ pub(crate) struct Measured {
     total: Duration,
     /// Mail-to-push latencies, sorted.
     latencies: Vec<Duration>,
+    /// The slowest mail-to-push latency of the mails delivered in each second of the drive.
+    max_by_second: Vec<Duration>,
 }
 
 impl Measured {
@@ -48,6 +50,11 @@ impl Measured {
                 "p50": self.quantile_ms(0.50),
                 "p99": self.quantile_ms(0.99),
                 "max": self.quantile_ms(1.0),
+                "max_by_second_delivered": self
+                    .max_by_second
+                    .iter()
+                    .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0)
+                    .collect::<Vec<_>>(),
             },
             "wait_after_driving_seconds": self.waited.as_secs_f64(),
             "non_200_at_mock": self.not_200,
@@ -98,6 +105,7 @@ pub(crate) async fn drive(
     // being measured.
     let deadline = Instant::now() + patience;
     let mut latencies = Vec::with_capacity(mails);
+    let mut max_by_second = Vec::new();
     let mut announced = 0usize;
     let mut not_200 = 0usize;
     let mut last = driving;
@@ -123,7 +131,13 @@ pub(crate) async fn drive(
                 .unwrap_or(1);
             for _ in 0..count {
                 if let Some(at) = delivered[i].pop_front() {
-                    latencies.push(push.at.saturating_duration_since(at));
+                    let latency = push.at.saturating_duration_since(at);
+                    latencies.push(latency);
+                    let second = at.saturating_duration_since(driving).as_secs() as usize;
+                    if max_by_second.len() <= second {
+                        max_by_second.resize(second + 1, Duration::ZERO);
+                    }
+                    max_by_second[second] = max_by_second[second].max(latency);
                     announced += 1;
                 }
             }
@@ -144,6 +158,7 @@ pub(crate) async fn drive(
         not_200,
         total: last.saturating_duration_since(driving),
         latencies,
+        max_by_second,
     }
 }
 

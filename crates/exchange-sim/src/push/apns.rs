@@ -120,7 +120,9 @@ struct State {
     config: MockApnsConfig,
     tokens: TokenCheck,
     scripts: Scripts,
-    received: Mutex<Vec<ApnsRequest>>,
+    /// Shared, so a reader copies pointers, not requests, while it holds the lock the
+    /// server's handlers take.
+    received: Mutex<Vec<Arc<ApnsRequest>>>,
     counters: Arc<Counters>,
 }
 
@@ -227,16 +229,18 @@ impl MockApns {
 
     /// The requests received so far, in order of arrival.
     pub fn received(&self) -> Vec<ApnsRequest> {
-        self.state
+        let received = self
+            .state
             .received
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        received.iter().map(|r| ApnsRequest::clone(r)).collect()
     }
 
     /// The requests received after the first `from`, in order of arrival (a load generator
-    /// reading as it goes copies each once).
-    pub fn received_since(&self, from: usize) -> Vec<ApnsRequest> {
+    /// reading as it goes takes each once, without holding up the server).
+    pub fn received_since(&self, from: usize) -> Vec<Arc<ApnsRequest>> {
         let received = self
             .state
             .received
@@ -432,8 +436,15 @@ fn record(
     conn: &Conn,
     at: Instant,
 ) {
-    let mut received = state.received.lock().unwrap_or_else(|p| p.into_inner());
-    if received.len() >= state.config.record_limit {
+    let full = || {
+        state
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            >= state.config.record_limit
+    };
+    if full() {
         return;
     }
     let headers: Vec<(String, String)> = headers
@@ -452,7 +463,7 @@ fn record(
     let payload = body
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null);
-    received.push(ApnsRequest {
+    let request = Arc::new(ApnsRequest {
         token,
         headers,
         payload,
@@ -463,4 +474,8 @@ fn record(
         connection: conn.id,
         at,
     });
+    let mut received = state.received.lock().unwrap_or_else(|p| p.into_inner());
+    if received.len() < state.config.record_limit {
+        received.push(request);
+    }
 }
