@@ -17,6 +17,7 @@
 //! | `GET /admin/tenants/{tenant}/sign-in` | administrator | passive authentication: the sign-in URL |
 //! | `GET /oauth/{tenant}/callback?code=&state=` | the identity provider's redirect | passive authentication: tokens obtained |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone | liveness, readiness (the store answers), Prometheus |
+//! | `/console/...` | administrator (session) | the console's pages ([`crate::console`]) |
 //! | `POST /ews/{tenant}` | Exchange | push notifications of the tenant's subscriptions |
 //! | `POST /graph/{tenant}/notifications`, `POST /graph/{tenant}/lifecycle` | Microsoft Graph | change and lifecycle notifications of a tenant on Graph (and their validation handshake) |
 
@@ -80,7 +81,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(crate::directory::api::routes(&state.service))
-        .merge(crate::followme::routes(&state.service));
+        .merge(crate::followme::routes(&state.service))
+        .merge(crate::console::routes(&state));
     for tenant in state.service.tenants() {
         if let Some(callbacks) = &tenant.callbacks {
             router = router.nest_service(&format!("/ews/{}", tenant.id), callbacks.clone());
@@ -117,13 +119,7 @@ fn admin(state: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
         )));
     };
     let given = bearer(headers).unwrap_or_default();
-    let matches = given.len() == expected.expose_secret().len()
-        && given
-            .bytes()
-            .zip(expected.expose_secret().bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if matches {
+    if crate::console::session::same_secret(given, expected.expose_secret()) {
         Ok(())
     } else {
         Err(Box::new(problem(

@@ -21,6 +21,7 @@ pub mod api;
 pub mod check_config;
 pub mod cluster;
 pub mod compose;
+pub mod console;
 pub mod courier;
 pub mod directory;
 pub mod discovery;

@@ -1,0 +1,254 @@
+//! The administrator's console: HTML pages under `/console`, rendered on the server, with no
+//! JavaScript.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `GET /console/sign-in` | anyone | the sign-in form (the admin token of `[admin]`) |
+//! | `POST /console/sign-in` | anyone, from the form | starts a session |
+//! | `POST /console/sign-out` | a session | ends it |
+//! | `GET /console` | a session | this node and each tenant: authentication and token expiry, mailboxes by state, devices |
+//! | `GET /console/static/console.css` | anyone | the style sheet |
+//!
+//! Without an admin token the console is off, as the admin API is (404).
+//!
+//! Safe by construction ([`session`] has the details):
+//! - a session cookie that scripts cannot read and other sites cannot send (`HttpOnly`,
+//!   `Secure`, `SameSite=Strict`, `__Host-`);
+//! - a CSRF token in every form, checked on every POST, with the request's origin;
+//! - every answer carries a Content-Security-Policy that allows only this origin's style sheet
+//!   and forms (no script, no inline style, no framing), `X-Frame-Options: DENY`,
+//!   `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff` and
+//!   `Cache-Control: no-store`;
+//! - no secret is ever written into a page.
+
+pub(crate) mod pages;
+pub(crate) mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::api::ApiState;
+use session::{COOKIE, PRE_COOKIE, Sessions};
+
+/// The Content-Security-Policy of every console answer.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The largest form accepted.
+const MAX_FORM: usize = 64 * 1024;
+
+/// How long the sign-in form's CSRF cookie lasts.
+const PRE_COOKIE_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+const STYLE: &str = include_str!("console/console.css");
+
+#[derive(Clone)]
+struct Console {
+    api: ApiState,
+    sessions: Arc<Sessions>,
+}
+
+/// The console's routes, with their own sessions.
+pub(crate) fn routes(api: &ApiState) -> Router {
+    let console = Console {
+        api: api.clone(),
+        sessions: Arc::new(Sessions::default()),
+    };
+    Router::new()
+        .route("/console", get(status))
+        .route("/console/sign-in", get(sign_in_form).post(sign_in))
+        .route("/console/sign-out", axum::routing::post(sign_out))
+        .route("/console/static/console.css", get(style))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(console)
+}
+
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, markup).into_response()
+}
+
+/// The console is off without an admin token.
+fn off(console: &Console) -> Option<Response> {
+    console.api.admin_token.is_none().then(|| {
+        page(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                "Console off",
+                "The console needs an admin token in [admin].",
+            ),
+        )
+    })
+}
+
+fn no_randomness() -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::message(
+            "Unavailable",
+            "The system's random number generator failed.",
+        ),
+    )
+}
+
+/// The sign-in form with a fresh CSRF cookie.
+fn sign_in_page(status: StatusCode, error: Option<&str>) -> Response {
+    let Some(csrf) = session::random_token() else {
+        return no_randomness();
+    };
+    let mut response = page(status, pages::sign_in(&csrf, error));
+    set(
+        &mut response,
+        &session::set_cookie(PRE_COOKIE, &csrf, PRE_COOKIE_AGE),
+    );
+    response
+}
+
+fn set(response: &mut Response, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+async fn sign_in_form(State(console): State<Console>) -> Response {
+    off(&console).unwrap_or_else(|| sign_in_page(StatusCode::OK, None))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_in(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let expected = session::cookie(&headers, PRE_COOKIE).unwrap_or_default();
+    if !session::same_origin(&headers)
+        || expected.is_empty()
+        || !session::same_secret(&form.csrf, expected)
+    {
+        return refused();
+    }
+    if console.sessions.locked_out() {
+        return sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many wrong tokens: wait a minute and try again."),
+        );
+    }
+    let token = console.api.admin_token.as_deref();
+    if !token.is_some_and(|t| session::same_secret(&form.token, t.expose_secret())) {
+        console.sessions.failed();
+        tracing::warn!("console: sign-in with a wrong admin token");
+        return sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            Some("That is not the admin token."),
+        );
+    }
+    let Some(id) = console.sessions.start() else {
+        return no_randomness();
+    };
+    tracing::info!("console: an administrator signed in");
+    let mut response = Redirect::to("/console").into_response();
+    set(
+        &mut response,
+        &session::set_cookie(COOKIE, &id, session::LIFETIME),
+    );
+    set(
+        &mut response,
+        &session::set_cookie(PRE_COOKIE, "", std::time::Duration::ZERO),
+    );
+    response
+}
+
+fn refused() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            "Refused",
+            "The form did not come from this console, or it expired: open the page again.",
+        ),
+    )
+}
+
+/// 303 to the sign-in form.
+fn to_sign_in() -> Response {
+    Redirect::to("/console/sign-in").into_response()
+}
+
+#[derive(Deserialize)]
+struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<Csrf>,
+) -> Response {
+    let Some((id, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    if !session::same_origin(&headers) || !session::same_secret(&form.csrf, &session.csrf) {
+        return refused();
+    }
+    console.sessions.end(&id);
+    let mut response = to_sign_in();
+    set(
+        &mut response,
+        &session::set_cookie(COOKIE, "", std::time::Duration::ZERO),
+    );
+    response
+}
+
+async fn status(State(console): State<Console>, headers: HeaderMap) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let Some((_, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    let service = &console.api.service;
+    let outbox = service.store.outbox_len().await.unwrap_or(0);
+    let markup = pages::status(
+        &session.csrf,
+        &service.node.status(),
+        &service.status().await,
+        outbox,
+        time::OffsetDateTime::now_utc(),
+    );
+    page(StatusCode::OK, markup)
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}

@@ -1,0 +1,169 @@
+//! The console's pages, rendered on the server with maud (which escapes every value it
+//! inserts). No page carries a script or an inline style: the Content-Security-Policy allows
+//! neither.
+
+use maud::{DOCTYPE, Markup, html};
+use time::OffsetDateTime;
+
+use crate::cluster::NodeStatus;
+use crate::service::TenantStatus;
+use mailbox_watch::WatcherStatus;
+
+/// A token expiring within this many days is shown with a warning.
+pub(crate) const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// The page around every console view; `csrf` is the session's token (signed in) or `None`.
+fn layout(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · bems console" }
+                link rel="stylesheet" href="/console/static/console.css";
+            }
+            body {
+                header {
+                    p.brand { "bems console" }
+                    @if let Some(csrf) = csrf {
+                        nav aria-label="Console" {
+                            a href="/console" { "Status" }
+                        }
+                        form method="post" action="/console/sign-out" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// The sign-in form; `error` says why the last attempt failed.
+pub(crate) fn sign_in(csrf: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            @if let Some(error) = error {
+                p.error role="alert" id="sign-in-error" { (error) }
+            }
+            form method="post" action="/console/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="token" { "Admin token" }
+                input type="password" id="token" name="token" required
+                    autocomplete="current-password"
+                    aria-describedby=[error.map(|_| "sign-in-error")];
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// A page that only says something (a refusal, a failure).
+pub(crate) fn message(title: &str, text: &str) -> Markup {
+    layout(title, None, html! { p { (text) } })
+}
+
+/// This node and every tenant.
+pub(crate) fn status(
+    csrf: &str,
+    node: &NodeStatus,
+    tenants: &[TenantStatus],
+    outbox: u64,
+    now: OffsetDateTime,
+) -> Markup {
+    layout(
+        "Status",
+        Some(csrf),
+        html! {
+            section aria-labelledby="node" {
+                h2 id="node" { "This node" }
+                dl {
+                    dt { "Node" } dd { (node.node) }
+                    dt { "Mailboxes" } dd { (node.mailboxes) " of " (node.capacity) " (" (node.percent) "%)" }
+                    dt { "Pushes waiting in the outbox" } dd { (outbox) }
+                }
+            }
+            @for tenant in tenants {
+                (tenant_status(tenant, now))
+            }
+        },
+    )
+}
+
+fn tenant_status(tenant: &TenantStatus, now: OffsetDateTime) -> Markup {
+    let id = format!("tenant-{}", tenant.tenant);
+    let auth = &tenant.authentication;
+    let method = serde_json::to_value(auth.method)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    html! {
+        section aria-labelledby=(id) {
+            h2 id=(id) { "Tenant " (tenant.tenant) }
+            dl {
+                dt { "Authentication" } dd { (method) " as " (auth.principal) }
+                @if let Some(expires) = auth.expires_at {
+                    dt { "Token expires" }
+                    dd { (expiry(expires, now)) }
+                }
+                @if let Some(note) = &auth.note {
+                    dt { "Note" } dd.warning { (note) }
+                }
+                dt { "Devices" } dd { (tenant.devices) }
+            }
+            table {
+                caption { "Mailboxes watched, by state" }
+                thead { tr {
+                    th scope="col" { "Through" }
+                    th scope="col" { "Watched" }
+                    th scope="col" { "Subscribed" }
+                    th scope="col" { "Pending" }
+                    th scope="col" { "Lost" }
+                    th scope="col" { "Failed" }
+                    th scope="col" { "Events" }
+                } }
+                tbody {
+                    (watcher_row(&tenant.subscriptions))
+                    @if let Some(graph) = &tenant.graph { (watcher_row(graph)) }
+                }
+            }
+        }
+    }
+}
+
+fn watcher_row(status: &WatcherStatus) -> Markup {
+    html! {
+        tr {
+            th scope="row" { (status.mode) }
+            td { (status.mailboxes) }
+            td { (status.subscribed) }
+            td { (status.pending) }
+            td { (status.lost) }
+            td { (status.failed) }
+            td { (status.events) }
+        }
+    }
+}
+
+/// An expiry as a date, with how far off it is; a warning within [`EXPIRY_WARNING_DAYS`].
+fn expiry(at: OffsetDateTime, now: OffsetDateTime) -> Markup {
+    let left = at - now;
+    let date = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    html! {
+        time datetime=(date) { (date) }
+        @if left.is_negative() {
+            " " strong.warning { "expired" }
+        } @else if left.whole_days() < EXPIRY_WARNING_DAYS {
+            " " strong.warning { "in " (left.whole_hours()) " hours: renew it soon" }
+        } @else {
+            " (in " (left.whole_days()) " days)"
+        }
+    }
+}
