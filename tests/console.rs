@@ -174,6 +174,8 @@ async fn the_administrator_signs_in_sees_each_tenant_and_signs_out() {
         CONTENT_SECURITY_POLICY
     );
     assert_eq!(form.header(header::X_FRAME_OPTIONS), "DENY");
+    // Not `no-referrer`: browsers would then send `Origin: null` with the console's forms.
+    assert_eq!(form.header(header::REFERRER_POLICY), "same-origin");
     assert_eq!(form.header(header::CACHE_CONTROL), "no-store");
     assert!(!form.body.contains("<script"), "no script: {}", form.body);
     assert!(form.body.contains("<label for=\"token\">"), "{}", form.body);

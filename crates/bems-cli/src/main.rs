@@ -51,7 +51,12 @@ enum Command {
     },
     /// Run Exchange (the simulator), mock APNs and FCM, and the service on loopback; register
     /// devices, deliver mail, and show every push.
-    Demo,
+    Demo {
+        /// Then keep the demo running with the administrator's console open (its URL is
+        /// printed), a mail arriving every few seconds, until Ctrl-C.
+        #[arg(long)]
+        console: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,7 +101,7 @@ fn log_filter(bems_log: Option<String>, rust_log: Option<String>, default: &str)
 
 fn default_filter(command: &Command) -> &'static str {
     match command {
-        Command::Demo | Command::CheckConfig { .. } => "warn",
+        Command::Demo { .. } | Command::CheckConfig { .. } => "warn",
         _ => "info",
     }
 }
@@ -139,8 +144,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Err("the test failed".into())
             }
         }
-        Command::Demo => {
-            let report = bems_demo::run(&mut std::io::stdout()).await?;
+        Command::Demo { console } => {
+            let report = bems_demo::run(&mut std::io::stdout(), console).await?;
             if report.pushes == report.mails && report.mails > 0 {
                 Ok(())
             } else {

@@ -376,6 +376,61 @@ pub async fn register(
     Ok((status, body))
 }
 
+/// How often `bems demo --console` delivers a mail.
+const CONSOLE_MAIL_EVERY: Duration = Duration::from_secs(5);
+
+/// The demo world kept running for the console: its URL, then a mail to each user in turn
+/// every [`CONSOLE_MAIL_EVERY`], with a line per push, until Ctrl-C.
+async fn keep_running(
+    world: &World,
+    running: &bems_service::server::Running,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let say = |out: &mut dyn std::io::Write, line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    // `localhost`: a secure context for browsers, so they keep the console's `Secure` cookie
+    // over plain HTTP.
+    say(
+        out,
+        format!(
+            "8. the console: http://localhost:{}/console (admin token {ADMIN_TOKEN}); a mail every {} s; Ctrl-C stops",
+            running.addr.port(),
+            CONSOLE_MAIL_EVERY.as_secs()
+        ),
+    );
+    let users = [
+        "mara@contoso.com",
+        "sadie@contoso.com",
+        "alfred@contoso.com",
+    ];
+    let mut ticker = tokio::time::interval(CONSOLE_MAIL_EVERY);
+    ticker.tick().await;
+    for n in 1usize.. {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            stop = tokio::signal::ctrl_c() => {
+                return stop.map_err(|e| e.to_string());
+            }
+        }
+        let to = users[n % users.len()];
+        world
+            .sim
+            .deliver_mail(to, &format!("Console demo mail {n}"), "boss@contoso.com")
+            .map_err(|e| e.to_string())?;
+        say(
+            out,
+            format!(
+                "   mail {n} to {to}; pushes so far: APNs {}, FCM {}",
+                world.apns.received_len(),
+                world.fcm.received().len()
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// An APNs device token for the demo (64 hex digits), different per `n`.
 pub fn apns_token(n: u8) -> String {
     format!("{:02x}", n).repeat(32)
@@ -392,8 +447,10 @@ pub struct Report {
     pub latencies: Vec<Duration>,
 }
 
-/// `bems demo`: the whole path from a mailbox to a phone, on loopback, step by step.
-pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
+/// `bems demo`: the whole path from a mailbox to a phone, on loopback, step by step. With
+/// `console`, the demo world then keeps running with the administrator's console open (its URL
+/// and the demo's admin token printed), a mail arriving every few seconds, until Ctrl-C.
+pub async fn run(out: &mut dyn std::io::Write, console: bool) -> Result<Report, String> {
     let say = |out: &mut dyn std::io::Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -578,6 +635,12 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<Report, String> {
         say(out, line);
     }
     directory::run(&world, &base, out).await?;
+    if console {
+        let finished = keep_running(&world, &running, out).await;
+        running.stop().await;
+        finished?;
+        return Ok(report);
+    }
     running.stop().await;
     let mut sorted = report.latencies.clone();
     sorted.sort();

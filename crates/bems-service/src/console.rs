@@ -17,7 +17,7 @@
 //! - a CSRF token in every form, checked on every POST, with the request's origin;
 //! - every answer carries a Content-Security-Policy that allows only this origin's style sheet
 //!   and forms (no script, no inline style, no framing), `X-Frame-Options: DENY`,
-//!   `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff` and
+//!   `Referrer-Policy: same-origin` (`no-referrer` would make browsers send `Origin: null` with the forms), `X-Content-Type-Options: nosniff` and
 //!   `Cache-Control: no-store`;
 //! - no secret is ever written into a page.
 
@@ -76,7 +76,7 @@ async fn secure_headers(mut response: Response) -> Response {
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::CACHE_CONTROL, "no-store"),
     ] {

@@ -1,0 +1,209 @@
+//! The console in a real browser: headless Chromium driven through chromedriver (Debian's
+//! `chromium` and `chromium-driver`, installed by `scripts/test`) with fantoccini, against the
+//! composed service and the simulator. A screenshot of each page goes to
+//! `target/tmp/console-screenshots/`.
+//!
+//! Without chromedriver the test passes with a note, unless `BEMS_REQUIRE_SERVICES=1` (as
+//! `scripts/test` sets), when it fails.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bems::service::server;
+use bems::settings::SubscriptionMode;
+use bems_demo::{self as demo, TENANT, World};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// chromedriver, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver on a free loopback port; `None` (or a failure, when services are
+/// required) without it.
+fn chromedriver() -> Option<Driver> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = match Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) => {
+            if std::env::var("BEMS_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+                panic!(
+                    "BEMS_REQUIRE_SERVICES=1 but chromedriver does not start ({error}): \
+                     apt-get install chromium chromium-driver"
+                );
+            }
+            eprintln!("chromedriver not found ({error}): the browser test did not run");
+            return None;
+        }
+    };
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(driver)
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1200,900",
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("TLS for the WebDriver client")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Writes the browser's view to the screenshot directory as `name`.png.
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    let png = browser.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+}
+
+async fn path(browser: &Client) -> String {
+    browser.current_url().await.expect("url").path().to_owned()
+}
+
+/// Waits (at most 10 s) until the browser shows `base` + `path`.
+async fn arrive(browser: &Client, base: &str, path: &str) {
+    let url = url::Url::parse(&format!("{base}{path}")).expect("url");
+    if let Err(error) = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(&url)
+        .await
+    {
+        panic!(
+            "not at {path} ({error}): {}",
+            browser.source().await.unwrap_or_default()
+        );
+    }
+}
+
+async fn sign_in_with(browser: &Client, token: &str) {
+    let field = browser
+        .find(Locator::Css("input#token"))
+        .await
+        .expect("token field");
+    field.send_keys(token).await.expect("typed");
+    browser
+        .find(Locator::Css("main form button[type=submit]"))
+        .await
+        .expect("sign-in button")
+        .click()
+        .await
+        .expect("clicked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let world = World::start(SubscriptionMode::Streaming, None, true)
+        .await
+        .expect("world starts");
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    // `localhost`: a secure context for the browser, so it keeps the `Secure` cookie over HTTP.
+    let base = format!("http://localhost:{}", running.addr.port());
+    let browser = browser(&driver).await;
+
+    browser
+        .goto(&format!("{base}/console"))
+        .await
+        .expect("goto");
+    assert_eq!(path(&browser).await, "/console/sign-in");
+    let label = browser
+        .find(Locator::Css("label[for=token]"))
+        .await
+        .expect("the field has a label");
+    assert_eq!(label.text().await.expect("text"), "Admin token");
+    screenshot(&browser, "sign-in").await;
+
+    sign_in_with(&browser, "a wrong token").await;
+    let error = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#sign-in-error"))
+        .await
+        .expect("the refusal is shown");
+    assert_eq!(
+        error.text().await.expect("text"),
+        "That is not the admin token."
+    );
+    screenshot(&browser, "sign-in-refused").await;
+
+    sign_in_with(&browser, demo::ADMIN_TOKEN).await;
+    arrive(&browser, &base, "/console").await;
+    let heading = browser
+        .find(Locator::Css(&format!("h2#tenant-{TENANT}")))
+        .await
+        .expect("the tenant's section");
+    assert_eq!(
+        heading.text().await.expect("text"),
+        format!("Tenant {TENANT}")
+    );
+    let source = browser.source().await.expect("source");
+    assert!(!source.contains(demo::ADMIN_TOKEN), "no secret in the page");
+    screenshot(&browser, "status").await;
+
+    browser
+        .find(Locator::Css("header form button"))
+        .await
+        .expect("sign-out button")
+        .click()
+        .await
+        .expect("clicked");
+    assert_eq!(path(&browser).await, "/console/sign-in");
+    browser
+        .goto(&format!("{base}/console"))
+        .await
+        .expect("goto");
+    assert_eq!(
+        path(&browser).await,
+        "/console/sign-in",
+        "signed out for good"
+    );
+
+    browser.close().await.expect("browser closed");
+    running.stop().await;
+}
