@@ -10,8 +10,8 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::redirect::Policy;
 
 struct Console {
-    _world: World,
-    running: Running,
+    world: World,
+    running: Option<Running>,
     base: String,
     http: reqwest::Client,
 }
@@ -30,10 +30,33 @@ impl Console {
             .build()
             .expect("client");
         Self {
-            _world: world,
-            running,
+            world,
+            running: Some(running),
             base,
             http,
+        }
+    }
+
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Stops the service and starts it again on the same store and settings file (a new
+    /// port); sessions do not survive.
+    async fn restart(&mut self) {
+        if let Some(old) = self.running.take() {
+            old.stop().await;
+        }
+        let running = server::start(&self.world.settings, &self.world.overrides)
+            .await
+            .expect("service starts again");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
         }
     }
 
@@ -250,7 +273,7 @@ async fn the_administrator_signs_in_sees_each_tenant_and_signs_out() {
     );
     let after = console.get("/console", &[(SESSION, &session)]).await;
     assert_eq!(after.status, 303);
-    console.running.stop().await;
+    console.stop().await;
 }
 
 #[tokio::test]
@@ -274,7 +297,7 @@ async fn a_sign_in_without_its_form_cookie_or_from_another_site_is_refused() {
         .post("/console/sign-in", &[(PRE, "0123")], &right)
         .await;
     assert_eq!(other.status, 403);
-    console.running.stop().await;
+    console.stop().await;
 }
 
 #[tokio::test]
@@ -301,5 +324,170 @@ async fn wrong_tokens_lock_sign_in_for_a_while_even_for_the_right_one() {
         .await;
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert!(locked.set_cookie(SESSION).is_none());
-    console.running.stop().await;
+    console.stop().await;
+}
+
+/// The settings form's fields as the page posts them back (hidden CSRF and the visible
+/// inputs' names and values), for a test to change and post.
+fn settings_path() -> String {
+    format!("/console/tenants/{TENANT}/settings")
+}
+
+#[tokio::test]
+async fn settings_are_refused_next_to_their_field_then_saved_and_kept_across_a_restart() {
+    let mut console = Console::start().await;
+    let (session, _) = console.sign_in().await;
+    let cookies = [(SESSION, session.as_str())];
+    let page = console.get(&settings_path(), &cookies).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // The seed's sections, in its order, for an on-premises Credential tenant.
+    let order = [
+        "<legend>Authentication type</legend>",
+        "<legend>Modern authentication</legend>",
+        "<legend>Service account</legend>",
+        "<legend>Autodiscover and connections</legend>",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|l| {
+            page.body
+                .find(l)
+                .unwrap_or_else(|| panic!("{l}: {}", page.body))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    assert!(!page.body.contains("Passive authentication</legend>"));
+    // SCP needs the Connectivity Node route, which is not set.
+    assert!(!page.body.contains("scp_lookup"));
+    // The demo's password is set in the settings file; it is never shown.
+    assert!(!page.body.contains("Svc-Pa55w.rd"));
+    let csrf = page.csrf();
+
+    // Credential for Microsoft 365 without modern authentication: refused next to the field.
+    let choice = [
+        ("csrf", csrf.as_str()),
+        ("action", "save"),
+        ("exchange", "microsoft365"),
+        ("authentication", "credential"),
+        ("service_account_username", "svc-bems@contoso.com"),
+        ("service_account_password", "N3w-Secret!"),
+        ("allow_http_redirection_and_dns_srv", "on"),
+    ];
+    let refused = console.post(&settings_path(), &cookies, &choice).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let marker = "id=\"error-modern_authentication.enabled\"";
+    assert!(refused.body.contains(marker), "{}", refused.body);
+    assert!(refused.body.contains("requires modern authentication"));
+    assert!(
+        refused
+            .body
+            .contains("aria-describedby=\"error-modern_authentication.enabled\""),
+        "the field points at its error"
+    );
+    assert!(
+        !refused.body.contains("N3w-Secret!"),
+        "a typed secret is not echoed"
+    );
+    let secrets_dir = console.world().settings.secrets.in_force()[0].clone();
+    let console_files = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .expect("secret directory")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
+            })
+            .collect()
+    };
+    assert!(
+        console_files(&secrets_dir).is_empty(),
+        "a refused save leaves no file"
+    );
+
+    // Fixed: modern authentication on, with its authority and app id.
+    let mut fixed = choice.to_vec();
+    fixed.extend([
+        ("modern_authentication.enabled", "on"),
+        (
+            "modern_authentication.authority",
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+        ),
+        (
+            "modern_authentication.client_application_id",
+            "1b730954-1685-4b74-9bfd-dac224a7b894",
+        ),
+        (
+            "modern_authentication.server_name",
+            "https://outlook.office365.com",
+        ),
+    ]);
+    let saved = console.post(&settings_path(), &cookies, &fixed).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.body.contains("Saved."), "{}", saved.body);
+    let files = console_files(&secrets_dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        std::fs::read_to_string(&files[0]).expect("file"),
+        "N3w-Secret!"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&files[0])
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Restarted, the service runs with them (the status page names the method in force), and
+    // the settings page shows them, the password as set.
+    console.restart().await;
+    let (session, _) = console.sign_in().await;
+    let status = console.get("/console", &[(SESSION, &session)]).await;
+    assert!(
+        status
+            .body
+            .contains("modern_password as svc-bems@contoso.com"),
+        "{}",
+        status.body
+    );
+    let page = console.get(&settings_path(), &[(SESSION, &session)]).await;
+    assert!(
+        page.body.contains(
+            "id=\"exchange-microsoft365\" name=\"exchange\" value=\"microsoft365\" checked"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+    );
+    assert!(page.body.contains("set (leave blank to keep it)"));
+    assert!(!page.body.contains("N3w-Secret!"));
+    console.stop().await;
+}
+
+#[tokio::test]
+async fn a_settings_form_without_the_session_csrf_token_is_refused_and_changes_nothing() {
+    let console = Console::start().await;
+    let (session, _) = console.sign_in().await;
+    let form = [
+        ("csrf", "forged"),
+        ("action", "save"),
+        ("exchange", "microsoft365"),
+        ("authentication", "passive"),
+    ];
+    let page = console
+        .post(&settings_path(), &[(SESSION, &session)], &form)
+        .await;
+    assert_eq!(page.status, 403);
+    let page = console.get(&settings_path(), &[(SESSION, &session)]).await;
+    assert!(
+        page.body.contains(
+            "id=\"exchange-on_premises\" name=\"exchange\" value=\"on_premises\" checked"
+        ),
+        "{}",
+        page.body
+    );
+    console.stop().await;
 }

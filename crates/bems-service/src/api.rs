@@ -430,7 +430,7 @@ async fn read_settings(
 }
 
 /// A stored tenant's table as JSON (its secrets are references: values were never taken).
-fn stored_json(toml: &str) -> serde_json::Value {
+pub(crate) fn stored_json(toml: &str) -> serde_json::Value {
     match bems_settings::ServiceSettings::from_toml_str(&format!("[[tenants]]\n{toml}")) {
         Ok(settings) => settings
             .tenants
@@ -463,18 +463,65 @@ async fn write_settings(
         )
             .into_response()
     };
-    // Checked as a whole: refused (nothing stored, nothing opened outside the secret
-    // directories) unless the settings with this tenant would start.
-    if let Err(error) = state.settings.with_admin_tenant(&tenant, &body) {
-        return refused(error);
-    }
-    let stored = json!({"toml": body}).to_string();
-    match state.service.store.put_tenant(&tenant, &stored).await {
+    match save_tenant_settings(&state, &tenant, &body).await {
         Ok(()) => Json(json!({
             "stored": true,
             "applies": "at the next start of each node (GET /admin/status lists it under node.settings_pending until then)",
         }))
         .into_response(),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(SaveError::Invalid(error)) => refused(error),
+        Err(SaveError::Store(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// Why tenant settings were not stored.
+#[derive(Debug)]
+pub(crate) enum SaveError {
+    /// The settings with this tenant would not start: every problem.
+    Invalid(bems_settings::SettingsError),
+    /// The store failed.
+    Store(String),
+}
+
+/// Stores a tenant's settings (the admin API's TOML body), for the admin API and the console
+/// alike: checked as a whole first, and refused (nothing stored, nothing opened outside the
+/// secret directories) unless the settings with this tenant would start.
+pub(crate) async fn save_tenant_settings(
+    state: &ApiState,
+    tenant: &TenantId,
+    body: &str,
+) -> Result<(), SaveError> {
+    state
+        .settings
+        .with_admin_tenant(tenant, body)
+        .map_err(SaveError::Invalid)?;
+    let stored = json!({"toml": body}).to_string();
+    state
+        .service
+        .store
+        .put_tenant(tenant, &stored)
+        .await
+        .map_err(|e| SaveError::Store(e.to_string()))
+}
+
+/// A tenant's settings as the admin API's JSON: those stored through the API (or the
+/// console) when there are, else those in force; `None` for an unknown tenant.
+pub(crate) async fn current_settings(
+    state: &ApiState,
+    tenant: &TenantId,
+) -> Result<Option<serde_json::Value>, String> {
+    let stored = state
+        .service
+        .store
+        .tenant(tenant)
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+        .and_then(|v| v["toml"].as_str().map(stored_json));
+    Ok(stored.or_else(|| {
+        state
+            .settings
+            .tenant(tenant)
+            .map(bems_settings::tenant_json)
+    }))
 }

@@ -7,6 +7,7 @@
 //! | `POST /console/sign-in` | anyone, from the form | starts a session |
 //! | `POST /console/sign-out` | a session | ends it |
 //! | `GET /console` | a session | this node and each tenant: authentication and token expiry, mailboxes by state, devices |
+//! | `GET`/`POST /console/tenants/{tenant}/settings` | a session | "Email notifications": the seed's fields by its rules; Save checks them with the admin API's validator and stores them as it does ([`settings`]) |
 //! | `GET /console/static/console.css` | anyone | the style sheet |
 //!
 //! Without an admin token the console is off, as the admin API is (404).
@@ -23,11 +24,12 @@
 
 pub(crate) mod pages;
 pub(crate) mod session;
+pub(crate) mod settings;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -35,6 +37,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::api::ApiState;
+use bems_store::model::TenantId;
 use session::{COOKIE, PRE_COOKIE, Sessions};
 
 /// The Content-Security-Policy of every console answer.
@@ -65,6 +68,10 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         .route("/console", get(status))
         .route("/console/sign-in", get(sign_in_form).post(sign_in))
         .route("/console/sign-out", axum::routing::post(sign_out))
+        .route(
+            "/console/tenants/{tenant}/settings",
+            get(settings_page).post(settings_form),
+        )
         .route("/console/static/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::map_response(secure_headers))
@@ -251,4 +258,198 @@ async fn status(State(console): State<Console>, headers: HeaderMap) -> Response 
 
 async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+/// The tenant named in the path, with its settings as the admin API's JSON.
+async fn tenant_settings(
+    console: &Console,
+    raw: &str,
+) -> Result<(TenantId, serde_json::Value), Response> {
+    let not_found = || {
+        page(
+            StatusCode::NOT_FOUND,
+            pages::message("Unknown tenant", "No tenant has that name."),
+        )
+    };
+    let tenant = TenantId::new(raw).map_err(|_| not_found())?;
+    match crate::api::current_settings(&console.api, &tenant).await {
+        Ok(Some(settings)) => Ok((tenant, settings)),
+        Ok(None) => Err(not_found()),
+        Err(error) => Err(page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message("Unavailable", &format!("The store failed: {error}")),
+        )),
+    }
+}
+
+/// Passive authentication's redirect URI for `tenant`, from `server.public_url`.
+fn redirect_uri(console: &Console, tenant: &TenantId) -> Option<String> {
+    let public_url = console.api.settings.server.public_url.as_ref()?;
+    let settings = console.api.settings.tenant(tenant)?;
+    settings.redirect_uri(public_url).map(|u| u.to_string())
+}
+
+async fn settings_page(
+    State(console): State<Console>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let Some((_, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    let (tenant, current) = match tenant_settings(&console, &raw).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let view = pages::SettingsView {
+        redirect_uri: redirect_uri(&console, &tenant),
+        ..pages::SettingsView::default()
+    };
+    let values = settings::Values::of_settings(&current);
+    page(
+        StatusCode::OK,
+        pages::settings(&session.csrf, tenant.as_str(), &values, &view),
+    )
+}
+
+async fn settings_form(
+    State(console): State<Console>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let Some((_, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    let posted = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    if !session::same_origin(&headers) || !session::same_secret(posted("csrf"), &session.csrf) {
+        return refused();
+    }
+    let (tenant, current) = match tenant_settings(&console, &raw).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut values = settings::Values::of_form(&pairs);
+    values.mark_set(&settings::Values::of_settings(&current));
+    let mut view = pages::SettingsView {
+        redirect_uri: redirect_uri(&console, &tenant),
+        ..pages::SettingsView::default()
+    };
+    if posted("action") != "save" {
+        return page(
+            StatusCode::OK,
+            pages::settings(&session.csrf, tenant.as_str(), &values, &view),
+        );
+    }
+    let status = match save(&console, &tenant, &current, &values).await {
+        Ok(()) => {
+            tracing::info!(tenant = %tenant, "console: tenant settings stored");
+            view.saved = Some("Saved. The settings apply at the next start of each node.");
+            StatusCode::OK
+        }
+        Err(Refusal::Fields(problems)) => {
+            for (field, rule) in problems {
+                match settings::field_of(&field, tenant.as_str()) {
+                    Some(key) => view.problems.entry(key).or_default().push(rule),
+                    None => view.other.push(format!("{field}: {rule}")),
+                }
+            }
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(Refusal::Failed(error)) => {
+            view.other.push(error);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    page(
+        status,
+        pages::settings(&session.csrf, tenant.as_str(), &values, &view),
+    )
+}
+
+/// Why Save stored nothing.
+enum Refusal {
+    /// (field path, rule) of every problem.
+    Fields(Vec<(String, String)>),
+    Failed(String),
+}
+
+/// Saves the page's `values` over `current`: secrets typed go to new files, which are
+/// removed again if the settings are refused; once stored, the files this console wrote
+/// before for the same secrets are removed.
+async fn save(
+    console: &Console,
+    tenant: &TenantId,
+    current: &serde_json::Value,
+    values: &settings::Values,
+) -> Result<(), Refusal> {
+    let directory = console.api.settings.secrets.in_force().into_iter().next();
+    let mut written = Vec::new();
+    let applied = settings::apply(current, values, |key, secret| {
+        let directory = directory
+            .as_deref()
+            .ok_or("no secret directory is configured ([secrets] directories)")?;
+        let path = settings::write_secret_file(directory, tenant.as_str(), key, secret)?;
+        written.push((key.to_owned(), path.clone()));
+        Ok(path)
+    });
+    let remove_written = |written: &[(String, std::path::PathBuf)]| {
+        for (_, path) in written {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    let outcome = match applied {
+        Err((field, rule)) => Err(Refusal::Fields(vec![(
+            format!("tenants[{tenant}].{field}"),
+            rule,
+        )])),
+        Ok(applied) => match settings::to_admin_toml(&applied) {
+            Err(error) => Err(Refusal::Failed(error)),
+            Ok(body) => crate::api::save_tenant_settings(&console.api, tenant, &body)
+                .await
+                .map_err(|error| match error {
+                    crate::api::SaveError::Invalid(error) => Refusal::Fields(
+                        error
+                            .problems()
+                            .iter()
+                            .map(|p| (p.field.clone(), p.rule.clone()))
+                            .collect(),
+                    ),
+                    crate::api::SaveError::Store(error) => Refusal::Failed(error),
+                }),
+        },
+    };
+    match &outcome {
+        Err(_) => remove_written(&written),
+        Ok(()) => {
+            // The files this console wrote before for these secrets are no longer named.
+            for (key, path) in &written {
+                let prefix = settings::secret_prefix(tenant.as_str(), key);
+                let old = current
+                    .pointer(&format!("/{}_file", key.replace('.', "/")))
+                    .and_then(serde_json::Value::as_str)
+                    .map(std::path::PathBuf::from);
+                if let Some(old) = old.filter(|old| old != path)
+                    && old
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix))
+                {
+                    let _ = std::fs::remove_file(old);
+                }
+            }
+        }
+    }
+    outcome
 }

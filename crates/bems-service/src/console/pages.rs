@@ -2,8 +2,12 @@
 //! inserts). No page carries a script or an inline style: the Content-Security-Policy allows
 //! neither.
 
+use std::collections::HashMap;
+
 use maud::{DOCTYPE, Markup, html};
 use time::OffsetDateTime;
+
+use super::settings::{Field, Kind, SECTIONS, Values};
 
 use crate::cluster::NodeStatus;
 use crate::service::TenantStatus;
@@ -105,6 +109,7 @@ fn tenant_status(tenant: &TenantStatus, now: OffsetDateTime) -> Markup {
     html! {
         section aria-labelledby=(id) {
             h2 id=(id) { "Tenant " (tenant.tenant) }
+            p { a href=(format!("/console/tenants/{}/settings", tenant.tenant)) { "Email notifications settings" } }
             dl {
                 dt { "Authentication" } dd { (method) " as " (auth.principal) }
                 @if let Some(expires) = auth.expires_at {
@@ -165,5 +170,118 @@ fn expiry(at: OffsetDateTime, now: OffsetDateTime) -> Markup {
         } @else {
             " (in " (left.whole_days()) " days)"
         }
+    }
+}
+
+/// What the settings page shows besides the values.
+#[derive(Debug, Default)]
+pub(crate) struct SettingsView<'a> {
+    /// Refusals by field key.
+    pub(crate) problems: HashMap<&'static str, Vec<String>>,
+    /// Refusals of no field of this page.
+    pub(crate) other: Vec<String>,
+    /// Said at the top after a save.
+    pub(crate) saved: Option<&'a str>,
+    /// Passive authentication's redirect URI (read-only).
+    pub(crate) redirect_uri: Option<String>,
+}
+
+/// "Settings > Email notifications" for `tenant`.
+pub(crate) fn settings(
+    csrf: &str,
+    tenant: &str,
+    values: &Values,
+    view: &SettingsView<'_>,
+) -> Markup {
+    let action = format!("/console/tenants/{tenant}/settings");
+    layout(
+        &format!("Email notifications: {tenant}"),
+        Some(csrf),
+        html! {
+            @if let Some(saved) = view.saved {
+                p.saved role="status" { (saved) }
+            }
+            @if !view.problems.is_empty() || !view.other.is_empty() {
+                div.error role="alert" {
+                    p { "Not saved: the settings below are refused where marked." }
+                    @if !view.other.is_empty() {
+                        ul { @for problem in &view.other { li { (problem) } } }
+                    }
+                }
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(csrf);
+                @for section in SECTIONS {
+                    @if section.fields.iter().any(|f| (f.applies)(values)) {
+                        fieldset {
+                            legend { (section.title) }
+                            @for field in section.fields.iter().filter(|f| (f.applies)(values)) {
+                                (settings_field(field, values, view.problems.get(field.key)))
+                            }
+                            @if section.title == "Passive authentication" {
+                                @if let Some(uri) = &view.redirect_uri {
+                                    label for="redirect_uri" { "Redirect URI" }
+                                    input type="text" id="redirect_uri" value=(uri) readonly;
+                                }
+                            }
+                        }
+                    }
+                }
+                p.hint { "Changed the authentication type or a box that decides which fields apply? Update the form to see them." }
+                button type="submit" name="action" value="update" { "Update the form" }
+                " "
+                button type="submit" name="action" value="save" { "Save" }
+            }
+        },
+    )
+}
+
+fn settings_field(field: &Field, values: &Values, problems: Option<&Vec<String>>) -> Markup {
+    let error_id = format!("error-{}", field.key);
+    let described = problems.map(|_| error_id.as_str());
+    let error = html! {
+        @if let Some(problems) = problems {
+            p.error id=(error_id) {
+                @for problem in problems { (problem) " " }
+            }
+        }
+    };
+    match field.kind {
+        Kind::Text => html! {
+            label for=(field.key) { (field.label) }
+            input type="text" id=(field.key) name=(field.key) value=(values.text(field.key))
+                aria-invalid=[problems.map(|_| "true")] aria-describedby=[described];
+            (error)
+        },
+        Kind::Secret => html! {
+            label for=(field.key) { (field.label) }
+            input type="password" id=(field.key) name=(field.key) autocomplete="new-password"
+                placeholder=(if values.is_set(field.key) { "set (leave blank to keep it)" } else { "not set" })
+                aria-invalid=[problems.map(|_| "true")] aria-describedby=[described];
+            (error)
+        },
+        Kind::Check => html! {
+            div.check {
+                input type="checkbox" id=(field.key) name=(field.key) value="on"
+                    checked[values.checked(field.key)]
+                    aria-invalid=[problems.map(|_| "true")] aria-describedby=[described];
+                label for=(field.key) { (field.label) }
+            }
+            (error)
+        },
+        Kind::Choice(options) => html! {
+            fieldset.choice aria-describedby=[described] {
+                legend { (field.label) }
+                @for (value, label) in options {
+                    @let id = format!("{}-{value}", field.key);
+                    div.check {
+                        input type="radio" id=(id) name=(field.key) value=(value)
+                            checked[values.text(field.key) == *value];
+                        label for=(id) { (label) }
+                    }
+                }
+            }
+            (error)
+        },
     }
 }
