@@ -491,3 +491,67 @@ async fn a_settings_form_without_the_session_csrf_token_is_refused_and_changes_n
     );
     console.stop().await;
 }
+
+#[tokio::test]
+async fn test_connection_shows_each_step_of_the_test() {
+    let console = Console::start().await;
+    let (session, _) = console.sign_in().await;
+    let cookies = [(SESSION, session.as_str())];
+    let settings = console.get(&settings_path(), &cookies).await;
+    assert!(settings.body.contains("<legend>Test connection</legend>"));
+    let csrf = settings.csrf();
+    let path = format!("/console/tenants/{TENANT}/test-connection");
+    let page = console
+        .post(
+            &path,
+            &cookies,
+            &[("csrf", &csrf), ("email", "mara@contoso.com")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.header(header::CONTENT_SECURITY_POLICY),
+        CONTENT_SECURITY_POLICY
+    );
+    let steps = [
+        "autodiscover</strong>: ok",
+        "authentication</strong>: ok",
+        "subscription</strong>: ok",
+    ];
+    let at: Vec<usize> = steps
+        .iter()
+        .map(|s| {
+            page.body
+                .find(s)
+                .unwrap_or_else(|| panic!("{s}: {}", page.body))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "in order: {at:?}");
+    assert!(page.body.contains("Passed: every step worked."));
+    assert!(page.body.trim_end().ends_with("</html>"));
+    // An address Autodiscover cannot find: the first step fails, and the test stops there.
+    let failed = console
+        .post(
+            &path,
+            &cookies,
+            &[("csrf", &csrf), ("email", "nobody@unknown.example")],
+        )
+        .await;
+    assert!(
+        failed.body.contains("autodiscover</strong>: failed"),
+        "{}",
+        failed.body
+    );
+    assert!(!failed.body.contains("authentication</strong>"));
+    assert!(failed.body.contains("Failed: see the step above."));
+    // Without the session's CSRF token: refused, nothing tested.
+    let forged = console
+        .post(
+            &path,
+            &cookies,
+            &[("csrf", "x"), ("email", "mara@contoso.com")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    console.stop().await;
+}

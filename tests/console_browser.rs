@@ -117,6 +117,16 @@ async fn arrive(browser: &Client, base: &str, path: &str) {
     }
 }
 
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
 async fn sign_in_with(browser: &Client, token: &str) {
     let field = browser
         .find(Locator::Css("input#token"))
@@ -185,6 +195,115 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
     let source = browser.source().await.expect("source");
     assert!(!source.contains(demo::ADMIN_TOKEN), "no secret in the page");
     screenshot(&browser, "status").await;
+
+    // Settings: Credential for Microsoft 365 without modern authentication is refused next to
+    // the field; with it, saved.
+    browser
+        .find(Locator::LinkText("Email notifications settings"))
+        .await
+        .expect("the settings link")
+        .click()
+        .await
+        .expect("clicked");
+    arrive(
+        &browser,
+        &base,
+        &format!("/console/tenants/{TENANT}/settings"),
+    )
+    .await;
+    screenshot(&browser, "settings").await;
+    click(&browser, "#exchange-microsoft365").await;
+    browser
+        .find(Locator::Css("#service_account_password"))
+        .await
+        .expect("password field")
+        .send_keys("N3w-Secret!")
+        .await
+        .expect("typed");
+    click(&browser, "button[value=save]").await;
+    let error = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#error-modern_authentication\\.enabled"))
+        .await
+        .expect("the refusal next to the field");
+    assert!(
+        error
+            .text()
+            .await
+            .expect("text")
+            .contains("requires modern authentication")
+    );
+    screenshot(&browser, "settings-refused").await;
+    click(&browser, "#modern_authentication\\.enabled").await;
+    click(&browser, "button[value=update]").await;
+    let authority = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#modern_authentication\\.authority"))
+        .await
+        .expect("modern authentication's fields appear");
+    authority
+        .send_keys("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+        .await
+        .expect("typed");
+    browser
+        .find(Locator::Css(
+            "#modern_authentication\\.client_application_id",
+        ))
+        .await
+        .expect("app id field")
+        .send_keys("1b730954-1685-4b74-9bfd-dac224a7b894")
+        .await
+        .expect("typed");
+    browser
+        .find(Locator::Css("#service_account_password"))
+        .await
+        .expect("password field")
+        .send_keys("N3w-Secret!")
+        .await
+        .expect("typed");
+    click(&browser, "button[value=save]").await;
+    let saved = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("p.saved"))
+        .await
+        .expect("saved");
+    assert!(saved.text().await.expect("text").starts_with("Saved."));
+    assert!(
+        !browser
+            .source()
+            .await
+            .expect("source")
+            .contains("N3w-Secret!")
+    );
+    screenshot(&browser, "settings-saved").await;
+
+    // Test connection, with the settings in force: each step, then the verdict.
+    let email = browser
+        .find(Locator::Css("#test_email"))
+        .await
+        .expect("the address field");
+    email.clear().await.expect("cleared");
+    email.send_keys("mara@contoso.com").await.expect("typed");
+    click(&browser, "form[action$=test-connection] button").await;
+    let verdict = browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("li.verdict"))
+        .await
+        .expect("the test ends");
+    assert_eq!(
+        verdict.text().await.expect("text"),
+        "Passed: every step worked."
+    );
+    let steps = browser
+        .find_all(Locator::Css("ol.steps > li.step"))
+        .await
+        .expect("steps");
+    assert_eq!(steps.len(), 3, "Autodiscover, authentication, subscription");
+    screenshot(&browser, "test-connection").await;
 
     browser
         .find(Locator::Css("header form button"))

@@ -7,6 +7,7 @@
 //! | `POST /console/sign-in` | anyone, from the form | starts a session |
 //! | `POST /console/sign-out` | a session | ends it |
 //! | `GET /console` | a session | this node and each tenant: authentication and token expiry, mailboxes by state, devices |
+//! | `POST /console/tenants/{tenant}/test-connection` | a session | the connection test for an address, each step shown as it ends (the page is streamed) |
 //! | `GET`/`POST /console/tenants/{tenant}/settings` | a session | "Email notifications": the seed's fields by its rules; Save checks them with the admin API's validator and stores them as it does ([`settings`]) |
 //! | `GET /console/static/console.css` | anyone | the style sheet |
 //!
@@ -71,6 +72,10 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         .route(
             "/console/tenants/{tenant}/settings",
             get(settings_page).post(settings_form),
+        )
+        .route(
+            "/console/tenants/{tenant}/test-connection",
+            axum::routing::post(test_connection),
         )
         .route("/console/static/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
@@ -306,6 +311,7 @@ async fn settings_page(
     };
     let view = pages::SettingsView {
         redirect_uri: redirect_uri(&console, &tenant),
+        test_email: test_email(&current),
         ..pages::SettingsView::default()
     };
     let values = settings::Values::of_settings(&current);
@@ -344,6 +350,7 @@ async fn settings_form(
     values.mark_set(&settings::Values::of_settings(&current));
     let mut view = pages::SettingsView {
         redirect_uri: redirect_uri(&console, &tenant),
+        test_email: test_email(&current),
         ..pages::SettingsView::default()
     };
     if posted("action") != "save" {
@@ -452,4 +459,91 @@ async fn save(
         }
     }
     outcome
+}
+
+/// The settings' `test_email_address`, for the test form.
+fn test_email(current: &serde_json::Value) -> String {
+    current["test_email_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[derive(Deserialize)]
+struct TestConnection {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Runs the connection test and streams its page: the top at once, each step as it ends,
+/// then the verdict.
+async fn test_connection(
+    State(console): State<Console>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<TestConnection>,
+) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let Some((_, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    if !session::same_origin(&headers) || !session::same_secret(&form.csrf, &session.csrf) {
+        return refused();
+    }
+    let running = TenantId::new(&raw)
+        .ok()
+        .and_then(|id| console.api.service.tenant(&id).cloned());
+    let Some(tenant) = running else {
+        return page(
+            StatusCode::NOT_FOUND,
+            pages::message("Unknown tenant", "No running tenant has that name."),
+        );
+    };
+    let email = form.email.trim().to_owned();
+    if email.is_empty() || email.len() > 320 || !email.contains('@') {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::message(
+                "Test connection",
+                "Enter the email address of a mailbox to test.",
+            ),
+        );
+    }
+    let whole = pages::test_connection(&session.csrf, tenant.id.as_str(), &email).into_string();
+    let (top, bottom) = whole
+        .split_once(pages::STEPS_HERE)
+        .map(|(top, bottom)| (top.to_owned(), bottom.to_owned()))
+        .unwrap_or_default();
+    let (chunks, stream) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let _ = chunks.send(top);
+    tokio::spawn(async move {
+        let steps = chunks.clone();
+        let mut on_step = move |step: &exchange_check::Step| {
+            let _ = steps.send(pages::test_step(step).into_string());
+        };
+        let report = exchange_check::test_connection_reporting(
+            tenant.locator.as_ref(),
+            tenant.auth.as_ref(),
+            &email,
+            tenant.ews_version.clone(),
+            &mut on_step,
+        )
+        .await;
+        tracing::info!(tenant = %tenant.id, ok = report.ok, "console: connection test");
+        let _ = chunks.send(pages::test_verdict(report.ok).into_string());
+        let _ = chunks.send(bottom);
+    });
+    let body = futures_util::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), stream))
+    });
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }

@@ -91,7 +91,23 @@ pub async fn test_connection(
     email: &str,
     version: ExchangeVersion,
 ) -> Report {
+    test_connection_reporting(locator, auth, email, version, &mut |_| {}).await
+}
+
+/// [`test_connection`], telling `on_step` of each step as it ends (a page shows them as the
+/// test runs).
+pub async fn test_connection_reporting(
+    locator: &dyn MailboxLocator,
+    auth: &dyn Authenticator,
+    email: &str,
+    version: ExchangeVersion,
+    on_step: &mut (dyn FnMut(&Step) + Send),
+) -> Report {
     let mut steps = Vec::new();
+    let mut record = |steps: &mut Vec<Step>, step: Step| {
+        on_step(&step);
+        steps.push(step);
+    };
     let report = |steps: Vec<Step>| Report {
         email: email.to_owned(),
         ok: steps.iter().all(|s| s.ok),
@@ -118,7 +134,7 @@ pub async fn test_connection(
     };
     let mut autodiscover = step("autodiscover", started, result);
     autodiscover.trace = trace;
-    steps.push(autodiscover);
+    record(&mut steps, autodiscover);
     let Ok(found) = found else {
         return report(steps);
     };
@@ -134,7 +150,7 @@ pub async fn test_connection(
             )
         })
         .map_err(|e| format!("{:?} as {}: {e}", status.method, status.principal));
-    steps.push(step("authentication", started, result));
+    record(&mut steps, step("authentication", started, result));
     if !steps.iter().all(|s| s.ok) {
         return report(steps);
     }
@@ -143,7 +159,7 @@ pub async fn test_connection(
     let result = subscribe_and_remove(auth, found.ews_url.clone(), email, version)
         .await
         .map_err(|e| e.to_string());
-    steps.push(step("subscription", started, result));
+    record(&mut steps, step("subscription", started, result));
     report(steps)
 }
 

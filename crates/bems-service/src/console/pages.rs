@@ -184,6 +184,8 @@ pub(crate) struct SettingsView<'a> {
     pub(crate) saved: Option<&'a str>,
     /// Passive authentication's redirect URI (read-only).
     pub(crate) redirect_uri: Option<String>,
+    /// The address the connection test starts with.
+    pub(crate) test_email: String,
 }
 
 /// "Settings > Email notifications" for `tenant`.
@@ -232,6 +234,7 @@ pub(crate) fn settings(
                 " "
                 button type="submit" name="action" value="save" { "Save" }
             }
+            (test_connection_form(csrf, tenant, &view.test_email))
         },
     )
 }
@@ -283,5 +286,58 @@ fn settings_field(field: &Field, values: &Values, problems: Option<&Vec<String>>
             }
             (error)
         },
+    }
+}
+
+/// Where the steps of a test go in [`test_connection`]'s page.
+pub(crate) const STEPS_HERE: &str = "<!--steps-->";
+
+/// The page of a connection test, with [`STEPS_HERE`] where the steps go as they end.
+pub(crate) fn test_connection(csrf: &str, tenant: &str, email: &str) -> Markup {
+    layout(
+        &format!("Test connection: {tenant}"),
+        Some(csrf),
+        html! {
+            p { "Testing " strong { (email) } " with the settings in force: Autodiscover, authentication with an EWS call, a subscription." }
+            ol.steps aria-live="polite" { (maud::PreEscaped(STEPS_HERE)) }
+            p { a href=(format!("/console/tenants/{tenant}/settings")) { "Back to the settings" } }
+        },
+    )
+}
+
+/// One step of a connection test, as it ended.
+pub(crate) fn test_step(step: &exchange_check::Step) -> Markup {
+    html! {
+        li.step.ok[step.ok].failed[!step.ok] {
+            strong { (step.step) } ": " (if step.ok { "ok" } else { "failed" })
+            " in " (step.millis) " ms. " (step.detail)
+            @if !step.trace.is_empty() {
+                ul { @for line in &step.trace { li { code { (line) } } } }
+            }
+        }
+    }
+}
+
+/// The verdict after the steps.
+pub(crate) fn test_verdict(ok: bool) -> Markup {
+    html! {
+        li.verdict.ok[ok].failed[!ok] {
+            strong { (if ok { "Passed: every step worked." } else { "Failed: see the step above." }) }
+        }
+    }
+}
+
+/// The form that starts a connection test, on the settings page.
+pub(crate) fn test_connection_form(csrf: &str, tenant: &str, email: &str) -> Markup {
+    html! {
+        form method="post" action=(format!("/console/tenants/{tenant}/test-connection")) {
+            fieldset {
+                legend { "Test connection" }
+                label for="test_email" { "User email address" }
+                input type="email" id="test_email" name="email" value=(email) required;
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Test connection" }
+            }
+        }
     }
 }
