@@ -21,12 +21,26 @@ impl Console {
         let world = World::start(SubscriptionMode::Streaming, None, true)
             .await
             .expect("world starts");
+        Self::serve(world).await
+    }
+
+    /// The service of `world`, over HTTPS when its settings have a certificate; the client
+    /// follows no redirect, trusts the simulator's CA and reaches its identity platform.
+    async fn serve(world: World) -> Self {
         let running = server::start(&world.settings, &world.overrides)
             .await
             .expect("service starts");
-        let base = format!("http://{}", running.addr);
+        let sim = &world.sim;
+        let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("the CA");
+        let base = if world.settings.server.tls_cert_file.is_some() {
+            format!("https://localhost:{}", running.addr.port())
+        } else {
+            format!("http://{}", running.addr)
+        };
         let http = reqwest::Client::builder()
             .redirect(Policy::none())
+            .tls_certs_merge([ca])
+            .resolve(&sim.scenario().login_host, sim.https_addr())
             .build()
             .expect("client");
         Self {
@@ -39,6 +53,10 @@ impl Console {
 
     fn world(&self) -> &World {
         &self.world
+    }
+
+    fn port(&self) -> u16 {
+        self.running.as_ref().map_or(0, |r| r.addr.port())
     }
 
     /// Stops the service and starts it again on the same store and settings file (a new
@@ -552,6 +570,124 @@ async fn test_connection_shows_each_step_of_the_test() {
             &[("csrf", "x"), ("email", "mara@contoso.com")],
         )
         .await;
+    assert_eq!(forged.status, 403);
+    console.stop().await;
+}
+
+/// The demo's Entra app.
+const APP: &str = "11111111-1111-1111-1111-111111111111";
+
+/// The demo world as a Microsoft 365 tenant under passive authentication, the service's
+/// redirect URI registered with the app, over HTTPS.
+async fn passive_tenant() -> Console {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    drop(listener);
+    let mut scenario = bems_demo::scenario().expect("the sample scenario");
+    let app = scenario
+        .apps
+        .iter_mut()
+        .find(|app| app.client_id == APP)
+        .expect("the demo's app");
+    app.redirect_uris
+        .push(format!("https://localhost:{port}/oauth/{TENANT}/callback"));
+    let mut world = World::with_scenario(scenario, SubscriptionMode::Streaming, None, false)
+        .await
+        .expect("world starts");
+    world.settings.server.listen.set_port(port);
+    world.use_graph(false).expect("Microsoft 365 settings");
+    let tenant = &mut world.settings.tenants[0];
+    tenant.authentication = bems::settings::AuthenticationType::Passive;
+    tenant.passive.authority = tenant.modern_authentication.authority.clone();
+    tenant.passive.client_application_id = Some(APP.to_owned());
+    world.settings.validate().expect("valid settings");
+    Console::serve(world).await
+}
+
+#[tokio::test]
+async fn passive_login_goes_to_the_identity_provider_and_comes_back_with_the_expiry() {
+    let console = passive_tenant().await;
+    let (session, _) = console.sign_in().await;
+    let cookies = [(SESSION, session.as_str())];
+    let settings = console.get(&settings_path(), &cookies).await;
+    assert!(
+        settings
+            .body
+            .contains("Not signed in: no notifications until an administrator logs in."),
+        "{}",
+        settings.body
+    );
+    let redirect = format!(
+        "https://localhost:{}/oauth/{TENANT}/callback",
+        console.port()
+    );
+    assert!(
+        settings.body.contains(&format!(
+            "id=\"redirect_uri\" value=\"{redirect}\" readonly"
+        )),
+        "the redirect URI, read-only: {}",
+        settings.body
+    );
+    let csrf = settings.csrf();
+    let login_path = format!("/console/tenants/{TENANT}/sign-in");
+    // Login: to the identity provider's authorize endpoint.
+    let login = console
+        .post(&login_path, &cookies, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    let mut authorize: url::Url = login.location().parse().expect("a URL");
+    let login_host = console.world().sim.scenario().login_host.clone();
+    assert_eq!(authorize.host_str(), Some(login_host.as_str()));
+    // The simulator's non-interactive sign-in: what its login page would post.
+    authorize
+        .query_pairs_mut()
+        .append_pair("login_hint", "svc-bems@contoso.com")
+        .append_pair("password", "Svc-Pa55w.rd");
+    let answer = console
+        .http
+        .get(authorize)
+        .send()
+        .await
+        .expect("authorize answers");
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let back = answer.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(back.starts_with(&redirect), "{back}");
+    let page = Page::of(
+        console
+            .http
+            .get(&back)
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .expect("the callback"),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("The authentication tokens were obtained."),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.header(header::CONTENT_SECURITY_POLICY),
+        CONTENT_SECURITY_POLICY
+    );
+    // The settings page now says when the token expires, and that it is refreshed.
+    let settings = console.get(&settings_path(), &cookies).await;
+    assert!(
+        settings
+            .body
+            .contains("Signed in. The access token expires"),
+        "{}",
+        settings.body
+    );
+    assert!(settings.body.contains("refreshed automatically"));
+    // Login without the session's CSRF token: refused.
+    let forged = console.post(&login_path, &cookies, &[("csrf", "x")]).await;
     assert_eq!(forged.status, 403);
     console.stop().await;
 }

@@ -349,38 +349,68 @@ struct Callback {
 async fn callback(
     State(state): State<ApiState>,
     Path(tenant): Path<String>,
+    headers: HeaderMap,
     Query(query): Query<Callback>,
 ) -> Response {
-    let tenant = match running(&state, &tenant) {
-        Ok(tenant) => tenant,
-        Err(unknown) => return *unknown,
-    };
-    let Some(passive) = &tenant.passive else {
-        return problem(
-            StatusCode::CONFLICT,
-            "the tenant does not use passive authentication",
-        );
-    };
+    let outcome = complete_sign_in(&state, &tenant, query).await;
+    // A browser (the console's Login) gets a page; anything else JSON.
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let status = outcome
+            .as_ref()
+            .map_or_else(|(s, _)| *s, |_| StatusCode::OK);
+        let page =
+            crate::console::pages::signed_in(&tenant, outcome.map_err(|(_, message)| message));
+        return crate::console::with_secure_headers((status, page).into_response());
+    }
+    match outcome {
+        Ok(expires) => Json(json!({
+            "signed_in": true,
+            "expires_at": expires.to_string(),
+        }))
+        .into_response(),
+        Err((status, message)) => problem(status, message),
+    }
+}
+
+/// Redeems the identity provider's answer for `tenant`'s passive authentication: when the
+/// access token expires, or the status and reason of a failure.
+async fn complete_sign_in(
+    state: &ApiState,
+    tenant: &str,
+    query: Callback,
+) -> Result<time::OffsetDateTime, (StatusCode, String)> {
+    let tenant = TenantId::new(tenant)
+        .ok()
+        .and_then(|t| state.service.tenant(&t).cloned())
+        .ok_or((StatusCode::NOT_FOUND, "unknown tenant".to_owned()))?;
+    let passive = tenant.passive.as_ref().ok_or((
+        StatusCode::CONFLICT,
+        "the tenant does not use passive authentication".to_owned(),
+    ))?;
     if let Some(error) = query.error {
-        return problem(
+        return Err((
             StatusCode::BAD_REQUEST,
             format!(
                 "sign-in failed: {error}: {}",
                 query.error_description.unwrap_or_default()
             ),
-        );
+        ));
     }
     let (Some(code), Some(oauth_state)) = (query.code, query.state) else {
-        return problem(StatusCode::BAD_REQUEST, "code and state are required");
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "code and state are required".to_owned(),
+        ));
     };
-    match passive.complete(&code, &oauth_state).await {
-        Ok(token) => Json(json!({
-            "signed_in": true,
-            "expires_at": token.expires_at().to_string(),
-        }))
-        .into_response(),
-        Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
-    }
+    passive
+        .complete(&code, &oauth_state)
+        .await
+        .map(|token| token.expires_at())
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

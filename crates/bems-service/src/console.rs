@@ -7,6 +7,7 @@
 //! | `POST /console/sign-in` | anyone, from the form | starts a session |
 //! | `POST /console/sign-out` | a session | ends it |
 //! | `GET /console` | a session | this node and each tenant: authentication and token expiry, mailboxes by state, devices |
+//! | `POST /console/tenants/{tenant}/sign-in` | a session | passive authentication's Login: to the identity provider, which sends the administrator back to `/oauth/{tenant}/callback` (the API's), whose page then says when the tokens expire |
 //! | `POST /console/tenants/{tenant}/test-connection` | a session | the connection test for an address, each step shown as it ends (the page is streamed) |
 //! | `GET`/`POST /console/tenants/{tenant}/settings` | a session | "Email notifications": the seed's fields by its rules; Save checks them with the admin API's validator and stores them as it does ([`settings`]) |
 //! | `GET /console/static/console.css` | anyone | the style sheet |
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use secrecy::ExposeSecret;
@@ -77,13 +78,23 @@ pub(crate) fn routes(api: &ApiState) -> Router {
             "/console/tenants/{tenant}/test-connection",
             axum::routing::post(test_connection),
         )
+        .route(
+            "/console/tenants/{tenant}/sign-in",
+            axum::routing::post(passive_sign_in),
+        )
         .route("/console/static/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(console)
 }
 
-async fn secure_headers(mut response: Response) -> Response {
+async fn secure_headers(response: Response) -> Response {
+    with_secure_headers(response)
+}
+
+/// `response` with the console's security headers (for console pages served elsewhere: the
+/// passive sign-in's callback).
+pub(crate) fn with_secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
@@ -158,13 +169,14 @@ struct SignIn {
 async fn sign_in(
     State(console): State<Console>,
     headers: HeaderMap,
+    uri: Uri,
     Form(form): Form<SignIn>,
 ) -> Response {
     if let Some(off) = off(&console) {
         return off;
     }
     let expected = session::cookie(&headers, PRE_COOKIE).unwrap_or_default();
-    if !session::same_origin(&headers)
+    if !session::same_origin(&headers, &uri)
         || expected.is_empty()
         || !session::same_secret(&form.csrf, expected)
     {
@@ -225,12 +237,13 @@ struct Csrf {
 async fn sign_out(
     State(console): State<Console>,
     headers: HeaderMap,
+    uri: Uri,
     Form(form): Form<Csrf>,
 ) -> Response {
     let Some((id, session)) = console.sessions.find(&headers) else {
         return to_sign_in();
     };
-    if !session::same_origin(&headers) || !session::same_secret(&form.csrf, &session.csrf) {
+    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
         return refused();
     }
     console.sessions.end(&id);
@@ -312,6 +325,7 @@ async fn settings_page(
     let view = pages::SettingsView {
         redirect_uri: redirect_uri(&console, &tenant),
         test_email: test_email(&current),
+        passive: passive_status(&console, &tenant),
         ..pages::SettingsView::default()
     };
     let values = settings::Values::of_settings(&current);
@@ -325,6 +339,7 @@ async fn settings_form(
     State(console): State<Console>,
     Path(raw): Path<String>,
     headers: HeaderMap,
+    uri: Uri,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     if let Some(off) = off(&console) {
@@ -339,7 +354,8 @@ async fn settings_form(
             .find(|(n, _)| n == name)
             .map_or("", |(_, v)| v.as_str())
     };
-    if !session::same_origin(&headers) || !session::same_secret(posted("csrf"), &session.csrf) {
+    if !session::same_origin(&headers, &uri) || !session::same_secret(posted("csrf"), &session.csrf)
+    {
         return refused();
     }
     let (tenant, current) = match tenant_settings(&console, &raw).await {
@@ -351,6 +367,7 @@ async fn settings_form(
     let mut view = pages::SettingsView {
         redirect_uri: redirect_uri(&console, &tenant),
         test_email: test_email(&current),
+        passive: passive_status(&console, &tenant),
         ..pages::SettingsView::default()
     };
     if posted("action") != "save" {
@@ -483,6 +500,7 @@ async fn test_connection(
     State(console): State<Console>,
     Path(raw): Path<String>,
     headers: HeaderMap,
+    uri: Uri,
     Form(form): Form<TestConnection>,
 ) -> Response {
     if let Some(off) = off(&console) {
@@ -491,7 +509,7 @@ async fn test_connection(
     let Some((_, session)) = console.sessions.find(&headers) else {
         return to_sign_in();
     };
-    if !session::same_origin(&headers) || !session::same_secret(&form.csrf, &session.csrf) {
+    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
         return refused();
     }
     let running = TenantId::new(&raw)
@@ -546,4 +564,49 @@ async fn test_connection(
         axum::body::Body::from_stream(body),
     )
         .into_response()
+}
+
+/// The passive sign-in's state, when the running tenant uses passive authentication.
+fn passive_status(console: &Console, tenant: &TenantId) -> Option<exchange_auth::AuthStatus> {
+    let running = console.api.service.tenant(tenant)?;
+    running.passive.as_ref()?;
+    Some(running.auth.status())
+}
+
+/// Passive authentication's Login: to the identity provider's sign-in page.
+async fn passive_sign_in(
+    State(console): State<Console>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<Csrf>,
+) -> Response {
+    if let Some(off) = off(&console) {
+        return off;
+    }
+    let Some((_, session)) = console.sessions.find(&headers) else {
+        return to_sign_in();
+    };
+    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
+        return refused();
+    }
+    let running = TenantId::new(&raw)
+        .ok()
+        .and_then(|id| console.api.service.tenant(&id).cloned());
+    let Some(passive) = running.as_ref().and_then(|t| t.passive.clone()) else {
+        return page(
+            StatusCode::CONFLICT,
+            pages::message(
+                "Login",
+                "This tenant does not run with passive authentication (saved settings apply at the next start).",
+            ),
+        );
+    };
+    match passive.sign_in_url() {
+        Ok(sign_in) => Redirect::to(sign_in.url.as_str()).into_response(),
+        Err(error) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message("Login", &format!("No sign-in URL: {error}")),
+        ),
+    }
 }

@@ -186,6 +186,8 @@ pub(crate) struct SettingsView<'a> {
     pub(crate) redirect_uri: Option<String>,
     /// The address the connection test starts with.
     pub(crate) test_email: String,
+    /// Passive authentication's state, when the tenant runs with it.
+    pub(crate) passive: Option<exchange_auth::AuthStatus>,
 }
 
 /// "Settings > Email notifications" for `tenant`.
@@ -234,7 +236,59 @@ pub(crate) fn settings(
                 " "
                 button type="submit" name="action" value="save" { "Save" }
             }
+            @if let Some(status) = &view.passive {
+                (passive_login(csrf, tenant, status, OffsetDateTime::now_utc()))
+            }
             (test_connection_form(csrf, tenant, &view.test_email))
+        },
+    )
+}
+
+/// Passive authentication's Login, with what the last sign-in gave.
+fn passive_login(
+    csrf: &str,
+    tenant: &str,
+    status: &exchange_auth::AuthStatus,
+    now: OffsetDateTime,
+) -> Markup {
+    html! {
+        form method="post" action=(format!("/console/tenants/{tenant}/sign-in")) {
+            fieldset {
+                legend { "Passive authentication: Login" }
+                @match status.expires_at {
+                    Some(expires) => p id="passive-state" {
+                        "Signed in. The access token expires " (expiry(expires, now))
+                        "; it is refreshed automatically before then, and each refresh renews the sign-in."
+                    },
+                    None => p.warning id="passive-state" {
+                        "Not signed in: no notifications until an administrator logs in."
+                        @if let Some(note) = &status.note { " " (note) }
+                    },
+                }
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Login" }
+            }
+        }
+    }
+}
+
+/// The passive sign-in's callback, for a browser: the tokens were obtained (and when the
+/// access token expires), or why not.
+pub(crate) fn signed_in(tenant: &str, outcome: Result<OffsetDateTime, String>) -> Markup {
+    let back = format!("/console/tenants/{tenant}/settings");
+    layout(
+        "Passive authentication",
+        None,
+        html! {
+            @match outcome {
+                Ok(expires) => p role="status" id="signed-in" {
+                    "The authentication tokens were obtained. The access token expires "
+                    (expiry(expires, OffsetDateTime::now_utc()))
+                    "; bems refreshes it automatically."
+                },
+                Err(error) => p.error role="alert" { "Sign-in failed: " (error) },
+            }
+            p { a href=(back) { "OK" } }
         },
     )
 }

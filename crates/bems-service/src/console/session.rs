@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "__Host-bems-console";
@@ -180,9 +180,14 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Duration) -> String {
 }
 
 /// Whether a POST comes from a page of this host: its `Origin`, or without one its `Referer`,
-/// names the host the request was sent to.
-pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+/// names the host the request was sent to (its `Host` header, or over HTTP/2, which has none,
+/// the authority of its URI).
+pub(crate) fn same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let Some(host) = host else {
         return false;
     };
     let source = headers
@@ -231,7 +236,7 @@ mod tests {
         let from = |origin: Option<(header::HeaderName, &str)>| {
             let mut pairs = vec![(header::HOST, "console.contoso.com:8443")];
             pairs.extend(origin);
-            same_origin(&headers(&pairs))
+            same_origin(&headers(&pairs), &Uri::from_static("/console"))
         };
         assert!(from(Some((
             header::ORIGIN,
@@ -245,6 +250,18 @@ mod tests {
         assert!(!from(Some((header::ORIGIN, "https://console.contoso.com"))));
         assert!(!from(Some((header::ORIGIN, "null"))));
         assert!(!from(None));
+        // HTTP/2: no Host header, the authority in the URI.
+        let mut h2 = HeaderMap::new();
+        h2.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://console.contoso.com:8443"),
+        );
+        let uri = Uri::from_static("https://console.contoso.com:8443/console/sign-in");
+        assert!(same_origin(&h2, &uri));
+        assert!(!same_origin(
+            &h2,
+            &Uri::from_static("https://other.example/console")
+        ));
     }
 
     #[test]
