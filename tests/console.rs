@@ -691,3 +691,75 @@ async fn passive_login_goes_to_the_identity_provider_and_comes_back_with_the_exp
     assert_eq!(forged.status, 403);
     console.stop().await;
 }
+
+#[tokio::test]
+async fn the_status_page_counts_pushes_by_outcome_says_who_is_entitled_and_finds_devices() {
+    let console = Console::start().await;
+    let world = console.world();
+    let bearer = world.user_token("mara@contoso.com").expect("user token");
+    let (status, body) = demo::register(
+        &reqwest::Client::new(),
+        &console.base,
+        &bearer,
+        "mara@contoso.com",
+        "apns",
+        &demo::apns_token(7),
+        demo::TOPIC,
+    )
+    .await
+    .expect("the API answers");
+    assert_eq!(status, 201, "{body}");
+    let (session, _) = console.sign_in().await;
+    let cookies = [(SESSION, session.as_str())];
+    // Mail until a push arrives (the mailbox is subscribed shortly after the registration).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while world.apns.received_len() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no push within 20 s");
+        world
+            .sim
+            .deliver_mail("mara@contoso.com", "Hello", "boss@contoso.com")
+            .expect("mail");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let page = console.get("/console", &cookies).await;
+    assert!(
+        page.body
+            .contains("<caption>Pushes since the start, by outcome</caption>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<th scope=\"row\">apns</th><td>delivered</td>"),
+        "{}",
+        page.body
+    );
+    let per_minute = |id: &str| -> f64 {
+        let marker = format!("id=\"{id}\">");
+        let start = page.body.find(&marker).expect(id) + marker.len();
+        let len = page.body[start..].find('<').expect("end");
+        page.body[start..start + len].parse().expect("a number")
+    };
+    assert!(per_minute("pushes-per-minute") > 0.0, "{}", page.body);
+    assert!(per_minute("events-per-minute") > 0.0);
+    assert!(page.body.contains("every mailbox of the tenant"));
+    assert!(!page.body.contains("Devices found"), "no search, no list");
+
+    let found = console.get("/console?user=MARA", &cookies).await;
+    assert!(found.body.contains("<caption>Devices found</caption>"));
+    assert!(
+        found
+            .body
+            .contains("<th scope=\"row\">mara@contoso.com</th><td>apns</td>"),
+        "{}",
+        found.body
+    );
+    assert!(
+        !found.body.contains(&demo::apns_token(7)),
+        "push tokens are not shown"
+    );
+    let none = console.get("/console?user=nobody", &cookies).await;
+    assert!(none.body.contains("No device of this tenant matches."));
+    console.stop().await;
+}

@@ -25,6 +25,7 @@
 //! - no secret is ever written into a page.
 
 pub(crate) mod pages;
+pub(crate) mod rates;
 pub(crate) mod session;
 pub(crate) mod settings;
 
@@ -58,6 +59,7 @@ const STYLE: &str = include_str!("console/console.css");
 struct Console {
     api: ApiState,
     sessions: Arc<Sessions>,
+    rates: Arc<rates::Rates>,
 }
 
 /// The console's routes, with their own sessions.
@@ -65,6 +67,7 @@ pub(crate) fn routes(api: &ApiState) -> Router {
     let console = Console {
         api: api.clone(),
         sessions: Arc::new(Sessions::default()),
+        rates: rates::Rates::start(Arc::clone(&api.service.metrics)),
     };
     Router::new()
         .route("/console", get(status))
@@ -255,7 +258,21 @@ async fn sign_out(
     response
 }
 
-async fn status(State(console): State<Console>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct StatusQuery {
+    /// Devices whose mailbox contains this.
+    #[serde(default)]
+    user: String,
+}
+
+/// Devices listed for one search, at most.
+const DEVICES_LISTED: usize = 50;
+
+async fn status(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<StatusQuery>,
+) -> Response {
     if let Some(off) = off(&console) {
         return off;
     }
@@ -264,14 +281,65 @@ async fn status(State(console): State<Console>, headers: HeaderMap) -> Response 
     };
     let service = &console.api.service;
     let outbox = service.store.outbox_len().await.unwrap_or(0);
+    let user = query.user.trim().to_ascii_lowercase();
+    let mut tenants = Vec::new();
+    for status in service.status().await {
+        let id = TenantId::new(&status.tenant).ok();
+        let entitlement = id
+            .as_ref()
+            .and_then(|id| console.api.settings.tenant(id))
+            .map(|t| entitled(&t.entitlement))
+            .unwrap_or_default();
+        let devices = match (&id, user.is_empty()) {
+            (Some(id), false) => Some(
+                service
+                    .store
+                    .devices(id)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|d| d.device.mailbox.to_ascii_lowercase().contains(&user))
+                    .take(DEVICES_LISTED)
+                    .collect(),
+            ),
+            _ => None,
+        };
+        tenants.push(pages::TenantView {
+            status,
+            entitlement,
+            devices,
+        });
+    }
+    let node = pages::NodeView {
+        status: service.node.status(),
+        outbox,
+        rates: console.rates.per_minute(),
+        pushes: service.metrics.pushes_by_outcome(),
+    };
     let markup = pages::status(
         &session.csrf,
-        &service.node.status(),
-        &service.status().await,
-        outbox,
+        &node,
+        &tenants,
+        &query.user,
         time::OffsetDateTime::now_utc(),
     );
     page(StatusCode::OK, markup)
+}
+
+/// Who receives notifications, as the status page says it.
+fn entitled(entitlement: &bems_settings::EntitlementSettings) -> String {
+    match entitlement.mode {
+        bems_settings::EntitlementMode::All => "every mailbox of the tenant".to_owned(),
+        _ => {
+            let mailboxes = entitlement.mailboxes.iter().count();
+            let domains = entitlement.domains.iter().count();
+            if mailboxes + domains == 0 {
+                "no one (no mailbox or domain is listed)".to_owned()
+            } else {
+                format!("{mailboxes} listed mailboxes and {domains} listed domains")
+            }
+        }
+    }
 }
 
 async fn style() -> Response {

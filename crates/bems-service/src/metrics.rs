@@ -126,6 +126,23 @@ impl Metrics {
         bump(&self.registrations, result.to_owned());
     }
 
+    /// Mailbox events counted so far, of every kind.
+    pub fn events_total(&self) -> u64 {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// Pushes counted so far, by (platform, outcome).
+    pub fn pushes_by_outcome(&self) -> BTreeMap<(String, String), u64> {
+        self.pushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Pushes counted with `outcome`, on every platform.
     pub fn pushes_with(&self, outcome: &str) -> u64 {
         self.pushes

@@ -72,14 +72,35 @@ pub(crate) fn message(title: &str, text: &str) -> Markup {
     layout(title, None, html! { p { (text) } })
 }
 
-/// This node and every tenant.
+/// What the status page shows of this node.
+#[derive(Debug)]
+pub(crate) struct NodeView {
+    pub(crate) status: NodeStatus,
+    pub(crate) outbox: u64,
+    pub(crate) rates: super::rates::PerMinute,
+    /// Pushes since the start, by (platform, outcome).
+    pub(crate) pushes: std::collections::BTreeMap<(String, String), u64>,
+}
+
+/// What the status page shows of one tenant.
+#[derive(Debug)]
+pub(crate) struct TenantView {
+    pub(crate) status: TenantStatus,
+    /// Who receives notifications.
+    pub(crate) entitlement: String,
+    /// The devices a search found (`None`: no search).
+    pub(crate) devices: Option<Vec<bems_store::model::Device>>,
+}
+
+/// This node and every tenant; `user` is the device search.
 pub(crate) fn status(
     csrf: &str,
-    node: &NodeStatus,
-    tenants: &[TenantStatus],
-    outbox: u64,
+    node: &NodeView,
+    tenants: &[TenantView],
+    user: &str,
     now: OffsetDateTime,
 ) -> Markup {
+    let status = &node.status;
     layout(
         "Status",
         Some(csrf),
@@ -87,10 +108,32 @@ pub(crate) fn status(
             section aria-labelledby="node" {
                 h2 id="node" { "This node" }
                 dl {
-                    dt { "Node" } dd { (node.node) }
-                    dt { "Mailboxes" } dd { (node.mailboxes) " of " (node.capacity) " (" (node.percent) "%)" }
-                    dt { "Pushes waiting in the outbox" } dd { (outbox) }
+                    dt { "Node" } dd { (status.node) }
+                    dt { "Capacity" } dd { (status.mailboxes) " of " (status.capacity) " mailboxes (" (status.percent) "%)" }
+                    dt { "Mail events per minute" } dd id="events-per-minute" { (format!("{:.0}", node.rates.events)) }
+                    dt { "Pushes per minute" } dd id="pushes-per-minute" { (format!("{:.0}", node.rates.pushes)) }
+                    dt { "Pushes waiting in the outbox" } dd { (node.outbox) }
                 }
+                @if !node.pushes.is_empty() {
+                    table id="push-outcomes" {
+                        caption { "Pushes since the start, by outcome" }
+                        thead { tr { th scope="col" { "Platform" } th scope="col" { "Outcome" } th scope="col" { "Pushes" } } }
+                        tbody {
+                            @for ((platform, outcome), n) in &node.pushes {
+                                tr.failed[outcome != "delivered"] {
+                                    th scope="row" { (platform) }
+                                    td { (outcome) }
+                                    td { (n) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form method="get" action="/console" role="search" {
+                label for="user" { "Find devices by user" }
+                input type="search" id="user" name="user" value=(user) placeholder="mara@contoso.com";
+                button type="submit" { "Search" }
             }
             @for tenant in tenants {
                 (tenant_status(tenant, now))
@@ -99,7 +142,8 @@ pub(crate) fn status(
     )
 }
 
-fn tenant_status(tenant: &TenantStatus, now: OffsetDateTime) -> Markup {
+fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
+    let tenant = &view.status;
     let id = format!("tenant-{}", tenant.tenant);
     let auth = &tenant.authentication;
     let method = serde_json::to_value(auth.method)
@@ -119,6 +163,7 @@ fn tenant_status(tenant: &TenantStatus, now: OffsetDateTime) -> Markup {
                 @if let Some(note) = &auth.note {
                     dt { "Note" } dd.warning { (note) }
                 }
+                dt { "Entitled to notifications" } dd { (view.entitlement) }
                 dt { "Devices" } dd { (tenant.devices) }
             }
             table {
@@ -135,6 +180,28 @@ fn tenant_status(tenant: &TenantStatus, now: OffsetDateTime) -> Markup {
                 tbody {
                     (watcher_row(&tenant.subscriptions))
                     @if let Some(graph) = &tenant.graph { (watcher_row(graph)) }
+                }
+            }
+            @if let Some(devices) = &view.devices {
+                table.devices {
+                    caption { "Devices found" }
+                    thead { tr {
+                        th scope="col" { "User" }
+                        th scope="col" { "Platform" }
+                        th scope="col" { "App" }
+                        th scope="col" { "Registered" }
+                    } }
+                    tbody {
+                        @for device in devices {
+                            tr {
+                                th scope="row" { (device.device.mailbox) }
+                                td { (format!("{:?}", device.device.platform).to_ascii_lowercase()) }
+                                td { (device.device.app_id) }
+                                td { (device.registered_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()) }
+                            }
+                        }
+                        @if devices.is_empty() { tr { td colspan="4" { "No device of this tenant matches." } } }
+                    }
                 }
             }
         }
