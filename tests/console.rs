@@ -763,3 +763,135 @@ async fn the_status_page_counts_pushes_by_outcome_says_who_is_entitled_and_finds
     assert!(none.body.contains("No device of this tenant matches."));
     console.stop().await;
 }
+
+/// A `.pfx` of a fresh self-signed certificate and its key, under `password`.
+fn pfx(password: &str) -> Vec<u8> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params =
+        rcgen::CertificateParams::new(vec!["svc-bems.contoso.com".to_owned()]).expect("params");
+    let cert = params.self_signed(&key).expect("certificate");
+    let chain = PrivateKeyChain::new(
+        b"key-1".to_vec(),
+        PrivateKey::from_der(&key.serialize_der()).expect("key"),
+        [Certificate::from_der(cert.der()).expect("certificate")],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry("bems", KeyStoreEntry::PrivateKeyChain(chain));
+    store.writer(password).write().expect("pfx written")
+}
+
+/// A multipart/form-data body of `fields`; its content type.
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "bems-console-test-boundary";
+    let mut body = Vec::new();
+    for (name, filename, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(file) => format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/x-pkcs12\r\n\r\n"
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_pfx_upload_is_checked_with_its_password_then_kept_as_a_secret_file() {
+    let console = Console::start().await;
+    let (session, _) = console.sign_in().await;
+    let cookies = [(SESSION, session.as_str())];
+    // Choosing Client Certificate (and updating the form) shows the upload.
+    let settings = console.get(&settings_path(), &cookies).await;
+    let csrf = settings.csrf();
+    let chosen = console
+        .post(
+            &settings_path(),
+            &cookies,
+            &[
+                ("csrf", &csrf),
+                ("action", "update"),
+                ("exchange", "on_premises"),
+                ("authentication", "client_certificate"),
+            ],
+        )
+        .await;
+    assert!(
+        chosen.body.contains("<legend>Client Certificate</legend>"),
+        "{}",
+        chosen.body
+    );
+    assert!(chosen.body.contains("No certificate is set."));
+
+    let path = format!("/console/tenants/{TENANT}/certificate");
+    let upload = |file: Vec<u8>, password: &'static str, csrf: String| {
+        let console = &console;
+        let path = path.clone();
+        let session = session.clone();
+        async move {
+            let (content_type, body) = multipart(&[
+                ("csrf", None, csrf.as_bytes()),
+                ("pfx", Some("bems.pfx"), &file),
+                ("password", None, password.as_bytes()),
+            ]);
+            let request = console
+                .http
+                .post(format!("{}{path}", console.base))
+                .header(header::ORIGIN, &console.base)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body);
+            Page::of(
+                with_cookies(request, &[(SESSION, &session)])
+                    .send()
+                    .await
+                    .expect("answer"),
+            )
+            .await
+        }
+    };
+    let file = pfx("pfx-Pa55");
+    let wrong = upload(file.clone(), "wrong", csrf.clone()).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("id=\"error-pfx\""), "{}", wrong.body);
+    let not_pfx = upload(b"not a pfx".to_vec(), "x", csrf.clone()).await;
+    assert_eq!(not_pfx.status, 422);
+    let forged = upload(file.clone(), "pfx-Pa55", "forged".to_owned()).await;
+    assert_eq!(forged.status, 403);
+    let secrets_dir = console.world().settings.secrets.in_force()[0].clone();
+    let written = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&secrets_dir)
+            .expect("secret directory")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
+            })
+            .collect()
+    };
+    assert!(written().is_empty(), "nothing kept of refused uploads");
+
+    let good = upload(file.clone(), "pfx-Pa55", csrf.clone()).await;
+    assert_eq!(good.status, 200, "{}", good.body);
+    assert!(
+        good.body.contains("Certificate checked and saved."),
+        "{}",
+        good.body
+    );
+    assert!(good.body.contains("A certificate is set"), "{}", good.body);
+    assert!(!good.body.contains("pfx-Pa55"));
+    let files = written();
+    assert_eq!(files.len(), 2, "the .pfx and its password: {files:?}");
+    let bytes: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect();
+    assert!(bytes.contains(&file));
+    assert!(bytes.contains(&b"pfx-Pa55".to_vec()));
+    console.stop().await;
+}

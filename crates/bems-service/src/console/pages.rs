@@ -303,12 +303,46 @@ pub(crate) fn settings(
                 " "
                 button type="submit" name="action" value="save" { "Save" }
             }
+            @if values.text("authentication") == "client_certificate" {
+                (certificate_upload(csrf, tenant, values, view.problems.get(super::CERTIFICATE_FIELD)))
+            }
             @if let Some(status) = &view.passive {
                 (passive_login(csrf, tenant, status, OffsetDateTime::now_utc()))
             }
             (test_connection_form(csrf, tenant, &view.test_email))
         },
     )
+}
+
+/// Client Certificate: the `.pfx` upload with its password (a form of its own).
+fn certificate_upload(
+    csrf: &str,
+    tenant: &str,
+    values: &Values,
+    problems: Option<&Vec<String>>,
+) -> Markup {
+    let described = problems.map(|_| "error-pfx");
+    html! {
+        form method="post" enctype="multipart/form-data" action=(format!("/console/tenants/{tenant}/certificate")) {
+            fieldset {
+                legend { "Client Certificate" }
+                p id="pfx-state" {
+                    @if values.is_set("client_certificate.pfx") { "A certificate is set; a new upload replaces it." }
+                    @else { "No certificate is set." }
+                }
+                label for="pfx" { "Certificate file (.pfx)" }
+                input type="file" id="pfx" name="pfx" accept=".pfx,.p12,application/x-pkcs12" required
+                    aria-invalid=[problems.map(|_| "true")] aria-describedby=[described];
+                label for="pfx_password" { "Password" }
+                input type="password" id="pfx_password" name="password" autocomplete="off";
+                @if let Some(problems) = problems {
+                    p.error id="error-pfx" { @for problem in problems { (problem) " " } }
+                }
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Upload and check" }
+            }
+        }
+    }
 }
 
 /// Passive authentication's Login, with what the last sign-in gave.

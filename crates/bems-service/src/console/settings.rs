@@ -255,6 +255,9 @@ impl Values {
     /// The values of `tenant` (the admin API's JSON of its settings).
     pub(crate) fn of_settings(tenant: &Value) -> Self {
         let mut values = Self::default();
+        if lookup(tenant, "client_certificate.pfx_file").is_some() {
+            values.set.push("client_certificate.pfx");
+        }
         for field in fields() {
             let value = lookup(tenant, field.key);
             match field.kind {
@@ -298,6 +301,11 @@ impl Values {
 
     pub(crate) fn checked(&self, key: &str) -> bool {
         self.text.get(key).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Sets the field `key` (one of the page's) to `value`.
+    pub(crate) fn set_text(&mut self, key: &'static str, value: &str) {
+        self.text.insert(key, value.to_owned());
     }
 
     /// Takes which secrets are set from `settings` (a form never says).
@@ -415,7 +423,7 @@ pub(crate) fn write_secret_file(
     directory: &Path,
     tenant: &str,
     key: &str,
-    secret: &str,
+    secret: &[u8],
 ) -> Result<PathBuf, String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -429,7 +437,7 @@ pub(crate) fn write_secret_file(
         .mode(0o600)
         .open(&path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(secret.as_bytes())
+    file.write_all(secret)
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
