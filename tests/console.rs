@@ -574,34 +574,14 @@ async fn test_connection_shows_each_step_of_the_test() {
     console.stop().await;
 }
 
-/// The demo's Entra app.
-const APP: &str = "11111111-1111-1111-1111-111111111111";
-
-/// The demo world as a Microsoft 365 tenant under passive authentication, the service's
-/// redirect URI registered with the app, over HTTPS.
+/// The demo world as a Microsoft 365 tenant under passive authentication, over HTTPS.
 async fn passive_tenant() -> Console {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("its address").port();
-    drop(listener);
-    let mut scenario = bems_demo::scenario().expect("the sample scenario");
-    let app = scenario
-        .apps
-        .iter_mut()
-        .find(|app| app.client_id == APP)
-        .expect("the demo's app");
-    app.redirect_uris
-        .push(format!("https://localhost:{port}/oauth/{TENANT}/callback"));
-    let mut world = World::with_scenario(scenario, SubscriptionMode::Streaming, None, false)
-        .await
-        .expect("world starts");
-    world.settings.server.listen.set_port(port);
-    world.use_graph(false).expect("Microsoft 365 settings");
-    let tenant = &mut world.settings.tenants[0];
-    tenant.authentication = bems::settings::AuthenticationType::Passive;
-    tenant.passive.authority = tenant.modern_authentication.authority.clone();
-    tenant.passive.client_application_id = Some(APP.to_owned());
-    world.settings.validate().expect("valid settings");
-    Console::serve(world).await
+    Console::serve(
+        World::passive_microsoft_365()
+            .await
+            .expect("a passive tenant"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -638,6 +618,15 @@ async fn passive_login_goes_to_the_identity_provider_and_comes_back_with_the_exp
     let mut authorize: url::Url = login.location().parse().expect("a URL");
     let login_host = console.world().sim.scenario().login_host.clone();
     assert_eq!(authorize.host_str(), Some(login_host.as_str()));
+    // Browsers hold the form's redirect to the policy's form-action: the provider is allowed.
+    let provider = authorize.origin().ascii_serialization();
+    assert!(
+        settings
+            .header(header::CONTENT_SECURITY_POLICY)
+            .contains(&format!("form-action 'self' {provider};")),
+        "{}",
+        settings.header(header::CONTENT_SECURITY_POLICY)
+    );
     // The simulator's non-interactive sign-in: what its login page would post.
     authorize
         .query_pairs_mut()

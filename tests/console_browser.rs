@@ -66,19 +66,22 @@ fn chromedriver() -> Option<Driver> {
     Some(driver)
 }
 
-async fn browser(driver: &Driver) -> Client {
+async fn browser(driver: &Driver, extra: &[String]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,900",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.extend_from_slice(extra);
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--window-size=1200,900",
-            ],
-        }),
+        serde_json::json!({ "args": args }),
     );
     ClientBuilder::rustls()
         .expect("TLS for the WebDriver client")
@@ -155,7 +158,7 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
         .expect("service starts");
     // `localhost`: a secure context for the browser, so it keeps the `Secure` cookie over HTTP.
     let base = format!("http://localhost:{}", running.addr.port());
-    let browser = browser(&driver).await;
+    let browser = browser(&driver, &[]).await;
 
     browser
         .goto(&format!("{base}/console"))
@@ -323,6 +326,118 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
         "signed out for good"
     );
 
+    browser.close().await.expect("browser closed");
+    running.stop().await;
+}
+
+/// Passive authentication's Login through the simulator's identity platform and its login
+/// page, over HTTPS (the simulator's CA is not the browser's: its errors are ignored, on
+/// loopback only), back to the service, and the expiry on the settings page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passive_login_round_trip_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let world = World::passive_microsoft_365()
+        .await
+        .expect("a passive tenant");
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts");
+    let base = format!("https://localhost:{}", running.addr.port());
+    let login_host = world.sim.scenario().login_host.clone();
+    let browser = browser(
+        &driver,
+        &[
+            "--ignore-certificate-errors".to_owned(),
+            format!("--host-resolver-rules=MAP {login_host} 127.0.0.1"),
+        ],
+    )
+    .await;
+    browser
+        .goto(&format!("{base}/console"))
+        .await
+        .expect("goto");
+    arrive(&browser, &base, "/console/sign-in").await;
+    sign_in_with(&browser, demo::ADMIN_TOKEN).await;
+    arrive(&browser, &base, "/console").await;
+    browser
+        .goto(&format!("{base}/console/tenants/{TENANT}/settings"))
+        .await
+        .expect("goto");
+    let state = browser
+        .find(Locator::Css("#passive-state"))
+        .await
+        .expect("the sign-in state");
+    assert!(
+        state
+            .text()
+            .await
+            .expect("text")
+            .starts_with("Not signed in")
+    );
+    click(&browser, "form[action$=sign-in] button").await;
+    // The identity provider's login page.
+    let login = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("input[name=login_hint]"))
+        .await
+        .expect("the provider's login page");
+    assert_eq!(
+        browser.current_url().await.expect("url").host_str(),
+        Some(login_host.as_str())
+    );
+    login.clear().await.expect("cleared");
+    login
+        .send_keys("svc-bems@contoso.com")
+        .await
+        .expect("typed");
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .expect("password")
+        .send_keys("Svc-Pa55w.rd")
+        .await
+        .expect("typed");
+    screenshot(&browser, "passive-login-provider").await;
+    click(&browser, "button[type=submit]").await;
+    let done = browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#signed-in"))
+        .await
+        .expect("back at the service, signed in");
+    assert!(
+        done.text()
+            .await
+            .expect("text")
+            .starts_with("The authentication tokens were obtained.")
+    );
+    screenshot(&browser, "passive-login-done").await;
+    browser
+        .find(Locator::LinkText("OK"))
+        .await
+        .expect("OK")
+        .click()
+        .await
+        .expect("clicked");
+    arrive(
+        &browser,
+        &base,
+        &format!("/console/tenants/{TENANT}/settings"),
+    )
+    .await;
+    let state = browser
+        .find(Locator::Css("#passive-state"))
+        .await
+        .expect("the sign-in state");
+    let text = state.text().await.expect("text");
+    assert!(
+        text.starts_with("Signed in. The access token expires"),
+        "{text}"
+    );
+    screenshot(&browser, "passive-signed-in").await;
     browser.close().await.expect("browser closed");
     running.stop().await;
 }

@@ -113,4 +113,42 @@ impl World {
             .build()
             .map_err(|e| e.to_string())
     }
+
+    /// The demo world as a Microsoft 365 tenant under passive authentication (the app
+    /// [`APP`], the service's redirect URI registered with it), over HTTPS on a port chosen
+    /// here: an administrator must sign in before any mailbox is watched.
+    pub async fn passive_microsoft_365() -> Result<Self, String> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        drop(listener);
+        let mut scenario = crate::scenario()?;
+        let app = scenario
+            .apps
+            .iter_mut()
+            .find(|app| app.client_id == APP)
+            .ok_or("the sample scenario has no demo app")?;
+        app.redirect_uris.push(format!(
+            "https://localhost:{port}/oauth/{}/callback",
+            crate::TENANT
+        ));
+        let mut world = Self::with_scenario(
+            scenario,
+            bems_settings::SubscriptionMode::Streaming,
+            None,
+            false,
+        )
+        .await?;
+        world.settings.server.listen.set_port(port);
+        world.use_graph(false)?;
+        let tenant = world
+            .settings
+            .tenants
+            .first_mut()
+            .ok_or("the demo has no tenant")?;
+        tenant.authentication = AuthenticationType::Passive;
+        tenant.passive.authority = tenant.modern_authentication.authority.clone();
+        tenant.passive.client_application_id = Some(APP.to_owned());
+        world.settings.validate().map_err(|e| e.to_string())?;
+        Ok(world)
+    }
 }

@@ -68,6 +68,7 @@ struct Console {
 
 /// The console's routes, with their own sessions.
 pub(crate) fn routes(api: &ApiState) -> Router {
+    let policy = policy(&api.settings);
     let console = Console {
         api: api.clone(),
         sessions: Arc::new(Sessions::default()),
@@ -95,12 +96,42 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         )
         .route("/console/static/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
-        .layer(axum::middleware::map_response(secure_headers))
+        .layer(axum::middleware::map_response(move |response| {
+            let policy = policy.clone();
+            async move {
+                let mut response = with_secure_headers(response);
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, policy);
+                response
+            }
+        }))
         .with_state(console)
 }
 
-async fn secure_headers(response: Response) -> Response {
-    with_secure_headers(response)
+/// [`CONTENT_SECURITY_POLICY`], with the identity providers of the tenants under passive
+/// authentication allowed as `form-action` targets: browsers hold a form's redirects to the
+/// policy too, and Login's form is answered with a redirect to the provider.
+fn policy(settings: &bems_settings::ServiceSettings) -> HeaderValue {
+    let mut origins: Vec<String> = settings
+        .tenants
+        .iter()
+        .filter(|t| t.authentication == bems_settings::AuthenticationType::Passive)
+        .filter_map(|t| t.passive.authority.as_ref())
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin.starts_with("https://"))
+        .collect();
+    origins.sort();
+    origins.dedup();
+    let policy = if origins.is_empty() {
+        CONTENT_SECURITY_POLICY.to_owned()
+    } else {
+        CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", origins.join(" ")),
+        )
+    };
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY))
 }
 
 /// `response` with the console's security headers (for console pages served elsewhere: the
