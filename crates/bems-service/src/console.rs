@@ -25,10 +25,12 @@
 //!   `Cache-Control: no-store`;
 //! - no secret is ever written into a page.
 
+mod certificate;
 pub(crate) mod pages;
 pub(crate) mod rates;
 pub(crate) mod session;
 pub(crate) mod settings;
+mod test_connection;
 
 use std::sync::Arc;
 
@@ -84,7 +86,7 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         )
         .route(
             "/console/tenants/{tenant}/test-connection",
-            axum::routing::post(test_connection),
+            axum::routing::post(test_connection::test_connection),
         )
         .route(
             "/console/tenants/{tenant}/sign-in",
@@ -92,7 +94,8 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         )
         .route(
             "/console/tenants/{tenant}/certificate",
-            axum::routing::post(upload_certificate).layer(DefaultBodyLimit::max(MAX_PFX)),
+            axum::routing::post(certificate::upload_certificate)
+                .layer(DefaultBodyLimit::max(MAX_PFX)),
         )
         .route("/console/static/console.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_FORM))
@@ -584,86 +587,6 @@ fn test_email(current: &serde_json::Value) -> String {
         .to_owned()
 }
 
-#[derive(Deserialize)]
-struct TestConnection {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    email: String,
-}
-
-/// Runs the connection test and streams its page: the top at once, each step as it ends,
-/// then the verdict.
-async fn test_connection(
-    State(console): State<Console>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(form): Form<TestConnection>,
-) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
-    };
-    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
-        return refused();
-    }
-    let running = TenantId::new(&raw)
-        .ok()
-        .and_then(|id| console.api.service.tenant(&id).cloned());
-    let Some(tenant) = running else {
-        return page(
-            StatusCode::NOT_FOUND,
-            pages::message("Unknown tenant", "No running tenant has that name."),
-        );
-    };
-    let email = form.email.trim().to_owned();
-    if email.is_empty() || email.len() > 320 || !email.contains('@') {
-        return page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            pages::message(
-                "Test connection",
-                "Enter the email address of a mailbox to test.",
-            ),
-        );
-    }
-    let whole = pages::test_connection(&session.csrf, tenant.id.as_str(), &email).into_string();
-    let (top, bottom) = whole
-        .split_once(pages::STEPS_HERE)
-        .map(|(top, bottom)| (top.to_owned(), bottom.to_owned()))
-        .unwrap_or_default();
-    let (chunks, stream) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let _ = chunks.send(top);
-    tokio::spawn(async move {
-        let steps = chunks.clone();
-        let mut on_step = move |step: &exchange_check::Step| {
-            let _ = steps.send(pages::test_step(step).into_string());
-        };
-        let report = exchange_check::test_connection_reporting(
-            tenant.locator.as_ref(),
-            tenant.auth.as_ref(),
-            &email,
-            tenant.ews_version.clone(),
-            &mut on_step,
-        )
-        .await;
-        tracing::info!(tenant = %tenant.id, ok = report.ok, "console: connection test");
-        let _ = chunks.send(pages::test_verdict(report.ok).into_string());
-        let _ = chunks.send(bottom);
-    });
-    let body = futures_util::stream::unfold(stream, |mut stream| async move {
-        let chunk = stream.recv().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), stream))
-    });
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        axum::body::Body::from_stream(body),
-    )
-        .into_response()
-}
-
 /// The passive sign-in's state, when the running tenant uses passive authentication.
 fn passive_status(console: &Console, tenant: &TenantId) -> Option<exchange_auth::AuthStatus> {
     let running = console.api.service.tenant(tenant)?;
@@ -707,173 +630,6 @@ async fn passive_sign_in(
             pages::message("Login", &format!("No sign-in URL: {error}")),
         ),
     }
-}
-
-/// Client Certificate's upload: the `.pfx` must open with its password and hold a key and a
-/// certificate valid now (as the service loads it); then both are written to files of their
-/// own in the secret directory and the settings name them, saved as Save does.
-async fn upload_certificate(
-    State(console): State<Console>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    mut multipart: axum::extract::Multipart,
-) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
-    };
-    let mut csrf = String::new();
-    let mut pfx = Vec::new();
-    let mut password = String::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    pages::message(
-                        "Certificate",
-                        &format!("The upload is not readable: {error}"),
-                    ),
-                );
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let Ok(bytes) = field.bytes().await else {
-            return page(
-                StatusCode::BAD_REQUEST,
-                pages::message("Certificate", "The upload is not readable (too large?)."),
-            );
-        };
-        match name.as_str() {
-            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
-            "pfx" => pfx = bytes.to_vec(),
-            "password" => password = String::from_utf8_lossy(&bytes).into_owned(),
-            _ => {}
-        }
-    }
-    if !session::same_origin(&headers, &uri) || !session::same_secret(&csrf, &session.csrf) {
-        return refused();
-    }
-    let (tenant, current) = match tenant_settings(&console, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    // The page again, with Client Certificate chosen: the upload and its refusals show.
-    let mut values = settings::Values::of_settings(&current);
-    values.set_text("authentication", "client_certificate");
-    let mut view = pages::SettingsView {
-        redirect_uri: redirect_uri(&console, &tenant),
-        test_email: test_email(&current),
-        passive: passive_status(&console, &tenant),
-        ..pages::SettingsView::default()
-    };
-    let problem = |view: &mut pages::SettingsView<'_>, rule: String| {
-        view.problems
-            .entry(CERTIFICATE_FIELD)
-            .or_default()
-            .push(rule);
-    };
-    let secret = secrecy::SecretString::from(password.clone());
-    let status = if pfx.is_empty() {
-        problem(&mut view, "choose the certificate file (.pfx)".to_owned());
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if let Err(error) = exchange_auth::ClientCertificate::from_pfx(&pfx, &secret) {
-        problem(&mut view, error.to_string());
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        match store_certificate(&console, &tenant, &current, &pfx, &password).await {
-            Ok(()) => {
-                tracing::info!(tenant = %tenant, "console: client certificate stored");
-                view.saved = Some(
-                    "Certificate checked and saved. It applies at the next start of each node.",
-                );
-                if let Ok(Some(saved)) = crate::api::current_settings(&console.api, &tenant).await {
-                    values = settings::Values::of_settings(&saved);
-                }
-                StatusCode::OK
-            }
-            Err(Refusal::Fields(problems)) => {
-                for (field, rule) in problems {
-                    if field.contains("client_certificate") {
-                        problem(&mut view, rule);
-                    } else {
-                        view.other.push(format!("{field}: {rule}"));
-                    }
-                }
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Err(Refusal::Failed(error)) => {
-                view.other.push(error);
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
-    };
-    page(
-        status,
-        pages::settings(&session.csrf, tenant.as_str(), &values, &view),
-    )
-}
-
-/// The key the certificate upload's refusals are shown under.
-pub(crate) const CERTIFICATE_FIELD: &str = "client_certificate.pfx_file";
-
-/// Writes the `.pfx` and its password to new files and saves the settings naming them (the
-/// authentication type set to Client Certificate); the files are removed if that is refused.
-async fn store_certificate(
-    console: &Console,
-    tenant: &TenantId,
-    current: &serde_json::Value,
-    pfx: &[u8],
-    password: &str,
-) -> Result<(), Refusal> {
-    let directory = console
-        .api
-        .settings
-        .secrets
-        .in_force()
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            Refusal::Fields(vec![(
-                format!("tenants[{tenant}].{CERTIFICATE_FIELD}"),
-                "no secret directory is configured ([secrets] directories)".to_owned(),
-            )])
-        })?;
-    let write = |key: &str, bytes: &[u8]| {
-        settings::write_secret_file(&directory, tenant.as_str(), key, bytes)
-            .map_err(Refusal::Failed)
-    };
-    let pfx_path = write("client_certificate.pfx", pfx)?;
-    let password_path = match write("client_certificate.password", password.as_bytes()) {
-        Ok(path) => path,
-        Err(error) => {
-            let _ = std::fs::remove_file(&pfx_path);
-            return Err(error);
-        }
-    };
-    let mut updated = current.clone();
-    updated["authentication"] = serde_json::Value::from("client_certificate");
-    let certificate = serde_json::json!({
-        "pfx_file": pfx_path.display().to_string(),
-        "password_file": password_path.display().to_string(),
-    });
-    updated["client_certificate"] = certificate;
-    let outcome = match settings::to_admin_toml(&updated) {
-        Err(error) => Err(Refusal::Failed(error)),
-        Ok(body) => crate::api::save_tenant_settings(&console.api, tenant, &body)
-            .await
-            .map_err(refusal),
-    };
-    if outcome.is_err() {
-        let _ = std::fs::remove_file(&pfx_path);
-        let _ = std::fs::remove_file(&password_path);
-    }
-    outcome
 }
 
 fn refusal(error: crate::api::SaveError) -> Refusal {

@@ -304,7 +304,7 @@ pub(crate) fn settings(
                 button type="submit" name="action" value="save" { "Save" }
             }
             @if values.text("authentication") == "client_certificate" {
-                (certificate_upload(csrf, tenant, values, view.problems.get(super::CERTIFICATE_FIELD)))
+                (certificate_upload(csrf, tenant, values, view.problems.get(super::certificate::CERTIFICATE_FIELD)))
             }
             @if let Some(status) = &view.passive {
                 (passive_login(csrf, tenant, status, OffsetDateTime::now_utc()))
