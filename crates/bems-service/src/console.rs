@@ -10,12 +10,12 @@
 //! | `POST /console/tenants/{tenant}/sign-in` | a session | passive authentication's Login: to the identity provider, which sends the administrator back to `/oauth/{tenant}/callback` (the API's), whose page then says when the tokens expire |
 //! | `POST /console/tenants/{tenant}/certificate` (multipart) | a session | Client Certificate: the `.pfx` and its password, checked as the service loads them, then kept in the secret directory and saved as the settings are |
 //! | `POST /console/tenants/{tenant}/test-connection` | a session | the connection test for an address, each step shown as it ends (the page is streamed) |
-//! | `GET`/`POST /console/tenants/{tenant}/settings` | a session | "Email notifications": the seed's fields by its rules; Save checks them with the admin API's validator and stores them as it does ([`settings`]) |
+//! | `GET`/`POST /console/tenants/{tenant}/settings` | a session | "Email notifications": the seed's fields by its rules; Save checks them with the admin API's validator and stores them as it does (the `settings` module) |
 //! | `GET /console/static/console.css` | anyone | the style sheet |
 //!
 //! Without an admin token the console is off, as the admin API is (404).
 //!
-//! Safe by construction ([`session`] has the details):
+//! Safe by construction (the `session` module has the details):
 //! - a session cookie that scripts cannot read and other sites cannot send (`HttpOnly`,
 //!   `Secure`, `SameSite=Strict`, `__Host-`);
 //! - a CSRF token in every form, checked on every POST, with the request's origin;
