@@ -120,6 +120,33 @@ async fn arrive(browser: &Client, base: &str, path: &str) {
     }
 }
 
+/// The element `css` finds, waiting for it (at most 15 s: a page loading, a test running).
+async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    match browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(element) => element,
+        Err(error) => panic!(
+            "{css} ({error}): {}",
+            browser.source().await.unwrap_or_default()
+        ),
+    }
+}
+
+/// Types `text` into the field `css` finds.
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
 async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
@@ -173,12 +200,7 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
     screenshot(&browser, "sign-in").await;
 
     sign_in_with(&browser, "a wrong token").await;
-    let error = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#sign-in-error"))
-        .await
-        .expect("the refusal is shown");
+    let error = wait_for(&browser, "#sign-in-error").await;
     assert_eq!(
         error.text().await.expect("text"),
         "That is not the admin token."
@@ -216,20 +238,9 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
     .await;
     screenshot(&browser, "settings").await;
     click(&browser, "#exchange-microsoft365").await;
-    browser
-        .find(Locator::Css("#service_account_password"))
-        .await
-        .expect("password field")
-        .send_keys("N3w-Secret!")
-        .await
-        .expect("typed");
+    type_into(&browser, "#service_account_password", "N3w-Secret!").await;
     click(&browser, "button[value=save]").await;
-    let error = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#error-modern_authentication\\.enabled"))
-        .await
-        .expect("the refusal next to the field");
+    let error = wait_for(&browser, "#error-modern_authentication\\.enabled").await;
     assert!(
         error
             .text()
@@ -240,39 +251,20 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
     screenshot(&browser, "settings-refused").await;
     click(&browser, "#modern_authentication\\.enabled").await;
     click(&browser, "button[value=update]").await;
-    let authority = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#modern_authentication\\.authority"))
-        .await
-        .expect("modern authentication's fields appear");
+    let authority = wait_for(&browser, "#modern_authentication\\.authority").await;
     authority
         .send_keys("https://login.microsoftonline.com/contoso.onmicrosoft.com")
         .await
         .expect("typed");
-    browser
-        .find(Locator::Css(
-            "#modern_authentication\\.client_application_id",
-        ))
-        .await
-        .expect("app id field")
-        .send_keys("1b730954-1685-4b74-9bfd-dac224a7b894")
-        .await
-        .expect("typed");
-    browser
-        .find(Locator::Css("#service_account_password"))
-        .await
-        .expect("password field")
-        .send_keys("N3w-Secret!")
-        .await
-        .expect("typed");
+    type_into(
+        &browser,
+        "#modern_authentication\\.client_application_id",
+        "1b730954-1685-4b74-9bfd-dac224a7b894",
+    )
+    .await;
+    type_into(&browser, "#service_account_password", "N3w-Secret!").await;
     click(&browser, "button[value=save]").await;
-    let saved = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("p.saved"))
-        .await
-        .expect("saved");
+    let saved = wait_for(&browser, "p.saved").await;
     assert!(saved.text().await.expect("text").starts_with("Saved."));
     assert!(
         !browser
@@ -291,12 +283,7 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
     email.clear().await.expect("cleared");
     email.send_keys("mara@contoso.com").await.expect("typed");
     click(&browser, "form[action$=test-connection] button").await;
-    let verdict = browser
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("li.verdict"))
-        .await
-        .expect("the test ends");
+    let verdict = wait_for(&browser, "li.verdict").await;
     assert_eq!(
         verdict.text().await.expect("text"),
         "Passed: every step worked."
@@ -315,7 +302,7 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
         .click()
         .await
         .expect("clicked");
-    assert_eq!(path(&browser).await, "/console/sign-in");
+    arrive(&browser, &base, "/console/sign-in").await;
     browser
         .goto(&format!("{base}/console"))
         .await
@@ -378,12 +365,7 @@ async fn passive_login_round_trip_in_chromium() {
     );
     click(&browser, "form[action$=sign-in] button").await;
     // The identity provider's login page.
-    let login = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("input[name=login_hint]"))
-        .await
-        .expect("the provider's login page");
+    let login = wait_for(&browser, "input[name=login_hint]").await;
     assert_eq!(
         browser.current_url().await.expect("url").host_str(),
         Some(login_host.as_str())
@@ -393,21 +375,10 @@ async fn passive_login_round_trip_in_chromium() {
         .send_keys("svc-bems@contoso.com")
         .await
         .expect("typed");
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .expect("password")
-        .send_keys("Svc-Pa55w.rd")
-        .await
-        .expect("typed");
+    type_into(&browser, "input[name=password]", "Svc-Pa55w.rd").await;
     screenshot(&browser, "passive-login-provider").await;
     click(&browser, "button[type=submit]").await;
-    let done = browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("#signed-in"))
-        .await
-        .expect("back at the service, signed in");
+    let done = wait_for(&browser, "#signed-in").await;
     assert!(
         done.text()
             .await

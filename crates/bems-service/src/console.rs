@@ -268,6 +268,50 @@ fn refused() -> Response {
     )
 }
 
+/// The session of a page request; else the answer (the console off, or to the sign-in form).
+fn viewer(console: &Console, headers: &HeaderMap) -> Result<session::Session, Box<Response>> {
+    if let Some(off) = off(console) {
+        return Err(Box::new(off));
+    }
+    console
+        .sessions
+        .find(headers)
+        .map(|(_, session)| session)
+        .ok_or_else(|| Box::new(to_sign_in()))
+}
+
+/// The session of a form: as [`viewer`], and the form comes from this console's origin with
+/// the session's CSRF token (else 403).
+fn posted(
+    console: &Console,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+) -> Result<session::Session, Box<Response>> {
+    let session = viewer(console, headers)?;
+    if session::same_origin(headers, uri) && session::same_secret(csrf, &session.csrf) {
+        Ok(session)
+    } else {
+        Err(Box::new(refused()))
+    }
+}
+
+/// The running tenant named `raw`; else 404.
+fn running_tenant(
+    console: &Console,
+    raw: &str,
+) -> Result<Arc<crate::service::Tenant>, Box<Response>> {
+    TenantId::new(raw)
+        .ok()
+        .and_then(|id| console.api.service.tenant(&id).cloned())
+        .ok_or_else(|| {
+            Box::new(page(
+                StatusCode::NOT_FOUND,
+                pages::message("Unknown tenant", "No running tenant has that name."),
+            ))
+        })
+}
+
 /// 303 to the sign-in form.
 fn to_sign_in() -> Response {
     Redirect::to("/console/sign-in").into_response()
@@ -315,11 +359,9 @@ async fn status(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<StatusQuery>,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
+    let session = match viewer(&console, &headers) {
+        Ok(session) => session,
+        Err(answer) => return *answer,
     };
     let service = &console.api.service;
     let outbox = service.store.outbox_len().await.unwrap_or(0);
@@ -422,22 +464,15 @@ async fn settings_page(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
+    let session = match viewer(&console, &headers) {
+        Ok(session) => session,
+        Err(answer) => return *answer,
     };
     let (tenant, current) = match tenant_settings(&console, &raw).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let view = pages::SettingsView {
-        redirect_uri: redirect_uri(&console, &tenant),
-        test_email: test_email(&current),
-        passive: passive_status(&console, &tenant),
-        ..pages::SettingsView::default()
-    };
+    let view = settings_view(&console, &tenant, &current);
     let values = settings::Values::of_settings(&current);
     page(
         StatusCode::OK,
@@ -452,35 +487,24 @@ async fn settings_form(
     uri: Uri,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
-    };
-    let posted = |name: &str| {
+    let field = |name: &str| {
         pairs
             .iter()
             .find(|(n, _)| n == name)
             .map_or("", |(_, v)| v.as_str())
     };
-    if !session::same_origin(&headers, &uri) || !session::same_secret(posted("csrf"), &session.csrf)
-    {
-        return refused();
-    }
+    let session = match posted(&console, &headers, &uri, field("csrf")) {
+        Ok(session) => session,
+        Err(answer) => return *answer,
+    };
     let (tenant, current) = match tenant_settings(&console, &raw).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let mut values = settings::Values::of_form(&pairs);
     values.mark_set(&settings::Values::of_settings(&current));
-    let mut view = pages::SettingsView {
-        redirect_uri: redirect_uri(&console, &tenant),
-        test_email: test_email(&current),
-        passive: passive_status(&console, &tenant),
-        ..pages::SettingsView::default()
-    };
-    if posted("action") != "save" {
+    let mut view = settings_view(&console, &tenant, &current);
+    if field("action") != "save" {
         return page(
             StatusCode::OK,
             pages::settings(&session.csrf, tenant.as_str(), &values, &view),
@@ -492,24 +516,38 @@ async fn settings_form(
             view.saved = Some("Saved. The settings apply at the next start of each node.");
             StatusCode::OK
         }
-        Err(Refusal::Fields(problems)) => {
+        Err(refusal) => show_refusal(&mut view, refusal, |field| {
+            settings::field_of(field, tenant.as_str())
+        }),
+    };
+    page(
+        status,
+        pages::settings(&session.csrf, tenant.as_str(), &values, &view),
+    )
+}
+
+/// Puts `refusal` on the page: each problem next to the field `key_of` names (else at the
+/// top); the status to answer with.
+fn show_refusal(
+    view: &mut pages::SettingsView<'_>,
+    refusal: Refusal,
+    key_of: impl Fn(&str) -> Option<&'static str>,
+) -> StatusCode {
+    match refusal {
+        Refusal::Fields(problems) => {
             for (field, rule) in problems {
-                match settings::field_of(&field, tenant.as_str()) {
+                match key_of(&field) {
                     Some(key) => view.problems.entry(key).or_default().push(rule),
                     None => view.other.push(format!("{field}: {rule}")),
                 }
             }
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        Err(Refusal::Failed(error)) => {
+        Refusal::Failed(error) => {
             view.other.push(error);
             StatusCode::INTERNAL_SERVER_ERROR
         }
-    };
-    page(
-        status,
-        pages::settings(&session.csrf, tenant.as_str(), &values, &view),
-    )
+    }
 }
 
 /// Why Save stored nothing.
@@ -587,6 +625,20 @@ fn test_email(current: &serde_json::Value) -> String {
         .to_owned()
 }
 
+/// What the settings page shows of `tenant` besides its values (no refusal yet).
+fn settings_view(
+    console: &Console,
+    tenant: &TenantId,
+    current: &serde_json::Value,
+) -> pages::SettingsView<'static> {
+    pages::SettingsView {
+        redirect_uri: redirect_uri(console, tenant),
+        test_email: test_email(current),
+        passive: passive_status(console, tenant),
+        ..pages::SettingsView::default()
+    }
+}
+
 /// The passive sign-in's state, when the running tenant uses passive authentication.
 fn passive_status(console: &Console, tenant: &TenantId) -> Option<exchange_auth::AuthStatus> {
     let running = console.api.service.tenant(tenant)?;
@@ -602,19 +654,14 @@ async fn passive_sign_in(
     uri: Uri,
     Form(form): Form<Csrf>,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
+    if let Err(answer) = posted(&console, &headers, &uri, &form.csrf) {
+        return *answer;
     }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
+    let running = match running_tenant(&console, &raw) {
+        Ok(tenant) => tenant,
+        Err(answer) => return *answer,
     };
-    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
-        return refused();
-    }
-    let running = TenantId::new(&raw)
-        .ok()
-        .and_then(|id| console.api.service.tenant(&id).cloned());
-    let Some(passive) = running.as_ref().and_then(|t| t.passive.clone()) else {
+    let Some(passive) = running.passive.clone() else {
         return page(
             StatusCode::CONFLICT,
             pages::message(

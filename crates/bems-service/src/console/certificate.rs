@@ -6,8 +6,8 @@ use axum::response::Response;
 use bems_store::model::TenantId;
 
 use super::{
-    Console, Refusal, off, page, pages, passive_status, redirect_uri, refusal, refused, session,
-    settings, tenant_settings, test_email, to_sign_in,
+    Console, Refusal, page, pages, posted, refusal, settings, settings_view, show_refusal,
+    tenant_settings, viewer,
 };
 
 /// Client Certificate's upload: the `.pfx` must open with its password and hold a key and a
@@ -20,12 +20,10 @@ pub(super) async fn upload_certificate(
     uri: Uri,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
+    // Signed in before the upload is read; its CSRF token is checked once read.
+    if let Err(answer) = viewer(&console, &headers) {
+        return *answer;
     }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
-    };
     let mut csrf = String::new();
     let mut pfx = Vec::new();
     let mut password = String::new();
@@ -57,9 +55,10 @@ pub(super) async fn upload_certificate(
             _ => {}
         }
     }
-    if !session::same_origin(&headers, &uri) || !session::same_secret(&csrf, &session.csrf) {
-        return refused();
-    }
+    let session = match posted(&console, &headers, &uri, &csrf) {
+        Ok(session) => session,
+        Err(answer) => return *answer,
+    };
     let (tenant, current) = match tenant_settings(&console, &raw).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -67,12 +66,7 @@ pub(super) async fn upload_certificate(
     // The page again, with Client Certificate chosen: the upload and its refusals show.
     let mut values = settings::Values::of_settings(&current);
     values.set_text("authentication", "client_certificate");
-    let mut view = pages::SettingsView {
-        redirect_uri: redirect_uri(&console, &tenant),
-        test_email: test_email(&current),
-        passive: passive_status(&console, &tenant),
-        ..pages::SettingsView::default()
-    };
+    let mut view = settings_view(&console, &tenant, &current);
     let problem = |view: &mut pages::SettingsView<'_>, rule: String| {
         view.problems
             .entry(CERTIFICATE_FIELD)
@@ -98,20 +92,11 @@ pub(super) async fn upload_certificate(
                 }
                 StatusCode::OK
             }
-            Err(Refusal::Fields(problems)) => {
-                for (field, rule) in problems {
-                    if field.contains("client_certificate") {
-                        problem(&mut view, rule);
-                    } else {
-                        view.other.push(format!("{field}: {rule}"));
-                    }
-                }
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Err(Refusal::Failed(error)) => {
-                view.other.push(error);
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Err(refusal) => show_refusal(&mut view, refusal, |field| {
+                field
+                    .contains("client_certificate")
+                    .then_some(CERTIFICATE_FIELD)
+            }),
         }
     };
     page(

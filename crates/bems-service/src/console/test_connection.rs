@@ -3,10 +3,9 @@
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use bems_store::model::TenantId;
 use serde::Deserialize;
 
-use super::{Console, off, page, pages, refused, session, to_sign_in};
+use super::{Console, page, pages, posted, running_tenant};
 
 #[derive(Deserialize)]
 pub(super) struct TestConnection {
@@ -25,23 +24,13 @@ pub(super) async fn test_connection(
     uri: Uri,
     Form(form): Form<TestConnection>,
 ) -> Response {
-    if let Some(off) = off(&console) {
-        return off;
-    }
-    let Some((_, session)) = console.sessions.find(&headers) else {
-        return to_sign_in();
+    let session = match posted(&console, &headers, &uri, &form.csrf) {
+        Ok(session) => session,
+        Err(answer) => return *answer,
     };
-    if !session::same_origin(&headers, &uri) || !session::same_secret(&form.csrf, &session.csrf) {
-        return refused();
-    }
-    let running = TenantId::new(&raw)
-        .ok()
-        .and_then(|id| console.api.service.tenant(&id).cloned());
-    let Some(tenant) = running else {
-        return page(
-            StatusCode::NOT_FOUND,
-            pages::message("Unknown tenant", "No running tenant has that name."),
-        );
+    let tenant = match running_tenant(&console, &raw) {
+        Ok(tenant) => tenant,
+        Err(answer) => return *answer,
     };
     let email = form.email.trim().to_owned();
     if email.is_empty() || email.len() > 320 || !email.contains('@') {
