@@ -188,6 +188,19 @@ impl Page {
         self.body[start..start + len].to_owned()
     }
 
+    /// Asserts the body holds each of `parts`, in this order.
+    fn assert_in_order(&self, parts: &[&str]) {
+        let at: Vec<usize> = parts
+            .iter()
+            .map(|part| {
+                self.body
+                    .find(part)
+                    .unwrap_or_else(|| panic!("{part}: {}", self.body))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "in order: {at:?}");
+    }
+
     fn header(&self, name: header::HeaderName) -> &str {
         self.headers
             .get(name)

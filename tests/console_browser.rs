@@ -147,6 +147,17 @@ async fn type_into(browser: &Client, css: &str, text: &str) {
         .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
+/// Follows the link whose text is `text`.
+async fn follow(browser: &Client, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
 async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
@@ -223,13 +234,7 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
 
     // Settings: Credential for Microsoft 365 without modern authentication is refused next to
     // the field; with it, saved.
-    browser
-        .find(Locator::LinkText("Email notifications settings"))
-        .await
-        .expect("the settings link")
-        .click()
-        .await
-        .expect("clicked");
+    follow(&browser, "Email notifications settings").await;
     arrive(
         &browser,
         &base,
@@ -386,13 +391,7 @@ async fn passive_login_round_trip_in_chromium() {
             .starts_with("The authentication tokens were obtained.")
     );
     screenshot(&browser, "passive-login-done").await;
-    browser
-        .find(Locator::LinkText("OK"))
-        .await
-        .expect("OK")
-        .click()
-        .await
-        .expect("clicked");
+    follow(&browser, "OK").await;
     arrive(
         &browser,
         &base,

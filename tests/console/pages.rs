@@ -24,15 +24,7 @@ async fn settings_are_refused_next_to_their_field_then_saved_and_kept_across_a_r
         "<legend>Service account</legend>",
         "<legend>Autodiscover and connections</legend>",
     ];
-    let at: Vec<usize> = order
-        .iter()
-        .map(|l| {
-            page.body
-                .find(l)
-                .unwrap_or_else(|| panic!("{l}: {}", page.body))
-        })
-        .collect();
-    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    page.assert_in_order(&order);
     assert!(!page.body.contains("Passive authentication</legend>"));
     // SCP needs the Connectivity Node route, which is not set.
     assert!(!page.body.contains("scp_lookup"));
@@ -195,15 +187,7 @@ async fn test_connection_shows_each_step_of_the_test() {
         "authentication</strong>: ok",
         "subscription</strong>: ok",
     ];
-    let at: Vec<usize> = steps
-        .iter()
-        .map(|s| {
-            page.body
-                .find(s)
-                .unwrap_or_else(|| panic!("{s}: {}", page.body))
-        })
-        .collect();
-    assert!(at.windows(2).all(|w| w[0] < w[1]), "in order: {at:?}");
+    page.assert_in_order(&steps);
     assert!(page.body.contains("Passed: every step worked."));
     assert!(page.body.trim_end().ends_with("</html>"));
     // An address Autodiscover cannot find: the first step fails, and the test stops there.
