@@ -407,6 +407,9 @@ async fn passive_login_round_trip_in_chromium() {
         text.starts_with("Signed in. The access token expires"),
         "{text}"
     );
+    let renewal = wait_for(&browser, "#passive-renewal").await;
+    let renewal = renewal.text().await.expect("text");
+    assert!(renewal.contains("a new login is due by"), "{renewal}");
     screenshot(&browser, "passive-signed-in").await;
     browser.close().await.expect("browser closed");
     running.stop().await;

@@ -318,6 +318,22 @@ async fn passive_login_goes_to_the_identity_provider_and_comes_back_with_the_exp
         settings.body
     );
     assert!(settings.body.contains("refreshed automatically"));
+    // And when the identity provider's policy (90 days by default) asks for a new login.
+    let today = time::OffsetDateTime::now_utc().date();
+    let due = today + time::Duration::days(90);
+    assert!(
+        settings.body.contains(&format!(
+            "Signed in on {today}; a new login is due by {due}"
+        )),
+        "{}",
+        settings.body
+    );
+    let status = console.get("/console", &cookies).await;
+    assert!(
+        status.body.contains("a new login is due by"),
+        "{}",
+        status.body
+    );
     // Login without the session's CSRF token: refused.
     let forged = console.post(&login_path, &cookies, &[("csrf", "x")]).await;
     assert_eq!(forged.status, 403);

@@ -406,11 +406,47 @@ async fn complete_sign_in(
             "code and state are required".to_owned(),
         ));
     };
-    passive
+    let token = passive
         .complete(&code, &oauth_state)
         .await
-        .map(|token| token.expires_at())
-        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    // When this sign-in was made: the console reminds the administrator before the identity
+    // provider's policy ends it (`passive.sign_in_lifetime_days`).
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if let Err(error) = state
+        .service
+        .store
+        .put_secret(
+            &tenant.id,
+            SIGNED_IN_AT,
+            &secrecy::SecretSlice::from(stamp.into_bytes()),
+        )
+        .await
+    {
+        tracing::warn!(tenant = %tenant.id, %error, "the time of the passive sign-in was not kept");
+    }
+    Ok(token.expires_at())
+}
+
+/// The name under which the time of a tenant's last passive sign-in is kept (RFC 3339).
+pub(crate) const SIGNED_IN_AT: &str = "passive-signed-in-at";
+
+/// When `tenant`'s administrator last signed in for passive authentication, if known.
+pub(crate) async fn signed_in_at(
+    state: &ApiState,
+    tenant: &TenantId,
+) -> Option<time::OffsetDateTime> {
+    let bytes = state
+        .service
+        .store
+        .secret(tenant, SIGNED_IN_AT)
+        .await
+        .ok()??;
+    let text = std::str::from_utf8(bytes.expose_secret()).ok()?;
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

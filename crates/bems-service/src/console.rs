@@ -388,10 +388,15 @@ async fn status(
             ),
             _ => None,
         };
+        let passive = match &id {
+            Some(id) => passive_status(&console, id).await,
+            None => None,
+        };
         tenants.push(pages::TenantView {
             status,
             entitlement,
             devices,
+            passive,
         });
     }
     let node = pages::NodeView {
@@ -472,7 +477,7 @@ async fn settings_page(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let view = settings_view(&console, &tenant, &current);
+    let view = settings_view(&console, &tenant, &current).await;
     let values = settings::Values::of_settings(&current);
     page(
         StatusCode::OK,
@@ -503,7 +508,7 @@ async fn settings_form(
     };
     let mut values = settings::Values::of_form(&pairs);
     values.mark_set(&settings::Values::of_settings(&current));
-    let mut view = settings_view(&console, &tenant, &current);
+    let mut view = settings_view(&console, &tenant, &current).await;
     if field("action") != "save" {
         return page(
             StatusCode::OK,
@@ -626,7 +631,7 @@ fn test_email(current: &serde_json::Value) -> String {
 }
 
 /// What the settings page shows of `tenant` besides its values (no refusal yet).
-fn settings_view(
+async fn settings_view(
     console: &Console,
     tenant: &TenantId,
     current: &serde_json::Value,
@@ -634,16 +639,25 @@ fn settings_view(
     pages::SettingsView {
         redirect_uri: redirect_uri(console, tenant),
         test_email: test_email(current),
-        passive: passive_status(console, tenant),
+        passive: passive_status(console, tenant).await,
         ..pages::SettingsView::default()
     }
 }
 
 /// The passive sign-in's state, when the running tenant uses passive authentication.
-fn passive_status(console: &Console, tenant: &TenantId) -> Option<exchange_auth::AuthStatus> {
+async fn passive_status(console: &Console, tenant: &TenantId) -> Option<pages::PassiveView> {
     let running = console.api.service.tenant(tenant)?;
     running.passive.as_ref()?;
-    Some(running.auth.status())
+    let lifetime_days = console
+        .api
+        .settings
+        .tenant(tenant)
+        .map_or(90, |t| t.passive.sign_in_lifetime_days);
+    Some(pages::PassiveView {
+        status: running.auth.status(),
+        signed_in_at: crate::api::signed_in_at(&console.api, tenant).await,
+        lifetime_days,
+    })
 }
 
 /// Passive authentication's Login: to the identity provider's sign-in page.

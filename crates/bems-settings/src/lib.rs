@@ -145,7 +145,8 @@ pub use self::service::{
 pub use self::tenant::{
     AuthenticationType, CertificatePurpose, ClientCertificateSettings, EntitlementMode,
     EntitlementSettings, ExchangeTarget, ModernAuthSettings, OFFICE365_SERVER, PassiveSettings,
-    SubscriptionMode, SubscriptionSettings, TenantSettings, TrustedCertificate,
+    SIGN_IN_REMINDER_DAYS, SubscriptionMode, SubscriptionSettings, TenantSettings,
+    TrustedCertificate,
 };
 pub use self::validate::MIN_ADMIN_TOKEN_LEN;
 pub use self::validate::checks::is_host_name;

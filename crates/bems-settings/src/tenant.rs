@@ -188,7 +188,15 @@ pub struct PassiveSettings {
     pub client_secret_file: Option<PathBuf>,
     /// An environment variable holding the client secret.
     pub client_secret_env: Option<String>,
+    /// How many days a sign-in lasts before the identity provider's policy asks for a new one
+    /// (a Conditional Access sign-in frequency; the seed says 90 by default). The refresh
+    /// token is renewed at every refresh, so only such a policy ends a sign-in; the console
+    /// reminds the administrator [`SIGN_IN_REMINDER_DAYS`] before.
+    pub sign_in_lifetime_days: u32,
 }
+
+/// Days before a passive sign-in's lifetime ends that the console reminds the administrator.
+pub const SIGN_IN_REMINDER_DAYS: u32 = 14;
 
 impl Default for PassiveSettings {
     fn default() -> Self {
@@ -199,6 +207,7 @@ impl Default for PassiveSettings {
             client_secret: None,
             client_secret_file: None,
             client_secret_env: None,
+            sign_in_lifetime_days: 90,
         }
     }
 }

@@ -66,7 +66,7 @@ pub(super) async fn upload_certificate(
     // The page again, with Client Certificate chosen: the upload and its refusals show.
     let mut values = settings::Values::of_settings(&current);
     values.set_text("authentication", "client_certificate");
-    let mut view = settings_view(&console, &tenant, &current);
+    let mut view = settings_view(&console, &tenant, &current).await;
     let problem = |view: &mut pages::SettingsView<'_>, rule: String| {
         view.problems
             .entry(CERTIFICATE_FIELD)

@@ -90,6 +90,8 @@ pub(crate) struct TenantView {
     pub(crate) entitlement: String,
     /// The devices a search found (`None`: no search).
     pub(crate) devices: Option<Vec<bems_store::model::Device>>,
+    /// Passive authentication's state, when the tenant runs with it.
+    pub(crate) passive: Option<PassiveView>,
 }
 
 /// This node and every tenant; `user` is the device search.
@@ -162,6 +164,15 @@ fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
                 }
                 @if let Some(note) = &auth.note {
                     dt { "Note" } dd.warning { (note) }
+                }
+                @if let Some(passive) = &view.passive {
+                    dt { "Passive sign-in" }
+                    dd {
+                        @match passive.signed_in_at {
+                            Some(at) => (renewal(at, passive.lifetime_days, now)),
+                            None => span.warning { "no sign-in recorded: log in from the settings" },
+                        }
+                    }
                 }
                 dt { "Entitled to notifications" } dd { (view.entitlement) }
                 dt { "Devices" } dd { (tenant.devices) }
@@ -254,7 +265,18 @@ pub(crate) struct SettingsView<'a> {
     /// The address the connection test starts with.
     pub(crate) test_email: String,
     /// Passive authentication's state, when the tenant runs with it.
-    pub(crate) passive: Option<exchange_auth::AuthStatus>,
+    pub(crate) passive: Option<PassiveView>,
+}
+
+/// Passive authentication's state.
+#[derive(Debug)]
+pub(crate) struct PassiveView {
+    /// The authenticator's (the access token's expiry, or a note).
+    pub(crate) status: exchange_auth::AuthStatus,
+    /// When an administrator last signed in, if known.
+    pub(crate) signed_in_at: Option<OffsetDateTime>,
+    /// `passive.sign_in_lifetime_days`.
+    pub(crate) lifetime_days: u32,
 }
 
 /// "Settings > Email notifications" for `tenant`.
@@ -306,8 +328,8 @@ pub(crate) fn settings(
             @if values.text("authentication") == "client_certificate" {
                 (certificate_upload(csrf, tenant, values, view.problems.get(super::certificate::CERTIFICATE_FIELD)))
             }
-            @if let Some(status) = &view.passive {
-                (passive_login(csrf, tenant, status, OffsetDateTime::now_utc()))
+            @if let Some(passive) = &view.passive {
+                (passive_login(csrf, tenant, passive, OffsetDateTime::now_utc()))
             }
             (test_connection_form(csrf, tenant, &view.test_email))
         },
@@ -345,29 +367,56 @@ fn certificate_upload(
     }
 }
 
-/// Passive authentication's Login, with what the last sign-in gave.
-fn passive_login(
-    csrf: &str,
-    tenant: &str,
-    status: &exchange_auth::AuthStatus,
-    now: OffsetDateTime,
-) -> Markup {
+/// Passive authentication's Login, with what the last sign-in gave and when the next is due.
+fn passive_login(csrf: &str, tenant: &str, view: &PassiveView, now: OffsetDateTime) -> Markup {
     html! {
         form method="post" action=(format!("/console/tenants/{tenant}/sign-in")) {
             fieldset {
                 legend { "Passive authentication: Login" }
-                @match status.expires_at {
+                @match view.status.expires_at {
                     Some(expires) => p id="passive-state" {
                         "Signed in. The access token expires " (expiry(expires, now))
                         "; it is refreshed automatically before then, and each refresh renews the sign-in."
                     },
                     None => p.warning id="passive-state" {
                         "Not signed in: no notifications until an administrator logs in."
-                        @if let Some(note) = &status.note { " " (note) }
+                        @if let Some(note) = &view.status.note { " " (note) }
                     },
+                }
+                @if let Some(signed_in) = view.signed_in_at {
+                    (renewal(signed_in, view.lifetime_days, now))
                 }
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { "Login" }
+            }
+        }
+    }
+}
+
+/// When the identity provider's policy ends a sign-in made at `signed_in`, with a warning
+/// from [`bems_settings::SIGN_IN_REMINDER_DAYS`] before.
+pub(crate) fn renewal(
+    signed_in: OffsetDateTime,
+    lifetime_days: u32,
+    now: OffsetDateTime,
+) -> Markup {
+    let due = signed_in + time::Duration::days(i64::from(lifetime_days));
+    let remind = i64::from(bems_settings::SIGN_IN_REMINDER_DAYS);
+    let day = |at: OffsetDateTime| at.date().to_string();
+    let left = (due - now).whole_days();
+    html! {
+        @if left < remind {
+            p.warning role="alert" id="passive-renewal" {
+                "Log in again before " (day(due)) ": the sign-in of " (day(signed_in))
+                " reaches the " (lifetime_days) " days the identity provider's policy allows"
+                @if left < 0 { " (passed)" } @else { " (" (left) " days left)" }
+                ", and notifications stop then."
+            }
+        } @else {
+            p id="passive-renewal" {
+                "Signed in on " (day(signed_in)) "; a new login is due by " (day(due))
+                " (the policy's " (lifetime_days) " days). A reminder shows here "
+                (remind) " days before."
             }
         }
     }
@@ -494,5 +543,26 @@ pub(crate) fn test_connection_form(csrf: &str, tenant: &str, email: &str) -> Mar
                 button type="submit" { "Test connection" }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_renewal_reminder_shows_from_two_weeks_before_the_policy_ends_a_sign_in() {
+        let now = OffsetDateTime::now_utc();
+        let days = |n: i64| now - time::Duration::days(n);
+        let text = |signed_in, lifetime| renewal(signed_in, lifetime, now).into_string();
+        let fresh = text(days(1), 90);
+        assert!(fresh.contains("a new login is due by"), "{fresh}");
+        assert!(!fresh.contains("warning"), "{fresh}");
+        let soon = text(days(80), 90);
+        assert!(soon.contains("class=\"warning\""), "{soon}");
+        assert!(soon.contains("Log in again before"), "{soon}");
+        assert!(soon.contains("(10 days left)"), "{soon}");
+        let passed = text(days(100), 90);
+        assert!(passed.contains("(passed)"), "{passed}");
     }
 }

@@ -126,6 +126,7 @@ fn set_passive(passive: &mut PassiveSettings, field: &str, value: &str) -> Resul
         "client_secret" => set_secret_value(secret, file, env, value),
         "client_secret_file" => set_secret_file(secret, file, env, value)?,
         "client_secret_env" => set_secret_env(secret, file, env, value),
+        "sign_in_lifetime_days" => passive.sign_in_lifetime_days = number(value)?,
         _ => return Err(SetError::Unknown),
     }
     Ok(())

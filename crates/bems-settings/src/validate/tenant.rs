@@ -181,6 +181,12 @@ fn authentication(tenant: &TenantSettings, public_url: Option<&Url>, at: &mut Fi
                  which is not set",
             );
         }
+        if passive.sign_in_lifetime_days == 0 {
+            at.push(
+                "passive.sign_in_lifetime_days",
+                "must be at least 1 (the days a sign-in lasts under the identity provider's policy)",
+            );
+        }
     }
 }
 

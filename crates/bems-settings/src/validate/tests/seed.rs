@@ -335,6 +335,15 @@ fn passive_requires_authority_client_id_server_name_and_public_url() {
         .parse()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_problems(&settings, &[]);
+    settings.tenants[0].passive.sign_in_lifetime_days = 0;
+    assert_problems(
+        &settings,
+        &[(
+            "tenants[contoso].passive.sign_in_lifetime_days",
+            "at least 1",
+        )],
+    );
+    settings.tenants[0].passive.sign_in_lifetime_days = 90;
     settings.server.public_url = None;
     assert_problems(
         &settings,
