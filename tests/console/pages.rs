@@ -369,8 +369,40 @@ async fn the_status_page_counts_pushes_by_outcome_says_who_is_entitled_and_finds
             .expect("mail");
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+    // One push the provider refuses: a failure of this tenant, by its reason.
+    let pushed = world.apns.received_len();
+    world.apns.script(
+        &demo::apns_token(7),
+        [exchange_sim::push::Reply::apns("BadExpirationDate")],
+    );
+    world
+        .sim
+        .deliver_mail("mara@contoso.com", "Refused", "boss@contoso.com")
+        .expect("mail");
+    while world.apns.received_len() == pushed {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second push within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let page = console.get("/console", &cookies).await;
+    let tenant_section = &page.body[page.body.find("id=\"tenant-").expect("tenant")..];
+    let tenant_rate = |class: &str| -> f64 {
+        let marker = format!("class=\"{class}\">");
+        let start = tenant_section.find(&marker).expect(class) + marker.len();
+        let len = tenant_section[start..].find('<').expect("end");
+        tenant_section[start..start + len]
+            .parse()
+            .expect("a number")
+    };
+    assert!(tenant_rate("pushes-per-minute") > 0.0, "{tenant_section}");
+    assert!(tenant_rate("events-per-minute") > 0.0);
+    assert!(
+        tenant_section.contains("<span class=\"warning\">rejected: 1</span>"),
+        "{tenant_section}"
+    );
     assert!(
         page.body
             .contains("<caption>Pushes since the start, by outcome</caption>"),

@@ -366,6 +366,8 @@ async fn status(
     let service = &console.api.service;
     let outbox = service.store.outbox_len().await.unwrap_or(0);
     let user = query.user.trim().to_ascii_lowercase();
+    let (node_rates, tenant_rates) = console.rates.per_minute();
+    let tenant_pushes = service.metrics.pushes_by_tenant();
     let mut tenants = Vec::new();
     for status in service.status().await {
         let id = TenantId::new(&status.tenant).ok();
@@ -392,17 +394,28 @@ async fn status(
             Some(id) => passive_status(&console, id).await,
             None => None,
         };
+        let rates = tenant_rates
+            .get(&status.tenant)
+            .copied()
+            .unwrap_or_default();
+        let failures = tenant_pushes
+            .iter()
+            .filter(|((tenant, outcome), _)| *tenant == status.tenant && outcome != "delivered")
+            .map(|((_, outcome), n)| (outcome.clone(), *n))
+            .collect();
         tenants.push(pages::TenantView {
             status,
             entitlement,
             devices,
             passive,
+            rates,
+            failures,
         });
     }
     let node = pages::NodeView {
         status: service.node.status(),
         outbox,
-        rates: console.rates.per_minute(),
+        rates: node_rates,
         pushes: service.metrics.pushes_by_outcome(),
     };
     let markup = pages::status(

@@ -228,6 +228,12 @@ impl Courier {
         n
     }
 
+    /// Counts a push's outcome, by platform and by tenant.
+    fn count(&self, pending: &PendingPush, platform: &str, outcome: &str) {
+        self.metrics.push(platform, outcome);
+        self.metrics.tenant_push(pending.tenant.as_str(), outcome);
+    }
+
     /// Sends one push and says what its outcome leaves to do in the store.
     async fn deliver(&self, id: i64, pending: &PendingPush) -> Settlement {
         let stored: StoredPush = match serde_json::from_str(&pending.payload) {
@@ -240,14 +246,14 @@ impl Courier {
         let platform = stored.platform.as_str();
         let Some(dispatcher) = self.routes.get(stored.platform, &stored.app_id) else {
             tracing::warn!(id, platform, app = %stored.app_id, "no sender for this app: push dropped");
-            self.metrics.push(platform, "no_sender");
+            self.count(pending, platform, "no_sender");
             return Settlement::Complete("no sender");
         };
         let push = match stored.to_push() {
             Ok(push) => push,
             Err(error) => {
                 tracing::warn!(id, %error, "push cannot be built: its device is removed");
-                self.metrics.push(platform, "token_invalid");
+                self.count(pending, platform, "token_invalid");
                 return Settlement::RemoveDevice;
             }
         };
@@ -261,7 +267,7 @@ impl Courier {
         };
         let outcome = receipt.outcome().await;
         self.metrics.push_send.observe(started.elapsed());
-        self.metrics.push(platform, outcome.kind());
+        self.count(pending, platform, outcome.kind());
         match outcome {
             Outcome::Delivered { .. } => {
                 let waited = u64::try_from(now_ms() - pending.seen_at_ms).unwrap_or(0);

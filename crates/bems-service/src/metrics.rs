@@ -80,6 +80,10 @@ pub struct Metrics {
     pushes: Mutex<BTreeMap<(String, String), u64>>,
     /// Device registrations by result.
     registrations: Mutex<BTreeMap<String, u64>>,
+    /// Mailbox events by tenant (for the console).
+    tenant_events: Mutex<BTreeMap<String, u64>>,
+    /// Pushes by tenant and outcome (for the console).
+    tenant_pushes: Mutex<BTreeMap<(String, String), u64>>,
     /// Event seen → push accepted by the provider.
     pub event_to_push: Histogram,
     /// One provider request.
@@ -119,6 +123,32 @@ impl Metrics {
     /// Counts a push outcome.
     pub fn push(&self, platform: &str, outcome: &str) {
         bump(&self.pushes, (platform.to_owned(), outcome.to_owned()));
+    }
+
+    /// Counts a mailbox event of `tenant` ([`event`](Self::event) counts it by kind).
+    pub fn tenant_event(&self, tenant: &str) {
+        bump(&self.tenant_events, tenant.to_owned());
+    }
+
+    /// Counts a push outcome of `tenant` ([`push`](Self::push) counts it by platform).
+    pub fn tenant_push(&self, tenant: &str, outcome: &str) {
+        bump(&self.tenant_pushes, (tenant.to_owned(), outcome.to_owned()));
+    }
+
+    /// Mailbox events so far, by tenant.
+    pub fn events_by_tenant(&self) -> BTreeMap<String, u64> {
+        self.tenant_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Pushes so far, by (tenant, outcome).
+    pub fn pushes_by_tenant(&self) -> BTreeMap<(String, String), u64> {
+        self.tenant_pushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Counts a registration result (`accepted`, `forbidden`, `unentitled`, ...).

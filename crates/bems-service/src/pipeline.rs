@@ -134,6 +134,7 @@ impl Pipeline {
             match event {
                 WatchEvent::Mail(mail) => {
                     self.metrics.event(mail.event.kind.as_str());
+                    self.metrics.tenant_event(self.tenant.as_str());
                     let change = changes
                         .entry(mail.mailbox.to_ascii_lowercase())
                         .or_default();

@@ -92,6 +92,10 @@ pub(crate) struct TenantView {
     pub(crate) devices: Option<Vec<bems_store::model::Device>>,
     /// Passive authentication's state, when the tenant runs with it.
     pub(crate) passive: Option<PassiveView>,
+    /// Its mail events and pushes per minute.
+    pub(crate) rates: super::rates::PerMinute,
+    /// Its pushes that failed since the start, by outcome.
+    pub(crate) failures: Vec<(String, u64)>,
 }
 
 /// This node and every tenant; `user` is the device search.
@@ -172,6 +176,18 @@ fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
                             Some(at) => (renewal(at, passive.lifetime_days, now)),
                             None => span.warning { "no sign-in recorded: log in from the settings" },
                         }
+                    }
+                }
+                dt { "Mail events per minute" }
+                dd.events-per-minute { (format!("{:.0}", view.rates.events)) }
+                dt { "Pushes per minute" }
+                dd.pushes-per-minute { (format!("{:.0}", view.rates.pushes)) }
+                dt { "Push failures since the start" }
+                dd.push-failures {
+                    @if view.failures.is_empty() { "none" }
+                    @for (i, (outcome, n)) in view.failures.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        span.warning { (outcome) ": " (n) }
                     }
                 }
                 dt { "Entitled to notifications" } dd { (view.entitlement) }

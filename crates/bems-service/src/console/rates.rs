@@ -1,7 +1,7 @@
 //! Events and pushes per minute for the status page: the node's counters, sampled every
 //! [`EVERY`] by a task that ends with the console.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -14,15 +14,17 @@ const EVERY: Duration = Duration::from_secs(5);
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// One look at the counters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Sample {
     at: Instant,
     events: u64,
     pushes: u64,
+    /// Per tenant: (events, pushes).
+    tenants: BTreeMap<String, (u64, u64)>,
 }
 
 /// Rates over the last minute (or as much of it as has been sampled).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct PerMinute {
     pub(crate) events: f64,
     pub(crate) pushes: f64,
@@ -61,26 +63,36 @@ impl Rates {
 
     fn sample(&self) {
         let now = self.now_sample();
+        let at = now.at;
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         samples.push_back(now);
         while samples
             .front()
-            .is_some_and(|s| now.at.duration_since(s.at) > WINDOW + EVERY)
+            .is_some_and(|s| at.duration_since(s.at) > WINDOW + EVERY)
         {
             samples.pop_front();
         }
     }
 
     fn now_sample(&self) -> Sample {
+        let mut tenants: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (tenant, n) in self.metrics.events_by_tenant() {
+            tenants.entry(tenant).or_default().0 += n;
+        }
+        for ((tenant, _), n) in self.metrics.pushes_by_tenant() {
+            tenants.entry(tenant).or_default().1 += n;
+        }
         Sample {
             at: Instant::now(),
             events: self.metrics.events_total(),
             pushes: self.metrics.pushes_by_outcome().values().sum(),
+            tenants,
         }
     }
 
-    /// Events and pushes per minute, from the oldest sample of the window to now.
-    pub(crate) fn per_minute(&self) -> PerMinute {
+    /// Events and pushes per minute, from the oldest sample of the window to now: the node's,
+    /// and each tenant's.
+    pub(crate) fn per_minute(&self) -> (PerMinute, BTreeMap<String, PerMinute>) {
         let now = self.now_sample();
         let oldest = self
             .samples
@@ -88,14 +100,28 @@ impl Rates {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|s| now.at.duration_since(s.at) <= WINDOW)
-            .copied()
-            .unwrap_or(now);
-        per_minute(oldest, now)
+            .cloned()
+            .unwrap_or_else(|| now.clone());
+        let seconds = now.at.duration_since(oldest.at).as_secs_f64();
+        let node = per_minute(
+            seconds,
+            (oldest.events, oldest.pushes),
+            (now.events, now.pushes),
+        );
+        let tenants = now
+            .tenants
+            .iter()
+            .map(|(tenant, counts)| {
+                let before = oldest.tenants.get(tenant).copied().unwrap_or_default();
+                (tenant.clone(), per_minute(seconds, before, *counts))
+            })
+            .collect();
+        (node, tenants)
     }
 }
 
-fn per_minute(from: Sample, to: Sample) -> PerMinute {
-    let seconds = to.at.duration_since(from.at).as_secs_f64();
+/// (events, pushes) counted from `from` to `to` over `seconds`, per minute.
+fn per_minute(seconds: f64, from: (u64, u64), to: (u64, u64)) -> PerMinute {
     let rate = |a: u64, b: u64| {
         if seconds < 1.0 {
             0.0
@@ -104,8 +130,8 @@ fn per_minute(from: Sample, to: Sample) -> PerMinute {
         }
     };
     PerMinute {
-        events: rate(from.events, to.events),
-        pushes: rate(from.pushes, to.pushes),
+        events: rate(from.0, to.0),
+        pushes: rate(from.1, to.1),
         over_seconds: seconds.round() as u64,
     }
 }
@@ -116,25 +142,18 @@ mod tests {
 
     #[test]
     fn rates_are_counts_per_minute_over_the_time_sampled() {
-        let at = Instant::now();
-        let from = Sample {
-            at,
-            events: 100,
-            pushes: 40,
-        };
-        let to = Sample {
-            at: at + Duration::from_secs(30),
-            events: 160,
-            pushes: 70,
-        };
         assert_eq!(
-            per_minute(from, to),
+            per_minute(30.0, (100, 40), (160, 70)),
             PerMinute {
                 events: 120.0,
                 pushes: 60.0,
                 over_seconds: 30
             }
         );
-        assert_eq!(per_minute(to, to).events, 0.0, "no time, no rate");
+        assert_eq!(
+            per_minute(0.0, (1, 1), (9, 9)).events,
+            0.0,
+            "no time, no rate"
+        );
     }
 }
