@@ -318,6 +318,50 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
         "signed out for good"
     );
 
+    // Restarted, the service runs with the saved settings: signed in again, the page shows
+    // them.
+    running.stop().await;
+    let running = server::start(&world.settings, &world.overrides)
+        .await
+        .expect("service starts again");
+    browser
+        .goto(&format!("{base}/console"))
+        .await
+        .expect("goto");
+    arrive(&browser, &base, "/console/sign-in").await;
+    sign_in_with(&browser, demo::ADMIN_TOKEN).await;
+    arrive(&browser, &base, "/console").await;
+    let settings = format!("{base}/console/tenants/{TENANT}/settings");
+    browser.goto(&settings).await.expect("goto");
+    let microsoft365 = wait_for(&browser, "#exchange-microsoft365").await;
+    assert!(microsoft365.is_selected().await.expect("selected"), "kept");
+    let authority = wait_for(&browser, "#modern_authentication\\.authority").await;
+    assert_eq!(
+        authority.prop("value").await.expect("value").as_deref(),
+        Some("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+    );
+    screenshot(&browser, "settings-after-restart").await;
+
+    // A form without the session's CSRF token (the field removed from the page): refused.
+    browser
+        .execute(
+            "document.querySelectorAll('main form input[name=csrf]').forEach(e => e.remove());",
+            vec![],
+        )
+        .await
+        .expect("the field removed");
+    click(&browser, "button[value=update]").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let title = browser.title().await.expect("title");
+        if title.starts_with("Refused") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not refused: {title}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&browser, "csrf-refused").await;
+
     browser.close().await.expect("browser closed");
     running.stop().await;
 }
