@@ -351,13 +351,13 @@ async fn an_administrator_signs_in_sees_the_status_and_signs_out_in_chromium() {
         .await
         .expect("the field removed");
     click(&browser, "button[value=update]").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let title = browser.title().await.expect("title");
         if title.starts_with("Refused") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not refused: {title}");
+        assert!(Instant::now() < deadline, "not refused: {title}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     screenshot(&browser, "csrf-refused").await;

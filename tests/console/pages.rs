@@ -4,6 +4,19 @@
 
 use super::*;
 
+/// The files the console wrote in the secret directory `dir`.
+fn console_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("secret directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
+        })
+        .collect()
+}
+
 /// The settings form's fields as the page posts them back (hidden CSRF and the visible
 /// inputs' names and values), for a test to change and post.
 fn settings_path() -> String {
@@ -58,17 +71,6 @@ async fn settings_are_refused_next_to_their_field_then_saved_and_kept_across_a_r
         "a typed secret is not echoed"
     );
     let secrets_dir = console.world().settings.secrets.in_force()[0].clone();
-    let console_files = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(dir)
-            .expect("secret directory")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
-            })
-            .collect()
-    };
     assert!(
         console_files(&secrets_dir).is_empty(),
         "a refused save leaves no file"
@@ -543,17 +545,7 @@ async fn a_pfx_upload_is_checked_with_its_password_then_kept_as_a_secret_file() 
     let forged = upload(file.clone(), "pfx-Pa55", "forged".to_owned()).await;
     assert_eq!(forged.status, 403);
     let secrets_dir = console.world().settings.secrets.in_force()[0].clone();
-    let written = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(&secrets_dir)
-            .expect("secret directory")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
-            })
-            .collect()
-    };
+    let written = || console_files(&secrets_dir);
     assert!(written().is_empty(), "nothing kept of refused uploads");
 
     let good = upload(file.clone(), "pfx-Pa55", csrf.clone()).await;
