@@ -565,5 +565,11 @@ async fn a_pfx_upload_is_checked_with_its_password_then_kept_as_a_secret_file() 
         .collect();
     assert!(bytes.contains(&file));
     assert!(bytes.contains(&b"pfx-Pa55".to_vec()));
+    // A new upload replaces the files: the earlier ones are removed once it is stored.
+    let again = upload(file.clone(), "pfx-Pa55", csrf.clone()).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let now = written();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.iter().all(|f| !files.contains(f)), "new files: {now:?} {files:?}");
     console.stop().await;
 }

@@ -575,64 +575,105 @@ enum Refusal {
     Failed(String),
 }
 
-/// Saves the page's `values` over `current`: secrets typed go to new files, which are
-/// removed again if the settings are refused; once stored, the files this console wrote
-/// before for the same secrets are removed.
+/// Saves the page's `values` over `current`: secrets typed go to new files (see
+/// [`Written`]).
 async fn save(
     console: &Console,
     tenant: &TenantId,
     current: &serde_json::Value,
     values: &settings::Values,
 ) -> Result<(), Refusal> {
-    let directory = console.api.settings.secrets.in_force().into_iter().next();
-    let mut written = Vec::new();
+    let directory = secret_directory(console);
+    let mut written = Written::new(tenant);
     let applied = settings::apply(current, values, |key, secret| {
-        let directory = directory
-            .as_deref()
-            .ok_or("no secret directory is configured ([secrets] directories)")?;
-        let path = settings::write_secret_file(directory, tenant.as_str(), key, secret.as_bytes())?;
-        written.push((key.to_owned(), path.clone()));
-        Ok(path)
+        written.write(directory.as_deref()?, key, secret.as_bytes())
     });
-    let remove_written = |written: &[(String, std::path::PathBuf)]| {
-        for (_, path) in written {
-            let _ = std::fs::remove_file(path);
-        }
-    };
     let outcome = match applied {
         Err((field, rule)) => Err(Refusal::Fields(vec![(
             format!("tenants[{tenant}].{field}"),
             rule,
         )])),
-        Ok(applied) => match settings::to_admin_toml(&applied) {
-            Err(error) => Err(Refusal::Failed(error)),
-            Ok(body) => crate::api::save_tenant_settings(&console.api, tenant, &body)
-                .await
-                .map_err(refusal),
-        },
+        Ok(applied) => store(console, tenant, &applied).await,
     };
-    match &outcome {
-        Err(_) => remove_written(&written),
-        Ok(()) => {
-            // The files this console wrote before for these secrets are no longer named.
-            for (key, path) in &written {
-                let prefix = settings::secret_prefix(tenant.as_str(), key);
-                let old = current
-                    .pointer(&format!("/{}_file", key.replace('.', "/")))
-                    .and_then(serde_json::Value::as_str)
-                    .map(std::path::PathBuf::from);
-                if let Some(old) = old.filter(|old| old != path)
-                    && old
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(&prefix))
-                {
-                    let _ = std::fs::remove_file(old);
-                }
+    written.settle(&outcome, current);
+    outcome
+}
+
+/// Stores a tenant's settings (the admin API's JSON of them) as the admin API does.
+async fn store(
+    console: &Console,
+    tenant: &TenantId,
+    settings: &serde_json::Value,
+) -> Result<(), Refusal> {
+    let body = settings::to_admin_toml(settings).map_err(Refusal::Failed)?;
+    crate::api::save_tenant_settings(&console.api, tenant, &body)
+        .await
+        .map_err(refusal)
+}
+
+/// The directory the console writes secrets to: the first secret directory.
+fn secret_directory(console: &Console) -> Result<std::path::PathBuf, String> {
+    console
+        .api
+        .settings
+        .secrets
+        .in_force()
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no secret directory is configured ([secrets] directories)".to_owned())
+}
+
+/// The secret files one save wrote, by the key of the secret (its settings name `<key>_file`).
+/// If the save is refused they are removed; once it is stored, the files this console wrote
+/// before for the same secrets are, as the settings no longer name them.
+struct Written<'t> {
+    tenant: &'t TenantId,
+    files: Vec<(String, std::path::PathBuf)>,
+}
+
+impl<'t> Written<'t> {
+    fn new(tenant: &'t TenantId) -> Self {
+        Self {
+            tenant,
+            files: Vec::new(),
+        }
+    }
+
+    /// Writes the secret `key` to a new file in `directory`; its path.
+    fn write(
+        &mut self,
+        directory: &std::path::Path,
+        key: &str,
+        secret: &[u8],
+    ) -> Result<std::path::PathBuf, String> {
+        let path = settings::write_secret_file(directory, self.tenant.as_str(), key, secret)?;
+        self.files.push((key.to_owned(), path.clone()));
+        Ok(path)
+    }
+
+    /// Removes what `outcome` leaves unnamed: the new files if refused, else the console's
+    /// earlier files for these secrets, as `previous` (the settings before) named them.
+    fn settle(self, outcome: &Result<(), Refusal>, previous: &serde_json::Value) {
+        for (key, path) in self.files {
+            if outcome.is_err() {
+                let _ = std::fs::remove_file(path);
+                continue;
+            }
+            let prefix = settings::secret_prefix(self.tenant.as_str(), &key);
+            let old = previous
+                .pointer(&format!("/{}_file", key.replace('.', "/")))
+                .and_then(serde_json::Value::as_str)
+                .map(std::path::PathBuf::from);
+            if let Some(old) = old.filter(|old| *old != path)
+                && old
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+            {
+                let _ = std::fs::remove_file(old);
             }
         }
     }
-    outcome
 }
 
 /// The settings' `test_email_address`, for the test form.

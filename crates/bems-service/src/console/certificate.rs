@@ -5,9 +5,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use bems_store::model::TenantId;
 
+use secrecy::{ExposeSecret as _, SecretString};
+
 use super::{
-    Console, Refusal, page, pages, posted, refusal, settings, settings_view, show_refusal,
-    tenant_settings, viewer,
+    Console, Refusal, Written, page, pages, posted, secret_directory, settings, settings_view,
+    show_refusal, store, tenant_settings, viewer,
 };
 
 /// Client Certificate's upload: the `.pfx` must open with its password and hold a key and a
@@ -26,7 +28,7 @@ pub(super) async fn upload_certificate(
     }
     let mut csrf = String::new();
     let mut pfx = Vec::new();
-    let mut password = String::new();
+    let mut password = SecretString::from(String::new());
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -51,7 +53,9 @@ pub(super) async fn upload_certificate(
         match name.as_str() {
             "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
             "pfx" => pfx = bytes.to_vec(),
-            "password" => password = String::from_utf8_lossy(&bytes).into_owned(),
+            "password" => {
+                password = SecretString::from(String::from_utf8_lossy(&bytes).into_owned())
+            }
             _ => {}
         }
     }
@@ -73,11 +77,10 @@ pub(super) async fn upload_certificate(
             .or_default()
             .push(rule);
     };
-    let secret = secrecy::SecretString::from(password.clone());
     let status = if pfx.is_empty() {
         problem(&mut view, "choose the certificate file (.pfx)".to_owned());
         StatusCode::UNPROCESSABLE_ENTITY
-    } else if let Err(error) = exchange_auth::ClientCertificate::from_pfx(&pfx, &secret) {
+    } else if let Err(error) = exchange_auth::ClientCertificate::from_pfx(&pfx, &password) {
         problem(&mut view, error.to_string());
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -109,55 +112,41 @@ pub(super) async fn upload_certificate(
 pub(crate) const CERTIFICATE_FIELD: &str = "client_certificate.pfx_file";
 
 /// Writes the `.pfx` and its password to new files and saves the settings naming them (the
-/// authentication type set to Client Certificate); the files are removed if that is refused.
+/// authentication type set to Client Certificate), the files handled as [`Written`] says.
 async fn store_certificate(
     console: &Console,
     tenant: &TenantId,
     current: &serde_json::Value,
     pfx: &[u8],
-    password: &str,
+    password: &SecretString,
 ) -> Result<(), Refusal> {
-    let directory = console
-        .api
-        .settings
-        .secrets
-        .in_force()
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            Refusal::Fields(vec![(
-                format!("tenants[{tenant}].{CERTIFICATE_FIELD}"),
-                "no secret directory is configured ([secrets] directories)".to_owned(),
-            )])
-        })?;
-    let write = |key: &str, bytes: &[u8]| {
-        settings::write_secret_file(&directory, tenant.as_str(), key, bytes)
-            .map_err(Refusal::Failed)
-    };
-    let pfx_path = write("client_certificate.pfx", pfx)?;
-    let password_path = match write("client_certificate.password", password.as_bytes()) {
-        Ok(path) => path,
-        Err(error) => {
-            let _ = std::fs::remove_file(&pfx_path);
-            return Err(error);
-        }
-    };
-    let mut updated = current.clone();
-    updated["authentication"] = serde_json::Value::from("client_certificate");
-    let certificate = serde_json::json!({
-        "pfx_file": pfx_path.display().to_string(),
-        "password_file": password_path.display().to_string(),
-    });
-    updated["client_certificate"] = certificate;
-    let outcome = match settings::to_admin_toml(&updated) {
-        Err(error) => Err(Refusal::Failed(error)),
-        Ok(body) => crate::api::save_tenant_settings(&console.api, tenant, &body)
-            .await
-            .map_err(refusal),
-    };
-    if outcome.is_err() {
-        let _ = std::fs::remove_file(&pfx_path);
-        let _ = std::fs::remove_file(&password_path);
+    let directory = secret_directory(console).map_err(|rule| {
+        Refusal::Fields(vec![(
+            format!("tenants[{tenant}].{CERTIFICATE_FIELD}"),
+            rule,
+        )])
+    })?;
+    let mut written = Written::new(tenant);
+    let outcome = async {
+        let pfx_file = written
+            .write(&directory, "client_certificate.pfx", pfx)
+            .map_err(Refusal::Failed)?;
+        let password_file = written
+            .write(
+                &directory,
+                "client_certificate.password",
+                password.expose_secret().as_bytes(),
+            )
+            .map_err(Refusal::Failed)?;
+        let mut updated = current.clone();
+        updated["authentication"] = serde_json::Value::from("client_certificate");
+        updated["client_certificate"] = serde_json::json!({
+            "pfx_file": pfx_file.display().to_string(),
+            "password_file": password_file.display().to_string(),
+        });
+        store(console, tenant, &updated).await
     }
+    .await;
+    written.settle(&outcome, current);
     outcome
 }
