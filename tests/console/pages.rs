@@ -570,6 +570,9 @@ async fn a_pfx_upload_is_checked_with_its_password_then_kept_as_a_secret_file() 
     assert_eq!(again.status, 200, "{}", again.body);
     let now = written();
     assert_eq!(now.len(), 2, "{now:?}");
-    assert!(now.iter().all(|f| !files.contains(f)), "new files: {now:?} {files:?}");
+    assert!(
+        now.iter().all(|f| !files.contains(f)),
+        "new files: {now:?} {files:?}"
+    );
     console.stop().await;
 }

@@ -364,7 +364,10 @@ async fn callback(
             .map_or_else(|(s, _)| *s, |_| StatusCode::OK);
         let page =
             crate::console::pages::signed_in(&tenant, outcome.map_err(|(_, message)| message));
-        return crate::console::with_secure_headers((status, page).into_response());
+        return crate::console::with_secure_headers(
+            (status, page).into_response(),
+            axum::http::HeaderValue::from_static(crate::console::CONTENT_SECURITY_POLICY),
+        );
     }
     match outcome {
         Ok(expires) => Json(json!({
@@ -478,11 +481,9 @@ async fn read_settings(
         Err(denied) => return *denied,
     };
     let in_force = state.settings.tenant(&tenant);
-    let stored = match state.service.store.tenant(&tenant).await {
-        Ok(stored) => stored
-            .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
-            .and_then(|v| v["toml"].as_str().map(stored_json)),
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let stored = match stored_settings(&state, &tenant).await {
+        Ok(stored) => stored,
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     if in_force.is_none() && stored.is_none() {
         return problem(StatusCode::NOT_FOUND, "unknown tenant");
@@ -496,7 +497,7 @@ async fn read_settings(
 }
 
 /// A stored tenant's table as JSON (its secrets are references: values were never taken).
-pub(crate) fn stored_json(toml: &str) -> serde_json::Value {
+fn stored_json(toml: &str) -> serde_json::Value {
     match bems_settings::ServiceSettings::from_toml_str(&format!("[[tenants]]\n{toml}")) {
         Ok(settings) => settings
             .tenants
@@ -570,20 +571,28 @@ pub(crate) async fn save_tenant_settings(
         .map_err(|e| SaveError::Store(e.to_string()))
 }
 
-/// A tenant's settings as the admin API's JSON: those stored through the API (or the
-/// console) when there are, else those in force; `None` for an unknown tenant.
-pub(crate) async fn current_settings(
+/// The settings stored for `tenant` through the admin API (or the console), as its JSON.
+async fn stored_settings(
     state: &ApiState,
     tenant: &TenantId,
 ) -> Result<Option<serde_json::Value>, String> {
-    let stored = state
+    Ok(state
         .service
         .store
         .tenant(tenant)
         .await
         .map_err(|e| e.to_string())?
         .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
-        .and_then(|v| v["toml"].as_str().map(stored_json));
+        .and_then(|v| v["toml"].as_str().map(stored_json)))
+}
+
+/// A tenant's settings as the admin API's JSON: those stored through the API (or the
+/// console) when there are, else those in force; `None` for an unknown tenant.
+pub(crate) async fn current_settings(
+    state: &ApiState,
+    tenant: &TenantId,
+) -> Result<Option<serde_json::Value>, String> {
+    let stored = stored_settings(state, tenant).await?;
     Ok(stored.or_else(|| {
         state
             .settings

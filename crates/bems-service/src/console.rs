@@ -101,13 +101,7 @@ pub(crate) fn routes(api: &ApiState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::map_response(move |response| {
             let policy = policy.clone();
-            async move {
-                let mut response = with_secure_headers(response);
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_SECURITY_POLICY, policy);
-                response
-            }
+            async move { with_secure_headers(response, policy) }
         }))
         .with_state(console)
 }
@@ -137,12 +131,12 @@ fn policy(settings: &bems_settings::ServiceSettings) -> HeaderValue {
     HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY))
 }
 
-/// `response` with the console's security headers (for console pages served elsewhere: the
-/// passive sign-in's callback).
-pub(crate) fn with_secure_headers(mut response: Response) -> Response {
+/// `response` with the console's security headers and Content-Security-Policy `policy` (for
+/// console pages served elsewhere, the passive sign-in's callback: [`CONTENT_SECURITY_POLICY`]).
+pub(crate) fn with_secure_headers(mut response: Response, policy: HeaderValue) -> Response {
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -304,12 +298,12 @@ fn running_tenant(
     TenantId::new(raw)
         .ok()
         .and_then(|id| console.api.service.tenant(&id).cloned())
-        .ok_or_else(|| {
-            Box::new(page(
-                StatusCode::NOT_FOUND,
-                pages::message("Unknown tenant", "No running tenant has that name."),
-            ))
-        })
+        .ok_or_else(|| Box::new(unknown_tenant("No running tenant has that name.")))
+}
+
+/// 404 for a tenant the path names: `why`.
+fn unknown_tenant(why: &str) -> Response {
+    page(StatusCode::NOT_FOUND, pages::message("Unknown tenant", why))
 }
 
 /// 303 to the sign-in form.
@@ -453,12 +447,7 @@ async fn tenant_settings(
     console: &Console,
     raw: &str,
 ) -> Result<(TenantId, serde_json::Value), Response> {
-    let not_found = || {
-        page(
-            StatusCode::NOT_FOUND,
-            pages::message("Unknown tenant", "No tenant has that name."),
-        )
-    };
+    let not_found = || unknown_tenant("No tenant has that name.");
     let tenant = TenantId::new(raw).map_err(|_| not_found())?;
     match crate::api::current_settings(&console.api, &tenant).await {
         Ok(Some(settings)) => Ok((tenant, settings)),

@@ -123,7 +123,7 @@ pub(crate) fn status(
                 @if !node.pushes.is_empty() {
                     table id="push-outcomes" {
                         caption { "Pushes since the start, by outcome" }
-                        thead { tr { th scope="col" { "Platform" } th scope="col" { "Outcome" } th scope="col" { "Pushes" } } }
+                        (head(&["Platform", "Outcome", "Pushes"]))
                         tbody {
                             @for ((platform, outcome), n) in &node.pushes {
                                 tr.failed[outcome != "delivered"] {
@@ -195,15 +195,7 @@ fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
             }
             table {
                 caption { "Mailboxes watched, by state" }
-                thead { tr {
-                    th scope="col" { "Through" }
-                    th scope="col" { "Watched" }
-                    th scope="col" { "Subscribed" }
-                    th scope="col" { "Pending" }
-                    th scope="col" { "Lost" }
-                    th scope="col" { "Failed" }
-                    th scope="col" { "Events" }
-                } }
+                (head(&["Through", "Watched", "Subscribed", "Pending", "Lost", "Failed", "Events"]))
                 tbody {
                     (watcher_row(&tenant.subscriptions))
                     @if let Some(graph) = &tenant.graph { (watcher_row(graph)) }
@@ -212,12 +204,7 @@ fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
             @if let Some(devices) = &view.devices {
                 table.devices {
                     caption { "Devices found" }
-                    thead { tr {
-                        th scope="col" { "User" }
-                        th scope="col" { "Platform" }
-                        th scope="col" { "App" }
-                        th scope="col" { "Registered" }
-                    } }
+                    (head(&["User", "Platform", "App", "Registered"]))
                     tbody {
                         @for device in devices {
                             tr {
@@ -233,6 +220,11 @@ fn tenant_status(view: &TenantView, now: OffsetDateTime) -> Markup {
             }
         }
     }
+}
+
+/// A table's head row: a column header per name.
+fn head(columns: &[&str]) -> Markup {
+    html! { thead { tr { @for column in columns { th scope="col" { (column) } } } } }
 }
 
 fn watcher_row(status: &WatcherStatus) -> Markup {
