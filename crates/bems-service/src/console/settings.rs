@@ -244,11 +244,23 @@ pub(crate) fn fields() -> impl Iterator<Item = &'static Field> {
 }
 
 /// The page's values: from the settings (as the admin API's JSON), or as a form posted them.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Values {
     text: HashMap<&'static str, String>,
     /// Secrets already set (their `_file` is): shown as set, never as their value.
     set: Vec<&'static str>,
+}
+
+/// Names the fields that have a value, never the values: a form's may hold a typed secret.
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut keys: Vec<&str> = self.text.keys().copied().collect();
+        keys.sort_unstable();
+        f.debug_struct("Values")
+            .field("fields", &keys)
+            .field("secrets_set", &self.set)
+            .finish()
+    }
 }
 
 impl Values {
@@ -569,6 +581,18 @@ mod tests {
         })
         .expect("applied");
         assert_eq!(out["service_account_password_file"], "/s/pw");
+    }
+
+    #[test]
+    fn a_typed_secret_stays_out_of_debug_output() {
+        let values = form(&[
+            ("authentication", "credential"),
+            ("service_account_password", "typed secret"),
+        ]);
+        let debug = format!("{values:?}");
+        assert!(debug.contains("service_account_password"), "{debug}");
+        assert!(!debug.contains("typed secret"), "{debug}");
+        assert!(!debug.contains("credential\""), "no value at all: {debug}");
     }
 
     #[test]

@@ -230,9 +230,18 @@ fn signed_claims(identity: &Identity, token: &str) -> Result<AccessClaims, Strin
 
 /// Tokens whose signature was checked, with their claims: at most [`Verified::MAX`], forgotten
 /// all at once beyond (tokens live an hour; a load's few thousand fit).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Verified {
     tokens: Mutex<HashMap<Box<str>, Arc<AccessClaims>>>,
+}
+
+/// Counts the tokens, never shows them: they are bearer credentials.
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("tokens", &self.lock().len())
+            .finish()
+    }
 }
 
 impl Verified {
@@ -352,5 +361,9 @@ mod tests {
         assert_eq!(earlier.expect_err("refused"), "The token is not yet valid.");
         // And still accepted now.
         verify(&identity, &good, &[RESOURCE.into()], now()).expect("accepted");
+        // Remembered, never shown.
+        let debug = format!("{identity:?}");
+        assert!(debug.contains("Verified { tokens: 1 }"), "{debug}");
+        assert!(!debug.contains(&good), "{debug}");
     }
 }
