@@ -40,6 +40,7 @@ pub(crate) async fn seed(
                     token: token.clone(),
                     app_id: app.into(),
                     locale: "en".into(),
+                    public_key: None,
                 };
                 store.register_device(&device, 10).await.expect("device");
                 let record = MailboxRecord {

@@ -47,6 +47,7 @@ async fn main() {
                 token: "a1b2".into(),
                 app_id: "com.example.mail".into(),
                 locale: "en".into(),
+                public_key: None,
             },
             10,
         )

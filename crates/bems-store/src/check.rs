@@ -110,6 +110,13 @@ pub(crate) fn device(op: &'static str, device: &NewDevice) -> Result<NewDevice, 
             "a locale has at most 35 characters",
         ));
     }
+    if device.public_key.as_ref().is_some_and(|key| key.len() > 64) {
+        return Err(StoreError::invalid(
+            op,
+            &record,
+            "a public key has at most 64 characters",
+        ));
+    }
     Ok(NewDevice {
         mailbox,
         ..device.clone()
@@ -216,6 +223,7 @@ mod tests {
             token: token.into(),
             app_id: "com.example.mail".into(),
             locale: "en".into(),
+            public_key: None,
         }
     }
 

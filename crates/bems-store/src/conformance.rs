@@ -59,6 +59,7 @@ pub use claims::{
 pub use concurrency::many_tasks_register_at_once;
 pub use devices::{
     a_bad_token_is_refused_and_changes_nothing, a_mailbox_holds_at_most_its_bound_of_devices,
+    a_registration_rotates_or_clears_the_public_key,
     a_token_of_another_mailbox_or_tenant_is_refused_and_nothing_moves,
     devices_are_found_by_mailbox_and_tenant, registering_again_in_place_keeps_pending_pushes,
     unregistering_and_removing_delete_the_device_and_its_pushes,
@@ -187,6 +188,7 @@ macro_rules! conformance_tests {
             a_token_of_another_mailbox_or_tenant_is_refused_and_nothing_moves,
             a_mailbox_holds_at_most_its_bound_of_devices,
             registering_again_in_place_keeps_pending_pushes,
+            a_registration_rotates_or_clears_the_public_key,
             unregistering_and_removing_delete_the_device_and_its_pushes,
             a_bad_token_is_refused_and_changes_nothing,
             an_upsert_without_a_watermark_keeps_the_saved_one,
@@ -274,6 +276,7 @@ fn new_device(mailbox: &str, token: &str) -> NewDevice {
         token: token.into(),
         app_id: "com.example.mail".into(),
         locale: "en".into(),
+        public_key: None,
     }
 }
 

@@ -6,6 +6,11 @@ use super::StoreError;
 /// The longest document key.
 pub const KEY_MAX: usize = 128;
 
+/// Keys that begin with this are the service's own documents of a user (its alert rules,
+/// `bems.alert-rules`): they do not count toward the user's bound of documents, and the
+/// Follow-Me routes neither list nor write them.
+pub const RESERVED_PREFIX: &str = "bems.";
+
 /// One user's stored document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

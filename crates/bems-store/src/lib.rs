@@ -47,6 +47,7 @@
 //!         token: "a1b2c3d4".into(),
 //!         app_id: "com.example.mail".into(),
 //!         locale: "en".into(),
+//!         public_key: None,
 //!     }, 10)
 //!     .await?;
 //! store
@@ -120,7 +121,10 @@ use crate::model::{Device, MailboxRecord, NewDevice, OutboxEntry, PendingPush, T
 
 pub use cluster::{InvalidNodeId, Leases, NodeBeat, NodeId, NodeRecord};
 pub use error::StoreError;
-pub use followme::{FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX};
+pub use followme::{
+    FollowMeDocument, FollowMeExpect, FollowMeWrite, KEY_MAX as FOLLOW_ME_KEY_MAX,
+    RESERVED_PREFIX as FOLLOW_ME_RESERVED_PREFIX,
+};
 pub use key::StoreKey;
 pub use model::Checkpoint;
 #[cfg(feature = "postgres")]

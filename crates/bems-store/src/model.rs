@@ -102,6 +102,11 @@ pub struct NewDevice {
     pub app_id: String,
     /// The user's locale (`en`, `de-CH`), for the notification's text.
     pub locale: String,
+    /// The device's X25519 public key (URL-safe base64, 32 bytes), when its app opens sealed
+    /// alerts: the alert's content is then sealed to it. Each registration replaces it (a
+    /// registration without one clears it): that is how a device rotates its key.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 /// A registered device.

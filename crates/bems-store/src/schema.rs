@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "mailbox leases and the cluster's nodes", V5_LEASES),
     (6, "the node sending each push", V6_OUTBOX_CLAIMS),
     (7, "shared subscriptions and relayed notes", V7_RELAY),
+    (
+        8,
+        "each device's public key for sealed alerts",
+        V8_DEVICE_KEYS,
+    ),
 ];
 
 /// The newest schema version this build knows.
@@ -164,6 +169,10 @@ CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NU
 /// their holders published (the digest of each `clientState`, never the secret), and the notes
 /// waiting for the holder of their mailbox's lease (`relayed_to` joins them to `mailboxes` by
 /// (tenant, mailbox), from the holder's leases). A note's id is never reused.
+const V8_DEVICE_KEYS: &str = "
+ALTER TABLE devices ADD COLUMN public_key TEXT;
+";
+
 const V7_RELAY: &str = "
 CREATE TABLE shared_subscriptions (
     tenant  TEXT NOT NULL,

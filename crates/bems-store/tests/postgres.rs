@@ -53,7 +53,7 @@ async fn migrations_run_once_and_the_data_outlives_the_store() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4);
+    assert_eq!(versions, 5);
 }
 
 #[tokio::test]
@@ -191,6 +191,7 @@ async fn claim_due_skips_the_pushes_another_node_is_claiming() {
                 token: "a1b2c3".into(),
                 app_id: "com.example.mail".into(),
                 locale: "en".into(),
+                public_key: None,
             },
             10,
         )

@@ -33,6 +33,7 @@ fn device(mailbox: &str, token: &str) -> NewDevice {
         token: token.into(),
         app_id: "com.example.mail".into(),
         locale: "en".into(),
+        public_key: None,
     }
 }
 
@@ -205,7 +206,7 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
@@ -233,7 +234,7 @@ async fn a_file_from_a_newer_bems_or_another_application_is_refused() {
             error,
             StoreError::TooNew {
                 found: 99,
-                supported: 7,
+                supported: 8,
                 ..
             }
         ),

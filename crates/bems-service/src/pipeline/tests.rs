@@ -51,6 +51,7 @@ async fn with_count(holder: &str, count: Option<u32>) -> Pipeline {
         token: "ab".repeat(32),
         app_id: "com.contoso.mail".into(),
         locale: "en".into(),
+        public_key: None,
     };
     store.register_device(&device, 10).await.expect("device");
     let lease = Duration::from_secs(30);

@@ -272,6 +272,7 @@ fn device(tenant: &TenantId) -> NewDevice {
         token: TOKEN.into(),
         app_id: TOPIC.into(),
         locale: "en".into(),
+        public_key: None,
     }
 }
 

@@ -160,6 +160,46 @@ pub async fn registering_again_in_place_keeps_pending_pushes(store: Arc<dyn Stor
     assert_eq!(store.outbox_len().await.unwrap(), 1);
 }
 
+/// Each registration replaces the device's public key: a new key rotates it, a registration
+/// without one clears it (the app no longer opens sealed alerts); an oversized key is refused
+/// and the stored one kept.
+pub async fn a_registration_rotates_or_clears_the_public_key(store: Arc<dyn Store>) {
+    let mut device = new_device("alice@contoso.com", "tok");
+    let stored = |store: Arc<dyn Store>| async move {
+        store
+            .devices_for(&contoso(), "alice@contoso.com")
+            .await
+            .unwrap()[0]
+            .device
+            .public_key
+            .clone()
+    };
+    device.public_key = Some("A".repeat(43));
+    store.register_device(&device, 10).await.unwrap();
+    assert_eq!(stored(Arc::clone(&store)).await, Some("A".repeat(43)));
+    device.public_key = Some("B".repeat(43));
+    store.register_device(&device, 10).await.unwrap();
+    assert_eq!(
+        stored(Arc::clone(&store)).await,
+        Some("B".repeat(43)),
+        "rotated"
+    );
+    device.public_key = Some("C".repeat(65));
+    let refused = store.register_device(&device, 10).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        stored(Arc::clone(&store)).await,
+        Some("B".repeat(43)),
+        "kept"
+    );
+    device.public_key = None;
+    store.register_device(&device, 10).await.unwrap();
+    assert_eq!(stored(store).await, None, "cleared");
+}
+
 /// Unregistering and removing a device delete it and its pending pushes, once.
 pub async fn unregistering_and_removing_delete_the_device_and_its_pushes(store: Arc<dyn Store>) {
     let a = store

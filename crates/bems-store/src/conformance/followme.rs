@@ -94,6 +94,25 @@ pub async fn the_document_count_bad_keys_and_bad_bodies_are_refused(store: Arc<d
         .put_follow_me(&t, MARA, "c", "{}", FollowMeExpect::Absent, 2)
         .await;
     assert_eq!(full.unwrap(), FollowMeWrite::Full);
+    // The service's own documents of a user do not count toward the bound.
+    let reserved = store
+        .put_follow_me(
+            &t,
+            MARA,
+            "bems.alert-rules",
+            "{}",
+            FollowMeExpect::Absent,
+            2,
+        )
+        .await;
+    assert_eq!(reserved.unwrap(), FollowMeWrite::Written { version: 1 });
+    let still_full = store
+        .put_follow_me(&t, MARA, "c", "{}", FollowMeExpect::Absent, 3)
+        .await;
+    assert!(
+        matches!(still_full.unwrap(), FollowMeWrite::Written { .. }),
+        "two documents of the user's own and the reserved one: a third of the user's fits under 3"
+    );
     for (key, body) in [("../x", "{}"), ("", "{}"), ("ok", "not json")] {
         let refused = store
             .put_follow_me(&t, MARA, key, body, FollowMeExpect::Absent, 10)

@@ -58,11 +58,13 @@ impl DeviceStore for PostgresStore {
             let inserted = tx
                 .query_opt(
                     "INSERT INTO devices
-                         (tenant, mailbox, platform, token, app_id, locale, registered_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         (tenant, mailbox, platform, token, app_id, locale, registered_at_ms,
+                          public_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (platform, token) DO UPDATE SET
                          app_id = excluded.app_id, locale = excluded.locale,
-                         registered_at_ms = excluded.registered_at_ms
+                         registered_at_ms = excluded.registered_at_ms,
+                         public_key = excluded.public_key
                      WHERE devices.tenant = excluded.tenant
                        AND devices.mailbox = excluded.mailbox
                      RETURNING id",
@@ -74,6 +76,7 @@ impl DeviceStore for PostgresStore {
                         &device.app_id,
                         &device.locale,
                         &now,
+                        &device.public_key,
                     ],
                 )
                 .await?;

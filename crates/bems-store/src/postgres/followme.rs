@@ -116,12 +116,15 @@ impl FollowMeStore for PostgresStore {
                 (FollowMeExpect::Absent, None) => {
                     let kept = count(
                         &tx.query_one(
-                            r#"SELECT count(*) FROM follow_me WHERE tenant = $1 AND "user" = $2"#,
+                            r#"SELECT count(*) FROM follow_me
+                               WHERE tenant = $1 AND "user" = $2 AND key NOT LIKE 'bems.%'"#,
                             &[&tenant, &user],
                         )
                         .await?,
                     )?;
-                    if usize::try_from(kept).unwrap_or(usize::MAX) >= max_documents {
+                    if usize::try_from(kept).unwrap_or(usize::MAX) >= max_documents
+                        && !key.starts_with(crate::followme::RESERVED_PREFIX)
+                    {
                         return Ok(FollowMeWrite::Full);
                     }
                     tx.execute(

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "mailbox leases and the cluster's nodes", V2_LEASES),
     (3, "the node sending each push", V3_OUTBOX_CLAIMS),
     (4, "shared subscriptions and relayed notes", V4_RELAY),
+    (
+        5,
+        "each device's public key for sealed alerts",
+        V5_DEVICE_KEYS,
+    ),
 ];
 
 /// The newest schema version this build knows.
@@ -139,6 +144,10 @@ CREATE INDEX outbox_by_claimer ON outbox (claimed_by) WHERE claimed_by IS NOT NU
 /// their holders published (the digest of each `clientState`, never the secret), and the notes
 /// waiting for the holder of their mailbox's lease (`relayed_to` joins them to `mailboxes` by
 /// (tenant, mailbox), from the holder's leases).
+const V5_DEVICE_KEYS: &str = "
+ALTER TABLE devices ADD COLUMN public_key TEXT;
+";
+
 const V4_RELAY: &str = r#"
 CREATE TABLE shared_subscriptions (
     tenant  TEXT COLLATE "C" NOT NULL,

@@ -16,7 +16,7 @@ use crate::model::{
 };
 
 pub(super) const DEVICE_COLUMNS: &str =
-    "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms";
+    "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms, public_key";
 pub(super) const MAILBOX_COLUMNS: &str = "tenant, mailbox, ews_url, grouping, watermark";
 pub(super) const OUTBOX_COLUMNS: &str =
     "id, device_id, tenant, mailbox, payload, seen_at_ms, attempts, not_before_ms";
@@ -77,6 +77,7 @@ pub(super) fn device(row: &Row) -> Result<Device, Failure> {
             token: row.try_get(4)?,
             app_id: row.try_get(5)?,
             locale: row.try_get(6)?,
+            public_key: row.try_get(8)?,
         },
         registered_at: time_of(row.try_get(7)?)?,
     })

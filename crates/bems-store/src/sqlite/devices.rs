@@ -9,7 +9,8 @@ use super::unreadable;
 use crate::check::Refusal;
 use crate::model::{Device, NewDevice, Platform};
 
-const COLUMNS: &str = "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms";
+const COLUMNS: &str =
+    "id, tenant, mailbox, platform, token, app_id, locale, registered_at_ms, public_key";
 
 /// Inserts the device, or refreshes the one with its (platform, token) when that is
 /// registered for the same tenant and mailbox. A token registered for another mailbox or
@@ -49,11 +50,13 @@ pub(super) fn register(
     }
     let id: i64 = tx
         .prepare_cached(
-            "INSERT INTO devices (tenant, mailbox, platform, token, app_id, locale, registered_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO devices
+                 (tenant, mailbox, platform, token, app_id, locale, registered_at_ms, public_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (platform, token) DO UPDATE SET
                  app_id = excluded.app_id, locale = excluded.locale,
-                 registered_at_ms = excluded.registered_at_ms
+                 registered_at_ms = excluded.registered_at_ms,
+                 public_key = excluded.public_key
              RETURNING id",
         )?
         .query_row(
@@ -64,7 +67,8 @@ pub(super) fn register(
                 device.token,
                 device.app_id,
                 device.locale,
-                now_ms
+                now_ms,
+                device.public_key
             ],
             |row| row.get(0),
         )?;
@@ -145,6 +149,7 @@ fn device(row: &Row<'_>) -> rusqlite::Result<Device> {
             token: row.get(4)?,
             app_id: row.get(5)?,
             locale: row.get(6)?,
+            public_key: row.get(8)?,
         },
         registered_at: time_of(row.get(7)?, 7)?,
     })

@@ -156,9 +156,14 @@ pub(super) fn put(
     let written = match (expect, current) {
         (FollowMeExpect::Absent, None) => {
             let kept: i64 = tx
-                .prepare_cached("SELECT count(*) FROM follow_me WHERE tenant = ?1 AND user = ?2")?
+                .prepare_cached(
+                    "SELECT count(*) FROM follow_me
+                     WHERE tenant = ?1 AND user = ?2 AND key NOT LIKE 'bems.%'",
+                )?
                 .query_row(params![tenant, user], |row| row.get(0))?;
-            if usize::try_from(kept).unwrap_or(usize::MAX) >= max_documents {
+            if usize::try_from(kept).unwrap_or(usize::MAX) >= max_documents
+                && !key.starts_with(crate::followme::RESERVED_PREFIX)
+            {
                 return Ok(FollowMeWrite::Full);
             }
             tx.prepare_cached(

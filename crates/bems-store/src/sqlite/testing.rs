@@ -21,5 +21,6 @@ pub(crate) fn new_device(mailbox: &str, token: &str) -> NewDevice {
         token: token.into(),
         app_id: "com.example.mail".into(),
         locale: "en".into(),
+        public_key: None,
     }
 }

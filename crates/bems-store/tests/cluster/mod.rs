@@ -29,6 +29,7 @@ fn alices_device() -> NewDevice {
         token: "a1b2c3".into(),
         app_id: "com.example.mail".into(),
         locale: "en".into(),
+        public_key: None,
     }
 }
 
@@ -230,8 +231,8 @@ async fn a_lost_listening_connection_comes_back_and_announces_every_tenant() {
 }
 
 #[tokio::test]
-async fn a_database_at_version_1_migrates_to_4_with_its_rows() {
-    let Some((url, _scratch)) = scratch("postgres::cluster::migration_4").await else {
+async fn a_database_at_version_1_migrates_to_5_with_its_rows() {
+    let Some((url, _scratch)) = scratch("postgres::cluster::migration_5").await else {
         return;
     };
     let store = PostgresStore::connect(&url, StoreKey::from_bytes([7; 32]))
@@ -252,17 +253,18 @@ async fn a_database_at_version_1_migrates_to_4_with_its_rows() {
         .await
         .unwrap();
     drop(store);
-    // Version 1 as it was: migrations 4, 3 and 2 undone.
+    // Version 1 as it was: migrations 5, 4, 3 and 2 undone.
     let admin = admin_client(&url).await;
     admin
         .batch_execute(
-            "DROP TABLE relayed, shared_subscriptions;
+            "ALTER TABLE devices DROP COLUMN public_key;
+             DROP TABLE relayed, shared_subscriptions;
              DROP INDEX outbox_by_claimer;
              ALTER TABLE outbox DROP COLUMN claimed_by;
              DROP TABLE nodes;
              ALTER TABLE mailboxes DROP CONSTRAINT mailboxes_lease_whole,
                  DROP COLUMN holder, DROP COLUMN lease_until_ms, DROP COLUMN leased_at_ms;
-             DELETE FROM schema_version WHERE version IN (2, 3, 4);",
+             DELETE FROM schema_version WHERE version IN (2, 3, 4, 5);",
         )
         .await
         .unwrap();
@@ -277,7 +279,7 @@ async fn a_database_at_version_1_migrates_to_4_with_its_rows() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     assert_eq!(
         store.tenant(&contoso()).await.unwrap().as_deref(),
         Some(r#"{"v":1}"#)
