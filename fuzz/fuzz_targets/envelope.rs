@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     check::<SendNotification>(data);
     check::<SendNotificationResult>(data);
     check::<GetFolderResponse>(data);
+    check::<GetItemResponse>(data);
     check::<ResolveNamesResponse>(data);
     check::<GetUserPhotoResponse>(data);
 });

@@ -10,7 +10,7 @@
 //! - [`soap`]: the SOAP 1.1 envelope, its headers (`RequestServerVersion`,
 //!   `ExchangeImpersonation`, `ServerVersionInfo`), faults and response status.
 //! - [`operations`]: `Subscribe`, `GetEvents`, `GetStreamingEvents`, `Unsubscribe`,
-//!   `SendNotification` / `SendNotificationResult`, `GetFolder`, `ResolveNames`,
+//!   `SendNotification` / `SendNotificationResult`, `GetFolder`, `GetItem`, `ResolveNames`,
 //!   `GetUserPhoto`.
 //! - [`Notification`] and [`Event`]: what subscriptions deliver.
 //! - [`autodiscover`]: POX, SOAP `GetUserSettings` and the v2 JSON answer.
@@ -69,6 +69,6 @@ pub use event::{ChangedObject, Event, Notification};
 pub use response_code::ResponseCode;
 pub use splitter::{DEFAULT_MAX_ENVELOPE, EnvelopeSplitter};
 pub use types::{
-    BaseFolderId, DistinguishedFolder, EmailAddress, EventType, FolderId, ItemId, SubscriptionId,
-    Watermark,
+    BaseFolderId, DistinguishedFolder, EmailAddress, EventType, FolderId, Importance, ItemId,
+    SubscriptionId, Watermark,
 };

@@ -5,6 +5,7 @@
 
 mod get_events;
 mod get_folder;
+mod get_item;
 mod get_streaming_events;
 mod get_user_photo;
 mod resolve_names;
@@ -14,6 +15,10 @@ mod unsubscribe;
 
 pub use get_events::{GetEvents, GetEventsResponse, GetEventsResponseMessage};
 pub use get_folder::{BaseShape, Folder, GetFolder, GetFolderResponse, GetFolderResponseMessage};
+pub use get_item::{
+    ExtendedFieldUri, GetItem, GetItemResponse, GetItemResponseMessage, ItemKind, ItemSummary,
+    PropertyPath,
+};
 pub use get_streaming_events::{
     ConnectionStatus, GetStreamingEvents, GetStreamingEventsResponse,
     GetStreamingEventsResponseMessage,
@@ -74,6 +79,8 @@ pub enum Request {
     Unsubscribe(Unsubscribe),
     /// `GetFolder`.
     GetFolder(GetFolder),
+    /// `GetItem`.
+    GetItem(GetItem),
     /// `ResolveNames`.
     ResolveNames(ResolveNames),
     /// `GetUserPhoto`.
@@ -89,6 +96,7 @@ impl Request {
             Self::GetStreamingEvents(_) => GetStreamingEvents::NAME,
             Self::Unsubscribe(_) => Unsubscribe::NAME,
             Self::GetFolder(_) => GetFolder::NAME,
+            Self::GetItem(_) => GetItem::NAME,
             Self::ResolveNames(_) => ResolveNames::NAME,
             Self::GetUserPhoto(_) => GetUserPhoto::NAME,
         }
@@ -106,6 +114,7 @@ impl Body for Request {
                 | "GetStreamingEvents"
                 | "Unsubscribe"
                 | "GetFolder"
+                | "GetItem"
                 | "ResolveNames"
                 | "GetUserPhoto"
         )
@@ -118,6 +127,7 @@ impl Body for Request {
             Self::GetStreamingEvents(r) => r.write_xml(w),
             Self::Unsubscribe(r) => r.write_xml(w),
             Self::GetFolder(r) => r.write_xml(w),
+            Self::GetItem(r) => r.write_xml(w),
             Self::ResolveNames(r) => r.write_xml(w),
             Self::GetUserPhoto(r) => r.write_xml(w),
         }
@@ -132,6 +142,7 @@ impl Body for Request {
             }
             "Unsubscribe" => Self::Unsubscribe(Unsubscribe::read_xml(r, element)?),
             "GetFolder" => Self::GetFolder(GetFolder::read_xml(r, element)?),
+            "GetItem" => Self::GetItem(GetItem::read_xml(r, element)?),
             "ResolveNames" => Self::ResolveNames(ResolveNames::read_xml(r, element)?),
             "GetUserPhoto" => Self::GetUserPhoto(GetUserPhoto::read_xml(r, element)?),
             other => {

@@ -183,6 +183,20 @@ impl EventType {
     ];
 }
 
+wire_enum! {
+    /// How important the sender marked an item ([`Importance`]).
+    ///
+    /// [`Importance`]: https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/importance
+    pub enum Importance {
+        /// `Low`.
+        Low = "Low",
+        /// `Normal`, what most mail carries.
+        Normal = "Normal",
+        /// `High`.
+        High = "High",
+    }
+}
+
 /// A mailbox address ([`EmailAddressType`]), as in `DistinguishedFolderId/Mailbox` and
 /// `ResolveNames` results.
 ///

@@ -2,6 +2,7 @@
 
 mod autodiscover_vectors;
 mod ews_vectors;
+mod get_item;
 mod malformed;
 mod roundtrip;
 mod splitter;
