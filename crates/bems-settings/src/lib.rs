@@ -111,6 +111,7 @@
 //! ```
 
 mod admin;
+mod alerts;
 mod convert;
 mod directory;
 mod env;
@@ -128,6 +129,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use self::admin::{redacted, tenant_from_admin, tenant_json};
+pub use self::alerts::{AlertContent, AlertSettings};
 pub use self::directory::{
     DEFAULT_QUERY_TEMPLATE, DirectoryBackendKind, DirectorySettings, FollowMeSettings,
     GRAPH_BASE_URL, GraphDirectorySettings, LdapDirectorySettings, QUERY_KEY, UserIdProperty,

@@ -101,6 +101,9 @@ pub struct TenantSettings {
     /// BlackBerry Follow-Me: per-user documents.
     #[serde(default)]
     pub follow_me: super::FollowMeSettings,
+    /// `[tenants.alerts]`: what new-mail alerts carry.
+    #[serde(default)]
+    pub alerts: super::AlertSettings,
 }
 
 /// `[tenants.registration]`: a device registers with a bearer token (a JWT) from the tenant's

@@ -4,6 +4,7 @@ use super::{
     SetError, boolean, list, number, optional, set_secret_env, set_secret_file, set_secret_value,
     url, variant,
 };
+use crate::AlertSettings;
 use crate::directory::{
     DirectorySettings, FollowMeSettings, GraphDirectorySettings, LdapDirectorySettings,
 };
@@ -70,6 +71,23 @@ fn set_ldap(ldap: &mut LdapDirectorySettings, field: &str, value: &str) -> Resul
 fn set_graph(graph: &mut GraphDirectorySettings, field: &str, value: &str) -> Result<(), SetError> {
     match field {
         "base_url" => graph.base_url = url(value)?,
+        _ => return Err(SetError::Unknown),
+    }
+    Ok(())
+}
+
+/// Sets `field` of a tenant's alert settings.
+pub(super) fn set_alerts(
+    alerts: &mut AlertSettings,
+    field: &str,
+    value: &str,
+) -> Result<(), SetError> {
+    match field {
+        "content" => alerts.content = variant(value)?,
+        "sealed_only" => alerts.sealed_only = boolean(value)?,
+        "rules" => alerts.rules = boolean(value)?,
+        "details_timeout_ms" => alerts.details_timeout_ms = number(value)?,
+        "details_per_second" => alerts.details_per_second = number(value)?,
         _ => return Err(SetError::Unknown),
     }
     Ok(())

@@ -49,6 +49,7 @@ pub(super) fn set(tenants: &mut [TenantSettings], rest: &str, value: &str) -> Re
         ["follow_me", field] => {
             super::directory::set_follow_me(&mut tenant.follow_me, field, value)
         }
+        ["alerts", field] => super::directory::set_alerts(&mut tenant.alerts, field, value),
         _ => Err(SetError::Unknown),
     }
 }

@@ -1,4 +1,4 @@
-//! The rules of `[tenants.directory]` and `[tenants.follow_me]`: BEMS's "User Directory
+//! The rules of `[tenants.directory]`, `[tenants.follow_me]` and `[tenants.alerts]`: BEMS's "User Directory
 //! Lookup" page (Enable SSL LDAP needs port 636 and the CA chain), the backends' needs, and
 //! the bounds.
 
@@ -32,6 +32,19 @@ pub(super) fn check(tenant: &TenantSettings, at: &mut Field<'_>) {
         "follow_me.max_documents",
         follow_me.max_documents,
         1..=1000,
+    );
+    let alerts = &tenant.alerts;
+    within(
+        at,
+        "alerts.details_timeout_ms",
+        alerts.details_timeout_ms,
+        50..=5000,
+    );
+    within(
+        at,
+        "alerts.details_per_second",
+        alerts.details_per_second,
+        1..=10_000,
     );
 }
 

@@ -223,6 +223,44 @@ fn follow_me_bounds_are_checked() {
 }
 
 #[test]
+fn alert_settings_default_to_no_content_and_keep_their_bounds() {
+    let alerts = &tenant("").tenants[0].alerts;
+    assert_eq!(alerts.content, crate::AlertContent::None);
+    assert!(alerts.rules && !alerts.sealed_only);
+    assert_eq!(alerts.details_timeout_ms, 500);
+    let chosen = tenant("[tenants.alerts]\ncontent = \"sender_and_subject\"\nsealed_only = true");
+    assert_eq!(
+        chosen.tenants[0].alerts.content,
+        crate::AlertContent::SenderAndSubject
+    );
+    assert!(chosen.tenants[0].alerts.sealed_only);
+    assert_problems(
+        &tenant("[tenants.alerts]\ndetails_timeout_ms = 10"),
+        &[(
+            "tenants[contoso].alerts.details_timeout_ms",
+            "between 50 and 5000",
+        )],
+    );
+    assert_problems(
+        &tenant("[tenants.alerts]\ndetails_per_second = 0"),
+        &[(
+            "tenants[contoso].alerts.details_per_second",
+            "between 1 and 10000",
+        )],
+    );
+    let mut settings = tenant("");
+    settings
+        .apply_env([("BEMS_TENANTS__CONTOSO__ALERTS__CONTENT", "sender")])
+        .unwrap();
+    assert_eq!(settings.tenants[0].alerts.content, crate::AlertContent::Sender);
+    assert!(
+        settings
+            .apply_env([("BEMS_TENANTS__CONTOSO__ALERTS__CONTENT", "everything")])
+            .is_err()
+    );
+}
+
+#[test]
 fn directory_settings_are_set_from_the_environment() {
     let mut settings = tenant(LDAP);
     settings
