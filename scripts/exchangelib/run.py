@@ -15,15 +15,19 @@ autodiscover). Then, once as a service account with ApplicationImpersonation
      (exchangelib's usual start; before it, exchangelib asks the server's version with a
      ConvertId, as it does against any server whose version it is not told),
   2. ResolveNames for the mailbox,
-  3. a pull subscription: subscribe_to_pull, mail arrives (the simulator's admin API),
+  3. GetItem: a message delivered with High importance and a sender's display name, fetched
+     with account.fetch(ids, only_fields=[subject, author, sender, importance]) (exchangelib's
+     IdOnly shape plus AdditionalProperties), must come back with those values,
+  4. a pull subscription: subscribe_to_pull, mail arrives (the simulator's admin API),
      get_events until a NewMailEvent,
-  4. a streaming subscription: subscribe_to_streaming, get_streaming_events while mail arrives,
+  5. a streaming subscription: subscribe_to_streaming, get_streaming_events while mail arrives,
      until a NewMailEvent,
-  5. a push subscription: subscribe_to_push to a callback server this script runs on loopback,
+  6. a push subscription: subscribe_to_push to a callback server this script runs on loopback,
      which answers as exchangelib documents (SendNotification.parse, then ok_payload), until a
      NewMailEvent arrives.
 
-With delegate access, steps 3-5 expect Exchange's documented refusal instead,
+With delegate access (FullAccess on the mailbox), step 3 reads the item as well, and steps 4-6
+expect Exchange's documented refusal instead,
 ErrorSubscriptionDelegateAccessNotSupported (Microsoft's "Handling delegation-related errors in
 EWS in Exchange": notifications are subscribed as the mailbox owner or by impersonation).
 
@@ -102,11 +106,16 @@ class Sim:
                 self.https, self.http = found.group(1), found.group(2)
         self.ews_url = f"https://{self.https}/EWS/Exchange.asmx"
 
-    def deliver(self, subject: str) -> str:
+    def deliver(self, subject: str, importance: str | None = None, from_name: str | None = None) -> str:
         """New mail in the mailbox's inbox, through the admin API; its item id."""
+        mail = {"subject": subject, "from": "boss@contoso.com"}
+        if importance is not None:
+            mail["importance"] = importance
+        if from_name is not None:
+            mail["from_name"] = from_name
         request = urllib.request.Request(
             f"http://{self.http}/_sim/mailboxes/{MAILBOX}/messages",
-            data=json.dumps({"subject": subject, "from": "boss@contoso.com"}).encode(),
+            data=json.dumps(mail).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -215,6 +224,32 @@ def steps_for(sim: Sim, access: str, tell_version: bool):
             raise Failed(f"ResolveNames({MAILBOX}) gave {found!r}")
         return f"{len(found)} match(es): {addresses}"
 
+    def fetch():
+        subject = f"details for {access}"
+        item = sim.deliver(subject, importance="high", from_name="The Boss")
+        found = list(state["account"].fetch(
+            ids=[(item, None)], only_fields=["subject", "author", "sender", "importance"]
+        ))
+        if len(found) != 1 or isinstance(found[0], Exception):
+            raise Failed(f"GetItem({item[:24]}...) gave {found!r}")
+        message = found[0]
+        got = {
+            "subject": message.subject,
+            "importance": message.importance,
+            "author": (message.author.name, message.author.email_address, message.author.routing_type)
+            if message.author else None,
+            "sender": (message.sender.name, message.sender.email_address) if message.sender else None,
+        }
+        wanted = {
+            "subject": subject,
+            "importance": "High",
+            "author": ("The Boss", "boss@contoso.com", "SMTP"),
+            "sender": ("The Boss", "boss@contoso.com"),
+        }
+        if got != wanted:
+            raise Failed(f"account.fetch gave {got!r}, not {wanted!r}")
+        return f"{type(message).__name__} {message.subject!r}, {message.importance}, from {message.author.name}"
+
     def pull():
         inbox = state["account"].inbox
         subscription, watermark = inbox.subscribe_to_pull()
@@ -300,6 +335,7 @@ def steps_for(sim: Sim, access: str, tell_version: bool):
             ("account.root: GetFolder root", root),
             ("account.inbox: GetFolder inbox", inbox),
             ("ResolveNames", resolve_names),
+            ("GetItem: account.fetch(only_fields=...)", fetch),
             ("pull: subscribe_to_pull refused", refused_to_delegate(lambda f: f.subscribe_to_pull())),
             ("streaming: subscribe_to_streaming refused",
              refused_to_delegate(lambda f: f.subscribe_to_streaming())),
@@ -311,6 +347,7 @@ def steps_for(sim: Sim, access: str, tell_version: bool):
         ("account.root: GetFolder root", root),
         ("account.inbox: GetFolder inbox", inbox),
         ("ResolveNames", resolve_names),
+        ("GetItem: account.fetch(only_fields=...)", fetch),
         ("pull: subscribe_to_pull + get_events", pull),
         ("streaming: subscribe_to_streaming + get_streaming_events", streaming),
         ("push: subscribe_to_push + callback", push),

@@ -4,14 +4,14 @@
 //!
 //! | method and path | body | does |
 //! |---|---|---|
-//! | `POST /_sim/mailboxes/{smtp}/messages` | `{"subject":..,"from":..}` | deliver a new mail; answers `{"item_id":..}` |
+//! | `POST /_sim/mailboxes/{smtp}/messages` | `{"subject":..,"from":..,"from_name":..,"importance":"high"}` (all optional; `importance` `low`, `normal` or `high`) | deliver a new mail; answers `{"item_id":..}` |
 //! | `POST /_sim/mailboxes/{smtp}/messages/{id}/read` | `{"read":true}` | mark read or unread |
 //! | `POST /_sim/mailboxes/{smtp}/messages/{id}/move` | `{"folder":"deleteditems"}` | move; answers the new id |
 //! | `DELETE /_sim/mailboxes/{smtp}/messages/{id}` | | delete for good |
 //! | `GET /_sim/mailboxes/{smtp}` | | unread count, EWS URLs, grouping |
 //! | `POST /_sim/mailboxes/{smtp}/move` | `{"server":"mbx2"}` | move the mailbox to another server |
 //! | `POST /_sim/servers/{name}/restart` | | restart a server: its subscriptions are lost |
-//! | `POST /_sim/faults` | `{"server_busy":3,"drop_connections":1,"malformed":1,"slow_ms":200,"ignore_affinity":1,"cut_streams":true}` | inject faults |
+//! | `POST /_sim/faults` | `{"server_busy":3,"drop_connections":1,"malformed":1,"slow_ms":200,"ignore_affinity":1,"cut_streams":true,"slow_item_reads_ms":500,"fail_item_reads":2}` | inject faults (`*_item_reads`: EWS `GetItem` and Graph's message GET only) |
 //! | `POST /_sim/clock/advance` | `{"seconds":2678400}` | move simulated time forward |
 //! | `GET /_sim/stats` | | subscriptions, streams, events |
 //! | `POST /_sim/load/deliver` | `{"count":100000,"per_second":10000}` | deliver mails round-robin over every mailbox, in the background (load tests) |
@@ -30,10 +30,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::SimError;
 use crate::sim::Ctx;
 use crate::world::World;
 use crate::world::mailbox::FolderKind;
+use crate::{Importance, NewMessage, SimError};
 
 /// The admin routes, nested under `/_sim`.
 pub(crate) fn routes() -> Router<Arc<Ctx>> {
@@ -130,6 +130,8 @@ async fn mailbox(
                 "item_id": mailbox.item_id(*number, item.version).id,
                 "subject": item.subject,
                 "from": item.from,
+                "from_name": item.from_name,
+                "importance": item.importance,
                 "read": item.read,
                 "folder": item.folder,
             })).collect::<Vec<_>>(),
@@ -143,6 +145,22 @@ struct NewMail {
     subject: String,
     #[serde(default = "default_from")]
     from: String,
+    /// The sender's display name; none by default.
+    #[serde(default)]
+    from_name: Option<String>,
+    /// `low`, `normal` (the default) or `high`.
+    #[serde(default)]
+    importance: Importance,
+}
+
+impl NewMail {
+    fn message(self) -> NewMessage {
+        let message = NewMessage::new(self.subject, self.from).with_importance(self.importance);
+        match self.from_name {
+            Some(name) => message.with_from_name(name),
+            None => message,
+        }
+    }
 }
 
 fn default_subject() -> String {
@@ -163,14 +181,11 @@ async fn deliver(
         return *denied;
     }
     let mail = body.map_or_else(
-        || NewMail {
-            subject: default_subject(),
-            from: default_from(),
-        },
-        |Json(m)| m,
+        || NewMessage::new(default_subject(), default_from()),
+        |Json(m)| m.message(),
     );
     outcome(find(&ctx.world, &smtp).map(|mailbox| {
-        let number = mailbox.deliver(ctx.world.clock.now(), &mail.subject, &mail.from);
+        let number = mailbox.deliver_message(ctx.world.clock.now(), &mail);
         json!({"item_id": mailbox.item_id(number, 0).id, "unread": mailbox.unread(FolderKind::Inbox)})
     }))
 }
@@ -287,6 +302,8 @@ struct FaultRequest {
     slow_ms: Option<u64>,
     ignore_affinity: Option<u64>,
     cut_streams: bool,
+    slow_item_reads_ms: Option<u64>,
+    fail_item_reads: Option<u64>,
 }
 
 async fn faults(
@@ -315,6 +332,12 @@ async fn faults(
     }
     if request.cut_streams {
         faults.cut_streams();
+    }
+    if let Some(ms) = request.slow_item_reads_ms {
+        faults.slow_item_reads(Duration::from_millis(ms));
+    }
+    if let Some(n) = request.fail_item_reads {
+        faults.fail_item_reads(n);
     }
     Json(json!({"ok": true})).into_response()
 }

@@ -12,6 +12,7 @@ mod envelope;
 mod find_folder;
 mod folder;
 mod folder_ids;
+mod get_item;
 mod move_item;
 mod ntlm;
 mod pull;
@@ -57,6 +58,10 @@ pub(crate) struct Counters {
     pub(crate) push_callbacks_failed: AtomicU64,
     /// NTLM handshakes that authenticated a connection.
     pub(crate) ntlm_handshakes: AtomicU64,
+    /// `GetItem` requests answered (with items or errors, an injected failure included).
+    pub(crate) item_reads: AtomicU64,
+    /// Messages `GetItem` returned.
+    pub(crate) items_read: AtomicU64,
 }
 
 /// The EWS routes, recorded when `EXCHANGE_SIM_RECORD` asks for it (see [`crate::record`]).
@@ -85,6 +90,8 @@ pub(crate) fn stats(world: &World) -> Stats {
         streamed_events: c.streamed_events.load(Ordering::Relaxed),
         push_notifications: c.push_notifications.load(Ordering::Relaxed),
         push_callbacks_failed: c.push_callbacks_failed.load(Ordering::Relaxed),
+        item_reads: c.item_reads.load(Ordering::Relaxed),
+        items_read: c.items_read.load(Ordering::Relaxed),
     }
 }
 
@@ -146,9 +153,13 @@ async fn handle(
     // access (folder_ids.rs); every other operation needs a mailbox to act in.
     let mailbox = match (own, &incoming) {
         (Some(own), _) => own,
-        (None, Incoming::GetFolder(_) | Incoming::FindFolder(_) | Incoming::MoveItem(_)) => {
-            incoming.named_mailbox(&ctx.world).unwrap_or(0)
-        }
+        (
+            None,
+            Incoming::GetFolder(_)
+            | Incoming::FindFolder(_)
+            | Incoming::MoveItem(_)
+            | Incoming::GetItem(_),
+        ) => incoming.named_mailbox(&ctx.world).unwrap_or(0),
         (None, Incoming::Subscribe(request)) => {
             return subscribe::without_mailbox(&ctx.world, request);
         }
@@ -207,6 +218,7 @@ enum Incoming {
     GetFolder(folder::GetFolder),
     FindFolder(find_folder::FindFolder),
     MoveItem(move_item::MoveItem),
+    GetItem(get_item::GetItem),
     Subscribe(subscribe::Subscribe),
     Unsubscribe(Unsubscribe),
     GetEvents(GetEvents),
@@ -222,6 +234,7 @@ impl Incoming {
             Self::GetFolder(request) => &request.folder_ids,
             Self::FindFolder(request) => &request.parents,
             Self::MoveItem(request) => return request.named_mailbox(world),
+            Self::GetItem(request) => return request.named_mailbox(world),
             _ => return None,
         };
         ids.iter().find_map(|id| id.named_mailbox(world))
@@ -238,6 +251,7 @@ fn read_request(request: envelope::Request<'_>) -> Result<(Header, Incoming), Bo
         Some((node, "GetFolder")) => folder::read(doc, node).map(Incoming::GetFolder),
         Some((node, "FindFolder")) => find_folder::read(doc, node).map(Incoming::FindFolder),
         Some((node, "MoveItem")) => move_item::read(doc, node).map(Incoming::MoveItem),
+        Some((node, "GetItem")) => get_item::read(doc, node).map(Incoming::GetItem),
         Some((node, "Subscribe")) => subscribe::read(doc, node).map(Incoming::Subscribe),
         Some((node, "Unsubscribe")) => {
             subscribe::read_unsubscribe(doc, node).map(Incoming::Unsubscribe)
@@ -269,6 +283,22 @@ async fn dispatch(call: &Call, actor: &Actor, request: Incoming) -> Response {
         Incoming::GetFolder(request) => folder::get_folder(call, actor, &request),
         Incoming::FindFolder(request) => find_folder::find_folder(call, actor, &request),
         Incoming::MoveItem(request) => move_item::move_item(call, actor, &request),
+        Incoming::GetItem(request) => {
+            let world = &call.ctx.world;
+            world
+                .ews_counters
+                .item_reads
+                .fetch_add(1, Ordering::Relaxed);
+            // The details path's own faults: a failed read is what the busy fault writes.
+            if world.faults.take_fail_item_read() {
+                return respond::server_busy(world);
+            }
+            let delay = world.faults.item_read_delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            get_item::get_item(call, actor, &request)
+        }
         Incoming::Subscribe(request) => {
             let response = subscribe::subscribe(call, request);
             // The subscription exists from here on; its answer may be slow to arrive.

@@ -7,6 +7,7 @@
 //! | `GET`/`PATCH`/`DELETE /v1.0/subscriptions/{id}`, `POST /v1.0/subscriptions/{id}/reauthorize` | [`subscriptions`]: read, renew, delete, reauthorize |
 //! | `GET /v1.0/users/{id}/mailFolders('inbox')` (or `/mailFolders/inbox`) | [`messages`]: the folder with `unreadItemCount` |
 //! | `GET /v1.0/users/{id}/mailFolders('inbox')/messages/delta` | [`delta`]: delta rounds with `@odata.nextLink` and `@odata.deltaLink` |
+//! | `GET /v1.0/users/{id}/messages/{id}` (or `messages('{id}')`) | [`message`]: one message, `$select` honoured |
 //! | `GET /v1.0/users?$filter=&$select=&$top=`, `GET /v1.0/users/{id}` | [`users`]: the scenario's users, `$filter` by [`filter`] |
 //! | `GET /v1.0/users/{id}/photo/$value` | [`users`]: a user's photo, 404 `ImageNotFound` without one |
 //!
@@ -35,6 +36,7 @@ mod delta;
 mod errors;
 mod filter;
 mod handle;
+mod message;
 mod messages;
 mod posting;
 mod routing;
@@ -86,6 +88,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) lifecycle: AtomicU64,
     pub(crate) delta_requests: AtomicU64,
+    /// `GET /users/{id}/messages/{id}` requests (an injected failure included).
+    pub(crate) message_reads: AtomicU64,
 }
 
 impl Counters {
@@ -215,6 +219,7 @@ async fn handle(
         (&Method::GET, Endpoint::Folder { user, folder }) => {
             messages::folder(&request, &user, &folder)
         }
+        (&Method::GET, Endpoint::Message { user, id }) => message::get(&request, &user, &id).await,
         (&Method::GET, Endpoint::Delta { user, folder }) => {
             delta::delta(&request, &user, folder.as_deref())
         }

@@ -9,9 +9,9 @@
 //! - **EWS** at `/EWS/Exchange.asmx`: `Subscribe` (push, pull, streaming), `GetEvents`,
 //!   `GetStreamingEvents` (chunked, heartbeats, `ConnectionTimeout`, at most 50 events per
 //!   notification), `Unsubscribe`, push callbacks with Exchange's retry schedule, `GetFolder`,
-//!   `FindFolder`, `MoveItem`, `ResolveNames`, `GetUserPhoto`, `ConvertId`. Every request is
-//!   judged by Microsoft's schema and read by the simulator's own code, not the client crates'
-//!   ([`validate_request`]); refusals are Exchange's (`ErrorSchemaValidation` with its position,
+//!   `FindFolder`, `MoveItem`, `GetItem`, `ResolveNames`, `GetUserPhoto`, `ConvertId`. Every
+//!   request is judged by Microsoft's schema and read by the simulator's own code, not the
+//!   client crates' ([`validate_request`]); refusals are Exchange's (`ErrorSchemaValidation` with its position,
 //!   `ErrorInvalidServerVersion`, `ErrorInvalidRequest`, SOAP `VersionMismatch`, HTTP 415).
 //! - **Mailboxes' folders** as an Exchange 2016+ mailbox has them (`root`, the IPM subtree, the
 //!   search and Recoverable Items folders), with impersonation, delegate access (`full_access`,
@@ -29,7 +29,11 @@
 //! - **Microsoft Graph** change notifications for Exchange Online under the host name
 //!   `graph.microsoft.com`: the subscriptions API with its expiry rules, the validation
 //!   handshake, webhook delivery with retries, lifecycle notifications on demand, delta
-//!   queries, the inbox's `unreadItemCount`, and throttling (see [`GraphHandle`]).
+//!   queries, the inbox's `unreadItemCount`, one message by id with `$select`, and throttling
+//!   (see [`GraphHandle`]).
+//! - **Messages** with a sender's display name and importance ([`NewMessage`],
+//!   [`Sim::deliver_message`]), and faults of the message-details path
+//!   ([`Sim::slow_item_reads`], [`Sim::fail_item_reads`]).
 //!
 //! Everything runs over real TCP and TLS on loopback, with certificates made at start.
 //!
@@ -80,6 +84,7 @@ pub use scenario::Scenario;
 pub use sim::{Sim, SimBuilder, Stats};
 pub use tls::CertifiedKey;
 pub use world::mailbox::FolderKind;
+pub use world::message::{Importance, NewMessage};
 
 /// What can go wrong starting or driving the simulator.
 #[derive(Debug, thiserror::Error)]

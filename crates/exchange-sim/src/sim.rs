@@ -16,7 +16,7 @@ use crate::scenario::{HostBehaviour, Scenario};
 use crate::tls::{CertifiedKey, Pki};
 use crate::world::World;
 use crate::world::mailbox::FolderKind;
-use crate::{SimError, admin, autodiscover, ews, graph};
+use crate::{NewMessage, SimError, admin, autodiscover, ews, graph};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -306,6 +306,12 @@ pub struct Stats {
     /// Push callbacks that failed or were not answered OK (each is retried 30 s later,
     /// doubling).
     pub push_callbacks_failed: u64,
+    /// EWS `GetItem` requests answered (an injected [`Sim::fail_item_reads`] failure
+    /// included): with [`GraphStats::message_reads`](crate::GraphStats::message_reads), the
+    /// calls a client made for message details.
+    pub item_reads: u64,
+    /// Messages EWS `GetItem` returned (ids answered with an error not counted).
+    pub items_read: u64,
 }
 
 /// A running simulator. Dropping it stops every listener and connection.
@@ -405,6 +411,14 @@ impl Sim {
         Ok(mailbox.item_id(number, 0).id)
     }
 
+    /// Delivers `message` (subject, sender with an optional display name, importance) to a
+    /// mailbox's inbox; returns its EWS item id.
+    pub fn deliver_message(&self, smtp: &str, message: &NewMessage) -> Result<String, SimError> {
+        let mailbox = self.mailbox(smtp)?;
+        let number = mailbox.deliver_message(self.ctx.world.clock.now(), message);
+        Ok(mailbox.item_id(number, 0).id)
+    }
+
     /// Marks a message read (or unread).
     pub fn mark_read(&self, smtp: &str, item_id: &str, read: bool) -> Result<(), SimError> {
         let mailbox = self.mailbox(smtp)?;
@@ -499,6 +513,18 @@ impl Sim {
     /// Every EWS answer waits `delay` first (zero to stop).
     pub fn slow_answers(&self, delay: Duration) {
         self.ctx.world.faults.slow(delay);
+    }
+
+    /// Every item read, EWS `GetItem` and Graph's `GET /users/{id}/messages/{id}`, waits
+    /// `delay` before it is answered (zero to stop); other requests are not slowed.
+    pub fn slow_item_reads(&self, delay: Duration) {
+        self.ctx.world.faults.slow_item_reads(delay);
+    }
+
+    /// The next `n` item reads fail: EWS `GetItem` with `ErrorServerBusy` (as
+    /// [`server_busy`](Self::server_busy) answers), Graph's message GET with 503.
+    pub fn fail_item_reads(&self, n: u64) {
+        self.ctx.world.faults.fail_item_reads(n);
     }
 
     /// Cuts every open streaming connection now.

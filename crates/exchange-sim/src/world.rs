@@ -7,6 +7,7 @@ pub(crate) mod directory;
 pub(crate) mod faults;
 pub(crate) mod folders;
 pub(crate) mod mailbox;
+pub(crate) mod message;
 pub(crate) mod server;
 pub(crate) mod subscription;
 

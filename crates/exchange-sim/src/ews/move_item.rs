@@ -50,41 +50,7 @@ pub(crate) fn read(doc: &Document<'_>, node: Node<'_, '_>) -> Result<MoveItem, R
             ));
         }
     };
-    let list = children.required(MESSAGES, "ItemIds")?;
-    let mut ids = Children::of(doc, list)?;
-    let mut items = Vec::new();
-    while let Some(id) = ids.next_any() {
-        if is(id, TYPES, "ItemId") {
-            items.push(required_attribute(doc, id, "Id")?.to_owned());
-        } else if [
-            "OccurrenceItemId",
-            "RecurringMasterItemId",
-            "RecurringMasterItemIdRanges",
-        ]
-        .iter()
-        .any(|name| is(id, TYPES, name))
-        {
-            return Err(unsupported("calendar occurrences in MoveItem"));
-        } else {
-            return Err(Refusal::schema(
-                doc,
-                id,
-                &format!(
-                    "The element 'ItemIds' has invalid child element '{}'. List of possible elements expected: 'ItemId' in namespace '{TYPES}'",
-                    id.tag_name().name()
-                ),
-            ));
-        }
-    }
-    if items.is_empty() {
-        return Err(Refusal::schema(
-            doc,
-            list,
-            &format!(
-                "The element 'ItemIds' has incomplete content. List of possible elements expected: 'ItemId' in namespace '{TYPES}'"
-            ),
-        ));
-    }
+    let items = read_item_ids(doc, children.required(MESSAGES, "ItemIds")?, "MoveItem")?;
     let return_new_ids = match children.optional(MESSAGES, "ReturnNewItemIds") {
         None => true,
         Some(flag) => match flag.text().unwrap_or_default().trim() {
@@ -107,6 +73,51 @@ pub(crate) fn read(doc: &Document<'_>, node: Node<'_, '_>) -> Result<MoveItem, R
         items,
         return_new_ids,
     })
+}
+
+/// Reads `ItemIds` (`NonEmptyArrayOfBaseItemIdsType`): the `Id` of each `ItemId`, in order.
+/// Occurrence and recurring-master ids are valid but not modelled (the simulator has no
+/// calendar): `ErrorInvalidRequest` naming `operation`.
+pub(crate) fn read_item_ids(
+    doc: &Document<'_>,
+    list: Node<'_, '_>,
+    operation: &str,
+) -> Result<Vec<String>, Refusal> {
+    let mut ids = Children::of(doc, list)?;
+    let mut items = Vec::new();
+    while let Some(id) = ids.next_any() {
+        if is(id, TYPES, "ItemId") {
+            items.push(required_attribute(doc, id, "Id")?.to_owned());
+        } else if [
+            "OccurrenceItemId",
+            "RecurringMasterItemId",
+            "RecurringMasterItemIdRanges",
+        ]
+        .iter()
+        .any(|name| is(id, TYPES, name))
+        {
+            return Err(unsupported(&format!("calendar occurrences in {operation}")));
+        } else {
+            return Err(Refusal::schema(
+                doc,
+                id,
+                &format!(
+                    "The element 'ItemIds' has invalid child element '{}'. List of possible elements expected: 'ItemId' in namespace '{TYPES}'",
+                    id.tag_name().name()
+                ),
+            ));
+        }
+    }
+    if items.is_empty() {
+        return Err(Refusal::schema(
+            doc,
+            list,
+            &format!(
+                "The element 'ItemIds' has incomplete content. List of possible elements expected: 'ItemId' in namespace '{TYPES}'"
+            ),
+        ));
+    }
+    Ok(items)
 }
 
 const ITEM_NOT_FOUND: Failure = (

@@ -66,6 +66,7 @@ pub(crate) const SERVED: &[&str] = &[
     "GetFolder",
     "FindFolder",
     "MoveItem",
+    "GetItem",
     "ResolveNames",
     "GetUserPhoto",
     "ConvertId",

@@ -88,6 +88,7 @@ pub(crate) fn permit(claims: &TokenClaims, endpoint: &Endpoint) -> Result<(), Gr
         | Endpoint::Subscription(_)
         | Endpoint::Reauthorize(_)
         | Endpoint::Folder { .. }
+        | Endpoint::Message { .. }
         | Endpoint::Delta { .. } => holds(&claims.roles, &MAIL_ROLES),
     };
     if allowed {

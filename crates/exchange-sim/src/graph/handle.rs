@@ -106,6 +106,10 @@ pub struct GraphStats {
     pub lifecycle: u64,
     /// Delta requests.
     pub delta_requests: u64,
+    /// `GET /users/{id}/messages/{id}` requests (an injected failure included): with
+    /// [`Stats::item_reads`](crate::Stats::item_reads), the calls a client made for message
+    /// details.
+    pub message_reads: u64,
     /// 429 answers.
     pub throttled: u64,
     /// Requests that came before the `Retry-After` their app and mailbox were given.
@@ -292,6 +296,7 @@ impl<'a> GraphHandle<'a> {
             dropped: load(&c.dropped),
             lifecycle: load(&c.lifecycle),
             delta_requests: load(&c.delta_requests),
+            message_reads: load(&c.message_reads),
             throttled: load(&graph.throttle.throttled),
             early_retries: load(&graph.throttle.early_retries),
             max_in_flight: graph.throttle.max_in_flight.load(Ordering::Relaxed),

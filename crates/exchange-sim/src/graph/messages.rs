@@ -12,6 +12,7 @@ use super::errors::GraphError;
 use super::store::graph_datetime;
 use super::{Request, json as answer};
 use crate::world::mailbox::{FolderKind, Item, Mailbox, total};
+use crate::world::message::sender_name;
 
 /// The REST form of an EWS id.
 pub(crate) fn rest_id(ews_id: &str) -> String {
@@ -85,7 +86,9 @@ fn keep(object: Map<String, Value>, select: Option<&[String]>) -> Value {
     )
 }
 
-/// A message as Graph shows it.
+/// A message as Graph shows it: `from` and `sender` as `{"emailAddress": {"name",
+/// "address"}}` (the name is the address for a sender without a display name, as Exchange
+/// shows it), `importance` `low`, `normal` or `high`.
 pub(crate) fn message(
     mailbox: &Mailbox,
     number: u64,
@@ -104,16 +107,21 @@ pub(crate) fn message(
         "receivedDateTime".into(),
         json!(graph_datetime(item.received)),
     );
+    object.insert("hasAttachments".into(), json!(false));
     object.insert("subject".into(), json!(item.subject));
-    object.insert("isRead".into(), json!(item.read));
-    object.insert(
-        "from".into(),
-        json!({"emailAddress": {"address": item.from, "name": item.from}}),
-    );
+    object.insert("importance".into(), json!(item.importance.graph()));
     object.insert(
         "parentFolderId".into(),
         json!(folder_id(mailbox, item.folder)),
     );
+    // The simulator's senders send for themselves: `sender` and `from` are the same.
+    let address = json!({"emailAddress": {
+        "name": sender_name(&item.from, item.from_name.as_deref()),
+        "address": item.from,
+    }});
+    object.insert("sender".into(), address.clone());
+    object.insert("from".into(), address);
+    object.insert("isRead".into(), json!(item.read));
     keep(object, select)
 }
 

@@ -28,6 +28,8 @@ pub(crate) enum Endpoint {
     Reauthorize(String),
     /// `/users/{user}/mailFolders/{folder}`.
     Folder { user: String, folder: String },
+    /// `/users/{user}/messages/{id}`: one message.
+    Message { user: String, id: String },
     /// `/users/{user}/mailFolders/{folder}/messages/delta`, or `/users/{user}/messages/delta`
     /// (`folder` is `None`).
     Delta {
@@ -103,6 +105,10 @@ pub(crate) fn parse(path: &str) -> Result<Endpoint, GraphError> {
         ["users", _, "messages", "delta"] => Ok(Endpoint::Delta {
             user: value(1),
             folder: None,
+        }),
+        ["users", _, "messages", _] => Ok(Endpoint::Message {
+            user: value(1),
+            id: value(3),
         }),
         ["me", ..] => Err(GraphError::bad_request(
             "BadRequest",
@@ -184,7 +190,9 @@ impl Endpoint {
         };
         match self {
             Self::Users | Self::User(_) | Self::Photo(_) => Ok(None),
-            Self::Folder { user, .. } | Self::Delta { user, .. } => by_user(user),
+            Self::Folder { user, .. } | Self::Delta { user, .. } | Self::Message { user, .. } => {
+                by_user(user)
+            }
             Self::Subscription(id) | Self::Reauthorize(id) => Ok(ctx
                 .graph
                 .subscriptions
@@ -236,6 +244,20 @@ mod tests {
             Ok(Endpoint::Folder { .. })
         ));
         assert!(parse("/v1.0/me/messages").is_err());
+        for path in [
+            "/v1.0/users/mara@contoso.com/messages/QUFNa0kwLjA=",
+            "/v1.0/users/mara@contoso.com/Messages('QUFNa0kwLjA=')",
+            "/v1.0/users/mara%40contoso.com/messages/QUFNa0kwLjA%3D",
+        ] {
+            assert_eq!(
+                parse(path),
+                Ok(Endpoint::Message {
+                    user: "mara@contoso.com".into(),
+                    id: "QUFNa0kwLjA=".into()
+                }),
+                "{path}"
+            );
+        }
         assert_eq!(parse("/v1.0/users"), Ok(Endpoint::Users));
         assert_eq!(
             parse("/v1.0/Users/mara%40contoso.com"),

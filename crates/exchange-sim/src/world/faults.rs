@@ -25,6 +25,10 @@ pub(crate) struct Faults {
     lose_push: AtomicU64,
     /// Delay of each `Subscribe` answer after the subscription is made, in milliseconds.
     subscribe_answer_ms: AtomicU64,
+    /// Delay before every item read (EWS `GetItem`, Graph's message GET), in milliseconds.
+    item_read_ms: AtomicU64,
+    /// The next N item reads fail (EWS `ErrorServerBusy`, Graph 503).
+    fail_item_reads: AtomicU64,
 }
 
 /// What to do with one request.
@@ -84,6 +88,28 @@ impl Faults {
         Duration::from_millis(self.subscribe_answer_ms.load(Ordering::SeqCst))
     }
 
+    /// Every item read (EWS `GetItem`, Graph's message GET) waits `delay` (zero: none).
+    pub(crate) fn slow_item_reads(&self, delay: Duration) {
+        self.item_read_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    pub(crate) fn item_read_delay(&self) -> Duration {
+        Duration::from_millis(self.item_read_ms.load(Ordering::SeqCst))
+    }
+
+    /// The next `n` item reads fail.
+    pub(crate) fn fail_item_reads(&self, n: u64) {
+        self.fail_item_reads.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this item read fails (counts down once).
+    pub(crate) fn take_fail_item_read(&self) -> bool {
+        take(&self.fail_item_reads)
+    }
+
     pub(crate) fn delay(&self) -> Duration {
         Duration::from_millis(self.slow_ms.load(Ordering::SeqCst))
     }
@@ -121,4 +147,25 @@ fn take(counter: &AtomicU64) -> bool {
     counter
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_read_faults_are_their_own_and_count_down() {
+        let faults = Faults::default();
+        faults.fail_item_reads(2);
+        faults.slow_item_reads(Duration::from_millis(250));
+        // The other faults are untouched.
+        assert_eq!(faults.next(), None);
+        assert_eq!(faults.delay(), Duration::ZERO);
+        assert!(faults.take_fail_item_read());
+        assert!(faults.take_fail_item_read());
+        assert!(!faults.take_fail_item_read());
+        assert_eq!(faults.item_read_delay(), Duration::from_millis(250));
+        faults.slow_item_reads(Duration::ZERO);
+        assert_eq!(faults.item_read_delay(), Duration::ZERO);
+    }
 }

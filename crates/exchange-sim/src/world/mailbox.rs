@@ -15,6 +15,7 @@ use ews_proto::{ChangedObject, Event, EventType, FolderId, ItemId, Watermark};
 use time::OffsetDateTime;
 
 use super::clock::xs_datetime;
+use super::message::{Importance, NewMessage};
 use super::subscription::Subscription;
 
 /// Most events a mailbox keeps, whatever their age.
@@ -28,7 +29,12 @@ pub(crate) struct Item {
     pub(crate) folder: FolderKind,
     pub(crate) read: bool,
     pub(crate) subject: String,
+    /// The sender's SMTP address.
     pub(crate) from: String,
+    /// The sender's display name, when the `From` header carried one.
+    pub(crate) from_name: Option<String>,
+    /// `Low`, `Normal` or `High`.
+    pub(crate) importance: Importance,
     /// Bumped on every change, for the `ChangeKey`.
     pub(crate) version: u32,
     /// When it was delivered (Microsoft Graph's `receivedDateTime`).
@@ -261,14 +267,25 @@ impl Mailbox {
             .map(|item| (item.folder, item.version))
     }
 
+    /// A copy of an item, if it exists (for answers written without holding the lock).
+    pub(crate) fn item(&self, number: u64) -> Option<Item> {
+        self.lock().items.get(&number).cloned()
+    }
+
     /// Unread messages in a folder.
     pub(crate) fn unread(&self, folder: FolderKind) -> i32 {
         count(&self.lock(), folder, true)
     }
 
+    /// Delivers a new message of `Normal` importance from `from` (no display name) to the
+    /// inbox; see [`Self::deliver_message`].
+    pub(crate) fn deliver(&self, now: OffsetDateTime, subject: &str, from: &str) -> u64 {
+        self.deliver_message(now, &NewMessage::new(subject, from))
+    }
+
     /// Delivers a new message to the inbox: `CreatedEvent`, `NewMailEvent`, and the inbox's
     /// `ModifiedEvent` with its unread count. Returns the item number.
-    pub(crate) fn deliver(&self, now: OffsetDateTime, subject: &str, from: &str) -> u64 {
+    pub(crate) fn deliver_message(&self, now: OffsetDateTime, message: &NewMessage) -> u64 {
         let number = {
             let mut state = self.lock();
             let number = state.next_item;
@@ -278,8 +295,10 @@ impl Mailbox {
                 Item {
                     folder: FolderKind::Inbox,
                     read: false,
-                    subject: subject.to_owned(),
-                    from: from.to_owned(),
+                    subject: message.subject().to_owned(),
+                    from: message.from().to_owned(),
+                    from_name: message.from_name().map(str::to_owned),
+                    importance: message.importance(),
                     version: 0,
                     received: now,
                 },

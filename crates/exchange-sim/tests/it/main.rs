@@ -7,6 +7,7 @@ mod ews_faults;
 mod ews_folders;
 mod ews_strict;
 mod ews_vectors;
+mod get_item;
 mod graph;
 mod identity;
 mod record;
