@@ -1,4 +1,5 @@
-//! The one error of this crate: configuration problems and a dispatcher that cannot take work.
+//! The one error of this crate: configuration problems, sealed content that does not open, and
+//! a dispatcher that cannot take work.
 //!
 //! What happens to a push itself (delivered, dead token, retry, rejected) is an
 //! [`Outcome`](crate::Outcome), not an error.
@@ -20,6 +21,11 @@ pub enum Error {
     /// A device token is malformed for its platform.
     #[error("invalid device token: {0}")]
     InvalidToken(String),
+    /// Sealed content could not be made or opened: malformed text, the wrong key, content
+    /// that was altered, or a different `aad` (see [`seal`](crate::seal)). Which of the last
+    /// three it was is not told: HPKE cannot tell them apart, by design.
+    #[error("sealed content: {0}")]
+    Sealed(String),
     /// The dispatcher's queue is full; the push is handed back, unsent.
     #[error("the push queue is full")]
     QueueFull(Box<Push>),
@@ -45,7 +51,7 @@ impl Error {
     pub fn into_push(self) -> Option<Push> {
         match self {
             Self::QueueFull(push) | Self::ShuttingDown(push) => Some(*push),
-            Self::Config { .. } | Self::InvalidToken(_) => None,
+            Self::Config { .. } | Self::InvalidToken(_) | Self::Sealed(_) => None,
         }
     }
 }

@@ -17,6 +17,9 @@
 //!   exponential backoff and jitter (honouring `Retry-After`, bounded in count and time), a
 //!   breaker that makes queued work wait while a provider is down, and a graceful shutdown
 //!   that drains the queue.
+//! - A [`Notification`] can raise or lower its alert's [`InterruptionLevel`], or only set the
+//!   app's badge ([`Notification::badge_update`]); [`seal`] seals an alert's content with HPKE
+//!   to a key the device registered ([`RecipientKey`]), so APNs and FCM carry ciphertext only.
 //!
 //! Payloads over 4096 bytes are refused before anything is sent. Keys, passwords and access
 //! tokens are `secrecy` types ([`SecretString`], [`SecretSlice`]), zeroed when dropped, read
@@ -70,6 +73,7 @@ mod error;
 mod fcm;
 mod outcome;
 mod push;
+pub mod seal;
 mod sender;
 
 pub use apns::{
@@ -82,7 +86,8 @@ pub use dispatch::{
 pub use error::Error;
 pub use fcm::{FcmConfig, FcmSender};
 pub use outcome::{Outcome, Reason};
-pub use push::{DeviceToken, Notification, Platform, Priority, Push, PushKind};
+pub use push::{DeviceToken, InterruptionLevel, Notification, Platform, Priority, Push, PushKind};
+pub use seal::{DeviceSecret, RecipientKey, Sealed};
 pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 pub use sender::PushSender;
 

@@ -134,6 +134,65 @@ pub enum PushKind {
     Background,
 }
 
+/// How strongly an alert may interrupt the user: the APNs `aps.interruption-level` (iOS 15+),
+/// and on Android the `android.notification.notification_priority` closest to it.
+///
+/// - APNs: the `aps` dictionary keys,
+///   <https://developer.apple.com/documentation/usernotifications/generating-a-remote-notification>
+/// - FCM: `NotificationPriority`,
+///   <https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages#notificationpriority>
+///
+/// ```
+/// use push_delivery::{InterruptionLevel, Notification};
+/// let vip = Notification::alert("New mail", "From: the CEO")
+///     .interruption_level(InterruptionLevel::TimeSensitive);
+/// assert_eq!(vip.interruption_level.map(InterruptionLevel::as_str), Some("time-sensitive"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InterruptionLevel {
+    /// Added to the notification list without lighting the screen or playing a sound
+    /// (FCM `PRIORITY_LOW`).
+    Passive,
+    /// Presented at once, lights the screen, may play a sound: the system's default
+    /// (FCM `PRIORITY_DEFAULT`).
+    Active,
+    /// Presented at once, and may break through Focus (the app needs the Time Sensitive
+    /// Notifications capability; FCM `PRIORITY_HIGH`).
+    TimeSensitive,
+    /// Bypasses the mute switch and Focus (the app needs Apple's critical alerts entitlement;
+    /// FCM `PRIORITY_MAX`).
+    Critical,
+}
+
+impl InterruptionLevel {
+    /// The APNs wire name: `passive`, `active`, `time-sensitive` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passive => "passive",
+            Self::Active => "active",
+            Self::TimeSensitive => "time-sensitive",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// The FCM `AndroidNotification.notification_priority` that comes closest.
+    pub fn fcm_notification_priority(self) -> &'static str {
+        match self {
+            Self::Passive => "PRIORITY_LOW",
+            Self::Active => "PRIORITY_DEFAULT",
+            Self::TimeSensitive => "PRIORITY_HIGH",
+            Self::Critical => "PRIORITY_MAX",
+        }
+    }
+}
+
+impl fmt::Display for InterruptionLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The notification's content and delivery options, common to APNs and FCM.
 ///
 /// ```
@@ -172,8 +231,12 @@ pub struct Notification {
     /// How long the provider keeps the notification for an offline device: APNs
     /// `apns-expiration` (now + ttl; zero means "do not store"), FCM `android.ttl`.
     pub ttl: Option<Duration>,
-    /// APNs `mutable-content: 1` (a notification service extension may change it).
+    /// APNs `mutable-content: 1` (a notification service extension may change it, for example
+    /// to open [sealed](crate::seal) content).
     pub mutable_content: bool,
+    /// How strongly the alert may interrupt: APNs `aps.interruption-level`, FCM
+    /// `android.notification.notification_priority`. `None` leaves it to the device (active).
+    pub interruption_level: Option<InterruptionLevel>,
 }
 
 impl Notification {
@@ -190,6 +253,28 @@ impl Notification {
     pub fn background() -> Self {
         Self {
             kind: PushKind::Background,
+            priority: Priority::Normal,
+            ..Self::default()
+        }
+    }
+
+    /// A silent badge update: the app icon's badge becomes `count`, nothing is shown or played.
+    ///
+    /// - APNs: an `alert` push whose `aps` holds only `badge` (no `alert`, no `sound`), at
+    ///   priority 5, which Apple asks for notifications that do not alert the user
+    ///   (<https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns>).
+    /// - FCM: a data-only message (no `notification`) at priority `NORMAL`, with
+    ///   `data.badge` = the count as a string (FCM data values are strings); the app sets
+    ///   the badge itself.
+    ///
+    /// ```
+    /// use push_delivery::{Notification, Priority};
+    /// let muted = Notification::badge_update(7);
+    /// assert_eq!((muted.badge, muted.title, muted.priority), (Some(7), None, Priority::Normal));
+    /// ```
+    pub fn badge_update(count: u32) -> Self {
+        Self {
+            badge: Some(count),
             priority: Priority::Normal,
             ..Self::default()
         }
@@ -222,6 +307,19 @@ impl Notification {
     /// Sets the time to live.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the interruption level.
+    pub fn interruption_level(mut self, level: InterruptionLevel) -> Self {
+        self.interruption_level = Some(level);
+        self
+    }
+
+    /// Sets APNs `mutable-content: 1`, so the app's notification service extension may change
+    /// the alert before it is shown (for example to open [sealed](crate::seal) content).
+    pub fn mutable_content(mut self) -> Self {
+        self.mutable_content = true;
         self
     }
 
@@ -298,6 +396,37 @@ mod tests {
     fn debug_shows_a_prefix_only() {
         let token = DeviceToken::apns(&"ab".repeat(32)).unwrap();
         assert_eq!(format!("{token:?}"), "DeviceToken(apns:abababab…)");
+    }
+
+    #[test]
+    fn interruption_levels_have_apple_and_google_names() {
+        use InterruptionLevel::*;
+        let names: Vec<_> = [Passive, Active, TimeSensitive, Critical]
+            .into_iter()
+            .map(|l| (l.to_string(), l.fcm_notification_priority()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("passive".to_owned(), "PRIORITY_LOW"),
+                ("active".to_owned(), "PRIORITY_DEFAULT"),
+                ("time-sensitive".to_owned(), "PRIORITY_HIGH"),
+                ("critical".to_owned(), "PRIORITY_MAX"),
+            ]
+        );
+        let n = Notification::alert("t", "b").interruption_level(Critical);
+        assert_eq!(n.interruption_level, Some(Critical));
+        assert_eq!(Notification::alert("t", "b").interruption_level, None);
+    }
+
+    #[test]
+    fn a_badge_update_is_a_quiet_alert_with_only_a_badge() {
+        let n = Notification::badge_update(12);
+        assert_eq!(n.kind, PushKind::Alert);
+        assert_eq!(n.priority, Priority::Normal);
+        assert_eq!(n.badge, Some(12));
+        assert_eq!((n.title, n.body, n.sound), (None, None, None));
+        assert!(n.data.is_empty());
     }
 
     #[test]

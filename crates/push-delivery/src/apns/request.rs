@@ -102,6 +102,9 @@ pub(crate) fn payload(push: &Push) -> Result<Bytes, Outcome> {
     let bad = |e: serde_json::Error| Outcome::rejected(None, "BadPayload", e.to_string());
     json.extend_from_slice(b"{\"aps\":");
     serde_json::to_writer(&mut json, &payload.aps).map_err(bad)?;
+    if let Some(level) = n.interruption_level {
+        add_to_aps(&mut json, b"interruption-level", level.as_str().as_bytes());
+    }
     for (key, value) in &n.data {
         if key == "aps" {
             return Err(Outcome::rejected(
@@ -124,6 +127,23 @@ pub(crate) fn payload(push: &Push) -> Result<Bytes, Outcome> {
         ));
     }
     Ok(Bytes::from(json))
+}
+
+/// Adds `"key":"value"` to the `aps` object just written at the end of `json`, before its
+/// closing brace: a2 0.10 has no field for it (`interruption-level`), and going through a
+/// `serde_json::Value` would cost what the hand-written payload saves. `key` and `value` are
+/// this crate's constants, plain ASCII that needs no escaping.
+fn add_to_aps(json: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    debug_assert_eq!(json.last(), Some(&b'}'));
+    json.pop();
+    if json.last() != Some(&b'{') {
+        json.push(b',');
+    }
+    json.push(b'"');
+    json.extend_from_slice(key);
+    json.extend_from_slice(b"\":\"");
+    json.extend_from_slice(value);
+    json.extend_from_slice(b"\"}");
 }
 
 /// The request head: `POST /3/device/<token>` with the `apns-*` headers. (The token is
@@ -278,6 +298,79 @@ mod tests {
         let p = push(Notification::background().ttl(Duration::ZERO));
         let req = head(&p, &authority, "t", &topic, None).unwrap();
         assert_eq!(req.header("apns-expiration"), "0");
+    }
+
+    #[test]
+    fn the_interruption_level_goes_inside_aps() {
+        use crate::InterruptionLevel as L;
+        for (level, name) in [
+            (L::Passive, "passive"),
+            (L::Active, "active"),
+            (L::TimeSensitive, "time-sensitive"),
+            (L::Critical, "critical"),
+        ] {
+            let p = push(
+                Notification::alert("New mail", "From: the CEO")
+                    .badge(1)
+                    .interruption_level(level)
+                    .data("mailbox", "mara@contoso.com"),
+            );
+            let bytes = payload(&p).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(json["aps"]["interruption-level"], name);
+            assert_eq!(json["aps"]["alert"]["title"], "New mail");
+            assert_eq!(json["aps"]["badge"], 1);
+            assert_eq!(json["mailbox"], "mara@contoso.com");
+            assert!(json.get("interruption-level").is_none());
+            // Everything else is byte for byte what it was without the level.
+            let mut without = p.clone();
+            without.notification.interruption_level = None;
+            let key = format!(",\"interruption-level\":\"{name}\"");
+            assert_eq!(
+                String::from_utf8(bytes.to_vec())
+                    .unwrap()
+                    .replacen(&key, "", 1),
+                String::from_utf8(payload_of(&without)).unwrap()
+            );
+        }
+        // No level, no key.
+        let bytes = payload_of(&push(Notification::alert("t", "b")));
+        assert!(
+            !String::from_utf8(bytes)
+                .unwrap()
+                .contains("interruption-level")
+        );
+    }
+
+    #[test]
+    fn adding_to_an_empty_aps_writes_no_comma() {
+        let mut json = b"{\"aps\":{}".to_vec();
+        add_to_aps(&mut json, b"interruption-level", b"passive");
+        json.push(b'}');
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"aps": {"interruption-level": "passive"}})
+        );
+    }
+
+    #[test]
+    fn a_badge_update_is_an_alert_with_only_a_badge_at_priority_5() {
+        let p = push(Notification::badge_update(9));
+        let json: serde_json::Value = serde_json::from_slice(&payload(&p).unwrap()).unwrap();
+        let aps = json["aps"].as_object().unwrap();
+        assert_eq!(aps.get("badge"), Some(&serde_json::json!(9)));
+        assert!(aps.get("alert").is_none(), "{aps:?}");
+        assert!(aps.get("sound").is_none(), "{aps:?}");
+        assert!(aps.get("content-available").is_none(), "{aps:?}");
+        // a2 writes `mutable-content: 0`, which is the same as leaving it out.
+        assert!(aps.keys().all(|k| k == "badge" || k == "mutable-content"));
+        assert_eq!(json.as_object().unwrap().len(), 1, "nothing outside aps");
+        let authority: http::uri::Authority = "h".parse().unwrap();
+        let topic = HeaderValue::from_static("t");
+        let req = head(&p, &authority, "t", &topic, None).unwrap();
+        assert_eq!(req.header("apns-push-type"), "alert");
+        assert_eq!(req.header("apns-priority"), "5");
     }
 
     #[test]

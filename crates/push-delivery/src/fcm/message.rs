@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
 use crate::{Outcome, Push, PushKind};
 
@@ -23,9 +24,38 @@ struct Message<'a> {
     token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     notification: Option<Notification<'a>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    data: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Data::is_empty")]
+    data: Data<'a>,
     android: Android<'a>,
+}
+
+/// `message.data`: the notification's custom data and, in a data-only message that carries a
+/// badge (a [badge update](crate::Notification::badge_update)), `badge` as a string, since
+/// FCM data values are strings and the app sets the badge itself. A `badge` key of the
+/// caller's own wins.
+struct Data<'a> {
+    custom: &'a BTreeMap<String, String>,
+    badge: Option<String>,
+}
+
+impl Data<'_> {
+    fn is_empty(&self) -> bool {
+        self.custom.is_empty() && self.badge.is_none()
+    }
+}
+
+impl Serialize for Data<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = self.custom.len() + usize::from(self.badge.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        for (key, value) in self.custom {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(badge) = &self.badge {
+            map.serialize_entry("badge", badge)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -53,12 +83,25 @@ struct AndroidNotification<'a> {
     sound: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notification_count: Option<u32>,
+    /// From the [`InterruptionLevel`](crate::InterruptionLevel):
+    /// <https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages#notificationpriority>
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_priority: Option<&'static str>,
 }
 
 /// The request body, or the outcome that stops it before sending.
 pub(crate) fn body(push: &Push, validate_only: bool) -> Result<Vec<u8>, Outcome> {
     let n = &push.notification;
+    let alert = n.kind == PushKind::Alert && (n.title.is_some() || n.body.is_some());
+    let data = Data {
+        custom: &n.data,
+        badge: n
+            .badge
+            .filter(|_| !alert && !n.data.contains_key("badge"))
+            .map(|badge| badge.to_string()),
+    };
     let size: usize = n.data.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        + data.badge.as_deref().map_or(0, |b| "badge".len() + b.len())
         + n.title.as_deref().map_or(0, str::len)
         + n.body.as_deref().map_or(0, str::len);
     if size > MAX_PAYLOAD {
@@ -68,12 +111,15 @@ pub(crate) fn body(push: &Push, validate_only: bool) -> Result<Vec<u8>, Outcome>
             format!("{size} bytes of data and text, FCM takes at most {MAX_PAYLOAD}"),
         ));
     }
-    let alert = n.kind == PushKind::Alert && (n.title.is_some() || n.body.is_some());
-    let android_notification =
-        (alert && (n.sound.is_some() || n.badge.is_some())).then_some(AndroidNotification {
-            sound: n.sound.as_deref(),
-            notification_count: n.badge,
-        });
+    let android_notification = (alert
+        && (n.sound.is_some() || n.badge.is_some() || n.interruption_level.is_some()))
+    .then_some(AndroidNotification {
+        sound: n.sound.as_deref(),
+        notification_count: n.badge,
+        notification_priority: n
+            .interruption_level
+            .map(crate::InterruptionLevel::fcm_notification_priority),
+    });
     let request = SendRequest {
         validate_only,
         message: Message {
@@ -82,7 +128,7 @@ pub(crate) fn body(push: &Push, validate_only: bool) -> Result<Vec<u8>, Outcome>
                 title: n.title.as_deref(),
                 body: n.body.as_deref(),
             }),
-            data: &n.data,
+            data,
             android: Android {
                 priority: match n.priority {
                     crate::Priority::Normal => "NORMAL",
@@ -139,6 +185,60 @@ mod tests {
         let p = push(N::background().priority(Priority::High));
         let json: serde_json::Value = serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
         assert_eq!(json["message"]["android"]["priority"], "HIGH");
+    }
+
+    #[test]
+    fn interruption_levels_set_the_android_notification_priority() {
+        use crate::InterruptionLevel as L;
+        for (level, priority) in [
+            (L::Passive, "PRIORITY_LOW"),
+            (L::Active, "PRIORITY_DEFAULT"),
+            (L::TimeSensitive, "PRIORITY_HIGH"),
+            (L::Critical, "PRIORITY_MAX"),
+        ] {
+            // No sound and no badge: the level alone brings `android.notification`.
+            let p = push(N::alert("New mail", "From: the CEO").interruption_level(level));
+            let json: serde_json::Value =
+                serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
+            let android = &json["message"]["android"];
+            assert_eq!(
+                android["notification"],
+                serde_json::json!({ "notification_priority": priority })
+            );
+            assert_eq!(json["message"]["notification"]["title"], "New mail");
+        }
+        let p = push(N::alert("t", "b"));
+        let json: serde_json::Value = serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
+        assert!(json["message"]["android"].get("notification").is_none());
+    }
+
+    #[test]
+    fn a_badge_update_is_data_only_normal_with_the_count_as_a_string() {
+        let p = push(N::badge_update(7));
+        let json: serde_json::Value = serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
+        let m = &json["message"];
+        assert!(m.get("notification").is_none(), "{m}");
+        assert_eq!(m["data"], serde_json::json!({ "badge": "7" }));
+        assert_eq!(
+            m["android"],
+            serde_json::json!({ "priority": "NORMAL" }),
+            "no android.notification either"
+        );
+        // Custom data stays beside it; a `badge` of the caller's own is not written twice.
+        let p = push(N::badge_update(0).data("mailbox", "m@c.com"));
+        let json: serde_json::Value = serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
+        assert_eq!(
+            json["message"]["data"],
+            serde_json::json!({ "badge": "0", "mailbox": "m@c.com" })
+        );
+        let p = push(N::badge_update(3).data("badge", "custom"));
+        let text = String::from_utf8(body(&p, false).unwrap()).unwrap();
+        assert_eq!(text.matches("\"badge\"").count(), 1, "{text}");
+        assert!(text.contains("\"badge\":\"custom\""), "{text}");
+        // An alert's badge stays `notification_count`, not data.
+        let p = push(N::alert("t", "b").badge(2));
+        let json: serde_json::Value = serde_json::from_slice(&body(&p, false).unwrap()).unwrap();
+        assert!(json["message"].get("data").is_none());
     }
 
     #[test]
