@@ -109,12 +109,27 @@ pub struct MailboxEvent {
     /// The event: kind, item, folders, time stamp, watermark, unread count.
     #[serde(flatten)]
     pub event: Event,
+    /// Whether it happened in one of the target's [further folders](crate::WatchTarget::folders)
+    /// rather than the watcher's own (the inbox): its new mail is not the inbox's, and its
+    /// unread count not the inbox's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub further_folder: bool,
 }
 
 impl MailboxEvent {
     /// A mailbox event.
     pub fn new(mailbox: Arc<str>, event: Event) -> Self {
-        Self { mailbox, event }
+        Self {
+            mailbox,
+            event,
+            further_folder: false,
+        }
+    }
+
+    /// The same event, marked as one of a further folder.
+    pub fn in_further_folder(mut self) -> Self {
+        self.further_folder = true;
+        self
     }
 
     /// The kind of change.

@@ -1,6 +1,7 @@
 //! What to watch, and where a mailbox went: [`WatchTarget`] and [`Relocate`].
 
 use async_trait::async_trait;
+use ews_proto::BaseFolderId;
 use url::Url;
 
 use crate::error::WatchError;
@@ -15,6 +16,10 @@ pub struct WatchTarget {
     pub ews_url: Url,
     /// Its `GroupingInformation`: mailboxes with the same value and URL share a group.
     pub grouping_information: Option<String>,
+    /// Folders to watch besides the watcher's own (the inbox), as the mailbox's user asked:
+    /// distinguished folders or folder ids. Their events are marked
+    /// [`further_folder`](crate::MailboxEvent::further_folder).
+    pub folders: Vec<BaseFolderId>,
 }
 
 impl WatchTarget {
@@ -24,7 +29,14 @@ impl WatchTarget {
             mailbox: mailbox.into(),
             ews_url,
             grouping_information: None,
+            folders: Vec::new(),
         }
+    }
+
+    /// The same target with further folders to watch.
+    pub fn folders(mut self, folders: Vec<BaseFolderId>) -> Self {
+        self.folders = folders;
+        self
     }
 
     /// The same target with its `GroupingInformation`.
