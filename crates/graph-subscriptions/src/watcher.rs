@@ -342,6 +342,40 @@ impl GraphWatcher {
             .ok_or_else(|| GraphError::Protocol("the inbox has no unreadItemCount".into()))
     }
 
+    /// The summary of one of `mailbox`'s messages (`ews_id`: its id in EWS form, as events
+    /// carry it): sender, subject, importance, arrival and folder, through `$select`. Within
+    /// the mailbox's budget of requests in flight, like every call of the watcher.
+    pub async fn message_summary(
+        &self,
+        mailbox: &str,
+        ews_id: &str,
+    ) -> Result<crate::wire::message::MessageSummary, GraphError> {
+        if !crate::ids::is_message_id(ews_id) {
+            return Err(GraphError::Protocol(format!(
+                "{ews_id:?} is not a message id"
+            )));
+        }
+        let key = mailbox.trim().to_ascii_lowercase();
+        let member = self.core.member(&key).unwrap_or_else(|| {
+            Arc::new(Member::new(
+                mailbox.trim(),
+                self.core.settings.mailbox_concurrency,
+            ))
+        });
+        let rest_id = ews_id.replace('+', "-").replace('/', "_");
+        let mut url =
+            self.core
+                .client
+                .endpoint(&["users", &member.mailbox, "messages", &rest_id])?;
+        url.set_query(Some(&format!(
+            "$select={}",
+            crate::wire::message::SUMMARY_SELECT
+        )));
+        let answer = self.core.call(&member, Verb::Get, url).await?;
+        crate::wire::message::MessageSummary::parse(&answer.body)
+            .map_err(|e| GraphError::Protocol(e.to_string()))
+    }
+
     /// Where every mailbox stands, and the counters.
     pub fn status(&self) -> WatcherStatus {
         let core = &self.core;

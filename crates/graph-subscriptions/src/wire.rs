@@ -5,6 +5,7 @@
 pub mod delta;
 pub mod error;
 pub mod folder;
+pub mod message;
 pub mod notification;
 pub mod subscription;
 
