@@ -7,6 +7,7 @@
 //! | `DELETE /v1/tenants/{tenant}/devices/{token}?mailbox=` | the device's user | unregister it |
 //! | `GET /v1/tenants/{tenant}/directory/search?q=`, `GET .../directory/photos/{address}` | a device user | Directory Lookup ([`crate::directory::api`]) |
 //! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/follow-me/{key}` | that user | Follow-Me ([`crate::followme`]) |
+//! | `GET`/`PUT`/`DELETE /v1/tenants/{tenant}/users/{user}/alert-rules` | that user | the user's alert rules ([`crate::alerts::route`]) |
 //! | `GET /admin/status` | administrator (bearer admin token) | this node (its mailboxes against its capacity, the capacity alarm) and per tenant: authentication and token expiry, subscriptions, devices |
 //! | `GET /admin/cluster` | administrator | the nodes sharing the store: alive or not, capacity, mailboxes, age of the oldest lease ([`crate::cluster`]) |
 //! | `GET /admin/tenants/{tenant}/devices` | administrator | the tenant's devices |
@@ -82,6 +83,7 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state.clone())
         .merge(crate::directory::api::routes(&state.service))
         .merge(crate::followme::routes(&state.service))
+        .merge(crate::alerts::route::routes(&state.service))
         .merge(crate::console::routes(&state));
     for tenant in state.service.tenants() {
         if let Some(callbacks) = &tenant.callbacks {

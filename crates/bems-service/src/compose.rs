@@ -1,4 +1,5 @@
-//! A tenant's authenticator, built from its settings as the seed page describes them.
+//! A tenant's authenticator, built from its settings as the seed page describes them; its
+//! transport and Autodiscover client ([`connect`]).
 //!
 //! | authentication type | modern authentication | authenticator |
 //! |---|---|---|
@@ -10,14 +11,20 @@
 
 use std::sync::Arc;
 
+use autodiscover::{Autodiscover, MailboxLocator};
 use exchange_auth::{
     AssertionAlgorithm, AuthError, AuthMethod, Authenticator, BasicAuth, BearerAuth,
     CertificateAuth, ClientCertificate, Grant, OAuthTokens, PassiveAuth, RefreshTokenStore,
     TransportSettings,
 };
+use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::adapters::TenantRefreshTokens;
+use crate::error::StartError;
+use crate::service::Overrides;
 use bems_settings::{AuthenticationType, TenantSettings};
+use bems_store::{Store, TenantStore};
 
 /// What a tenant authenticates with.
 pub struct TenantAuth {
@@ -186,4 +193,58 @@ fn config(setting: &'static str, reason: impl Into<String>) -> AuthError {
         setting,
         reason: reason.into(),
     }
+}
+
+/// A tenant's transport: its settings', with the overrides' trusted CAs and fixed addresses.
+pub fn transport(settings: &TenantSettings, overrides: &Overrides) -> TransportSettings {
+    let mut transport = settings.transport();
+    transport
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    transport.resolve.extend(overrides.resolve.iter().cloned());
+    transport
+}
+
+/// A tenant's Autodiscover client and authenticator, from its settings and the overrides.
+pub fn connect(
+    settings: &TenantSettings,
+    store: &Arc<dyn Store>,
+    public_url: Option<&Url>,
+    overrides: &Overrides,
+) -> Result<(Arc<dyn MailboxLocator>, TenantAuth), StartError> {
+    let transport = transport(settings, overrides);
+    let mut discovery = crate::discovery::autodiscover_settings(settings);
+    discovery
+        .trusted_ca_pem
+        .extend(overrides.trusted_ca_pem.iter().cloned());
+    if overrides.dns_server.is_some() {
+        discovery.dns_server = overrides.dns_server;
+    }
+    if let Some(port) = overrides.https_port {
+        discovery.https_port = port;
+    }
+    if let Some(port) = overrides.http_port {
+        discovery.http_port = port;
+    }
+    let credentials = settings.service_account_username.clone().zip(
+        settings
+            .service_account_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
+    );
+    let credentials = credentials.map(|(user, password)| {
+        Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
+    });
+    let locator: Arc<dyn MailboxLocator> = Arc::new(
+        Autodiscover::new(discovery, credentials)
+            .map_err(|e| StartError::part("autodiscover", e))?,
+    );
+    let redirect = public_url.and_then(|u| settings.redirect_uri(u));
+    let refresh = Arc::new(TenantRefreshTokens::new(
+        Arc::clone(store) as Arc<dyn TenantStore>,
+        settings.id.clone(),
+    ));
+    let auth = authenticator(settings, &transport, redirect, refresh)
+        .map_err(|e| StartError::part("authentication", e))?;
+    Ok((locator, auth))
 }

@@ -106,19 +106,44 @@ async fn owner(
     user: &str,
     headers: &HeaderMap,
 ) -> Result<(Arc<Tenant>, String), Box<Response>> {
-    let (tenant, caller) = device_user(service, tenant, headers).await?;
+    let (tenant, user) = the_users_own(service, tenant, user, headers).await?;
     if !tenant.settings.follow_me.enabled {
         return Err(Box::new(problem(
             StatusCode::NOT_FOUND,
             "Follow-Me is not enabled for this tenant",
         )));
     }
+    Ok((tenant, user))
+}
+
+/// A key of the service's own (`bems.`) is not Follow-Me's to read or write.
+fn reserved(key: &str) -> Option<Response> {
+    key.starts_with(bems_store::FOLLOW_ME_RESERVED_PREFIX)
+        .then(|| {
+            problem(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "keys beginning with {:?} are the service's own documents",
+                    bems_store::FOLLOW_ME_RESERVED_PREFIX
+                ),
+            )
+        })
+}
+
+/// The tenant and user of the path, when the caller (the bearer token's user) is that user.
+pub(crate) async fn the_users_own(
+    service: &Service,
+    tenant: &str,
+    user: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Tenant>, String), Box<Response>> {
+    let (tenant, caller) = device_user(service, tenant, headers).await?;
     let user = user.trim().to_ascii_lowercase();
     if caller.address != user {
         return Err(Box::new(problem(
             StatusCode::FORBIDDEN,
             format!(
-                "the token is {}'s: a user reads and writes only their own Follow-Me documents",
+                "the token is {}'s: a user reads and writes only their own documents",
                 caller.address
             ),
         )));
@@ -148,6 +173,7 @@ async fn list(
         Ok(documents) => {
             let documents: Vec<_> = documents
                 .iter()
+                .filter(|d| !d.key.starts_with(bems_store::FOLLOW_ME_RESERVED_PREFIX))
                 .map(|d| json!({"key": d.key, "version": d.version, "etag": etag(d.version)}))
                 .collect();
             Json(json!({"user": user, "documents": documents})).into_response()
@@ -165,7 +191,22 @@ async fn read(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    let document = match service.store.follow_me(&tenant.id, &user, &key).await {
+    if let Some(refused) = reserved(&key) {
+        return refused;
+    }
+    read_document(&service, &tenant, &user, &key, &headers).await
+}
+
+/// Answers a GET of one of `user`'s documents: `200` with its `ETag`, `304` when the caller
+/// holds that version, `404`.
+pub(crate) async fn read_document(
+    service: &Service,
+    tenant: &Tenant,
+    user: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let document = match service.store.follow_me(&tenant.id, user, key).await {
         Ok(Some(document)) => document,
         Ok(None) => return problem(StatusCode::NOT_FOUND, "no such document"),
         Err(error) => return store_failed(&error),
@@ -233,6 +274,9 @@ async fn write(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
+    if let Some(refused) = reserved(&key) {
+        return refused;
+    }
     let limits = &tenant.settings.follow_me;
     let text = match document(&body, limits.max_document_bytes.into()) {
         Ok(text) => text,
@@ -241,7 +285,22 @@ async fn write(
         }
         Err(error) => return problem(StatusCode::BAD_REQUEST, error.to_string()),
     };
-    let condition = match precondition(&headers) {
+    let max = usize::try_from(limits.max_documents).unwrap_or(usize::MAX);
+    write_document(&service, &tenant, &user, &key, text, &headers, max).await
+}
+
+/// Writes one of `user`'s documents (`text`, already checked) under the preconditions of
+/// `headers`: `201`/`200` with the new `ETag`, `412`, `428`, `409` past `max` documents.
+pub(crate) async fn write_document(
+    service: &Service,
+    tenant: &Tenant,
+    user: &str,
+    key: &str,
+    text: &str,
+    headers: &HeaderMap,
+    max: usize,
+) -> Response {
+    let condition = match precondition(headers) {
         Ok(condition) => condition,
         Err(refused) => return *refused,
     };
@@ -249,10 +308,9 @@ async fn write(
         Precondition::Version(version) => FollowMeExpect::Version(version),
         Precondition::Absent | Precondition::None => FollowMeExpect::Absent,
     };
-    let max = usize::try_from(limits.max_documents).unwrap_or(usize::MAX);
     let written = service
         .store
-        .put_follow_me(&tenant.id, &user, &key, text, expect, max)
+        .put_follow_me(&tenant.id, user, key, text, expect, max)
         .await;
     match (written, condition) {
         (Ok(FollowMeWrite::Written { version }), _) => {
@@ -281,7 +339,7 @@ async fn write(
         }
         (Ok(FollowMeWrite::Full), _) => problem(
             StatusCode::CONFLICT,
-            format!("a user keeps at most {} documents", limits.max_documents),
+            format!("a user keeps at most {max} documents"),
         ),
         (Err(error), _) => store_failed(&error),
     }
@@ -296,7 +354,22 @@ async fn remove(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    let version = match precondition(&headers) {
+    if let Some(refused) = reserved(&key) {
+        return refused;
+    }
+    remove_document(&service, &tenant, &user, &key, &headers).await
+}
+
+/// Deletes one of `user`'s documents at the version `If-Match` names: `204`, `412`, `428`,
+/// `404`.
+pub(crate) async fn remove_document(
+    service: &Service,
+    tenant: &Tenant,
+    user: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let version = match precondition(headers) {
         Ok(Precondition::Version(version)) => version,
         Ok(_) => {
             return problem(
@@ -308,7 +381,7 @@ async fn remove(
     };
     match service
         .store
-        .delete_follow_me(&tenant.id, &user, &key, version)
+        .delete_follow_me(&tenant.id, user, key, version)
         .await
     {
         Ok(FollowMeWrite::Written { .. }) => StatusCode::NO_CONTENT.into_response(),

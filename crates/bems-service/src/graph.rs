@@ -40,6 +40,13 @@ pub trait GraphBackend: MailboxWatcher {
     /// The unread count of `mailbox`'s inbox.
     async fn unread_count(&self, mailbox: &str) -> Result<u32, GraphError>;
 
+    /// The summary of one of `mailbox`'s messages (its id in EWS form).
+    async fn message_summary(
+        &self,
+        mailbox: &str,
+        ews_id: &str,
+    ) -> Result<graph_subscriptions::wire::message::MessageSummary, GraphError>;
+
     /// What the webhook and the mailboxes' tasks did.
     fn counts(&self) -> GraphCounts;
 }
@@ -48,6 +55,14 @@ pub trait GraphBackend: MailboxWatcher {
 impl GraphBackend for GraphWatcher {
     async fn unread_count(&self, mailbox: &str) -> Result<u32, GraphError> {
         Self::unread_count(self, mailbox).await
+    }
+
+    async fn message_summary(
+        &self,
+        mailbox: &str,
+        ews_id: &str,
+    ) -> Result<graph_subscriptions::wire::message::MessageSummary, GraphError> {
+        Self::message_summary(self, mailbox, ews_id).await
     }
 
     fn counts(&self) -> GraphCounts {
@@ -202,12 +217,17 @@ impl GraphTenant {
         }
     }
 
-    /// Watches `mailbox` on Graph.
-    pub async fn watch(&self, mailbox: &str) -> Result<(), WatchError> {
+    /// Watches `mailbox` on Graph, with the further `folders` its user asked for.
+    pub async fn watch(
+        &self,
+        mailbox: &str,
+        folders: Vec<ews_proto::BaseFolderId>,
+    ) -> Result<(), WatchError> {
         let url = format!("{}{mailbox}", self.prefix)
             .parse()
             .map_err(|_| WatchError::InvalidMailbox(mailbox.to_owned()))?;
-        self.watcher.watch(WatchTarget::new(mailbox, url)).await
+        let target = WatchTarget::new(mailbox, url).folders(folders);
+        self.watcher.watch(target).await
     }
 
     /// The Graph watcher's counts.

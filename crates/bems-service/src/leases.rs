@@ -194,7 +194,8 @@ impl Service {
         if let Some(graph) = &tenant.graph
             && graph.is_on_graph(&record)
         {
-            if let Err(error) = graph.watch(&record.mailbox).await {
+            let folders = tenant.alerting.folders_of(&record.mailbox).await;
+            if let Err(error) = graph.watch(&record.mailbox, folders).await {
                 tracing::warn!(mailbox = %record.mailbox, %error, "not watched on Graph");
             }
             return;
@@ -245,6 +246,8 @@ pub(crate) async fn watch_held(node: &Node, tenant: &Tenant, target: WatchTarget
     if !node.holds(&tenant.id, &mailbox) {
         return;
     }
+    // The further folders its user's alert rules ask for.
+    let target = target.folders(tenant.alerting.folders_of(&mailbox).await);
     if let Err(error) = tenant.watcher.watch(target).await {
         tracing::warn!(%mailbox, %error, "not watched");
     }

@@ -17,12 +17,14 @@
 //! `bems-cli`.
 
 pub mod adapters;
+pub mod alerts;
 pub mod api;
 pub mod check_config;
 pub mod cluster;
 pub mod compose;
 pub mod console;
 pub mod courier;
+pub mod details;
 pub mod directory;
 pub mod discovery;
 pub mod error;

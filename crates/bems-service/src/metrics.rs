@@ -99,6 +99,8 @@ pub struct Gauges {
     pub streams_open: Vec<(String, u64)>,
     /// (tenant, outcome) → Graph notifications since the start (counters read at render).
     pub graph_notifications: Vec<(String, &'static str, u64)>,
+    /// (tenant, outcome) → requests for the details of new mail (counters read at render).
+    pub mail_details: Vec<(String, &'static str, u64)>,
     /// Devices registered.
     pub devices: u64,
     /// Pushes waiting in the outbox.
@@ -237,6 +239,13 @@ impl Metrics {
             "outcome",
             &gauges.graph_notifications,
         );
+        out.push_str("# HELP bems_mail_details_requests_total Requests for the details of new mail (sender, subject, importance) by tenant and outcome: answered, failed, timed_out (the generic alert went), over_budget (not made: the tenant's requests of the second were spent).\n# TYPE bems_mail_details_requests_total counter\n");
+        by_tenant(
+            &mut out,
+            "bems_mail_details_requests_total",
+            "outcome",
+            &gauges.mail_details,
+        );
         let _ = writeln!(
             out,
             "# HELP bems_devices Registered devices.\n# TYPE bems_devices gauge\nbems_devices {}",
@@ -334,6 +343,7 @@ mod tests {
             subscriptions: vec![("contoso".into(), "subscribed", 3)],
             streams_open: vec![("contoso".into(), 2)],
             graph_notifications: vec![("contoso".into(), "forwarded", 5)],
+            mail_details: vec![("contoso".into(), "timed_out", 2)],
             devices: 4,
             outbox: 1,
             node: Some(crate::cluster::NodeStatus {
@@ -355,6 +365,7 @@ mod tests {
             "bems_subscriptions{tenant=\"contoso\",state=\"subscribed\"} 3",
             "bems_devices 4",
             "bems_graph_notifications_total{tenant=\"contoso\",outcome=\"forwarded\"} 5",
+            "bems_mail_details_requests_total{tenant=\"contoso\",outcome=\"timed_out\"} 2",
             "bems_node_mailboxes{node=\"bems-1\"} 8",
             "bems_node_capacity{node=\"bems-1\"} 10",
             "bems_capacity_alarm{node=\"bems-1\",level=\"warning\"} 1",

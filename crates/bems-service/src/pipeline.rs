@@ -33,10 +33,11 @@ use ews_proto::{ChangedObject, EventType, Watermark};
 use futures_util::StreamExt as _;
 use mailbox_watch::{Events, WatchEvent};
 
+use crate::alerts::decide::Alerting;
 use crate::cluster::Node;
 use crate::courier::{Courier, now_ms};
 use crate::metrics::Metrics;
-use crate::notify::mail_push;
+use crate::notify::{AlertLevel, MailAlert, mail_push};
 use bems_store::model::{PendingPush, TenantId};
 use bems_store::{Checkpoint, Store, StoreError};
 
@@ -56,7 +57,12 @@ pub trait UnreadCounts: Send + Sync {
 /// What one batch says about one mailbox.
 #[derive(Debug, Default)]
 struct Change {
+    /// New mail, in the inbox and in the user's further folders: what the alert announces.
     new_mail: u32,
+    /// New mail in the inbox: what raises the badge.
+    inbox_new: u32,
+    /// The new items' ids, oldest first (their details may be asked).
+    new_items: Vec<String>,
     first_seen_ms: i64,
     unread: Option<u32>,
     checkpoint: Option<Watermark>,
@@ -77,6 +83,8 @@ pub struct Pipeline {
     counts: Arc<dyn UnreadCounts>,
     /// This node, whose leases the writes name.
     node: Arc<Node>,
+    /// What the new mail's alerts say, and how loudly.
+    alerts: Arc<Alerting>,
     /// The last unread count per mailbox, as pushed.
     unread: HashMap<String, u32>,
 }
@@ -100,14 +108,22 @@ impl Pipeline {
         node: Arc<Node>,
     ) -> Self {
         Self {
-            tenant,
             store,
             courier,
             metrics,
-            counts,
             node,
+            alerts: Arc::new(Alerting::generic(tenant.clone())),
+            tenant,
+            counts,
             unread: HashMap::new(),
         }
+    }
+
+    /// The same pipeline with the tenant's alerting (settings, rules, details); without it,
+    /// every alert is the generic one.
+    pub fn with_alerts(mut self, alerts: Arc<Alerting>) -> Self {
+        self.alerts = alerts;
+        self
     }
 
     /// Runs until the watcher stops.
@@ -144,10 +160,18 @@ impl Pipeline {
                                 change.first_seen_ms = now;
                             }
                             change.new_mail += 1;
+                            if !mail.further_folder {
+                                change.inbox_new += 1;
+                            }
+                            if let Some(ChangedObject::Item(item)) = &mail.event.object {
+                                change.new_items.push(item.id.clone());
+                            }
                         }
                         EventType::Modified => {
                             let folder =
                                 matches!(mail.event.object, Some(ChangedObject::Folder(_)));
+                            // A further folder's count is not the badge.
+                            let folder = folder && !mail.further_folder;
                             if let (true, Some(count)) = (folder, mail.event.unread_count) {
                                 change.unread = u32::try_from(count).ok();
                             }
@@ -225,28 +249,36 @@ impl Pipeline {
             .map(|(mailbox, _)| mailbox.clone())
             .collect();
         let counts = &self.counts;
-        let asked: HashMap<String, u32> = futures_util::stream::iter(ask)
+        let asked = futures_util::stream::iter(ask)
             .map(|mailbox| async move {
                 let count = counts.unread(&mailbox).await;
                 count.map(|count| (mailbox, count))
             })
             .buffer_unordered(CONCURRENT_MAILBOXES)
             .filter_map(std::future::ready)
-            .collect()
-            .await;
+            .collect::<HashMap<String, u32>>();
+        // The alerts of mailboxes with new mail, decided meanwhile (rules, details).
+        let new: Vec<(String, Vec<String>)> = changes
+            .iter()
+            .filter(|(_, change)| change.new_mail > 0)
+            .map(|(mailbox, change)| (mailbox.clone(), change.new_items.clone()))
+            .collect();
+        let (asked, mut alerts) =
+            tokio::join!(asked, self.alerts.decide(new, jiff::Timestamp::now()));
         // Badges first, in order (they read and update the last known counts); then each
         // mailbox's pushes are written and sent, many at once: the store commits them together.
         let mut work = Vec::with_capacity(changes.len());
         for (mailbox, mut change) in changes {
             let unread = self.badge(&mailbox, &mut change, asked.get(&mailbox).copied());
-            work.push((mailbox, change, unread));
+            let alert = alerts.remove(&mailbox).unwrap_or_default();
+            work.push((mailbox, change, unread, alert));
         }
         let this = &*self;
         futures_util::stream::iter(work)
             .for_each_concurrent(
                 CONCURRENT_MAILBOXES,
-                |(mailbox, change, unread)| async move {
-                    this.write(&mailbox, change, unread).await;
+                |(mailbox, change, unread, alert)| async move {
+                    this.write(&mailbox, change, unread, &alert).await;
                 },
             )
             .await;
@@ -261,6 +293,7 @@ impl Pipeline {
                 let before = self.unread.get(mailbox).copied().or(change.saved_unread);
                 if before.is_some_and(|b| now > b) && change.new_mail == 0 {
                     change.new_mail = now - before.unwrap_or(0);
+                    change.inbox_new = change.new_mail;
                     change.first_seen_ms = now_ms();
                 }
                 change.unread = change.unread.or(Some(now));
@@ -268,8 +301,8 @@ impl Pipeline {
         }
         let mut unread = change
             .unread
-            .or_else(|| self.unread.get(mailbox).map(|u| u + change.new_mail));
-        if unread.is_none() && change.new_mail > 0 {
+            .or_else(|| self.unread.get(mailbox).map(|u| u + change.inbox_new));
+        if unread.is_none() && change.inbox_new > 0 {
             unread = asked;
         }
         if let Some(count) = unread {
@@ -280,21 +313,23 @@ impl Pipeline {
 
     /// Writes a mailbox's pushes with its checkpoint (its watermark and unread count), then
     /// sends them; nothing when there is nothing new (no push, no watermark, the same count).
-    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>) {
+    async fn write(&self, mailbox: &str, change: Change, unread: Option<u32>, alert: &MailAlert) {
         let mut pushes = Vec::new();
-        if change.new_mail > 0 {
+        // A silent alert is a badge update: without a known count there is nothing to send.
+        let silent_without_badge = alert.level == AlertLevel::Silent && unread.is_none();
+        if change.new_mail > 0 && !silent_without_badge {
             let devices = self
                 .retry("devices", || self.store.devices_for(&self.tenant, mailbox))
                 .await;
             for device in devices {
-                let payload =
-                    match serde_json::to_string(&mail_push(&device, change.new_mail, unread)) {
-                        Ok(payload) => payload,
-                        Err(error) => {
-                            tracing::error!(%error, "push not encodable");
-                            continue;
-                        }
-                    };
+                let push = mail_push(&device, change.new_mail, unread, alert);
+                let payload = match serde_json::to_string(&push) {
+                    Ok(payload) => payload,
+                    Err(error) => {
+                        tracing::error!(%error, "push not encodable");
+                        continue;
+                    }
+                };
                 pushes.push(PendingPush {
                     device_id: device.id,
                     tenant: self.tenant.clone(),

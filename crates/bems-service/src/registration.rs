@@ -5,12 +5,13 @@
 //!
 //! | what | rule | refused with |
 //! |---|---|---|
-//! | the body | JSON: `mailbox`, `platform`, `token`, `app_id` and `locale` (`en` when absent), nothing else | 400, `body` |
+//! | the body | JSON: `mailbox`, `platform`, `token`, `app_id`, `locale` (`en` when absent) and `public_key` (optional), nothing else | 400, `body` |
 //! | `platform` | `apns` (`ios`) or `fcm` (`android`) | 400, `platform` |
 //! | `mailbox` | an SMTP address of at most 320 characters: 1-64 characters of RFC 5322 `atext` or `.` before one `@`, a domain of letters, digits, `-` and `.` after it | 400, `mailbox` |
 //! | `token` | APNs: 64-200 hexadecimal digits (kept lower-cased); FCM: 1-4096 visible ASCII characters | 400, `token` |
 //! | `app_id` | 1-255 letters, digits, `.`, `-` or `_`, and a configured sender's | 400, `app_id` |
 //! | `locale` | 1-35 letters, digits, `-` or `_` (a BCP 47 tag) | 400, `locale` |
+//! | `public_key` | the app's X25519 public key, 32 bytes in URL-safe base64: alerts are then sealed to it ([`push_delivery::seal`]); each registration replaces it, so registering again with a new key rotates it, and without one stops sealing | 400, `public_key` |
 //! | the user's registrations | at most `devices.registrations_per_minute` in a minute | 429, with `Retry-After` |
 //! | the mailbox's devices | at most `devices.max_per_mailbox` | 409 (the store) |
 //! | the token | registered for no other mailbox, in any tenant | 409 (the store) |
@@ -86,6 +87,8 @@ struct Body {
     app_id: String,
     #[serde(default = "english")]
     locale: String,
+    #[serde(default)]
+    public_key: Option<String>,
 }
 
 fn english() -> String {
@@ -109,6 +112,7 @@ pub fn parse(tenant: &TenantId, body: &[u8]) -> Result<NewDevice, RegisterError>
         token: body.token,
         app_id: body.app_id,
         locale: body.locale,
+        public_key: body.public_key,
     };
     check_fields(&mut device)?;
     Ok(device)
@@ -135,7 +139,8 @@ pub(crate) fn check_device(
     Ok(())
 }
 
-/// The token in its provider's form, the app id and the locale.
+/// The token in its provider's form, the app id, the locale and the public key (kept in its
+/// canonical form).
 fn check_fields(device: &mut NewDevice) -> Result<(), RegisterError> {
     let platform = match device.platform {
         Platform::Apns => push_delivery::Platform::Apns,
@@ -165,6 +170,11 @@ fn check_fields(device: &mut NewDevice) -> Result<(), RegisterError> {
             "locale",
             format!("a locale has 1 to {LOCALE_MAX} letters, digits, '-' or '_' (en, de-CH)"),
         ));
+    }
+    if let Some(key) = &device.public_key {
+        let key = push_delivery::seal::RecipientKey::from_base64url(key)
+            .map_err(|e| invalid("public_key", e.to_string()))?;
+        device.public_key = Some(key.to_base64url());
     }
     Ok(())
 }
@@ -282,6 +292,30 @@ mod tests {
         assert_eq!(device.mailbox, "mara@contoso.com");
         assert_eq!(device.token, "ab".repeat(32));
         assert_eq!(device.locale, "en");
+        assert_eq!(device.public_key, None);
+        // A public key is kept in its canonical form (padding dropped); anything but 32 bytes
+        // of URL-safe base64 is refused, naming the field.
+        let key = format!("{}=", "A".repeat(42) + "E");
+        let keyed = format!(
+            r#"{{"mailbox":"m@c.com","platform":"ios","token":"{token}","app_id":"com.x","public_key":"{key}"}}"#
+        );
+        let device = parse(&contoso, keyed.as_bytes()).expect("a registration with a key");
+        assert_eq!(device.public_key.as_deref(), Some(&key[..43]));
+        for bad_key in ["", "AAAA", "not base64 at all!", &"A".repeat(44)] {
+            let body = format!(
+                r#"{{"mailbox":"m@c.com","platform":"ios","token":"{token}","app_id":"com.x","public_key":"{bad_key}"}}"#
+            );
+            assert!(
+                matches!(
+                    parse(&contoso, body.as_bytes()),
+                    Err(RegisterError::Invalid {
+                        field: "public_key",
+                        ..
+                    })
+                ),
+                "{bad_key:?}"
+            );
+        }
         for (bad, field) in [
             (&b"[1]"[..], "body"),
             (

@@ -5,28 +5,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use autodiscover::{Autodiscover, MailboxLocator};
+use autodiscover::MailboxLocator;
 use ews_proto::soap::ExchangeVersion;
 use ews_subscriptions::{
     Mode, PullSettings, PushSettings as EwsPushSettings, StreamingSettings, WatchSettings, Watcher,
 };
 use exchange_auth::{AuthStatus, Authenticator, PassiveAuth, TransportSettings};
 use mailbox_watch::{Events, MailboxWatcher, WatcherStatus};
-use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::alerts::decide::Alerting;
 use crate::cluster::Node;
-use crate::compose::authenticator;
+pub use crate::compose::{connect, transport};
 use crate::courier::Courier;
+use crate::details::{EwsDetails, TenantDetails};
 use crate::metrics::{Gauges, Metrics};
 use crate::pipeline::{Pipeline, UnreadCounts};
 use crate::registration::{self, RegistrationLimit};
 use bems_settings::{DeviceSettings, SubscriptionMode, TenantSettings};
 use bems_store::model::{MailboxRecord, NewDevice, TenantId};
-use bems_store::{MailboxStore, NodeId, Store, StoreError, TenantStore};
+use bems_store::{MailboxStore, NodeId, Store, StoreError};
 
-use crate::adapters::{KeepRecords, TenantRefreshTokens, TenantWatermarks};
+use crate::adapters::{KeepRecords, TenantWatermarks};
 use crate::error::StartError;
 use crate::relocate::Rediscover;
 use crate::unread::EwsUnread;
@@ -128,6 +129,8 @@ pub struct Tenant {
     /// How it reaches Exchange and Graph: its settings' trusted certificates and proxy, with
     /// the overrides' trusted CAs and fixed addresses ([`transport`]).
     pub transport: TransportSettings,
+    /// What its new mail's alerts say, and the counts of details asked.
+    pub alerting: Arc<Alerting>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -160,6 +163,8 @@ pub struct TenantParts {
     /// Asks a mailbox's unread count when the events do not say it (by default `GetFolder`
     /// through EWS with `auth`, at the URL the store records).
     pub counts: Option<Arc<dyn UnreadCounts>>,
+    /// Asks the details of new mail (by default `GetItem` through EWS with `auth`).
+    pub details: Option<Arc<dyn crate::details::MailDetails>>,
     /// Passive authentication's sign-in, when that is the authentication type.
     pub passive: Option<Arc<PassiveAuth>>,
     /// Passive authentication's redirect URI.
@@ -195,6 +200,7 @@ impl TenantParts {
             events,
             verifier,
             counts: None,
+            details: None,
             passive: None,
             redirect_uri: None,
             callbacks: None,
@@ -496,13 +502,13 @@ impl Service {
                 .map_err(|e| RegisterError::Store(e.to_string()))?;
             match (taken, &running.graph) {
                 (Some(_), Some(graph)) => {
-                    graph
-                        .watch(&device.mailbox)
-                        .await
-                        .map_err(|e| RegisterError::Invalid {
+                    let folders = running.alerting.folders_of(&device.mailbox).await;
+                    graph.watch(&device.mailbox, folders).await.map_err(|e| {
+                        RegisterError::Invalid {
                             field: "mailbox",
                             reason: e.to_string(),
-                        })?
+                        }
+                    })?
                 }
                 (Some(record), None) => self.start_watching(record).await,
                 (None, _) => {}
@@ -629,6 +635,14 @@ impl Service {
             ] {
                 gauges.subscriptions.push((name.clone(), state, n as u64));
             }
+            if let Some(details) = tenant.alerting.details() {
+                gauges.mail_details.extend(
+                    details
+                        .counts
+                        .by_outcome()
+                        .map(|(outcome, n)| (name.clone(), outcome, n)),
+                );
+            }
             if let Some(graph) = &tenant.graph {
                 let c = graph.watcher.counts();
                 for (outcome, n) in [
@@ -689,6 +703,16 @@ fn run_tenant(
             parts.ews_version.clone(),
         ))
     });
+    let fetch = parts.details.unwrap_or_else(|| {
+        let (auth, version) = (Arc::clone(&parts.auth), parts.ews_version.clone());
+        Arc::new(EwsDetails::new(
+            auth,
+            Arc::clone(store) as _,
+            id.clone(),
+            version,
+        ))
+    });
+    let alerting = Arc::new(Alerting::of_tenant(&parts.settings, store, fetch));
     let pipeline = Pipeline::new(
         id.clone(),
         Arc::clone(store),
@@ -696,7 +720,8 @@ fn run_tenant(
         Arc::clone(metrics),
         counts,
         Arc::clone(node),
-    );
+    )
+    .with_alerts(Arc::clone(&alerting));
     tokio::spawn(pipeline.run(parts.events));
     Arc::new(Tenant {
         id,
@@ -711,6 +736,7 @@ fn run_tenant(
         verifier: parts.verifier,
         graph: parts.graph,
         transport: parts.transport,
+        alerting,
     })
 }
 
@@ -771,6 +797,22 @@ async fn tenant_parts(
     } else {
         (None, events, Arc::new(ews_counts))
     };
+    let details = graph.as_ref().map(|graph| {
+        let ews = EwsDetails::new(
+            auth.authenticator.clone(),
+            store.clone(),
+            id.clone(),
+            ews_version.clone(),
+        );
+        let prefix = graph.prefix().to_owned();
+        Arc::new(TenantDetails::new(
+            ews,
+            graph.watcher.clone(),
+            store.clone(),
+            id.clone(),
+            prefix,
+        )) as _
+    });
     let transport = transport(&settings, overrides);
     let redirect_uri = public_url.and_then(|u| settings.redirect_uri(u));
     let mut parts = TenantParts::new(
@@ -782,6 +824,7 @@ async fn tenant_parts(
         verifier,
     );
     parts.counts = Some(counts);
+    parts.details = details;
     parts.ews_version = ews_version;
     parts.passive = auth.passive;
     parts.redirect_uri = redirect_uri;
@@ -789,60 +832,6 @@ async fn tenant_parts(
     parts.graph = graph;
     parts.transport = transport;
     Ok(parts)
-}
-
-/// A tenant's transport: its settings', with the overrides' trusted CAs and fixed addresses.
-pub fn transport(settings: &TenantSettings, overrides: &Overrides) -> TransportSettings {
-    let mut transport = settings.transport();
-    transport
-        .trusted_ca_pem
-        .extend(overrides.trusted_ca_pem.iter().cloned());
-    transport.resolve.extend(overrides.resolve.iter().cloned());
-    transport
-}
-
-/// A tenant's Autodiscover client and authenticator, from its settings and the overrides.
-pub fn connect(
-    settings: &TenantSettings,
-    store: &Arc<dyn Store>,
-    public_url: Option<&Url>,
-    overrides: &Overrides,
-) -> Result<(Arc<dyn MailboxLocator>, crate::compose::TenantAuth), StartError> {
-    let transport = transport(settings, overrides);
-    let mut discovery = crate::discovery::autodiscover_settings(settings);
-    discovery
-        .trusted_ca_pem
-        .extend(overrides.trusted_ca_pem.iter().cloned());
-    if overrides.dns_server.is_some() {
-        discovery.dns_server = overrides.dns_server;
-    }
-    if let Some(port) = overrides.https_port {
-        discovery.https_port = port;
-    }
-    if let Some(port) = overrides.http_port {
-        discovery.http_port = port;
-    }
-    let credentials = settings.service_account_username.clone().zip(
-        settings
-            .service_account_password
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned()),
-    );
-    let credentials = credentials.map(|(user, password)| {
-        Arc::new(autodiscover::Basic::new(user, password)) as Arc<dyn autodiscover::Credentials>
-    });
-    let locator: Arc<dyn MailboxLocator> = Arc::new(
-        Autodiscover::new(discovery, credentials)
-            .map_err(|e| StartError::part("autodiscover", e))?,
-    );
-    let redirect = public_url.and_then(|u| settings.redirect_uri(u));
-    let refresh = Arc::new(TenantRefreshTokens::new(
-        Arc::clone(store) as Arc<dyn TenantStore>,
-        settings.id.clone(),
-    ));
-    let auth = authenticator(settings, &transport, redirect, refresh)
-        .map_err(|e| StartError::part("authentication", e))?;
-    Ok((locator, auth))
 }
 
 /// [`Service::locate_and_watch`] when its turn has come.

@@ -181,3 +181,40 @@ async fn a_mailbox_taken_afresh_without_a_saved_count_gets_its_baseline() {
     let rendered = pipeline.metrics.render(&crate::metrics::Gauges::default());
     assert!(!rendered.contains("bems_pushes_total{"), "{rendered}");
 }
+
+/// New mail in a further folder the user watches is announced, but it is not the inbox's:
+/// the badge does not count it, and that folder's unread count is not taken for the badge.
+#[tokio::test]
+async fn mail_in_a_further_folder_alerts_without_raising_the_badge() {
+    let mut pipeline = pipeline("bems-1").await;
+    // The inbox's count is known: 2.
+    let mut read = Event::new(EventType::Modified);
+    read.object = Some(ChangedObject::Folder(FolderId::new("inbox")));
+    read.unread_count = Some(2);
+    pipeline.batch(vec![event(read)]).await;
+    assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 2)]);
+    let further = |event: Event| {
+        WatchEvent::Mail(MailboxEvent::new(Arc::from(MARA), event).in_further_folder())
+    };
+    let mut filed = Event::new(EventType::Modified);
+    filed.object = Some(ChangedObject::Folder(FolderId::new("projects")));
+    filed.unread_count = Some(40);
+    pipeline
+        .batch(vec![
+            further(Event::new(EventType::NewMail)),
+            further(filed),
+        ])
+        .await;
+    assert_eq!(
+        saved(&pipeline).await,
+        [(MARA.to_owned(), 2)],
+        "the inbox's count"
+    );
+    let sent = "bems_pushes_total{platform=\"apns\",outcome=\"no_sender\"} 1";
+    until_rendered(&pipeline, &crate::metrics::Gauges::default(), sent).await;
+    // Inbox mail raises it from there.
+    pipeline
+        .batch(vec![event(Event::new(EventType::NewMail))])
+        .await;
+    assert_eq!(saved(&pipeline).await, [(MARA.to_owned(), 3)]);
+}

@@ -252,7 +252,10 @@ fn alert_settings_default_to_no_content_and_keep_their_bounds() {
     settings
         .apply_env([("BEMS_TENANTS__CONTOSO__ALERTS__CONTENT", "sender")])
         .unwrap();
-    assert_eq!(settings.tenants[0].alerts.content, crate::AlertContent::Sender);
+    assert_eq!(
+        settings.tenants[0].alerts.content,
+        crate::AlertContent::Sender
+    );
     assert!(
         settings
             .apply_env([("BEMS_TENANTS__CONTOSO__ALERTS__CONTENT", "everything")])
