@@ -2,7 +2,7 @@
 //! `exchange-sim` at a fixed rate, pushes counted where mock APNs receives them.
 //!
 //! ```text
-//! cargo run --release --example service_load -- [MAILBOXES] [MAILS] [MAILS_PER_SECOND] [--graph]
+//! cargo run --release --example service_load -- [MAILBOXES] [MAILS] [MAILS_PER_SECOND] [--graph] [--details]
 //! cargo build --release -p bems-cli
 //! cargo run --release --example service_load -- 100000 20000 1000 --process
 //! ```
@@ -12,6 +12,12 @@
 //! APNs. With `--graph` the tenant is a Microsoft 365 one on Microsoft Graph: the simulator's
 //! Graph POSTs change notifications to the service's webhook over TLS. Each device registers
 //! through the HTTP API with its user's token.
+//!
+//! With `--details` the tenant's alerts name the sender (`alerts.content = "sender"`), so the
+//! service asks Exchange for the details of new mail (`GetItem` per mailbox and batch, or
+//! Graph's message `GET`), with the tenant's budget at its highest (10,000 requests a second):
+//! the summary's `details` says how many requests that took per mail, and the latency shows
+//! what they cost; run once with and once without.
 //!
 //! With `--process` the service is the `bems` binary in a process of its own (`process.rs`),
 //! its devices written to its store beforehand, and the summary gives its resident memory:
@@ -38,6 +44,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
     let graph = std::env::args().any(|a| a == "--graph");
+    let details = std::env::args().any(|a| a == "--details");
     let own_process = std::env::args().any(|a| a == "--process");
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -53,11 +60,11 @@ fn main() {
     if own_process {
         runtime.block_on(process::run(mailboxes, mails, rate));
     } else {
-        runtime.block_on(run(mailboxes, mails, rate, graph));
+        runtime.block_on(run(mailboxes, mails, rate, graph, details));
     }
 }
 
-async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
+async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool, details: bool) {
     let started = Instant::now();
     let mut world = World::with_scenario(
         demo::scenario_with_users(mailboxes).expect("scenario"),
@@ -69,6 +76,11 @@ async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
     .expect("world");
     if graph {
         world.use_graph(true).expect("Microsoft 365 on Graph");
+    }
+    if details {
+        let alerts = &mut world.settings.tenants[0].alerts;
+        alerts.content = bems::settings::AlertContent::Sender;
+        alerts.details_per_second = 10_000;
     }
     let running = bems::service::server::start(&world.settings, &world.overrides)
         .await
@@ -143,6 +155,7 @@ async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
                 "token_invalid": metrics.pushes_with("token_invalid"),
             },
             "graph_at_simulator": graph.then(|| world.sim.graph().stats()),
+            "details": details.then(|| details_json(&running, &world, mails)),
             "graph_webhook": running
                 .service
                 .tenants()
@@ -151,4 +164,38 @@ async fn run(mailboxes: usize, mails: usize, rate: u64, graph: bool) {
     measure::merge(&mut summary, measured.json());
     println!("{summary}");
     running.stop().await;
+}
+
+/// What asking for the details of new mail took: the service's requests and how they ended,
+/// and the reads the simulator answered, per mail.
+fn details_json(
+    running: &bems::service::server::Running,
+    world: &World,
+    mails: usize,
+) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sim = world.sim.stats();
+    let graph = world.sim.graph().stats();
+    let reads = sim.item_reads + graph.message_reads;
+    let counts = running
+        .service
+        .tenants()
+        .filter_map(|t| t.alerting.details().map(|d| &d.counts))
+        .map(|c| {
+            serde_json::json!({
+                "requests": c.requests.load(Relaxed),
+                "items": c.items.load(Relaxed),
+                "failed": c.failed.load(Relaxed),
+                "timed_out": c.timed_out.load(Relaxed),
+                "over_budget": c.over_budget.load(Relaxed),
+            })
+        })
+        .collect::<Vec<_>>();
+    serde_json::json!({
+        "service": counts,
+        "ews_get_item_requests": sim.item_reads,
+        "ews_items_read": sim.items_read,
+        "graph_message_reads": graph.message_reads,
+        "extra_requests_per_mail": reads as f64 / mails.max(1) as f64,
+    })
 }

@@ -2,6 +2,7 @@
 //! APNs and FCM, and the settings of a service that uses them. `bems demo` runs it; the
 //! end-to-end tests start from it.
 
+mod alerts;
 mod directory;
 mod graph;
 
@@ -395,7 +396,7 @@ async fn keep_running(
     say(
         out,
         format!(
-            "8. the console: http://localhost:{}/console (admin token {ADMIN_TOKEN}); a mail every {} s; Ctrl-C stops",
+            "9. the console: http://localhost:{}/console (admin token {ADMIN_TOKEN}); a mail every {} s; Ctrl-C stops",
             running.addr.port(),
             CONSOLE_MAIL_EVERY.as_secs()
         ),
@@ -456,7 +457,9 @@ pub async fn run(out: &mut dyn std::io::Write, console: bool) -> Result<Report, 
         let _ = out.flush();
     };
     let started = std::time::Instant::now();
-    let world = World::start(SubscriptionMode::Streaming, None, false).await?;
+    let mut world = World::start(SubscriptionMode::Streaming, None, false).await?;
+    // The demo's tenant lets alerts name the sender and the subject (the default is neither).
+    world.settings.tenants[0].alerts.content = bems_settings::AlertContent::SenderAndSubject;
     say(
         out,
         format!(
@@ -635,6 +638,7 @@ pub async fn run(out: &mut dyn std::io::Write, console: bool) -> Result<Report, 
         say(out, line);
     }
     directory::run(&world, &base, out).await?;
+    alerts::run(&world, &base, out).await?;
     if console {
         let finished = keep_running(&world, &running, out).await;
         running.stop().await;
@@ -649,7 +653,7 @@ pub async fn run(out: &mut dyn std::io::Write, console: bool) -> Result<Report, 
     say(
         out,
         format!(
-            "8. done in {:.1} s: {} mails, {} pushes delivered; mail to push {:.1} ms median, {:.1} ms max",
+            "9. done in {:.1} s: {} mails, {} pushes delivered; mail to push {:.1} ms median, {:.1} ms max",
             started.elapsed().as_secs_f64(),
             report.mails,
             report.pushes,
