@@ -92,6 +92,8 @@ async fn settings_are_refused_next_to_their_field_then_saved_and_kept_across_a_r
             "modern_authentication.server_name",
             "https://outlook.office365.com",
         ),
+        ("alerts.content", "sender"),
+        ("alerts.rules", "on"),
     ]);
     let saved = console.post(&settings_path(), &cookies, &fixed).await;
     assert_eq!(saved.status, 200, "{}", saved.body);
@@ -135,6 +137,13 @@ async fn settings_are_refused_next_to_their_field_then_saved_and_kept_across_a_r
     );
     assert!(page.body.contains("set (leave blank to keep it)"));
     assert!(!page.body.contains("N3w-Secret!"));
+    assert!(
+        page.body.contains(
+            "id=\"alerts.content-sender\" name=\"alerts.content\" value=\"sender\" checked"
+        ),
+        "the alerts' content is kept: {}",
+        page.body
+    );
     console.stop().await;
 }
 

@@ -49,6 +49,12 @@ const AUTHENTICATION_TYPES: &[(&str, &str)] = &[
     ("passive", "Passive authentication"),
 ];
 
+const ALERT_CONTENT: &[(&str, &str)] = &[
+    ("none", "Nothing but \"new message\""),
+    ("sender", "The sender"),
+    ("sender_and_subject", "The sender and the subject"),
+];
+
 const EXCHANGE: &[(&str, &str)] = &[
     ("on_premises", "Microsoft Exchange Server (on-premises)"),
     ("microsoft365", "Microsoft 365"),
@@ -233,6 +239,30 @@ pub(crate) const SECTIONS: &[Section] = &[
                 label: "Domain Controllers for SCP",
                 kind: Kind::Text,
                 applies: scp_on,
+            },
+        ],
+    },
+    // Not on the seed's page: what bems's alerts carry (`[tenants.alerts]`).
+    Section {
+        title: "Notification content",
+        fields: &[
+            Field {
+                key: "alerts.content",
+                label: "What an alert shows",
+                kind: Kind::Choice(ALERT_CONTENT),
+                applies: always,
+            },
+            Field {
+                key: "alerts.sealed_only",
+                label: "Only to devices that registered a key (sealed: Apple and Google see ciphertext)",
+                kind: Kind::Check,
+                applies: always,
+            },
+            Field {
+                key: "alerts.rules",
+                label: "Honour the users' alert rules (VIP senders, Important mail, quiet hours, mute)",
+                kind: Kind::Check,
+                applies: always,
             },
         ],
     },
