@@ -92,24 +92,6 @@ async fn put_rules(
     (status, response.text().await.unwrap_or_default())
 }
 
-/// Waits until `n` mailboxes are subscribed (at most 20 s).
-async fn subscribed(running: &Running, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = running.service.status().await;
-        if status
-            .iter()
-            .map(|t| t.subscriptions.subscribed)
-            .sum::<usize>()
-            >= n
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not subscribed: {status:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Waits until mock APNs accepted `n` pushes for `token`, at most `within`.
 async fn pushes_for(world: &World, token: &str, n: usize, within: Duration) -> Vec<ApnsRequest> {
     let deadline = Instant::now() + within;
@@ -143,7 +125,7 @@ async fn a_vip_sender_gives_a_time_sensitive_push_naming_the_sender() {
         put_rules(&world, &base, MARA, MARA, &rules, None).await.0,
         201
     );
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
 
     world
         .sim
@@ -178,7 +160,7 @@ async fn important_mail_is_raised_when_the_user_asks_and_shows_its_subject_when_
         put_rules(&world, &base, MARA, MARA, &rules, None).await.0,
         201
     );
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     let urgent = NewMessage::new("Server room flooding", "facilities@contoso.com")
         .with_importance(Importance::High);
     world.sim.deliver_message(MARA, &urgent).unwrap();
@@ -211,7 +193,7 @@ async fn the_tenants_default_leaves_no_sender_or_subject_in_any_payload() {
             201
         );
     }
-    subscribed(&running, 2).await;
+    support::subscribed(&running, 2).await;
     for user in [MARA, SADIE] {
         world
             .sim
@@ -259,7 +241,7 @@ async fn a_sealed_payload_opens_with_the_devices_key_and_with_nothing_else() {
     let secret = DeviceSecret::generate();
     let key = secret.public_key();
     register(&world, &base, MARA, apns(&token), Some(key.to_base64url())).await;
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world
         .sim
         .deliver_message(MARA, &from_the_ceo(SECRET_SUBJECT))
@@ -324,7 +306,7 @@ async fn mute_and_quiet_hours_give_a_silent_badge_update() {
     )
     .await;
     assert_eq!(status, 201);
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world
         .sim
         .deliver_mail(MARA, "muted", "boss@contoso.com")
@@ -391,7 +373,7 @@ async fn a_slow_or_failed_details_fetch_still_gives_the_generic_alert_within_the
     let (world, running, base) = start(AlertContent::SenderAndSubject).await;
     let token = bems_demo::apns_token(6);
     register(&world, &base, MARA, apns(&token), None).await;
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     // Exchange answers GetItem after 30 s; the tenant's bound is 500 ms: the alert cannot
     // have waited for the answer if it arrives within 15 s.
     world.sim.slow_item_reads(Duration::from_secs(30));
@@ -511,14 +493,15 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
     let client = world.https_client().expect("client");
     let token = bems_demo::apns_token(7);
     let bearer = world.user_token(MARA).expect("user token");
-    let (status, body) =
-        bems_demo::register(&client, &base, &bearer, MARA, "apns", &token, TOPIC)
-            .await
-            .expect("API answers");
+    let (status, body) = bems_demo::register(&client, &base, &bearer, MARA, "apns", &token, TOPIC)
+        .await
+        .expect("API answers");
     assert_eq!(status, 201, "{body}");
     let rules = json!({"vip": [CEO]});
     let written = client
-        .put(format!("{base}/v1/tenants/{TENANT}/users/{MARA}/alert-rules"))
+        .put(format!(
+            "{base}/v1/tenants/{TENANT}/users/{MARA}/alert-rules"
+        ))
         .bearer_auth(&bearer)
         .body(rules.to_string())
         .send()

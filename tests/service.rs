@@ -42,24 +42,6 @@ async fn register(world: &World, base: &str, mailbox: &str, token: &str) -> (u16
     .expect("API answers")
 }
 
-/// Waits until `n` mailboxes are subscribed (at most 20 s).
-async fn subscribed(running: &Running, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = running.service.status().await;
-        if status
-            .iter()
-            .map(|t| t.subscriptions.subscribed)
-            .sum::<usize>()
-            >= n
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not subscribed: {status:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Waits until mock APNs has received at least `n` pushes for `token` (at most 20 s).
 async fn pushes_for(world: &World, token: &str, n: usize) -> Vec<ApnsRequest> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -117,7 +99,7 @@ async fn new_mail_reaches_the_phone_with_its_badge_and_collapse_id() {
     let (world, running, base) = start(SubscriptionMode::Streaming).await;
     let token = demo::apns_token(1);
     assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world
         .sim
         .deliver_mail(MARA, "first", "boss@contoso.com")
@@ -157,7 +139,7 @@ async fn an_unregistered_device_gets_nothing_more() {
     let (world, running, base) = start(SubscriptionMode::Streaming).await;
     let token = demo::apns_token(2);
     assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world
         .sim
         .deliver_mail(MARA, "before", "boss@contoso.com")
@@ -204,7 +186,7 @@ async fn a_dead_token_removes_its_device() {
     let (world, running, base) = start(SubscriptionMode::Streaming).await;
     let token = demo::apns_token(3);
     assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world.apns.script_always(
         &token,
         Reply::apns("Unregistered").timestamp(1_700_000_000_000),
@@ -305,7 +287,7 @@ async fn a_restarted_streaming_service_announces_the_mail_that_arrived_while_it_
     let (world, running, base) = start(SubscriptionMode::Streaming).await;
     let token = demo::apns_token(7);
     assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     for n in 0..2 {
         world
             .sim
@@ -330,7 +312,7 @@ async fn a_restarted_streaming_service_announces_the_mail_that_arrived_while_it_
         "the mail of the downtime, coalesced"
     );
     // And the stream goes on from there, without announcing anything twice.
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     world
         .sim
         .deliver_mail(MARA, "after", "x@contoso.com")
@@ -357,7 +339,7 @@ fn a_killed_service_restarts_and_pushes_every_mail_delivered_meanwhile() {
             .expect("start");
         let base = format!("http://{}", running.addr);
         assert_eq!(register(&world, &base, MARA, &token).await.0, 201);
-        subscribed(&running, 1).await;
+        support::subscribed(&running, 1).await;
         base
     });
     let _ = base;
@@ -425,7 +407,7 @@ async fn the_admin_api_reports_tests_connections_and_validates_settings() {
         register(&world, &base, MARA, &demo::apns_token(7)).await.0,
         201
     );
-    subscribed(&running, 1).await;
+    support::subscribed(&running, 1).await;
     let http = reqwest::Client::new();
     let admin = |request: reqwest::RequestBuilder| request.bearer_auth(demo::ADMIN_TOKEN);
 

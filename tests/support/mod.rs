@@ -3,6 +3,9 @@
 // Each test binary (service, graph, hostile) uses a part of these helpers.
 #![allow(dead_code)]
 
+use std::time::{Duration, Instant};
+
+use bems::service::server::Running;
 use bems_demo::World;
 use exchange_sim::push::ApnsRequest;
 
@@ -30,4 +33,22 @@ pub(crate) fn mails(pushes: &[ApnsRequest]) -> u64 {
                 .unwrap_or(1)
         })
         .sum()
+}
+
+/// Waits until `n` mailboxes are subscribed (at most 20 s).
+pub(crate) async fn subscribed(running: &Running, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = running.service.status().await;
+        if status
+            .iter()
+            .map(|t| t.subscriptions.subscribed)
+            .sum::<usize>()
+            >= n
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not subscribed: {status:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

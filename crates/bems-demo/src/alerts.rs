@@ -11,12 +11,7 @@ use push_delivery::seal::DeviceSecret;
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::{TENANT, TOPIC, World, apns_token};
-
-fn say(out: &mut dyn std::io::Write, line: String) {
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
+use crate::{TENANT, TOPIC, World, apns_token, say};
 
 /// The next push mock APNs accepts for `token` after the first `seen` ones (at most 15 s).
 async fn next_push(world: &World, token: &str, seen: usize) -> Result<ApnsRequest, String> {

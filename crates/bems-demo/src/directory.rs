@@ -5,12 +5,7 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use crate::{TENANT, World};
-
-fn say(out: &mut dyn std::io::Write, line: String) {
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
+use crate::{TENANT, World, say};
 
 fn failed(what: &str, status: StatusCode) -> String {
     format!("{what}: HTTP {status}")

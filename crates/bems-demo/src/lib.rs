@@ -387,10 +387,6 @@ async fn keep_running(
     running: &bems_service::server::Running,
     out: &mut dyn std::io::Write,
 ) -> Result<(), String> {
-    let say = |out: &mut dyn std::io::Write, line: String| {
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    };
     // `localhost`: a secure context for browsers, so they keep the console's `Secure` cookie
     // over plain HTTP.
     say(
@@ -432,6 +428,12 @@ async fn keep_running(
     Ok(())
 }
 
+/// Writes one line of the demo's story, at once.
+pub(crate) fn say(out: &mut dyn std::io::Write, line: String) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 /// An APNs device token for the demo (64 hex digits), different per `n`.
 pub fn apns_token(n: u8) -> String {
     format!("{:02x}", n).repeat(32)
@@ -452,10 +454,6 @@ pub struct Report {
 /// `console`, the demo world then keeps running with the administrator's console open (its URL
 /// and the demo's admin token printed), a mail arriving every few seconds, until Ctrl-C.
 pub async fn run(out: &mut dyn std::io::Write, console: bool) -> Result<Report, String> {
-    let say = |out: &mut dyn std::io::Write, line: String| {
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    };
     let started = std::time::Instant::now();
     let mut world = World::start(SubscriptionMode::Streaming, None, false).await?;
     // The demo's tenant lets alerts name the sender and the subject (the default is neither).

@@ -16,13 +16,10 @@ use async_trait::async_trait;
 use ews_client::{Call, CallOptions};
 use ews_proto::ItemId;
 use ews_proto::operations::GetItem;
-use ews_proto::soap::ExchangeVersion;
-use exchange_auth::Authenticator;
 use futures_util::StreamExt as _;
 
-use crate::graph::GraphBackend;
-use bems_store::MailboxStore;
-use bems_store::model::TenantId;
+use crate::graph::unread::TenantUnread;
+use crate::unread::EwsUnread;
 
 /// The most items asked in one `GetItem` (a batch's newest are asked first).
 pub const MAX_ITEMS_PER_REQUEST: usize = 50;
@@ -100,133 +97,77 @@ pub trait MailDetails: Send + Sync {
     async fn summaries(&self, mailbox: &str, items: &[String]) -> Result<Vec<MailSummary>, String>;
 }
 
-/// Asks through EWS, as the mailbox (impersonation), at the EWS URL the store recorded.
-pub struct EwsDetails {
-    auth: Arc<dyn Authenticator>,
-    store: Arc<dyn MailboxStore>,
-    tenant: TenantId,
-    version: ExchangeVersion,
-}
-
-impl std::fmt::Debug for EwsDetails {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EwsDetails")
-            .field("tenant", &self.tenant)
-            .finish_non_exhaustive()
-    }
-}
+/// Asks through EWS, as the mailbox (impersonation), at the EWS URL the store recorded: where
+/// and as whom the unread counts are asked.
+#[derive(Debug)]
+pub struct EwsDetails(Arc<EwsUnread>);
 
 impl EwsDetails {
-    /// Asks through `auth`, at the URLs `store` holds for `tenant`'s mailboxes.
-    pub fn new(
-        auth: Arc<dyn Authenticator>,
-        store: Arc<dyn MailboxStore>,
-        tenant: TenantId,
-        version: ExchangeVersion,
-    ) -> Self {
-        Self {
-            auth,
-            store,
-            tenant,
-            version,
-        }
+    /// Asks where `ews` asks for counts.
+    pub fn new(ews: Arc<EwsUnread>) -> Self {
+        Self(ews)
     }
 }
 
 #[async_trait]
 impl MailDetails for EwsDetails {
     async fn summaries(&self, mailbox: &str, items: &[String]) -> Result<Vec<MailSummary>, String> {
-        let record = self
-            .store
-            .mailbox(&self.tenant, mailbox)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the mailbox is not recorded")?;
-        let url = record
-            .ews_url
-            .ok_or("the mailbox has no EWS URL yet")?
-            .parse()
-            .map_err(|e| format!("the recorded EWS URL: {e}"))?;
-        let ids = items.iter().map(ItemId::new).collect();
-        let answer = Call::new(url, CallOptions::as_mailbox(self.version.clone(), mailbox))
-            .timeout(Some(Duration::from_secs(30)))
-            .max_answer(1 << 20)
-            .send(self.auth.as_ref(), &GetItem::summaries(ids))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(answer
-            .body
-            .messages
-            .iter()
-            .filter_map(|message| message.item())
-            .map(|item| {
-                let from = item.from.as_ref();
-                MailSummary::new(
-                    item.id.id.clone(),
-                    from.and_then(|f| f.name.clone()),
-                    item.sender_address().map(str::to_owned),
-                    item.subject.clone(),
-                    item.importance == Some(ews_proto::Importance::High),
-                )
-            })
-            .collect())
+        ews_summaries(&self.0, mailbox, items).await
     }
 }
 
-/// Asks Graph for mailboxes watched there, EWS for the others (as
-/// [`TenantUnread`](crate::graph::unread::TenantUnread) does for counts).
-pub struct TenantDetails {
-    ews: EwsDetails,
-    graph: Arc<dyn GraphBackend>,
-    store: Arc<dyn MailboxStore>,
-    tenant: TenantId,
-    /// Record URLs of mailboxes on Graph start with this.
-    prefix: String,
+/// `GetItem` for `items` of `mailbox`, where `ews` asks for its counts.
+async fn ews_summaries(
+    ews: &EwsUnread,
+    mailbox: &str,
+    items: &[String],
+) -> Result<Vec<MailSummary>, String> {
+    let (auth, url, version) = ews.access(mailbox).await?;
+    let ids = items.iter().map(ItemId::new).collect();
+    let answer = Call::new(url, CallOptions::as_mailbox(version, mailbox))
+        .timeout(Some(Duration::from_secs(30)))
+        .max_answer(1 << 20)
+        .send(auth, &GetItem::summaries(ids))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(answer
+        .body
+        .messages
+        .iter()
+        .filter_map(|message| message.item())
+        .map(|item| {
+            let from = item.from.as_ref();
+            MailSummary::new(
+                item.id.id.clone(),
+                from.and_then(|f| f.name.clone()),
+                item.sender_address().map(str::to_owned),
+                item.subject.clone(),
+                item.importance == Some(ews_proto::Importance::High),
+            )
+        })
+        .collect())
 }
 
-impl std::fmt::Debug for TenantDetails {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantDetails")
-            .field("tenant", &self.tenant)
-            .finish_non_exhaustive()
-    }
-}
+/// Asks Graph for mailboxes watched there, EWS for the others, as the badge's counts are
+/// asked ([`TenantUnread`]).
+#[derive(Debug)]
+pub struct TenantDetails(Arc<TenantUnread>);
 
 impl TenantDetails {
-    /// Details for `tenant`: through `graph` for records under `prefix`, else through `ews`.
-    pub fn new(
-        ews: EwsDetails,
-        graph: Arc<dyn GraphBackend>,
-        store: Arc<dyn MailboxStore>,
-        tenant: TenantId,
-        prefix: String,
-    ) -> Self {
-        Self {
-            ews,
-            graph,
-            store,
-            tenant,
-            prefix,
-        }
+    /// Asks where `counts` asks.
+    pub fn new(counts: Arc<TenantUnread>) -> Self {
+        Self(counts)
     }
 }
 
 #[async_trait]
 impl MailDetails for TenantDetails {
     async fn summaries(&self, mailbox: &str, items: &[String]) -> Result<Vec<MailSummary>, String> {
-        let record = self
-            .store
-            .mailbox(&self.tenant, mailbox)
-            .await
-            .map_err(|e| e.to_string())?;
-        let on_graph = record
-            .and_then(|r| r.ews_url)
-            .is_some_and(|u| u.starts_with(&self.prefix));
-        if !on_graph {
-            return self.ews.summaries(mailbox, items).await;
+        if !self.0.on_graph(mailbox).await {
+            return ews_summaries(self.0.ews(), mailbox, items).await;
         }
         // One GET per message; the watcher keeps the mailbox within Graph's 4 in flight.
-        let graph = &self.graph;
+        let graph = self.0.graph();
         let found: Vec<_> = futures_util::stream::iter(items.iter().cloned())
             .map(|id| async move {
                 let answer = graph.message_summary(mailbox, &id).await;

@@ -99,11 +99,13 @@ fn with_etag(status: StatusCode, version: i64, body: Response) -> Response {
     response
 }
 
-/// The tenant and user of the path, when the caller is that user and Follow-Me is on.
+/// The tenant and user of the path, when the caller is that user, Follow-Me is on, and the
+/// `key` (if the route names one) is not one of the service's own.
 async fn owner(
     service: &Service,
     tenant: &str,
     user: &str,
+    key: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(Arc<Tenant>, String), Box<Response>> {
     let (tenant, user) = the_users_own(service, tenant, user, headers).await?;
@@ -112,6 +114,9 @@ async fn owner(
             StatusCode::NOT_FOUND,
             "Follow-Me is not enabled for this tenant",
         )));
+    }
+    if let Some(refused) = key.and_then(reserved) {
+        return Err(Box::new(refused));
     }
     Ok((tenant, user))
 }
@@ -165,7 +170,7 @@ async fn list(
     Path((tenant, user)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+    let (tenant, user) = match owner(&service, &tenant, &user, None, &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
     };
@@ -187,13 +192,10 @@ async fn read(
     Path((tenant, user, key)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+    let (tenant, user) = match owner(&service, &tenant, &user, Some(&key), &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    if let Some(refused) = reserved(&key) {
-        return refused;
-    }
     read_document(&service, &tenant, &user, &key, &headers).await
 }
 
@@ -270,13 +272,10 @@ async fn write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+    let (tenant, user) = match owner(&service, &tenant, &user, Some(&key), &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    if let Some(refused) = reserved(&key) {
-        return refused;
-    }
     let limits = &tenant.settings.follow_me;
     let text = match document(&body, limits.max_document_bytes.into()) {
         Ok(text) => text,
@@ -350,13 +349,10 @@ async fn remove(
     Path((tenant, user, key)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, user) = match owner(&service, &tenant, &user, &headers).await {
+    let (tenant, user) = match owner(&service, &tenant, &user, Some(&key), &headers).await {
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    if let Some(refused) = reserved(&key) {
-        return refused;
-    }
     remove_document(&service, &tenant, &user, &key, &headers).await
 }
 

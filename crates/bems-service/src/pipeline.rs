@@ -257,10 +257,11 @@ impl Pipeline {
             .buffer_unordered(CONCURRENT_MAILBOXES)
             .filter_map(std::future::ready)
             .collect::<HashMap<String, u32>>();
-        // The alerts of mailboxes with new mail, decided meanwhile (rules, details).
+        // The alerts of mailboxes with new mail, decided meanwhile (rules, details); those
+        // resynced too, whose count may still announce mail.
         let new: Vec<(String, Vec<String>)> = changes
             .iter()
-            .filter(|(_, change)| change.new_mail > 0)
+            .filter(|(_, change)| change.new_mail > 0 || change.resync)
             .map(|(mailbox, change)| (mailbox.clone(), change.new_items.clone()))
             .collect();
         let (asked, mut alerts) =

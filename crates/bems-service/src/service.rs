@@ -704,13 +704,13 @@ fn run_tenant(
         ))
     });
     let fetch = parts.details.unwrap_or_else(|| {
-        let (auth, version) = (Arc::clone(&parts.auth), parts.ews_version.clone());
-        Arc::new(EwsDetails::new(
-            auth,
-            Arc::clone(store) as _,
+        let ews = EwsUnread::new(
+            Arc::clone(&parts.auth),
+            Arc::clone(store) as Arc<dyn MailboxStore>,
             id.clone(),
-            version,
-        ))
+            parts.ews_version.clone(),
+        );
+        Arc::new(EwsDetails::new(Arc::new(ews)))
     });
     let alerting = Arc::new(Alerting::of_tenant(&parts.settings, store, fetch));
     let pipeline = Pipeline::new(
@@ -768,13 +768,15 @@ async fn tenant_parts(
         .map_err(|e| StartError::part("the EWS watcher", e).of_tenant(&id, "watcher"))?;
     let callbacks = watcher.push_listener().router();
     let watcher: Arc<dyn MailboxWatcher> = Arc::new(watcher);
-    let ews_counts = EwsUnread::new(
+    let ews_counts = Arc::new(EwsUnread::new(
         Arc::clone(&auth.authenticator),
         Arc::clone(store) as Arc<dyn MailboxStore>,
         id.clone(),
         ews_version.clone(),
-    );
-    let (graph, events, counts): (_, _, Arc<dyn UnreadCounts>) = if settings.graph.enabled {
+    ));
+    // The badge's counts and the details of new mail are asked the same way.
+    type Asks = (Arc<dyn UnreadCounts>, Arc<dyn crate::details::MailDetails>);
+    let (graph, events, (counts, details)): (_, _, Asks) = if settings.graph.enabled {
         let (graph, events) = crate::graph::GraphTenant::start(crate::graph::Start {
             settings: &settings,
             store,
@@ -793,26 +795,13 @@ async fn tenant_parts(
             id.clone(),
             graph.prefix().to_owned(),
         );
-        (Some(graph), events, Arc::new(counts))
+        let counts = Arc::new(counts);
+        let details = Arc::new(TenantDetails::new(Arc::clone(&counts)));
+        (Some(graph), events, (counts, details))
     } else {
-        (None, events, Arc::new(ews_counts))
+        let details = Arc::new(EwsDetails::new(Arc::clone(&ews_counts)));
+        (None, events, (ews_counts, details))
     };
-    let details = graph.as_ref().map(|graph| {
-        let ews = EwsDetails::new(
-            auth.authenticator.clone(),
-            store.clone(),
-            id.clone(),
-            ews_version.clone(),
-        );
-        let prefix = graph.prefix().to_owned();
-        Arc::new(TenantDetails::new(
-            ews,
-            graph.watcher.clone(),
-            store.clone(),
-            id.clone(),
-            prefix,
-        )) as _
-    });
     let transport = transport(&settings, overrides);
     let redirect_uri = public_url.and_then(|u| settings.redirect_uri(u));
     let mut parts = TenantParts::new(
@@ -824,7 +813,7 @@ async fn tenant_parts(
         verifier,
     );
     parts.counts = Some(counts);
-    parts.details = details;
+    parts.details = Some(details);
     parts.ews_version = ews_version;
     parts.passive = auth.passive;
     parts.redirect_uri = redirect_uri;

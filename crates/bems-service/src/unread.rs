@@ -44,14 +44,33 @@ impl EwsUnread {
     }
 }
 
+impl EwsUnread {
+    /// Where and how to ask EWS about `mailbox`: the authenticator, its recorded EWS URL and the
+    /// tenant's `RequestServerVersion` (for other calls as the mailbox, like `GetItem`).
+    pub(crate) async fn access(
+        &self,
+        mailbox: &str,
+    ) -> Result<(&dyn Authenticator, url::Url, ExchangeVersion), String> {
+        let record = self
+            .store
+            .mailbox(&self.tenant, mailbox)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the mailbox is not recorded")?;
+        let url = record
+            .ews_url
+            .ok_or("the mailbox has no EWS URL yet")?
+            .parse()
+            .map_err(|e| format!("the recorded EWS URL: {e}"))?;
+        Ok((self.auth.as_ref(), url, self.version.clone()))
+    }
+}
+
 #[async_trait]
 impl UnreadCounts for EwsUnread {
     async fn unread(&self, mailbox: &str) -> Option<u32> {
-        let record = self.store.mailbox(&self.tenant, mailbox).await.ok()??;
-        let url = record.ews_url?.parse().ok()?;
-        match exchange_check::inbox_unread(self.auth.as_ref(), url, mailbox, self.version.clone())
-            .await
-        {
+        let (auth, url, version) = self.access(mailbox).await.ok()?;
+        match exchange_check::inbox_unread(auth, url, mailbox, version).await {
             Ok(count) => Some(count),
             Err(error) => {
                 tracing::info!(tenant = %self.tenant, mailbox, %error, "unread count not available");

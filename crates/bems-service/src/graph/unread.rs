@@ -13,7 +13,7 @@ use bems_store::model::TenantId;
 
 /// Asks Graph or EWS, by where the mailbox is watched.
 pub struct TenantUnread {
-    ews: EwsUnread,
+    ews: Arc<EwsUnread>,
     graph: Arc<dyn GraphBackend>,
     store: Arc<dyn MailboxStore>,
     tenant: TenantId,
@@ -32,7 +32,7 @@ impl std::fmt::Debug for TenantUnread {
 impl TenantUnread {
     /// Counts for `tenant`: through `graph` for records under `prefix`, else through `ews`.
     pub fn new(
-        ews: EwsUnread,
+        ews: Arc<EwsUnread>,
         graph: Arc<dyn GraphBackend>,
         store: Arc<dyn MailboxStore>,
         tenant: TenantId,
@@ -48,15 +48,35 @@ impl TenantUnread {
     }
 }
 
+impl TenantUnread {
+    /// Whether `mailbox` is watched on Graph (its record's URL is under the Graph prefix).
+    pub(crate) async fn on_graph(&self, mailbox: &str) -> bool {
+        let record = self
+            .store
+            .mailbox(&self.tenant, mailbox)
+            .await
+            .ok()
+            .flatten();
+        record
+            .and_then(|r| r.ews_url)
+            .is_some_and(|u| u.starts_with(&self.prefix))
+    }
+
+    /// The EWS side.
+    pub(crate) fn ews(&self) -> &EwsUnread {
+        &self.ews
+    }
+
+    /// The Graph side.
+    pub(crate) fn graph(&self) -> &Arc<dyn GraphBackend> {
+        &self.graph
+    }
+}
+
 #[async_trait]
 impl UnreadCounts for TenantUnread {
     async fn unread(&self, mailbox: &str) -> Option<u32> {
-        let record = self.store.mailbox(&self.tenant, mailbox).await.ok()??;
-        let on_graph = record
-            .ews_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with(&self.prefix));
-        if !on_graph {
+        if !self.on_graph(mailbox).await {
             return self.ews.unread(mailbox).await;
         }
         match self.graph.unread_count(mailbox).await {
