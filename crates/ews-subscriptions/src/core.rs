@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ews_proto::{EventType, Notification, SubscriptionId, Watermark};
+use ews_proto::{BaseFolderId, EventType, Notification, SubscriptionId, Watermark};
 use mailbox_watch::{MailboxEvent, Relocate, WatchError, WatchEvent, WatermarkStore};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -40,6 +40,8 @@ pub(crate) enum Phase {
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) smtp: Arc<str>,
+    /// The target's further folders (see [`crate::folders`]), empty for most mailboxes.
+    pub(crate) further: Box<[BaseFolderId]>,
     state: Mutex<MemberState>,
     /// Held while a push notification of the mailbox is applied: notifications kept before
     /// the subscription was known, and the ones after, are applied in order.
@@ -51,6 +53,9 @@ pub(crate) struct MemberState {
     pub(crate) url: Arc<Url>,
     pub(crate) grouping: Option<Arc<str>>,
     pub(crate) subscription: Option<SubscriptionId>,
+    /// The ids of the further folders its subscription covers, resolved before each
+    /// subscription: their events are marked `further_folder`.
+    pub(crate) further_ids: Box<[String]>,
     pub(crate) watermark: Option<Watermark>,
     /// Whether the store was asked for a watermark yet.
     pub(crate) watermark_loaded: bool,
@@ -66,13 +71,20 @@ pub(crate) struct MemberState {
 }
 
 impl Member {
-    pub(crate) fn new(smtp: Arc<str>, url: Arc<Url>, grouping: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(
+        smtp: Arc<str>,
+        url: Arc<Url>,
+        grouping: Option<Arc<str>>,
+        further: Box<[BaseFolderId]>,
+    ) -> Self {
         Self {
             smtp,
+            further,
             state: Mutex::new(MemberState {
                 url,
                 grouping,
                 subscription: None,
+                further_ids: Box::default(),
                 watermark: None,
                 watermark_loaded: false,
                 phase: Phase::Pending,
@@ -177,7 +189,7 @@ impl Core {
     }
 
     /// Hands `notification`'s events to the consumer (duplicates removed, heartbeats kept
-    /// back), then saves the watermark after them.
+    /// back, those of further folders marked), then saves the watermark after them.
     pub(crate) async fn deliver(&self, member: &Member, notification: Notification) -> Delivered {
         let window = self.settings.dedupe_window;
         let last_watermark = notification.last_watermark().cloned();
@@ -197,13 +209,18 @@ impl Core {
                     duplicates += 1;
                     continue;
                 }
-                fresh.push(event);
+                let further = !state.further_ids.is_empty()
+                    && crate::folders::happened_in(&event, &state.further_ids);
+                fresh.push((event, further));
             }
         }
         Counters::add(&self.counters.duplicates, duplicates);
         Counters::add(&self.counters.events, fresh.len() as u64);
-        for event in fresh {
-            let event = MailboxEvent::new(Arc::clone(&member.smtp), event);
+        for (event, further) in fresh {
+            let mut event = MailboxEvent::new(Arc::clone(&member.smtp), event);
+            if further {
+                event = event.in_further_folder();
+            }
             if self.events.send(WatchEvent::Mail(event)).await.is_err() {
                 return Delivered::Stopped;
             }

@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::core::{Core, Counters, Delivered, Member, Phase};
 use crate::ews::{CallError, Target};
+use crate::folders::Resolved;
 use crate::pace::backoff;
 use crate::recovery::Recovery;
 use crate::settings::Mode;
@@ -281,9 +282,34 @@ impl Group {
         let mut resync: Option<String> = None;
         let mut cookie = None;
         let mut attempt = 0;
+        // A member's further folders are resolved once per subscription (see `folders`).
+        let mut resolved: Option<Resolved> = None;
         loop {
             if core.shutdown.is_cancelled() || member.state().removed {
                 return (Outcome::Done, cookie);
+            }
+            if !member.further.is_empty() && resolved.is_none() {
+                match self
+                    .resolve_further(member, anchor, cookie.as_deref())
+                    .await
+                {
+                    Ok(found) => resolved = Some(found),
+                    Err(error) => {
+                        tracing::debug!(mailbox = %member.smtp, %error, "further folders not resolved");
+                        match self.recover(member, &error, attempt).await {
+                            Next::Retry | Next::Resubscribe | Next::Fresh => attempt += 1,
+                            Next::Rediscover => {
+                                return (Outcome::Rediscover(error.to_string()), cookie);
+                            }
+                            Next::Failed => {
+                                self.fail(member, &error).await;
+                                return (Outcome::Failed, cookie);
+                            }
+                            Next::Stop => return (Outcome::Done, cookie),
+                        }
+                        continue;
+                    }
+                }
             }
             core.ews.subscribe_slot().await;
             let (watermark, was_subscribed) = {
@@ -293,7 +319,8 @@ impl Group {
                     state.was_subscribed,
                 )
             };
-            let request = self.subscribe_request(watermark.clone());
+            let further = resolved.as_ref().map(|r| r.subscribe.as_slice());
+            let request = self.subscribe_request(watermark.clone(), further);
             let mut target = self.target(&member.smtp, anchor);
             if target.cookie.is_none() {
                 target.cookie = cookie.as_deref();
@@ -326,6 +353,10 @@ impl Group {
                 Err(error) => error,
             };
             tracing::debug!(mailbox = %member.smtp, %error, "subscribe failed");
+            if error.code() == Some(&ews_proto::ResponseCode::ErrorFolderNotFound) {
+                // A further folder was deleted since it was resolved: resolve them again.
+                resolved = None;
+            }
             match self.recover(member, &error, attempt).await {
                 Next::Retry | Next::Resubscribe => attempt += 1,
                 Next::Fresh => {
@@ -343,9 +374,21 @@ impl Group {
         }
     }
 
-    fn subscribe_request(&self, watermark: Option<ews_proto::Watermark>) -> Subscribe {
+    /// The member's `Subscribe`: the watcher's folders and the `further` ones Exchange found,
+    /// in one subscription (one of the mailbox's 20 in Exchange Online, whatever the number
+    /// of folders).
+    fn subscribe_request(
+        &self,
+        watermark: Option<ews_proto::Watermark>,
+        further: Option<&[ews_proto::BaseFolderId]>,
+    ) -> Subscribe {
         let settings = &self.core.settings;
-        let folders = settings.folders.clone();
+        let folders = match further {
+            Some(further) if !further.is_empty() => {
+                settings.folders.iter().chain(further).cloned().collect()
+            }
+            _ => settings.folders.clone(),
+        };
         let events = settings.event_types.clone();
         match &settings.mode {
             Mode::Streaming(_) => Subscribe::streaming(folders, events),

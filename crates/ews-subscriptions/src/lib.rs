@@ -18,6 +18,12 @@
 //!   jittered backoff when it breaks or is silent for twice the heartbeat;
 //! - **pull**: `GetEvents` with each mailbox's watermark at a fixed interval.
 //!
+//! A target may name further folders besides the watcher's own (the inbox): they join the
+//! mailbox's one subscription (at most 19 of them; Exchange Online allows 20 subscriptions
+//! per mailbox), are resolved to ids by one `GetFolder` before each subscription (a folder
+//! Exchange does not find is logged and left out), and their events come out marked
+//! [`further_folder`](mailbox_watch::MailboxEvent::further_folder). See [`Watcher::watch`].
+//!
 //! Every error code gets the recovery of the [`recovery`] table: wait exactly
 //! `BackOffMilliseconds`, subscribe again from the saved watermark, subscribe again without
 //! it and emit [`WatchEvent::Resync`](mailbox_watch::WatchEvent::Resync), or ask where the
@@ -56,6 +62,7 @@
 mod core;
 mod early;
 mod ews;
+mod folders;
 mod group;
 mod pace;
 mod push;

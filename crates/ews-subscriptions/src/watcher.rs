@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::{Core, Counters, Member, Phase, Registry, lock};
 use crate::ews::Ews;
+use crate::folders;
 use crate::group::Command;
 use crate::push::PushListener;
 use crate::settings::WatchSettings;
@@ -110,11 +111,34 @@ impl Watcher {
     }
 
     /// Starts watching a mailbox (again at a new endpoint, if it is already watched elsewhere).
+    ///
+    /// The target's [further folders](WatchTarget::folders) join the watcher's own folders in
+    /// the mailbox's one subscription, duplicates and the watcher's own removed; their events
+    /// are marked [`further_folder`](mailbox_watch::MailboxEvent::further_folder). Before each
+    /// subscription one `GetFolder` learns their ids (events name folders by id); a folder
+    /// Exchange does not find is logged and left out, and the others are watched. Targets
+    /// without further folders cost no extra request.
+    ///
+    /// Watching a mailbox again with another set of further folders (in any order) replaces
+    /// its subscription: the old one is ended with `Unsubscribe` and a new one made with the
+    /// new folders, from the watermark reached (push and pull: what happened in between is
+    /// replayed, and duplicates dropped). Streaming keeps no watermark, so its new
+    /// subscription starts afresh and the consumer gets a `Resync`. The same set changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`WatchError::Stopped`] after a shutdown, [`WatchError::InvalidMailbox`] for what cannot
+    /// be an address, and a [`WatchError::Config`] naming `folders` for more than 19 further
+    /// folders (with the inbox, 20 folders; Exchange Online allows 20 subscriptions per
+    /// mailbox, and each mailbox keeps to one) or a distinguished folder of another mailbox.
     pub fn watch(&self, target: WatchTarget) -> Result<(), WatchError> {
         if self.core.shutdown.is_cancelled() {
             return Err(WatchError::Stopped);
         }
         check_address(&target.mailbox)?;
+        let further =
+            folders::further(&self.core.settings.folders, &target.mailbox, target.folders)?;
         let url = Arc::new(target.ews_url);
         let grouping = target.grouping_information.map(Arc::<str>::from);
         let key = target.mailbox.to_ascii_lowercase();
@@ -122,19 +146,30 @@ impl Watcher {
             let registry = lock(&self.core.registry);
             registry.members.get(&key).map(|(m, _)| Arc::clone(m))
         };
-        let member = Member::new(Arc::from(target.mailbox.as_str()), url, grouping);
+        let member = Member::new(Arc::from(target.mailbox.as_str()), url, grouping, further);
         if let Some(previous) = previous {
-            {
+            let same_place = {
                 let old = previous.state();
                 let new = member.state();
-                if old.url == new.url && old.grouping == new.grouping {
-                    return Ok(());
-                }
+                old.url == new.url && old.grouping == new.grouping
+            };
+            let same_folders = folders::same_set(&previous.further, &member.further);
+            if same_place && same_folders {
+                return Ok(());
             }
-            // Moved: the new member resumes from the old one's watermark.
-            let watermark = previous.state().watermark.clone();
+            // Moved, or other folders: the new member resumes from the old one's watermark.
+            let (watermark, was_subscribed) = {
+                let old = previous.state();
+                (old.watermark.clone(), old.was_subscribed)
+            };
             self.retire(&previous);
-            member.state().watermark = watermark;
+            let mut state = member.state();
+            state.watermark = watermark;
+            if same_place {
+                // Other folders only: a streaming subscription made afresh tells the
+                // consumer to resync, as after a loss.
+                state.was_subscribed = was_subscribed;
+            }
         }
         self.core.assign(Arc::new(member));
         Ok(())

@@ -4,15 +4,20 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use autodiscover::{Autodiscover, Basic, Credentials, Discovery, Settings};
+use ews_proto::operations::Request;
+use ews_proto::soap::read_envelope;
 use ews_subscriptions::{
     Mode, PullSettings, PushSettings, StreamingSettings, WatchSettings, Watcher,
 };
-use exchange_auth::{Authenticator, BasicAuth, SecretString, Target, TransportSettings};
+use exchange_auth::{
+    AuthError, AuthStatus, Authenticator, BasicAuth, HttpRequest, HttpResponse, SecretString,
+    Target, TransportSettings,
+};
 use exchange_sim::{Scenario, Sim};
 use mailbox_watch::{Events, Relocate, WatchError, WatchEvent, WatchTarget, WatermarkStore};
 
@@ -178,6 +183,49 @@ impl Relocate for Rediscover {
     }
 }
 
+/// The service account's authenticator, keeping a copy of every request it sends.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    pub(crate) inner: Arc<dyn Authenticator>,
+    pub(crate) sent: Mutex<Vec<HttpRequest>>,
+}
+
+impl Recording {
+    /// Records what goes through `inner`.
+    pub(crate) fn new(inner: Arc<dyn Authenticator>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every EWS request sent so far, read back.
+    pub(crate) fn requests(&self) -> Vec<Request> {
+        self.sent
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|r| {
+                read_envelope::<Request>(&r.body)
+                    .expect("an EWS request")
+                    .body
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Authenticator for Recording {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AuthError> {
+        self.sent.lock().expect("lock").push(request.clone());
+        self.inner.send(request).await
+    }
+
+    fn status(&self) -> AuthStatus {
+        self.inner.status()
+    }
+}
+
 /// Settings for the simulator's clock: quick backoffs, a fast `Subscribe` rate.
 pub(crate) fn settings(mode: Mode) -> WatchSettings {
     let mut settings = WatchSettings::new(mode);
@@ -228,7 +276,17 @@ impl Watch {
         store: Arc<dyn WatermarkStore>,
         locator: Arc<Autodiscover>,
     ) -> Self {
-        let (watcher, events) = Watcher::builder(settings, auth(sim))
+        Self::start_with(settings, auth(sim), store, locator)
+    }
+
+    /// Starts a watcher that sends its requests through `auth`.
+    pub(crate) fn start_with(
+        settings: WatchSettings,
+        auth: Arc<dyn Authenticator>,
+        store: Arc<dyn WatermarkStore>,
+        locator: Arc<Autodiscover>,
+    ) -> Self {
+        let (watcher, events) = Watcher::builder(settings, auth)
             .store(store)
             .relocate(Arc::new(Rediscover(locator)))
             .start()

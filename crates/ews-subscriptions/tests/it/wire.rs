@@ -4,33 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ews_proto::operations::{GetEvents, Operation, Request, Subscribe, Unsubscribe};
 use ews_proto::soap::{ExchangeVersion, read_envelope};
 use ews_subscriptions::Watcher;
-use exchange_auth::{AuthError, AuthStatus, Authenticator, HttpRequest, HttpResponse};
+use exchange_auth::{Authenticator, HttpRequest};
 use mailbox_watch::{MemoryWatermarks, WatchEvent};
 
 use crate::support::*;
-
-/// The service account's authenticator, keeping a copy of every request it sends.
-#[derive(Debug)]
-struct Recording {
-    inner: Arc<dyn Authenticator>,
-    sent: Mutex<Vec<HttpRequest>>,
-}
-
-#[async_trait]
-impl Authenticator for Recording {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AuthError> {
-        self.sent.lock().expect("lock").push(request.clone());
-        self.inner.send(request).await
-    }
-
-    fn status(&self) -> AuthStatus {
-        self.inner.status()
-    }
-}
 
 fn soap_action(request: &HttpRequest) -> Option<&str> {
     request
