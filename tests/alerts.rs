@@ -532,3 +532,78 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
     assert_eq!(world.sim.stats().item_reads, 0, "not through EWS");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn mail_filed_in_a_folder_the_rules_name_alerts_without_raising_the_badge() {
+    let (world, running, base) = start(AlertContent::Sender).await;
+    let token = bems_demo::apns_token(8);
+    register(&world, &base, MARA, apns(&token), None).await;
+    support::subscribed(&running, 1).await;
+    world
+        .sim
+        .deliver_message(MARA, &NewMessage::new("inbox", "boss@contoso.com"))
+        .unwrap();
+    pushes_for(&world, &token, 1, WITHIN).await;
+    // Mara asks for her junk mail too: her mailbox is subscribed again with it.
+    let rules = json!({"folders": ["junkemail"]});
+    assert_eq!(
+        put_rules(&world, &base, MARA, MARA, &rules, None).await.0,
+        201
+    );
+    let filed = NewMessage::new("filed", "newsletter@fabrikam.com")
+        .into_folder(exchange_sim::FolderKind::JunkEmail);
+    let deadline = Instant::now() + WITHIN;
+    // The new subscription may still be on its way: mail filed until it alerts.
+    let pushes = loop {
+        world.sim.deliver_message(MARA, &filed).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pushes = support::delivered(&world, &token);
+        if pushes.len() >= 2 {
+            break pushes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mail filed in junk never alerted"
+        );
+    };
+    let aps = &pushes[1].payload["aps"];
+    assert_eq!(aps["alert"]["title"], "newsletter@fabrikam.com", "{aps}");
+    assert_eq!(
+        aps["badge"], 1,
+        "the inbox's count, not the junk folder's: {aps}"
+    );
+
+    // Rules gone: junk mail no longer alerts; the next push is the inbox's.
+    let bearer = world.user_token(MARA).unwrap();
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{base}/v1/tenants/{TENANT}/users/{MARA}/alert-rules"
+        ))
+        .bearer_auth(bearer)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    support::subscribed(&running, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = support::delivered(&world, &token).len();
+    world.sim.deliver_message(MARA, &filed).unwrap();
+    world
+        .sim
+        .deliver_message(MARA, &NewMessage::new("inbox again", "boss@contoso.com"))
+        .unwrap();
+    let after = pushes_for(&world, &token, before + 1, WITHIN).await;
+    let last = &after[before..];
+    assert!(
+        last.iter().all(|p| {
+            let alert = &p.payload["aps"]["alert"];
+            alert["title"] == "boss@contoso.com" && alert["body"] == "You have a new message"
+        }),
+        "{:?}",
+        last.iter()
+            .map(|p| p.payload.to_string())
+            .collect::<Vec<_>>()
+    );
+    running.stop().await;
+}

@@ -283,8 +283,9 @@ impl Mailbox {
         self.deliver_message(now, &NewMessage::new(subject, from))
     }
 
-    /// Delivers a new message to the inbox: `CreatedEvent`, `NewMailEvent`, and the inbox's
-    /// `ModifiedEvent` with its unread count. Returns the item number.
+    /// Delivers a new message to the inbox (or the folder an inbox rule files it in):
+    /// `CreatedEvent`, `NewMailEvent`, and the folder's `ModifiedEvent` with its unread
+    /// count. Returns the item number.
     pub(crate) fn deliver_message(&self, now: OffsetDateTime, message: &NewMessage) -> u64 {
         let number = {
             let mut state = self.lock();
@@ -293,7 +294,7 @@ impl Mailbox {
             state.items.insert(
                 number,
                 Item {
-                    folder: FolderKind::Inbox,
+                    folder: message.folder(),
                     read: false,
                     subject: message.subject().to_owned(),
                     from: message.from().to_owned(),
@@ -303,7 +304,7 @@ impl Mailbox {
                     received: now,
                 },
             );
-            let inbox = FolderKind::Inbox;
+            let inbox = message.folder();
             push(
                 &mut state,
                 now,

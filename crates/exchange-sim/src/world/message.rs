@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::folders::FolderKind;
+
 /// A message's importance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,6 +61,7 @@ pub struct NewMessage {
     from: String,
     from_name: Option<String>,
     importance: Importance,
+    folder: FolderKind,
 }
 
 impl NewMessage {
@@ -69,7 +72,22 @@ impl NewMessage {
             from: from.into(),
             from_name: None,
             importance: Importance::Normal,
+            folder: FolderKind::Inbox,
         }
+    }
+
+    /// Delivered into `folder` rather than the inbox, as a server-side inbox rule files it
+    /// at delivery: the folder gets the `CreatedEvent`, the `NewMailEvent` and its
+    /// `ModifiedEvent`.
+    #[must_use]
+    pub fn into_folder(mut self, folder: FolderKind) -> Self {
+        self.folder = folder;
+        self
+    }
+
+    /// The folder it is delivered into (the inbox unless [`into_folder`](Self::into_folder)).
+    pub fn folder(&self) -> FolderKind {
+        self.folder
     }
 
     /// The sender's display name (`From: "Name" <address>`).
