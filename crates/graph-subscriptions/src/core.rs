@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{GraphClient, Verb};
 use crate::error::GraphError;
+use crate::folders::FolderName;
 use crate::member::Member;
 use crate::peers::Peers;
 use crate::secret::StateDigest;
@@ -48,14 +49,24 @@ impl Counters {
     }
 }
 
+/// A subscription this watcher holds: whose it is.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    /// The digest of its `clientState`.
+    pub(crate) digest: StateDigest,
+    pub(crate) member: Arc<Member>,
+    /// The further folder it is on (`None`: the inbox).
+    pub(crate) folder: Option<FolderName>,
+}
+
 /// Mailboxes by address and by subscription.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     pub(crate) members: HashMap<String, Arc<Member>>,
-    /// Subscription id → mailbox, with the digest of its `clientState`.
-    pub(crate) subscriptions: HashMap<String, (StateDigest, Arc<Member>)>,
-    /// Subscriptions being created, by the digest of their `clientState`.
-    pub(crate) pending: HashMap<StateDigest, Arc<Member>>,
+    /// Subscription id → mailbox and folder, with the digest of its `clientState`.
+    pub(crate) subscriptions: HashMap<String, Held>,
+    /// Subscriptions being created, by the digest of their `clientState`: mailbox and folder.
+    pub(crate) pending: HashMap<StateDigest, (Arc<Member>, Option<FolderName>)>,
 }
 
 /// The shared state.
@@ -95,12 +106,23 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A new-mail event for a message (its EWS id) received at `at`.
-pub(crate) fn new_mail(mailbox: &Arc<str>, ews_id: &str, at: time::OffsetDateTime) -> WatchEvent {
+/// A new-mail event for a message (its EWS id) received at `at`; one of a further folder is
+/// marked so (`in_further_folder`).
+pub(crate) fn new_mail(
+    mailbox: &Arc<str>,
+    ews_id: &str,
+    at: time::OffsetDateTime,
+    further: bool,
+) -> WatchEvent {
     let mut event = Event::new(EventType::NewMail);
     event.object = Some(ChangedObject::Item(ItemId::new(ews_id)));
     event.timestamp = Some(crate::wire::format_datetime(at));
-    WatchEvent::Mail(MailboxEvent::new(Arc::clone(mailbox), event))
+    let event = MailboxEvent::new(Arc::clone(mailbox), event);
+    WatchEvent::Mail(if further {
+        event.in_further_folder()
+    } else {
+        event
+    })
 }
 
 /// The inbox's unread count as a modified-folder event, as EWS reports it.

@@ -14,8 +14,13 @@
 //!   subscription (only its digest is kept); the expiry Graph answers is honoured and the
 //!   subscription renewed halfway through it
 //!   (<https://learn.microsoft.com/graph/change-notifications-delivery-webhooks>).
+//! - **Further folders** (`WatchTarget::folders`): one subscription each, on
+//!   `/users/{id}/mailFolders('{folder}')/messages`, with the same rules; at most 19, so 20
+//!   with the inbox's. Their new mail is marked `in_further_folder()`, with no unread count
+//!   after it; watching again with another set adds and deletes subscriptions to follow it.
 //! - **Lifecycle notifications**: `reauthorizationRequired` → reauthorize (or renew);
-//!   `subscriptionRemoved` → a new subscription and a delta round; `missed` → a delta round
+//!   `subscriptionRemoved` → a new subscription and a delta round; `missed` → a delta round,
+//!   each on the subscription's own folder
 //!   (<https://learn.microsoft.com/graph/change-notifications-lifecycle-events>).
 //! - **The [`Webhook`]**: the validation handshake, the `clientState` check (a mismatch is
 //!   refused and nothing acted on), 202 once notifications are written to the [`Spool`]
@@ -54,6 +59,7 @@
 mod client;
 mod core;
 mod error;
+mod folders;
 mod ids;
 mod manage;
 mod member;

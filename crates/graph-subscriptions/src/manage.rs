@@ -1,23 +1,37 @@
 //! A mailbox's task: read its saved state, then keep it subscribed: create the
-//! subscription (with a new random `clientState`), check a saved one still exists, renew
-//! before expiry, reauthorize when Graph asks, make a new one when Graph removed it, and run
-//! delta rounds. Failures are retried with jittered backoff; a mailbox Graph refuses (no such
-//! user, no permission) is reported `Failed` and tried again after the longest backoff.
+//! subscriptions (the inbox's, and one per further folder, each with a new random
+//! `clientState`), check saved ones still exist, renew before expiry, reauthorize when Graph
+//! asks, make a new one when Graph removed one, run delta rounds, and delete the
+//! subscriptions of folders the target no longer names. Failures are retried with jittered
+//! backoff; a mailbox Graph refuses (no such user, no permission) is reported `Failed` and
+//! tried again after the longest backoff. A further folder Graph refuses (no such folder) is
+//! logged and left out, and tried again after `catch_up_interval`; it never fails the
+//! mailbox. `Subscribed`, `Lost` and `Failed` events are about the inbox's subscription: a
+//! further folder's are logged.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use mailbox_watch::WatchEvent;
 use time::OffsetDateTime;
 
 use crate::client::Verb;
-use crate::core::{Core, Counters, lock};
+use crate::core::{Core, Counters, Held, lock};
 use crate::error::GraphError;
-use crate::member::{Member, Phase, Work};
+use crate::folders::FolderName;
+use crate::member::{Member, Phase, Slot, Work};
 use crate::persist::{Saved, SavedSubscription};
 use crate::resync::{baseline, resync};
 use crate::secret::ClientState;
-use crate::wire::subscription::{Subscription, SubscriptionRequest, inbox_messages, renewal};
+use crate::wire::subscription::{
+    Subscription, SubscriptionRequest, folder_messages, inbox_messages, renewal,
+};
+
+/// How logs name a subscription's folder.
+fn named(folder: Option<&FolderName>) -> &str {
+    folder.map_or("inbox", FolderName::as_str)
+}
 
 /// Runs until the mailbox is unwatched or the watcher stops.
 pub(crate) async fn run(core: Arc<Core>, member: Arc<Member>) {
@@ -27,48 +41,98 @@ pub(crate) async fn run(core: Arc<Core>, member: Arc<Member>) {
         if member.state().removed || core.shutdown.is_cancelled() {
             return;
         }
-        let work = std::mem::take(&mut member.state().work);
-        if work.is_empty() {
+        let (jobs, retired) = member.state().take_work();
+        if jobs.is_empty() && retired.is_empty() {
             tokio::select! {
                 () = member.kick.notified() => continue,
                 () = core.shutdown.cancelled() => return,
             }
         }
-        match perform(&core, &member, work).await {
-            Ok(()) => {
-                failures = 0;
-                let mut state = member.state();
-                // Work that failed before has now been done: a mailbox with a subscription
-                // is watched again.
-                if state.phase == Phase::Failed && state.subscription.is_some() {
-                    state.phase = Phase::Subscribed;
+        for id in retired {
+            delete(&core, &member, &id).await;
+        }
+        let mut wait: Option<Duration> = None;
+        for (folder, work) in jobs {
+            let (left, error) = match perform(&core, &member, folder.as_ref(), work).await {
+                Ok(()) => {
+                    let mut state = member.state();
+                    // Work that failed before has now been done: a mailbox with a
+                    // subscription is watched again.
+                    if folder.is_none()
+                        && state.phase == Phase::Failed
+                        && state.inbox.subscription.is_some()
+                    {
+                        state.phase = Phase::Subscribed;
+                    }
+                    continue;
                 }
-            }
-            Err((left, error)) => {
+                Err(failed) => failed,
+            };
+            let permanent = !error.is_retryable();
+            if folder.is_none() || !permanent {
                 failures += 1;
-                member.state().work.merge(left);
-                let permanent = !error.is_retryable();
-                let wait = if permanent {
+                let this = if permanent {
                     core.settings.backoff_max
                 } else {
                     core.client.backoff(failures)
                 };
-                tracing::warn!(mailbox = %member.mailbox, %error, ?wait, "Graph: mailbox work failed");
-                if permanent {
-                    member.state().phase = Phase::Failed;
-                    let _ = core
-                        .send(WatchEvent::Failed {
-                            mailbox: Arc::clone(&member.mailbox),
-                            reason: error.to_string(),
-                        })
-                        .await;
-                }
+                wait = Some(wait.map_or(this, |w| w.max(this)));
+            }
+            failed(&core, &member, folder.as_ref(), left, &error, wait).await;
+        }
+        match wait {
+            None => failures = 0,
+            Some(wait) => {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = core.shutdown.cancelled() => return,
                 }
             }
         }
+    }
+}
+
+/// Keeps what is `left` of a slot's work after `error`: the inbox's is tried again (after the
+/// longest backoff, and reported `Failed`, when Graph refuses it); a further folder's is tried
+/// again after a retryable error, and left out for `catch_up_interval` otherwise.
+async fn failed(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+    left: Work,
+    error: &GraphError,
+    wait: Option<Duration>,
+) {
+    let permanent = !error.is_retryable();
+    let folder_name = named(folder);
+    {
+        let mut state = member.state();
+        let Some(slot) = state.slot_mut(folder) else {
+            return;
+        };
+        if folder.is_some() && permanent {
+            slot.left_out = Some((Instant::now(), left));
+        } else {
+            slot.work.merge(left);
+        }
+    }
+    if folder.is_some() {
+        if permanent {
+            tracing::warn!(mailbox = %member.mailbox, folder = folder_name, %error, "Graph: further folder left out; tried again later");
+        } else {
+            tracing::warn!(mailbox = %member.mailbox, folder = folder_name, %error, ?wait, "Graph: further folder's work failed");
+        }
+        return;
+    }
+    tracing::warn!(mailbox = %member.mailbox, %error, ?wait, "Graph: mailbox work failed");
+    if permanent {
+        member.state().phase = Phase::Failed;
+        let _ = core
+            .send(WatchEvent::Failed {
+                mailbox: Arc::clone(&member.mailbox),
+                reason: error.to_string(),
+            })
+            .await;
     }
 }
 
@@ -83,27 +147,34 @@ async fn load(core: &Core, member: &Arc<Member>) {
             Saved::default()
         }
     };
-    let mut restored = None;
-    let replay = {
+    let (held, replay) = {
         let mut state = member.state();
         state.restore(saved, core.settings.clock.now());
-        if let Some(subscription) = &state.subscription {
-            lock(&core.registry).subscriptions.insert(
-                subscription.id.clone(),
-                (subscription.digest, Arc::clone(member)),
-            );
-            restored = Some((subscription.id.clone(), subscription.digest));
-        }
+        let held: Vec<(String, Held)> = state
+            .slots()
+            .filter_map(|(folder, slot)| {
+                let subscription = slot.subscription.as_ref()?;
+                let held = Held {
+                    digest: subscription.digest,
+                    member: Arc::clone(member),
+                    folder: folder.cloned(),
+                };
+                Some((subscription.id.clone(), held))
+            })
+            .collect();
         state.phase = Phase::Pending;
         state.loaded = true;
         let mut replay = lock(&core.replay).remove(&member.key).unwrap_or_default();
         replay.append(&mut state.deferred);
         replay.retain(|r| r.seq > state.spool_seq);
-        replay
+        (held, replay)
     };
+    lock(&core.registry)
+        .subscriptions
+        .extend(held.iter().cloned());
     // This node holds the mailbox now (a restart, or another node let it go).
-    if let Some((id, digest)) = restored {
-        crate::peers::publish(core, &id, &member.key, digest).await;
+    for (id, held) in &held {
+        crate::peers::publish(core, id, &member.key, held.digest).await;
     }
     core.loading.fetch_sub(1, Ordering::SeqCst);
     for record in replay {
@@ -113,12 +184,18 @@ async fn load(core: &Core, member: &Arc<Member>) {
     }
 }
 
-/// Does `work` in order; on failure, what is left and why.
-async fn perform(core: &Core, member: &Arc<Member>, work: Work) -> Result<(), (Work, GraphError)> {
+/// Does `work` on the inbox's subscription (`folder` `None`) or a further folder's, in
+/// order; on failure, what is left and why.
+async fn perform(
+    core: &Core,
+    member: &Arc<Member>,
+    folder: Option<&FolderName>,
+    work: Work,
+) -> Result<(), (Work, GraphError)> {
     let mut left = work;
     let fail = |left: Work, error: GraphError| Err((left, error));
     if work.verify {
-        match verify(core, member).await {
+        match verify(core, member, folder).await {
             Ok(true) => {}
             Ok(false) => {
                 left.create = true;
@@ -129,7 +206,7 @@ async fn perform(core: &Core, member: &Arc<Member>, work: Work) -> Result<(), (W
         left.verify = false;
     }
     if left.reauthorize {
-        match reauthorize(core, member).await {
+        match reauthorize(core, member, folder).await {
             Ok(true) => {}
             Ok(false) => left.create = true,
             Err(error) => return fail(left, error),
@@ -138,7 +215,7 @@ async fn perform(core: &Core, member: &Arc<Member>, work: Work) -> Result<(), (W
         left.renew = false;
     }
     if left.renew {
-        match renew(core, member).await {
+        match renew(core, member, folder).await {
             Ok(true) => {}
             Ok(false) => {
                 left.create = true;
@@ -149,13 +226,13 @@ async fn perform(core: &Core, member: &Arc<Member>, work: Work) -> Result<(), (W
         left.renew = false;
     }
     if left.create {
-        if let Err(error) = create(core, member, left.resync).await {
+        if let Err(error) = create(core, member, folder, left.resync).await {
             return fail(left, error);
         }
         left.create = false;
     }
     if left.resync
-        && let Err(error) = resync(core, member).await
+        && let Err(error) = resync(core, member, folder).await
     {
         return fail(left, error);
     }
@@ -169,21 +246,51 @@ fn lost(member: &Member, reason: String) -> WatchEvent {
     }
 }
 
+/// Tells of a lost subscription: a `Lost` event for the inbox's, a log line for a further
+/// folder's (the mailbox is still watched).
+async fn tell_lost(core: &Core, member: &Member, folder: Option<&FolderName>, reason: String) {
+    match folder {
+        None => {
+            let _ = core.send(lost(member, reason)).await;
+        }
+        Some(folder) => {
+            tracing::info!(mailbox = %member.mailbox, %folder, reason, "Graph: further folder's subscription lost; making a new one");
+        }
+    }
+}
+
+/// The slot's current subscription id.
+fn current(member: &Member, folder: Option<&FolderName>) -> Option<String> {
+    member
+        .state()
+        .slot(folder)
+        .and_then(|slot| slot.subscription.as_ref())
+        .map(|s| s.id.clone())
+}
+
 /// Takes Graph's answer about the subscription: its expiry, and when to renew.
-fn granted(core: &Core, member: &Member, subscription: &Subscription) {
+fn granted(core: &Core, member: &Member, folder: Option<&FolderName>, subscription: &Subscription) {
     let now = core.settings.clock.now();
     let lifetime = (subscription.expires - now).max(time::Duration::ZERO);
     let renew_at = now + lifetime * core.settings.renew_at;
     let mut state = member.state();
-    if let Some(saved) = state.subscription.as_mut() {
+    if let Some(saved) = state
+        .slot_mut(folder)
+        .and_then(|slot| slot.subscription.as_mut())
+        .filter(|saved| saved.id == subscription.id)
+    {
         saved.expires = subscription.expires;
         saved.renew_at = renew_at;
     }
 }
 
 /// Whether the saved subscription still exists (and its expiry).
-async fn verify(core: &Core, member: &Member) -> Result<bool, GraphError> {
-    let Some(id) = member.state().subscription.as_ref().map(|s| s.id.clone()) else {
+async fn verify(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+) -> Result<bool, GraphError> {
+    let Some(id) = current(member, folder) else {
         return Ok(false);
     };
     match core
@@ -207,46 +314,65 @@ async fn verify(core: &Core, member: &Member) -> Result<bool, GraphError> {
                 if let Err(error) = core.call(member, Verb::Delete, url).await {
                     tracing::info!(mailbox = %member.mailbox, %error, "Graph: old subscription not deleted");
                 }
-                forget(core, member);
+                forget(core, member, folder);
                 let reason = format!("subscription {id} notifies another URL");
-                let _ = core.send(lost(member, reason)).await;
+                tell_lost(core, member, folder, reason).await;
                 return Ok(false);
             }
-            granted(core, member, &subscription);
+            granted(core, member, folder, &subscription);
             let _emit = member.emit.lock().await;
-            member.state().phase = Phase::Subscribed;
-            let event = WatchEvent::Subscribed {
-                mailbox: Arc::clone(&member.mailbox),
-                resumed: true,
+            let events = match folder {
+                None => {
+                    member.state().phase = Phase::Subscribed;
+                    vec![WatchEvent::Subscribed {
+                        mailbox: Arc::clone(&member.mailbox),
+                        resumed: true,
+                    }]
+                }
+                Some(_) => Vec::new(),
             };
-            core.deliver(member, vec![event]).await;
+            core.deliver(member, events).await;
             Ok(true)
         }
         Err(error) if error.is_not_found() => {
-            forget(core, member);
+            forget(core, member, folder);
             Counters::add(&core.counters.losses, 1);
-            let _ = core
-                .send(lost(member, format!("subscription {id} no longer exists")))
-                .await;
+            let reason = format!("subscription {id} no longer exists");
+            tell_lost(core, member, folder, reason).await;
             Ok(false)
         }
         Err(error) => Err(error),
     }
 }
 
-/// Drops the current subscription from the registry.
-fn forget(core: &Core, member: &Member) {
-    let mut state = member.state();
-    state.phase = Phase::Lost;
-    if let Some(old) = state.subscription.take() {
+/// Drops the slot's current subscription from the registry.
+fn forget(core: &Core, member: &Member, folder: Option<&FolderName>) {
+    let old = {
+        let mut state = member.state();
+        if folder.is_none() {
+            state.phase = Phase::Lost;
+        }
+        let old = state
+            .slot_mut(folder)
+            .and_then(|slot| slot.subscription.take());
+        if let Some(old) = &old {
+            state.remember_former(old.id.clone(), folder.cloned());
+        }
+        old
+    };
+    if let Some(old) = old {
         lock(&core.registry).subscriptions.remove(&old.id);
         crate::peers::withdraw(core, old.id);
     }
 }
 
 /// `POST /subscriptions/{id}/reauthorize`; false when the subscription is gone.
-async fn reauthorize(core: &Core, member: &Member) -> Result<bool, GraphError> {
-    let Some(id) = member.state().subscription.as_ref().map(|s| s.id.clone()) else {
+async fn reauthorize(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+) -> Result<bool, GraphError> {
+    let Some(id) = current(member, folder) else {
         return Ok(false);
     };
     let url = core
@@ -258,20 +384,24 @@ async fn reauthorize(core: &Core, member: &Member) -> Result<bool, GraphError> {
             Ok(true)
         }
         Err(error) if error.is_not_found() => {
-            forget(core, member);
+            forget(core, member, folder);
             Ok(false)
         }
         // Renewing reauthorizes too.
         Err(error) => {
-            tracing::info!(mailbox = %member.mailbox, %error, "Graph: reauthorize failed; renewing instead");
-            renew(core, member).await
+            tracing::info!(mailbox = %member.mailbox, folder = named(folder), %error, "Graph: reauthorize failed; renewing instead");
+            renew(core, member, folder).await
         }
     }
 }
 
 /// `PATCH /subscriptions/{id}` with a new expiry; false when the subscription is gone.
-async fn renew(core: &Core, member: &Member) -> Result<bool, GraphError> {
-    let Some(id) = member.state().subscription.as_ref().map(|s| s.id.clone()) else {
+async fn renew(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+) -> Result<bool, GraphError> {
+    let Some(id) = current(member, folder) else {
         return Ok(false);
     };
     let expiry = core.settings.clock.now() + core.settings.lifetime;
@@ -280,40 +410,45 @@ async fn renew(core: &Core, member: &Member) -> Result<bool, GraphError> {
         Ok(answer) => {
             let subscription = Subscription::parse(&answer.body).map_err(GraphError::Protocol)?;
             Counters::add(&core.counters.renewals, 1);
-            granted(core, member, &subscription);
+            granted(core, member, folder, &subscription);
             let _emit = member.emit.lock().await;
             core.deliver(member, Vec::new()).await;
-            tracing::debug!(mailbox = %member.mailbox, expires = %subscription.expires, "Graph subscription renewed");
+            tracing::debug!(mailbox = %member.mailbox, folder = named(folder), expires = %subscription.expires, "Graph subscription renewed");
             Ok(true)
         }
         Err(error) if error.is_not_found() => {
-            forget(core, member);
+            forget(core, member, folder);
             Counters::add(&core.counters.losses, 1);
-            let _ = core
-                .send(lost(
-                    member,
-                    format!("subscription {id} expired or was deleted"),
-                ))
-                .await;
+            let reason = format!("subscription {id} expired or was deleted");
+            tell_lost(core, member, folder, reason).await;
             Ok(false)
         }
         Err(error) => Err(error),
     }
 }
 
-/// `POST /subscriptions` with a new `clientState`; then the baseline, unless a round follows.
-async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Result<(), GraphError> {
+/// `POST /subscriptions` with a new `clientState`, on the inbox's messages or a further
+/// folder's; then the baseline, unless a round follows.
+async fn create(
+    core: &Core,
+    member: &Arc<Member>,
+    folder: Option<&FolderName>,
+    resync_follows: bool,
+) -> Result<(), GraphError> {
     let _place = core
         .subscribing
         .acquire()
         .await
         .map_err(|_| GraphError::Stopped)?;
-    let resource = inbox_messages(&member.mailbox)?;
+    let resource = match folder {
+        None => inbox_messages(&member.mailbox)?,
+        Some(folder) => folder_messages(&member.mailbox, folder.as_str())?,
+    };
     let state = ClientState::random();
     let digest = state.digest();
     lock(&core.registry)
         .pending
-        .insert(digest, Arc::clone(member));
+        .insert(digest, (Arc::clone(member), folder.cloned()));
     let settings = &core.settings;
     let request = SubscriptionRequest {
         change_type: "created",
@@ -342,77 +477,150 @@ async fn create(core: &Core, member: &Arc<Member>, resync_follows: bool) -> Resu
             return Err(error);
         }
     };
-    let replaced = {
+    let taken = {
         let mut registry = lock(&core.registry);
         registry.pending.remove(&digest);
         let mut state = member.state();
-        let replaced = state.subscription.take().map(|old| old.id);
-        if let Some(old) = &replaced {
-            registry.subscriptions.remove(old);
+        let removed = state.removed;
+        match state.slot_mut(folder) {
+            // Unwatched, or the target stopped naming the folder meanwhile: the new
+            // subscription goes.
+            _ if removed => None,
+            None => None,
+            Some(slot) => {
+                let replaced = slot.subscription.take().map(|old| old.id);
+                slot.subscription = Some(SavedSubscription {
+                    id: subscription.id.clone(),
+                    digest,
+                    expires: subscription.expires,
+                    renew_at: subscription.expires,
+                });
+                slot.left_out = None;
+                if let Some(old) = &replaced {
+                    registry.subscriptions.remove(old);
+                    state.remember_former(old.clone(), folder.cloned());
+                }
+                registry.subscriptions.insert(
+                    subscription.id.clone(),
+                    Held {
+                        digest,
+                        member: Arc::clone(member),
+                        folder: folder.cloned(),
+                    },
+                );
+                Some(replaced)
+            }
         }
-        registry
-            .subscriptions
-            .insert(subscription.id.clone(), (digest, Arc::clone(member)));
-        state.subscription = Some(SavedSubscription {
-            id: subscription.id.clone(),
-            digest,
-            expires: subscription.expires,
-            renew_at: subscription.expires,
-        });
-        replaced
+    };
+    let Some(replaced) = taken else {
+        delete(core, member, &subscription.id).await;
+        return Ok(());
     };
     crate::peers::publish(core, &subscription.id, &member.key, digest).await;
     if let Some(old) = replaced {
         crate::peers::withdraw(core, old);
     }
-    granted(core, member, &subscription);
-    tracing::info!(mailbox = %member.mailbox, subscription = %subscription.id, expires = %subscription.expires, "Graph subscription created");
-    if !resync_follows && member.state().delta_link.is_none() {
-        baseline(core, member).await?;
+    granted(core, member, folder, &subscription);
+    tracing::info!(mailbox = %member.mailbox, folder = named(folder), subscription = %subscription.id, expires = %subscription.expires, "Graph subscription created");
+    let unbased = member
+        .state()
+        .slot(folder)
+        .is_some_and(|slot| slot.delta_link.is_none());
+    if !resync_follows && unbased {
+        baseline(core, member, folder).await?;
     }
     let _emit = member.emit.lock().await;
-    let resumed = {
-        let mut state = member.state();
-        state.phase = Phase::Subscribed;
-        resync_follows && state.delta_link.is_some()
+    let events = match folder {
+        None => {
+            let resumed = {
+                let mut state = member.state();
+                state.phase = Phase::Subscribed;
+                resync_follows && state.inbox.delta_link.is_some()
+            };
+            vec![WatchEvent::Subscribed {
+                mailbox: Arc::clone(&member.mailbox),
+                resumed,
+            }]
+        }
+        Some(_) => Vec::new(),
     };
-    let event = WatchEvent::Subscribed {
-        mailbox: Arc::clone(&member.mailbox),
-        resumed,
-    };
-    core.deliver(member, vec![event]).await;
+    core.deliver(member, events).await;
     Ok(())
 }
 
-/// Marks subscriptions due for renewal, and mailboxes due for a catch-up round.
+/// `DELETE /subscriptions/{id}` of a folder the target no longer names, or of a mailbox
+/// unwatched while its subscription was being made (best effort: one not deleted expires by
+/// itself, and the orphan sweep deletes it before, as it belongs to no mailbox now).
+async fn delete(core: &Core, member: &Member, id: &str) {
+    lock(&core.registry).subscriptions.remove(id);
+    crate::peers::withdraw(core, id.to_owned());
+    let url = match core.client.endpoint(&["subscriptions", id]) {
+        Ok(url) => url,
+        Err(error) => {
+            tracing::warn!(mailbox = %member.mailbox, subscription = %id, %error, "Graph: subscription not deleted");
+            return;
+        }
+    };
+    match core.call(member, Verb::Delete, url).await {
+        Ok(_) => {
+            tracing::info!(mailbox = %member.mailbox, subscription = %id, "Graph: subscription no longer needed deleted");
+        }
+        Err(error) if error.is_not_found() => {}
+        Err(error) => {
+            tracing::warn!(mailbox = %member.mailbox, subscription = %id, %error, "Graph subscription not deleted; the orphan sweep or its expiry ends it");
+        }
+    }
+}
+
+/// Marks subscriptions due for renewal, and subscriptions due for a catch-up round; gives
+/// further folders left out for `catch_up_interval` another try.
 ///
 /// A subscription is renewed in whatever phase its mailbox is: a mailbox whose other work
 /// failed (a round Graph refused) keeps its subscription alive, or learns that it is gone and
 /// makes a new one, rather than letting it expire unnoticed.
 pub(crate) fn sweep(core: &Core, now: OffsetDateTime) {
     let members: Vec<Arc<Member>> = lock(&core.registry).members.values().cloned().collect();
+    let interval = core.settings.catch_up_interval;
     for member in members {
-        let mut due = Work::default();
-        {
-            let state = member.state();
+        let due = {
+            let mut state = member.state();
             if matches!(state.phase, Phase::Loading) || state.removed {
                 continue;
             }
-            if state
-                .subscription
-                .as_ref()
-                .is_some_and(|s| s.renew_at <= now)
-            {
-                due.renew = true;
+            let subscribed = state.phase == Phase::Subscribed;
+            let mut due = false;
+            let mut mark = |inbox: bool, slot: &mut Slot| {
+                let mut work = Work::default();
+                if slot
+                    .subscription
+                    .as_ref()
+                    .is_some_and(|s| s.renew_at <= now)
+                {
+                    work.renew = true;
+                }
+                let caught_up = slot.last_round.elapsed() < interval;
+                if subscribed && !caught_up && (inbox || slot.subscription.is_some()) {
+                    work.resync = true;
+                }
+                if let Some((since, left)) = slot.left_out
+                    && since.elapsed() >= interval
+                {
+                    slot.left_out = None;
+                    work.merge(left);
+                }
+                if !work.is_empty() {
+                    slot.work.merge(work);
+                    due = true;
+                }
+            };
+            mark(true, &mut state.inbox);
+            for (_, slot) in &mut state.further {
+                mark(false, slot);
             }
-            if state.phase == Phase::Subscribed
-                && state.last_round.elapsed() >= core.settings.catch_up_interval
-            {
-                due.resync = true;
-            }
-        }
-        if !due.is_empty() {
-            member.ask(due);
+            due
+        };
+        if due {
+            member.kick.notify_one();
         }
     }
 }

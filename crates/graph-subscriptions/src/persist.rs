@@ -1,12 +1,16 @@
 //! What the watcher saves per mailbox, through the `WatermarkStore` (or the consumer's
-//! checkpoints): the subscription (id, the digest of its `clientState`, expiry), the delta
-//! link, the last spool record delivered, the digests of the last messages reported, and
-//! what was still to do. Text `graph1:{json}`; anything else (an EWS watermark, from before
-//! the mailbox moved to Graph) reads as nothing saved.
+//! checkpoints): the inbox's subscription (id, the digest of its `clientState`, expiry), its
+//! delta link, the last spool record delivered, the digests of the last messages reported,
+//! and what was still to do; then the same of each further folder (`fol`, by folder name), so
+//! that a restarted watcher knows which subscription is which folder's. Text
+//! `graph1:{json}`; a text without `fol` (saved before further folders) reads as an inbox
+//! only, and anything else (an EWS watermark, from before the mailbox moved to Graph) reads
+//! as nothing saved.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::folders::FolderName;
 use crate::secret::StateDigest;
 use crate::wire::{format_datetime, parse_datetime};
 
@@ -46,6 +50,18 @@ pub(crate) struct Saved {
     /// the link's state reads from there.
     pub(crate) round_at: Option<OffsetDateTime>,
     pub(crate) todo: Todo,
+    /// The further folders' subscriptions and delta links.
+    pub(crate) folders: Vec<SavedFolder>,
+}
+
+/// A further folder's saved state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedFolder {
+    pub(crate) folder: FolderName,
+    pub(crate) subscription: Option<SavedSubscription>,
+    pub(crate) delta_link: Option<String>,
+    pub(crate) round_at: Option<OffsetDateTime>,
+    pub(crate) todo: Todo,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,28 +86,70 @@ struct Wire {
     todo: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ra: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fol: Vec<WireFolder>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireFolder {
+    f: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<WireSub>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delta: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    todo: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ra: Option<String>,
+}
+
+impl WireSub {
+    fn of(s: &SavedSubscription) -> Self {
+        Self {
+            id: s.id.clone(),
+            cs: s.digest.to_hex(),
+            exp: format_datetime(s.expires),
+            ren: format_datetime(s.renew_at),
+        }
+    }
+
+    fn read(self) -> Option<SavedSubscription> {
+        Some(SavedSubscription {
+            digest: StateDigest::from_hex(&self.cs)?,
+            expires: parse_datetime(&self.exp)?,
+            renew_at: parse_datetime(&self.ren)?,
+            id: self.id,
+        })
+    }
+}
+
+impl Todo {
+    fn names(self) -> Vec<String> {
+        [
+            (self.create, "create"),
+            (self.reauthorize, "reauthorize"),
+            (self.resync, "resync"),
+        ]
+        .into_iter()
+        .filter(|(due, _)| *due)
+        .map(|(_, name)| name.to_owned())
+        .collect()
+    }
+
+    fn read(names: &[String]) -> Self {
+        Self {
+            create: names.iter().any(|t| t == "create"),
+            reauthorize: names.iter().any(|t| t == "reauthorize"),
+            resync: names.iter().any(|t| t == "resync"),
+        }
+    }
 }
 
 impl Saved {
     /// The text saved.
     pub(crate) fn encode(&self) -> String {
-        let mut todo = Vec::new();
-        for (due, name) in [
-            (self.todo.create, "create"),
-            (self.todo.reauthorize, "reauthorize"),
-            (self.todo.resync, "resync"),
-        ] {
-            if due {
-                todo.push(name.to_owned());
-            }
-        }
         let wire = Wire {
-            sub: self.subscription.as_ref().map(|s| WireSub {
-                id: s.id.clone(),
-                cs: s.digest.to_hex(),
-                exp: format_datetime(s.expires),
-                ren: format_datetime(s.renew_at),
-            }),
+            sub: self.subscription.as_ref().map(WireSub::of),
             delta: self.delta_link.clone(),
             seq: self.spool_seq,
             seen: self
@@ -102,8 +160,19 @@ impl Saved {
                 .rev()
                 .map(|d| format!("{d:016x}"))
                 .collect(),
-            todo,
+            todo: self.todo.names(),
             ra: self.round_at.map(format_datetime),
+            fol: self
+                .folders
+                .iter()
+                .map(|f| WireFolder {
+                    f: f.folder.as_str().to_owned(),
+                    sub: f.subscription.as_ref().map(WireSub::of),
+                    delta: f.delta_link.clone(),
+                    todo: f.todo.names(),
+                    ra: f.round_at.map(format_datetime),
+                })
+                .collect(),
         };
         format!(
             "{PREFIX}{}",
@@ -115,14 +184,22 @@ impl Saved {
     pub(crate) fn decode(text: &str) -> Option<Self> {
         let wire: Wire = serde_json::from_str(text.strip_prefix(PREFIX)?).ok()?;
         let subscription = match wire.sub {
-            Some(sub) => Some(SavedSubscription {
-                digest: StateDigest::from_hex(&sub.cs)?,
-                expires: parse_datetime(&sub.exp)?,
-                renew_at: parse_datetime(&sub.ren)?,
-                id: sub.id,
-            }),
+            Some(sub) => Some(sub.read()?),
             None => None,
         };
+        let mut folders = Vec::with_capacity(wire.fol.len());
+        for f in wire.fol {
+            folders.push(SavedFolder {
+                folder: FolderName::read(&f.f)?,
+                subscription: match f.sub {
+                    Some(sub) => Some(sub.read()?),
+                    None => None,
+                },
+                delta_link: f.delta,
+                round_at: f.ra.as_deref().and_then(parse_datetime),
+                todo: Todo::read(&f.todo),
+            });
+        }
         Some(Self {
             subscription,
             delta_link: wire.delta,
@@ -133,11 +210,8 @@ impl Saved {
                 .filter_map(|d| u64::from_str_radix(d, 16).ok())
                 .collect(),
             round_at: wire.ra.as_deref().and_then(parse_datetime),
-            todo: Todo {
-                create: wire.todo.iter().any(|t| t == "create"),
-                reauthorize: wire.todo.iter().any(|t| t == "reauthorize"),
-                resync: wire.todo.iter().any(|t| t == "resync"),
-            },
+            todo: Todo::read(&wire.todo),
+            folders,
         })
     }
 }
@@ -164,6 +238,7 @@ mod tests {
                 resync: true,
                 ..Todo::default()
             },
+            folders: Vec::new(),
         };
         let text = saved.encode();
         assert!(text.starts_with("graph1:"));
@@ -175,6 +250,53 @@ mod tests {
         assert!(back.todo.resync && !back.todo.create);
         assert_eq!(back.subscription, saved.subscription);
         assert_eq!(back.round_at, Some(at));
+    }
+
+    #[test]
+    fn further_folders_round_trip_and_old_text_reads_as_the_inbox_only() {
+        let at = parse_datetime("2030-01-02T03:04:05Z").expect("date");
+        let junk = FolderName::read("junkemail").expect("a name");
+        let saved = Saved {
+            subscription: Some(SavedSubscription {
+                id: "inbox-sub".into(),
+                digest: StateDigest::of("inbox-secret"),
+                expires: at,
+                renew_at: at,
+            }),
+            folders: vec![SavedFolder {
+                folder: junk.clone(),
+                subscription: Some(SavedSubscription {
+                    id: "junk-sub".into(),
+                    digest: StateDigest::of("junk-secret"),
+                    expires: at,
+                    renew_at: at,
+                }),
+                delta_link: Some("https://graph.microsoft.com/v1.0/junk?$deltatoken=j".into()),
+                round_at: Some(at),
+                todo: Todo {
+                    create: true,
+                    ..Todo::default()
+                },
+            }],
+            ..Saved::default()
+        };
+        let text = saved.encode();
+        assert!(!text.contains("junk-secret"));
+        let back = Saved::decode(&text).expect("decodes");
+        assert_eq!(back, saved);
+        assert_eq!(back.folders[0].folder, junk);
+        // Text saved before further folders: the inbox's subscription, no folders.
+        let old = format!(
+            r#"graph1:{{"sub":{{"id":"inbox-sub","cs":"{}","exp":"2030-01-02T03:04:05Z","ren":"2030-01-02T03:04:05Z"}},"seq":3}}"#,
+            StateDigest::of("x").to_hex()
+        );
+        let old = Saved::decode(&old).expect("old text decodes");
+        assert_eq!(old.subscription.map(|s| s.id).as_deref(), Some("inbox-sub"));
+        assert!(old.folders.is_empty());
+        assert_eq!(old.spool_seq, 3);
+        // A folder name that is not one: the text is not the watcher's.
+        let bad = text.replace("junkemail", "junk/../x");
+        assert_eq!(Saved::decode(&bad), None);
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! From spooled notifications to events: new messages become new-mail events (each message
 //! once, however often Graph sends it), followed by the inbox's unread count and the state
 //! that says they were delivered; lifecycle notifications become work for the mailbox's
-//! task.
+//! task, on the subscription they name.
+//!
+//! A record's folder is the one its subscription is on: the folder the webhook recorded, else
+//! the one the mailbox's state gives that subscription (records handed on by other nodes,
+//! records spooled before further folders), else the inbox. New mail of a further folder is
+//! marked `in_further_folder()` and no unread count follows it (the badge is the inbox's);
+//! a record of a folder the target no longer names is dropped.
 //!
 //! Each mailbox has at most one task at a time, which takes all of its records waiting then,
 //! in the order they were accepted; up to [`CONCURRENT`] mailboxes are handled at once, and a
@@ -16,8 +22,9 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::core::{Core, Counters, folder_count, new_mail};
+use crate::folders::FolderName;
 use crate::ids::{rest_to_ews, short};
-use crate::member::{Phase, Work};
+use crate::member::{MemberState, Phase, Work};
 use crate::spool::{RecordKind, SpoolRecord};
 use crate::wire::notification::LifecycleEvent;
 
@@ -121,8 +128,8 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
         return;
     };
     let _emit = member.emit.lock().await;
-    let mut fresh = Vec::new();
-    let mut work = Work::default();
+    // (EWS id, received, whether of a further folder), in the order accepted.
+    let mut fresh: Vec<(String, time::OffsetDateTime, bool)> = Vec::new();
     let mut lost = None;
     {
         let mut state = member.state();
@@ -135,25 +142,46 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
                 continue;
             }
             state.spool_seq = record.seq;
+            let Some(folder) = folder_of(&state, &record) else {
+                continue;
+            };
+            let folder = folder.as_ref();
+            if state.slot(folder).is_none() {
+                tracing::debug!(
+                    mailbox = key,
+                    folder = folder.map(FolderName::as_str),
+                    "Graph: a record of a folder no longer watched"
+                );
+                continue;
+            }
             match record.kind {
                 RecordKind::Change { change, id } if change == "created" => {
                     let ews = rest_to_ews(&id);
-                    if state.first_sight(short(&ews)) {
-                        let at = time::OffsetDateTime::from_unix_timestamp_nanos(
-                            i128::from(record.at_ms) * 1_000_000,
-                        )
-                        .unwrap_or_else(|_| core.settings.clock.now());
-                        fresh.push((ews, at));
-                    } else {
+                    if !state.first_sight(short(&ews)) {
                         Counters::add(&core.counters.duplicates, 1);
+                        continue;
+                    }
+                    let at = time::OffsetDateTime::from_unix_timestamp_nanos(
+                        i128::from(record.at_ms) * 1_000_000,
+                    )
+                    .unwrap_or_else(|_| core.settings.clock.now());
+                    fresh.push((ews, at, folder.is_some()));
+                    if let Some(slot) = state.slot_mut(folder) {
+                        slot.reported_since_round = slot.reported_since_round.saturating_add(1);
+                        if slot.reported_since_round >= core.settings.catch_up_after {
+                            slot.work.resync = true;
+                        }
                     }
                 }
                 RecordKind::Change { change, .. } => {
                     tracing::debug!(mailbox = key, change, "Graph: change not reported");
                 }
                 RecordKind::Lifecycle { event } => {
-                    let current = state.subscription.as_ref().map(|s| s.id.as_str());
-                    let ours = current == Some(record.subscription.as_str());
+                    let ours = state
+                        .slot(folder)
+                        .and_then(|slot| slot.subscription.as_ref())
+                        .is_some_and(|s| s.id == record.subscription);
+                    let mut work = Work::default();
                     match LifecycleEvent::parse(&event) {
                         LifecycleEvent::ReauthorizationRequired if ours => {
                             work.reauthorize = true;
@@ -162,24 +190,29 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
                         LifecycleEvent::SubscriptionRemoved if ours => {
                             work.create = true;
                             work.resync = true;
-                            state.phase = Phase::Lost;
-                            lost = Some(format!(
-                                "Graph removed subscription {}",
-                                record.subscription
-                            ));
+                            let reason =
+                                format!("Graph removed subscription {}", record.subscription);
+                            match folder {
+                                None => {
+                                    state.phase = Phase::Lost;
+                                    lost = Some(reason);
+                                }
+                                Some(folder) => {
+                                    Counters::add(&core.counters.losses, 1);
+                                    tracing::info!(mailbox = key, %folder, reason, "Graph: further folder's subscription removed; making a new one");
+                                }
+                            }
                         }
                         LifecycleEvent::Missed => work.resync = true,
                         other => {
                             tracing::info!(mailbox = key, event = other.as_str(), subscription = %record.subscription, "Graph: lifecycle notification not acted on");
                         }
                     }
+                    if let Some(slot) = state.slot_mut(folder) {
+                        slot.work.merge(work);
+                    }
                 }
             }
-        }
-        state.work.merge(work);
-        state.reported_since_round += u32::try_from(fresh.len()).unwrap_or(u32::MAX);
-        if state.reported_since_round >= core.settings.catch_up_after {
-            state.work.resync = true;
         }
     }
     let mut events = Vec::new();
@@ -190,18 +223,31 @@ async fn apply(core: &Core, key: &str, records: Vec<SpoolRecord>) {
             reason,
         });
     }
-    if !fresh.is_empty() {
-        let inbox = core.inbox(&member).await;
-        for (id, at) in &fresh {
-            events.push(new_mail(&member.mailbox, id, *at));
-        }
-        if let Some((folder, count)) = inbox {
-            events.push(folder_count(&member.mailbox, &folder, count));
-        }
+    // The badge follows the inbox's new mail only.
+    let inbox = if fresh.iter().any(|(_, _, further)| !further) {
+        core.inbox(&member).await
+    } else {
+        None
+    };
+    for (id, at, further) in &fresh {
+        events.push(new_mail(&member.mailbox, id, *at, *further));
+    }
+    if let Some((folder, count)) = inbox {
+        events.push(folder_count(&member.mailbox, &folder, count));
     }
     core.deliver(&member, events).await;
-    if !member.state().work.is_empty() {
+    if member.state().has_work() {
         member.kick.notify_one();
+    }
+}
+
+/// The folder of `record`'s subscription (`Some(None)`: the inbox): as the webhook recorded
+/// it, else as the mailbox's state knows the subscription, else the inbox; `None` for a
+/// recorded folder that is no folder name (a damaged spool).
+fn folder_of(state: &MemberState, record: &SpoolRecord) -> Option<Option<FolderName>> {
+    match record.folder.as_deref() {
+        Some(folder) => FolderName::read(folder).map(Some),
+        None => Some(state.folder_of(&record.subscription).flatten()),
     }
 }
 

@@ -1,4 +1,7 @@
-//! Delta rounds on the inbox: what the notifications may have missed.
+//! Delta rounds on the inbox, and on each further folder: what the notifications may have
+//! missed. Each subscription has its own delta link; a further folder's round reads that
+//! folder's messages, and what it finds is marked `in_further_folder()`, with no unread count
+//! after it (the badge is the inbox's).
 //!
 //! The first round after a subscription is made (the baseline) asks only for messages
 //! created from a few minutes before (`changeType=created`, `$filter=receivedDateTime ge`),
@@ -19,6 +22,7 @@ use mailbox_watch::WatchEvent;
 use crate::client::Verb;
 use crate::core::{Core, Counters, folder_count, new_mail};
 use crate::error::GraphError;
+use crate::folders::FolderName;
 use crate::ids::{rest_to_ews, short};
 use crate::member::Member;
 use crate::wire::delta::Page;
@@ -62,13 +66,18 @@ async fn round(core: &Core, member: &Member, url: url::Url) -> Result<(Rows, Str
     )))
 }
 
-/// The first round of messages received from `since` on.
-fn from(core: &Core, member: &Member, since: time::OffsetDateTime) -> Result<url::Url, GraphError> {
+/// The first round of the folder's messages received from `since` on.
+fn from(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+    since: time::OffsetDateTime,
+) -> Result<url::Url, GraphError> {
     let mut url = core.client.endpoint(&[
         "users",
         &member.mailbox,
         "mailFolders",
-        "inbox",
+        folder.map_or("inbox", FolderName::as_str),
         "messages",
         "delta",
     ])?;
@@ -80,12 +89,18 @@ fn from(core: &Core, member: &Member, since: time::OffsetDateTime) -> Result<url
 }
 
 /// A first round from a few minutes ago, reporting nothing; keeps its delta link.
-pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<(), GraphError> {
+pub(crate) async fn baseline(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+) -> Result<(), GraphError> {
     let started = core.settings.clock.now();
-    let (_, link) = round(core, member, from(core, member, started - BASELINE_MARGIN)?).await?;
-    let mut state = member.state();
-    state.delta_link = Some(link);
-    state.round_at = Some(started);
+    let url = from(core, member, folder, started - BASELINE_MARGIN)?;
+    let (_, link) = round(core, member, url).await?;
+    if let Some(slot) = member.state().slot_mut(folder) {
+        slot.delta_link = Some(link);
+        slot.round_at = Some(started);
+    }
     Ok(())
 }
 
@@ -95,12 +110,19 @@ pub(crate) async fn baseline(core: &Core, member: &Member) -> Result<(), GraphEr
 /// |---|---|
 /// | answers | what changed since the round that gave it |
 /// | Graph no longer has its state (`410`, or a 4xx `syncStateNotFound`, `syncStateInvalid`, `resyncRequired`) | a first round of the messages received since that round began (a few minutes' margin): what was missed is announced, what was reported before is known by its id and not announced again |
-/// | none saved, or its round's start unknown (state saved by an older version) | a new baseline, and the consumer is told to resync by itself (`WatchEvent::Resync`) |
-pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphError> {
+/// | none saved, or its round's start unknown (state saved by an older version) | a new baseline; for the inbox the consumer is told to resync by itself (`WatchEvent::Resync`); for a further folder the gap is logged (what arrived there meanwhile is not announced: the consumer's resync is about the inbox's badge) |
+pub(crate) async fn resync(
+    core: &Core,
+    member: &Member,
+    folder: Option<&FolderName>,
+) -> Result<(), GraphError> {
     Counters::add(&core.counters.resyncs, 1);
-    let (link, round_at) = {
-        let state = member.state();
-        (state.delta_link.clone(), state.round_at)
+    let Some((link, round_at)) = member
+        .state()
+        .slot(folder)
+        .map(|slot| (slot.delta_link.clone(), slot.round_at))
+    else {
+        return Ok(());
     };
     let started = core.settings.clock.now();
     let outcome = match (&link, round_at) {
@@ -108,8 +130,8 @@ pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphErro
             Ok(found) => Some(found),
             Err(error) if error.is_sync_state_gone() => match since {
                 Some(since) => {
-                    tracing::info!(mailbox = %member.mailbox, %error, "Graph: the delta link's state is gone; reading the inbox again from its round");
-                    let url = from(core, member, since - BASELINE_MARGIN)?;
+                    tracing::info!(mailbox = %member.mailbox, folder = folder.map_or("inbox", FolderName::as_str), %error, "Graph: the delta link's state is gone; reading the folder again from its round");
+                    let url = from(core, member, folder, since - BASELINE_MARGIN)?;
                     Some(round(core, member, url).await?)
                 }
                 None => None,
@@ -119,26 +141,34 @@ pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphErro
         (None, _) => None,
     };
     let Some((rows, link)) = outcome else {
-        baseline(core, member).await?;
+        baseline(core, member, folder).await?;
         let _emit = member.emit.lock().await;
-        {
-            let mut state = member.state();
-            state.work.resync = false;
-            state.reported_since_round = 0;
-            state.last_round = std::time::Instant::now();
+        if let Some(slot) = member.state().slot_mut(folder) {
+            slot.work.resync = false;
+            slot.reported_since_round = 0;
+            slot.last_round = std::time::Instant::now();
         }
-        let reason = "no delta state to replay from: look at the mailbox".to_owned();
-        let event = WatchEvent::Resync {
-            mailbox: Arc::clone(&member.mailbox),
-            reason,
+        let events = match folder {
+            None => vec![WatchEvent::Resync {
+                mailbox: Arc::clone(&member.mailbox),
+                reason: "no delta state to replay from: look at the mailbox".to_owned(),
+            }],
+            Some(folder) => {
+                tracing::warn!(mailbox = %member.mailbox, %folder, "Graph: no delta state to replay a further folder from; what arrived there meanwhile is not announced");
+                Vec::new()
+            }
         };
-        core.deliver(member, vec![event]).await;
+        core.deliver(member, events).await;
         return Ok(());
     };
     let _emit = member.emit.lock().await;
     let mut fresh = Vec::new();
     {
         let mut state = member.state();
+        if state.slot(folder).is_none() {
+            // The target no longer names the folder.
+            return Ok(());
+        }
         for (id, received) in rows {
             let ews = rest_to_ews(&id);
             if state.first_sight(short(&ews)) {
@@ -147,23 +177,31 @@ pub(crate) async fn resync(core: &Core, member: &Member) -> Result<(), GraphErro
                 Counters::add(&core.counters.duplicates, 1);
             }
         }
-        state.delta_link = Some(link);
-        state.round_at = Some(started);
-        state.work.resync = false;
-        state.reported_since_round = 0;
-        state.last_round = std::time::Instant::now();
+        if let Some(slot) = state.slot_mut(folder) {
+            slot.delta_link = Some(link);
+            slot.round_at = Some(started);
+            slot.work.resync = false;
+            slot.reported_since_round = 0;
+            slot.last_round = std::time::Instant::now();
+        }
     }
     let mut events = Vec::new();
     if !fresh.is_empty() {
-        tracing::info!(mailbox = %member.mailbox, found = fresh.len(), "Graph: delta round found unreported mail");
-        let inbox = core.inbox(member).await;
+        tracing::info!(mailbox = %member.mailbox, folder = folder.map_or("inbox", FolderName::as_str), found = fresh.len(), "Graph: delta round found unreported mail");
+        let further = folder.is_some();
+        // The badge is the inbox's: a further folder's mail has no count after it.
+        let inbox = if further {
+            None
+        } else {
+            core.inbox(member).await
+        };
         events.extend(
             fresh
                 .iter()
-                .map(|(id, at)| new_mail(&member.mailbox, id, *at)),
+                .map(|(id, at)| new_mail(&member.mailbox, id, *at, further)),
         );
-        if let Some((folder, count)) = inbox {
-            events.push(folder_count(&member.mailbox, &folder, count));
+        if let Some((inbox, count)) = inbox {
+            events.push(folder_count(&member.mailbox, &inbox, count));
         }
     }
     core.deliver(member, events).await;

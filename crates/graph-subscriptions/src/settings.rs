@@ -96,12 +96,15 @@ pub struct GraphSettings {
     /// held by none at two sweeps in a row is deleted; the first sweep is one period after the
     /// start, and never within `startup_grace`).
     pub orphan_sweep: Duration,
-    /// After this many new-mail events through the webhook, a delta round moves the
-    /// mailbox's delta link forward (and reports what the webhook missed).
+    /// After this many new-mail events through the webhook on one subscription, a delta
+    /// round moves its delta link forward (and reports what the webhook missed); the inbox's
+    /// and each further folder's count apart.
     pub catch_up_after: u32,
     /// A delta round runs on each subscribed mailbox at least this often (1 hour by
     /// default): the bound on how late a notification Graph dropped without telling
-    /// (no `missed` lifecycle event) is announced. One request per mailbox per period.
+    /// (no `missed` lifecycle event) is announced. One request per subscription (the
+    /// inbox's, and each further folder's) per period. A further folder Graph refused is
+    /// tried again after this long.
     pub catch_up_interval: Duration,
     /// How often records handed on by other nodes are taken (with
     /// [`Peers`](crate::Peers) only; 200 ms by default): the most a notification that

@@ -48,6 +48,12 @@ pub struct SpoolRecord {
     pub subscription: String,
     /// When it was accepted (Unix milliseconds).
     pub at_ms: i64,
+    /// The further folder the subscription is on (its Graph name: `junkemail`, or a folder
+    /// id in REST form), when the webhook knew it; `None` for the inbox's, and for records
+    /// written before further folders or handed on by another node (the watcher that holds
+    /// the mailbox knows its subscriptions' folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub kind: RecordKind,
@@ -67,8 +73,15 @@ impl SpoolRecord {
             mailbox,
             subscription,
             at_ms,
+            folder: None,
             kind,
         }
+    }
+
+    /// The same record, of a further folder's subscription.
+    pub fn in_folder(mut self, folder: impl Into<String>) -> Self {
+        self.folder = Some(folder.into());
+        self
     }
 }
 
@@ -177,5 +190,28 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&lifecycle).expect("JSON"))
                 .expect("parses");
         assert_eq!(back, lifecycle);
+    }
+
+    #[test]
+    fn a_further_folders_record_keeps_its_folder_and_old_lines_still_read() {
+        let junk = record(9, "m").in_folder("junkemail");
+        let json = serde_json::to_string(&junk).expect("JSON");
+        assert!(json.contains(r#""folder":"junkemail""#), "{json}");
+        let back: SpoolRecord = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.folder.as_deref(), Some("junkemail"));
+        // An inbox record is written as before; a line written before folders reads as one.
+        assert!(
+            !serde_json::to_string(&record(1, "m"))
+                .expect("JSON")
+                .contains("folder")
+        );
+        let old = r#"{"seq":3,"mailbox":"m","subscription":"s","at_ms":1,"kind":"change","change":"created","id":"AAMk"}"#;
+        let old: SpoolRecord = serde_json::from_str(old).expect("an old line parses");
+        assert_eq!(old.folder, None);
+        let kind = RecordKind::Change {
+            change: "created".into(),
+            id: "AAMk".into(),
+        };
+        assert_eq!(old, SpoolRecord::new(3, "m".into(), "s".into(), 1, kind));
     }
 }

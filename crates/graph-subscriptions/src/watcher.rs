@@ -253,6 +253,25 @@ impl GraphWatcher {
 
     /// Starts watching a mailbox; its target's EWS URL and grouping are not used (Graph
     /// names the mailbox by address).
+    ///
+    /// The target's [further folders](WatchTarget::folders) each get a subscription of their
+    /// own, on `/users/{id}/mailFolders('{folder}')/messages` (distinguished folders by their
+    /// well-known name, folder ids in REST form), with the inbox's webhook, `clientState`
+    /// rules, expiry and renewal; their new mail is marked
+    /// [`further_folder`](mailbox_watch::MailboxEvent::further_folder), and no unread count
+    /// follows it. A folder Graph does not find is logged and left out (and tried again after
+    /// `catch_up_interval`); the inbox and the other folders are watched.
+    ///
+    /// Watching a watched mailbox again with another set of further folders (in any order)
+    /// creates the subscriptions of the folders added and deletes those of the folders
+    /// dropped; the inbox's subscription and the others stay. The same set changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`WatchError::Stopped`] after a shutdown, [`WatchError::InvalidMailbox`] for what cannot
+    /// be an address, and a [`WatchError::Config`] naming `folders` for more than 19 further
+    /// folders (with the inbox's, 20 subscriptions per mailbox), another mailbox's folder, or
+    /// a folder name or id of the wrong form.
     pub fn watch(&self, target: WatchTarget) -> Result<(), WatchError> {
         if self.core.shutdown.is_cancelled() {
             return Err(WatchError::Stopped);
@@ -263,42 +282,77 @@ impl GraphWatcher {
         if !valid {
             return Err(WatchError::InvalidMailbox(mailbox.to_owned()));
         }
-        let member = Arc::new(Member::new(mailbox, self.core.settings.mailbox_concurrency));
+        let further = crate::folders::further(mailbox, &target.folders)?;
+        let member = Arc::new(Member::new(
+            mailbox,
+            self.core.settings.mailbox_concurrency,
+            &further,
+        ));
+        let previous = {
+            let mut registry = lock(&self.core.registry);
+            match registry.members.get(&member.key) {
+                Some(previous) => Some(Arc::clone(previous)),
+                None => {
+                    registry
+                        .members
+                        .insert(member.key.clone(), Arc::clone(&member));
+                    None
+                }
+            }
+        };
+        let Some(previous) = previous else {
+            tokio::spawn(manage::run(Arc::clone(&self.core), member));
+            return Ok(());
+        };
+        if crate::folders::same_set(&previous.further(), &further) {
+            return Ok(());
+        }
+        // Other folders: the mailbox's task creates and deletes subscriptions to follow.
+        let retired = previous.state().set_further(&further);
         {
             let mut registry = lock(&self.core.registry);
-            if registry.members.contains_key(&member.key) {
-                return Ok(());
+            for id in &retired {
+                registry.subscriptions.remove(id);
             }
-            registry
-                .members
-                .insert(member.key.clone(), Arc::clone(&member));
         }
-        tokio::spawn(manage::run(Arc::clone(&self.core), member));
+        tracing::info!(%mailbox, folders = further.len(), retired = retired.len(), "Graph: further folders changed");
+        previous.kick.notify_one();
         Ok(())
     }
 
-    /// Stops watching a mailbox, deletes its subscription and forgets its state; false if it
-    /// was not watched.
+    /// Stops watching a mailbox, deletes its subscriptions (the inbox's and its further
+    /// folders') and forgets its state; false if it was not watched.
     pub async fn unwatch(&self, mailbox: &str) -> Result<bool, WatchError> {
         let key = mailbox.trim().to_ascii_lowercase();
         let Some(member) = lock(&self.core.registry).members.remove(&key) else {
             return Ok(false);
         };
-        let subscription = {
-            let mut state = member.state();
+        let subscriptions: Vec<String> = {
+            let mut guard = member.state();
+            let state = &mut *guard;
             state.removed = true;
-            state.subscription.take()
+            let mut ids = std::mem::take(&mut state.retired);
+            let further = state.further.iter_mut().map(|(_, slot)| slot);
+            for slot in std::iter::once(&mut state.inbox).chain(further) {
+                if let Some(subscription) = slot.subscription.take() {
+                    ids.push(subscription.id);
+                }
+            }
+            ids
         };
         member.kick.notify_one();
-        if let Some(subscription) = subscription {
-            lock(&self.core.registry)
-                .subscriptions
-                .remove(&subscription.id);
-            crate::peers::withdraw(&self.core, subscription.id.clone());
+        {
+            let mut registry = lock(&self.core.registry);
+            for id in &subscriptions {
+                registry.subscriptions.remove(id);
+            }
+        }
+        for id in subscriptions {
+            crate::peers::withdraw(&self.core, id.clone());
             let url = self
                 .core
                 .client
-                .endpoint(&["subscriptions", &subscription.id])
+                .endpoint(&["subscriptions", &id])
                 .map_err(|e| WatchError::Config {
                     field: "api",
                     rule: e.to_string(),
@@ -306,7 +360,7 @@ impl GraphWatcher {
             if let Err(error) = self.core.call(&member, Verb::Delete, url).await
                 && !error.is_not_found()
             {
-                tracing::warn!(%mailbox, %error, "Graph subscription not deleted; it expires by itself");
+                tracing::warn!(%mailbox, subscription = %id, %error, "Graph subscription not deleted; it expires by itself");
             }
         }
         self.core.store.remove(&member.mailbox).await?;
@@ -327,6 +381,7 @@ impl GraphWatcher {
             Arc::new(Member::new(
                 mailbox.trim(),
                 self.core.settings.mailbox_concurrency,
+                &[],
             ))
         });
         let mut url =
@@ -360,6 +415,7 @@ impl GraphWatcher {
             Arc::new(Member::new(
                 mailbox.trim(),
                 self.core.settings.mailbox_concurrency,
+                &[],
             ))
         });
         let rest_id = ews_id.replace('+', "-").replace('/', "_");

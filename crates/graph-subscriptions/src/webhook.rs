@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 
 use crate::core::{Core, Counters, lock};
 use crate::error::GraphError;
+use crate::folders::FolderName;
 use crate::member::Member;
 use crate::spool::{RecordKind, SpoolRecord};
 use crate::wire::notification::{Kind, Notification, parse_collection};
@@ -149,7 +150,9 @@ async fn handle(
 
 /// Whom a notification is for.
 enum Owner {
-    Member(Arc<Member>),
+    /// A mailbox of this watcher, and the further folder of the subscription (`None`: the
+    /// inbox).
+    Member(Arc<Member>, Option<FolderName>),
     Unknown,
     Mismatch,
 }
@@ -157,9 +160,9 @@ enum Owner {
 fn owner(core: &Core, notification: &Notification) -> Owner {
     let registry = lock(&core.registry);
     let given = notification.client_state().unwrap_or_default();
-    if let Some((digest, member)) = registry.subscriptions.get(&notification.subscription_id) {
-        return if digest.matches(given) {
-            Owner::Member(Arc::clone(member))
+    if let Some(held) = registry.subscriptions.get(&notification.subscription_id) {
+        return if held.digest.matches(given) {
+            Owner::Member(Arc::clone(&held.member), held.folder.clone())
         } else {
             Owner::Mismatch
         };
@@ -168,7 +171,9 @@ fn owner(core: &Core, notification: &Notification) -> Owner {
     registry
         .pending
         .get(&crate::secret::StateDigest::of(given))
-        .map_or(Owner::Unknown, |m| Owner::Member(Arc::clone(m)))
+        .map_or(Owner::Unknown, |(m, folder)| {
+            Owner::Member(Arc::clone(m), folder.clone())
+        })
 }
 
 async fn accept(
@@ -186,7 +191,9 @@ async fn accept(
             }
         };
         match owner(core, &notification) {
-            Owner::Member(member) => accepted.push((member.key.clone(), notification)),
+            Owner::Member(member, folder) => {
+                accepted.push((member.key.clone(), folder, notification));
+            }
             Owner::Unknown => unknown.push(notification),
             Owner::Mismatch => return Err(mismatch(core, &notification)),
         }
@@ -211,7 +218,7 @@ async fn accept(
     {
         let records: Vec<SpoolRecord> = forward
             .into_iter()
-            .map(|(mailbox, notification)| record(0, mailbox, notification, now_ms))
+            .map(|(mailbox, notification)| record(0, mailbox, None, notification, now_ms))
             .collect();
         within_deadline("handing on", peers.forward(&records)).await?;
         Counters::add(&core.counters.forwarded, records.len() as u64);
@@ -241,7 +248,9 @@ async fn accept(
     let records: Vec<SpoolRecord> = accepted
         .into_iter()
         .zip(first..)
-        .map(|((mailbox, notification), seq)| record(seq, mailbox, notification, now_ms))
+        .map(|((mailbox, folder, notification), seq)| {
+            record(seq, mailbox, folder, notification, now_ms)
+        })
         .collect();
     within_deadline("spooling", core.spool.append(&records)).await?;
     Counters::add(&core.counters.accepted, records.len() as u64);
@@ -332,8 +341,15 @@ async fn within_deadline<T>(
     }
 }
 
-/// The spool record of an accepted notification.
-fn record(seq: u64, mailbox: String, notification: Notification, now_ms: i64) -> SpoolRecord {
+/// The spool record of an accepted notification (of a further folder's subscription when
+/// `folder` names it).
+fn record(
+    seq: u64,
+    mailbox: String,
+    folder: Option<FolderName>,
+    notification: Notification,
+    now_ms: i64,
+) -> SpoolRecord {
     let kind = match notification.kind {
         Kind::Change {
             change_type, id, ..
@@ -345,5 +361,9 @@ fn record(seq: u64, mailbox: String, notification: Notification, now_ms: i64) ->
             event: event.as_str().to_owned(),
         },
     };
-    SpoolRecord::new(seq, mailbox, notification.subscription_id, now_ms, kind)
+    let record = SpoolRecord::new(seq, mailbox, notification.subscription_id, now_ms, kind);
+    match folder {
+        Some(folder) => record.in_folder(folder.as_str()),
+        None => record,
+    }
 }

@@ -57,6 +57,19 @@ pub fn inbox_messages(mailbox: &str) -> Result<String, crate::GraphError> {
     Ok(format!("/users/{mailbox}/mailFolders('inbox')/messages"))
 }
 
+/// The resource `/users/{mailbox}/mailFolders('{folder}')/messages` of a further folder:
+/// `folder` is a well-known name (`junkemail`) or a folder id in REST form. The address is
+/// percent-encoded as one segment; a folder that is not 1 to 512 ASCII letters, digits, `-`,
+/// `_` or `=` (it could leave its quotes or its segment) is refused, as is an address that
+/// cannot be a segment.
+pub fn folder_messages(mailbox: &str, folder: &str) -> Result<String, crate::GraphError> {
+    let mailbox = crate::client::segment(mailbox)?;
+    let folder = crate::folders::FolderName::read(folder).ok_or_else(|| {
+        crate::GraphError::Invalid(format!("{folder:?} cannot name a mail folder"))
+    })?;
+    Ok(format!("/users/{mailbox}/mailFolders('{folder}')/messages"))
+}
+
 /// A renewal's body (`PATCH /subscriptions/{id}`).
 pub fn renewal(expiration: OffsetDateTime) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
@@ -182,6 +195,26 @@ mod tests {
             json["lifecycleNotificationUrl"],
             "https://bems.contoso.com/graph/contoso/lifecycle"
         );
+    }
+
+    #[test]
+    fn a_further_folder_is_one_quoted_key_of_its_resource() {
+        assert_eq!(
+            folder_messages("mara@contoso.com", "junkemail")
+                .ok()
+                .as_deref(),
+            Some("/users/mara@contoso.com/mailFolders('junkemail')/messages")
+        );
+        assert_eq!(
+            folder_messages("mara@contoso.com", "AQMkF-ab_c=")
+                .ok()
+                .as_deref(),
+            Some("/users/mara@contoso.com/mailFolders('AQMkF-ab_c=')/messages")
+        );
+        for bad in ["", "junk')/x", "a/b", "a b", "..", "AQMk+x"] {
+            assert!(folder_messages("mara@contoso.com", bad).is_err(), "{bad:?}");
+        }
+        assert!(folder_messages("..", "junkemail").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Graph watcher against `exchange-sim` in Graph mode, over TLS on loopback.
 
 mod delivery;
+mod folders;
 mod handshake;
 mod hostile;
 mod lifecycle;

@@ -146,6 +146,56 @@ async fn a_notification_reaching_the_other_node_is_delivered_by_the_holder() {
 }
 
 #[tokio::test]
+async fn a_further_folders_notification_handed_on_is_marked_by_the_holder() {
+    use ews_proto::{BaseFolderId, DistinguishedFolder};
+    use exchange_sim::{FolderKind, NewMessage};
+    use mailbox_watch::{WatchEvent, WatchTarget};
+
+    let sim = sim().await;
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let mut a = Harness::start(&sim, node("a", &shared)).await;
+    let b = Harness::start(&sim, node("b", &shared)).await;
+    let url = "https://graph.microsoft.com/v1.0/".parse().expect("url");
+    let junk = BaseFolderId::distinguished(DistinguishedFolder::JunkEmail);
+    a.watcher
+        .watch(WatchTarget::new(MARA, url).folders(vec![junk]))
+        .expect("watch");
+    a.subscribed(MARA).await;
+    let both = || shared.lock().expect("lock").subscriptions.len() == 2;
+    assert!(
+        eventually(Duration::from_secs(5), both).await,
+        "both published"
+    );
+    *a.tap.elsewhere.lock().expect("lock") = Some((b.http.clone(), b.base.clone()));
+
+    let message = NewMessage::new("Filed", "a@fabrikam.com").into_folder(FolderKind::JunkEmail);
+    let id = sim.deliver_message(MARA, &message).expect("mail");
+    let events = a
+        .collect(has_new_mail(1, MARA), Duration::from_millis(300))
+        .await;
+    assert_eq!(new_mail(&events, MARA), [id]);
+    let marked: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Mail(m) if m.is_new_mail() => Some(m.further_folder),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(marked, [true], "the holder knows the subscription's folder");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, WatchEvent::Mail(m) if m.event.unread_count.is_some())),
+        "no badge after a further folder's mail: {events:#?}"
+    );
+    assert!(
+        b.watcher.counts().forwarded >= 1,
+        "{:?}",
+        b.watcher.counts()
+    );
+}
+
+#[tokio::test]
 async fn a_forged_notification_of_another_nodes_subscription_is_refused_and_not_handed_on() {
     let sim = sim().await;
     let shared = Arc::new(Mutex::new(Shared::default()));
