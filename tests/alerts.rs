@@ -479,8 +479,9 @@ async fn rules_are_read_and_written_only_by_their_user() {
     running.stop().await;
 }
 
-#[tokio::test]
-async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raised() {
+/// A Microsoft 365 tenant on Graph whose alerts carry sender and subject, Mara's `rules`
+/// written and her phone (`apns_token(n)`) registered, her mailbox subscribed on Graph.
+async fn on_graph(rules: &Value, n: u8) -> (World, Running, String) {
     let mut world = World::start(SubscriptionMode::Push, None, true)
         .await
         .expect("world starts");
@@ -491,13 +492,8 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
         .expect("service starts");
     let base = format!("https://localhost:{}", running.addr.port());
     let client = world.https_client().expect("client");
-    let token = bems_demo::apns_token(7);
+    let token = bems_demo::apns_token(n);
     let bearer = world.user_token(MARA).expect("user token");
-    let (status, body) = bems_demo::register(&client, &base, &bearer, MARA, "apns", &token, TOPIC)
-        .await
-        .expect("API answers");
-    assert_eq!(status, 201, "{body}");
-    let rules = json!({"vip": [CEO]});
     let written = client
         .put(format!(
             "{base}/v1/tenants/{TENANT}/users/{MARA}/alert-rules"
@@ -508,6 +504,10 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
         .await
         .expect("API answers");
     assert_eq!(written.status().as_u16(), 201);
+    let (status, body) = bems_demo::register(&client, &base, &bearer, MARA, "apns", &token, TOPIC)
+        .await
+        .expect("API answers");
+    assert_eq!(status, 201, "{body}");
     let deadline = Instant::now() + WITHIN;
     while !running
         .service
@@ -519,6 +519,12 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
         assert!(Instant::now() < deadline, "not subscribed on Graph");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (world, running, token)
+}
+
+#[tokio::test]
+async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raised() {
+    let (world, running, token) = on_graph(&json!({"vip": [CEO]}), 7).await;
     world
         .sim
         .deliver_message(MARA, &from_the_ceo("Offsite agenda"))
@@ -605,5 +611,41 @@ async fn mail_filed_in_a_folder_the_rules_name_alerts_without_raising_the_badge(
             .map(|p| p.payload.to_string())
             .collect::<Vec<_>>()
     );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn on_microsoft_graph_a_folder_the_rules_name_has_its_own_subscription() {
+    let (world, running, token) = on_graph(&json!({"folders": ["junkemail"]}), 9).await;
+    let graph = world.sim.graph();
+    let deadline = Instant::now() + WITHIN;
+    while graph.subscriptions(Some(MARA)).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no subscription for the junk folder"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resources: Vec<String> = graph
+        .subscriptions(Some(MARA))
+        .iter()
+        .map(|s| s.resource.to_ascii_lowercase())
+        .collect();
+    assert!(
+        resources.iter().any(|r| r.contains("junkemail")),
+        "{resources:?}"
+    );
+    world
+        .sim
+        .deliver_message(MARA, &NewMessage::new("inbox", "boss@contoso.com"))
+        .unwrap();
+    pushes_for(&world, &token, 1, WITHIN).await;
+    let filed = NewMessage::new("filed", "newsletter@fabrikam.com")
+        .into_folder(exchange_sim::FolderKind::JunkEmail);
+    world.sim.deliver_message(MARA, &filed).unwrap();
+    let pushes = pushes_for(&world, &token, 2, WITHIN).await;
+    let aps = &pushes[1].payload["aps"];
+    assert_eq!(aps["alert"]["title"], "newsletter@fabrikam.com", "{aps}");
+    assert_eq!(aps["badge"], 1, "the inbox's count: {aps}");
     running.stop().await;
 }
