@@ -153,6 +153,21 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
             201
         );
     }
+    // Mara's alert rules ask for her junk mail too: the move keeps that folder.
+    let rules = world
+        .https_client()
+        .expect("client")
+        .put(format!(
+            "https://localhost:{}/v1/tenants/{}/users/{MARA}/alert-rules",
+            running.addr.port(),
+            demo::TENANT
+        ))
+        .bearer_auth(world.user_token(MARA).expect("token"))
+        .body(r#"{"folders": ["junkemail"]}"#)
+        .send()
+        .await
+        .expect("API answers");
+    assert_eq!(rules.status().as_u16(), 201);
     until(&running, "subscribed on EWS", |s| {
         s[0].subscriptions.subscribed == 3
     })
@@ -214,6 +229,24 @@ async fn a_tenant_switched_from_ews_to_graph_pushes_every_mail_once_during_the_m
         *sent.entry(mailbox).or_default() += 1;
     }
     announced_once_each(&world, &tokens, &sent).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resources: Vec<String> = world
+            .sim
+            .graph()
+            .subscriptions(Some(MARA))
+            .iter()
+            .map(|s| s.resource.to_ascii_lowercase())
+            .collect();
+        if resources.iter().any(|r| r.contains("junkemail")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the further folder moved with the mailbox: {resources:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let status = running.service.status().await;
     assert_eq!(
         status[0].subscriptions.mailboxes, 0,

@@ -178,6 +178,7 @@ impl GraphTenant {
             prefix: prefix.clone(),
             batch: usize::try_from(graph.migration_batch).unwrap_or(50),
             interval: Duration::from_secs(u64::from(graph.migration_interval_seconds)),
+            rules: tenant.alerts.rules,
         };
         tokio::spawn(mover.run(stop.clone()));
         Ok((

@@ -26,6 +26,34 @@ use bems_store::model::TenantId;
 /// The key of a user's rules among their documents.
 pub const RULES_KEY: &str = "bems.alert-rules";
 
+/// `mailbox`'s user's rules as `store` keeps them: none when there is no document, or when it
+/// cannot be read (then logged: a document another version wrote).
+pub async fn stored_rules(store: &dyn Store, tenant: &TenantId, mailbox: &str) -> AlertRules {
+    match store.follow_me(tenant, mailbox, RULES_KEY).await {
+        Ok(Some(document)) => match AlertRules::from_json(&document.body) {
+            Ok(rules) => rules,
+            Err(error) => {
+                tracing::warn!(%tenant, mailbox, %error, "alert rules unreadable; none applied");
+                AlertRules::default()
+            }
+        },
+        Ok(None) => AlertRules::default(),
+        Err(error) => {
+            tracing::warn!(%tenant, mailbox, %error, "alert rules not read; none applied");
+            AlertRules::default()
+        }
+    }
+}
+
+/// The further folders `rules` ask for, as the watchers take them.
+pub fn folders(rules: &AlertRules) -> Vec<ews_proto::BaseFolderId> {
+    rules
+        .folders()
+        .iter()
+        .map(super::rules::FolderName::to_base_folder_id)
+        .collect()
+}
+
 /// A tenant's alerting: its settings, the store the rules are in, and the details fetcher.
 pub struct Alerting {
     tenant: TenantId,
@@ -101,33 +129,15 @@ impl Alerting {
     /// A user's rules: none when the tenant does not honour them, when there is no document,
     /// or when it cannot be read (then logged: a document another version wrote).
     pub async fn rules_of(&self, mailbox: &str) -> AlertRules {
-        let Some(store) = self.store.as_ref().filter(|_| self.settings.rules) else {
-            return AlertRules::default();
-        };
-        match store.follow_me(&self.tenant, mailbox, RULES_KEY).await {
-            Ok(Some(document)) => match AlertRules::from_json(&document.body) {
-                Ok(rules) => rules,
-                Err(error) => {
-                    tracing::warn!(tenant = %self.tenant, mailbox, %error, "alert rules unreadable; none applied");
-                    AlertRules::default()
-                }
-            },
-            Ok(None) => AlertRules::default(),
-            Err(error) => {
-                tracing::warn!(tenant = %self.tenant, mailbox, %error, "alert rules not read; none applied");
-                AlertRules::default()
-            }
+        match self.store.as_ref().filter(|_| self.settings.rules) {
+            Some(store) => stored_rules(store.as_ref(), &self.tenant, mailbox).await,
+            None => AlertRules::default(),
         }
     }
 
     /// The further folders `mailbox`'s user asks alerts for (none without rules).
     pub async fn folders_of(&self, mailbox: &str) -> Vec<ews_proto::BaseFolderId> {
-        self.rules_of(mailbox)
-            .await
-            .folders()
-            .iter()
-            .map(super::rules::FolderName::to_base_folder_id)
-            .collect()
+        folders(&self.rules_of(mailbox).await)
     }
 
     /// The alerts of a batch's mailboxes with new mail (`new`: each mailbox's new item ids,

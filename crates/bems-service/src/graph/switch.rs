@@ -159,6 +159,9 @@ pub(crate) struct Mover {
     pub(crate) prefix: String,
     pub(crate) batch: usize,
     pub(crate) interval: Duration,
+    /// Whether the tenant honours its users' alert rules: a moved mailbox keeps the further
+    /// folders they ask for.
+    pub(crate) rules: bool,
 }
 
 impl Mover {
@@ -225,8 +228,15 @@ impl Mover {
         let mailbox = record.mailbox.clone();
         self.switch.open(&mailbox);
         let url = format!("{}{mailbox}", self.prefix);
+        let folders = if self.rules {
+            let rules =
+                crate::alerts::decide::stored_rules(self.store.as_ref(), &self.tenant, &mailbox);
+            crate::alerts::decide::folders(&rules.await)
+        } else {
+            Vec::new()
+        };
         let target = match url.parse() {
-            Ok(url) => WatchTarget::new(&mailbox, url),
+            Ok(url) => WatchTarget::new(&mailbox, url).folders(folders),
             Err(_) => {
                 self.switch.abort(&mailbox);
                 return false;
