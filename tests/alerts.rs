@@ -92,23 +92,6 @@ async fn put_rules(
     (status, response.text().await.unwrap_or_default())
 }
 
-/// Waits until mock APNs accepted `n` pushes for `token`, at most `within`.
-async fn pushes_for(world: &World, token: &str, n: usize, within: Duration) -> Vec<ApnsRequest> {
-    let deadline = Instant::now() + within;
-    loop {
-        let got = support::delivered(world, token);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} pushes for {token} within {within:?}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 const WITHIN: Duration = Duration::from_secs(20);
 
 fn from_the_ceo(subject: &str) -> NewMessage {
@@ -131,7 +114,7 @@ async fn a_vip_sender_gives_a_time_sensitive_push_naming_the_sender() {
         .sim
         .deliver_message(MARA, &from_the_ceo("Quarterly numbers"))
         .unwrap();
-    let vip = pushes_for(&world, &token, 1, WITHIN).await;
+    let vip = support::pushes_for(&world, &token, 1, WITHIN).await;
     let aps = &vip[0].payload["aps"];
     assert_eq!(aps["interruption-level"], "time-sensitive", "{aps}");
     assert_eq!(aps["alert"]["title"], CEO_NAME);
@@ -143,7 +126,7 @@ async fn a_vip_sender_gives_a_time_sensitive_push_naming_the_sender() {
         .sim
         .deliver_message(MARA, &NewMessage::new("Lunch?", "colleague@contoso.com"))
         .unwrap();
-    let both = pushes_for(&world, &token, 2, WITHIN).await;
+    let both = support::pushes_for(&world, &token, 2, WITHIN).await;
     let aps = &both[1].payload["aps"];
     assert_eq!(aps["interruption-level"], "active", "{aps}");
     assert_eq!(aps["alert"]["title"], "colleague@contoso.com");
@@ -164,7 +147,7 @@ async fn important_mail_is_raised_when_the_user_asks_and_shows_its_subject_when_
     let urgent = NewMessage::new("Server room flooding", "facilities@contoso.com")
         .with_importance(Importance::High);
     world.sim.deliver_message(MARA, &urgent).unwrap();
-    let pushes = pushes_for(&world, &token, 1, WITHIN).await;
+    let pushes = support::pushes_for(&world, &token, 1, WITHIN).await;
     let aps = &pushes[0].payload["aps"];
     assert_eq!(aps["interruption-level"], "time-sensitive", "{aps}");
     assert_eq!(aps["alert"]["title"], "facilities@contoso.com");
@@ -200,7 +183,7 @@ async fn the_tenants_default_leaves_no_sender_or_subject_in_any_payload() {
             .deliver_message(user, &from_the_ceo(SECRET_SUBJECT))
             .unwrap();
     }
-    let mara = pushes_for(&world, &token, 1, WITHIN).await;
+    let mara = support::pushes_for(&world, &token, 1, WITHIN).await;
     let deadline = Instant::now() + WITHIN;
     while !world.fcm.received().iter().any(|r| r.status == 200) {
         assert!(Instant::now() < deadline, "no FCM push");
@@ -246,7 +229,7 @@ async fn a_sealed_payload_opens_with_the_devices_key_and_with_nothing_else() {
         .sim
         .deliver_message(MARA, &from_the_ceo(SECRET_SUBJECT))
         .unwrap();
-    let pushes = pushes_for(&world, &token, 1, WITHIN).await;
+    let pushes = support::pushes_for(&world, &token, 1, WITHIN).await;
     let payload = &pushes[0].payload;
     // What Apple carries: the generic alert, the ciphertext, the key's id.
     assert_eq!(payload["aps"]["alert"]["title"], "New mail");
@@ -278,7 +261,7 @@ async fn a_sealed_payload_opens_with_the_devices_key_and_with_nothing_else() {
         .sim
         .deliver_message(MARA, &from_the_ceo("Second"))
         .unwrap();
-    let pushes = pushes_for(&world, &token, 2, WITHIN).await;
+    let pushes = support::pushes_for(&world, &token, 2, WITHIN).await;
     let sealed = pushes[1].payload["sealed"]
         .as_str()
         .expect("sealed content");
@@ -311,7 +294,7 @@ async fn mute_and_quiet_hours_give_a_silent_badge_update() {
         .sim
         .deliver_mail(MARA, "muted", "boss@contoso.com")
         .unwrap();
-    let muted = pushes_for(&world, &token, 1, WITHIN).await;
+    let muted = support::pushes_for(&world, &token, 1, WITHIN).await;
     let silent = |push: &ApnsRequest| {
         let aps = &push.payload["aps"];
         assert!(
@@ -343,7 +326,7 @@ async fn mute_and_quiet_hours_give_a_silent_badge_update() {
         .sim
         .deliver_mail(MARA, "at night", "boss@contoso.com")
         .unwrap();
-    let quiet_pushes = pushes_for(&world, &token, 2, WITHIN).await;
+    let quiet_pushes = support::pushes_for(&world, &token, 2, WITHIN).await;
     assert_eq!(silent(&quiet_pushes[1]), Some(2));
 
     // Rules deleted: the next mail alerts again.
@@ -362,7 +345,7 @@ async fn mute_and_quiet_hours_give_a_silent_badge_update() {
         .sim
         .deliver_mail(MARA, "morning", "boss@contoso.com")
         .unwrap();
-    let loud = pushes_for(&world, &token, 3, WITHIN).await;
+    let loud = support::pushes_for(&world, &token, 3, WITHIN).await;
     assert_eq!(loud[2].payload["aps"]["alert"]["title"], "boss@contoso.com");
     assert_eq!(loud[2].payload["aps"]["badge"], 3);
     running.stop().await;
@@ -381,7 +364,7 @@ async fn a_slow_or_failed_details_fetch_still_gives_the_generic_alert_within_the
         .sim
         .deliver_message(MARA, &from_the_ceo("slow"))
         .unwrap();
-    let slow = pushes_for(&world, &token, 1, Duration::from_secs(15)).await;
+    let slow = support::pushes_for(&world, &token, 1, Duration::from_secs(15)).await;
     assert_eq!(slow[0].payload["aps"]["alert"]["title"], "New mail");
     assert_eq!(
         slow[0].payload["aps"]["alert"]["body"],
@@ -394,7 +377,7 @@ async fn a_slow_or_failed_details_fetch_still_gives_the_generic_alert_within_the
         .sim
         .deliver_message(MARA, &from_the_ceo("failed"))
         .unwrap();
-    let failed = pushes_for(&world, &token, 2, WITHIN).await;
+    let failed = support::pushes_for(&world, &token, 2, WITHIN).await;
     assert_eq!(failed[1].payload["aps"]["alert"]["title"], "New mail");
     assert_eq!(failed[1].payload["aps"]["badge"], 2);
 
@@ -403,7 +386,7 @@ async fn a_slow_or_failed_details_fetch_still_gives_the_generic_alert_within_the
         .sim
         .deliver_message(MARA, &from_the_ceo("answered"))
         .unwrap();
-    let answered = pushes_for(&world, &token, 3, WITHIN).await;
+    let answered = support::pushes_for(&world, &token, 3, WITHIN).await;
     assert_eq!(answered[2].payload["aps"]["alert"]["title"], CEO_NAME);
     assert_eq!(answered[2].payload["aps"]["alert"]["body"], "answered");
     running.stop().await;
@@ -529,7 +512,7 @@ async fn on_microsoft_graph_the_details_come_from_the_message_and_a_vip_is_raise
         .sim
         .deliver_message(MARA, &from_the_ceo("Offsite agenda"))
         .unwrap();
-    let pushes = pushes_for(&world, &token, 1, WITHIN).await;
+    let pushes = support::pushes_for(&world, &token, 1, WITHIN).await;
     let aps = &pushes[0].payload["aps"];
     assert_eq!(aps["interruption-level"], "time-sensitive", "{aps}");
     assert_eq!(aps["alert"]["title"], CEO_NAME);
@@ -549,7 +532,7 @@ async fn mail_filed_in_a_folder_the_rules_name_alerts_without_raising_the_badge(
         .sim
         .deliver_message(MARA, &NewMessage::new("inbox", "boss@contoso.com"))
         .unwrap();
-    pushes_for(&world, &token, 1, WITHIN).await;
+    support::pushes_for(&world, &token, 1, WITHIN).await;
     // Mara asks for her junk mail too: her mailbox is subscribed again with it.
     let rules = json!({"folders": ["junkemail"]});
     assert_eq!(
@@ -599,7 +582,7 @@ async fn mail_filed_in_a_folder_the_rules_name_alerts_without_raising_the_badge(
         .sim
         .deliver_message(MARA, &NewMessage::new("inbox again", "boss@contoso.com"))
         .unwrap();
-    let after = pushes_for(&world, &token, before + 1, WITHIN).await;
+    let after = support::pushes_for(&world, &token, before + 1, WITHIN).await;
     let last = &after[before..];
     assert!(
         last.iter().all(|p| {
@@ -639,11 +622,11 @@ async fn on_microsoft_graph_a_folder_the_rules_name_has_its_own_subscription() {
         .sim
         .deliver_message(MARA, &NewMessage::new("inbox", "boss@contoso.com"))
         .unwrap();
-    pushes_for(&world, &token, 1, WITHIN).await;
+    support::pushes_for(&world, &token, 1, WITHIN).await;
     let filed = NewMessage::new("filed", "newsletter@fabrikam.com")
         .into_folder(exchange_sim::FolderKind::JunkEmail);
     world.sim.deliver_message(MARA, &filed).unwrap();
-    let pushes = pushes_for(&world, &token, 2, WITHIN).await;
+    let pushes = support::pushes_for(&world, &token, 2, WITHIN).await;
     let aps = &pushes[1].payload["aps"];
     assert_eq!(aps["alert"]["title"], "newsletter@fabrikam.com", "{aps}");
     assert_eq!(aps["badge"], 1, "the inbox's count: {aps}");

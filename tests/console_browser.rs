@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bems::service::server;
 use bems::settings::SubscriptionMode;
 use bems_demo::{self as demo, TENANT, World};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 /// chromedriver, killed when dropped.
@@ -121,7 +122,7 @@ async fn arrive(browser: &Client, base: &str, path: &str) {
 }
 
 /// The element `css` finds, waiting for it (at most 15 s: a page loading, a test running).
-async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+async fn wait_for(browser: &Client, css: &str) -> Element {
     match browser
         .wait()
         .at_most(Duration::from_secs(15))
@@ -138,10 +139,8 @@ async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element 
 
 /// Types `text` into the field `css` finds.
 async fn type_into(browser: &Client, css: &str, text: &str) {
-    browser
-        .find(Locator::Css(css))
+    element(browser, Locator::Css(css), css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .send_keys(text)
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"));
@@ -149,23 +148,27 @@ async fn type_into(browser: &Client, css: &str, text: &str) {
 
 /// Follows the link whose text is `text`.
 async fn follow(browser: &Client, text: &str) {
-    browser
-        .find(Locator::LinkText(text))
+    element(browser, Locator::LinkText(text), text)
         .await
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
         .click()
         .await
         .unwrap_or_else(|e| panic!("{text}: {e}"));
 }
 
 async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
+    element(browser, Locator::Css(css), css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+/// The element `locator` finds (`what` names it in the failure).
+async fn element(browser: &Client, locator: Locator<'_>, what: &str) -> Element {
+    browser
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 async fn sign_in_with(browser: &Client, token: &str) {

@@ -7,12 +7,15 @@ use bems::service::server::{self, Running};
 use bems::settings::SubscriptionMode;
 use bems::store::model::TenantId;
 use bems_demo::{self as demo, TENANT, TOPIC, World};
-use exchange_sim::push::{ApnsRequest, Reply};
+use exchange_sim::push::Reply;
 
 mod support;
 
 const MARA: &str = "mara@contoso.com";
 const SADIE: &str = "sadie@contoso.com";
+
+/// The longest wait for a push.
+const WITHIN: Duration = Duration::from_secs(20);
 
 fn tenant() -> TenantId {
     TenantId::new(TENANT).expect("tenant id")
@@ -40,23 +43,6 @@ async fn register(world: &World, base: &str, mailbox: &str, token: &str) -> (u16
     )
     .await
     .expect("API answers")
-}
-
-/// Waits until mock APNs has received at least `n` pushes for `token` (at most 20 s).
-async fn pushes_for(world: &World, token: &str, n: usize) -> Vec<ApnsRequest> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = support::delivered(world, token);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} pushes for {token}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// The new mail announced to `token` so far (a push for a burst says how many), and the
@@ -104,12 +90,12 @@ async fn new_mail_reaches_the_phone_with_its_badge_and_collapse_id() {
         .sim
         .deliver_mail(MARA, "first", "boss@contoso.com")
         .unwrap();
-    let first = pushes_for(&world, &token, 1).await;
+    let first = support::pushes_for(&world, &token, 1, WITHIN).await;
     world
         .sim
         .deliver_mail(MARA, "second", "boss@contoso.com")
         .unwrap();
-    let both = pushes_for(&world, &token, 2).await;
+    let both = support::pushes_for(&world, &token, 2, WITHIN).await;
     let collapse = first[0].header("apns-collapse-id").expect("collapse id");
     assert_eq!(
         collapse,
@@ -144,7 +130,7 @@ async fn an_unregistered_device_gets_nothing_more() {
         .sim
         .deliver_mail(MARA, "before", "boss@contoso.com")
         .unwrap();
-    pushes_for(&world, &token, 1).await;
+    support::pushes_for(&world, &token, 1, WITHIN).await;
     let bearer = world.user_token(MARA).unwrap();
     let answer = reqwest::Client::new()
         .delete(format!(
@@ -306,7 +292,10 @@ async fn a_restarted_streaming_service_announces_the_mail_that_arrived_while_it_
         .await
         .expect("restart");
     announced_all(&world, &token, 5).await;
-    let last = pushes_for(&world, &token, 1).await.pop().unwrap();
+    let last = support::pushes_for(&world, &token, 1, WITHIN)
+        .await
+        .pop()
+        .unwrap();
     assert_eq!(
         last.payload["aps"]["alert"]["body"], "You have 3 new messages",
         "the mail of the downtime, coalesced"

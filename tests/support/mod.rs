@@ -52,3 +52,25 @@ pub(crate) async fn subscribed(running: &Running, n: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until mock APNs accepted `n` pushes for `token`, at most `within`.
+pub(crate) async fn pushes_for(
+    world: &World,
+    token: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<ApnsRequest> {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = delivered(world, token);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} pushes for {token} within {within:?}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

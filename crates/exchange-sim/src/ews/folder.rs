@@ -108,43 +108,59 @@ pub(crate) fn read_shape(doc: &Document<'_>, node: Node<'_, '_>) -> Result<Shape
     };
     let mut additional = Vec::new();
     if let Some(list) = children.optional(TYPES, "AdditionalProperties") {
-        let mut paths = Children::of(doc, list)?;
-        let mut any = false;
-        while let Some(path) = paths.next_any() {
-            any = true;
-            if is(path, TYPES, "FieldURI") {
-                let uri = path.attribute("FieldURI").unwrap_or_default();
-                if !uri.contains(':') {
-                    return Err(bad_attribute(
-                        doc,
-                        path,
-                        "FieldURI",
-                        uri,
-                        &format!("{TYPES}:UnindexedFieldURIType"),
-                    ));
-                }
-                additional.extend(Property::from_field_uri(uri));
-            } else if !is(path, TYPES, "ExtendedFieldURI") && !is(path, TYPES, "IndexedFieldURI") {
-                return Err(Refusal::schema(
-                    doc,
-                    path,
-                    &format!(
-                        "The element 'AdditionalProperties' in namespace '{TYPES}' has invalid child element '{}'",
-                        path.tag_name().name()
-                    ),
-                ));
-            }
-        }
-        if !any {
-            return Err(Refusal::schema(
-                doc,
-                list,
-                "The element 'AdditionalProperties' has incomplete content. List of possible elements expected: 'Path' in namespace 'http://schemas.microsoft.com/exchange/services/2006/types'",
-            ));
-        }
+        read_field_uris(doc, list, |_, uri| {
+            additional.extend(Property::from_field_uri(uri));
+        })?;
     }
     children.end()?;
     Ok(Shape { base, additional })
+}
+
+/// Reads `AdditionalProperties` (`NonEmptyArrayOfPathsToElementType`): each `FieldURI` goes
+/// to `each` as its class (`folder`, `item`, ...) and whole URI; extended and indexed
+/// properties are accepted and not answered.
+pub(crate) fn read_field_uris(
+    doc: &Document<'_>,
+    list: Node<'_, '_>,
+    mut each: impl FnMut(&str, &str),
+) -> Result<(), Refusal> {
+    let mut paths = Children::of(doc, list)?;
+    let mut any = false;
+    while let Some(path) = paths.next_any() {
+        any = true;
+        if is(path, TYPES, "FieldURI") {
+            let uri = path.attribute("FieldURI").unwrap_or_default();
+            let Some((class, _)) = uri.split_once(':') else {
+                return Err(bad_attribute(
+                    doc,
+                    path,
+                    "FieldURI",
+                    uri,
+                    &format!("{TYPES}:UnindexedFieldURIType"),
+                ));
+            };
+            each(class, uri);
+        } else if !is(path, TYPES, "ExtendedFieldURI") && !is(path, TYPES, "IndexedFieldURI") {
+            return Err(Refusal::schema(
+                doc,
+                path,
+                &format!(
+                    "The element 'AdditionalProperties' in namespace '{TYPES}' has invalid child element '{}'",
+                    path.tag_name().name()
+                ),
+            ));
+        }
+    }
+    if !any {
+        return Err(Refusal::schema(
+            doc,
+            list,
+            &format!(
+                "The element 'AdditionalProperties' has incomplete content. List of possible elements expected: 'Path' in namespace '{TYPES}'"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A `GetFolder` request as read.

@@ -24,7 +24,7 @@ use super::envelope::{Children, Refusal, bad_attribute, is, required_attribute};
 use super::write::TYPES;
 use crate::world::World;
 use crate::world::directory::Principal;
-use crate::world::mailbox::{FolderKind, parse_folder_id};
+use crate::world::mailbox::{FolderKind, parse_folder_id, parse_item_id};
 
 /// `DistinguishedFolderIdNameType` of `schema/types.xsd`, in its order.
 const DISTINGUISHED_NAMES: [&str; 63] = [
@@ -250,6 +250,34 @@ pub(crate) fn resolve(
     } else {
         Err(NOT_FOUND)
     }
+}
+
+/// An item the caller may not reach is not found, as for delegates
+/// ([delegation-related errors](https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/handling-delegation-related-errors-in-ews-in-exchange)).
+pub(crate) const ITEM_NOT_FOUND: Failure = (
+    ResponseCode::ErrorItemNotFound,
+    "The specified object was not found in the store.",
+);
+
+/// The item an `ItemId` names, if `actor` may reach it: its mailbox, number and folder.
+pub(crate) fn reach_item(
+    world: &World,
+    actor: &Actor,
+    id: &str,
+) -> Result<(usize, u64, FolderKind), Failure> {
+    let (owner, number) =
+        parse_item_id(id).ok_or((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed."))?;
+    let owner = usize::try_from(owner)
+        .ok()
+        .filter(|m| *m < world.mailboxes.len())
+        .ok_or(ITEM_NOT_FOUND)?;
+    let (folder, _) = world.mailboxes[owner]
+        .item_place(number)
+        .ok_or(ITEM_NOT_FOUND)?;
+    if !may_reach(world, actor, owner, folder) {
+        return Err(ITEM_NOT_FOUND);
+    }
+    Ok((owner, number, folder))
 }
 
 /// Whether `actor` reaches `kind` of `mailbox`: its own (or impersonated) mailbox, FullAccess,

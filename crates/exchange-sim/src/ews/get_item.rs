@@ -22,9 +22,9 @@ use ews_proto::ResponseCode;
 use roxmltree::{Document, Node};
 
 use super::Call;
-use super::envelope::{Children, Refusal, bad_attribute, bad_value, is, one_of, text_of};
-use super::folder::{BaseShape, error, success, unsupported};
-use super::folder_ids::{Actor, Failure, may_reach};
+use super::envelope::{Children, Refusal, bad_value, one_of, text_of};
+use super::folder::{BaseShape, error, read_field_uris, success, unsupported};
+use super::folder_ids::{Actor, Failure, ITEM_NOT_FOUND, reach_item};
 use super::move_item::read_item_ids;
 use super::write::{self, MESSAGES, TYPES, Xml};
 use crate::world::World;
@@ -229,68 +229,21 @@ pub(crate) fn read_shape(doc: &Document<'_>, node: Node<'_, '_>) -> Result<Shape
 /// not answered; a field URI of another class (`folder:`, `calendar:`, ...) makes every
 /// message answer `ErrorInvalidPropertyRequest`.
 fn read_paths(doc: &Document<'_>, list: Node<'_, '_>, shape: &mut Shape) -> Result<(), Refusal> {
-    let mut paths = Children::of(doc, list)?;
-    let mut any = false;
-    while let Some(path) = paths.next_any() {
-        any = true;
-        if is(path, TYPES, "FieldURI") {
-            let uri = path.attribute("FieldURI").unwrap_or_default();
-            let Some((class, _)) = uri.split_once(':') else {
-                return Err(bad_attribute(
-                    doc,
-                    path,
-                    "FieldURI",
-                    uri,
-                    &format!("{TYPES}:UnindexedFieldURIType"),
-                ));
-            };
-            match Property::from_field_uri(uri) {
-                Some(property) => shape.additional.push(property),
-                None if class != "item" && class != "message" && shape.invalid.is_none() => {
-                    shape.invalid = Some(uri.to_owned());
-                }
-                None => {}
+    read_field_uris(doc, list, |class, uri| {
+        match Property::from_field_uri(uri) {
+            Some(property) => shape.additional.push(property),
+            None if class != "item" && class != "message" && shape.invalid.is_none() => {
+                shape.invalid = Some(uri.to_owned());
             }
-        } else if !is(path, TYPES, "ExtendedFieldURI") && !is(path, TYPES, "IndexedFieldURI") {
-            return Err(Refusal::schema(
-                doc,
-                path,
-                &format!(
-                    "The element 'AdditionalProperties' in namespace '{TYPES}' has invalid child element '{}'",
-                    path.tag_name().name()
-                ),
-            ));
+            None => {}
         }
-    }
-    if !any {
-        return Err(Refusal::schema(
-            doc,
-            list,
-            &format!(
-                "The element 'AdditionalProperties' has incomplete content. List of possible elements expected: 'Path' in namespace '{TYPES}'"
-            ),
-        ));
-    }
-    Ok(())
+    })
 }
-
-const ITEM_NOT_FOUND: Failure = (
-    ResponseCode::ErrorItemNotFound,
-    "The specified object was not found in the store.",
-);
 
 /// The item an id names, if `actor` may reach it: its mailbox, number and a copy.
 fn find(world: &World, actor: &Actor, id: &str) -> Result<(usize, u64, Item), Failure> {
-    let (owner, number) =
-        parse_item_id(id).ok_or((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed."))?;
-    let owner = usize::try_from(owner)
-        .ok()
-        .filter(|m| *m < world.mailboxes.len())
-        .ok_or(ITEM_NOT_FOUND)?;
+    let (owner, number, _) = reach_item(world, actor, id)?;
     let item = world.mailboxes[owner].item(number).ok_or(ITEM_NOT_FOUND)?;
-    if !may_reach(world, actor, owner, item.folder) {
-        return Err(ITEM_NOT_FOUND);
-    }
     Ok((owner, number, item))
 }
 

@@ -19,7 +19,7 @@ use super::envelope::{Children, Refusal, is, required_attribute};
 use super::folder::{error, success, unsupported};
 use super::folder_ids::{self, Actor, Failure, FolderRef};
 use super::write::{self, MESSAGES, TYPES};
-use crate::world::mailbox::{FolderKind, parse_item_id};
+use crate::world::mailbox::FolderKind;
 
 /// A `MoveItem` request as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +120,6 @@ pub(crate) fn read_item_ids(
     Ok(items)
 }
 
-const ITEM_NOT_FOUND: Failure = (
-    ResponseCode::ErrorItemNotFound,
-    "The specified object was not found in the store.",
-);
-
 /// Moves one item; its new id and change key.
 fn move_one(
     call: &Call,
@@ -133,17 +128,8 @@ fn move_one(
     id: &str,
 ) -> Result<(String, String), Failure> {
     let world = &call.ctx.world;
-    let (owner, number) =
-        parse_item_id(id).ok_or((ResponseCode::ErrorInvalidIdMalformed, "Id is malformed."))?;
-    let owner = usize::try_from(owner)
-        .ok()
-        .filter(|m| *m < world.mailboxes.len())
-        .ok_or(ITEM_NOT_FOUND)?;
+    let (owner, number, _) = folder_ids::reach_item(world, actor, id)?;
     let mailbox = &world.mailboxes[owner];
-    let (folder, _) = mailbox.item_place(number).ok_or(ITEM_NOT_FOUND)?;
-    if !folder_ids::may_reach(world, actor, owner, folder) {
-        return Err(ITEM_NOT_FOUND);
-    }
     if owner != to.0 {
         return Err((
             ResponseCode::ErrorCrossMailboxMoveCopy,
@@ -152,7 +138,7 @@ fn move_one(
     }
     let new = mailbox
         .move_item(world.clock.now(), number, to.1)
-        .ok_or(ITEM_NOT_FOUND)?;
+        .ok_or(folder_ids::ITEM_NOT_FOUND)?;
     let new = mailbox.item_id(new, 0);
     Ok((new.id, new.change_key.unwrap_or_default()))
 }
